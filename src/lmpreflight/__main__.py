@@ -1,0 +1,3 @@
+from lmpreflight.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""Small, pure helpers shared by check families: versions, subnets, names."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import TypeVar
+
+from lmpreflight.facts.model import HostFacts, NetAdapter, VirtualMachine
+from lmpreflight.model import Context, MissingFact
+
+LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
+SETUP_GUIDE = f"{LEARN}/deploy/set-up-hosts-for-live-migration-without-failover-clustering"
+USE_GUIDE = f"{LEARN}/manage/use-live-migration-without-failover-clustering-to-move-a-virtual-machine"
+VM_VERSION_GUIDE = f"{LEARN}/deploy/upgrade-virtual-machine-version-in-hyper-v-on-windows-or-windows-server"
+TROUBLESHOOT_GUIDE = (
+    "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-issues"
+)
+
+MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+
+T = TypeVar("T")
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'9.0' → (9, 0); VM configuration versions compare numerically, not as text."""
+    parts = []
+    for piece in version.strip().split("."):
+        if not piece.isdigit():
+            raise ValueError(f"not a configuration version: {version!r}")
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def need(value: T | None, path: str) -> T:
+    """The value, or :class:`MissingFact` naming ``path`` so the runner reports an error."""
+    if value is None:
+        raise MissingFact(path)
+    return value
+
+
+def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:
+    yield "source", context.source
+    yield "destination", context.destination
+
+
+def fqdn_of(host: HostFacts) -> str:
+    if host.identity is not None:
+        return host.identity.fqdn
+    return host.target
+
+
+def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
+    """The VMs the user named, each with its facts on the source (``None`` if absent)."""
+    need(context.source.vms, "source.vms")
+    return [(name, context.source.vm(name)) for name in context.vms]
+
+
+def vm_subject(name: str) -> str:
+    return f"vm:{name}"
+
+
+def host_networks(adapters: list[NetAdapter]) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+    interfaces: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
+    for adapter in adapters:
+        for addr in adapter.addresses:
+            interfaces.append(ipaddress.ip_interface(f"{addr.address}/{addr.prefix_length}"))
+    return interfaces
+
+
+def parse_subnet(subnet: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Migration networks are entered as CIDR or as a bare address (a /32 or /128)."""
+    return ipaddress.ip_network(subnet, strict=False)
+
+
+def addresses_in(adapters: list[NetAdapter], network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
+    return [str(i.ip) for i in host_networks(adapters) if i.ip.version == network.version and i.ip in network]

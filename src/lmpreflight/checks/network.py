@@ -1,0 +1,292 @@
+"""Migration networks: isolation, subnets, a shared routable network, TCP 6600, the firewall rule."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from lmpreflight.checks._helpers import (
+    SETUP_GUIDE,
+    TROUBLESHOOT_GUIDE,
+    addresses_in,
+    both_hosts,
+    host_networks,
+    need,
+    parse_subnet,
+)
+from lmpreflight.escape import ps_literal
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.model import (
+    Category,
+    Context,
+    Finding,
+    Remediation,
+    Severity,
+    failed,
+    passed,
+    warned,
+)
+from lmpreflight.registry import check
+
+MIGRATION_PORT = 6600
+FIREWALL_RULE = "Hyper-V (MIG-TCP-In)"
+
+
+def incoming_addresses(host: HostFacts, role: str) -> list[str]:
+    """The addresses on which ``host`` accepts incoming live migrations.
+
+    With UseAnyNetworkForMigration every address qualifies; otherwise only those inside a
+    configured migration network (the setting governs incoming traffic).
+    """
+    migration = need(host.migration, f"{role}.migration")
+    adapters = need(host.network, f"{role}.network").adapters
+    if migration.use_any_network:
+        return [str(i.ip) for i in host_networks(adapters)]
+    found: list[str] = []
+    for network in migration.networks:
+        for address in addresses_in(adapters, parse_subnet(network.subnet)):
+            if address not in found:
+                found.append(address)
+    return found
+
+
+@check(
+    id="network.migration-networks-isolated",
+    title="Migration traffic is limited to chosen networks",
+    category=Category.NETWORK,
+    severity=Severity.MEDIUM,
+    needs=("hosts.migration",),
+    remediation=Remediation(
+        text="Turn off 'use any network' and name the dedicated migration subnet on each host.",
+        powershell="Set-VMHost -UseAnyNetworkForMigration $false; Add-VMMigrationNetwork -Subnet '10.0.50.0/24'",
+        run_on="each host",
+    ),
+    references=(SETUP_GUIDE,),
+)
+def migration_networks_isolated(context: Context) -> Iterator[Finding]:
+    """Live-migration traffic is not encrypted: VM memory (keys, passwords) crosses the wire
+    in the clear, so Microsoft recommends a dedicated, isolated network. With 'use any
+    network' off and no network listed, a host accepts no incoming migration at all."""
+    for role, host in both_hosts(context):
+        migration = need(host.migration, f"{role}.migration")
+        subnets = [n.subnet for n in migration.networks]
+        if migration.use_any_network:
+            yield warned(
+                f"{host.name} accepts migrations on any network: unencrypted VM memory may cross the management or production network",
+                role,
+                evidence={"use_any_network": True, "networks": subnets},
+            )
+        elif not subnets:
+            message = f"{host.name} accepts migrations on no network (use-any off, no migration network listed)"
+            if role == "destination":
+                yield failed(message, role, evidence={"use_any_network": False, "networks": subnets})
+            else:
+                yield warned(
+                    f"moving back will fail: {message}",
+                    role,
+                    evidence={"use_any_network": False, "networks": subnets},
+                )
+        else:
+            yield passed(
+                f"{host.name} accepts migrations only on {', '.join(subnets)}",
+                role,
+                evidence={"networks": subnets},
+            )
+
+
+@check(
+    id="network.migration-subnets-match-addresses",
+    title="Each configured migration network matches an address on its host",
+    category=Category.NETWORK,
+    severity=Severity.MEDIUM,
+    needs=("hosts.migration", "hosts.network"),
+    remediation=Remediation(
+        text="Correct the migration network entries to subnets the host has an address in.",
+        powershell="Get-VMMigrationNetwork; Remove-VMMigrationNetwork -Subnet '10.0.99.0/24'",
+        run_on="each host listed",
+    ),
+    references=(SETUP_GUIDE,),
+)
+def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
+    """A migration network entry that matches no local address is a typo or a stale setting:
+    the host listens nowhere for it, and if it is the only entry, nowhere at all."""
+    for role, host in both_hosts(context):
+        migration = need(host.migration, f"{role}.migration")
+        adapters = need(host.network, f"{role}.network").adapters
+        if migration.use_any_network or not migration.networks:
+            yield passed(f"{host.name} has no migration network entries to match", role)
+            continue
+        unmatched = [n.subnet for n in migration.networks if not addresses_in(adapters, parse_subnet(n.subnet))]
+        if unmatched:
+            yield warned(
+                f"{host.name} has no address in migration network(s) {', '.join(unmatched)}",
+                role,
+                fix=Remediation(
+                    text="Remove or correct the stale entries.",
+                    powershell="; ".join(f"Remove-VMMigrationNetwork -Subnet {ps_literal(s)}" for s in unmatched),
+                    run_on=host.name,
+                ),
+                evidence={"unmatched": unmatched},
+            )
+        else:
+            yield passed(f"every migration network of {host.name} matches a local address", role)
+
+
+def _same_subnet(source: HostFacts, address: str) -> bool:
+    target = ipaddress.ip_address(address)
+    return (
+        any(i.version == target.version and target in i.network for i in host_networks(source.network.adapters))
+        if source.network
+        else False
+    )
+
+
+@check(
+    id="network.shared-migration-subnet",
+    title="Source and destination share a migration network",
+    category=Category.NETWORK,
+    severity=Severity.CRITICAL,
+    needs=("hosts.migration", "hosts.network"),
+    remediation=Remediation(
+        text="Give both hosts an address in one migration subnet and list it on both.",
+        powershell="Add-VMMigrationNetwork -Subnet '10.0.50.0/24'",
+        run_on="each host",
+    ),
+    references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
+)
+def shared_migration_subnet(context: Context) -> Iterator[Finding]:
+    """The source connects to one of the destination's incoming migration addresses. If none
+    of them is on a subnet the source also sits on, the connection is routed elsewhere or
+    not at all (0x8007274C timeouts, 0x8007274D refusals)."""
+    incoming = incoming_addresses(context.destination, "destination")
+    reachable = [a for a in incoming if _same_subnet(context.source, a)]
+    evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable}
+    if not incoming:
+        yield failed(f"{context.destination.name} accepts migrations on no address", evidence=evidence)
+    elif not reachable:
+        yield failed(
+            f"none of {context.destination.name}'s migration addresses ({', '.join(incoming)}) is on a subnet of {context.source.name}",
+            evidence=evidence,
+        )
+    else:
+        yield passed(f"{context.source.name} shares a subnet with {', '.join(reachable)}", evidence=evidence)
+
+
+@check(
+    id="network.not-management",
+    title="The migration network is not the management network",
+    category=Category.NETWORK,
+    severity=Severity.LOW,
+    needs=("destination.migration", "destination.network"),
+    remediation=Remediation(
+        text="Dedicate a separate (ideally isolated) network to live migration.",
+        run_on="network planning",
+    ),
+    references=(SETUP_GUIDE,),
+)
+def not_management(context: Context) -> Iterator[Finding]:
+    """Migration moves gigabytes of unencrypted memory; on the management network it competes
+    with administration and backups and exposes memory contents to that network."""
+    host = context.destination
+    adapters = need(host.network, "destination.network").adapters
+    management = {a.address for adapter in adapters if adapter.is_management for a in adapter.addresses}
+    incoming = set(incoming_addresses(host, "destination"))
+    shared = sorted(management & incoming)
+    if shared:
+        yield warned(
+            f"{host.name} accepts migrations on its management address {', '.join(shared)}",
+            "destination",
+            evidence={"management": sorted(management)},
+        )
+    else:
+        yield passed(f"{host.name}'s migration addresses are separate from management", "destination")
+
+
+@check(
+    id="network.port-6600",
+    title="The source reaches the destination's migration addresses on TCP 6600",
+    category=Category.NETWORK,
+    severity=Severity.CRITICAL,
+    needs=("source.network", "destination.migration", "destination.network"),
+    remediation=Remediation(
+        text="Allow TCP 6600 from the source to the destination (host firewall and any network firewall between).",
+        powershell="Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'",
+        run_on="the destination host (and the network firewall)",
+    ),
+    references=(TROUBLESHOOT_GUIDE,),
+)
+def port_6600(context: Context) -> Iterator[Finding]:
+    """vmms listens for migrations on TCP 6600. The test is made *from the source host
+    itself*, because that is where the move's connection starts; a test from the admin's
+    workstation proves nothing about the path between the hosts."""
+    network = need(context.source.network, "source.network")
+    incoming = incoming_addresses(context.destination, "destination")
+    tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
+    untested = [a for a in incoming if a not in tests]
+    blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
+    open_ = [a for a in incoming if a in tests and tests[a].succeeded]
+    evidence = {
+        "open": open_,
+        "blocked": blocked,
+        "untested": untested,
+        "details": {a: tests[a].detail for a in blocked},
+    }
+    if blocked and not open_:
+        yield failed(
+            f"{context.source.name} cannot reach TCP 6600 on {', '.join(blocked)}",
+            "source",
+            evidence=evidence,
+        )
+    elif blocked:
+        yield warned(
+            f"TCP 6600 open on {', '.join(open_)} but blocked on {', '.join(blocked)}",
+            "source",
+            evidence=evidence,
+        )
+    elif not open_:
+        yield warned(
+            f"TCP 6600 from {context.source.name} to {context.destination.name} was not tested",
+            "source",
+            evidence=evidence,
+        )
+    else:
+        yield passed(f"{context.source.name} reaches TCP 6600 on {', '.join(open_)}", "source", evidence=evidence)
+
+
+@check(
+    id="network.firewall-rule",
+    title="The destination's 'Hyper-V (MIG-TCP-In)' firewall rule is enabled",
+    category=Category.NETWORK,
+    severity=Severity.HIGH,
+    needs=("destination.network",),
+    remediation=Remediation(
+        text="Enable the built-in inbound rule for live migration.",
+        powershell=f"Enable-NetFirewallRule -DisplayName {ps_literal(FIREWALL_RULE)}",
+        run_on="the destination host",
+    ),
+    references=(TROUBLESHOOT_GUIDE,),
+)
+def firewall_rule(context: Context) -> Iterator[Finding]:
+    """Windows Firewall admits incoming migrations through the built-in rule 'Hyper-V
+    (MIG-TCP-In)' (TCP 6600, vmms.exe). Disabled, the source's connection times out or is
+    reset (0x8007274C, 0x80072746)."""
+    rule = need(context.destination.network, "destination.network").migration_firewall_rule
+    rule = need(rule, "destination.network.migration_firewall_rule")
+    if not rule.present:
+        yield failed(
+            f"{FIREWALL_RULE} is missing on {context.destination.name}",
+            "destination",
+            evidence={"present": False},
+        )
+    elif not rule.enabled:
+        yield failed(
+            f"{FIREWALL_RULE} is disabled on {context.destination.name}",
+            "destination",
+            evidence={"enabled": False},
+        )
+    else:
+        yield passed(
+            f"{FIREWALL_RULE} is enabled on {context.destination.name}",
+            "destination",
+            evidence={"enabled": True},
+        )

@@ -1,0 +1,38 @@
+"""The one place where user-controlled strings become PowerShell or LDAP syntax.
+
+Host names, VM names and paths come from users and from hosts; anything that builds a
+script or a filter from them goes through these helpers (HTML goes through jinja2's
+autoescaping). Call sites never quote by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ldap3.utils.conv import escape_filter_chars
+
+# PowerShell treats all of these as the single-quote character inside '...' strings,
+# so each must be doubled, or a name containing one could end the literal early.
+_PS_SINGLE_QUOTES = frozenset("'\u2018\u2019\u201a\u201b")
+
+
+def ps_literal(value: object) -> str:
+    """A PowerShell single-quoted string literal whose value is exactly ``str(value)``.
+
+    Single-quoted strings expand nothing (no ``$var``, no subexpressions, no escapes), so
+    doubling the quote characters is all that is needed.
+    """
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be passed to PowerShell")
+    return "'" + "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in text) + "'"
+
+
+def ps_array(values: Iterable[object]) -> str:
+    """A PowerShell array expression of string literals: ``@('a', 'b')``."""
+    return "@(" + ", ".join(ps_literal(v) for v in values) + ")"
+
+
+def ldap_filter_value(value: str) -> str:
+    """A value safe inside an LDAP filter assertion (RFC 4515 escaping)."""
+    return str(escape_filter_chars(value))

@@ -1,0 +1,104 @@
+"""Reading and writing fact files, with one clear line for every way a file can be unusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lmpreflight.errors import UserError
+from lmpreflight.facts.model import SCHEMA_VERSION, HostFacts
+from lmpreflight.fileio import write_atomic
+
+MAX_FACTS_BYTES = 32 * 1024 * 1024
+"""A host with hundreds of VMs and a day of events stays well below this; anything larger
+is not a fact file, and reading it whole would only waste memory."""
+
+
+class FactsError(UserError):
+    """A fact file that cannot be used; the message names the file, the field and the fix."""
+
+
+def load_host_facts(path: Path) -> HostFacts:
+    """Load and validate one host's facts, or raise :class:`FactsError` with one line."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FactsError(f"{path}: cannot read the fact file ({exc.strerror or exc})") from None
+    if size > MAX_FACTS_BYTES:
+        raise FactsError(
+            f"{path}: {size / 1_048_576:.0f} MB is too large for a fact file "
+            f"(limit {MAX_FACTS_BYTES // 1_048_576} MB); pass the JSON written by 'lmpreflight collect'"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FactsError(
+            f"{path}: not a text file (not UTF-8); pass the JSON written by 'lmpreflight collect'"
+        ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FactsError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return parse_host_facts(document, source=str(path))
+
+
+def parse_host_facts(document: Any, source: str) -> HostFacts:
+    """Validate an already-decoded document; ``source`` names it in error messages."""
+    if not isinstance(document, dict):
+        raise FactsError(f"{source}: expected a JSON object with host facts, found {type(document).__name__}")
+    version = document.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise FactsError(
+            f"{source}: schema_version {version} was written by a newer lmpreflight "
+            f"(this one reads up to {SCHEMA_VERSION}); upgrade lmpreflight to analyse it"
+        )
+    try:
+        return HostFacts.model_validate(document)
+    except ValidationError as exc:
+        raise FactsError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem as 'field path: what was expected', plus a count of the rest."""
+    problems = exc.errors(include_url=False)
+    first = problems[0]
+    location = _format_location(first["loc"])
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "required field is missing"
+    elif first["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling, or the file is from another tool)"
+    found = first.get("input")
+    detail = f"{location}: {message}"
+    if first["type"] not in ("missing", "extra_forbidden") and not isinstance(found, dict | list):
+        detail += f" (found {json.dumps(found)[:60]})"
+    if len(problems) > 1:
+        detail += f"; and {len(problems) - 1} more problem(s)"
+    return detail
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"
+
+
+def dump_host_facts(facts: HostFacts) -> str:
+    return facts.model_dump_json(indent=2, exclude_none=False) + "\n"
+
+
+def facts_json_schema() -> str:
+    """The JSON Schema of a host-facts file, as committed to ``schemas/facts.schema.json``."""
+    schema = HostFacts.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://lmpreflight.dev/schemas/facts.schema.json"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def save_host_facts(facts: HostFacts, path: Path) -> None:
+    write_atomic(path, dump_host_facts(facts))

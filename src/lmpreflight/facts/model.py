@@ -1,0 +1,312 @@
+"""The facts of one Hyper-V host: what collection produced and what checks read.
+
+Every section is optional. ``None`` means *could not be collected*, and the reason is
+then recorded in :attr:`HostFacts.errors` under the section's name; an empty list or
+``False`` is a real observation. Checks never have to guess which of the two they see.
+
+Enum-like values are carried as the names Windows uses (``"Kerberos"``, ``"SMB"``),
+never as the integers Windows PowerShell 5.1's ``ConvertTo-Json`` emits: the collector
+projects them to strings so that nothing downstream depends on serialiser quirks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+"""Bump when a field changes meaning or a required field is added."""
+
+
+class FactModel(BaseModel):
+    """Base for all fact records: immutable and strict about unknown fields, so typos in
+    hand-written or edited fact files are reported instead of silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+AuthType = Literal["CredSSP", "Kerberos"]
+PerformanceOption = Literal["TCPIP", "Compression", "SMB"]
+TrustDirection = Literal["Inbound", "Outbound", "Bidirectional", "Disabled"]
+
+
+class CollectionError(FactModel):
+    """Why a section (a dotted path such as ``migration`` or ``directory.computer``) is missing."""
+
+    section: str
+    message: str
+    hint: str | None = None
+
+
+class CollectorInfo(FactModel):
+    method: Literal["winrm", "offline-script", "lab", "example"]
+    tool_version: str
+    run_from: str = Field(description="Host name of the machine the tool (or script) ran on")
+    user: str | None = Field(default=None, description="Account the collection authenticated as")
+
+
+class Identity(FactModel):
+    computer_name: str
+    fqdn: str
+    addresses: list[str] = Field(default_factory=list)
+
+
+class OsInfo(FactModel):
+    caption: str
+    version: str
+    build: int
+    product_type: int | None = None
+
+
+class DomainMembership(FactModel):
+    part_of_domain: bool
+    domain: str
+    domain_role: int | None = None
+    secure_channel_ok: bool | None = Field(default=None, description="Test-ComputerSecureChannel result")
+    secure_channel_error: str | None = None
+
+
+class HyperVInfo(FactModel):
+    role_installed: bool
+    role_install_state: str | None = None
+    module_installed: bool
+    vmms_status: str | None = Field(default=None, description="Service status of vmms, e.g. 'Running'")
+    vmms_start_type: str | None = None
+
+
+class MigrationNetwork(FactModel):
+    subnet: str
+    priority: int | None = None
+
+
+class MigrationSettings(FactModel):
+    enabled: bool
+    authentication_type: AuthType
+    performance_option: PerformanceOption
+    maximum_migrations: int
+    maximum_storage_migrations: int | None = None
+    use_any_network: bool
+    networks: list[MigrationNetwork] = Field(default_factory=list)
+    supported_vm_versions: list[str] = Field(default_factory=list)
+    default_vm_version: str | None = None
+
+
+class IpAddress(FactModel):
+    address: str
+    prefix_length: int
+
+
+class NetAdapter(FactModel):
+    name: str
+    addresses: list[IpAddress] = Field(default_factory=list)
+    default_gateway: str | None = None
+    rdma_enabled: bool | None = None
+    is_management: bool = Field(default=False, description="Carries the address the host name resolves to")
+
+
+class FirewallRule(FactModel):
+    present: bool
+    enabled: bool | None = None
+
+
+class PortTest(FactModel):
+    """A TCP connection attempt made by this host itself (never by the tool)."""
+
+    address: str
+    port: int
+    succeeded: bool
+    detail: str | None = None
+
+
+class NetworkFacts(FactModel):
+    adapters: list[NetAdapter] = Field(default_factory=list)
+    migration_firewall_rule: FirewallRule | None = None
+    port_tests: list[PortTest] = Field(default_factory=list)
+
+
+class VirtualSwitch(FactModel):
+    name: str
+    switch_type: Literal["External", "Internal", "Private"]
+
+
+class VmProcessor(FactModel):
+    count: int
+    compatibility_for_migration: bool
+
+
+class VmMemory(FactModel):
+    startup_bytes: int
+    dynamic: bool
+    minimum_bytes: int | None = None
+    maximum_bytes: int | None = None
+    assigned_bytes: int | None = None
+
+
+class VmNetworkAdapter(FactModel):
+    name: str
+    switch_name: str | None = None
+
+
+class VmDisk(FactModel):
+    path: str | None
+    kind: Literal["vhd", "passthrough", "iso"] = "vhd"
+
+
+class VirtualMachine(FactModel):
+    name: str
+    id: str
+    state: str
+    version: str
+    generation: int
+    is_clustered: bool
+    path: str
+    processor: VmProcessor
+    memory: VmMemory
+    network_adapters: list[VmNetworkAdapter] = Field(default_factory=list)
+    hard_drives: list[VmDisk] = Field(default_factory=list)
+    dvd_drives: list[VmDisk] = Field(default_factory=list)
+    assigned_devices: list[str] = Field(default_factory=list, description="Discrete Device Assignment locations")
+    tpm_enabled: bool = False
+
+
+class HostMemory(FactModel):
+    total_bytes: int
+    available_bytes: int
+
+
+class HostProcessor(FactModel):
+    manufacturer: str
+    name: str
+    logical_processors: int | None = None
+
+
+class ClockFacts(FactModel):
+    """The host's clock against the tool's clock, read in the same round trip."""
+
+    host_utc: datetime
+    observer_utc: datetime = Field(description="Clock of the machine running the tool when the host answered")
+    time_source: str | None = None
+
+    @property
+    def offset_seconds(self) -> float:
+        return (self.host_utc - self.observer_utc).total_seconds()
+
+
+class SessionFacts(FactModel):
+    """Who the collection ran as on this host, and with which rights."""
+
+    user: str
+    is_administrator: bool
+    is_hyperv_administrator: bool
+
+
+class SecurityFacts(FactModel):
+    credential_guard_running: bool | None = None
+
+
+class ComputerAccount(FactModel):
+    distinguished_name: str
+    sam_account_name: str
+    dns_host_name: str | None = None
+    service_principal_names: list[str] = Field(default_factory=list)
+    allowed_to_delegate_to: list[str] = Field(default_factory=list)
+    user_account_control: int
+
+
+class SpnHolder(FactModel):
+    spn: str
+    holders: list[str] = Field(description="Distinguished names of every account holding the SPN")
+
+
+class Trust(FactModel):
+    partner: str
+    direction: TrustDirection
+    trust_type: str = Field(description="ParentChild, TreeRoot, Forest, External, ...")
+    transitive: bool
+
+
+class DirectoryFacts(FactModel):
+    """What Active Directory says about this host; read by the tool over LDAP, not on the host."""
+
+    domain_dns_name: str
+    domain_controller: str
+    computer: ComputerAccount | None = None
+    migration_spn_holders: list[SpnHolder] = Field(default_factory=list)
+    trusts: list[Trust] = Field(default_factory=list)
+    dc_utc: datetime | None = None
+    observer_utc: datetime | None = None
+
+
+class DnsRecord(FactModel):
+    name: str
+    addresses: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class ReverseRecord(FactModel):
+    address: str
+    names: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class SrvTarget(FactModel):
+    target: str
+    port: int
+
+
+class DnsFacts(FactModel):
+    server: str
+    forward: list[DnsRecord] = Field(default_factory=list)
+    reverse: list[ReverseRecord] = Field(default_factory=list)
+    dc_srv: list[SrvTarget] = Field(default_factory=list)
+    dc_srv_error: str | None = None
+
+
+class HostFacts(FactModel):
+    """Everything known about one host. Written by ``collect``, read by ``analyze``."""
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this document's shape")
+    collected_at: datetime
+    collector: CollectorInfo
+    target: str = Field(description="The host name the user gave")
+    identity: Identity | None = None
+    os: OsInfo | None = None
+    domain: DomainMembership | None = None
+    hyperv: HyperVInfo | None = None
+    migration: MigrationSettings | None = None
+    network: NetworkFacts | None = None
+    switches: list[VirtualSwitch] | None = None
+    vms: list[VirtualMachine] | None = None
+    memory: HostMemory | None = None
+    processor: HostProcessor | None = None
+    clock: ClockFacts | None = None
+    session: SessionFacts | None = None
+    security: SecurityFacts | None = None
+    directory: DirectoryFacts | None = None
+    dns: DnsFacts | None = None
+    errors: list[CollectionError] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The short name people use for this host."""
+        if self.identity is not None:
+            return self.identity.computer_name
+        return self.target.split(".")[0].upper()
+
+    def error_for(self, path: str) -> CollectionError | None:
+        """The recorded error for a fact path or for the nearest section above it."""
+        parts = path.split(".")
+        for depth in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:depth])
+            for error in self.errors:
+                if error.section == prefix:
+                    return error
+        return None
+
+    def vm(self, name: str) -> VirtualMachine | None:
+        for vm in self.vms or []:
+            if vm.name.casefold() == name.casefold():
+                return vm
+        return None

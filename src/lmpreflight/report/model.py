@@ -1,0 +1,85 @@
+"""The report document. Its JSON Schema (``schemas/report.schema.json``) is generated from
+these models, so the published schema and what the tool writes cannot drift apart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_SCHEMA_VERSION = 1
+
+StatusName = Literal["pass", "info", "skip", "warn", "error", "fail"]
+VerdictName = Literal["ready", "not-ready", "incomplete"]
+
+
+class ReportModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RemediationOut(ReportModel):
+    text: str
+    powershell: str | None = None
+    run_on: str | None = None
+
+
+class ResultOut(ReportModel):
+    check_id: str
+    title: str
+    category: str
+    severity: Literal["critical", "high", "medium", "low", "info"]
+    status: StatusName
+    subject: str = Field(description="'source', 'destination', 'pair' or 'vm:<name>'")
+    host: str | None = Field(description="The host the result is about, when it is about one host")
+    message: str
+    evidence: dict[str, Any]
+    explanation: str
+    remediation: RemediationOut | None = Field(description="Absent for passing results")
+    references: list[str]
+
+
+class HostOut(ReportModel):
+    role: Literal["source", "destination"]
+    target: str
+    name: str
+    fqdn: str | None
+    os: str | None
+    os_build: int | None
+    authentication_type: str | None
+    performance_option: str | None
+    migration_networks: list[str]
+    incoming_addresses: list[str]
+    collected_at: datetime
+    collection_method: str
+    collection_errors: list[str]
+
+
+class RunOut(ReportModel):
+    command: str
+    run_from: str
+    vms: list[str]
+    skipped_checks: list[str]
+    strict: bool
+    include_storage: bool
+
+
+class Summary(ReportModel):
+    total: int
+    counts: dict[StatusName, int]
+
+
+class Report(ReportModel):
+    schema_version: int = REPORT_SCHEMA_VERSION
+    tool: str = "lmpreflight"
+    tool_version: str
+    generated_at: datetime
+    verdict: VerdictName
+    exit_code: int
+    run: RunOut
+    hosts: list[HostOut]
+    summary: Summary
+    results: list[ResultOut]
+
+    def host_by_role(self, role: str) -> HostOut:
+        return next(h for h in self.hosts if h.role == role)

@@ -1,0 +1,148 @@
+"""Evaluating checks against facts. Never a crash, never a silent pass.
+
+A check whose facts were not collected yields ``error`` naming the collection error; a
+check that raises yields ``error`` with the exception summarised; a check that yields
+nothing yields ``error`` too, because silence is not a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.model import (
+    Category,
+    Check,
+    Context,
+    Finding,
+    MissingFact,
+    NotApplicable,
+    Remediation,
+    Result,
+    Severity,
+    Status,
+)
+from lmpreflight.registry import PluginLoadError, Registry
+
+ROLES = ("source", "destination")
+
+
+def expand_need(path: str) -> list[str]:
+    """``hosts.x`` is shorthand for both ``source.x`` and ``destination.x``."""
+    role, _, rest = path.partition(".")
+    if role == "hosts":
+        return [f"source.{rest}", f"destination.{rest}"]
+    return [path]
+
+
+def resolve_fact(context: Context, path: str) -> Any:
+    """The value at ``role.section.field``; ``None`` when any step was not collected."""
+    role, _, rest = path.partition(".")
+    value: Any = context.host(role)
+    for part in rest.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    return value
+
+
+def missing_fact_finding(context: Context, path: str) -> Finding:
+    role, _, rest = path.partition(".")
+    host = context.host(role)
+    error = host.error_for(rest)
+    if error is not None:
+        message = f"{path} could not be collected from {host.name}: {error.message}"
+        if error.hint:
+            message += f" ({error.hint})"
+    else:
+        message = f"{path} is absent from the facts of {host.name} (the collection did not record it)"
+    return Finding(
+        Status.ERROR,
+        message,
+        subject=role,
+        evidence={"missing_fact": path, "collection_error": error.message if error else None},
+        remediation=Remediation(
+            text=(error.hint if error and error.hint else "Fix the collection problem above and run the check again."),
+        ),
+    )
+
+
+def run_check(check: Check, context: Context) -> list[Finding]:
+    for need in check.needs:
+        for path in expand_need(need):
+            if resolve_fact(context, path) is None:
+                return [missing_fact_finding(context, path)]
+    try:
+        findings = check(context)
+    except NotApplicable as exc:
+        return [Finding(Status.SKIP, f"not applicable: {exc}")]
+    except MissingFact as exc:
+        return [missing_fact_finding(context, exc.path)]
+    except Exception as exc:  # a broken check must not end the run
+        return [
+            Finding(
+                Status.ERROR,
+                f"the check itself failed ({type(exc).__name__}: {exc}); its verdict is unknown",
+                evidence={"exception": type(exc).__name__, "detail": str(exc)[:500]},
+            )
+        ]
+    if not findings:
+        return [Finding(Status.ERROR, "the check produced no result; its verdict is unknown")]
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the user asked for: VMs to consider and checks to leave out."""
+
+    vms: tuple[str, ...] = ()
+    skip: frozenset[str] = frozenset()
+    include_storage: bool = False
+
+
+def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection) -> list[Result]:
+    """Every registered check against the pair, worst results first."""
+    context = Context(source, destination, selection.vms, selection.include_storage)
+    results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
+    for check in registry.sorted():
+        if check.id in selection.skip:
+            findings: Iterable[Finding] = [Finding(Status.SKIP, "skipped by the user (--skip)")]
+        else:
+            findings = run_check(check, context)
+        results.extend(Result(check, finding) for finding in findings)
+    return sort_results(results)
+
+
+def sort_results(results: list[Result]) -> list[Result]:
+    severity_order = list(Severity)
+    return sorted(
+        results,
+        key=lambda r: (-r.status.rank, severity_order.index(r.check.severity), r.check.id, r.finding.subject),
+    )
+
+
+def plugin_load_result(error: PluginLoadError) -> Result:
+    check = Check(
+        id="plugin.load",
+        title="Third-party check plugins load",
+        category=Category.PLUGIN,
+        severity=Severity.MEDIUM,
+        needs=(),
+        references=(),
+        remediation=Remediation(
+            text=f"Reinstall or remove the package that provides the '{error.name}' entry point.",
+            powershell=None,
+            run_on="the machine running lmpreflight",
+        ),
+        explanation="Checks from an installed plugin could not be loaded, so the verdict lacks them.",
+        function=lambda context: [],
+    )
+    finding = Finding(
+        Status.ERROR,
+        f"plugin '{error.name}' ({error.module}) failed to load: {error.error}",
+        subject="pair",
+        evidence={"plugin": error.name, "module": error.module, "error": error.error},
+    )
+    return Result(check, finding)
