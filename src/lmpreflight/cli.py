@@ -25,6 +25,7 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.catalogue import checks_markdown
 from lmpreflight.report.html import render_html
 from lmpreflight.report.json_report import render_json, report_json_schema
 from lmpreflight.report.junit import render_junit
@@ -98,6 +99,13 @@ def validate_skips(registry: Registry, skips: tuple[str, ...]) -> frozenset[str]
     return frozenset(skips)
 
 
+def make_console(stderr: bool) -> Console:
+    """Rich output for people; unwrapped lines when piped, so logs and greps see whole lines."""
+    console = Console(stderr=stderr)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
 def run_and_report(
     source: HostFacts, destination: HostFacts, options: ReportOptions, command: str, console: Console
 ) -> int:
@@ -149,12 +157,16 @@ def cli() -> None:
 
 
 @cli.command("checks")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
 def list_checks(output_format: str) -> None:
-    """List the registered checks: id, title, category, severity."""
+    """List the registered checks: id, title, category, severity (markdown: the full catalogue)."""
     registry = load_checks()
     checks = registry.sorted()
-    if output_format == "json":
+    if output_format == "markdown":
+        click.echo(checks_markdown(checks), nl=False)
+    elif output_format == "json":
         rows = [
             {
                 "id": c.id,
@@ -183,7 +195,7 @@ def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
     options = options_from(kwargs)
     source_facts = load_host_facts(source)
     destination_facts = load_host_facts(destination)
-    console = Console(stderr=options.output_format == "json")
+    console = make_console(stderr=options.output_format == "json")
     sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", console))
 
 
@@ -199,7 +211,7 @@ def demo(**kwargs: Any) -> None:
         json_path=options.json_path or Path("report.json"),
     )
     examples = data_dir("examples") / "facts" / "broken"
-    console = Console(stderr=options.output_format == "json")
+    console = make_console(stderr=options.output_format == "json")
     code = run_and_report(
         load_host_facts(examples / "source.json"),
         load_host_facts(examples / "destination.json"),

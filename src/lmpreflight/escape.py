@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ldap3.utils.conv import escape_filter_chars
-
 # PowerShell treats all of these as the single-quote character inside '...' strings,
 # so each must be doubled, or a name containing one could end the literal early.
 _PS_SINGLE_QUOTES = frozenset("'\u2018\u2019\u201a\u201b")
@@ -35,4 +33,6 @@ def ps_array(values: Iterable[object]) -> str:
 
 def ldap_filter_value(value: str) -> str:
     """A value safe inside an LDAP filter assertion (RFC 4515 escaping)."""
+    from ldap3.utils.conv import escape_filter_chars  # only collection needs ldap3
+
     return str(escape_filter_chars(value))

@@ -37,9 +37,10 @@ def _present_vms(context: Context) -> Iterator[VirtualMachine]:
     """The selected VMs that exist on the source; absent ones are reported by vm.exists-on-source."""
     if not context.vms:
         raise NotApplicable("no VM was selected (--vm)")
-    for _name, vm in selected_vms(context):
-        if vm is not None:
-            yield vm
+    present = [vm for _name, vm in selected_vms(context) if vm is not None]
+    if not present:
+        raise NotApplicable("none of the selected VMs exists on the source")
+    yield from present
 
 
 @check(

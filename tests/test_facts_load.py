@@ -1,0 +1,101 @@
+"""Unusable fact files end in exit 2 and one line naming the file, the field and the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lmpreflight.facts import SCHEMA_VERSION, load_host_facts
+from lmpreflight.facts.load import FactsError
+from tests.conftest import EXAMPLES, example_docs, invoke
+
+HEALTHY_DEST = str(EXAMPLES / "healthy" / "destination.json")
+
+
+def _write(tmp_path: Path, content: str | bytes) -> Path:
+    path = tmp_path / "source.json"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def _doc_with(change) -> str:  # type: ignore[no-untyped-def]
+    source, _ = example_docs("healthy")
+    change(source)
+    return json.dumps(source)
+
+
+BAD_FILES = {
+    "truncated": (lambda: json.dumps(example_docs("healthy")[0])[:500], "not valid JSON at line 1"),
+    "wrong type": (lambda: _doc_with(lambda d: d["migration"].update(enabled="maybe")), "migration.enabled"),
+    "missing field": (lambda: _doc_with(lambda d: d.pop("collected_at")), "collected_at: required field is missing"),
+    "unknown field": (lambda: _doc_with(lambda d: d["hyperv"].update(role="x")), "hyperv.role: unknown field"),
+    "bad enum": (
+        lambda: _doc_with(lambda d: d["migration"].update(authentication_type="NTLM")),
+        "'CredSSP' or 'Kerberos'",
+    ),
+    "nested list item": (lambda: _doc_with(lambda d: d["vms"][1].pop("version")), "vms[1].version"),
+    "newer schema": (lambda: _doc_with(lambda d: d.update(schema_version=SCHEMA_VERSION + 1)), "upgrade lmpreflight"),
+    "not an object": (lambda: "[1, 2, 3]", "expected a JSON object"),
+    "binary": (lambda: bytes(range(256)) * 4, "not a text file"),
+    "empty": (lambda: "", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_bad_fact_file_exits_2_with_one_line(kind: str, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    make, expected = BAD_FILES[kind]
+    path = _write(tmp_path, make())
+    code, out, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"lmpreflight: error: {path}: ")
+    assert expected in lines[0]
+    assert "Traceback" not in err
+
+
+def test_huge_file_is_refused_before_reading(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
+    assert code == 2
+    assert "50 MB is too large for a fact file" in err
+
+
+def test_missing_file(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = invoke(capsys, monkeypatch, "analyze", str(tmp_path / "nope.json"), HEALTHY_DEST)
+    assert code == 2
+    assert "cannot read the fact file (No such file or directory)" in err
+
+
+def test_round_trip_is_lossless(tmp_path: Path) -> None:
+    from lmpreflight.facts import save_host_facts
+
+    original = load_host_facts(EXAMPLES / "broken" / "source.json")
+    path = tmp_path / "copy.json"
+    save_host_facts(original, path)
+    assert load_host_facts(path) == original
+
+
+def test_not_collected_differs_from_empty() -> None:
+    source, _ = example_docs("healthy")
+    source["vms"] = None
+    source["errors"] = [{"section": "vms", "message": "Hyper-V module missing", "hint": None}]
+    from lmpreflight.facts.load import parse_host_facts
+
+    facts = parse_host_facts(source, "x")
+    assert facts.vms is None
+    assert facts.error_for("vms").message == "Hyper-V module missing"  # type: ignore[union-attr]
+    source["vms"] = []
+    source["errors"] = []
+    assert parse_host_facts(source, "x").vms == []
+
+
+def test_facts_error_is_a_user_error() -> None:
+    from lmpreflight.errors import UserError
+
+    assert issubclass(FactsError, UserError)
