@@ -19,6 +19,25 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 """Bump when a field changes meaning or a required field is added."""
 
+HOST_SECTIONS = (
+    "identity",
+    "os",
+    "domain",
+    "hyperv",
+    "migration",
+    "network",
+    "switches",
+    "vms",
+    "memory",
+    "processor",
+    "session",
+    "security",
+    "clock",
+)
+"""Sections the collector reads on the host itself; the tool adds ``directory`` (LDAP) and ``dns``."""
+WHOLE_HOST = "winrm"
+"""The section name of an error that cost every host-collected section (the host could not be reached)."""
+
 
 class FactModel(BaseModel):
     """Base for all fact records: immutable and strict about unknown fields, so typos in
@@ -303,7 +322,14 @@ class HostFacts(FactModel):
             for error in self.errors:
                 if error.section == prefix:
                     return error
+        if parts[0] in HOST_SECTIONS:
+            return self.whole_host_error
         return None
+
+    @property
+    def whole_host_error(self) -> CollectionError | None:
+        """Set when nothing could be collected on the host itself (unreachable, bad password, ...)."""
+        return next((e for e in self.errors if e.section == WHOLE_HOST), None)
 
     def vm(self, name: str) -> VirtualMachine | None:
         for vm in self.vms or []:

@@ -1,0 +1,215 @@
+"""Directory facts read by the tool itself over LDAP.
+
+A script running inside a WinRM session cannot reach Active Directory with the user's
+credentials (the Kerberos double hop), so the tool reads the computer accounts, their
+delegation settings and SPNs, the domain's trusts and a DC's clock directly. The DC is
+found through DNS SRV records; the connection is upgraded with StartTLS before the bind
+so the password never crosses the network in the clear. Values are read raw and converted
+here, so the result does not depend on the server publishing a schema.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lmpreflight.collect.dns import DnsServer, dc_srv, resolve_addresses
+from lmpreflight.escape import ldap_filter_value
+from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, Trust
+
+MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
+TRUST_DIRECTIONS = {0: "Disabled", 1: "Inbound", 2: "Outbound", 3: "Bidirectional"}
+TRUST_ATTRIBUTE_NON_TRANSITIVE = 0x1
+TRUST_ATTRIBUTE_FOREST_TRANSITIVE = 0x8
+TRUST_ATTRIBUTE_WITHIN_FOREST = 0x20
+
+
+class DirectoryError(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+@dataclass(frozen=True)
+class DirectoryCredentials:
+    user: str
+    password: str
+    ca_cert: str | None = None
+    verify: bool = True
+
+    def __repr__(self) -> str:
+        return f"DirectoryCredentials(user={self.user!r})"
+
+
+def base_dn(domain: str) -> str:
+    return ",".join(f"DC={label}" for label in domain.split("."))
+
+
+def _first(entry: dict[str, list[bytes]], name: str) -> str | None:
+    for key, values in entry.items():
+        if key.casefold() == name.casefold() and values:
+            return values[0].decode("utf-8")
+    return None
+
+
+def _all(entry: dict[str, list[bytes]], name: str) -> list[str]:
+    for key, values in entry.items():
+        if key.casefold() == name.casefold():
+            return [v.decode("utf-8") for v in values]
+    return []
+
+
+def _trust(entry: dict[str, list[bytes]]) -> Trust:
+    attributes = int(_first(entry, "trustAttributes") or 0)
+    if attributes & TRUST_ATTRIBUTE_WITHIN_FOREST:
+        kind = "ParentChild"
+    elif attributes & TRUST_ATTRIBUTE_FOREST_TRANSITIVE:
+        kind = "Forest"
+    else:
+        kind = "External"
+    return Trust(
+        partner=_first(entry, "trustPartner") or "?",
+        direction=TRUST_DIRECTIONS.get(int(_first(entry, "trustDirection") or 0), "Disabled"),
+        trust_type=kind,
+        transitive=not attributes & TRUST_ATTRIBUTE_NON_TRANSITIVE and kind != "External",
+    )
+
+
+def _generalized_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text.split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) -> tuple[Any, str]:
+    import ldap3
+    from ldap3.core.exceptions import LDAPException
+
+    resolver = server.resolver()
+    targets, error = dc_srv(resolver, domain)
+    if not targets:
+        raise DirectoryError(
+            f"no domain controller found for {domain} ({error})",
+            "check DNS: _ldap._tcp.dc._msdcs records, or pass --dns-server",
+        )
+    problems: list[str] = []
+    for target in targets:
+        record = resolve_addresses(resolver, target.target)
+        if not record.addresses:
+            problems.append(f"{target.target}: {record.error}")
+            continue
+        tls = ldap3.Tls(
+            validate=ssl.CERT_REQUIRED if credentials.verify else ssl.CERT_NONE,
+            ca_certs_file=credentials.ca_cert,
+            valid_names=[target.target],
+            sni=target.target,
+        )
+        ldap_server = ldap3.Server(
+            record.addresses[0], port=target.port, get_info=ldap3.NONE, tls=tls, connect_timeout=5
+        )
+        connection = ldap3.Connection(
+            ldap_server,
+            user=credentials.user,
+            password=credentials.password,
+            authentication=ldap3.SIMPLE,
+            receive_timeout=10,
+            raise_exceptions=True,
+        )
+        try:
+            connection.open()
+            connection.start_tls()
+        except LDAPException as exc:
+            problems.append(f"{target.target}: {exc}")
+            connection.unbind()
+            continue
+        try:
+            connection.bind()
+        except LDAPException as exc:
+            connection.unbind()
+            raise DirectoryError(
+                f"{target.target} rejected the LDAP bind as {credentials.user}: {exc}",
+                "check the user name and password",
+            ) from None
+        return connection, target.target
+    raise DirectoryError(
+        f"no domain controller of {domain} accepted an LDAP connection with StartTLS: {'; '.join(problems)}",
+        "the DCs need a certificate for LDAP over TLS (pass --ca-cert FILE if it is a private CA), "
+        "or run 'lmpreflight collector-script' on the host, which reads AD itself",
+    )
+
+
+def read_directory(
+    server: DnsServer, domain: str, computer_name: str, fqdn: str, credentials: DirectoryCredentials
+) -> DirectoryFacts:
+    """The host's computer account (``None`` when there is none by that name), who holds its
+    migration SPNs, the domain's trusts, and the DC's clock."""
+    from ldap3 import BASE, SUBTREE
+    from ldap3.core.exceptions import LDAPException
+
+    connection, dc_name = _connect(server, domain, credentials)
+    try:
+        root = base_dn(domain)
+        observer = datetime.now(UTC)
+        connection.search("", "(objectClass=*)", BASE, attributes=["currentTime"])
+        dc_time = (
+            _generalized_time(_first(connection.response[0]["raw_attributes"], "currentTime"))
+            if connection.response
+            else None
+        )
+        account = f"{computer_name.upper()}$"
+        connection.search(
+            root,
+            f"(&(objectClass=computer)(sAMAccountName={ldap_filter_value(account)}))",
+            SUBTREE,
+            attributes=[
+                "distinguishedName",
+                "sAMAccountName",
+                "dNSHostName",
+                "servicePrincipalName",
+                "msDS-AllowedToDelegateTo",
+                "userAccountControl",
+            ],
+        )
+        entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
+        computer = None
+        if entries:
+            raw = entries[0]["raw_attributes"]
+            computer = ComputerAccount(
+                distinguished_name=entries[0]["dn"],
+                sam_account_name=_first(raw, "sAMAccountName") or account,
+                dns_host_name=_first(raw, "dNSHostName"),
+                service_principal_names=_all(raw, "servicePrincipalName"),
+                allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
+                user_account_control=int(_first(raw, "userAccountControl") or 0),
+            )
+        holders = []
+        for name in dict.fromkeys([computer_name, fqdn]):
+            spn = f"{MIGRATION_SERVICE}/{name}"
+            connection.search(
+                root, f"(servicePrincipalName={ldap_filter_value(spn)})", SUBTREE, attributes=["distinguishedName"]
+            )
+            holders.append(
+                SpnHolder(spn=spn, holders=[e["dn"] for e in connection.response if e.get("type") == "searchResEntry"])
+            )
+        connection.search(
+            f"CN=System,{root}",
+            "(objectClass=trustedDomain)",
+            SUBTREE,
+            attributes=["trustPartner", "trustDirection", "trustAttributes"],
+        )
+        trusts = [_trust(e["raw_attributes"]) for e in connection.response if e.get("type") == "searchResEntry"]
+    except LDAPException as exc:
+        raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
+    finally:
+        connection.unbind()
+    return DirectoryFacts(
+        domain_dns_name=domain,
+        domain_controller=dc_name,
+        computer=computer,
+        migration_spn_holders=holders,
+        trusts=trusts,
+        dc_utc=dc_time,
+        observer_utc=observer,
+    )

@@ -1,0 +1,259 @@
+"""Collecting facts from live hosts: every host in parallel, one WinRM shell each, then
+LDAP and DNS from the tool. Failures become collection errors on that host's facts; the
+other hosts are still collected."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from lmpreflight import __version__
+from lmpreflight.checks.network import incoming_addresses
+from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
+from lmpreflight.collect.dns import DnsServer, dns_facts
+from lmpreflight.collect.parse import facts_from_collector
+from lmpreflight.collect.script import render_collector
+from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
+from lmpreflight.errors import UserError
+from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, HostFacts
+from lmpreflight.model import MissingFact
+
+MIGRATION_PORT = 6600
+SMB_PORT = 445
+
+Progress = Callable[[str, str], None]
+"""Called with (host, stage): connecting, collecting, directory, dns, done, failed."""
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    username: str | None
+    password: str | None
+    transport: str = "ntlm"
+    https: bool = False
+    ca_cert: str | None = None
+    verify: bool = True
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    dns: DnsServer = field(default_factory=DnsServer)
+    timeout: float = 120.0
+    vm_names: tuple[str, ...] = ()
+    include_storage: bool = False
+    concurrency: int = 8
+    endpoints: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"CollectOptions(username={self.username!r}, transport={self.transport!r})"
+
+    def endpoint(self, host: str) -> str:
+        for name, url in self.endpoints.items():
+            if name.casefold() in (host.casefold(), host.split(".")[0].casefold()):
+                return url
+        scheme, port = ("https", 5986) if self.https else ("http", 5985)
+        return f"{scheme}://{host}:{port}/wsman"
+
+
+def parse_endpoints(values: tuple[str, ...]) -> dict[str, str]:
+    """``--endpoint NAME=URL``: reach a host at another address or port than its name says."""
+    endpoints: dict[str, str] = {}
+    for value in values:
+        name, _, url = value.partition("=")
+        parts = urlsplit(url)
+        if not name or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UserError(f"--endpoint {value}: expected NAME=http(s)://ADDRESS:PORT/wsman")
+        endpoints[name] = url
+    return endpoints
+
+
+class Rendezvous:
+    """Where the hosts of a pair meet after stage one: each needs the other's migration
+    addresses to test TCP against them from where the move will start."""
+
+    def __init__(self, hosts: list[str]) -> None:
+        self._facts: dict[str, HostFacts | None] = {}
+        self._ready = {host: threading.Event() for host in hosts}
+
+    def publish(self, host: str, facts: HostFacts | None) -> None:
+        self._facts[host] = facts
+        self._ready[host].set()
+
+    def wait(self, host: str, deadline: float) -> HostFacts | None:
+        self._ready[host].wait(max(0.0, deadline - time.monotonic()))
+        return self._facts.get(host)
+
+
+def _incoming(facts: HostFacts | None, role: str) -> list[str]:
+    if facts is None:
+        return []
+    try:
+        return incoming_addresses(facts, role)
+    except MissingFact:
+        return []
+
+
+def _short(host: str) -> str:
+    return host.split(".")[0].upper()
+
+
+def _partial_facts(stage: StageOne, target: str, options: CollectOptions) -> HostFacts:
+    info = CollectorInfo(method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username)
+    return facts_from_collector(
+        stage.document, target=target, collector=info, observer_utc=stage.received_utc, port_tests=None
+    )
+
+
+@dataclass
+class _HostJob:
+    target: str
+    peer: str | None
+    role: str
+    options: CollectOptions
+    rendezvous: Rendezvous
+    cancel: threading.Event
+    progress: Progress
+
+    def targets_for(self, stage: StageOne) -> list[tuple[str, int]]:
+        own = _partial_facts(stage, self.target, self.options)
+        self.rendezvous.publish(self.target, own)
+        if self.peer is None:
+            return []
+        peer = self.rendezvous.wait(self.peer, time.monotonic() + self.options.timeout)
+        peer_role = "destination" if self.role == "source" else "source"
+        addresses = _incoming(peer, peer_role)
+        ports = [MIGRATION_PORT]
+        smb = own.migration is not None and own.migration.performance_option == "SMB"
+        if smb or self.options.include_storage:
+            ports.append(SMB_PORT)
+        return [(address, port) for address in addresses for port in ports]
+
+    def run(self) -> HostFacts:
+        options = self.options
+        info = CollectorInfo(
+            method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username
+        )
+        connection = Connection(
+            host=self.target,
+            endpoint=options.endpoint(self.target),
+            transport=options.transport,
+            username=options.username,
+            password=options.password,
+            ca_cert=options.ca_cert,
+            verify=options.verify,
+            cert_pem=options.cert_pem,
+            cert_key_pem=options.cert_key_pem,
+        )
+        deadline = time.monotonic() + options.timeout
+        try:
+            stage, tests = run_collector(
+                connection,
+                render_collector(options.vm_names),
+                self.targets_for,
+                deadline,
+                self.cancel,
+                lambda stage_name: self.progress(self.target, stage_name),
+            )
+            facts = facts_from_collector(
+                stage.document, target=self.target, collector=info, observer_utc=stage.received_utc, port_tests=tests
+            )
+        except CollectionFailed as failure:
+            self.rendezvous.publish(self.target, None)
+            self.progress(self.target, "failed")
+            facts = HostFacts(
+                collected_at=datetime.now(UTC),
+                collector=info,
+                target=self.target,
+                errors=[CollectionError(section=WHOLE_HOST, message=failure.message, hint=failure.hint)],
+            )
+        except BaseException:
+            self.rendezvous.publish(self.target, None)
+            raise
+        return self._add_directory_and_dns(facts)
+
+    def _add_directory_and_dns(self, facts: HostFacts) -> HostFacts:
+        options = self.options
+        fqdn = facts.identity.fqdn if facts.identity else self.target
+        domain = (
+            facts.domain.domain
+            if facts.domain and facts.domain.part_of_domain
+            else (fqdn.split(".", 1)[1] if "." in fqdn else None)
+        )
+        computer = facts.identity.computer_name if facts.identity else _short(self.target)
+        errors = list(facts.errors)
+        update: dict[str, object] = {}
+        self.progress(self.target, "directory")
+        if domain is None:
+            errors.append(
+                CollectionError(
+                    section="directory",
+                    message="the host's domain is unknown",
+                    hint="use the host's FQDN, or check that it is domain-joined",
+                )
+            )
+        elif options.username is None or options.password is None:
+            errors.append(
+                CollectionError(
+                    section="directory",
+                    message="no credentials to read Active Directory with",
+                    hint="pass --user (certificate authentication cannot bind to LDAP)",
+                )
+            )
+        else:
+            try:
+                directory = read_directory(
+                    options.dns,
+                    domain,
+                    computer,
+                    fqdn,
+                    DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
+                )
+                update["directory"] = directory
+                if directory.computer is None:
+                    errors.append(
+                        CollectionError(
+                            section="directory.computer",
+                            message=f"no computer account {computer}$ in {domain} ({directory.domain_controller})",
+                            hint="is the host joined to this domain under that name?",
+                        )
+                    )
+            except DirectoryError as exc:
+                errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
+        self.progress(self.target, "dns")
+        management = [
+            a.address for n in (facts.network.adapters if facts.network else []) if n.is_management for a in n.addresses
+        ]
+        update["dns"] = dns_facts(options.dns, [self.target, fqdn], management, domain)
+        update["errors"] = errors
+        self.progress(self.target, "done" if not facts.whole_host_error else "failed")
+        return facts.model_copy(update=update)
+
+
+def collect_hosts(
+    hosts: list[str],
+    options: CollectOptions,
+    progress: Progress = lambda host, stage: None,
+    pair: bool = False,
+) -> list[HostFacts]:
+    """Facts for every host, in the order given. With ``pair``, hosts[0] is the source and
+    hosts[1] the destination, and each tests TCP to the other's migration addresses."""
+    rendezvous = Rendezvous(hosts)
+    cancel = threading.Event()
+    jobs = []
+    for index, host in enumerate(hosts):
+        peer = hosts[1 - index] if pair else None
+        role = ("source" if index == 0 else "destination") if pair else "source"
+        jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress))
+    with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts)))) as pool:
+        futures = [pool.submit(job.run) for job in jobs]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            cancel.set()
+            for job in jobs:
+                rendezvous.publish(job.target, None)
+            raise

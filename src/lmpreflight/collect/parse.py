@@ -1,0 +1,161 @@
+"""From the collector's JSON to typed host facts. All Windows serialisation quirks end here.
+
+The collector projects every value explicitly, but Windows PowerShell 5.1 still has ways
+to surprise: a one-item array unrolled into a bare object, an empty pipeline giving
+``null`` instead of ``[]``, arrays wrapped as ``{"value": [...], "Count": n}``, dates as
+``/Date(ms)/``. :func:`normalise` undoes these guided by the facts model, so checks never
+see them. Each section is validated on its own: one malformed section becomes that
+section's collection error and the others still arrive.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from lmpreflight.facts.load import describe_validation_error
+from lmpreflight.facts.model import (
+    HOST_SECTIONS,
+    CollectionError,
+    CollectorInfo,
+    HostFacts,
+)
+
+COLLECTOR_FORMAT = 1
+
+_MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
+
+HINTS = (
+    (
+        re.compile(r"Get-VM\w*|Hyper-V", re.I),
+        "is the Hyper-V role and its PowerShell module installed? "
+        "Install-WindowsFeature -Name Hyper-V -IncludeManagementTools",
+    ),
+    (
+        re.compile(r"access (is )?denied|unauthorized", re.I),
+        "run as a member of Administrators or Hyper-V Administrators",
+    ),
+)
+
+
+def hint_for(message: str) -> str | None:
+    for pattern, hint in HINTS:
+        if pattern.search(message):
+            return hint
+    return None
+
+
+def _list_item_type(annotation: Any) -> Any | None:
+    """``X`` when the annotation is ``list[X]`` (optionally ``| None``), else ``None``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            item = _list_item_type(arg)
+            if item is not None:
+                return item
+        return None
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    return None
+
+
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    candidates = typing.get_args(annotation) or (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def normalise(value: Any, annotation: Any) -> Any:
+    """Undo PowerShell 5.1 serialisation quirks in ``value`` expected to match ``annotation``."""
+    item_type = _list_item_type(annotation)
+    if item_type is not None:
+        if value is None:
+            return []
+        if isinstance(value, dict) and set(value) == {"value", "Count"}:
+            value = value["value"]
+        if not isinstance(value, list):
+            value = [value]
+        return [normalise(item, item_type) for item in value]
+    model = _model_type(annotation)
+    if model is not None and isinstance(value, dict):
+        return {
+            key: normalise(item, model.model_fields[key].annotation) if key in model.model_fields else item
+            for key, item in value.items()
+        }
+    if isinstance(value, str):
+        match = _MS_DATE.match(value)
+        if match:
+            return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).isoformat()
+    return value
+
+
+def parse_section(name: str, raw: Any) -> tuple[Any, CollectionError | None]:
+    annotation: Any = HostFacts.model_fields[name].annotation
+    try:
+        value = TypeAdapter(annotation).validate_python(normalise(raw, annotation))
+    except ValidationError as exc:
+        return None, CollectionError(
+            section=name, message=f"the collector returned an unexpected shape: {describe_validation_error(exc)}"
+        )
+    return value, None
+
+
+def facts_from_collector(
+    document: dict[str, Any],
+    *,
+    target: str,
+    collector: CollectorInfo,
+    observer_utc: datetime | None,
+    port_tests: Any,
+) -> HostFacts:
+    """Host facts from one collector document (live stage one, or the offline script's file)."""
+    sections = document.get("sections")
+    if document.get("lmpreflight_collector") != COLLECTOR_FORMAT or not isinstance(sections, dict):
+        raise ValueError("not an lmpreflight collector document")
+    errors: list[CollectionError] = []
+    for raw_error in normalise(document.get("errors"), list[dict[str, Any]]):
+        message = str(raw_error.get("message") or "unknown error")
+        errors.append(
+            CollectionError(
+                section=str(raw_error.get("section")), message=message, hint=raw_error.get("hint") or hint_for(message)
+            )
+        )
+    reported = {e.section for e in errors}
+    values: dict[str, Any] = {}
+    for name in (*HOST_SECTIONS, "directory"):
+        raw = sections.get(name)
+        if name == "clock" and isinstance(raw, dict):
+            if observer_utc is None:
+                errors.append(
+                    CollectionError(
+                        section="clock",
+                        message="no reference clock was read with the host's time",
+                        hint="the offline script compares with a domain controller's time; check that it could read AD",
+                    )
+                )
+                continue
+            raw = {**raw, "observer_utc": observer_utc.isoformat()}
+        if name == "network" and isinstance(raw, dict) and port_tests is not None:
+            raw = {**raw, "port_tests": port_tests}
+        if raw is None:
+            if name not in reported and name != "directory":
+                errors.append(CollectionError(section=name, message="the collector did not report this section"))
+            continue
+        value, error = parse_section(name, raw)
+        if error is not None:
+            errors.append(error)
+        values[name] = value
+    return HostFacts(
+        collected_at=datetime.now(UTC),
+        collector=collector,
+        target=target,
+        errors=errors,
+        **values,
+    )

@@ -1,0 +1,65 @@
+"""The collector script and how it reaches a host.
+
+``run_ps`` puts the script on a ``powershell -EncodedCommand`` command line, which cmd.exe
+silently rejects past about 3,000 characters. The collector is far longer, so a short
+bootstrap goes on the command line instead: it reads the script from stdin up to an end
+marker (as UTF-8 bytes, independent of the console code page) and runs it as one script
+block. Whatever follows the marker on stdin stays readable by the script: the second
+stage, the peer's migration addresses to test TCP against.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+
+from lmpreflight import __version__
+from lmpreflight.resources import template_environment
+
+COLLECTOR_VERSION = 1
+END_OF_SCRIPT = "#lmpreflight-end-of-script"
+PORT_TIMEOUT_MS = 3000
+
+BOOTSTRAP = (
+    "$ErrorActionPreference='Stop';"
+    "try{[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false}catch{};"
+    "$r=New-Object System.IO.StreamReader([Console]::OpenStandardInput(),(New-Object System.Text.UTF8Encoding $false));"
+    "$b=New-Object System.Text.StringBuilder;"
+    f"while(($l=$r.ReadLine()) -ne $null -and $l -ne '{END_OF_SCRIPT}'){{[void]$b.AppendLine($l)}};"
+    "$global:LmpStdin=$r;"
+    "& ([ScriptBlock]::Create($b.ToString()))"
+)
+"""Runs in Windows PowerShell 5.1 with .NET Framework 4 APIs only."""
+
+
+def encode_command(script: str) -> str:
+    """The -EncodedCommand form: base64 of UTF-16-LE, as powershell.exe expects."""
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+def bootstrap_arguments() -> list[str]:
+    return ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encode_command(BOOTSTRAP)]
+
+
+def render_collector(vm_names: Sequence[str] = (), mode: str = "live") -> str:
+    """The collector for ``mode`` "live" (over WinRM, behind the bootstrap) or "offline"
+    (run on the host by hand; also reads AD and DNS itself)."""
+    template = template_environment(autoescape=False).get_template("collector.ps1.j2")
+    return template.render(
+        vm_names=list(vm_names),
+        mode=mode,
+        collector_version=COLLECTOR_VERSION,
+        tool_version=__version__,
+        port_timeout_ms=PORT_TIMEOUT_MS,
+    )
+
+
+def stdin_payload(script: str) -> bytes:
+    """Stage one on stdin: the script and the end marker, UTF-8 without a BOM, CRLF lines."""
+    lines = script.splitlines()
+    return ("\r\n".join([*lines, END_OF_SCRIPT]) + "\r\n").encode("utf-8")
+
+
+def targets_line(targets: Iterable[tuple[str, int]]) -> bytes:
+    """Stage two: 'address port;address port' and a newline; empty when there is nothing to test."""
+    return (";".join(f"{address} {port}" for address, port in targets) + "\r\n").encode("utf-8")

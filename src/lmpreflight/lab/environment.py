@@ -1,0 +1,194 @@
+"""Starting a whole lab from a scenario: WinRM listeners, DNS, and one LDAP DC per domain."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from lmpreflight.lab.certs import LabCertificates, make_certificates
+from lmpreflight.lab.dns_server import DnsTable, LabDnsServer, reverse_name
+from lmpreflight.lab.hosts import LabHost, LabWorld
+from lmpreflight.lab.ldap_server import DirectoryEntry, DomainDirectory, LabLdapServer
+from lmpreflight.lab.scenario import Scenario
+from lmpreflight.lab.wsman import NtlmUsers, WsmanOptions, WsmanServer
+
+TRUST_DIRECTION = {"Disabled": 0, "Inbound": 1, "Outbound": 2, "Bidirectional": 3}
+TRUST_ATTRIBUTES = {"ParentChild": 0x20, "TreeRoot": 0x20, "Forest": 0x8, "External": 0x4}
+
+
+@dataclass(frozen=True)
+class LabTuning:
+    """Knobs for benchmarks: latency per HTTP exchange and PowerShell start-up per process."""
+
+    http_latency: float = 0.0
+    powershell_startup: float = 0.0
+    https: bool = False
+
+
+@dataclass
+class LabEndpoints:
+    winrm: dict[str, str] = field(default_factory=dict)
+    dns: str = ""
+    ldap: dict[str, int] = field(default_factory=dict)
+    ca_cert: Path | None = None
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connections to it are refused, like a host without a listener."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()
+    return port
+
+
+class Lab:
+    """A running lab. Use as a context manager; everything listens on 127.0.0.1 only."""
+
+    def __init__(self, scenario: Scenario, tuning: LabTuning | None = None, workdir: Path | None = None) -> None:
+        self.scenario = scenario
+        self.tuning = tuning or LabTuning()
+        self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="lmpreflight-lab-")
+        self.workdir = workdir or Path(self._tempdir.name)  # type: ignore[union-attr]
+        self.world = LabWorld(scenario, scenario.client.user)
+        self.wsman: dict[str, WsmanServer] = {}
+        self.ldap: dict[str, LabLdapServer] = {}
+        self.dns: LabDnsServer | None = None
+        self.endpoints = LabEndpoints()
+        self.certificates: LabCertificates | None = None
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> LabEndpoints:
+        scenario = self.scenario
+        names = [d.dc for d in scenario.domains.values()]
+        names += [str(h.facts.get("identity", {}).get("fqdn", n)) for n, h in scenario.hosts.items()]
+        self.certificates = make_certificates(self.workdir, names)
+        self.endpoints.ca_cert = self.certificates.ca_path
+        for dns_name, domain in scenario.domains.items():
+            for user, password in domain.users.items():
+                NtlmUsers.register(domain.netbios, user, password, dns_name)
+            ldap_server = LabLdapServer(self._directory(dns_name), self.certificates)
+            self.endpoints.ldap[dns_name] = ldap_server.start()
+            self.ldap[dns_name] = ldap_server
+        self.dns = LabDnsServer(self._dns_table())
+        self.endpoints.dns = self.dns.start()
+        tls = None
+        if self.tuning.https:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.certificates.cert_path, self.certificates.key_path)
+        basic = {user.casefold(): pw for d in scenario.domains.values() for user, pw in d.users.items()}
+        basic |= {f"{d.netbios}\\{u}".casefold(): pw for d in scenario.domains.values() for u, pw in d.users.items()}
+        for name, spec in scenario.hosts.items():
+            if spec.fault == "unreachable":
+                scheme = "https" if self.tuning.https else "http"
+                self.endpoints.winrm[name] = f"{scheme}://127.0.0.1:{_closed_port()}/wsman"
+                continue
+            options = WsmanOptions(
+                auth=scenario.client.transport, basic_users=basic, latency=self.tuning.http_latency, tls=tls
+            )
+            server = WsmanServer(LabHost(self.world, name, self.tuning.powershell_startup), options, name)
+            self.endpoints.winrm[name] = server.start()
+            self.wsman[name] = server
+        return self.endpoints
+
+    def stop(self) -> None:
+        for server in self.wsman.values():
+            server.stop()
+        for ldap in self.ldap.values():
+            ldap.stop()
+        if self.dns is not None:
+            self.dns.stop()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+
+    def fqdn(self, name: str) -> str:
+        return str(self.scenario.hosts[name].facts.get("identity", {}).get("fqdn", name))
+
+    def _directory(self, dns_name: str) -> DomainDirectory:
+        domain = self.scenario.domains[dns_name]
+        base = ",".join(f"DC={label}" for label in dns_name.split("."))
+        entries = [
+            DirectoryEntry(
+                f"CN={user},CN=Users,{base}",
+                {
+                    "objectClass": ["top", "person", "organizationalPerson", "user"],
+                    "sAMAccountName": [user],
+                    "userPrincipalName": [f"{user}@{dns_name}"],
+                },
+            )
+            for user in domain.users
+        ]
+        entries.append(DirectoryEntry(f"CN=System,{base}", {"objectClass": ["top", "container"], "cn": ["System"]}))
+        for name, spec in self.scenario.hosts.items():
+            if spec.domain != dns_name or spec.account is None:
+                continue
+            attributes = {
+                "objectClass": ["top", "person", "organizationalPerson", "user", "computer"],
+                "cn": [name],
+                "sAMAccountName": [f"{name}$"],
+                "dNSHostName": [self.fqdn(name)],
+                "userAccountControl": [str(spec.account.user_account_control)],
+            }
+            if spec.account.service_principal_names:
+                attributes["servicePrincipalName"] = list(spec.account.service_principal_names)
+            if spec.account.allowed_to_delegate_to:
+                attributes["msDS-AllowedToDelegateTo"] = list(spec.account.allowed_to_delegate_to)
+            entries.append(DirectoryEntry(f"CN={name},{spec.account.ou},{base}", attributes))
+        for extra in domain.extra_accounts:
+            entries.append(
+                DirectoryEntry(
+                    f"CN={extra.name},{extra.ou},{base}",
+                    {
+                        "objectClass": ["top", "person", "organizationalPerson", "user", "computer"],
+                        "sAMAccountName": [f"{extra.name}$"],
+                        "servicePrincipalName": list(extra.service_principal_names),
+                        "userAccountControl": ["4096"],
+                    },
+                )
+            )
+        for trust in domain.trusts:
+            entries.append(
+                DirectoryEntry(
+                    f"CN={trust.partner},CN=System,{base}",
+                    {
+                        "objectClass": ["top", "leaf", "trustedDomain"],
+                        "trustPartner": [trust.partner],
+                        "trustDirection": [str(TRUST_DIRECTION[trust.direction])],
+                        "trustAttributes": [
+                            str(TRUST_ATTRIBUTES.get(trust.trust_type, 0) | (0 if trust.transitive else 1))
+                        ],
+                    },
+                )
+            )
+        return DomainDirectory(dns_name, domain.netbios, domain.dc, domain.dc_clock_offset, dict(domain.users), entries)
+
+    def _dns_table(self) -> DnsTable:
+        table = DnsTable()
+        for dns_name, domain in self.scenario.domains.items():
+            table.add(domain.dc, "A", "127.0.0.1")
+            if domain.publish_srv:
+                table.add(
+                    f"_ldap._tcp.dc._msdcs.{dns_name}", "SRV", f"0 100 {self.endpoints.ldap[dns_name]} {domain.dc}"
+                )
+        for name in self.scenario.hosts:
+            fqdn = self.fqdn(name)
+            network = self.scenario.host_facts(name).get("network") or {}
+            for adapter in network.get("adapters", []):
+                if adapter.get("is_management"):
+                    for address in adapter.get("addresses", []):
+                        table.add(fqdn, "A", address["address"])
+                        table.add(reverse_name(address["address"]), "PTR", fqdn + ".")
+        for change in self.scenario.dns_changes:
+            name = reverse_name(change.name) if change.type == "PTR" and change.name[0].isdigit() else change.name
+            table.replace(name, change.type, change.values)
+        return table

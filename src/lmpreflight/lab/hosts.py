@@ -1,0 +1,289 @@
+"""Simulated Windows hosts: what runs when a command reaches a lab host's shell.
+
+A host answers what powershell.exe would: the lmpreflight collector (behind its stdin
+bootstrap) with the scenario's facts in the collector's JSON, quirks included; single
+fact queries (the naive one-command-per-fact pattern the benchmark compares against);
+anything else with the error Windows prints. Faults come from the scenario: a host that
+hangs, prints garbage, or drops the connection mid-collection.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from lmpreflight import __version__
+from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT
+from lmpreflight.facts.model import HOST_SECTIONS
+from lmpreflight.lab.scenario import HostSpec, Scenario
+from lmpreflight.lab.wsman import ConnectionDropped
+
+FACT_QUERY = re.compile(r"^# lmpreflight-fact: (\w+)", re.M)
+ENCODED = re.compile(r"powershell(?:\.exe)?\s+(?:-\w+(?:\s+(?!-)\S+)?\s+)*?-(?:encodedcommand|enc|e)\s+(\S+)", re.I)
+COLLAPSED_LISTS = (("identity", "addresses"), ("migration", "networks"))
+
+
+def decode_script(command_line: str) -> str | None:
+    match = ENCODED.search(command_line)
+    if not match:
+        return None
+    try:
+        return base64.b64decode(match.group(1)).decode("utf-16-le")
+    except ValueError:
+        return None
+
+
+def _clixml_error(message: str) -> bytes:
+    text = message.replace("\n", "_x000D__x000A_")
+    return (
+        '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        f'<S S="Error">{text}_x000D__x000A_</S></Objs>'
+    ).encode()
+
+
+class _Output:
+    """Output that becomes visible at a given time, and an exit code."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.pending: list[tuple[float, str, bytes]] = []
+        self.exit_at: tuple[float, int] | None = None
+        self.dropped = False
+
+    def emit(self, at: float, stream: str, data: bytes) -> None:
+        with self.lock:
+            self.pending.append((at, stream, data))
+            self.lock.notify_all()
+
+    def finish(self, at: float, code: int) -> None:
+        with self.lock:
+            self.exit_at = (at, code)
+            self.lock.notify_all()
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                now = time.monotonic()
+                ready = [p for p in self.pending if p[0] <= now]
+                finished = self.exit_at is not None and self.exit_at[0] <= now and len(ready) == len(self.pending)
+                if ready or finished:
+                    self.pending = [p for p in self.pending if p[0] > now]
+                    out = b"".join(d for _, s, d in ready if s == "stdout")
+                    err = b"".join(d for _, s, d in ready if s == "stderr")
+                    return out, err, self.exit_at[1] if finished and self.exit_at else None
+                if self.dropped and not self.pending:
+                    raise ConnectionDropped()
+                upcoming = [p[0] for p in self.pending] + ([self.exit_at[0]] if self.exit_at else [])
+                wake = min([deadline, *upcoming])
+                if now >= deadline:
+                    return b"", b"", None
+                self.lock.wait(max(0.001, wake - now))
+
+
+class _ScriptProcess:
+    """A powershell.exe that has already run its script."""
+
+    def __init__(self, stdout: bytes, stderr: bytes, code: int, startup: float) -> None:
+        self.output = _Output()
+        at = time.monotonic() + startup
+        if stdout:
+            self.output.emit(at, "stdout", stdout)
+        if stderr:
+            self.output.emit(at, "stderr", stderr)
+        self.output.finish(at, code)
+
+    def feed_stdin(self, data: bytes, end: bool) -> None:
+        return None
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        return self.output.poll(timeout)
+
+    def terminate(self) -> None:
+        return None
+
+
+class _CollectorProcess:
+    """powershell.exe running the stdin bootstrap: stage one at the end marker, stage two at end of input."""
+
+    def __init__(self, host: LabHost, codepage: int) -> None:
+        self.host = host
+        self.encoding = "utf-8" if codepage == 65001 else "cp437"
+        self.output = _Output()
+        self.stdin = b""
+        self.started = time.monotonic()
+        self.stage_one_done = False
+        self.finished = False
+
+    def _at(self) -> float:
+        return max(time.monotonic(), self.started + self.host.startup)
+
+    def feed_stdin(self, data: bytes, end: bool) -> None:
+        self.stdin += data
+        marker = (END_OF_SCRIPT + "\r\n").encode()
+        if not self.stage_one_done and marker in self.stdin:
+            script, _, rest = self.stdin.partition(marker)
+            self.stdin = rest
+            self.stage_one_done = True
+            self._stage_one(script.decode("utf-8"))
+        if end and self.stage_one_done and not self.finished:
+            self.finished = True
+            self._stage_two(self.stdin.decode("utf-8").strip())
+
+    def _stage_one(self, script: str) -> None:
+        fault = self.host.spec.fault
+        if "lmpreflight-collector" not in script:
+            self.output.emit(self._at(), "stderr", _clixml_error("The script is not the lmpreflight collector."))
+            self.output.finish(self._at(), 1)
+            self.finished = True
+        elif fault == "hang":
+            return
+        elif fault == "garbage":
+            self.output.emit(
+                self._at(),
+                "stdout",
+                "Loading personal and system profiles took 812ms.\r\n"
+                "Get-VMHost : Hyper-V encountered an error\r\n".encode(self.encoding),
+            )
+            self.output.finish(self._at(), 1)
+            self.finished = True
+        elif fault == "drop":
+            document = json.dumps(self.host.collector_document())
+            self.output.emit(self._at(), "stdout", document[: len(document) // 3].encode(self.encoding))
+            self.output.dropped = True
+        else:
+            line = json.dumps(self.host.collector_document(), ensure_ascii=False) + "\r\n"
+            self.output.emit(self._at(), "stdout", line.encode(self.encoding, "replace"))
+
+    def _stage_two(self, line: str) -> None:
+        tests = []
+        for pair in filter(None, line.split(";")):
+            address, _, port = pair.partition(" ")
+            ok, detail = self.host.world.tcp_reachable(self.host.name, address, int(port))
+            tests.append({"address": address, "port": int(port), "succeeded": ok, "detail": detail})
+        text = (
+            json.dumps(
+                {
+                    "lmpreflight_port_tests": tests[0]
+                    if len(tests) == 1 and self.host.spec.collapse_single_arrays
+                    else tests
+                }
+            )
+            + "\r\n"
+        )
+        self.output.emit(self._at(), "stdout", text.encode(self.encoding))
+        self.output.finish(self._at(), 0)
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        return self.output.poll(timeout)
+
+    def terminate(self) -> None:
+        with self.output.lock:
+            self.finished = True
+            self.output.lock.notify_all()
+
+
+class LabHost:
+    """One simulated Hyper-V host: a :class:`~lmpreflight.lab.wsman.CommandRunner`."""
+
+    def __init__(self, world: LabWorld, name: str, startup: float = 0.0) -> None:
+        self.world = world
+        self.name = name
+        self.spec: HostSpec = world.scenario.hosts[name]
+        self.startup = startup
+
+    def start(self, command_line: str, codepage: int) -> Any:
+        script = decode_script(command_line)
+        if script is None:
+            program = command_line.split()[0] if command_line.split() else command_line
+            return _ScriptProcess(
+                b"",
+                f"'{program}' is not recognized as an internal or external command,\r\n"
+                "operable program or batch file.\r\n".encode(),
+                1,
+                0.0,
+            )
+        if script == BOOTSTRAP:
+            return _CollectorProcess(self, codepage)
+        query = FACT_QUERY.search(script)
+        if query and self.spec.fault is None:
+            section = query.group(1)
+            value = self.collector_document()["sections"].get(section)
+            return _ScriptProcess((json.dumps(value) + "\r\n").encode(), b"", 0, self.startup)
+        return _ScriptProcess(
+            b"", _clixml_error("The term is not recognized as the name of a cmdlet."), 1, self.startup
+        )
+
+    def collector_document(self) -> dict[str, Any]:
+        """What the real collector would print on this host: the scenario's facts."""
+        facts = self.world.scenario.host_facts(self.name)
+        sections: dict[str, Any] = {name: facts.get(name) for name in HOST_SECTIONS if name != "clock"}
+        now = datetime.now(UTC) + timedelta(seconds=self.spec.clock_offset)
+        domain = self.world.scenario.domains[self.spec.domain]
+        sections["clock"] = {"host_utc": now.isoformat(), "time_source": domain.dc}
+        if isinstance(sections.get("session"), dict):
+            sections["session"] = {**sections["session"], "user": self.world.client_user}
+        if isinstance(sections.get("network"), dict):
+            sections["network"] = {**sections["network"], "port_tests": []}
+        errors = []
+        for section, message in self.spec.section_errors.items():
+            sections[section] = None
+            errors.append({"section": section, "message": message, "hint": None})
+        if self.spec.collapse_single_arrays:
+            for section, field in COLLAPSED_LISTS:
+                value = sections.get(section)
+                if isinstance(value, dict) and isinstance(value.get(field), list) and len(value[field]) == 1:
+                    sections[section] = {**value, field: value[field][0]}
+        return {
+            "lmpreflight_collector": 1,
+            "mode": "live",
+            "tool_version": __version__,
+            "computer_name": self.name,
+            "user": self.world.client_user,
+            "sections": sections,
+            "errors": errors,
+        }
+
+
+class LabWorld:
+    """The scenario as a small network: who owns which address, and what TCP gets through."""
+
+    def __init__(self, scenario: Scenario, client_user: str) -> None:
+        self.scenario = scenario
+        self.client_user = client_user
+
+    def owner_of(self, address: str) -> str | None:
+        for name in self.scenario.hosts:
+            network = self.scenario.host_facts(name).get("network") or {}
+            for adapter in network.get("adapters", []):
+                if any(a.get("address") == address for a in adapter.get("addresses", [])):
+                    return name
+        return None
+
+    def tcp_reachable(self, source: str, address: str, port: int) -> tuple[bool, str | None]:
+        timed_out = f"TCP connect to {address}:{port} timed out after 3000 ms"
+        owner = self.owner_of(address)
+        if owner is None:
+            return False, timed_out
+        if any(b.source == source and b.address == address and b.port == port for b in self.scenario.network_blocks):
+            return False, timed_out
+        spec = self.scenario.hosts[owner]
+        facts = self.scenario.host_facts(owner)
+        if port in spec.blocked_ports:
+            return False, timed_out
+        if port == 6600:
+            rule = (facts.get("network") or {}).get("migration_firewall_rule") or {}
+            if not rule.get("present") or not rule.get("enabled"):
+                return False, timed_out
+            migration = facts.get("migration") or {}
+            hyperv = facts.get("hyperv") or {}
+            if not migration.get("enabled") or hyperv.get("vmms_status") != "Running":
+                return False, (
+                    f"No connection could be made because the target machine actively refused it {address}:{port}"
+                )
+        return True, None

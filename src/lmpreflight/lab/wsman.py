@@ -1,0 +1,537 @@
+"""A WS-Management (WinRS) server on loopback that pywinrm's unmodified client talks to.
+
+It implements what a Windows WinRM listener does for the remote shell: Create, Command,
+Send, Receive, Signal and Delete, with SOAP faults, output spread over several Receive
+replies and operation timeouts. Authentication is NTLM with MS-WSMV message encryption
+(pyspnego's acceptor; the realistic default for domain-joined hosts) or Basic; HTTPS is
+optional. What runs inside a shell is delegated to a :class:`CommandRunner`: the lab's
+simulated host.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import ssl
+import struct
+import tempfile
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import spnego
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "x": "http://schemas.xmlsoap.org/ws/2004/09/transfer",
+    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "p": "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+    "f": "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
+}
+SHELL = NS["rsp"]
+ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
+ACTION_DELETE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"
+ACTION_COMMAND = f"{SHELL}/Command"
+ACTION_SEND = f"{SHELL}/Send"
+ACTION_RECEIVE = f"{SHELL}/Receive"
+ACTION_SIGNAL = f"{SHELL}/Signal"
+STATE_DONE = f"{SHELL}/CommandState/Done"
+STATE_RUNNING = f"{SHELL}/CommandState/Running"
+BOUNDARY = b"--Encrypted Boundary"
+ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+CMD_LINE_LIMIT = 8191
+OUTPUT_CHUNK = 4096
+
+for _prefix, _uri in NS.items():
+    ET.register_namespace(_prefix, _uri)
+
+
+class Process(Protocol):
+    """A command running in a simulated shell."""
+
+    def feed_stdin(self, data: bytes, end: bool) -> None: ...
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        """New stdout and stderr since the last poll, and the exit code once finished.
+        Waits up to ``timeout`` seconds for something to happen."""
+        ...
+
+    def terminate(self) -> None: ...
+
+
+class CommandRunner(Protocol):
+    def start(self, command_line: str, codepage: int) -> Process: ...
+
+
+class ConnectionDropped(Exception):
+    """The host vanished mid-conversation: the server closes the socket without a reply."""
+
+
+class WsmanFault(Exception):
+    def __init__(self, code: int, subcode: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.subcode, self.reason = code, subcode, reason
+
+
+TIMED_OUT = (
+    2150858793,
+    "w:TimedOut",
+    "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
+)
+
+
+class NtlmUsers:
+    """The accounts the NTLM acceptor knows. pyspnego reads them from the file named by
+    NTLM_USER_FILE, one process-wide variable, so every lab in a process shares one file."""
+
+    _lock = threading.Lock()
+    _path: str | None = None
+    _known: ClassVar[set[str]] = set()
+
+    @classmethod
+    def register(cls, domain: str, user: str, password: str, dns_domain: str) -> None:
+        lines = [f"{domain}:{user}:{password}", f":{user}@{dns_domain}:{password}", f":{user}:{password}"]
+        with cls._lock:
+            if cls._path is None:
+                handle, cls._path = tempfile.mkstemp(prefix="lmpreflight-lab-ntlm-", suffix=".txt")
+                os.close(handle)
+                os.environ["NTLM_USER_FILE"] = cls._path
+            new = [line for line in lines if line not in cls._known]
+            if new:
+                with Path(cls._path).open("a", encoding="utf-8") as handle_:
+                    handle_.write("".join(f"{line}\n" for line in new))
+                cls._known.update(new)
+
+
+@dataclass
+class WsmanOptions:
+    auth: str = "ntlm"
+    basic_users: dict[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+    max_envelope: int = 512_000
+    tls: ssl.SSLContext | None = None
+    allow_unencrypted: bool = False
+
+
+@dataclass
+class _Command:
+    process: Process
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    exit_code: int | None = None
+    finished_reported: bool = False
+
+
+@dataclass
+class _Shell:
+    codepage: int
+    commands: dict[str, _Command] = field(default_factory=dict)
+
+
+@dataclass
+class WsmanStats:
+    http_requests: int = 0
+    processes: int = 0
+    shells_created: int = 0
+    actions: list[str] = field(default_factory=list)
+
+
+class WsmanServer:
+    """One simulated host's WinRM listener."""
+
+    def __init__(self, runner: CommandRunner, options: WsmanOptions, host_name: str = "localhost") -> None:
+        self.runner = runner
+        self.options = options
+        self.host_name = host_name
+        self.shells: dict[str, _Shell] = {}
+        self.stats = WsmanStats()
+        self.lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        scheme = "https" if self.options.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/wsman"
+
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"server_ref": self})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        if self.options.tls is not None:
+            httpd.socket = self.options.tls.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name=f"wsman-{self.host_name}", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        with self.lock:
+            for shell in self.shells.values():
+                for command in shell.commands.values():
+                    command.process.terminate()
+            self.shells.clear()
+
+    # --- WinRS operations ---------------------------------------------------------------
+
+    def create(self, options: dict[str, str]) -> str:
+        shell_id = str(uuid.uuid4()).upper()
+        with self.lock:
+            self.shells[shell_id] = _Shell(codepage=int(options.get("WINRS_CODEPAGE", "437")))
+            self.stats.shells_created += 1
+        return shell_id
+
+    def shell(self, shell_id: str | None) -> _Shell:
+        with self.lock:
+            shell = self.shells.get(shell_id or "")
+        if shell is None:
+            raise WsmanFault(
+                2150858843,
+                "w:InvalidSelectors",
+                "The WS-Management service cannot process the request because the request contained invalid selectors for the resource.",
+            )
+        return shell
+
+    def command(self, shell_id: str | None, command_line: str) -> str:
+        shell = self.shell(shell_id)
+        command_id = str(uuid.uuid4()).upper()
+        if len(command_line) > CMD_LINE_LIMIT:
+            process: Process = _FinishedProcess(b"", b"The command line is too long.\r\n", 1)
+        else:
+            process = self.runner.start(command_line, shell.codepage)
+            with self.lock:
+                self.stats.processes += 1
+        shell.commands[command_id] = _Command(process)
+        return command_id
+
+    def send(self, shell_id: str | None, command_id: str, data: bytes, end: bool) -> None:
+        command = self.shell(shell_id).commands.get(command_id)
+        if command is None or command.exit_code is not None:
+            raise WsmanFault(2150859143, "w:InvalidParameter", "The pipe is being closed.")
+        command.process.feed_stdin(data, end)
+
+    def receive(
+        self, shell_id: str | None, command_id: str, timeout: float
+    ) -> tuple[list[tuple[str, bytes]], int | None]:
+        command = self.shell(shell_id).commands.get(command_id)
+        if command is None:
+            raise WsmanFault(2150858843, "w:InvalidSelectors", "The command is not known to this shell.")
+        if not command.stdout and not command.stderr and command.exit_code is None:
+            out, err, code = command.process.poll(timeout)
+            command.stdout += out
+            command.stderr += err
+            command.exit_code = code
+        streams: list[tuple[str, bytes]] = []
+        for name, buffer in (("stdout", command.stdout), ("stderr", command.stderr)):
+            if buffer:
+                streams.append((name, bytes(buffer[:OUTPUT_CHUNK])))
+                del buffer[:OUTPUT_CHUNK]
+        if not streams and command.exit_code is None:
+            raise WsmanFault(*TIMED_OUT)
+        finished = command.exit_code is not None and not command.stdout and not command.stderr
+        return streams, command.exit_code if finished else None
+
+    def signal(self, shell_id: str | None, command_id: str) -> None:
+        shell = self.shell(shell_id)
+        command = shell.commands.pop(command_id, None)
+        if command is not None:
+            command.process.terminate()
+
+    def delete(self, shell_id: str | None) -> None:
+        shell = self.shell(shell_id)
+        for command in shell.commands.values():
+            command.process.terminate()
+        with self.lock:
+            self.shells.pop(shell_id or "", None)
+
+
+class _FinishedProcess:
+    def __init__(self, stdout: bytes, stderr: bytes, code: int) -> None:
+        self.result = (stdout, stderr, code)
+
+    def feed_stdin(self, data: bytes, end: bool) -> None:
+        return None
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        return self.result
+
+    def terminate(self) -> None:
+        return None
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "") if element is not None else ""
+
+
+def _duration(value: str) -> float:
+    match = re.fullmatch(r"PT([\d.]+)S", value.strip())
+    return float(match.group(1)) if match else 20.0
+
+
+def _envelope(action: str, relates_to: str, body: ET.Element | None) -> bytes:
+    envelope = ET.Element(f"{{{NS['s']}}}Envelope", {"xml:lang": "en-US"})
+    header = ET.SubElement(envelope, f"{{{NS['s']}}}Header")
+    ET.SubElement(header, f"{{{NS['a']}}}Action").text = action
+    ET.SubElement(header, f"{{{NS['a']}}}MessageID").text = f"uuid:{str(uuid.uuid4()).upper()}"
+    ET.SubElement(header, f"{{{NS['a']}}}To").text = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+    ET.SubElement(header, f"{{{NS['a']}}}RelatesTo").text = relates_to
+    body_element = ET.SubElement(envelope, f"{{{NS['s']}}}Body")
+    if body is not None:
+        body_element.append(body)
+    return bytes(ET.tostring(envelope, encoding="utf-8", xml_declaration=False))
+
+
+def _fault(fault: WsmanFault, relates_to: str, machine: str) -> bytes:
+    body = ET.Element(f"{{{NS['s']}}}Fault")
+    code = ET.SubElement(body, f"{{{NS['s']}}}Code")
+    ET.SubElement(code, f"{{{NS['s']}}}Value").text = "s:Receiver"
+    sub = ET.SubElement(code, f"{{{NS['s']}}}Subcode")
+    ET.SubElement(sub, f"{{{NS['s']}}}Value").text = fault.subcode
+    reason = ET.SubElement(body, f"{{{NS['s']}}}Reason")
+    ET.SubElement(reason, f"{{{NS['s']}}}Text", {"xml:lang": "en-US"}).text = fault.reason
+    detail = ET.SubElement(body, f"{{{NS['s']}}}Detail")
+    wsman_fault = ET.SubElement(detail, f"{{{NS['f']}}}WSManFault", {"Code": str(fault.code), "Machine": machine})
+    ET.SubElement(wsman_fault, f"{{{NS['f']}}}Message").text = fault.reason
+    return _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One instance per TCP connection: NTLM authentication is bound to the connection."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_ref: WsmanServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.ntlm: Any = None
+        self.authenticated = False
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        lab = self.server_ref
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length) if length else b""
+        with lab.lock:
+            lab.stats.http_requests += 1
+        if lab.options.latency:
+            time.sleep(lab.options.latency)
+        if self.path.rstrip("/") != "/wsman":
+            self._reply(404)
+            return
+        if not self._authenticate():
+            return
+        encrypted = self.headers.get("Content-Type", "").startswith("multipart/encrypted")
+        if not body:
+            self._reply(200)
+            return
+        if len(body) > lab.options.max_envelope:
+            self._respond_fault(
+                WsmanFault(
+                    2150859025,
+                    "w:EncodingLimit",
+                    "The WS-Management service cannot process the request because the request size exceeded the configured MaxEnvelopeSize quota.",
+                ),
+                "",
+                encrypted,
+            )
+            return
+        if encrypted:
+            body = self._decrypt(body)
+        elif self.ntlm is not None and not lab.options.allow_unencrypted:
+            self._reply(500)
+            return
+        self._dispatch(body, encrypted)
+
+    def _authenticate(self) -> bool:
+        lab = self.server_ref
+        header = self.headers.get("Authorization", "")
+        if self.authenticated and not header:
+            return True
+        if lab.options.auth == "basic":
+            if header.startswith("Basic "):
+                user, _, password = base64.b64decode(header[6:]).decode("utf-8", "replace").partition(":")
+                if lab.options.basic_users.get(user.casefold()) == password:
+                    return True
+            self._reply(401, headers={"WWW-Authenticate": 'Basic realm="WSMAN"'})
+            return False
+        scheme, _, token_b64 = header.partition(" ")
+        if scheme not in ("Negotiate", "NTLM") or not token_b64:
+            self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
+            return False
+        token = base64.b64decode(token_b64)
+        try:
+            if len(token) > 8 and token[8] == 1:
+                self.ntlm = spnego.server(protocol="ntlm")
+                challenge = self.ntlm.step(token)
+                self._reply(401, headers={"WWW-Authenticate": f"Negotiate {base64.b64encode(challenge).decode()}"})
+                return False
+            if self.ntlm is None:
+                raise ValueError("AUTHENTICATE before NEGOTIATE")
+            self.ntlm.step(token)
+        except Exception:
+            self.ntlm = None
+            self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
+            return False
+        self.authenticated = True
+        return True
+
+    def _decrypt(self, body: bytes) -> bytes:
+        match = re.search(rb"Length=(\d+)\r\n", body)
+        marker = b"\tContent-Type: application/octet-stream\r\n"
+        start = body.index(marker) + len(marker)
+        (signature_length,) = struct.unpack("<I", body[start : start + 4])
+        signature = body[start + 4 : start + 4 + signature_length]
+        length = int(match.group(1)) if match else 0
+        sealed = body[start + 4 + signature_length : start + 4 + signature_length + length]
+        return bytes(self.ntlm.unwrap_winrm(signature, sealed))
+
+    def _encrypt(self, message: bytes) -> bytes:
+        wrapped = self.ntlm.wrap_winrm(message)
+        return bytes(
+            BOUNDARY
+            + b"\r\n"
+            + f"\tContent-Type: {ENCRYPTED_PROTOCOL}\r\n".encode()
+            + f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message)}\r\n".encode()
+            + BOUNDARY
+            + b"\r\n"
+            + b"\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<I", len(wrapped.header))
+            + wrapped.header
+            + wrapped.data
+            + BOUNDARY
+            + b"--\r\n"
+        )
+
+    def _send_soap(self, status: int, xml: bytes, encrypted: bool) -> None:
+        if encrypted:
+            content_type = f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
+            self._reply(status, self._encrypt(xml), {"Content-Type": content_type})
+        else:
+            self._reply(status, xml, {"Content-Type": "application/soap+xml;charset=UTF-8"})
+
+    def _respond_fault(self, fault: WsmanFault, relates_to: str, encrypted: bool) -> None:
+        self._send_soap(500, _fault(fault, relates_to, self.server_ref.host_name), encrypted)
+
+    def _dispatch(self, body: bytes, encrypted: bool) -> None:
+        lab = self.server_ref
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            self._reply(400)
+            return
+        header = root.find("s:Header", NS)
+        action = _text(header.find("a:Action", NS) if header is not None else None)
+        message_id = _text(header.find("a:MessageID", NS) if header is not None else None)
+        timeout = _duration(_text(header.find("w:OperationTimeout", NS) if header is not None else None))
+        shell_id = None
+        options: dict[str, str] = {}
+        if header is not None:
+            for selector in header.iterfind("w:SelectorSet/w:Selector", NS):
+                if selector.get("Name") == "ShellId":
+                    shell_id = selector.text
+            for option in header.iterfind("w:OptionSet/w:Option", NS):
+                options[option.get("Name", "")] = option.text or ""
+        request_body = root.find("s:Body", NS)
+        with lab.lock:
+            lab.stats.actions.append(action.rsplit("/", 1)[-1])
+        handlers: dict[str, Callable[[], ET.Element | None]] = {
+            ACTION_CREATE: lambda: self._create(options),
+            ACTION_COMMAND: lambda: self._command(shell_id, request_body),
+            ACTION_SEND: lambda: self._send(shell_id, request_body),
+            ACTION_RECEIVE: lambda: self._receive(shell_id, request_body, timeout),
+            ACTION_SIGNAL: lambda: self._signal(shell_id, request_body),
+            ACTION_DELETE: lambda: lab.delete(shell_id),
+        }
+        handler = handlers.get(action)
+        if handler is None:
+            self._respond_fault(
+                WsmanFault(2150858771, "w:ActionNotSupported", f"The action {action} is not supported."),
+                message_id,
+                encrypted,
+            )
+            return
+        try:
+            response = handler()
+        except ConnectionDropped:
+            self.close_connection = True
+            return
+        except WsmanFault as fault:
+            self._respond_fault(fault, message_id, encrypted)
+            return
+        self._send_soap(200, _envelope(action + "Response", message_id, response), encrypted)
+
+    def _create(self, options: dict[str, str]) -> ET.Element:
+        shell_id = self.server_ref.create(options)
+        created = ET.Element(f"{{{NS['x']}}}ResourceCreated")
+        ET.SubElement(created, f"{{{NS['a']}}}Address").text = self.server_ref.url
+        params = ET.SubElement(created, f"{{{NS['a']}}}ReferenceParameters")
+        ET.SubElement(
+            params, f"{{{NS['w']}}}ResourceURI"
+        ).text = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+        selectors = ET.SubElement(params, f"{{{NS['w']}}}SelectorSet")
+        ET.SubElement(selectors, f"{{{NS['w']}}}Selector", {"Name": "ShellId"}).text = shell_id
+        return created
+
+    def _command(self, shell_id: str | None, body: ET.Element | None) -> ET.Element:
+        line = body.find("rsp:CommandLine", NS) if body is not None else None
+        command = _text(line.find("rsp:Command", NS) if line is not None else None)
+        arguments = [_text(a) for a in line.iterfind("rsp:Arguments", NS)] if line is not None else []
+        command_id = self.server_ref.command(shell_id, " ".join([command.strip('"'), *arguments]))
+        response = ET.Element(f"{{{SHELL}}}CommandResponse")
+        ET.SubElement(response, f"{{{SHELL}}}CommandId").text = command_id
+        return response
+
+    def _send(self, shell_id: str | None, body: ET.Element | None) -> ET.Element:
+        stream = body.find("rsp:Send/rsp:Stream", NS) if body is not None else None
+        if stream is None:
+            raise WsmanFault(2150858817, "w:SchemaValidationError", "Send without a stream.")
+        data = base64.b64decode(stream.text or "")
+        self.server_ref.send(shell_id, stream.get("CommandId", ""), data, stream.get("End", "").lower() == "true")
+        return ET.Element(f"{{{SHELL}}}SendResponse")
+
+    def _receive(self, shell_id: str | None, body: ET.Element | None, timeout: float) -> ET.Element:
+        desired = body.find("rsp:Receive/rsp:DesiredStream", NS) if body is not None else None
+        command_id = desired.get("CommandId", "") if desired is not None else ""
+        streams, exit_code = self.server_ref.receive(shell_id, command_id, timeout)
+        response = ET.Element(f"{{{SHELL}}}ReceiveResponse")
+        for name, data in streams:
+            ET.SubElement(
+                response, f"{{{SHELL}}}Stream", {"Name": name, "CommandId": command_id}
+            ).text = base64.b64encode(data).decode()
+        if exit_code is None:
+            ET.SubElement(response, f"{{{SHELL}}}CommandState", {"CommandId": command_id, "State": STATE_RUNNING})
+        else:
+            for name in ("stdout", "stderr"):
+                ET.SubElement(response, f"{{{SHELL}}}Stream", {"Name": name, "CommandId": command_id, "End": "true"})
+            state = ET.SubElement(response, f"{{{SHELL}}}CommandState", {"CommandId": command_id, "State": STATE_DONE})
+            ET.SubElement(state, f"{{{SHELL}}}ExitCode").text = str(exit_code)
+        return response
+
+    def _signal(self, shell_id: str | None, body: ET.Element | None) -> ET.Element:
+        signal = body.find("rsp:Signal", NS) if body is not None else None
+        self.server_ref.signal(shell_id, signal.get("CommandId", "") if signal is not None else "")
+        return ET.Element(f"{{{SHELL}}}SignalResponse")
