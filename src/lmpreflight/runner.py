@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import WHOLE_HOST, HostFacts
 from lmpreflight.model import (
     Category,
     Check,
@@ -52,6 +52,14 @@ def missing_fact_finding(context: Context, path: str) -> Finding:
     role, _, rest = path.partition(".")
     host = context.host(role)
     error = host.error_for(rest)
+    if error is not None and error.section == WHOLE_HOST:
+        # The root cause is reported once, by collection.host; repeating it per check is noise.
+        return Finding(
+            Status.SKIP,
+            f"not evaluated: nothing could be collected from {host.name} (see collection.host)",
+            subject=role,
+            evidence={"missing_fact": path},
+        )
     if error is not None:
         message = f"{path} could not be collected from {host.name}: {error.message}"
         if error.hint:
@@ -106,6 +114,7 @@ def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, sele
     """Every registered check against the pair, worst results first."""
     context = Context(source, destination, selection.vms, selection.include_storage)
     results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
+    results += [unreachable_result(role, context.host(role)) for role in ROLES if context.host(role).whole_host_error]
     for check in registry.sorted():
         if check.id in selection.skip:
             findings: Iterable[Finding] = [Finding(Status.SKIP, "skipped by the user (--skip)")]
@@ -123,21 +132,56 @@ def sort_results(results: list[Result]) -> list[Result]:
     )
 
 
-def plugin_load_result(error: PluginLoadError) -> Result:
-    check = Check(
-        id="plugin.load",
-        title="Third-party check plugins load",
-        category=Category.PLUGIN,
-        severity=Severity.MEDIUM,
+def framework_check(id: str, title: str, category: Category, explanation: str, remediation: Remediation) -> Check:
+    """A check the runner itself reports on (plugins, collection), outside the registry."""
+    return Check(
+        id=id,
+        title=title,
+        category=category,
+        severity=Severity.HIGH,
         needs=(),
         references=(),
-        remediation=Remediation(
+        remediation=remediation,
+        explanation=explanation,
+        function=lambda context: [],
+    )
+
+
+def unreachable_result(role: str, host: HostFacts) -> Result:
+    error = host.whole_host_error
+    assert error is not None
+    check = framework_check(
+        "collection.host",
+        "Facts could be collected from each host",
+        Category.HYPERV,
+        "Nothing could be read on this host, so every check that needs its facts was not evaluated; the verdict "
+        "stays incomplete until the host can be collected.",
+        Remediation(
+            text=error.hint or "Fix the connection problem and run the check again.",
+            run_on="the machine running lmpreflight, or the host",
+        ),
+    )
+    return Result(
+        check,
+        Finding(
+            Status.ERROR,
+            f"{host.name}: {error.message}",
+            subject=role,
+            evidence={"target": host.target, "error": error.message},
+        ),
+    )
+
+
+def plugin_load_result(error: PluginLoadError) -> Result:
+    check = framework_check(
+        "plugin.load",
+        "Third-party check plugins load",
+        Category.PLUGIN,
+        "Checks from an installed plugin could not be loaded, so the verdict lacks them.",
+        Remediation(
             text=f"Reinstall or remove the package that provides the '{error.name}' entry point.",
-            powershell=None,
             run_on="the machine running lmpreflight",
         ),
-        explanation="Checks from an installed plugin could not be loaded, so the verdict lacks them.",
-        function=lambda context: [],
     )
     finding = Finding(
         Status.ERROR,

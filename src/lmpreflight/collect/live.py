@@ -26,6 +26,8 @@ from lmpreflight.model import MissingFact
 
 MIGRATION_PORT = 6600
 SMB_PORT = 445
+STAGE_TWO_RESERVE = 15.0
+"""Seconds kept for a host's own TCP tests when it waits for its peer's addresses."""
 
 Progress = Callable[[str, str], None]
 """Called with (host, stage): connecting, collecting, directory, dns, done, failed."""
@@ -117,13 +119,16 @@ class _HostJob:
     rendezvous: Rendezvous
     cancel: threading.Event
     progress: Progress
+    deadline: float = 0.0
 
     def targets_for(self, stage: StageOne) -> list[tuple[str, int]]:
         own = _partial_facts(stage, self.target, self.options)
         self.rendezvous.publish(self.target, own)
         if self.peer is None:
             return []
-        peer = self.rendezvous.wait(self.peer, time.monotonic() + self.options.timeout)
+        # Wait for the peer only as long as leaves time for this host's own port tests.
+        reserve = min(STAGE_TWO_RESERVE, self.options.timeout / 3)
+        peer = self.rendezvous.wait(self.peer, self.deadline - reserve)
         peer_role = "destination" if self.role == "source" else "source"
         addresses = _incoming(peer, peer_role)
         ports = [MIGRATION_PORT]
@@ -148,7 +153,7 @@ class _HostJob:
             cert_pem=options.cert_pem,
             cert_key_pem=options.cert_key_pem,
         )
-        deadline = time.monotonic() + options.timeout
+        self.deadline = deadline = time.monotonic() + options.timeout
         try:
             stage, tests = run_collector(
                 connection,

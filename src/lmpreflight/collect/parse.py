@@ -27,6 +27,8 @@ from lmpreflight.facts.model import (
 )
 
 COLLECTOR_FORMAT = 1
+TOOL_SECTIONS = ("directory", "dns")
+"""Read by the tool in a live collection; the offline script reads them on the host itself."""
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
 
@@ -129,7 +131,7 @@ def facts_from_collector(
         )
     reported = {e.section for e in errors}
     values: dict[str, Any] = {}
-    for name in (*HOST_SECTIONS, "directory"):
+    for name in (*HOST_SECTIONS, *TOOL_SECTIONS):
         raw = sections.get(name)
         if name == "clock" and isinstance(raw, dict):
             if observer_utc is None:
@@ -145,7 +147,7 @@ def facts_from_collector(
         if name == "network" and isinstance(raw, dict) and port_tests is not None:
             raw = {**raw, "port_tests": port_tests}
         if raw is None:
-            if name not in reported and name != "directory":
+            if name not in reported and name not in TOOL_SECTIONS:
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
             continue
         value, error = parse_section(name, raw)
@@ -159,3 +161,26 @@ def facts_from_collector(
         errors=errors,
         **values,
     )
+
+
+def facts_from_offline(document: dict[str, Any]) -> HostFacts:
+    """Host facts from the file the offline collector script wrote on the host.
+
+    The host's clock is compared with the domain controller's, read by the same script at
+    the same moment: the only reference clock an offline run has.
+    """
+    sections = document.get("sections") if isinstance(document.get("sections"), dict) else {}
+    directory = sections.get("directory") if isinstance(sections, dict) else None
+    observer = None
+    if isinstance(directory, dict) and directory.get("dc_utc"):
+        observer = datetime.fromisoformat(str(directory["dc_utc"]).replace("Z", "+00:00"))
+    identity = sections.get("identity") if isinstance(sections, dict) else None
+    computer = str(document.get("computer_name") or "unknown")
+    target = str(identity.get("fqdn")) if isinstance(identity, dict) and identity.get("fqdn") else computer
+    info = CollectorInfo(
+        method="offline-script",
+        tool_version=str(document.get("tool_version") or "unknown"),
+        run_from=computer,
+        user=document.get("user"),
+    )
+    return facts_from_collector(document, target=target, collector=info, observer_utc=observer, port_tests=None)

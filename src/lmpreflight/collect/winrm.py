@@ -214,6 +214,8 @@ def _converse(
                 f"{connection.host} did not finish the collection in time",
                 "the host may be overloaded or a cmdlet is hanging; raise --timeout or run the offline collector script",
             )
+        # Never let one Receive wait past the deadline on the host.
+        protocol.operation_timeout_sec = max(1, min(OPERATION_TIMEOUT, int(deadline - time.monotonic())))
         try:
             out, err, code, done = protocol.get_command_output_raw(shell, command)
         except WinRMOperationTimeoutError:

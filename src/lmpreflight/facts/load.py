@@ -34,7 +34,8 @@ def load_host_facts(path: Path) -> HostFacts:
         )
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        # Windows PowerShell's '>' writes UTF-16 with a BOM; accept it as well as UTF-8.
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FactsError(
             f"{path}: not a text file (not UTF-8); pass the JSON written by 'lmpreflight collect'"
@@ -50,6 +51,8 @@ def parse_host_facts(document: Any, source: str) -> HostFacts:
     """Validate an already-decoded document; ``source`` names it in error messages."""
     if not isinstance(document, dict):
         raise FactsError(f"{source}: expected a JSON object with host facts, found {type(document).__name__}")
+    if "lmpreflight_collector" in document:
+        return _from_offline_script(document, source)
     version = document.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise FactsError(
@@ -60,6 +63,20 @@ def parse_host_facts(document: Any, source: str) -> HostFacts:
         return HostFacts.model_validate(document)
     except ValidationError as exc:
         raise FactsError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def _from_offline_script(document: dict[str, Any], source: str) -> HostFacts:
+    from lmpreflight.collect.parse import COLLECTOR_FORMAT, facts_from_offline
+
+    if document.get("lmpreflight_collector") != COLLECTOR_FORMAT:
+        raise FactsError(
+            f"{source}: written by collector format {document.get('lmpreflight_collector')!r}; this lmpreflight "
+            f"reads format {COLLECTOR_FORMAT}: regenerate the script with 'lmpreflight collector-script'"
+        )
+    try:
+        return facts_from_offline(document)
+    except (ValueError, ValidationError) as exc:
+        raise FactsError(f"{source}: not a usable collector file ({str(exc).splitlines()[0]})") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

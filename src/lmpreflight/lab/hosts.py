@@ -10,6 +10,7 @@ hangs, prints garbage, or drops the connection mid-collection.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import threading
@@ -257,19 +258,34 @@ class LabWorld:
         self.scenario = scenario
         self.client_user = client_user
 
-    def owner_of(self, address: str) -> str | None:
+    def adapters(self, name: str) -> list[dict[str, Any]]:
+        network = self.scenario.host_facts(name).get("network") or {}
+        return list(network.get("adapters", []))
+
+    def owner_of(self, address: str) -> tuple[str, dict[str, Any]] | None:
         for name in self.scenario.hosts:
-            network = self.scenario.host_facts(name).get("network") or {}
-            for adapter in network.get("adapters", []):
+            for adapter in self.adapters(name):
                 if any(a.get("address") == address for a in adapter.get("addresses", [])):
-                    return name
+                    return name, adapter
         return None
+
+    def routable(self, source: str, address: str, target_adapter: dict[str, Any]) -> bool:
+        """On a shared subnet, or both ends behind a gateway: the lab's whole routing model."""
+        target = ipaddress.ip_address(address)
+        for adapter in self.adapters(source):
+            for entry in adapter.get("addresses", []):
+                if target in ipaddress.ip_interface(f"{entry['address']}/{entry['prefix_length']}").network:
+                    return True
+        return bool(target_adapter.get("default_gateway")) and any(
+            a.get("default_gateway") for a in self.adapters(source)
+        )
 
     def tcp_reachable(self, source: str, address: str, port: int) -> tuple[bool, str | None]:
         timed_out = f"TCP connect to {address}:{port} timed out after 3000 ms"
-        owner = self.owner_of(address)
-        if owner is None:
+        found = self.owner_of(address)
+        if found is None or not self.routable(source, address, found[1]):
             return False, timed_out
+        owner = found[0]
         if any(b.source == source and b.address == address and b.port == port for b in self.scenario.network_blocks):
             return False, timed_out
         spec = self.scenario.hosts[owner]

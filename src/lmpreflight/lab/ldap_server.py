@@ -27,7 +27,7 @@ def _reactor() -> Any:
 
     with _reactor_lock:
         if not _reactor_started:
-            run: Any = reactor.run
+            run: Any = reactor.run  # type: ignore[misc]
             threading.Thread(
                 target=run, kwargs={"installSignalHandlers": False}, name="lab-ldap-reactor", daemon=True
             ).start()

@@ -360,7 +360,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if encrypted:
-            body = self._decrypt(body)
+            try:
+                body = self._decrypt(body)
+            except Exception:  # sealed under a context this connection does not have: Windows answers 400
+                self.ntlm, self.authenticated, self.close_connection = None, False, True
+                self._reply(400)
+                return
         elif self.ntlm is not None and not lab.options.allow_unencrypted:
             self._reply(500)
             return

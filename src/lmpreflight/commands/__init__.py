@@ -1,0 +1,1 @@
+"""The subcommands of the lmpreflight command line, one module per area."""

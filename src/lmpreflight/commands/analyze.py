@@ -1,0 +1,69 @@
+"""Commands that work on saved facts and on the catalogue: analyze, checks, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lmpreflight.commands.common import load_registry, options_from, report_options, run_and_report
+from lmpreflight.facts import facts_json_schema, load_host_facts
+from lmpreflight.registry import load_checks
+from lmpreflight.report.catalogue import checks_markdown
+from lmpreflight.report.json_report import report_json_schema
+
+
+@click.command("checks")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+def list_checks(output_format: str) -> None:
+    """List the registered checks: id, title, category, severity (markdown: the full catalogue)."""
+    registry = load_checks()
+    checks = registry.sorted()
+    if output_format == "markdown":
+        click.echo(checks_markdown(checks), nl=False)
+    elif output_format == "json":
+        rows = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "category": c.category.value,
+                "severity": c.severity.value,
+                "needs": list(c.needs),
+                "references": list(c.references),
+            }
+            for c in checks
+        ]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{c.id:<44} {c.severity.value:<9} {c.category.value:<11} {c.title}")
+    for error in registry.load_errors:
+        click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
+
+
+@click.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("destination", type=click.Path(path_type=Path))
+@report_options
+def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
+    """Check a pair from saved fact files (SOURCE.json DEST.json).
+
+    The files come from 'lmpreflight collect' or from the offline collector script.
+    """
+    options = options_from(kwargs)
+    registry, skip = load_registry(options)
+    source_facts = load_host_facts(source)
+    destination_facts = load_host_facts(destination)
+    sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", registry, skip))
+
+
+@click.command()
+@click.argument("document", type=click.Choice(["report", "facts"]))
+def schema(document: str) -> None:
+    """Print the JSON Schema of the JSON report or of a host-facts file."""
+    click.echo(report_json_schema() if document == "report" else facts_json_schema(), nl=False)

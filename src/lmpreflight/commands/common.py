@@ -1,0 +1,142 @@
+"""What the reporting commands (analyze, check, demo) share: options, the run, the outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from lmpreflight.errors import UserError
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.fileio import write_atomic
+from lmpreflight.registry import Registry, load_checks
+from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.html import render_html
+from lmpreflight.report.json_report import render_json
+from lmpreflight.report.junit import render_junit
+from lmpreflight.report.model import Report
+from lmpreflight.report.text import render_text
+from lmpreflight.runner import Selection, evaluate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    vms: tuple[str, ...]
+    skip: tuple[str, ...]
+    strict: bool
+    include_storage: bool
+    output_format: str
+    json_path: Path | None
+    html_path: Path | None
+    junit_path: Path | None
+    verbose: bool
+
+
+def apply(decorators: list[Callable[[F], F]], function: F) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def report_options(function: F) -> F:
+    """The options ``analyze``, ``check`` and ``demo`` share."""
+    path = click.Path(dir_okay=False, path_type=Path)
+    return apply(
+        [
+            click.option("--vm", "vms", multiple=True, metavar="NAME", help="A VM to move (repeatable)."),
+            click.option("--skip", multiple=True, metavar="CHECK_ID", help="Leave out a check (repeatable)."),
+            click.option("--strict", is_flag=True, help="Treat warnings as blocking (exit 1)."),
+            click.option("--include-storage", is_flag=True, help="The move takes the VM's storage along."),
+            click.option(
+                "--format",
+                "output_format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help="What to print on stdout.",
+            ),
+            click.option("--json", "json_path", type=path, help="Write the JSON report."),
+            click.option("--html", "html_path", type=path, help="Write the HTML report."),
+            click.option("--junit", "junit_path", type=path, help="Write JUnit XML."),
+            click.option("-v", "--verbose", is_flag=True, help="List passing results too."),
+        ],
+        function,
+    )
+
+
+def options_from(kwargs: dict[str, Any]) -> ReportOptions:
+    """Take the report options out of a command's keyword arguments."""
+    return ReportOptions(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions)})
+
+
+def validate_skips(registry: Registry, skips: tuple[str, ...]) -> frozenset[str]:
+    for skip in skips:
+        if skip not in registry.checks:
+            close = difflib.get_close_matches(skip, list(registry.checks), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; 'lmpreflight checks' lists the ids"
+            raise UserError(f"--skip {skip}: no check has this id{hint}")
+    return frozenset(skips)
+
+
+def make_console(stderr: bool) -> Console:
+    """Rich output for people; unwrapped lines when piped, so logs and greps see whole lines."""
+    console = Console(stderr=stderr)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+def load_registry(options: ReportOptions) -> tuple[Registry, frozenset[str]]:
+    """The checks, with --skip validated before any slow work starts."""
+    registry = load_checks()
+    for error in registry.load_errors:
+        click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
+    return registry, validate_skips(registry, options.skip)
+
+
+def run_and_report(
+    source: HostFacts,
+    destination: HostFacts,
+    options: ReportOptions,
+    command: str,
+    registry: Registry | None = None,
+    skip: frozenset[str] | None = None,
+) -> int:
+    if registry is None or skip is None:
+        registry, skip = load_registry(options)
+    selection = Selection(vms=options.vms, skip=skip, include_storage=options.include_storage)
+    results = evaluate(registry, source, destination, selection)
+    report = build_report(
+        results,
+        source,
+        destination,
+        selection,
+        RunInfo(command=command, run_from=socket.gethostname(), strict=options.strict),
+    )
+    write_reports(report, options)
+    return report.exit_code
+
+
+def write_reports(report: Report, options: ReportOptions) -> None:
+    if options.output_format == "json":
+        sys.stdout.write(render_json(report))
+    else:
+        render_text(report, make_console(stderr=False), verbose=options.verbose)
+    outputs: list[tuple[Path | None, Callable[[Report], str]]] = [
+        (options.json_path, render_json),
+        (options.html_path, render_html),
+        (options.junit_path, render_junit),
+    ]
+    for path, render in outputs:
+        if path is not None:
+            write_atomic(path, render(report))
+            click.echo(f"wrote {path}", err=True)

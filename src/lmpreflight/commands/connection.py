@@ -1,0 +1,172 @@
+"""Options for reaching live hosts, the password, and per-host progress on the terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from lmpreflight.collect.dns import DnsServer
+from lmpreflight.collect.live import CollectOptions, parse_endpoints
+from lmpreflight.commands.common import apply
+from lmpreflight.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+
+
+def connection_options(function: F) -> F:
+    """How to reach hosts; shared by ``check`` and ``collect``. No option takes a password."""
+    file = click.Path(exists=True, dir_okay=False)
+    return apply(
+        [
+            click.option("--user", "-u", metavar="DOMAIN\\USER", help="Account for WinRM and LDAP."),
+            click.option(
+                "--password-env",
+                metavar="VAR",
+                help="Read the password from this environment variable (else you are prompted).",
+            ),
+            click.option(
+                "--transport",
+                type=click.Choice(TRANSPORTS),
+                default="ntlm",
+                show_default=True,
+                help="WinRM authentication.",
+            ),
+            click.option("--https", is_flag=True, help="Use WinRM over HTTPS (5986) instead of HTTP with encryption."),
+            click.option("--ca-cert", type=file, help="CA certificate (PEM) for WinRM HTTPS and LDAP StartTLS."),
+            click.option("--no-verify", is_flag=True, help="Do not verify TLS certificates (not recommended)."),
+            click.option("--cert-pem", type=file, help="Client certificate for --transport certificate."),
+            click.option("--cert-key-pem", type=file, help="Its private key."),
+            click.option("--dns-server", metavar="ADDRESS[:PORT]", help="DNS server to ask (default: the system's)."),
+            click.option(
+                "--endpoint",
+                "endpoints",
+                multiple=True,
+                metavar="NAME=URL",
+                help="Reach a host at this WinRM URL instead of its name (repeatable).",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(5, 3600),
+                default=120,
+                show_default=True,
+                help="Seconds each host may take.",
+            ),
+            click.option("--quiet", "-q", is_flag=True, help="No progress display."),
+        ],
+        function,
+    )
+
+
+def resolve_password(user: str | None, password_env: str | None, transport: str) -> str | None:
+    """The password from the environment or a prompt without echo; never from the command line."""
+    if transport == "certificate":
+        return None
+    if password_env:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise UserError(f"--password-env {password_env}: the environment variable is not set")
+        return value
+    if user is None:
+        if transport == "kerberos":
+            return None
+        raise UserError(f"--user is required with --transport {transport} (for example --user 'CORP\\admin')")
+    if not sys.stdin.isatty():
+        raise UserError("no password: pass --password-env VAR, or run in a terminal to be prompted")
+    return str(click.prompt(f"Password for {user}", hide_input=True, err=True))
+
+
+def collect_options(
+    kwargs: dict[str, Any], vm_names: tuple[str, ...] = (), include_storage: bool = False
+) -> tuple[CollectOptions, bool]:
+    """Build the collection settings from a command's keyword arguments; returns them and --quiet."""
+    transport = kwargs.pop("transport")
+    user = kwargs.pop("user")
+    password = resolve_password(user, kwargs.pop("password_env"), transport)
+    verify = not kwargs.pop("no_verify")
+    if not verify:
+        click.echo("lmpreflight: warning: TLS certificates are not verified (--no-verify)", err=True)
+    cert_pem, cert_key_pem = kwargs.pop("cert_pem"), kwargs.pop("cert_key_pem")
+    if transport == "certificate" and not (cert_pem and cert_key_pem):
+        raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
+    https = kwargs.pop("https") or transport in ("certificate",)
+    if transport == "basic" and not https:
+        click.echo(
+            "lmpreflight: warning: Basic authentication over HTTP sends the password unencrypted; "
+            "prefer --transport ntlm or --https",
+            err=True,
+        )
+    options = CollectOptions(
+        username=user,
+        password=password,
+        transport=transport,
+        https=https,
+        ca_cert=kwargs.pop("ca_cert"),
+        verify=verify,
+        cert_pem=cert_pem,
+        cert_key_pem=cert_key_pem,
+        dns=DnsServer.parse(kwargs.pop("dns_server")),
+        timeout=kwargs.pop("timeout"),
+        endpoints=parse_endpoints(kwargs.pop("endpoints")),
+        vm_names=vm_names,
+        include_storage=include_storage,
+    )
+    return options, kwargs.pop("quiet")
+
+
+STAGES = {
+    "waiting": "[dim]waiting[/]",
+    "connecting": "[cyan]connecting[/]",
+    "collecting": "[cyan]collecting[/]",
+    "directory": "[cyan]reading the directory[/]",
+    "dns": "[cyan]querying DNS[/]",
+    "done": "[green]done[/]",
+    "failed": "[red]failed[/]",
+}
+
+
+class HostProgress:
+    """A live table of hosts and their stage on a terminal; silent when quiet or piped."""
+
+    def __init__(self, hosts: list[str], quiet: bool) -> None:
+        self.console = Console(stderr=True)
+        self.enabled = not quiet and self.console.is_terminal
+        self.stages = dict.fromkeys(hosts, "waiting")
+        self.lock = threading.Lock()
+        self.live: Live | None = None
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        for host, stage in self.stages.items():
+            table.add_row(host, STAGES.get(stage, stage))
+        return table
+
+    def __enter__(self) -> HostProgress:
+        if self.enabled:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def update(self, host: str, stage: str) -> None:
+        with self.lock:
+            self.stages[host] = stage
+            if self.live is not None:
+                self.live.update(self._table())
+
+
+def save_facts_path(folder: Path | None, name: str) -> Path | None:
+    return None if folder is None else folder / f"{name.split('.')[0].lower()}.json"
