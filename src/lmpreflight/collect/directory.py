@@ -10,6 +10,7 @@ here, so the result does not depend on the server publishing a schema.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,14 @@ def _generalized_time(text: str | None) -> datetime | None:
     return datetime.strptime(text.split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
+def _close(connection: Any) -> None:
+    """Unbinding a connection whose socket already failed raises; that failure is not news."""
+    from ldap3.core.exceptions import LDAPException
+
+    with contextlib.suppress(LDAPException):
+        connection.unbind()
+
+
 def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) -> tuple[Any, str]:
     import ldap3
     from ldap3.core.exceptions import LDAPException
@@ -122,12 +131,12 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
             connection.start_tls()
         except LDAPException as exc:
             problems.append(f"{target.target}: {exc}")
-            connection.unbind()
+            _close(connection)
             continue
         try:
             connection.bind()
         except LDAPException as exc:
-            connection.unbind()
+            _close(connection)
             raise DirectoryError(
                 f"{target.target} rejected the LDAP bind as {credentials.user}: {exc}",
                 "check the user name and password",
@@ -203,7 +212,7 @@ def read_directory(
     except LDAPException as exc:
         raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
     finally:
-        connection.unbind()
+        _close(connection)
     return DirectoryFacts(
         domain_dns_name=domain,
         domain_controller=dc_name,

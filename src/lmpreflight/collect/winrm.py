@@ -94,16 +94,7 @@ def _protocol(connection: Connection) -> Protocol:
     }
     if connection.transport == "certificate":
         options.update(cert_pem=connection.cert_pem, cert_key_pem=connection.cert_key_pem, username=None, password=None)
-    try:
-        return Protocol(connection.endpoint, **options)
-    except (WinRMError, InvalidCredentialsError) as exc:
-        extra = TRANSPORT_EXTRAS.get(connection.transport)
-        if extra and "not installed" in str(exc):
-            raise CollectionFailed(
-                f"the {connection.transport} transport needs extra packages",
-                f"install them with: pip install 'lmpreflight[{extra}]'",
-            ) from None
-        raise CollectionFailed(f"cannot set up WinRM to {connection.host}: {exc}") from None
+    return Protocol(connection.endpoint, **options)
 
 
 def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
@@ -111,6 +102,12 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
     host, endpoint = connection.host, connection.endpoint
     if isinstance(exc, CollectionFailed):
         return exc
+    extra = TRANSPORT_EXTRAS.get(connection.transport)
+    if extra and isinstance(exc, WinRMError) and "not installed" in str(exc):
+        return CollectionFailed(
+            f"the {connection.transport} transport needs extra packages",
+            f"install them with: pip install 'lmpreflight[{extra}]'",
+        )
     if isinstance(exc, InvalidCredentialsError):
         return CollectionFailed(
             f"{host} rejected the credentials of {connection.username or 'the certificate'}",
@@ -181,13 +178,27 @@ def run_collector(
     except BaseException as exc:
         raise describe(exc, connection) from None
     finally:
-        _quietly(lambda: protocol.close_shell(shell))
+        _close_shell(protocol, shell, connection)
 
 
-def _quietly(action: Callable[[], None]) -> None:
+def _quietly(action: Callable[[], None]) -> bool:
     """Closing is best effort: a host that stopped answering must not hide the real error."""
-    with contextlib.suppress(Exception):
+    try:
         action()
+    except Exception:
+        return False
+    return True
+
+
+def _close_shell(protocol: Protocol, shell: str, connection: Connection) -> None:
+    """Close the shell; after a dropped connection, pywinrm cannot reuse its session (it
+    re-sends messages sealed under the old context), so a fresh one closes the shell."""
+    if _quietly(lambda: protocol.close_shell(shell)):
+        return
+    with contextlib.suppress(Exception):
+        fresh = _protocol(connection)
+        fresh.read_timeout_sec, fresh.operation_timeout_sec = 5, 3
+        fresh.close_shell(shell)
 
 
 def _converse(

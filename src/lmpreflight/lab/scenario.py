@@ -9,6 +9,7 @@ that name the file and the field. See docs/lab.md for the format.
 from __future__ import annotations
 
 import copy
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -210,4 +211,7 @@ def _validate_facts(label: str, name: str, scenario: Scenario) -> None:
     try:
         HostFacts.model_validate(sample)
     except ValidationError as exc:
-        raise UserError(f"scenario {label}: hosts.{name}.facts.{describe_validation_error(exc)}") from None
+        # VMs are written as a mapping keyed by name: name them that way in the error.
+        vm_names = [vm["name"] for vm in facts.get("vms") or [] if isinstance(vm, dict)]
+        problem = re.sub(r"^vms\[(\d+)\]", lambda m: f"vms.{vm_names[int(m.group(1))]}", describe_validation_error(exc))
+        raise UserError(f"scenario {label}: hosts.{name}.facts.{problem}") from None

@@ -1,0 +1,45 @@
+"""Running the real collection path against the lab, for tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.commands.lab import lab_collect_options
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.lab.environment import Lab, LabTuning
+from lmpreflight.lab.scenario import Scenario
+from lmpreflight.model import Result
+from lmpreflight.registry import load_checks
+from lmpreflight.runner import Selection, evaluate
+
+
+def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
+    options = lab_collect_options(lab, scenario, scenario.include_storage, tuple(scenario.vms))
+    return dataclasses.replace(options, timeout=5, **changes)
+
+
+def collect_pair(lab: Lab, scenario: Scenario, **changes: Any) -> tuple[HostFacts, HostFacts]:
+    source, destination = collect_hosts(
+        [lab.fqdn(scenario.role("source")), lab.fqdn(scenario.role("destination"))],
+        options_for(lab, scenario, **changes),
+        pair=True,
+    )
+    return source, destination
+
+
+def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **changes: Any) -> tuple[list[Result], Lab]:
+    with Lab(scenario, tuning) as lab:
+        source, destination = collect_pair(lab, scenario, **changes)
+    results = evaluate(
+        load_checks(include_plugins=False),
+        source,
+        destination,
+        Selection(vms=tuple(scenario.vms), include_storage=scenario.include_storage),
+    )
+    return results, lab
+
+
+def non_passing(results: list[Result]) -> set[str]:
+    return {r.check.id for r in results if r.status.value in ("warn", "fail", "error")}

@@ -1,0 +1,214 @@
+"""The live commands as a user runs them, against the lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tree_sitter
+import tree_sitter_powershell
+
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import builtin_names, load_scenario
+from tests.conftest import invoke, validate_report_json
+
+POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
+
+
+def parses_as_powershell(script: str) -> bool:
+    return not tree_sitter.Parser(POWERSHELL).parse(script.encode("utf-8")).root_node.has_error
+
+
+def test_demo_from_a_fresh_folder(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lmpreflight", "demo", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Verdict: NOT READY" in done.stdout
+    assert "FAIL  delegation.spns-to-destination" in done.stdout
+    assert validate_report_json((tmp_path / "report.json").read_text())["run"]["command"] == "demo"
+    assert "NOT READY" in (tmp_path / "report.html").read_text()
+    assert f"Open {tmp_path / 'report.html'}" in done.stderr
+
+
+def test_demo_of_a_healthy_scenario_is_ready(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke(capsys, monkeypatch, "demo", "healthy", "--json", "h.json")
+    assert code == 0 and "Verdict: READY" in out
+    assert validate_report_json((tmp_path / "h.json").read_text())["verdict"] == "ready"
+
+
+def test_lab_list_names_every_scenario_first(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = invoke(capsys, monkeypatch, "lab", "list")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == builtin_names()
+
+
+def test_unknown_scenario_is_one_line(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = invoke(capsys, monkeypatch, "demo", "no-such-scenario")
+    assert code == 2
+    assert err.startswith("lmpreflight: error: no scenario 'no-such-scenario': not a file, and not a built-in one (")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("name: x\n  bad: [", "not valid YAML"),
+        ("extends: healthy\nhosts: {HV02: {clock_offset: soon}}\n", "hosts.HV02.clock_offset"),
+        (
+            "extends: healthy\nhosts: {HV02: {facts: {vms: {X: {version: 9.0}}}}}\n",
+            "hosts.HV02.facts.vms.X.id: required field is missing",
+        ),
+        ("extends: healthy\nhosts: {HV02: {role: source}}\n", "exactly one host must have role source"),
+    ],
+)
+def test_bad_scenario_files_are_one_line(tmp_path: Path, content: str, expected: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "mine.yaml"
+    path.write_text(content)
+    code, _, err = invoke(capsys, monkeypatch, "demo", str(path))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and expected in err, err
+
+
+def test_user_scenario_extending_a_builtin(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "ours.yaml"
+    path.write_text("extends: healthy\nname: ours\nsummary: our pair\nhosts: {HV02: {clock_offset: 120}}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke(capsys, monkeypatch, "demo", str(path))
+    assert code == 0
+    assert "WARN  domain.clock-skew" in out
+
+
+def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    scenario = load_scenario("delegation-missing")
+    with Lab(scenario) as lab:
+        monkeypatch.setenv("LAB_PW", scenario.client.password)
+        common = [
+            "--user",
+            scenario.client.user,
+            "--password-env",
+            "LAB_PW",
+            "--dns-server",
+            lab.endpoints.dns,
+            "--ca-cert",
+            str(lab.endpoints.ca_cert),
+            "-q",
+        ]
+        for name, url in lab.endpoints.winrm.items():
+            common += ["--endpoint", f"{lab.fqdn(name)}={url}"]
+        code, out, err = invoke(
+            capsys,
+            monkeypatch,
+            "check",
+            "hv01.corp.example",
+            "hv02.corp.example",
+            "--vm",
+            "SQL01",
+            "--save-facts",
+            str(tmp_path),
+            *common,
+        )
+        assert code == 1, err
+        assert "FAIL  delegation.spns-to-destination" in out
+        code, _, err = invoke(
+            capsys, monkeypatch, "collect", "hv02.corp.example", "-o", str(tmp_path / "one.json"), *common
+        )
+        assert code == 0, err
+    assert json.loads((tmp_path / "one.json").read_text())["identity"]["computer_name"] == "HV02"
+    code, out, _ = invoke(
+        capsys, monkeypatch, "analyze", str(tmp_path / "hv01.json"), str(tmp_path / "hv02.json"), "--vm", "SQL01"
+    )
+    assert code == 1 and "FAIL  delegation.spns-to-destination" in out
+
+
+def test_password_is_never_a_command_line_option(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password", "secret")
+    assert code == 2 and "No such option '--password'" in err
+
+
+def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x")
+    assert code == 2
+    assert "no password: pass --password-env VAR, or run in a terminal to be prompted" in err
+
+
+def test_unset_password_variable(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("NOPE", raising=False)
+    code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password-env", "NOPE")
+    assert code == 2 and "--password-env NOPE: the environment variable is not set" in err
+
+
+def test_same_host_twice_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PW", "x")
+    code, _, err = invoke(capsys, monkeypatch, "check", "hv01", "HV01", "--user", "x", "--password-env", "PW")
+    assert code == 2 and "name two different hosts" in err
+
+
+def test_bad_endpoint_option(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PW", "x")
+    code, _, err = invoke(
+        capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password-env", "PW", "--endpoint", "a=ftp://x"
+    )
+    assert code == 2 and "--endpoint a=ftp://x: expected NAME=http(s)://ADDRESS:PORT/wsman" in err
+
+
+def test_collector_script_is_valid_powershell_with_escaped_names(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = invoke(capsys, monkeypatch, "collector-script", "--vm", "O'Brien's VM", "--vm", "$(evil)")
+    assert code == 0
+    assert "$LmpVmNames = @('O''Brien''s VM', '$(evil)')" in out
+    assert "param([string]$OutFile" in out
+    assert parses_as_powershell(out)
+
+
+def test_live_collector_is_valid_powershell() -> None:
+    from lmpreflight.collect.script import BOOTSTRAP, render_collector
+
+    assert parses_as_powershell(render_collector(["SQL01"]))
+    assert parses_as_powershell(BOOTSTRAP)
+
+
+def test_lab_run_prints_a_working_check_command() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmpreflight", "lab", "run", "port-6600-blocked"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        assert process.stdout is not None
+        while True:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith("lmpreflight check"):
+                break
+            assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
+        export = next(text for text in lines if text.strip().startswith("export"))
+        password = shlex.split(export)[1].split("=", 1)[1]
+        command = shlex.split(line)[2:]
+        done = subprocess.run(
+            [sys.executable, "-m", "lmpreflight", "check", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "LMPREFLIGHT_LAB_PASSWORD": password},
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        assert "FAIL  network.port-6600" in done.stdout
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,165 @@
+"""The collection transport against the lab: one shell and one process per host, the script
+over stdin, faults turned into one-line errors, shells always closed, secrets never shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from lmpreflight.collect.live import collect_hosts
+from lmpreflight.collect.script import BOOTSTRAP, bootstrap_arguments, render_collector
+from lmpreflight.lab.environment import Lab, LabTuning
+from lmpreflight.lab.scenario import load_scenario
+from lmpreflight.registry import load_checks
+from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.html import render_html
+from lmpreflight.report.json_report import render_json
+from lmpreflight.runner import Selection, evaluate
+from tests.lab_helpers import collect_pair, options_for
+
+
+def test_collector_is_far_over_the_command_line_limit_but_the_bootstrap_is_not() -> None:
+    assert len(render_collector(["SQL01"])) > 8_000
+    command_line = " ".join(["powershell.exe", *bootstrap_arguments()])
+    assert len(command_line) < 2_000
+    assert "-EncodedCommand" in command_line
+
+
+def test_one_shell_one_process_and_few_exchanges_per_host() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+        for server in lab.wsman.values():
+            assert server.stats.shells_created == 1
+            assert server.stats.processes == 1
+            assert server.shells == {}
+            # NTLM handshake (3) + Create, Command, Send x2, Receive x2-3, Signal, Delete
+            assert server.stats.http_requests <= 12, server.stats.actions
+            assert server.stats.actions.count("Send") == 2, "stage one, then the peer's addresses"
+    assert source.errors == [] and destination.errors == []
+    assert source.directory is not None and source.directory.computer is not None
+    assert source.dns is not None and source.dns.dc_srv[0].target == "dc01.corp.example"
+
+
+def test_port_tests_are_made_from_the_source_to_the_destination_migration_address() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    assert source.network is not None
+    assert [(t.address, t.port, t.succeeded) for t in source.network.port_tests] == [("10.0.50.12", 6600, True)]
+    assert destination.network is not None
+    assert [(t.address, t.port) for t in destination.network.port_tests] == [("10.0.50.11", 6600)]
+
+
+def test_clock_offset_is_measured_against_the_tool() -> None:
+    scenario = load_scenario("clock-skew")
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    assert source.clock is not None and destination.clock is not None
+    assert abs(source.clock.offset_seconds) < 5
+    assert 410 < destination.clock.offset_seconds < 430
+
+
+def test_basic_transport_over_https_with_the_lab_ca() -> None:
+    scenario = load_scenario("healthy").model_copy(
+        update={"client": load_scenario("healthy").client.model_copy(update={"transport": "basic"})}
+    )
+    with Lab(scenario, LabTuning(https=True)) as lab:
+        assert all(url.startswith("https://") for url in lab.endpoints.winrm.values())
+        source, destination = collect_pair(lab, scenario, transport="basic")
+    assert source.errors == [] and destination.errors == []
+
+
+def test_https_without_the_ca_is_a_clear_tls_error() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario, LabTuning(https=True)) as lab:
+        source, _ = collect_pair(lab, scenario, ca_cert=None)
+    error = source.whole_host_error
+    assert error is not None
+    assert "TLS to https://127.0.0.1" in error.message and "not trusted" in error.message
+    assert error.hint is not None and "--ca-cert" in error.hint
+
+
+def test_missing_transport_extra_names_the_extra() -> None:
+    pytest.importorskip("winrm")
+    try:
+        import kerberos  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.fail("this test needs an environment without the kerberos extra")
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        source, _ = collect_pair(lab, scenario, transport="kerberos")
+    error = source.whole_host_error
+    assert error is not None
+    assert error.message == "the kerberos transport needs extra packages"
+    assert error.hint == "install them with: pip install 'lmpreflight[kerberos]'"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("host-unreachable", "cannot connect to WinRM on http://127.0.0.1:"),
+        ("bad-password", "hv02.corp.example rejected the credentials of CORP\\hvadmin"),
+        ("garbage-output", "is not JSON (starts with 'Loading personal and system profiles"),
+        ("connection-dropped", "closed the connection mid-collection"),
+        ("host-hangs", "did not finish the collection in time"),
+    ],
+)
+def test_faults_become_one_line_errors_and_the_other_host_is_still_collected(scenario: str, expected: str) -> None:
+    spec = load_scenario(scenario)
+    started = time.monotonic()
+    with Lab(spec) as lab:
+        source, destination = collect_pair(lab, spec)
+        assert all(server.shells == {} for server in lab.wsman.values()), "shells closed even after a fault"
+    assert time.monotonic() - started < 15, "a per-host deadline bounds every fault"
+    error = destination.whole_host_error
+    assert error is not None
+    assert expected in error.message
+    assert "\n" not in error.message
+    if scenario != "bad-password":
+        assert source.whole_host_error is None and source.migration is not None, "the other host is collected"
+
+
+def test_unknown_host_name_is_a_resolution_error() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(options_for(lab, scenario), endpoints={})
+        (facts,) = collect_hosts(["no-such-host.invalid"], options)
+    assert facts.whole_host_error is not None
+    assert facts.whole_host_error.message == "cannot resolve no-such-host.invalid"
+
+
+def test_ctrl_c_closes_the_remote_shells() -> None:
+    scenario = load_scenario("host-hangs")
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(options_for(lab, scenario), timeout=60)
+        timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            collect_hosts([lab.fqdn("HV01"), lab.fqdn("HV02")], options, pair=True)
+        assert all(server.shells == {} for server in lab.wsman.values())
+
+
+def test_the_password_appears_nowhere() -> None:
+    scenario = load_scenario("bad-password")
+    secret = scenario.client.password
+    with Lab(scenario) as lab:
+        options = options_for(lab, scenario)
+        source, destination = collect_pair(lab, scenario)
+    assert secret not in repr(options)
+    results = evaluate(load_checks(include_plugins=False), source, destination, Selection())
+    report = build_report(results, source, destination, Selection(), RunInfo("check", "test"))
+    for text in (render_json(report), render_html(report), source.model_dump_json(), destination.model_dump_json()):
+        assert secret not in text
+
+
+def test_bootstrap_reads_the_script_from_stdin_as_utf8() -> None:
+    assert "OpenStandardInput" in BOOTSTRAP and "UTF8Encoding" in BOOTSTRAP
+    assert "-InputFormat" not in " ".join(bootstrap_arguments())

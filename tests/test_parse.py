@@ -1,0 +1,105 @@
+"""Windows PowerShell 5.1 serialisation quirks are undone in one place, and one bad section
+does not cost the others."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lmpreflight.collect.parse import facts_from_collector, normalise
+from lmpreflight.facts import load_host_facts
+from lmpreflight.facts.model import CollectorInfo, MigrationSettings, NetworkFacts
+from lmpreflight.lab.hosts import LabHost, LabWorld
+from lmpreflight.lab.scenario import load_scenario
+
+INFO = CollectorInfo(method="lab", tool_version="test", run_from="test")
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _document(name: str = "healthy", host: str = "HV01") -> dict[str, Any]:
+    scenario = load_scenario(name)
+    return LabHost(LabWorld(scenario, "CORP\\hvadmin"), host).collector_document()
+
+
+def test_single_item_arrays_and_wrapped_arrays_become_lists() -> None:
+    raw = {
+        "enabled": True,
+        "authentication_type": "Kerberos",
+        "performance_option": "SMB",
+        "maximum_migrations": 2,
+        "use_any_network": False,
+        "networks": {"subnet": "10.0.50.0/24", "priority": None},
+        "supported_vm_versions": {"value": ["9.0", "10.0"], "Count": 2},
+    }
+    value = MigrationSettings.model_validate(normalise(raw, MigrationSettings))
+    assert [n.subnet for n in value.networks] == ["10.0.50.0/24"]
+    assert value.supported_vm_versions == ["9.0", "10.0"]
+
+
+def test_null_lists_and_ms_dates() -> None:
+    raw = {"adapters": None, "migration_firewall_rule": None, "port_tests": None}
+    assert NetworkFacts.model_validate(normalise(raw, NetworkFacts)).adapters == []
+    assert normalise("/Date(1763629200000)/", str) == "2025-11-20T09:00:00+00:00"
+
+
+def test_lab_quirks_are_parsed() -> None:
+    document = _document()
+    assert isinstance(document["sections"]["migration"]["networks"], dict), "the lab collapses one-item arrays"
+    facts = facts_from_collector(
+        document,
+        target="hv01.corp.example",
+        collector=INFO,
+        observer_utc=NOW,
+        port_tests={"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None},
+    )
+    assert facts.errors == []
+    assert facts.migration is not None and facts.migration.networks[0].subnet == "10.0.50.0/24"
+    assert facts.network is not None and facts.network.port_tests[0].address == "10.0.50.12"
+
+
+def test_a_malformed_section_is_that_sections_error_only() -> None:
+    document = _document()
+    document["sections"]["migration"]["authentication_type"] = 1
+    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW, port_tests=[])
+    assert facts.migration is None
+    assert [e.section for e in facts.errors] == ["migration"]
+    assert "authentication_type" in facts.errors[0].message
+    assert facts.vms is not None and facts.os is not None
+
+
+def test_reported_section_errors_get_hints() -> None:
+    document = _document("hyperv-role-missing", "HV02")
+    facts = facts_from_collector(document, target="hv02", collector=INFO, observer_utc=NOW, port_tests=[])
+    errors = {e.section: e for e in facts.errors}
+    assert set(errors) == {"migration", "switches", "vms"}
+    assert errors["migration"].hint is not None and "Install-WindowsFeature" in errors["migration"].hint
+
+
+def test_offline_script_file_is_analysable(tmp_path: Path) -> None:
+    document = _document()
+    document["mode"] = "offline"
+    document["sections"]["directory"] = {
+        "domain_dns_name": "corp.example",
+        "domain_controller": "dc01.corp.example",
+        "computer": {
+            "distinguished_name": "CN=HV01,OU=Hyper-V,DC=corp,DC=example",
+            "sam_account_name": "HV01$",
+            "dns_host_name": "hv01.corp.example",
+            "service_principal_names": [],
+            "allowed_to_delegate_to": "cifs/HV02",
+            "user_account_control": 16781312,
+        },
+        "migration_spn_holders": [],
+        "trusts": [],
+        "dc_utc": document["sections"]["clock"]["host_utc"],
+        "observer_utc": document["sections"]["clock"]["host_utc"],
+    }
+    path = tmp_path / "HV01.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-16")
+    facts = load_host_facts(path)
+    assert facts.collector.method == "offline-script"
+    assert facts.directory is not None and facts.directory.computer is not None
+    assert facts.directory.computer.allowed_to_delegate_to == ["cifs/HV02"]
+    assert facts.clock is not None and abs(facts.clock.offset_seconds) < 1
