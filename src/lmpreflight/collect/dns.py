@@ -85,12 +85,13 @@ def dc_srv(resolver: dns.resolver.Resolver, domain: str) -> tuple[list[SrvTarget
     return [SrvTarget(target=r.target.to_text().rstrip("."), port=r.port) for r in records], None
 
 
-def dns_facts(server: DnsServer, names: list[str], addresses: list[str], domain: str | None) -> DnsFacts:
-    """Forward lookups of every name used for the host, reverse lookups of its management
-    addresses, and the domain's DC locator records."""
+def dns_facts(server: DnsServer, names: list[str], domain: str | None) -> DnsFacts:
+    """Forward lookups of every name used for the host, reverse lookups of the addresses they
+    resolve to (the SPN Kerberos builds comes from this round trip), and the DC locator records."""
     resolver = server.resolver()
-    unique_names = list(dict.fromkeys(n for n in names if n))
+    unique_names = list(dict.fromkeys(n.casefold() for n in names if n))
     forward = [resolve_addresses(resolver, name) for name in unique_names]
-    reverse = [resolve_reverse(resolver, address) for address in dict.fromkeys(addresses)]
+    addresses = dict.fromkeys(a for record in forward for a in record.addresses)
+    reverse = [resolve_reverse(resolver, address) for address in addresses]
     srv, srv_error = dc_srv(resolver, domain) if domain else ([], "the host's domain is unknown")
     return DnsFacts(server=server.label(), forward=forward, reverse=reverse, dc_srv=srv, dc_srv_error=srv_error)

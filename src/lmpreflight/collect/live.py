@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ from lmpreflight.collect.parse import facts_from_collector
 from lmpreflight.collect.script import render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
-from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, HostFacts
+from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
 from lmpreflight.model import MissingFact
 
 MIGRATION_PORT = 6600
@@ -138,6 +138,10 @@ class _HostJob:
         return [(address, port) for address in addresses for port in ports]
 
     def run(self) -> HostFacts:
+        with ThreadPoolExecutor(1, thread_name_prefix=f"tool-facts-{self.target}") as background:
+            return self._run(background)
+
+    def _run(self, background: ThreadPoolExecutor) -> HostFacts:
         options = self.options
         info = CollectorInfo(
             method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username
@@ -154,6 +158,9 @@ class _HostJob:
             cert_key_pem=options.cert_key_pem,
         )
         self.deadline = deadline = time.monotonic() + options.timeout
+        # Directory and DNS do not depend on the host: read them meanwhile when the name typed
+        # already says the computer name and the domain (an FQDN).
+        early = background.submit(self._read_tool_facts, self._identity(None)) if "." in self.target else None
         try:
             stage, tests = run_collector(
                 connection,
@@ -178,21 +185,35 @@ class _HostJob:
         except BaseException:
             self.rendezvous.publish(self.target, None)
             raise
-        return self._add_directory_and_dns(facts)
+        return self._with_tool_facts(facts, early)
 
-    def _add_directory_and_dns(self, facts: HostFacts) -> HostFacts:
-        options = self.options
-        fqdn = facts.identity.fqdn if facts.identity else self.target
-        domain = (
-            facts.domain.domain
-            if facts.domain and facts.domain.part_of_domain
-            else (fqdn.split(".", 1)[1] if "." in fqdn else None)
-        )
-        computer = facts.identity.computer_name if facts.identity else _short(self.target)
-        errors = list(facts.errors)
-        update: dict[str, object] = {}
+    def _identity(self, facts: HostFacts | None) -> _Names:
+        """Computer name, FQDN and domain: from the host's facts, else from the name typed."""
+        fqdn = facts.identity.fqdn if facts is not None and facts.identity else self.target
+        if facts is not None and facts.domain is not None and facts.domain.part_of_domain:
+            domain: str | None = facts.domain.domain
+        else:
+            domain = fqdn.split(".", 1)[1] if "." in fqdn else None
+        computer = facts.identity.computer_name if facts is not None and facts.identity else _short(self.target)
+        return _Names(computer, fqdn, domain)
+
+    def _with_tool_facts(self, facts: HostFacts, early: Future[_ToolFacts] | None) -> HostFacts:
+        """Add what the tool reads itself; reuse the early read when the host's names match the guess."""
+        names = self._identity(facts)
         self.progress(self.target, "directory")
-        if domain is None:
+        tool = early.result() if early is not None else None
+        if tool is None or tool.names != names:
+            tool = self._read_tool_facts(names)
+        self.progress(self.target, "done" if not facts.whole_host_error else "failed")
+        return facts.model_copy(
+            update={"directory": tool.directory, "dns": tool.dns, "errors": [*facts.errors, *tool.errors]}
+        )
+
+    def _read_tool_facts(self, names: _Names) -> _ToolFacts:
+        options = self.options
+        errors: list[CollectionError] = []
+        directory = None
+        if names.domain is None:
             errors.append(
                 CollectionError(
                     section="directory",
@@ -212,30 +233,39 @@ class _HostJob:
             try:
                 directory = read_directory(
                     options.dns,
-                    domain,
-                    computer,
-                    fqdn,
+                    names.domain,
+                    names.computer,
+                    names.fqdn,
                     DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
                 )
-                update["directory"] = directory
                 if directory.computer is None:
                     errors.append(
                         CollectionError(
                             section="directory.computer",
-                            message=f"no computer account {computer}$ in {domain} ({directory.domain_controller})",
+                            message=f"no computer account {names.computer}$ in {names.domain} "
+                            f"({directory.domain_controller})",
                             hint="is the host joined to this domain under that name?",
                         )
                     )
             except DirectoryError as exc:
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
-        self.progress(self.target, "dns")
-        management = [
-            a.address for n in (facts.network.adapters if facts.network else []) if n.is_management for a in n.addresses
-        ]
-        update["dns"] = dns_facts(options.dns, [self.target, fqdn], management, domain)
-        update["errors"] = errors
-        self.progress(self.target, "done" if not facts.whole_host_error else "failed")
-        return facts.model_copy(update=update)
+        dns = dns_facts(options.dns, [self.target, names.fqdn], names.domain)
+        return _ToolFacts(names, directory, dns, errors)
+
+
+@dataclass(frozen=True)
+class _Names:
+    computer: str
+    fqdn: str
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class _ToolFacts:
+    names: _Names
+    directory: DirectoryFacts | None
+    dns: DnsFacts
+    errors: list[CollectionError]
 
 
 def collect_hosts(

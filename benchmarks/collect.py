@@ -1,0 +1,163 @@
+"""Collection speed against the lab with realistic delays, compared with the naive pattern.
+
+Run: .venv/bin/python benchmarks/collect.py
+
+The lab adds 25 ms to every HTTP exchange and 300 ms to every PowerShell start-up. Printed:
+- a two-host `check` collection: wall time, HTTP exchanges and PowerShell processes per host;
+- the same facts fetched the naive way (one `run_ps` per fact query, as testinfra-style code
+  does), over the same lab;
+- the floor: the slowest host's single PowerShell start-up plus its exchanges at 25 ms each;
+- 50 lab hosts collected with bounded concurrency: wall time and peak memory.
+Targets: at least 10x faster than the naive baseline, within 1.3x of the floor.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import winrm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from lmpreflight.collect.live import collect_hosts  # noqa: E402
+from lmpreflight.commands.lab import lab_collect_options  # noqa: E402
+from lmpreflight.facts.model import HOST_SECTIONS  # noqa: E402
+from lmpreflight.lab.environment import Lab, LabTuning  # noqa: E402
+from lmpreflight.lab.scenario import Scenario, load_scenario  # noqa: E402
+
+LATENCY = 0.025
+STARTUP = 0.300
+TUNING = LabTuning(http_latency=LATENCY, powershell_startup=STARTUP)
+
+# What a naive tool sends: one remote PowerShell per fact the checks read (the lab answers
+# each by the section named in its marker line).
+NAIVE_QUERIES = [
+    ("identity", "(Get-CimInstance Win32_ComputerSystem).Name"),
+    ("identity", "(Get-CimInstance Win32_ComputerSystem).DNSHostName"),
+    ("identity", "Get-NetIPAddress | Select-Object -ExpandProperty IPAddress"),
+    ("os", "(Get-CimInstance Win32_OperatingSystem).Caption"),
+    ("os", "(Get-CimInstance Win32_OperatingSystem).BuildNumber"),
+    ("domain", "(Get-CimInstance Win32_ComputerSystem).PartOfDomain"),
+    ("domain", "(Get-CimInstance Win32_ComputerSystem).Domain"),
+    ("domain", "Test-ComputerSecureChannel"),
+    ("hyperv", "(Get-WindowsFeature Hyper-V).Installed"),
+    ("hyperv", "[bool](Get-Module -ListAvailable Hyper-V)"),
+    ("hyperv", "(Get-Service vmms).Status"),
+    ("migration", "(Get-VMHost).VirtualMachineMigrationEnabled"),
+    ("migration", "[string](Get-VMHost).VirtualMachineMigrationAuthenticationType"),
+    ("migration", "[string](Get-VMHost).VirtualMachineMigrationPerformanceOption"),
+    ("migration", "(Get-VMHost).MaximumVirtualMachineMigrations"),
+    ("migration", "(Get-VMHost).UseAnyNetworkForMigration"),
+    ("migration", "Get-VMMigrationNetwork | ConvertTo-Json"),
+    ("migration", "Get-VMHostSupportedVersion | ConvertTo-Json"),
+    ("network", "Get-NetIPAddress | ConvertTo-Json"),
+    ("network", "(Get-NetFirewallRule -Name VIRT-MIGL-In-TCP-NoScope).Enabled"),
+    ("switches", "Get-VMSwitch | ConvertTo-Json"),
+    ("vms", "Get-VM | ConvertTo-Json"),
+    ("vms", "Get-VM | Get-VMNetworkAdapter | ConvertTo-Json"),
+    ("vms", "Get-VM | Get-VMProcessor | ConvertTo-Json"),
+    ("memory", "(Get-CimInstance Win32_OperatingSystem).FreePhysicalMemory"),
+    ("processor", "(Get-CimInstance Win32_Processor).Manufacturer"),
+    ("session", "whoami /groups /fo csv"),
+    (
+        "security",
+        "(Get-CimInstance -Namespace root/Microsoft/Windows/DeviceGuard Win32_DeviceGuard).SecurityServicesRunning",
+    ),
+    ("clock", "[DateTime]::UtcNow.ToString('o')"),
+]
+assert {section for section, _ in NAIVE_QUERIES} == set(HOST_SECTIONS)
+
+
+def exchanges(lab: Lab) -> dict[str, int]:
+    return {name: server.stats.http_requests for name, server in lab.wsman.items()}
+
+
+def processes(lab: Lab) -> dict[str, int]:
+    return {name: server.stats.processes for name, server in lab.wsman.items()}
+
+
+def ours(scenario: Scenario) -> tuple[float, dict[str, int], dict[str, int]]:
+    with Lab(scenario, TUNING) as lab:
+        options = lab_collect_options(lab, scenario, False, tuple(scenario.vms))
+        started = time.perf_counter()
+        facts = collect_hosts([lab.fqdn("HV01"), lab.fqdn("HV02")], options, pair=True)
+        elapsed = time.perf_counter() - started
+        assert all(not f.errors for f in facts), [f.errors for f in facts]
+        return elapsed, exchanges(lab), processes(lab)
+
+
+def naive(scenario: Scenario) -> tuple[float, dict[str, int], dict[str, int]]:
+    with Lab(scenario, TUNING) as lab:
+
+        def host(url: str) -> None:
+            session = winrm.Session(
+                url,
+                auth=(scenario.client.user, scenario.client.password),
+                transport="ntlm",
+                proxy=None,
+                ca_trust_path=None,
+            )
+            for section, query in NAIVE_QUERIES:
+                result = session.run_ps(f"# lmpreflight-fact: {section}\n{query}")
+                assert result.status_code == 0, result.std_err
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(host, lab.endpoints.winrm.values()))
+        return time.perf_counter() - started, exchanges(lab), processes(lab)
+
+
+def fleet(size: int, concurrency: int) -> tuple[float, int, int]:
+    base = load_scenario("healthy")
+    hosts = dict(base.hosts)
+    template = base.hosts["HV02"]
+    for index in range(size - 2):
+        name = f"HVX{index:02d}"
+        facts = copy.deepcopy(template.facts)
+        facts["identity"] = {**facts["identity"], "computer_name": name, "fqdn": f"{name.lower()}.corp.example"}
+        hosts[name] = template.model_copy(update={"role": "other", "facts": facts, "account": None})
+    scenario = base.model_copy(update={"hosts": hosts})
+    with Lab(scenario, TUNING) as lab:
+        options = dataclasses.replace(lab_collect_options(lab, scenario, False, ()), concurrency=concurrency)
+        started = time.perf_counter()
+        facts = collect_hosts([lab.fqdn(name) for name in hosts], options)
+        elapsed = time.perf_counter() - started
+        failed = sum(1 for f in facts if f.whole_host_error)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return elapsed, failed, peak_mib
+
+
+def main() -> None:
+    scenario = load_scenario("healthy")
+    ours_time, ours_exchanges, ours_processes = ours(scenario)
+    naive_time, naive_exchanges, naive_processes = naive(scenario)
+    floor = STARTUP + max(ours_exchanges.values()) * LATENCY
+    print(f"lab: {LATENCY * 1000:.0f} ms per HTTP exchange, {STARTUP * 1000:.0f} ms per PowerShell start-up")
+    print(
+        f"lmpreflight check (2 hosts): {ours_time:.2f} s; HTTP exchanges per host {ours_exchanges}; "
+        f"PowerShell processes per host {ours_processes}"
+    )
+    print(
+        f"naive run_ps per fact   : {naive_time:.2f} s; HTTP exchanges per host {naive_exchanges}; "
+        f"PowerShell processes per host {naive_processes}"
+    )
+    print(f"floor (1 start-up + {max(ours_exchanges.values())} exchanges): {floor:.2f} s")
+    speedup, over_floor = naive_time / ours_time, ours_time / floor
+    print(f"speed-up over naive: {speedup:.1f}x (target >= 10x) {'OK' if speedup >= 10 else 'MISSED'}")
+    print(f"ratio to floor: {over_floor:.2f}x (target <= 1.3x) {'OK' if over_floor <= 1.3 else 'MISSED'}")
+    for concurrency in (8, 16):
+        elapsed, failed, peak = fleet(50, concurrency)
+        print(
+            f"50 hosts, concurrency {concurrency}: {elapsed:.2f} s, {failed} failed, peak RSS {peak} MiB "
+            "(whole process, lab included)"
+        )
+
+
+if __name__ == "__main__":
+    main()
