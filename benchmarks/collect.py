@@ -16,20 +16,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import resource
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import winrm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-
-from lmpreflight.collect.live import collect_hosts  # noqa: E402
-from lmpreflight.commands.lab import lab_collect_options  # noqa: E402
-from lmpreflight.facts.model import HOST_SECTIONS  # noqa: E402
-from lmpreflight.lab.environment import Lab, LabTuning  # noqa: E402
-from lmpreflight.lab.scenario import Scenario, load_scenario  # noqa: E402
+from lmpreflight.collect.live import collect_hosts
+from lmpreflight.commands.lab import lab_collect_options
+from lmpreflight.facts.model import HOST_SECTIONS
+from lmpreflight.lab.environment import Lab, LabTuning
+from lmpreflight.lab.scenario import Scenario, load_scenario
 
 LATENCY = 0.025
 STARTUP = 0.300
