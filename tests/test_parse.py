@@ -52,7 +52,9 @@ def test_lab_quirks_are_parsed() -> None:
         target="hv01.corp.example",
         collector=INFO,
         observer_utc=NOW,
-        port_tests={"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None},
+        stage_two={
+            "lmpreflight_port_tests": {"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None}
+        },
     )
     assert facts.errors == []
     assert facts.migration is not None and facts.migration.networks[0].subnet == "10.0.50.0/24"
@@ -62,7 +64,7 @@ def test_lab_quirks_are_parsed() -> None:
 def test_a_malformed_section_is_that_sections_error_only() -> None:
     document = _document()
     document["sections"]["migration"]["authentication_type"] = 1
-    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW, port_tests=[])
+    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW, stage_two=None)
     assert facts.migration is None
     assert [e.section for e in facts.errors] == ["migration"]
     assert "authentication_type" in facts.errors[0].message
@@ -71,7 +73,7 @@ def test_a_malformed_section_is_that_sections_error_only() -> None:
 
 def test_reported_section_errors_get_hints() -> None:
     document = _document("hyperv-role-missing", "HV02")
-    facts = facts_from_collector(document, target="hv02", collector=INFO, observer_utc=NOW, port_tests=[])
+    facts = facts_from_collector(document, target="hv02", collector=INFO, observer_utc=NOW, stage_two=None)
     errors = {e.section: e for e in facts.errors}
     assert set(errors) == {"migration", "switches", "vms"}
     assert errors["migration"].hint is not None and "Install-WindowsFeature" in errors["migration"].hint

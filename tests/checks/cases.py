@@ -407,6 +407,55 @@ CASES: list[Case] = [
         include_storage=True,
     ),
     Case("vm.storage-reachable", "local ISO", _dvd, "fail", "C:\\ISO\\SQL2019.iso"),
+    Case("vm.destination-storage", "no storage move", None, "skip", "no --include-storage"),
+    Case("vm.destination-storage", "fits", None, "pass", "fits on D:\\", include_storage=True),
+    Case(
+        "vm.destination-storage",
+        "too big",
+        _set("storage.volumes", [{"root": "D:\\", "free_bytes": 100 * 1024**3}]),
+        "fail",
+        "100 GiB free",
+        include_storage=True,
+    ),
+    Case(
+        "vm.destination-storage",
+        "no volume",
+        _set("storage.default_vhd_path", "E:\\VHD"),
+        "fail",
+        "E:\\VHD",
+        include_storage=True,
+    ),
+    Case(
+        "vm.processor-compatibility",
+        "hyper-v says no",
+        _set(
+            "compatibility",
+            [
+                {
+                    "vm": "SQL01",
+                    "compatible": False,
+                    "return_value": 32768,
+                    "reasons": ["processor-specific features"],
+                    "error": None,
+                }
+            ],
+        ),
+        "fail",
+        "rejects it: processor-specific features",
+    ),
+    Case(
+        "vm.processor-compatibility",
+        "hyper-v says yes",
+        _both(
+            _set("processor.name", "Other"),
+            _set(
+                "compatibility", [{"vm": "SQL01", "compatible": True, "return_value": 0, "reasons": [], "error": None}]
+            ),
+        ),
+        "pass",
+        "accepts its processor state",
+        vms=("SQL01",),
+    ),
     Case("vm.host-bound-devices", "pass", None, "pass", "no host-bound"),
     Case(
         "vm.host-bound-devices",

@@ -177,19 +177,34 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
     """A running VM keeps the processor features it booted with. The destination must offer
     all of them: across vendors never, across models of one vendor only when processor
     compatibility mode limited the VM to a common feature set ("The hardware on the
-    destination computer is not compatible", "processor-specific features not supported")."""
+    destination computer is not compatible", "processor-specific features not supported").
+    Where `check` could carry the VM's compatibility information from the source to the
+    destination, Hyper-V's own verdict (CheckSystemCompatibilityInfo) decides."""
     source_cpu = need(context.source.processor, "source.processor")
     dest_cpu = need(context.destination.processor, "destination.processor")
+    verdicts = {v.vm.casefold(): v for v in context.destination.compatibility or []}
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
+        verdict = verdicts.get(vm.name.casefold())
         evidence = {
-            "source_processor": source_cpu.name,
-            "destination_processor": dest_cpu.name,
+            "source_processor": f"{source_cpu.manufacturer} {source_cpu.name}",
+            "destination_processor": f"{dest_cpu.manufacturer} {dest_cpu.name}",
             "compatibility_for_migration": vm.processor.compatibility_for_migration,
+            "hyperv_verdict": verdict.model_dump() if verdict else None,
         }
+        enable_compatibility = Remediation(
+            text=f"Shut {vm.name} down, enable processor compatibility, start it again.",
+            powershell=(
+                f"Stop-VM -Name {ps_literal(vm.name)}; "
+                f"Set-VMProcessor -VMName {ps_literal(vm.name)} -CompatibilityForMigrationEnabled $true; "
+                f"Start-VM -Name {ps_literal(vm.name)}"
+            ),
+            run_on=context.source.name,
+        )
         if source_cpu.manufacturer != dest_cpu.manufacturer:
             yield failed(
-                f"{vm.name}: source CPU is {source_cpu.manufacturer}, destination is {dest_cpu.manufacturer}; live migration between vendors is not possible",
+                f"{vm.name}: source CPU is {source_cpu.manufacturer}, destination is {dest_cpu.manufacturer}; "
+                "live migration between vendors is not possible",
                 subject,
                 fix=Remediation(
                     text="Shut the VM down and move it offline (Move-VM of a stopped VM, or export and import).",
@@ -198,18 +213,30 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
                 ),
                 evidence=evidence,
             )
+        elif verdict is not None and verdict.compatible is not None:
+            if verdict.compatible:
+                yield passed(
+                    f"{vm.name}: Hyper-V on {context.destination.name} accepts its processor state",
+                    subject,
+                    evidence=evidence,
+                )
+            else:
+                reasons = "; ".join(verdict.reasons) or f"return value {verdict.return_value}"
+                yield failed(
+                    f"{vm.name}: Hyper-V on {context.destination.name} rejects it: {reasons}",
+                    subject,
+                    fix=enable_compatibility,
+                    evidence=evidence,
+                )
         elif source_cpu.name == dest_cpu.name or vm.processor.compatibility_for_migration:
             mode = "same processor model" if source_cpu.name == dest_cpu.name else "compatibility mode on"
             yield passed(f"{vm.name}: {mode}", subject, evidence=evidence)
         else:
             yield failed(
-                f"{vm.name}: processors differ ({source_cpu.name} → {dest_cpu.name}) and processor compatibility is off",
+                f"{vm.name}: processors differ ({source_cpu.name} → {dest_cpu.name}) and processor "
+                "compatibility is off",
                 subject,
-                fix=Remediation(
-                    text=f"Shut {vm.name} down, enable processor compatibility, start it again.",
-                    powershell=f"Stop-VM -Name {ps_literal(vm.name)}; Set-VMProcessor -VMName {ps_literal(vm.name)} -CompatibilityForMigrationEnabled $true; Start-VM -Name {ps_literal(vm.name)}",
-                    run_on=context.source.name,
-                ),
+                fix=enable_compatibility,
                 evidence=evidence,
             )
 
@@ -292,6 +319,55 @@ def destination_memory(context: Context) -> Iterator[Finding]:
         else:
             yield passed(
                 f"{vm.name} needs {needed / GIB:.1f} GiB of {available / GIB:.1f} GiB free",
+                subject,
+                evidence=evidence,
+            )
+
+
+@check(
+    id="vm.destination-storage",
+    title="With -IncludeStorage, the destination's storage path exists and has room",
+    category=Category.VM,
+    severity=Severity.HIGH,
+    needs=("source.vms", "destination.storage"),
+    remediation=Remediation(
+        text="Free space on the destination volume, or choose another -DestinationStoragePath with room.",
+        powershell="Get-Volume | Sort-Object SizeRemaining -Descending | Format-Table DriveLetter, SizeRemaining",
+        run_on="the destination host",
+    ),
+    references=(USE_GUIDE,),
+)
+def destination_storage(context: Context) -> Iterator[Finding]:
+    """A move with storage copies every virtual disk to the destination while the VM runs. If
+    the target volume fills up, the move fails after copying for a long time; a default path
+    on a volume that does not exist fails at once."""
+    if not context.include_storage:
+        raise NotApplicable("the move keeps the VM's storage where it is (no --include-storage)")
+    storage = need(context.destination.storage, "destination.storage")
+    path = storage.default_vhd_path or storage.default_vm_path
+    volume = next((v for v in storage.volumes if path and path.casefold().startswith(v.root.casefold())), None)
+    total = 0
+    for vm in _present_vms(context):
+        size = sum(d.size_bytes or 0 for d in vm.hard_drives if d.kind == "vhd")
+        total += size
+        subject = vm_subject(vm.name)
+        evidence = {"destination_path": path, "needed_bytes": size, "free_bytes": volume.free_bytes if volume else None}
+        if volume is None:
+            yield failed(
+                f"{context.destination.name}'s default storage path {path or '(none)'} is on no local volume",
+                subject,
+                evidence=evidence,
+            )
+        elif total > volume.free_bytes:
+            yield failed(
+                f"{vm.name} needs {size / GIB:.0f} GiB on {volume.root} of {context.destination.name}, which has "
+                f"{volume.free_bytes / GIB:.0f} GiB free (selected VMs together: {total / GIB:.0f} GiB)",
+                subject,
+                evidence=evidence,
+            )
+        else:
+            yield passed(
+                f"{vm.name}: {size / GIB:.0f} GiB fits on {volume.root} ({volume.free_bytes / GIB:.0f} GiB free)",
                 subject,
                 evidence=evidence,
             )

@@ -18,7 +18,7 @@ from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
 from lmpreflight.collect.parse import facts_from_collector
-from lmpreflight.collect.script import render_collector
+from lmpreflight.collect.script import StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
 from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
@@ -106,7 +106,7 @@ def _short(host: str) -> str:
 def _partial_facts(stage: StageOne, target: str, options: CollectOptions) -> HostFacts:
     info = CollectorInfo(method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username)
     return facts_from_collector(
-        stage.document, target=target, collector=info, observer_utc=stage.received_utc, port_tests=None
+        stage.document, target=target, collector=info, observer_utc=stage.received_utc, stage_two=None
     )
 
 
@@ -121,21 +121,27 @@ class _HostJob:
     progress: Progress
     deadline: float = 0.0
 
-    def targets_for(self, stage: StageOne) -> list[tuple[str, int]]:
+    def stage_two_for(self, stage: StageOne) -> StageTwoRequest:
+        """Publish this host's stage one, wait for the peer's, and ask for what only this host
+        can tell: TCP to the peer's migration addresses and, on the destination, Hyper-V's
+        verdict on the source VMs' compatibility information."""
         own = _partial_facts(stage, self.target, self.options)
         self.rendezvous.publish(self.target, own)
         if self.peer is None:
-            return []
-        # Wait for the peer only as long as leaves time for this host's own port tests.
+            return StageTwoRequest()
+        # Wait for the peer only as long as leaves time for this host's own tests.
         reserve = min(STAGE_TWO_RESERVE, self.options.timeout / 3)
         peer = self.rendezvous.wait(self.peer, self.deadline - reserve)
         peer_role = "destination" if self.role == "source" else "source"
-        addresses = _incoming(peer, peer_role)
         ports = [MIGRATION_PORT]
         smb = own.migration is not None and own.migration.performance_option == "SMB"
         if smb or self.options.include_storage:
             ports.append(SMB_PORT)
-        return [(address, port) for address in addresses for port in ports]
+        tcp = [(address, port) for address in _incoming(peer, peer_role) for port in ports]
+        compatibility = []
+        if self.role == "destination" and peer is not None:
+            compatibility = [(vm.name, vm.compatibility_info) for vm in peer.vms or [] if vm.compatibility_info]
+        return StageTwoRequest(tcp, compatibility)
 
     def run(self) -> HostFacts:
         with ThreadPoolExecutor(1, thread_name_prefix=f"tool-facts-{self.target}") as background:
@@ -162,16 +168,16 @@ class _HostJob:
         # already says the computer name and the domain (an FQDN).
         early = background.submit(self._read_tool_facts, self._identity(None)) if "." in self.target else None
         try:
-            stage, tests = run_collector(
+            stage, answer = run_collector(
                 connection,
                 render_collector(options.vm_names),
-                self.targets_for,
+                self.stage_two_for,
                 deadline,
                 self.cancel,
                 lambda stage_name: self.progress(self.target, stage_name),
             )
             facts = facts_from_collector(
-                stage.document, target=self.target, collector=info, observer_utc=stage.received_utc, port_tests=tests
+                stage.document, target=self.target, collector=info, observer_utc=stage.received_utc, stage_two=answer
             )
         except CollectionFailed as failure:
             self.rendezvous.publish(self.target, None)

@@ -115,9 +115,10 @@ def facts_from_collector(
     target: str,
     collector: CollectorInfo,
     observer_utc: datetime | None,
-    port_tests: Any,
+    stage_two: dict[str, Any] | None,
 ) -> HostFacts:
-    """Host facts from one collector document (live stage one, or the offline script's file)."""
+    """Host facts from one collector document (live stage one, or the offline script's file)
+    and, for a live pair, what the host answered in stage two (TCP tests, compatibility)."""
     sections = document.get("sections")
     if document.get("lmpreflight_collector") != COLLECTOR_FORMAT or not isinstance(sections, dict):
         raise ValueError("not an lmpreflight collector document")
@@ -144,8 +145,8 @@ def facts_from_collector(
                 )
                 continue
             raw = {**raw, "observer_utc": observer_utc.isoformat()}
-        if name == "network" and isinstance(raw, dict) and port_tests is not None:
-            raw = {**raw, "port_tests": port_tests}
+        if name == "network" and isinstance(raw, dict) and stage_two is not None:
+            raw = {**raw, "port_tests": stage_two.get("lmpreflight_port_tests")}
         if raw is None:
             if name not in reported and name not in TOOL_SECTIONS:
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
@@ -154,6 +155,11 @@ def facts_from_collector(
         if error is not None:
             errors.append(error)
         values[name] = value
+    if stage_two is not None:
+        value, error = parse_section("compatibility", stage_two.get("compatibility"))
+        if error is not None:
+            errors.append(error)
+        values["compatibility"] = value
     return HostFacts(
         collected_at=datetime.now(UTC),
         collector=collector,
@@ -183,4 +189,4 @@ def facts_from_offline(document: dict[str, Any]) -> HostFacts:
         run_from=computer,
         user=document.get("user"),
     )
-    return facts_from_collector(document, target=target, collector=info, observer_utc=observer, port_tests=None)
+    return facts_from_collector(document, target=target, collector=info, observer_utc=observer, stage_two=None)

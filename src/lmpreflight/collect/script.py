@@ -11,7 +11,9 @@ stage, the peer's migration addresses to test TCP against.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from lmpreflight import __version__
 from lmpreflight.resources import template_environment
@@ -60,6 +62,19 @@ def stdin_payload(script: str) -> bytes:
     return ("\r\n".join([*lines, END_OF_SCRIPT]) + "\r\n").encode("utf-8")
 
 
-def targets_line(targets: Iterable[tuple[str, int]]) -> bytes:
-    """Stage two: 'address port;address port' and a newline; empty when there is nothing to test."""
-    return (";".join(f"{address} {port}" for address, port in targets) + "\r\n").encode("utf-8")
+@dataclass(frozen=True)
+class StageTwoRequest:
+    """What the tool asks a host after seeing its peer: TCP connections to try, and the
+    peer's VMs' compatibility information for Hyper-V on this host to judge."""
+
+    tcp: list[tuple[str, int]] = field(default_factory=list)
+    compatibility: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> bytes:
+        """One JSON object on one line (an object, never a bare array: PowerShell 5.1's
+        ConvertFrom-Json does not enumerate a top-level array)."""
+        document = {
+            "tcp": [{"address": address, "port": port} for address, port in self.tcp],
+            "compatibility": [{"vm": vm, "info": info} for vm, info in self.compatibility],
+        }
+        return (json.dumps(document) + "\r\n").encode("utf-8")

@@ -28,7 +28,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from lmpreflight.collect.script import bootstrap_arguments, stdin_payload, targets_line
+from lmpreflight.collect.script import StageTwoRequest, bootstrap_arguments, stdin_payload
 
 SEND_CHUNK = 150_000
 """Bytes of stdin per Send: with base64 and the envelope, well under the 500 KB MaxEnvelopeSize."""
@@ -78,7 +78,7 @@ class StageOne:
     received_utc: datetime
 
 
-TargetsFor = Callable[[StageOne], list[tuple[str, int]]]
+StageTwoFor = Callable[[StageOne], StageTwoRequest]
 
 
 def _protocol(connection: Connection) -> Protocol:
@@ -154,12 +154,12 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
 def run_collector(
     connection: Connection,
     script: str,
-    targets_for: TargetsFor,
+    stage_two_for: StageTwoFor,
     deadline: float,
     cancel: threading.Event,
     on_progress: Callable[[str], None] = lambda stage: None,
-) -> tuple[StageOne, Any]:
-    """Run the collector; return its stage-one document and the port tests of stage two."""
+) -> tuple[StageOne, dict[str, Any]]:
+    """Run the collector; return its stage-one document and its stage-two answer."""
     try:
         on_progress("connecting")
         protocol = _protocol(connection)
@@ -170,7 +170,7 @@ def run_collector(
         command = protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
         try:
             on_progress("collecting")
-            return _converse(protocol, shell, command, connection, script, targets_for, deadline, cancel)
+            return _converse(protocol, shell, command, connection, script, stage_two_for, deadline, cancel)
         finally:
             _quietly(lambda: protocol.cleanup_command(shell, command))
     except (CollectionFailed, Cancelled):
@@ -207,10 +207,10 @@ def _converse(
     command: str,
     connection: Connection,
     script: str,
-    targets_for: TargetsFor,
+    stage_two_for: StageTwoFor,
     deadline: float,
     cancel: threading.Event,
-) -> tuple[StageOne, Any]:
+) -> tuple[StageOne, dict[str, Any]]:
     payload = stdin_payload(script)
     for offset in range(0, len(payload), SEND_CHUNK):
         protocol.send_command_input(shell, command, payload[offset : offset + SEND_CHUNK], end=False)
@@ -240,19 +240,18 @@ def _converse(
             stage_one = StageOne(_decode_document(first, connection), datetime.now(UTC))
             stdout = bytearray(rest)
             if exit_code is None:
-                targets = targets_for(stage_one)
-                protocol.send_command_input(shell, command, targets_line(targets), end=True)
+                request = stage_two_for(stage_one)
+                protocol.send_command_input(shell, command, request.line(), end=True)
     if stage_one is None:
         raise CollectionFailed(
             _no_output_message(connection, exit_code, stdout, stderr),
             "run 'lmpreflight collector-script' on the host to see the error there",
         )
-    tests: Any = []
+    stage_two: dict[str, Any] = {}
     for line in bytes(stdout).splitlines():
         if line.strip():
-            document = _decode_document(line, connection)
-            tests = document.get("lmpreflight_port_tests")
-    return stage_one, tests
+            stage_two = _decode_document(line, connection)
+    return stage_one, stage_two
 
 
 def _decode_document(line: bytes, connection: Connection) -> dict[str, Any]:

@@ -32,6 +32,7 @@ HOST_SECTIONS = (
     "processor",
     "session",
     "security",
+    "storage",
     "clock",
 )
 """Sections the collector reads on the host itself; the tool adds ``directory`` (LDAP) and ``dns``."""
@@ -171,6 +172,7 @@ class VmNetworkAdapter(FactModel):
 class VmDisk(FactModel):
     path: str | None
     kind: Literal["vhd", "passthrough", "iso"] = "vhd"
+    size_bytes: int | None = Field(default=None, description="Size of the file on disk (what a storage move copies)")
 
 
 class VirtualMachine(FactModel):
@@ -188,6 +190,32 @@ class VirtualMachine(FactModel):
     dvd_drives: list[VmDisk] = Field(default_factory=list)
     assigned_devices: list[str] = Field(default_factory=list, description="Discrete Device Assignment locations")
     tpm_enabled: bool = False
+    compatibility_info: str | None = Field(
+        default=None,
+        description="Base64 of Msvm_VirtualSystemManagementService.GetSystemCompatibilityInfo, for the VMs named "
+        "in the run; the peer host checks it",
+    )
+
+
+class CompatibilityVerdict(FactModel):
+    """Hyper-V's own answer on this host (CheckSystemCompatibilityInfo) for a VM of the peer host."""
+
+    vm: str
+    compatible: bool | None
+    return_value: int | None = None
+    reasons: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Volume(FactModel):
+    root: str
+    free_bytes: int
+
+
+class StorageFacts(FactModel):
+    default_vm_path: str | None = None
+    default_vhd_path: str | None = None
+    volumes: list[Volume] = Field(default_factory=list)
 
 
 class HostMemory(FactModel):
@@ -303,6 +331,10 @@ class HostFacts(FactModel):
     clock: ClockFacts | None = None
     session: SessionFacts | None = None
     security: SecurityFacts | None = None
+    storage: StorageFacts | None = None
+    compatibility: list[CompatibilityVerdict] | None = Field(
+        default=None, description="Hyper-V's verdicts on this host for the peer's VMs (collected with `check` only)"
+    )
     directory: DirectoryFacts | None = None
     dns: DnsFacts | None = None
     errors: list[CollectionError] = Field(default_factory=list)

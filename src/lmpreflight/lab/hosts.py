@@ -154,29 +154,27 @@ class _CollectorProcess:
             self.output.finish(self._at(), 1)
             self.finished = True
         elif fault == "drop":
-            document = json.dumps(self.host.collector_document())
-            self.output.emit(self._at(), "stdout", document[: len(document) // 3].encode(self.encoding))
+            partial = json.dumps(self.host.collector_document())
+            self.output.emit(self._at(), "stdout", partial[: len(partial) // 3].encode(self.encoding))
             self.output.dropped = True
         else:
-            line = json.dumps(self.host.collector_document(), ensure_ascii=False) + "\r\n"
+            document = self.host.collector_document(named_vms(script))
+            line = json.dumps(document, ensure_ascii=False) + "\r\n"
             self.output.emit(self._at(), "stdout", line.encode(self.encoding, "replace"))
 
     def _stage_two(self, line: str) -> None:
+        request = json.loads(line) if line else {}
         tests = []
-        for pair in filter(None, line.split(";")):
-            address, _, port = pair.partition(" ")
-            ok, detail = self.host.world.tcp_reachable(self.host.name, address, int(port))
-            tests.append({"address": address, "port": int(port), "succeeded": ok, "detail": detail})
-        text = (
-            json.dumps(
-                {
-                    "lmpreflight_port_tests": tests[0]
-                    if len(tests) == 1 and self.host.spec.collapse_single_arrays
-                    else tests
-                }
-            )
-            + "\r\n"
-        )
+        for target in request.get("tcp", []):
+            address, port = target["address"], int(target["port"])
+            ok, detail = self.host.world.tcp_reachable(self.host.name, address, port)
+            tests.append({"address": address, "port": port, "succeeded": ok, "detail": detail})
+        verdicts = [
+            self.host.check_compatibility(item["vm"], item["info"]) for item in request.get("compatibility", [])
+        ]
+        collapse = self.host.spec.collapse_single_arrays and len(tests) == 1
+        answer = {"lmpreflight_port_tests": tests[0] if collapse else tests, "compatibility": verdicts}
+        text = json.dumps(answer) + "\r\n"
         self.output.emit(self._at(), "stdout", text.encode(self.encoding))
         self.output.finish(self._at(), 0)
 
@@ -220,9 +218,20 @@ class LabHost:
             b"", _clixml_error("The term is not recognized as the name of a cmdlet."), 1, self.startup
         )
 
-    def collector_document(self) -> dict[str, Any]:
-        """What the real collector would print on this host: the scenario's facts."""
+    def collector_document(self, named: list[str] | None = None) -> dict[str, Any]:
+        """What the real collector would print on this host: the scenario's facts, with
+        Hyper-V's compatibility information for the VMs the run names."""
         facts = self.world.scenario.host_facts(self.name)
+        processor = facts.get("processor") or {}
+        for vm in facts.get("vms") or []:
+            if vm["name"].casefold() in {n.casefold() for n in named or []}:
+                blob = {
+                    "host": self.name,
+                    "manufacturer": processor.get("manufacturer"),
+                    "model": processor.get("name"),
+                    "compatibility_mode": vm["processor"]["compatibility_for_migration"],
+                }
+                vm["compatibility_info"] = base64.b64encode(json.dumps(blob).encode()).decode()
         sections: dict[str, Any] = {name: facts.get(name) for name in HOST_SECTIONS if name != "clock"}
         now = datetime.now(UTC) + timedelta(seconds=self.spec.clock_offset)
         domain = self.world.scenario.domains[self.spec.domain]
@@ -249,6 +258,33 @@ class LabHost:
             "sections": sections,
             "errors": errors,
         }
+
+    def check_compatibility(self, vm: str, info: str) -> dict[str, Any]:
+        """What CheckSystemCompatibilityInfo answers here for a VM that ran on another host."""
+        hyperv = self.world.scenario.host_facts(self.name).get("hyperv") or {}
+        if not hyperv.get("role_installed"):
+            return {"vm": vm, "compatible": None, "return_value": None, "reasons": [], "error": "Invalid namespace"}
+        try:
+            blob = json.loads(base64.b64decode(info))
+        except ValueError:
+            return {"vm": vm, "compatible": False, "return_value": 32773, "reasons": [], "error": None}
+        processor = self.world.scenario.host_facts(self.name).get("processor") or {}
+        same_vendor = blob.get("manufacturer") == processor.get("manufacturer")
+        if same_vendor and (blob.get("model") == processor.get("name") or blob.get("compatibility_mode")):
+            return {"vm": vm, "compatible": True, "return_value": 0, "reasons": [], "error": None}
+        reason = (
+            f"The virtual machine '{vm}' is using processor-specific features not supported on physical "
+            f"computer '{self.name}'."
+        )
+        return {"vm": vm, "compatible": False, "return_value": 32768, "reasons": [reason], "error": None}
+
+
+def named_vms(script: str) -> list[str]:
+    """The VM names the collector was rendered with ($LmpVmNames = @('a', 'b''c'))."""
+    match = re.search(r"^\$LmpVmNames = @\((.*)\)\r?$", script, re.M)
+    if not match:
+        return []
+    return [value.replace("''", "'") for value in re.findall(r"'((?:[^']|'')*)'", match.group(1))]
 
 
 class LabWorld:
