@@ -466,3 +466,10 @@ CASES: list[Case] = [
     ),
     Case("vm.host-bound-devices", "vTPM", _vm("SQL01", tpm_enabled=True), "warn", "virtual TPM"),
 ]
+
+
+def _reverse_blocked(source: Doc, destination: Doc) -> None:
+    destination["network"]["port_tests"] = [{"address": "10.0.50.11", "port": 6600, "succeeded": False, "detail": "timed out"}]
+
+
+CASES.append(Case("network.port-6600", "reverse blocked", _reverse_blocked, "warn", "moving back will fail"))

@@ -218,30 +218,18 @@ def not_management(context: Context) -> Iterator[Finding]:
 def port_6600(context: Context) -> Iterator[Finding]:
     """vmms listens for migrations on TCP 6600. The test is made *from the source host
     itself*, because that is where the move's connection starts; a test from the admin's
-    workstation proves nothing about the path between the hosts."""
-    network = need(context.source.network, "source.network")
-    incoming = incoming_addresses(context.destination, "destination")
-    tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
-    untested = [a for a in incoming if a not in tests]
-    blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
-    open_ = [a for a in incoming if a in tests and tests[a].succeeded]
-    evidence = {
-        "open": open_,
-        "blocked": blocked,
-        "untested": untested,
-        "details": {a: tests[a].detail for a in blocked},
-    }
+    workstation proves nothing about the path between the hosts. The destination's test
+    towards the source tells whether the VM can be moved back."""
+    forward = _port_results(context.source, context.destination, "destination")
+    blocked, open_, untested = forward
+    evidence = {"open": open_, "blocked": blocked, "untested": untested}
     if blocked and not open_:
         yield failed(
-            f"{context.source.name} cannot reach TCP 6600 on {', '.join(blocked)}",
-            "source",
-            evidence=evidence,
+            f"{context.source.name} cannot reach TCP 6600 on {', '.join(blocked)}", "source", evidence=evidence
         )
     elif blocked:
         yield warned(
-            f"TCP 6600 open on {', '.join(open_)} but blocked on {', '.join(blocked)}",
-            "source",
-            evidence=evidence,
+            f"TCP 6600 open on {', '.join(open_)} but blocked on {', '.join(blocked)}", "source", evidence=evidence
         )
     elif not open_:
         yield warned(
@@ -251,6 +239,27 @@ def port_6600(context: Context) -> Iterator[Finding]:
         )
     else:
         yield passed(f"{context.source.name} reaches TCP 6600 on {', '.join(open_)}", "source", evidence=evidence)
+    if context.source.migration is None or context.destination.network is None:
+        return
+    back_blocked, back_open, _ = _port_results(context.destination, context.source, "source")
+    if back_blocked and not back_open:
+        yield warned(
+            f"moving back will fail: {context.destination.name} cannot reach TCP 6600 on {', '.join(back_blocked)}",
+            "destination",
+            evidence={"open": back_open, "blocked": back_blocked},
+        )
+
+
+def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tuple[list[str], list[str], list[str]]:
+    """(blocked, open, untested) among ``target``'s incoming addresses, as tested by ``tester``."""
+    role = "source" if target_role == "destination" else "destination"
+    network = need(tester.network, f"{role}.network")
+    incoming = incoming_addresses(target, target_role)
+    tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
+    blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
+    open_ = [a for a in incoming if a in tests and tests[a].succeeded]
+    untested = [a for a in incoming if a not in tests]
+    return blocked, open_, untested
 
 
 @check(
