@@ -469,7 +469,9 @@ CASES: list[Case] = [
 
 
 def _reverse_blocked(source: Doc, destination: Doc) -> None:
-    destination["network"]["port_tests"] = [{"address": "10.0.50.11", "port": 6600, "succeeded": False, "detail": "timed out"}]
+    destination["network"]["port_tests"] = [
+        {"address": "10.0.50.11", "port": 6600, "succeeded": False, "detail": "timed out"}
+    ]
 
 
 CASES.append(Case("network.port-6600", "reverse blocked", _reverse_blocked, "warn", "moving back will fail"))

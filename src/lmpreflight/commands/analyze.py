@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from lmpreflight.commands.common import load_registry, options_from, report_options, run_and_report
+from lmpreflight.explain.engine import explanation_json_schema
 from lmpreflight.facts import facts_json_schema, load_host_facts
 from lmpreflight.registry import load_checks
 from lmpreflight.report.catalogue import checks_markdown
@@ -63,7 +64,8 @@ def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
 
 
 @click.command()
-@click.argument("document", type=click.Choice(["report", "facts"]))
+@click.argument("document", type=click.Choice(["report", "facts", "explanation"]))
 def schema(document: str) -> None:
-    """Print the JSON Schema of the JSON report or of a host-facts file."""
-    click.echo(report_json_schema() if document == "report" else facts_json_schema(), nl=False)
+    """Print the JSON Schema of the JSON report, a host-facts file, or 'explain --json'."""
+    schemas = {"report": report_json_schema, "facts": facts_json_schema, "explanation": explanation_json_schema}
+    click.echo(schemas[document](), nl=False)

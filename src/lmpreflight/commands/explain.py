@@ -1,0 +1,81 @@
+"""explain: the cause and the fix for a failed migration's error text."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from lmpreflight.commands.common import make_console
+from lmpreflight.errors import UserError
+from lmpreflight.explain.engine import MAX_TEXT, explain_text
+from lmpreflight.explain.render import render_explanation
+from lmpreflight.facts import load_host_facts
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.model import Result
+from lmpreflight.registry import load_checks
+from lmpreflight.runner import Selection, evaluate
+
+_VM_IN_TEXT = re.compile(r"""(?:for|of|virtual machine)\s+["'“]([^"'”\r\n]{1,100})["'”]""", re.IGNORECASE)
+
+
+def decode_input(raw: bytes) -> str:
+    """Text from whatever was pasted or piped: UTF-8, or UTF-16 as Windows tools write it."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", "replace")
+    if len(raw) > 3 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
+        return raw.decode("utf-16-le", "replace")
+    return raw.decode("utf-8-sig", "replace")
+
+
+def read_text(words: tuple[str, ...]) -> str:
+    if words == ("-",):
+        raw = sys.stdin.buffer.read(MAX_TEXT + 1)
+        text = decode_input(raw)
+    else:
+        text = " ".join(words)
+    if not text.strip():
+        raise UserError("no error text: give a code (0x8009030E), the message in quotes, or '-' to read standard input")
+    return text
+
+
+def vms_named(text: str, source: HostFacts) -> tuple[str, ...]:
+    """The VMs the error text names that exist on the source, so their checks run too."""
+    names = {m.group(1).strip().casefold() for m in _VM_IN_TEXT.finditer(text[:100_000])}
+    return tuple(vm.name for vm in source.vms or [] if vm.name.casefold() in names)
+
+
+def check_results(text: str, facts: tuple[Path, Path]) -> tuple[list[Result], str | None]:
+    source, destination = (load_host_facts(path) for path in facts)
+    selection = Selection(vms=vms_named(text, source))
+    results = evaluate(load_checks(), source, destination, selection)
+    return results, source.migration.authentication_type if source.migration else None
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("text", nargs=-1, required=True)
+@click.option(
+    "--facts",
+    nargs=2,
+    type=click.Path(path_type=Path),
+    metavar="SOURCE.json DEST.json",
+    help="Rank the causes with what the two hosts' facts say.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the explanation as JSON (schema: 'lmpreflight schema explanation')."
+)
+def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: bool) -> None:
+    """Explain a failed live migration from its error text, a code, or '-' for standard input.
+
+    Exit codes: 0 explained, 1 nothing recognised, 2 usage error or unusable input.
+    """
+    content = read_text(text)
+    results, auth = check_results(content, facts) if facts else (None, None)
+    explanation = explain_text(content, results, auth)
+    if as_json:
+        click.echo(explanation.model_dump_json(indent=2))
+    else:
+        render_explanation(explanation, make_console(stderr=False))
+    sys.exit(0 if explanation.matches else 1)

@@ -1,0 +1,50 @@
+"""The explanation on the terminal: what the codes mean, then the likely causes with fixes."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from lmpreflight.explain.engine import Explanation
+
+SHOWN_CAUSES = 3
+CONFIDENCE_STYLES = {"high": "bold green", "medium": "yellow", "low": "dim"}
+
+
+def render_explanation(explanation: Explanation, console: Console) -> None:
+    for match in explanation.matches:
+        if match.kind == "code" and match.decoded is not None:
+            decoded = match.decoded
+            title = f"{decoded.value}{' ' + decoded.name if decoded.name else ''}"
+            console.print(Text.assemble((title, "bold"), f" — {match.meaning}"))
+            console.print(f"  {escape(decoded.structure())}", style="dim", highlight=False)
+        elif match.kind == "event":
+            console.print(Text.assemble((f"Event {match.value}", "bold"), f" — {match.meaning}"))
+    for note in explanation.notes:
+        console.print(f"note: {escape(note)}", style="yellow", highlight=False)
+    if not explanation.causes:
+        return
+    console.print()
+    console.print(Text("Most likely causes:", style="bold"))
+    for cause in explanation.causes[:SHOWN_CAUSES]:
+        console.print(
+            Text.assemble(
+                f"{cause.rank}. ",
+                (cause.title, "bold"),
+                "  ",
+                (f"[{cause.confidence} confidence]", CONFIDENCE_STYLES[cause.confidence]),
+            )
+        )
+        console.print(f"   why: {escape(cause.why)}", highlight=False)
+        console.print(f"   evidence: {escape('; '.join(cause.evidence))}", style="dim", highlight=False)
+        for check in cause.checks:
+            console.print(f"   check {check.check_id}: {check.status.upper()} {escape(check.message)}", highlight=False)
+        where = f" (on {cause.fix.run_on})" if cause.fix.run_on else ""
+        console.print(f"   fix{escape(where)}: {escape(cause.fix.text)}", highlight=False)
+        for line in (cause.fix.powershell or "").splitlines():
+            console.print(f"     PS> {escape(line)}", highlight=False)
+        console.print(f"   see: {' '.join(cause.references)}", style="dim", highlight=False)
+    hidden = len(explanation.causes) - SHOWN_CAUSES
+    if hidden > 0:
+        console.print(f"({hidden} less likely cause(s) not shown; --json lists them all)", style="dim")
