@@ -12,6 +12,7 @@ import click
 
 from lmpreflight import __version__
 from lmpreflight.commands.analyze import analyze, list_checks, schema
+from lmpreflight.commands.diagnose import diagnose
 from lmpreflight.commands.explain import explain
 from lmpreflight.commands.lab import demo, lab
 from lmpreflight.commands.live import check, collect, collector_script
@@ -30,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (check, collect, collector_script, analyze, explain, demo, lab, list_checks, schema):
+for command in (check, collect, collector_script, analyze, explain, diagnose, demo, lab, list_checks, schema):
     cli.add_command(command)
 
 

@@ -49,6 +49,7 @@ class CollectOptions:
     include_storage: bool = False
     concurrency: int = 8
     endpoints: dict[str, str] = field(default_factory=dict)
+    events_hours: int | None = None
 
     def __repr__(self) -> str:
         return f"CollectOptions(username={self.username!r}, transport={self.transport!r})"
@@ -170,7 +171,7 @@ class _HostJob:
         try:
             stage, answer = run_collector(
                 connection,
-                render_collector(options.vm_names),
+                render_collector(options.vm_names, events_hours=options.events_hours),
                 self.stage_two_for,
                 deadline,
                 self.cancel,

@@ -29,6 +29,8 @@ from lmpreflight.facts.model import (
 COLLECTOR_FORMAT = 1
 TOOL_SECTIONS = ("directory", "dns")
 """Read by the tool in a live collection; the offline script reads them on the host itself."""
+OPTIONAL_SECTIONS = ("events",)
+"""Collected only when asked for (diagnose)."""
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
 
@@ -132,7 +134,7 @@ def facts_from_collector(
         )
     reported = {e.section for e in errors}
     values: dict[str, Any] = {}
-    for name in (*HOST_SECTIONS, *TOOL_SECTIONS):
+    for name in (*HOST_SECTIONS, *TOOL_SECTIONS, *OPTIONAL_SECTIONS):
         raw = sections.get(name)
         if name == "clock" and isinstance(raw, dict):
             if observer_utc is None:
@@ -148,7 +150,7 @@ def facts_from_collector(
         if name == "network" and isinstance(raw, dict) and stage_two is not None:
             raw = {**raw, "port_tests": stage_two.get("lmpreflight_port_tests")}
         if raw is None:
-            if name not in reported and name not in TOOL_SECTIONS:
+            if name not in reported and name not in (*TOOL_SECTIONS, *OPTIONAL_SECTIONS):
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
             continue
         value, error = parse_section(name, raw)

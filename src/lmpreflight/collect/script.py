@@ -21,6 +21,7 @@ from lmpreflight.resources import template_environment
 COLLECTOR_VERSION = 1
 END_OF_SCRIPT = "#lmpreflight-end-of-script"
 PORT_TIMEOUT_MS = 3000
+MAX_EVENTS_PER_CHANNEL = 500
 
 BOOTSTRAP = (
     "$ErrorActionPreference='Stop';"
@@ -43,9 +44,10 @@ def bootstrap_arguments() -> list[str]:
     return ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encode_command(BOOTSTRAP)]
 
 
-def render_collector(vm_names: Sequence[str] = (), mode: str = "live") -> str:
+def render_collector(vm_names: Sequence[str] = (), mode: str = "live", events_hours: int | None = None) -> str:
     """The collector for ``mode`` "live" (over WinRM, behind the bootstrap) or "offline"
-    (run on the host by hand; also reads AD and DNS itself)."""
+    (run on the host by hand; also reads AD and DNS itself); with ``events_hours``, it also
+    reads the Hyper-V event logs of that many past hours (for diagnose)."""
     template = template_environment(autoescape=False).get_template("collector.ps1.j2")
     return template.render(
         vm_names=list(vm_names),
@@ -53,6 +55,8 @@ def render_collector(vm_names: Sequence[str] = (), mode: str = "live") -> str:
         collector_version=COLLECTOR_VERSION,
         tool_version=__version__,
         port_timeout_ms=PORT_TIMEOUT_MS,
+        events_hours=int(events_hours) if events_hours else None,
+        max_events=MAX_EVENTS_PER_CHANNEL,
     )
 
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from lmpreflight.errors import UserError
+from lmpreflight.explain.events import find_incidents
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.registry import Registry, load_checks
@@ -110,17 +111,27 @@ def run_and_report(
     command: str,
     registry: Registry | None = None,
     skip: frozenset[str] | None = None,
+    with_incidents: bool = False,
 ) -> int:
+    """Check the pair and write every report asked for; with ``with_incidents``, explain the
+    failures in the hosts' events too. Returns the readiness exit code."""
     if registry is None or skip is None:
         registry, skip = load_registry(options)
     selection = Selection(vms=options.vms, skip=skip, include_storage=options.include_storage)
     results = evaluate(registry, source, destination, selection)
+    incidents = None
+    if with_incidents:
+        auth = source.migration.authentication_type if source.migration else None
+        incidents = find_incidents(
+            {source.name: source.events or [], destination.name: destination.events or []}, results, auth
+        )
     report = build_report(
         results,
         source,
         destination,
         selection,
         RunInfo(command=command, run_from=socket.gethostname(), strict=options.strict),
+        incidents,
     )
     write_reports(report, options)
     return report.exit_code

@@ -41,7 +41,15 @@ def live_check(
             path = facts_dir / f"{facts.name.lower()}.json"
             save_host_facts(facts, path)
             click.echo(f"wrote {path}", err=True)
-    return run_and_report(source_facts, destination_facts, options, command, registry, skip)
+    return run_and_report(
+        source_facts,
+        destination_facts,
+        options,
+        command,
+        registry,
+        skip,
+        with_incidents=collect.events_hours is not None,
+    )
 
 
 @click.command()

@@ -15,16 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from lmpreflight.explain.decode import Decoded, decode, hresult_from_win32, parse_number
+from lmpreflight.explain.decode import decode, hresult_from_win32, parse_number
 from lmpreflight.explain.knowledge import KnowledgeBase, knowledge
+from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
 from lmpreflight.model import Result, Status
-from lmpreflight.report.model import RemediationOut
+from lmpreflight.report.parts import RemediationOut
 
 MAX_TEXT = 5 * 1024 * 1024
 MAX_CODES = 25
-EXPLANATION_SCHEMA_VERSION = 1
 
 # All matching runs on the lower-cased text with case-sensitive regexes that start with a
 # literal: Python's re then skips ahead with a fast substring search, which keeps a 5 MB paste
@@ -43,47 +41,6 @@ _EVENT = [
 CODE_WEIGHT, PATTERN_WEIGHT, EVENT_WEIGHT = 30.0, 40.0, 10.0
 CONFIRMED, LIKELY = 1000.0, 500.0
 RULED_OUT_FACTOR = 0.1
-
-
-class ExplainModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MatchOut(ExplainModel):
-    kind: str = Field(description="code, event or message")
-    value: str
-    meaning: str
-    decoded: Decoded | None = None
-    causes: list[str]
-    source: str | None
-
-
-class CheckOut(ExplainModel):
-    check_id: str
-    status: str
-    message: str
-
-
-class CauseOut(ExplainModel):
-    id: str
-    rank: int
-    title: str
-    why: str
-    confidence: str = Field(description="high (confirmed by the hosts' facts), medium, low")
-    score: float
-    evidence: list[str]
-    checks: list[CheckOut]
-    fix: RemediationOut
-    references: list[str]
-
-
-class Explanation(ExplainModel):
-    schema_version: int = EXPLANATION_SCHEMA_VERSION
-    characters: int
-    truncated: bool
-    matches: list[MatchOut]
-    causes: list[CauseOut]
-    notes: list[str]
 
 
 @dataclass

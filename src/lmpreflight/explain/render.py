@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from lmpreflight.explain.engine import Explanation
+from lmpreflight.explain.model import CauseOut, Explanation, Incident
 
 SHOWN_CAUSES = 3
 CONFIDENCE_STYLES = {"high": "bold green", "medium": "yellow", "low": "dim"}
@@ -48,3 +48,48 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
     hidden = len(explanation.causes) - SHOWN_CAUSES
     if hidden > 0:
         console.print(f"({hidden} less likely cause(s) not shown; --json lists them all)", style="dim")
+
+
+def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None:
+    console.print(
+        Text.assemble(
+            f"{indent[:-3]}{cause.rank}. ",
+            (cause.title, "bold"),
+            "  ",
+            (f"[{cause.confidence} confidence]", CONFIDENCE_STYLES[cause.confidence]),
+        )
+    )
+    console.print(f"{indent}why: {escape(cause.why)}", highlight=False)
+    console.print(f"{indent}evidence: {escape('; '.join(cause.evidence))}", style="dim", highlight=False)
+    for check in cause.checks:
+        console.print(
+            f"{indent}check {check.check_id}: {check.status.upper()} {escape(check.message)}", highlight=False
+        )
+    where = f" (on {cause.fix.run_on})" if cause.fix.run_on else ""
+    console.print(f"{indent}fix{escape(where)}: {escape(cause.fix.text)}", highlight=False)
+    for line in (cause.fix.powershell or "").splitlines():
+        console.print(f"{indent}  PS> {escape(line)}", highlight=False)
+    console.print(f"{indent}see: {' '.join(cause.references)}", style="dim", highlight=False)
+
+
+def render_incidents(incidents: list[Incident], console: Console, events_read: int) -> None:
+    """Each failed move: when, which VM, the events on each host, then its most likely cause."""
+    if not incidents:
+        console.print(Text(f"No migration failures found ({events_read} event(s) read).", style="green"))
+        return
+    console.print(Text(f"Recent migration failures: {len(incidents)}", style="bold red"))
+    for incident in incidents:
+        console.print()
+        when = incident.started.strftime("%Y-%m-%d %H:%M:%S UTC")
+        console.print(
+            Text.assemble(
+                (f"▸ {when}", "bold"), f"  VM {incident.vm or '(not named)'}", f"  on {', '.join(incident.hosts)}"
+            )
+        )
+        for event in incident.events:
+            first_line = " ".join(event.message.split())[:220]
+            console.print(f"    {event.host} event {event.id} {event.level}: {escape(first_line)}", highlight=False)
+        if incident.explanation.causes:
+            render_cause(incident.explanation.causes[0], console, indent="      ")
+        for note in incident.explanation.notes:
+            console.print(f"    note: {escape(note)}", style="yellow", highlight=False)

@@ -311,6 +311,18 @@ class DnsFacts(FactModel):
     dc_srv_error: str | None = None
 
 
+class EventRecord(FactModel):
+    """One Hyper-V event from the host's logs (for diagnosing failed moves)."""
+
+    time_created: datetime
+    id: int
+    provider: str
+    channel: str
+    level: str = Field(description="Critical, Error, Warning or Information")
+    computer: str | None = None
+    message: str = ""
+
+
 class HostFacts(FactModel):
     """Everything known about one host. Written by ``collect``, read by ``analyze``."""
 
@@ -337,6 +349,9 @@ class HostFacts(FactModel):
     )
     directory: DirectoryFacts | None = None
     dns: DnsFacts | None = None
+    events: list[EventRecord] | None = Field(
+        default=None, description="Hyper-V events of the window asked for (collected by `diagnose` only)"
+    )
     errors: list[CollectionError] = Field(default_factory=list)
 
     @property

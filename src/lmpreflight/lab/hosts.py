@@ -158,7 +158,7 @@ class _CollectorProcess:
             self.output.emit(self._at(), "stdout", partial[: len(partial) // 3].encode(self.encoding))
             self.output.dropped = True
         else:
-            document = self.host.collector_document(named_vms(script))
+            document = self.host.collector_document(script)
             line = json.dumps(document, ensure_ascii=False) + "\r\n"
             self.output.emit(self._at(), "stdout", line.encode(self.encoding, "replace"))
 
@@ -218,9 +218,11 @@ class LabHost:
             b"", _clixml_error("The term is not recognized as the name of a cmdlet."), 1, self.startup
         )
 
-    def collector_document(self, named: list[str] | None = None) -> dict[str, Any]:
+    def collector_document(self, script: str = "") -> dict[str, Any]:
         """What the real collector would print on this host: the scenario's facts, with
-        Hyper-V's compatibility information for the VMs the run names."""
+        Hyper-V's compatibility information for the VMs the run names, and the scenario's
+        events when the script asks for them."""
+        named = named_vms(script)
         facts = self.world.scenario.host_facts(self.name)
         processor = facts.get("processor") or {}
         for vm in facts.get("vms") or []:
@@ -236,6 +238,19 @@ class LabHost:
         now = datetime.now(UTC) + timedelta(seconds=self.spec.clock_offset)
         domain = self.world.scenario.domains[self.spec.domain]
         sections["clock"] = {"host_utc": now.isoformat(), "time_source": domain.dc}
+        if "Invoke-LmpSection 'events'" in script:
+            sections["events"] = [
+                {
+                    "time_created": (now - timedelta(minutes=e.minutes_ago)).isoformat(),
+                    "id": e.id,
+                    "provider": "Microsoft-Windows-Hyper-V-VMMS",
+                    "channel": e.channel,
+                    "level": e.level,
+                    "computer": str(facts.get("identity", {}).get("fqdn", self.name)),
+                    "message": e.message,
+                }
+                for e in self.spec.events
+            ]
         if isinstance(sections.get("session"), dict):
             sections["session"] = {**sections["session"], "user": self.world.client_user}
         if isinstance(sections.get("network"), dict):

@@ -62,7 +62,6 @@ class Event(SpecModel):
     channel: str = "Microsoft-Windows-Hyper-V-VMMS-Admin"
     level: Literal["Error", "Warning", "Information"] = "Error"
     minutes_ago: float = 30.0
-    vm: str | None = None
     message: str
 
 
@@ -100,6 +99,9 @@ class ClientSpec(SpecModel):
 class Expectation(SpecModel):
     verdict: Literal["ready", "not-ready", "incomplete"]
     non_passing: list[str] = Field(description="Check ids with a warn, fail or error result")
+    diagnosis: list[str] = Field(
+        default_factory=list, description="For scenarios with events: the top cause of each incident, oldest first"
+    )
 
 
 class Scenario(SpecModel):

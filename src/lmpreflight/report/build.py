@@ -9,9 +9,11 @@ from enum import StrEnum
 
 from lmpreflight import __version__
 from lmpreflight.checks.network import incoming_addresses
+from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import MissingFact, Result, Status
-from lmpreflight.report.model import HostOut, RemediationOut, Report, ResultOut, RunOut, Summary
+from lmpreflight.report.model import HostOut, Report, ResultOut, RunOut, Summary
+from lmpreflight.report.parts import RemediationOut
 from lmpreflight.runner import Selection
 
 
@@ -104,7 +106,9 @@ def build_report(
     destination: HostFacts,
     selection: Selection,
     run: RunInfo,
+    incidents: list[Incident] | None = None,
 ) -> Report:
+    """The report; ``incidents`` are given when the hosts' event logs were read (diagnose)."""
     statuses = [r.status for r in results]
     verdict = verdict_for(statuses, run.strict)
     counts = Counter(s.value for s in statuses)
@@ -124,4 +128,7 @@ def build_report(
         hosts=[_host_out("source", source), _host_out("destination", destination)],
         summary=Summary(total=len(results), counts={s.value: counts.get(s.value, 0) for s in Status}),
         results=[_result_out(r, source, destination) for r in results],
+        events_collected=incidents is not None,
+        events_read=len(source.events or []) + len(destination.events or []),
+        incidents=incidents or [],
     )

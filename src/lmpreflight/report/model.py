@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmpreflight.explain.model import Incident
+from lmpreflight.report.parts import RemediationOut
+
 REPORT_SCHEMA_VERSION = 1
 
 StatusName = Literal["pass", "info", "skip", "warn", "error", "fail"]
@@ -16,12 +19,6 @@ VerdictName = Literal["ready", "not-ready", "incomplete"]
 
 class ReportModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RemediationOut(ReportModel):
-    text: str
-    powershell: str | None = None
-    run_on: str | None = None
 
 
 class ResultOut(ReportModel):
@@ -80,6 +77,9 @@ class Report(ReportModel):
     hosts: list[HostOut]
     summary: Summary
     results: list[ResultOut]
+    events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
+    events_read: int = Field(0, description="How many Hyper-V events were read")
+    incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")
 
     def host_by_role(self, role: str) -> HostOut:
         return next(h for h in self.hosts if h.role == role)

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from lmpreflight.explain.render import render_incidents
 from lmpreflight.report.model import Report
 
 STYLES = {
@@ -31,6 +32,10 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
     vms = f"  VMs: {', '.join(report.run.vms)}" if report.run.vms else ""
     console.print(Text.assemble(("lmpreflight ", "bold"), f"{source.name} → {destination.name}{vms}"))
     console.print()
+    if report.events_collected:
+        render_incidents(report.incidents, console, report.events_read)
+        console.print()
+        console.print(Text("Checks:", style="bold"))
     for result in report.results:
         if result.status == "pass" and not verbose:
             continue

@@ -1,0 +1,1 @@
+"""Troubleshooting failed moves: the knowledge base, the decoder, ranking, event logs."""

@@ -1,0 +1,76 @@
+"""The explanation document (explain --json, and the report's incidents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lmpreflight.explain.decode import Decoded
+from lmpreflight.report.parts import RemediationOut
+
+EXPLANATION_SCHEMA_VERSION = 1
+
+
+class ExplainModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MatchOut(ExplainModel):
+    kind: str = Field(description="code, event or message")
+    value: str
+    meaning: str
+    decoded: Decoded | None = None
+    causes: list[str]
+    source: str | None
+
+
+class CheckOut(ExplainModel):
+    check_id: str
+    status: str
+    message: str
+
+
+class CauseOut(ExplainModel):
+    id: str
+    rank: int
+    title: str
+    why: str
+    confidence: str = Field(description="high (confirmed by the hosts' facts), medium, low")
+    score: float
+    evidence: list[str]
+    checks: list[CheckOut]
+    fix: RemediationOut
+    references: list[str]
+
+
+class Explanation(ExplainModel):
+    schema_version: int = EXPLANATION_SCHEMA_VERSION
+    characters: int
+    truncated: bool
+    matches: list[MatchOut]
+    causes: list[CauseOut]
+    notes: list[str]
+
+
+class IncidentEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    time_created: datetime
+    id: int
+    level: str
+    channel: str
+    message: str
+
+
+class Incident(BaseModel):
+    """One failed migration: its events on both hosts and one explanation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    started: datetime
+    vm: str | None
+    hosts: list[str]
+    events: list[IncidentEvent]
+    explanation: Explanation
