@@ -12,7 +12,7 @@ from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import MissingFact, Result, Status
-from lmpreflight.report.model import HostOut, Report, ResultOut, RunOut, Summary
+from lmpreflight.report.model import HostOut, PathOut, Report, ResultOut, RunOut, Summary
 from lmpreflight.report.parts import RemediationOut
 from lmpreflight.runner import Selection
 
@@ -100,6 +100,61 @@ def _result_out(result: Result, source: HostFacts, destination: HostFacts) -> Re
     )
 
 
+FORWARD_AUTH = (
+    "delegation.spns-to-destination",
+    "credssp.start-on-source",
+    "credssp.credential-guard",
+    "hyperv.auth-type-consistent",
+    "domain.same-or-trusted",
+)
+REVERSE_AUTH = ("delegation.spns-to-source", "hyperv.auth-type-consistent", "domain.same-or-trusted")
+
+
+def _worst(results: list[Result], check_ids: tuple[str, ...], subjects: tuple[str, ...] | None = None) -> str | None:
+    """The worst status among the results of these checks (about these subjects), or None."""
+    chosen = [
+        r.status
+        for r in results
+        if r.check.id in check_ids and (subjects is None or r.finding.subject in subjects) and r.status != Status.SKIP
+    ]
+    return max(chosen, key=lambda s: s.rank).value if chosen else None
+
+
+def _worst_about(results: list[Result], subject: str) -> str:
+    statuses = [r.status for r in results if r.finding.subject == subject and r.status != Status.SKIP]
+    return max(statuses, key=lambda s: s.rank).value if statuses else Status.PASS.value
+
+
+def _path(results: list[Result], source: HostFacts) -> PathOut:
+    shared = next((r for r in results if r.check.id == "network.shared-migration-subnet"), None)
+    addresses = shared.finding.evidence.get("on_shared_subnet") if shared else None
+    forward = _worst(results, FORWARD_AUTH)
+    transition = _worst(results, ("delegation.protocol-transition",), ("source",))
+    if transition is not None and (forward is None or Status(transition).rank > Status(forward).rank):
+        forward = transition
+    reverse = _worst(results, REVERSE_AUTH)
+    back = _worst(results, ("delegation.protocol-transition",), ("destination",))
+    if back is not None and (reverse is None or Status(back).rank > Status(reverse).rank):
+        reverse = back
+    auth = source.migration.authentication_type if source.migration else None
+    label = {"Kerberos": "Kerberos delegation", "CredSSP": f"CredSSP (start on {source.name})"}.get(
+        auth or "", "authentication"
+    )
+    return PathOut(
+        address=addresses[0] if addresses else None,
+        tcp_6600=_worst(
+            results,
+            ("network.port-6600", "network.firewall-rule", "network.shared-migration-subnet"),
+            ("source", "destination", "pair"),
+        ),
+        forward_auth=forward,
+        reverse_auth=reverse,
+        auth_label=label,
+        source_status=_worst_about(results, "source"),
+        destination_status=_worst_about(results, "destination"),
+    )
+
+
 def build_report(
     results: list[Result],
     source: HostFacts,
@@ -127,6 +182,7 @@ def build_report(
         ),
         hosts=[_host_out("source", source), _host_out("destination", destination)],
         summary=Summary(total=len(results), counts={s.value: counts.get(s.value, 0) for s in Status}),
+        path=_path(results, source),
         results=[_result_out(r, source, destination) for r in results],
         events_collected=incidents is not None,
         events_read=len(source.events or []) + len(destination.events or []),

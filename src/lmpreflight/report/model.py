@@ -52,6 +52,18 @@ class HostOut(ReportModel):
     collection_errors: list[str]
 
 
+class PathOut(ReportModel):
+    """What the migration-path picture shows, each part with the status of the checks behind it."""
+
+    address: str | None = Field(description="The destination's migration address the source shares a subnet with")
+    tcp_6600: StatusName | None
+    forward_auth: StatusName | None = Field(description="Authentication and delegation towards the destination")
+    reverse_auth: StatusName | None = Field(description="The same for moving back")
+    auth_label: str
+    source_status: StatusName
+    destination_status: StatusName
+
+
 class RunOut(ReportModel):
     command: str
     run_from: str
@@ -76,6 +88,7 @@ class Report(ReportModel):
     run: RunOut
     hosts: list[HostOut]
     summary: Summary
+    path: PathOut
     results: list[ResultOut]
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
