@@ -12,6 +12,8 @@ from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario
 from lmpreflight.model import Result
 from lmpreflight.registry import load_checks
+from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate
 
 
@@ -43,3 +45,12 @@ def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **change
 
 def non_passing(results: list[Result]) -> set[str]:
     return {r.check.id for r in results if r.status.value in ("warn", "fail", "error")}
+
+
+def scenario_report(scenario: Scenario) -> Report:
+    """The full report of a `check` of the scenario over the real transport."""
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    selection = Selection(vms=tuple(scenario.vms), include_storage=scenario.include_storage)
+    results = evaluate(load_checks(include_plugins=False), source, destination, selection)
+    return build_report(results, source, destination, selection, RunInfo(command="check", run_from="tests"))

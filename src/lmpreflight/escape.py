@@ -26,9 +26,24 @@ def ps_literal(value: object) -> str:
     return "'" + "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in text) + "'"
 
 
+def ps_comment(value: object) -> str:
+    """Text safe inside a PowerShell line comment: every kind of line break becomes a space,
+    so a name cannot end the comment and start a command."""
+    return " ".join(str(value).replace("\x00", "").splitlines())
+
+
 def ps_array(values: Iterable[object]) -> str:
     """A PowerShell array expression of string literals: ``@('a', 'b')``."""
     return "@(" + ", ".join(ps_literal(v) for v in values) + ")"
+
+
+_MARKDOWN_SPECIAL = set("\\`*_[]<>#|~")
+
+
+def md_text(value: object) -> str:
+    """Text that Markdown shows as written: special characters backslash-escaped, one line."""
+    text = " ".join(str(value).splitlines())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 
 def ldap_filter_value(value: str) -> str:

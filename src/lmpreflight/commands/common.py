@@ -20,9 +20,11 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.fixscript import render_fix_script
 from lmpreflight.report.html import render_html
 from lmpreflight.report.json_report import render_json
 from lmpreflight.report.junit import render_junit
+from lmpreflight.report.markdown import render_markdown
 from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
 from lmpreflight.runner import Selection, evaluate
@@ -40,6 +42,8 @@ class ReportOptions:
     json_path: Path | None
     html_path: Path | None
     junit_path: Path | None
+    fix_script_path: Path | None
+    markdown_path: Path | None
     verbose: bool
 
 
@@ -69,6 +73,15 @@ def report_options(function: F) -> F:
             click.option("--json", "json_path", type=path, help="Write the JSON report."),
             click.option("--html", "html_path", type=path, help="Write the HTML report."),
             click.option("--junit", "junit_path", type=path, help="Write JUnit XML."),
+            click.option(
+                "--fix-script",
+                "fix_script_path",
+                type=path,
+                help="Write a PowerShell script that fixes what can be fixed safely (plan first, -Apply to change).",
+            ),
+            click.option(
+                "--markdown", "markdown_path", type=path, help="Write a short Markdown summary for a change ticket."
+            ),
             click.option("-v", "--verbose", is_flag=True, help="List passing results too."),
         ],
         function,
@@ -146,6 +159,8 @@ def write_reports(report: Report, options: ReportOptions) -> None:
         (options.json_path, render_json),
         (options.html_path, render_html),
         (options.junit_path, render_junit),
+        (options.fix_script_path, render_fix_script),
+        (options.markdown_path, render_markdown),
     ]
     for path, render in outputs:
         if path is not None:

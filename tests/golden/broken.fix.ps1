@@ -1,0 +1,108 @@
+#Requires -Version 5.1
+# lmpreflight remediation script for HV01 -> HV03
+# Generated 2026-11-20 10:05 UTC by lmpreflight <version>; verdict: not-ready.
+#
+# It has three parts, each to be run where it says:
+#   -Part Source       on HV01 (the source host), in an elevated session
+#   -Part Destination  on HV03 (the destination host), in an elevated session
+#   -Part Directory    on a machine with the ActiveDirectory module, as a Domain Admin
+#
+# Without -Apply it only reports what it would change. Every step checks first whether it is
+# still needed, so running it again changes nothing; it stops at the first error.
+#   .\fix.ps1 -Part Source            # plan
+#   .\fix.ps1 -Part Source -Apply     # change
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)][ValidateSet('Source', 'Destination', 'Directory')][string]$Part,
+    [switch]$Apply
+)
+$ErrorActionPreference = 'Stop'
+trap { Write-Host "lmpreflight: stopped: $($_.Exception.Message)" -ForegroundColor Red; exit 1 }
+
+function Invoke-LmpStep([string]$Check, [string]$Description, [scriptblock]$Needed, [scriptblock]$Change) {
+    if (-not (& $Needed)) { Write-Host "[done] $Check - $Description"; return }
+    if (-not $Apply) { Write-Host "[plan] $Check - $Description"; return }
+    Write-Host "[fix]  $Check - $Description"
+    & $Change
+}
+
+function Assert-LmpHost([string]$Name) {
+    if ($env:COMPUTERNAME -ne $Name) { throw "this part must run on $Name, not on $env:COMPUTERNAME" }
+}
+
+# =====================================================================================
+# Part Source: run on HV01, in an elevated PowerShell session
+# =====================================================================================
+if ($Part -eq 'Source') {
+    Assert-LmpHost 'HV01'
+
+    # network.port-6600: HV01 cannot reach TCP 6600 on 10.0.50.13
+    # Not automated: needs a decision or downtime
+    # Allow TCP 6600 from the source to the destination (host firewall and any network firewall between). Suggested: Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'
+
+    # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
+    # Not automated: needs a decision or downtime
+    # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone. Suggested: Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
+
+    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz) and processor compatibility is off
+    # Not automated: needs a decision or downtime
+    # Shut LEGACY01 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
+
+    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz) and processor compatibility is off
+    # Not automated: needs a decision or downtime
+    # Shut WEB02 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
+
+    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01); the move needs -IncludeStorage
+    # Not automated: needs a decision or downtime
+    # Eject local media, and move with storage or place the VM on shared storage.
+
+    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
+    # Not automated: needs a decision or downtime
+    # Create the switch(es) on HV03 with the same names. Suggested: New-VMSwitch -Name 'External-DMZ' -NetAdapterName 'NIC' -AllowManagementOS $false
+
+    # hyperv.os-pair-supported: Windows Server 2016 → 2022: works when the destination supports the VM's configuration version, but Microsoft's guide does not document this pair
+    # Not automated: needs a decision or downtime
+    # Move between hosts of the same Windows Server release, or from an older release to a newer one (for example during an upgrade); check the VM configuration version against the destination first.
+
+    # After the delegation changes (Part Directory) have replicated, renew this host's tickets.
+    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
+}
+
+# =====================================================================================
+# Part Destination: run on HV03, in an elevated PowerShell session
+# =====================================================================================
+if ($Part -eq 'Destination') {
+    Assert-LmpHost 'HV03'
+
+    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV03
+    Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {
+        [string](Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope').Enabled -ne 'True'
+    } {
+        Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
+    }
+
+    # After the delegation changes (Part Directory) have replicated, renew this host's tickets.
+    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
+}
+
+# =====================================================================================
+# Part Directory: run on a machine with the ActiveDirectory module, as a Domain Admin
+# =====================================================================================
+if ($Part -eq 'Directory') {
+    Import-Module ActiveDirectory
+
+    # delegation.protocol-transition: HV01's delegation is "Kerberos only" (userAccountControl 4096); moves fail with 0x8009030E
+    Invoke-LmpStep 'delegation.protocol-transition' 'Let HV01 delegate with any authentication protocol' {
+        -not (Get-ADComputer -Identity 'HV01' -Properties TrustedToAuthForDelegation).TrustedToAuthForDelegation
+    } {
+        Set-ADAccountControl -Identity (Get-ADComputer -Identity 'HV01') -TrustedToAuthForDelegation $true
+    }
+
+    # delegation.spns-to-destination: HV01 may not delegate to Microsoft Virtual System Migration Service/HV03, Microsoft Virtual System Migration Service/hv03.corp.example
+    Invoke-LmpStep 'delegation.spns-to-destination' 'Let HV01 delegate to: Microsoft Virtual System Migration Service/HV03, Microsoft Virtual System Migration Service/hv03.corp.example' {
+        @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ }).Count -gt 0
+    } {
+        $add = @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
+        Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = $add}
+    }
+}
