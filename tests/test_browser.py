@@ -187,3 +187,19 @@ def test_injected_names_stay_inert(browser: Any, site: tuple[str, Path]) -> None
     page.fill("input[name=q]", "漢")
     assert len(shown(page)) >= 1
     page.screenshot(path=str(ARTIFACTS / "report-hostile-names.png"))
+
+
+def test_keyboard_opens_a_result_and_reaches_the_filters(browser: Any, site: tuple[str, Path]) -> None:
+    page, problems = open_page(browser, f"{site[0]}/healthy.html")
+    summary = page.locator("#results > li.pass summary").first
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert summary.evaluate("s => s.parentElement.open")
+    assert "Why it matters" in summary.evaluate("s => s.parentElement.textContent"), "the body appears when opened"
+    page.locator("input[name=q]").focus()
+    page.keyboard.type("sql01")
+    assert all(
+        "sql01" in t
+        for t in page.eval_on_selector_all("#results > li:not(.hidden)", "i => i.map(x => x.textContent.toLowerCase())")
+    )
+    assert problems == []

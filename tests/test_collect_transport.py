@@ -163,3 +163,21 @@ def test_the_password_appears_nowhere() -> None:
 def test_bootstrap_reads_the_script_from_stdin_as_utf8() -> None:
     assert "OpenStandardInput" in BOOTSTRAP and "UTF8Encoding" in BOOTSTRAP
     assert "-InputFormat" not in " ".join(bootstrap_arguments())
+
+
+def test_the_lab_rejects_long_command_lines_silently_like_windows() -> None:
+    """Why the collector goes through stdin: run_ps of a long script fails without an exception."""
+    import winrm
+
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        session = winrm.Session(
+            lab.endpoints.winrm["HV01"],
+            auth=(scenario.client.user, scenario.client.password),
+            transport="ntlm",
+            proxy=None,
+            ca_trust_path=None,
+        )
+        result = session.run_ps("# lmpreflight-fact: os\n" + "#" * 3500)
+    assert result.status_code == 1
+    assert result.std_err == b"The command line is too long.\r\n"

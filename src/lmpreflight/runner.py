@@ -124,6 +124,36 @@ def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, sele
     return sort_results(results)
 
 
+@dataclass(frozen=True, slots=True)
+class VmReadiness:
+    vm: str
+    status: Status
+    blocking: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def vm_readiness(
+    registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection
+) -> list[VmReadiness]:
+    """With no VM named, every VM on the source judged by the VM checks alone; host-level
+    problems apply to all of them and are reported once, in the main results."""
+    vm_checks = [c for c in registry.sorted() if c.category == Category.VM and c.id not in selection.skip]
+    summary = []
+    for vm in source.vms or []:
+        context = Context(source, destination, (vm.name,), selection.include_storage)
+        found = [(check.id, finding.status) for check in vm_checks for finding in run_check(check, context)]
+        statuses = [status for _, status in found if status != Status.SKIP] or [Status.PASS]
+        summary.append(
+            VmReadiness(
+                vm=vm.name,
+                status=max(statuses, key=lambda s: s.rank),
+                blocking=tuple(sorted({cid for cid, st in found if st in (Status.FAIL, Status.ERROR)})),
+                warnings=tuple(sorted({cid for cid, st in found if st == Status.WARN})),
+            )
+        )
+    return summary
+
+
 def sort_results(results: list[Result]) -> list[Result]:
     severity_order = list(Severity)
     return sorted(

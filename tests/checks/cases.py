@@ -475,3 +475,18 @@ def _reverse_blocked(source: Doc, destination: Doc) -> None:
 
 
 CASES.append(Case("network.port-6600", "reverse blocked", _reverse_blocked, "warn", "moving back will fail"))
+
+
+def _dc_silent(source: Doc, destination: Doc) -> None:
+    destination["directory"] = None
+    destination["errors"] = [
+        {
+            "section": "directory",
+            "message": "no domain controller of corp.example accepted an "
+            "LDAP connection with StartTLS: dc01.corp.example: timed out",
+            "hint": None,
+        }
+    ]
+
+
+CASES.append(Case("domain.dc-discovery", "DC published but silent", _dc_silent, "warn", "none answered"))

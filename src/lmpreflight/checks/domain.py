@@ -161,19 +161,36 @@ def same_or_trusted(context: Context) -> Iterator[Finding]:
 def dc_discovery(context: Context) -> Iterator[Finding]:
     """Kerberos tickets, delegation and secure channels all need a reachable DC, found
     through the SRV record _ldap._tcp.dc._msdcs.<domain>. Without it authentication fails
-    with 0x80090311 ("no authority could be contacted")."""
+    with 0x80090311 ("no authority could be contacted"). lmpreflight also asks a DC over LDAP:
+    whether one answered is shown too."""
     for role, host in both_hosts(context):
         dns = need(host.dns, f"{role}.dns")
         domain = need(host.domain, f"{role}.domain").domain
         targets = [f"{t.target}:{t.port}" for t in dns.dc_srv]
-        if targets:
-            yield passed(f"DCs for {domain}: {', '.join(targets)} (via {dns.server})", role, evidence={"srv": targets})
-        else:
+        evidence = {"server": dns.server, "srv": targets}
+        if not targets:
             yield failed(
                 f"no SRV record _ldap._tcp.dc._msdcs.{domain} on {dns.server}: {dns.dc_srv_error or 'empty answer'}",
                 role,
-                evidence={"server": dns.server, "error": dns.dc_srv_error},
+                evidence={**evidence, "error": dns.dc_srv_error},
             )
+            continue
+        unreachable = host.error_for("directory") if host.directory is None else None
+        if unreachable is not None and unreachable.message.startswith("no domain controller"):
+            yield warned(
+                f"DCs for {domain} are published ({', '.join(targets)}) but none answered: {unreachable.message}",
+                role,
+                evidence=evidence,
+            )
+        elif host.directory is not None:
+            yield passed(
+                f"DCs for {domain}: {', '.join(targets)} (via {dns.server}); "
+                f"{host.directory.domain_controller} answered",
+                role,
+                evidence=evidence,
+            )
+        else:
+            yield passed(f"DCs for {domain}: {', '.join(targets)} (via {dns.server})", role, evidence=evidence)
 
 
 @check(

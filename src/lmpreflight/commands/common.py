@@ -27,7 +27,7 @@ from lmpreflight.report.junit import render_junit
 from lmpreflight.report.markdown import render_markdown
 from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
-from lmpreflight.runner import Selection, evaluate
+from lmpreflight.runner import Selection, evaluate, vm_readiness
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,6 +138,7 @@ def run_and_report(
         incidents = find_incidents(
             {source.name: source.events or [], destination.name: destination.events or []}, results, auth
         )
+    readiness = None if options.vms else vm_readiness(registry, source, destination, selection)
     report = build_report(
         results,
         source,
@@ -145,6 +146,7 @@ def run_and_report(
         selection,
         RunInfo(command=command, run_from=socket.gethostname(), strict=options.strict),
         incidents,
+        readiness,
     )
     write_reports(report, options)
     return report.exit_code

@@ -12,9 +12,9 @@ from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import MissingFact, Result, Status
-from lmpreflight.report.model import HostOut, PathOut, Report, ResultOut, RunOut, Summary
+from lmpreflight.report.model import HostOut, PathOut, Report, ResultOut, RunOut, Summary, VmReadinessOut
 from lmpreflight.report.parts import RemediationOut
-from lmpreflight.runner import Selection
+from lmpreflight.runner import Selection, VmReadiness
 
 
 class Verdict(StrEnum):
@@ -162,6 +162,7 @@ def build_report(
     selection: Selection,
     run: RunInfo,
     incidents: list[Incident] | None = None,
+    readiness: list[VmReadiness] | None = None,
 ) -> Report:
     """The report; ``incidents`` are given when the hosts' event logs were read (diagnose)."""
     statuses = [r.status for r in results]
@@ -184,6 +185,10 @@ def build_report(
         summary=Summary(total=len(results), counts={s.value: counts.get(s.value, 0) for s in Status}),
         path=_path(results, source),
         results=[_result_out(r, source, destination) for r in results],
+        vm_readiness=[
+            VmReadinessOut(vm=v.vm, status=v.status.value, blocking=list(v.blocking), warnings=list(v.warnings))
+            for v in readiness or []
+        ],
         events_collected=incidents is not None,
         events_read=len(source.events or []) + len(destination.events or []),
         incidents=incidents or [],

@@ -64,6 +64,13 @@ class PathOut(ReportModel):
     destination_status: StatusName
 
 
+class VmReadinessOut(ReportModel):
+    vm: str
+    status: StatusName
+    blocking: list[str] = Field(description="VM checks that fail (or could not be evaluated) for this VM")
+    warnings: list[str]
+
+
 class RunOut(ReportModel):
     command: str
     run_from: str
@@ -90,6 +97,9 @@ class Report(ReportModel):
     summary: Summary
     path: PathOut
     results: list[ResultOut]
+    vm_readiness: list[VmReadinessOut] = Field(
+        default_factory=list, description="With no VM named: every VM on the source, judged by the VM checks alone"
+    )
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
     incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")

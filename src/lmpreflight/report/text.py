@@ -55,6 +55,21 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
     passed = counts.get("pass", 0)
     if passed and not verbose:
         console.print(Text(f"PASS  {passed} more check result(s) passed (--verbose lists them)", style="green"))
+    if report.vm_readiness:
+        console.print()
+        console.print(
+            Text(f"VMs on {source.name} (VM checks only; name them with --vm for the full check):", style="bold")
+        )
+        for vm in report.vm_readiness:
+            verdict = {"fail": "NOT READY", "error": "INCOMPLETE", "warn": "ready, with warnings"}.get(
+                vm.status, "ready"
+            )
+            detail = ", ".join(vm.blocking or vm.warnings)
+            line = Text(f"  {vm.vm:<24} ")
+            line.append(verdict, style=STYLES.get(vm.status, "green"))
+            if detail:
+                line.append(f"  {detail}", style="dim")
+            console.print(line)
     console.print()
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("fail", "error", "warn", "pass", "info", "skip"))
     console.print(Text.assemble(("Summary: ", "bold"), summary))
