@@ -54,3 +54,21 @@ def scenario_report(scenario: Scenario) -> Report:
     selection = Selection(vms=tuple(scenario.vms), include_storage=scenario.include_storage)
     results = evaluate(load_checks(include_plugins=False), source, destination, selection)
     return build_report(results, source, destination, selection, RunInfo(command="check", run_from="tests"))
+
+
+def cli_connection_args(lab: Lab, scenario: Scenario, password_variable: str) -> list[str]:
+    """The connection options that point the real CLI at a running lab."""
+    args = [
+        "--user",
+        scenario.client.user,
+        "--password-env",
+        password_variable,
+        "--dns-server",
+        lab.endpoints.dns,
+        "--ca-cert",
+        str(lab.endpoints.ca_cert),
+        "-q",
+    ]
+    for host, url in lab.endpoints.winrm.items():
+        args += ["--endpoint", f"{lab.fqdn(host)}={url}"]
+    return args

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 from lmpreflight.facts.model import HostFacts, NetAdapter, VirtualMachine
-from lmpreflight.model import Context, MissingFact
+from lmpreflight.model import Context, MissingFact, NotApplicable
 
 LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
 SETUP_GUIDE = f"{LEARN}/deploy/set-up-hosts-for-live-migration-without-failover-clustering"
@@ -37,6 +37,13 @@ def need(value: T | None, path: str) -> T:
     if value is None:
         raise MissingFact(path)
     return value
+
+
+def require_auth(context: Context, protocol: str) -> None:
+    """Checks of one authentication protocol do not apply to a source using the other."""
+    source = need(context.source.migration, "source.migration")
+    if source.authentication_type != protocol:
+        raise NotApplicable(f"{context.source.name} authenticates live migration with {source.authentication_type}")
 
 
 def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:

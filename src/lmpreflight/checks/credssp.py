@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, USE_GUIDE, fqdn_of, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, USE_GUIDE, fqdn_of, need, require_auth
 from lmpreflight.escape import ps_literal
 from lmpreflight.model import (
     Category,
     Context,
     Finding,
-    NotApplicable,
     Remediation,
     Severity,
     failed,
@@ -22,12 +21,6 @@ from lmpreflight.registry import check
 CREDENTIAL_GUARD = (
     "https://learn.microsoft.com/windows/security/identity-protection/credential-guard/considerations-known-issues"
 )
-
-
-def require_credssp(context: Context) -> None:
-    source = need(context.source.migration, "source.migration")
-    if source.authentication_type != "CredSSP":
-        raise NotApplicable(f"{context.source.name} authenticates live migration with {source.authentication_type}")
 
 
 @check(
@@ -51,7 +44,7 @@ def start_on_source(context: Context) -> Iterator[Finding]:
     source has them to hand. Started from a workstation (Hyper-V Manager, Move-VM
     -ComputerName) the move fails with "No credentials are available in the security package
     (0x8009030E)". Moving the VM back needs a session on the other host."""
-    require_credssp(context)
+    require_auth(context, "CredSSP")
     source = context.source
     ran_from = source.collector.run_from
     here = ran_from.split(".")[0].casefold() == source.name.casefold()
@@ -96,7 +89,7 @@ def credential_guard(context: Context) -> Iterator[Finding]:
     """Credential Guard (on by default on domain-joined Windows Server 2025) keeps CredSSP from
     delegating saved or signed-in credentials, so a CredSSP live migration from such a source
     fails even when started on the source."""
-    require_credssp(context)
+    require_auth(context, "CredSSP")
     running = need(context.source.security, "source.security").credential_guard_running
     if running:
         yield failed(

@@ -10,6 +10,7 @@ from lmpreflight.checks._helpers import (
     TROUBLESHOOT_GUIDE,
     fqdn_of,
     need,
+    require_auth,
 )
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.model import HostFacts
@@ -17,7 +18,6 @@ from lmpreflight.model import (
     Category,
     Context,
     Finding,
-    NotApplicable,
     Remediation,
     Severity,
     failed,
@@ -35,13 +35,6 @@ KCD_BLOG = (
     "https://techcommunity.microsoft.com/t5/virtualization/"
     "live-migration-via-constrained-delegation-with-kerberos-in/ba-p/382334"
 )
-
-
-def require_kerberos(context: Context) -> None:
-    """Constrained delegation only matters when the source authenticates with Kerberos."""
-    source = need(context.source.migration, "source.migration")
-    if source.authentication_type != "Kerberos":
-        raise NotApplicable(f"{context.source.name} authenticates live migration with {source.authentication_type}")
 
 
 def storage_involved(context: Context) -> bool:
@@ -99,7 +92,7 @@ def spns_to_destination(context: Context) -> Iterator[Finding]:
     'Microsoft Virtual System Migration Service' (and 'cifs' when storage or SMB is involved).
     Only services listed in the source computer's msDS-AllowedToDelegateTo may be reached;
     a missing entry fails the move with 0x8009030E or 0x8009030D."""
-    require_kerberos(context)
+    require_auth(context, "Kerberos")
     with_cifs = storage_involved(context)
     missing = _missing_delegation(context.source, context.destination, "source", with_cifs)
     evidence = {"missing": missing, "wanted": wanted_spns(context.destination, with_cifs)}
@@ -133,7 +126,7 @@ def spns_to_destination(context: Context) -> Iterator[Finding]:
 def spns_to_source(context: Context) -> Iterator[Finding]:
     """Delegation is configured per direction. Without the reverse entries the VM moves but
     cannot be moved back, which admins usually discover during the next maintenance window."""
-    require_kerberos(context)
+    require_auth(context, "Kerberos")
     missing = _missing_delegation(context.destination, context.source, "destination", storage_involved(context))
     if missing:
         yield warned(
@@ -166,7 +159,7 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
     TRUSTED_TO_AUTH_FOR_DELEGATION); with "Kerberos only" moves fail with 0x8009030E.
     Unconstrained delegation (TRUSTED_FOR_DELEGATION) is not what live migration needs and
     is blocked by Credential Guard."""
-    require_kerberos(context)
+    require_auth(context, "Kerberos")
     for role, host, status in (
         ("source", context.source, "fail"),
         ("destination", context.destination, "warn"),
@@ -228,7 +221,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     Service/<destination>'. If the destination's account does not hold that SPN (vmms logs
     event 14050 when it cannot register it), or another account holds it too, the ticket
     is wrong or missing (0x80090322, 0x80090303)."""
-    require_kerberos(context)
+    require_auth(context, "Kerberos")
     directory = need(context.destination.directory, "destination.directory")
     computer = need(directory.computer, "destination.directory.computer")
     registered = {spn.casefold() for spn in computer.service_principal_names}

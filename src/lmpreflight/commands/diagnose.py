@@ -12,15 +12,13 @@ from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.commands.common import make_console, options_from, report_options
 from lmpreflight.commands.connection import collect_options, connection_options
+from lmpreflight.commands.explain import check_results
 from lmpreflight.commands.live import live_check
 from lmpreflight.errors import UserError
 from lmpreflight.explain.events import find_incidents, read_event_file
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import render_incidents
-from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import EventRecord
-from lmpreflight.registry import load_checks
-from lmpreflight.runner import Selection, evaluate
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
 MAX_HOURS = 24 * 31
@@ -102,11 +100,7 @@ def _offline(
     for path in files:
         events = read_event_file(path)
         by_host.setdefault(_host_label(path, events), []).extend(events)
-    results, auth = None, None
-    if facts is not None:
-        source, destination = (load_host_facts(p) for p in facts)
-        results = evaluate(load_checks(), source, destination, Selection())
-        auth = source.migration.authentication_type if source.migration else None
+    results, auth = check_results(facts) if facts is not None else (None, None)
     incidents = find_incidents(by_host, results, auth)
     read = sum(len(events) for events in by_host.values())
     if output_format == "json":

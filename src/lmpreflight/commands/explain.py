@@ -47,7 +47,9 @@ def vms_named(text: str, source: HostFacts) -> tuple[str, ...]:
     return tuple(vm.name for vm in source.vms or [] if vm.name.casefold() in names)
 
 
-def check_results(text: str, facts: tuple[Path, Path]) -> tuple[list[Result], str | None]:
+def check_results(facts: tuple[Path, Path], text: str = "") -> tuple[list[Result], str | None]:
+    """The checks' results on two saved hosts (with the VMs ``text`` names), and the source's
+    authentication protocol: what ranks the causes."""
     source, destination = (load_host_facts(path) for path in facts)
     selection = Selection(vms=vms_named(text, source))
     results = evaluate(load_checks(), source, destination, selection)
@@ -72,7 +74,7 @@ def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: boo
     Exit codes: 0 explained, 1 nothing recognised, 2 usage error or unusable input.
     """
     content = read_text(text)
-    results, auth = check_results(content, facts) if facts else (None, None)
+    results, auth = check_results(facts, content) if facts else (None, None)
     explanation = explain_text(content, results, auth)
     if as_json:
         click.echo(explanation.model_dump_json(indent=2))

@@ -28,23 +28,7 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
     console.print()
     console.print(Text("Most likely causes:", style="bold"))
     for cause in explanation.causes[:SHOWN_CAUSES]:
-        console.print(
-            Text.assemble(
-                f"{cause.rank}. ",
-                (cause.title, "bold"),
-                "  ",
-                (f"[{cause.confidence} confidence]", CONFIDENCE_STYLES[cause.confidence]),
-            )
-        )
-        console.print(f"   why: {escape(cause.why)}", highlight=False)
-        console.print(f"   evidence: {escape('; '.join(cause.evidence))}", style="dim", highlight=False)
-        for check in cause.checks:
-            console.print(f"   check {check.check_id}: {check.status.upper()} {escape(check.message)}", highlight=False)
-        where = f" (on {cause.fix.run_on})" if cause.fix.run_on else ""
-        console.print(f"   fix{escape(where)}: {escape(cause.fix.text)}", highlight=False)
-        for line in (cause.fix.powershell or "").splitlines():
-            console.print(f"     PS> {escape(line)}", highlight=False)
-        console.print(f"   see: {' '.join(cause.references)}", style="dim", highlight=False)
+        render_cause(cause, console)
     hidden = len(explanation.causes) - SHOWN_CAUSES
     if hidden > 0:
         console.print(f"({hidden} less likely cause(s) not shown; --json lists them all)", style="dim")
