@@ -162,13 +162,20 @@ def sort_results(results: list[Result]) -> list[Result]:
     )
 
 
-def framework_check(id: str, title: str, category: Category, explanation: str, remediation: Remediation) -> Check:
+def framework_check(
+    id: str,
+    title: str,
+    category: Category,
+    explanation: str,
+    remediation: Remediation,
+    severity: Severity = Severity.HIGH,
+) -> Check:
     """A check the runner itself reports on (plugins, collection), outside the registry."""
     return Check(
         id=id,
         title=title,
         category=category,
-        severity=Severity.HIGH,
+        severity=severity,
         needs=(),
         references=(),
         remediation=remediation,
@@ -190,6 +197,7 @@ def unreachable_result(role: str, host: HostFacts) -> Result:
             text=error.hint or "Fix the connection problem and run the check again.",
             run_on="the machine running lmpreflight, or the host",
         ),
+        Severity.CRITICAL,  # the root cause of every other gap: listed first
     )
     return Result(
         check,
