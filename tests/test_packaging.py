@@ -51,6 +51,9 @@ def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None
     assert report.returncode == 0, report.stderr
     assert "READY" in (out / "r.html").read_text()
     validate_report_json((out / "r.json").read_text())
+    demo = _run(str(venv / "bin" / "lmpreflight"), "demo", "-q", "--fix-script", "fix.ps1", cwd=out)
+    assert demo.returncode == 1, demo.stderr
+    assert "Verdict: NOT READY" in demo.stdout and (out / "report.html").exists() and (out / "fix.ps1").exists()
 
 
 def _plugin(root: Path, name: str, module_body: str) -> Path:
