@@ -16,6 +16,7 @@ import tree_sitter_powershell
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from tests.conftest import invoke, validate_report_json
+from tests.lab_helpers import cli_connection_args
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
 
@@ -93,19 +94,7 @@ def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys,
     scenario = load_scenario("delegation-missing")
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)
-        common = [
-            "--user",
-            scenario.client.user,
-            "--password-env",
-            "LAB_PW",
-            "--dns-server",
-            lab.endpoints.dns,
-            "--ca-cert",
-            str(lab.endpoints.ca_cert),
-            "-q",
-        ]
-        for name, url in lab.endpoints.winrm.items():
-            common += ["--endpoint", f"{lab.fqdn(name)}={url}"]
+        common = cli_connection_args(lab, scenario, "LAB_PW")
         code, out, err = invoke(
             capsys,
             monkeypatch,

@@ -14,7 +14,7 @@ from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate
 from tests.conftest import EXAMPLES, REPO, invoke, validate_report_json
-from tests.lab_helpers import collect_pair
+from tests.lab_helpers import cli_connection_args, collect_pair
 
 DATA = REPO / "tests" / "data"
 WITH_EVENTS = [name for name in builtin_names() if load_scenario(name).expect and load_scenario(name).expect.diagnosis]
@@ -120,22 +120,12 @@ def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, c
             "hv02.corp.example",
             "--since",
             "2h",
-            "--user",
-            scenario.client.user,
-            "--password-env",
-            "LAB_PW",
-            "--dns-server",
-            lab.endpoints.dns,
-            "--ca-cert",
-            str(lab.endpoints.ca_cert),
-            "-q",
             "--json",
             str(tmp_path / "r.json"),
             "--html",
             str(tmp_path / "r.html"),
+            *cli_connection_args(lab, scenario, "LAB_PW"),
         ]
-        for host, url in lab.endpoints.winrm.items():
-            args += ["--endpoint", f"{lab.fqdn(host)}={url}"]
         code, out, err = invoke(capsys, monkeypatch, *args)
     assert code == 1, err
     assert "Recent migration failures: 1" in out

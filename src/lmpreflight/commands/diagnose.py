@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.commands.common import make_console, options_from, report_options
 from lmpreflight.commands.connection import collect_options, connection_options
-from lmpreflight.commands.explain import check_results
+from lmpreflight.commands.explain import check_results, facts_option
 from lmpreflight.commands.live import live_check
 from lmpreflight.errors import UserError
 from lmpreflight.explain.events import find_incidents, read_event_file
@@ -60,13 +60,7 @@ def _host_label(path: Path, events: list[EventRecord]) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Exported event log (.evtx, wevtutil XML, Get-WinEvent JSON) instead of a live host (repeatable).",
 )
-@click.option(
-    "--facts",
-    nargs=2,
-    type=click.Path(path_type=Path),
-    metavar="SOURCE.json DEST.json",
-    help="With --evtx: rank the causes with these hosts' facts.",
-)
+@facts_option
 @report_options
 @connection_options
 def diagnose(

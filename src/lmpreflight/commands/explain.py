@@ -56,15 +56,18 @@ def check_results(facts: tuple[Path, Path], text: str = "") -> tuple[list[Result
     return results, source.migration.authentication_type if source.migration else None
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("text", nargs=-1, required=True)
-@click.option(
+facts_option = click.option(
     "--facts",
     nargs=2,
     type=click.Path(path_type=Path),
     metavar="SOURCE.json DEST.json",
-    help="Rank the causes with what the two hosts' facts say.",
+    help="Rank the causes with what the two hosts' saved facts say.",
 )
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("text", nargs=-1, required=True)
+@facts_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the explanation as JSON (schema: 'lmpreflight schema explanation')."
 )
