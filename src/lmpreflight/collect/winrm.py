@@ -32,6 +32,7 @@ from lmpreflight.collect.script import StageTwoRequest, bootstrap_arguments, std
 
 SEND_CHUNK = 150_000
 """Bytes of stdin per Send: with base64 and the envelope, well under the 500 KB MaxEnvelopeSize."""
+STAGE_ONE_MARKER = b'{"lmpreflight_collector"'
 OPERATION_TIMEOUT = 5
 """Seconds a Receive may wait on the host; short, so the tool's own deadline stays precise."""
 
@@ -217,6 +218,7 @@ def _converse(
     stdout, stderr = bytearray(), bytearray()
     stage_one: StageOne | None = None
     exit_code: int | None = None
+    noise = b""
     while exit_code is None:
         if cancel.is_set():
             raise Cancelled()
@@ -235,14 +237,21 @@ def _converse(
         stderr += err
         if done:
             exit_code = code
-        if stage_one is None and b"\n" in stdout:
-            first, _, rest = bytes(stdout).partition(b"\n")
-            stage_one = StageOne(_decode_document(first, connection), datetime.now(UTC))
+        while stage_one is None and b"\n" in stdout:
+            # Anything a host prints before the collector's document (a banner, a warning) is
+            # skipped; what matters is the line the collector wrote.
+            line, _, rest = bytes(stdout).partition(b"\n")
             stdout = bytearray(rest)
+            if not line.lstrip(b"\xef\xbb\xbf \t").startswith(STAGE_ONE_MARKER):
+                noise = noise or line
+                continue
+            stage_one = StageOne(_decode_document(line, connection), datetime.now(UTC))
             if exit_code is None:
                 request = stage_two_for(stage_one)
                 protocol.send_command_input(shell, command, request.line(), end=True)
     if stage_one is None:
+        if noise or stdout.strip():
+            _decode_document(bytes(noise or stdout), connection)
         raise CollectionFailed(
             _no_output_message(connection, exit_code, stdout, stderr),
             "run 'lmpreflight collector-script' on the host to see the error there",

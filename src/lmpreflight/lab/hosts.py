@@ -158,6 +158,9 @@ class _CollectorProcess:
             self.output.emit(self._at(), "stdout", partial[: len(partial) // 3].encode(self.encoding))
             self.output.dropped = True
         else:
+            if fault == "noisy":
+                banner = "WARNING: This computer is managed by Contoso IT. Unauthorized use is prohibited.\r\n"
+                self.output.emit(self._at(), "stdout", banner.encode(self.encoding))
             document = self.host.collector_document(script)
             line = json.dumps(document, ensure_ascii=False) + "\r\n"
             self.output.emit(self._at(), "stdout", line.encode(self.encoding, "replace"))

@@ -23,7 +23,7 @@ from lmpreflight.facts.model import HOST_SECTIONS, HostFacts, Trust
 
 BUILTIN = resources.files("lmpreflight.lab") / "scenarios"
 DEFAULT_SCENARIO = "broken-upgrade"
-Fault = Literal["unreachable", "hang", "garbage", "drop"]
+Fault = Literal["unreachable", "hang", "garbage", "drop", "noisy"]
 
 
 class SpecModel(BaseModel):
