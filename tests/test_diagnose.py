@@ -148,3 +148,19 @@ def test_check_collects_no_events() -> None:
     with Lab(scenario) as lab:
         source, _ = collect_pair(lab, scenario)
     assert source.events is None and not any(e.section == "events" for e in source.errors)
+
+
+def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        monkeypatch.setenv("LAB_PW", scenario.client.password)
+        code, out, err = invoke(
+            capsys,
+            monkeypatch,
+            "diagnose",
+            "hv01.corp.example",
+            "hv02.corp.example",
+            *cli_connection_args(lab, scenario, "LAB_PW"),
+        )
+    assert code == 0, err
+    assert "No migration failures found (0 event(s) read)." in out

@@ -60,7 +60,7 @@ def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
     registry, skip = load_registry(options)
     source_facts = load_host_facts(source)
     destination_facts = load_host_facts(destination)
-    sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", registry, skip))
+    sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", registry, skip).exit_code)
 
 
 @click.command()

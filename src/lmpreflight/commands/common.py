@@ -125,9 +125,9 @@ def run_and_report(
     registry: Registry | None = None,
     skip: frozenset[str] | None = None,
     with_incidents: bool = False,
-) -> int:
+) -> Report:
     """Check the pair and write every report asked for; with ``with_incidents``, explain the
-    failures in the hosts' events too. Returns the readiness exit code."""
+    failures in the hosts' events too."""
     if registry is None or skip is None:
         registry, skip = load_registry(options)
     selection = Selection(vms=options.vms, skip=skip, include_storage=options.include_storage)
@@ -149,7 +149,7 @@ def run_and_report(
         readiness,
     )
     write_reports(report, options)
-    return report.exit_code
+    return report
 
 
 def write_reports(report: Report, options: ReportOptions) -> None:

@@ -22,6 +22,7 @@ from lmpreflight.facts.model import EventRecord
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
 MAX_HOURS = 24 * 31
+EXIT_INCOMPLETE = 3
 
 
 def parse_since(text: str) -> int:
@@ -81,8 +82,9 @@ def diagnose(
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
     collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
     collect = collect.__class__(**{**collect.__dict__, "events_hours": parse_since(since)})
-    code = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
-    sys.exit(code)
+    report = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
+    unreachable = any(r.check_id == "collection.host" for r in report.results)
+    sys.exit(EXIT_INCOMPLETE if unreachable else (1 if report.incidents else 0))
 
 
 def _offline(

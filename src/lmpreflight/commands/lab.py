@@ -59,14 +59,14 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
     with Lab(spec) as lab:
         collect = lab_collect_options(lab, spec, options.include_storage, options.vms)
-        code = live_check(
+        report = live_check(
             lab.fqdn(spec.role("source")), lab.fqdn(spec.role("destination")), options, collect, quiet, "demo"
         )
     click.echo(
         f"Open {options.html_path.resolve()} in a browser to see the report.",  # type: ignore[union-attr]
         err=True,
     )
-    sys.exit(code)
+    sys.exit(report.exit_code)
 
 
 @click.group()

@@ -15,6 +15,7 @@ from lmpreflight.commands.connection import HostProgress, collect_options, conne
 from lmpreflight.errors import UserError
 from lmpreflight.facts import save_host_facts
 from lmpreflight.facts.model import HostFacts
+from lmpreflight.report.model import Report
 
 EXIT_INCOMPLETE = 3
 
@@ -27,7 +28,7 @@ def live_check(
     quiet: bool,
     command: str,
     facts_dir: Path | None = None,
-) -> int:
+) -> Report:
     """Collect both hosts in parallel, save their facts if asked, then check and report."""
     if source.casefold() == destination.casefold():
         raise UserError(f"source and destination are both {source}; name two different hosts")
@@ -67,7 +68,7 @@ def check(source: str, destination: str, facts_dir: Path | None, **kwargs: Any) 
     """Collect facts from SOURCE and DESTINATION over WinRM, LDAP and DNS, and check the move."""
     options = options_from(kwargs)
     collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
-    sys.exit(live_check(source, destination, options, collect, quiet, "check", facts_dir))
+    sys.exit(live_check(source, destination, options, collect, quiet, "check", facts_dir).exit_code)
 
 
 @click.command()
