@@ -99,3 +99,16 @@ def test_facts_error_is_a_user_error() -> None:
     from lmpreflight.errors import UserError
 
     assert issubclass(FactsError, UserError)
+
+
+def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for change, expected in (
+        (
+            lambda d: d["migration"]["networks"].append({"subnet": "10.0.50.0/33", "priority": 0}),
+            "migration.networks[1].subnet",
+        ),
+        (lambda d: d["vms"][0].update(name="SQL\x0001"), "vms[0].name: Value error, a NUL character is not allowed"),
+    ):
+        path = _write(tmp_path, _doc_with(change))
+        code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
+        assert code == 2 and expected in err, err

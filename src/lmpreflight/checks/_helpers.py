@@ -22,6 +22,14 @@ MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 T = TypeVar("T")
 
 
+def parse_version(version: str) -> tuple[int, ...] | None:
+    """Like :func:`version_key`, but ``None`` for a version that is not 'N.N'."""
+    try:
+        return version_key(version)
+    except ValueError:
+        return None
+
+
 def version_key(version: str) -> tuple[int, ...]:
     """'9.0' → (9, 0); VM configuration versions compare numerically, not as text."""
     parts = []

@@ -9,8 +9,8 @@ from lmpreflight.checks._helpers import (
     USE_GUIDE,
     VM_VERSION_GUIDE,
     need,
+    parse_version,
     selected_vms,
-    version_key,
     vm_subject,
 )
 from lmpreflight.escape import ps_literal
@@ -123,7 +123,16 @@ def configuration_version(context: Context) -> Iterator[Finding]:
             powershell=f"Stop-VM -Name {ps_literal(vm.name)}; Update-VMVersion -Name {ps_literal(vm.name)} -Force",
             run_on=context.source.name,
         )
-        if version_key(vm.version) < MINIMUM_VERSION:
+        version = parse_version(vm.version)
+        known = [key for key in (parse_version(v) for v in supported) if key is not None]
+        if version is None:
+            yield warned(
+                f"{vm.name} reports configuration version {vm.version!r}, which lmpreflight cannot read; "
+                f"check it with Get-VM -Name {vm.name} | Select-Object Version",
+                subject,
+                evidence=evidence,
+            )
+        elif version < MINIMUM_VERSION:
             yield failed(
                 f"{vm.name} has configuration version {vm.version}; live migration needs at least 5.0",
                 subject,
@@ -137,7 +146,7 @@ def configuration_version(context: Context) -> Iterator[Finding]:
                 evidence=evidence,
             )
         elif vm.version not in supported:
-            newer = max(version_key(v) for v in supported) < version_key(vm.version)
+            newer = bool(known) and max(known) < version
             reason = (
                 "is newer than anything the destination runs (move it to a newer host instead)"
                 if newer

@@ -12,9 +12,10 @@ projects them to strings so that nothing downstream depends on serialiser quirks
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+import ipaddress
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 """Bump when a field changes meaning or a required field is added."""
@@ -45,6 +46,15 @@ class FactModel(BaseModel):
     hand-written or edited fact files are reported instead of silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """No Windows name holds a NUL; one in a fact file is corruption, refused at the door."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("a NUL character is not allowed")
+        return value
 
 
 AuthType = Literal["CredSSP", "Kerberos"]
@@ -96,8 +106,23 @@ class HyperVInfo(FactModel):
     vmms_start_type: str | None = None
 
 
+def _network(value: str) -> str:
+    ipaddress.ip_network(value, strict=False)
+    return value
+
+
+def _address(value: str) -> str:
+    ipaddress.ip_address(value)
+    return value
+
+
+Subnet = Annotated[str, AfterValidator(_network)]
+"""A CIDR subnet or a bare address, as Add-VMMigrationNetwork accepts."""
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class MigrationNetwork(FactModel):
-    subnet: str
+    subnet: Subnet
     priority: int | None = None
 
 
@@ -114,8 +139,8 @@ class MigrationSettings(FactModel):
 
 
 class IpAddress(FactModel):
-    address: str
-    prefix_length: int
+    address: Address
+    prefix_length: int = Field(ge=0, le=128)
 
 
 class NetAdapter(FactModel):
@@ -134,7 +159,7 @@ class FirewallRule(FactModel):
 class PortTest(FactModel):
     """A TCP connection attempt made by this host itself (never by the tool)."""
 
-    address: str
+    address: Address
     port: int
     succeeded: bool
     detail: str | None = None
