@@ -11,8 +11,8 @@ projects them to strings so that nothing downstream depends on serialiser quirks
 
 from __future__ import annotations
 
-from datetime import datetime
 import ipaddress
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
