@@ -116,3 +116,23 @@ def test_checks_never_break_and_are_deterministic(pair: tuple[HostFacts, HostFac
 def test_facts_survive_a_json_round_trip(pair: tuple[HostFacts, HostFacts, tuple[str, ...]]) -> None:
     for facts in pair[:2]:
         assert HostFacts.model_validate(json.loads(facts.model_dump_json())) == facts
+
+
+CODEISH = st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda n, t: f"{t} (0x{n:08X})", st.integers(0, 2**32 - 1), st.text(max_size=80)),
+    st.builds(lambda n: f"error {n}", st.integers(-(2**33), 2**33)),
+    st.builds(lambda n: f"Event ID {n}: failed", st.integers(0, 99_999)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CODEISH, max_size=6).map(" ".join))
+def test_explain_answers_any_text(text: str) -> None:
+    from lmpreflight.explain.engine import explain_text
+
+    explanation = explain_text(text)
+    assert explanation.matches or explanation.notes, "always an answer: matches or a note saying what to paste"
+    assert [c.rank for c in explanation.causes] == list(range(1, len(explanation.causes) + 1))
+    for match in explanation.matches:
+        assert match.meaning
