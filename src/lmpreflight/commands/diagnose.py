@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -81,7 +82,7 @@ def diagnose(
     if len(hosts) != 2:
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
     collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
-    collect = collect.__class__(**{**collect.__dict__, "events_hours": parse_since(since)})
+    collect = dataclasses.replace(collect, events_hours=parse_since(since))
     report = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
     unreachable = any(r.check_id == "collection.host" for r in report.results)
     sys.exit(EXIT_INCOMPLETE if unreachable else (1 if report.incidents else 0))
