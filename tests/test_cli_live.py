@@ -201,3 +201,18 @@ def test_lab_run_prints_a_working_check_command() -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_https_with_no_verify_warns_and_works(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lmpreflight.lab.environment import LabTuning
+
+    scenario = load_scenario("healthy")
+    with Lab(scenario, LabTuning(https=True)) as lab:
+        monkeypatch.setenv("LAB_PW", scenario.client.password)
+        args = [a for a in cli_connection_args(lab, scenario, "LAB_PW") if a != str(lab.endpoints.ca_cert)]
+        args.remove("--ca-cert")
+        code, out, err = invoke(
+            capsys, monkeypatch, "check", "hv01.corp.example", "hv02.corp.example", "--https", "--no-verify", *args
+        )
+    assert code == 0, out + err
+    assert "lmpreflight: warning: TLS certificates are not verified (--no-verify)" in err

@@ -144,7 +144,8 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
         )
     if isinstance(exc, WinRMTransportError):
         hint = (
-            "the host refuses unencrypted messages: use --transport ntlm or kerberos, or HTTPS"
+            "the host refuses unencrypted messages over HTTP: use --https, or --transport ntlm or kerberos, "
+            "which encrypt the messages themselves"
             if "500" in str(exc)
             else None
         )

@@ -366,7 +366,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.ntlm, self.authenticated, self.close_connection = None, False, True
                 self._reply(400)
                 return
-        elif self.ntlm is not None and not lab.options.allow_unencrypted:
+        elif self.ntlm is not None and not lab.options.allow_unencrypted and lab.options.tls is None:
+            # Like Windows: AllowUnencrypted governs HTTP; over HTTPS, TLS protects the message.
             self._reply(500)
             return
         self._dispatch(body, encrypted)
