@@ -52,44 +52,13 @@ def _host_for(report: Report, result: ResultOut) -> HostOut:
 StepBuilder = Callable[[Report, ResultOut], tuple[Part, FixStep]]
 
 
-def _migration_enabled(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
-    return _host_part(r), FixStep(
-        r.check_id,
-        r.message,
-        "Enable incoming and outgoing live migrations",
-        "-not (Get-VMHost).VirtualMachineMigrationEnabled",
-        "Enable-VMMigration",
-    )
+def _host_step(description: str, needed: str, change: str) -> StepBuilder:
+    """A fixed change on the host the result is about."""
 
+    def build(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
+        return _host_part(r), FixStep(r.check_id, r.message, description, needed, change)
 
-def _vmms(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
-    return _host_part(r), FixStep(
-        r.check_id,
-        r.message,
-        "Start vmms and start it automatically",
-        "(Get-Service -Name vmms).Status -ne 'Running'",
-        "Set-Service -Name vmms -StartupType Automatic; Start-Service -Name vmms",
-    )
-
-
-def _role(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
-    return _host_part(r), FixStep(
-        r.check_id,
-        r.message,
-        "Install the Hyper-V role (a restart follows; plan it)",
-        "-not (Get-WindowsFeature -Name Hyper-V).Installed",
-        "Install-WindowsFeature -Name Hyper-V -IncludeManagementTools",
-    )
-
-
-def _module(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
-    return _host_part(r), FixStep(
-        r.check_id,
-        r.message,
-        "Install the Hyper-V PowerShell module",
-        "-not (Get-Module -ListAvailable -Name Hyper-V)",
-        "Install-WindowsFeature -Name Hyper-V-PowerShell",
-    )
+    return build
 
 
 def _auth(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
@@ -100,16 +69,6 @@ def _auth(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
         f"Use the source's live-migration authentication ({r.evidence.get('source')})",
         f"[string](Get-VMHost).VirtualMachineMigrationAuthenticationType -ne {wanted}",
         f"Set-VMHost -VirtualMachineMigrationAuthenticationType {wanted}",
-    )
-
-
-def _simultaneous(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
-    return _host_part(r), FixStep(
-        r.check_id,
-        r.message,
-        "Allow two simultaneous live migrations (the default)",
-        "(Get-VMHost).MaximumVirtualMachineMigrations -lt 1",
-        "Set-VMHost -MaximumVirtualMachineMigrations 2",
     )
 
 
@@ -208,12 +167,32 @@ def _protocol_transition(report: Report, r: ResultOut) -> tuple[Part, FixStep]:
 
 
 AUTOMATED: dict[str, StepBuilder] = {
-    "hyperv.migration-enabled": _migration_enabled,
-    "hyperv.vmms-running": _vmms,
-    "hyperv.role-installed": _role,
-    "hyperv.module-present": _module,
+    "hyperv.migration-enabled": _host_step(
+        "Enable incoming and outgoing live migrations",
+        "-not (Get-VMHost).VirtualMachineMigrationEnabled",
+        "Enable-VMMigration",
+    ),
+    "hyperv.vmms-running": _host_step(
+        "Start vmms and start it automatically",
+        "(Get-Service -Name vmms).Status -ne 'Running'",
+        "Set-Service -Name vmms -StartupType Automatic; Start-Service -Name vmms",
+    ),
+    "hyperv.role-installed": _host_step(
+        "Install the Hyper-V role (a restart follows; plan it)",
+        "-not (Get-WindowsFeature -Name Hyper-V).Installed",
+        "Install-WindowsFeature -Name Hyper-V -IncludeManagementTools",
+    ),
+    "hyperv.module-present": _host_step(
+        "Install the Hyper-V PowerShell module",
+        "-not (Get-Module -ListAvailable -Name Hyper-V)",
+        "Install-WindowsFeature -Name Hyper-V-PowerShell",
+    ),
     "hyperv.auth-type-consistent": _auth,
-    "hyperv.simultaneous-migrations": _simultaneous,
+    "hyperv.simultaneous-migrations": _host_step(
+        "Allow two simultaneous live migrations (the default)",
+        "(Get-VMHost).MaximumVirtualMachineMigrations -lt 1",
+        "Set-VMHost -MaximumVirtualMachineMigrations 2",
+    ),
     "hyperv.user-rights": _user_rights,
     "network.firewall-rule": _firewall,
     "network.migration-networks-isolated": _isolation,
