@@ -127,7 +127,6 @@ def module_present(context: Context) -> Iterator[Finding]:
             "Move between hosts of the same Windows Server release, or from an older release to a newer one "
             "(for example during an upgrade); check the VM configuration version against the destination first."
         ),
-        run_on="planning",
     ),
     references=(
         SETUP_GUIDE,

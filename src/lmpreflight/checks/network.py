@@ -180,7 +180,6 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     needs=("destination.migration", "destination.network"),
     remediation=Remediation(
         text="Dedicate a separate (ideally isolated) network to live migration.",
-        run_on="network planning",
     ),
     references=(SETUP_GUIDE,),
 )
