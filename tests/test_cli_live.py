@@ -216,3 +216,26 @@ def test_https_with_no_verify_warns_and_works(capsys, monkeypatch) -> None:  # t
         )
     assert code == 0, out + err
     assert "lmpreflight: warning: TLS certificates are not verified (--no-verify)" in err
+
+
+def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None:
+    import io
+
+    from rich.console import Console
+
+    from lmpreflight.commands.connection import HostProgress
+
+    screen = io.StringIO()
+    with HostProgress(["hv01", "hv02"], quiet=False, console=Console(file=screen, force_terminal=True)) as progress:
+        progress.update("hv01", "collecting")
+        progress.update("hv02", "directory")
+        progress.live.refresh()  # type: ignore[union-attr]
+    assert "collecting" in screen.getvalue() and "reading the directory" in screen.getvalue()
+    piped = io.StringIO()
+    with HostProgress(["hv01"], quiet=False, console=Console(file=piped)) as progress:
+        progress.update("hv01", "done")
+    assert piped.getvalue() == ""
+    quiet = io.StringIO()
+    with HostProgress(["hv01"], quiet=True, console=Console(file=quiet, force_terminal=True)) as progress:
+        progress.update("hv01", "done")
+    assert quiet.getvalue() == ""

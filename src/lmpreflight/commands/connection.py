@@ -138,8 +138,8 @@ STAGES = {
 class HostProgress:
     """A live table of hosts and their stage on a terminal; silent when quiet or piped."""
 
-    def __init__(self, hosts: list[str], quiet: bool) -> None:
-        self.console = Console(stderr=True)
+    def __init__(self, hosts: list[str], quiet: bool, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
         self.enabled = not quiet and self.console.is_terminal
         self.stages = dict.fromkeys(hosts, "waiting")
         self.lock = threading.Lock()
