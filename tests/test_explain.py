@@ -222,3 +222,25 @@ def test_committed_explanation_schema_is_current() -> None:
     from lmpreflight.explain.engine import explanation_json_schema
 
     assert (REPO / "schemas" / "explanation.schema.json").read_text() == explanation_json_schema()
+
+
+def test_facts_checks_run_for_the_vm_the_error_names(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import EXAMPLES
+
+    text = (
+        "Live migration of 'Virtual Machine WEB02' failed. 'WEB02' failed to live migrate because a virtual switch "
+        "used by the VM doesn't exist on the destination node 'HV03'."
+    )
+    code, out, _ = invoke(
+        capsys,
+        monkeypatch,
+        "explain",
+        "--json",
+        "--facts",
+        str(EXAMPLES / "broken" / "source.json"),
+        str(EXAMPLES / "broken" / "destination.json"),
+        text,
+    )
+    first = json.loads(out)["causes"][0]
+    assert code == 0 and first["id"] == "virtual_switch_missing" and first["confidence"] == "high"
+    assert "New-VMSwitch -Name 'External-DMZ'" in first["fix"]["powershell"], "the check's own fix, with the real name"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -11,14 +10,13 @@ import click
 from lmpreflight.commands.common import make_console
 from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import MAX_TEXT, explain_text
+from lmpreflight.explain.events import vm_names_in
 from lmpreflight.explain.render import render_explanation
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import Result
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate
-
-_VM_IN_TEXT = re.compile(r"""(?:for|of|virtual machine)\s+["'“]([^"'”\r\n]{1,100})["'”]""", re.IGNORECASE)
 
 
 def decode_input(raw: bytes) -> str:
@@ -43,7 +41,7 @@ def read_text(words: tuple[str, ...]) -> str:
 
 def vms_named(text: str, source: HostFacts) -> tuple[str, ...]:
     """The VMs the error text names that exist on the source, so their checks run too."""
-    names = {m.group(1).strip().casefold() for m in _VM_IN_TEXT.finditer(text[:100_000])}
+    names = {name.casefold() for name in vm_names_in(text[:100_000])}
     return tuple(vm.name for vm in source.vms or [] if vm.name.casefold() in names)
 
 

@@ -152,9 +152,14 @@ def is_failure(event: EventRecord) -> bool:
     return event.level in ("Error", "Critical") and bool(HYPERV.search(event.provider + event.channel))
 
 
+def vm_names_in(text: str) -> list[str]:
+    """The VM names a migration message quotes ("operation for 'SQL01'", "Live migration of 'Virtual Machine X'")."""
+    return [m.group(1).strip() for m in _VM_NAME.finditer(text)]
+
+
 def vm_of(event: EventRecord) -> str | None:
-    match = _VM_NAME.search(event.message)
-    return match.group(1).strip() if match else None
+    names = vm_names_in(event.message)
+    return names[0] if names else None
 
 
 @dataclass
