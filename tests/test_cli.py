@@ -159,3 +159,8 @@ def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, 
     assert [(v["vm"], v["status"]) for v in readiness] == [("LEGACY01", "fail"), ("WEB02", "fail")]
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY)
     assert "SQL01                    ready" in out and "WEB02                    ready" in out
+
+
+def test_undecodable_vm_name_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL\udcff")
+    assert code == 2 and "not valid text" in err

@@ -108,6 +108,7 @@ def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys
             "migration.networks[1].subnet",
         ),
         (lambda d: d["vms"][0].update(name="SQL\x0001"), "vms[0].name: Value error, a NUL character is not allowed"),
+        (lambda d: d["vms"][0].update(name="SQL\ud800"), "vms[0].name: Value error, not valid Unicode text"),
     ):
         path = _write(tmp_path, _doc_with(change))
         code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)

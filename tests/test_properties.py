@@ -14,7 +14,7 @@ from lmpreflight.model import Status
 from tests.conftest import example_docs, full_run
 
 OPTIONAL = [*HOST_SECTIONS, "directory", "dns"]
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), min_size=0, max_size=12)
+TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
 
 
 def _vary(doc: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:

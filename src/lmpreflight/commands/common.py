@@ -90,7 +90,15 @@ def report_options(function: F) -> F:
 
 def options_from(kwargs: dict[str, Any]) -> ReportOptions:
     """Take the report options out of a command's keyword arguments."""
-    return ReportOptions(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions)})
+    options = ReportOptions(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions)})
+    for name in (*options.vms, *options.skip):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(
+                f"{name.encode('utf-8', 'replace').decode()}: not valid text (check the terminal's encoding)"
+            ) from None
+    return options
 
 
 def validate_skips(registry: Registry, skips: tuple[str, ...]) -> frozenset[str]:

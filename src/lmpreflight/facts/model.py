@@ -49,11 +49,18 @@ class FactModel(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        """No Windows name holds a NUL; one in a fact file is corruption, refused at the door."""
+    def _plain_text(cls, value: object) -> object:
+        """No Windows name holds a NUL or half a UTF-16 pair; either in a fact file is
+        corruption, refused at the door (it could not be written back as JSON)."""
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("a NUL character is not allowed")
+        for text in texts:
+            if isinstance(text, str):
+                if "\x00" in text:
+                    raise ValueError("a NUL character is not allowed")
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("not valid Unicode text (a lone surrogate)") from None
         return value
 
 
