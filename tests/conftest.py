@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import Context, Status
@@ -101,3 +103,9 @@ def validate_report_json(text: str) -> dict[str, Any]:
     schema = json.loads((REPO / "schemas" / "report.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(document)
     return document
+
+
+# CI runs the property tests with a fixed seed so a run is reproducible; local runs keep exploring.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
