@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lmpreflight.collect.parse import facts_from_collector, normalise
+from lmpreflight.collect.parse import facts_from_collector, normalise, with_stage_two
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import CollectorInfo, MigrationSettings, NetworkFacts
 from lmpreflight.lab.hosts import LabHost, LabWorld
@@ -47,14 +47,9 @@ def test_null_lists_and_ms_dates() -> None:
 def test_lab_quirks_are_parsed() -> None:
     document = _document()
     assert isinstance(document["sections"]["migration"]["networks"], dict), "the lab collapses one-item arrays"
-    facts = facts_from_collector(
-        document,
-        target="hv01.corp.example",
-        collector=INFO,
-        observer_utc=NOW,
-        stage_two={
-            "lmpreflight_port_tests": {"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None}
-        },
+    facts = with_stage_two(
+        facts_from_collector(document, target="hv01.corp.example", collector=INFO, observer_utc=NOW),
+        {"lmpreflight_port_tests": {"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None}},
     )
     assert facts.errors == []
     assert facts.migration is not None and facts.migration.networks[0].subnet == "10.0.50.0/24"
@@ -64,7 +59,7 @@ def test_lab_quirks_are_parsed() -> None:
 def test_a_malformed_section_is_that_sections_error_only() -> None:
     document = _document()
     document["sections"]["migration"]["authentication_type"] = 1
-    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW, stage_two=None)
+    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW)
     assert facts.migration is None
     assert [e.section for e in facts.errors] == ["migration"]
     assert "authentication_type" in facts.errors[0].message
@@ -73,7 +68,7 @@ def test_a_malformed_section_is_that_sections_error_only() -> None:
 
 def test_reported_section_errors_get_hints() -> None:
     document = _document("hyperv-role-missing", "HV02")
-    facts = facts_from_collector(document, target="hv02", collector=INFO, observer_utc=NOW, stage_two=None)
+    facts = facts_from_collector(document, target="hv02", collector=INFO, observer_utc=NOW)
     errors = {e.section: e for e in facts.errors}
     assert set(errors) == {"migration", "switches", "vms"}
     assert errors["migration"].hint is not None and "Install-WindowsFeature" in errors["migration"].hint

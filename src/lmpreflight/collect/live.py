@@ -17,7 +17,7 @@ from lmpreflight import __version__
 from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
-from lmpreflight.collect.parse import facts_from_collector
+from lmpreflight.collect.parse import facts_from_collector, with_stage_two
 from lmpreflight.collect.script import StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
@@ -30,7 +30,7 @@ STAGE_TWO_RESERVE = 15.0
 """Seconds kept for a host's own TCP tests when it waits for its peer's addresses."""
 
 Progress = Callable[[str, str], None]
-"""Called with (host, stage): connecting, collecting, directory, dns, done, failed."""
+"""Called with (host, stage): connecting, collecting, directory, done, failed."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +104,6 @@ def _short(host: str) -> str:
     return host.split(".")[0].upper()
 
 
-def _partial_facts(stage: StageOne, target: str, options: CollectOptions) -> HostFacts:
-    info = CollectorInfo(method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username)
-    return facts_from_collector(
-        stage.document, target=target, collector=info, observer_utc=stage.received_utc, stage_two=None
-    )
-
-
 @dataclass
 class _HostJob:
     target: str
@@ -121,12 +114,24 @@ class _HostJob:
     cancel: threading.Event
     progress: Progress
     deadline: float = 0.0
+    stage_one: HostFacts | None = None
+
+    @property
+    def collector(self) -> CollectorInfo:
+        return CollectorInfo(
+            method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=self.options.username
+        )
+
+    def parse_stage_one(self, stage: StageOne) -> HostFacts:
+        return facts_from_collector(
+            stage.document, target=self.target, collector=self.collector, observer_utc=stage.received_utc
+        )
 
     def stage_two_for(self, stage: StageOne) -> StageTwoRequest:
         """Publish this host's stage one, wait for the peer's, and ask for what only this host
         can tell: TCP to the peer's migration addresses and, on the destination, Hyper-V's
         verdict on the source VMs' compatibility information."""
-        own = _partial_facts(stage, self.target, self.options)
+        self.stage_one = own = self.parse_stage_one(stage)
         self.rendezvous.publish(self.target, own)
         if self.peer is None:
             return StageTwoRequest()
@@ -150,9 +155,6 @@ class _HostJob:
 
     def _run(self, background: ThreadPoolExecutor) -> HostFacts:
         options = self.options
-        info = CollectorInfo(
-            method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username
-        )
         connection = Connection(
             host=self.target,
             endpoint=options.endpoint(self.target),
@@ -177,15 +179,14 @@ class _HostJob:
                 self.cancel,
                 lambda stage_name: self.progress(self.target, stage_name),
             )
-            facts = facts_from_collector(
-                stage.document, target=self.target, collector=info, observer_utc=stage.received_utc, stage_two=answer
-            )
+            # Stage one was parsed when the host answered it (unless the collector ended right away).
+            facts = with_stage_two(self.stage_one or self.parse_stage_one(stage), answer)
         except CollectionFailed as failure:
             self.rendezvous.publish(self.target, None)
             self.progress(self.target, "failed")
             facts = HostFacts(
                 collected_at=datetime.now(UTC),
-                collector=info,
+                collector=self.collector,
                 target=self.target,
                 errors=[CollectionError(section=WHOLE_HOST, message=failure.message, hint=failure.hint)],
             )
@@ -290,7 +291,9 @@ def collect_hosts(
         peer = hosts[1 - index] if pair else None
         role = ("source" if index == 0 else "destination") if pair else "source"
         jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress))
-    with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts)))) as pool:
+    # A pair's hosts wait for each other after stage one: both must run at once.
+    workers = len(hosts) if pair else max(1, min(options.concurrency, len(hosts)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(job.run) for job in jobs]
         try:
             return [future.result() for future in futures]

@@ -24,6 +24,7 @@ from lmpreflight.facts.model import (
     CollectionError,
     CollectorInfo,
     HostFacts,
+    PortTest,
 )
 
 COLLECTOR_FORMAT = 1
@@ -100,8 +101,9 @@ def normalise(value: Any, annotation: Any) -> Any:
     return value
 
 
-def parse_section(name: str, raw: Any) -> tuple[Any, CollectionError | None]:
-    annotation: Any = HostFacts.model_fields[name].annotation
+def parse_section(name: str, raw: Any, annotation: Any = None) -> tuple[Any, CollectionError | None]:
+    """One section (by default typed as the HostFacts field ``name``), or its collection error."""
+    annotation = annotation or HostFacts.model_fields[name].annotation
     try:
         value = TypeAdapter(annotation).validate_python(normalise(raw, annotation))
     except ValidationError as exc:
@@ -117,10 +119,8 @@ def facts_from_collector(
     target: str,
     collector: CollectorInfo,
     observer_utc: datetime | None,
-    stage_two: dict[str, Any] | None,
 ) -> HostFacts:
-    """Host facts from one collector document (live stage one, or the offline script's file)
-    and, for a live pair, what the host answered in stage two (TCP tests, compatibility)."""
+    """Host facts from one collector document (live stage one, or the offline script's file)."""
     sections = document.get("sections")
     if document.get("lmpreflight_collector") != COLLECTOR_FORMAT or not isinstance(sections, dict):
         raise ValueError("not an lmpreflight collector document")
@@ -147,8 +147,6 @@ def facts_from_collector(
                 )
                 continue
             raw = {**raw, "observer_utc": observer_utc.isoformat()}
-        if name == "network" and isinstance(raw, dict) and stage_two is not None:
-            raw = {**raw, "port_tests": stage_two.get("lmpreflight_port_tests")}
         if raw is None:
             if name not in reported and name not in (*TOOL_SECTIONS, *OPTIONAL_SECTIONS):
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
@@ -157,11 +155,6 @@ def facts_from_collector(
         if error is not None:
             errors.append(error)
         values[name] = value
-    if stage_two is not None:
-        value, error = parse_section("compatibility", stage_two.get("compatibility"))
-        if error is not None:
-            errors.append(error)
-        values["compatibility"] = value
     return HostFacts(
         collected_at=datetime.now(UTC),
         collector=collector,
@@ -169,6 +162,24 @@ def facts_from_collector(
         errors=errors,
         **values,
     )
+
+
+def with_stage_two(facts: HostFacts, answer: dict[str, Any]) -> HostFacts:
+    """Add what a live host answered in stage two: its own TCP tests towards the peer, and
+    Hyper-V's verdicts on the peer's VMs."""
+    errors = list(facts.errors)
+    update: dict[str, Any] = {}
+    if facts.network is not None:
+        tests, error = parse_section("network", answer.get("lmpreflight_port_tests"), list[PortTest])
+        if error is None:
+            update["network"] = facts.network.model_copy(update={"port_tests": tests})
+        else:
+            errors.append(error)
+    verdicts, error = parse_section("compatibility", answer.get("compatibility"))
+    update["compatibility"] = verdicts
+    if error is not None:
+        errors.append(error)
+    return facts.model_copy(update={**update, "errors": errors})
 
 
 def facts_from_offline(document: dict[str, Any]) -> HostFacts:
@@ -191,4 +202,4 @@ def facts_from_offline(document: dict[str, Any]) -> HostFacts:
         run_from=computer,
         user=document.get("user"),
     )
-    return facts_from_collector(document, target=target, collector=info, observer_utc=observer, stage_two=None)
+    return facts_from_collector(document, target=target, collector=info, observer_utc=observer)

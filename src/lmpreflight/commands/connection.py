@@ -6,7 +6,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -129,7 +128,6 @@ STAGES = {
     "connecting": "[cyan]connecting[/]",
     "collecting": "[cyan]collecting[/]",
     "directory": "[cyan]reading the directory[/]",
-    "dns": "[cyan]querying DNS[/]",
     "done": "[green]done[/]",
     "failed": "[red]failed[/]",
 }
@@ -166,7 +164,3 @@ class HostProgress:
             self.stages[host] = stage
             if self.live is not None:
                 self.live.update(self._table())
-
-
-def save_facts_path(folder: Path | None, name: str) -> Path | None:
-    return None if folder is None else folder / f"{name.split('.')[0].lower()}.json"
