@@ -100,58 +100,59 @@ def _result_out(result: Result, source: HostFacts, destination: HostFacts) -> Re
     )
 
 
-FORWARD_AUTH = (
-    "delegation.spns-to-destination",
-    "credssp.start-on-source",
-    "credssp.credential-guard",
-    "hyperv.auth-type-consistent",
-    "domain.same-or-trusted",
+# The parts of the migration-path picture, each as the (check id, subject) pairs behind it;
+# a subject of None means any.
+Parts = tuple[tuple[str, str | None], ...]
+TCP_PARTS: Parts = (
+    ("network.port-6600", "source"),
+    ("network.firewall-rule", None),
+    ("network.shared-migration-subnet", None),
 )
-REVERSE_AUTH = ("delegation.spns-to-source", "hyperv.auth-type-consistent", "domain.same-or-trusted")
+FORWARD_PARTS: Parts = (
+    ("delegation.spns-to-destination", None),
+    ("delegation.protocol-transition", "source"),
+    ("credssp.start-on-source", None),
+    ("credssp.credential-guard", None),
+    ("hyperv.auth-type-consistent", None),
+    ("domain.same-or-trusted", None),
+)
+REVERSE_PARTS: Parts = (
+    ("delegation.spns-to-source", None),
+    ("delegation.protocol-transition", "destination"),
+    ("network.port-6600", "destination"),
+    ("hyperv.auth-type-consistent", None),
+    ("domain.same-or-trusted", None),
+)
 
 
-def _worst(results: list[Result], check_ids: tuple[str, ...], subjects: tuple[str, ...] | None = None) -> str | None:
-    """The worst status among the results of these checks (about these subjects), or None."""
+def _worst(results: list[Result], parts: Parts | None = None, subject: str | None = None) -> str | None:
+    """The worst status (skips aside) of the results named by ``parts``, or of every result
+    about ``subject``; None when there are none."""
     chosen = [
         r.status
         for r in results
-        if r.check.id in check_ids and (subjects is None or r.finding.subject in subjects) and r.status != Status.SKIP
+        if r.status != Status.SKIP
+        and (subject is None or r.finding.subject == subject)
+        and (parts is None or any(r.check.id == cid and sub in (None, r.finding.subject) for cid, sub in parts))
     ]
-    return max(chosen, key=lambda s: s.rank).value if chosen else None
-
-
-def _worst_about(results: list[Result], subject: str) -> str:
-    statuses = [r.status for r in results if r.finding.subject == subject and r.status != Status.SKIP]
-    return max(statuses, key=lambda s: s.rank).value if statuses else Status.PASS.value
+    return max(chosen, key=lambda status: status.rank).value if chosen else None
 
 
 def _path(results: list[Result], source: HostFacts) -> PathOut:
     shared = next((r for r in results if r.check.id == "network.shared-migration-subnet"), None)
     addresses = shared.finding.evidence.get("on_shared_subnet") if shared else None
-    forward = _worst(results, FORWARD_AUTH)
-    transition = _worst(results, ("delegation.protocol-transition",), ("source",))
-    if transition is not None and (forward is None or Status(transition).rank > Status(forward).rank):
-        forward = transition
-    reverse = _worst(results, REVERSE_AUTH)
-    back = _worst(results, ("delegation.protocol-transition",), ("destination",))
-    if back is not None and (reverse is None or Status(back).rank > Status(reverse).rank):
-        reverse = back
     auth = source.migration.authentication_type if source.migration else None
     label = {"Kerberos": "Kerberos delegation", "CredSSP": f"CredSSP (start on {source.name})"}.get(
         auth or "", "authentication"
     )
     return PathOut(
         address=addresses[0] if addresses else None,
-        tcp_6600=_worst(
-            results,
-            ("network.port-6600", "network.firewall-rule", "network.shared-migration-subnet"),
-            ("source", "destination", "pair"),
-        ),
-        forward_auth=forward,
-        reverse_auth=reverse,
+        tcp_6600=_worst(results, TCP_PARTS),
+        forward_auth=_worst(results, FORWARD_PARTS),
+        reverse_auth=_worst(results, REVERSE_PARTS),
         auth_label=label,
-        source_status=_worst_about(results, "source"),
-        destination_status=_worst_about(results, "destination"),
+        source_status=_worst(results, subject="source") or Status.PASS.value,
+        destination_status=_worst(results, subject="destination") or Status.PASS.value,
     )
 
 
