@@ -57,18 +57,6 @@ def scenario_report(scenario: Scenario) -> Report:
 
 
 def cli_connection_args(lab: Lab, scenario: Scenario, password_variable: str) -> list[str]:
-    """The connection options that point the real CLI at a running lab."""
-    args = [
-        "--user",
-        scenario.client.user,
-        "--password-env",
-        password_variable,
-        "--dns-server",
-        lab.endpoints.dns,
-        "--ca-cert",
-        str(lab.endpoints.ca_cert),
-        "-q",
-    ]
-    for host, url in lab.endpoints.winrm.items():
-        args += ["--endpoint", f"{lab.fqdn(host)}={url}"]
-    return args
+    """The connection options that point the real CLI at a running lab, without progress display."""
+    assert lab.scenario is scenario
+    return [*lab.connection_arguments(password_variable), "-q"]

@@ -104,17 +104,8 @@ def lab_run(scenario: str) -> None:
             "check",
             running.fqdn(source),
             running.fqdn(destination),
-            "--user",
-            spec.client.user,
-            "--password-env",
-            PASSWORD_VARIABLE,
-            "--dns-server",
-            endpoints.dns,
-            "--ca-cert",
-            str(endpoints.ca_cert),
+            *running.connection_arguments(PASSWORD_VARIABLE),
         ]
-        for name, url in endpoints.winrm.items():
-            words += ["--endpoint", f"{running.fqdn(name)}={url}"]
         for vm in spec.vms:
             words += ["--vm", vm]
         click.echo("Check it from another terminal:")

@@ -111,6 +111,22 @@ class Lab:
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
+    def connection_arguments(self, password_variable: str) -> list[str]:
+        """The options that point 'lmpreflight check' (or collect, diagnose) at this lab."""
+        words = [
+            "--user",
+            self.scenario.client.user,
+            "--password-env",
+            password_variable,
+            "--dns-server",
+            self.endpoints.dns,
+            "--ca-cert",
+            str(self.endpoints.ca_cert),
+        ]
+        for name, url in self.endpoints.winrm.items():
+            words += ["--endpoint", f"{self.fqdn(name)}={url}"]
+        return words
+
     def fqdn(self, name: str) -> str:
         return str(self.scenario.hosts[name].facts.get("identity", {}).get("fqdn", name))
 
