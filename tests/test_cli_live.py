@@ -239,3 +239,12 @@ def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None
     with HostProgress(["hv01"], quiet=True, console=Console(file=quiet, force_terminal=True)) as progress:
         progress.update("hv01", "done")
     assert quiet.getvalue() == ""
+
+
+def test_an_unwritable_report_path_stops_the_demo_before_the_lab_starts(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = invoke(capsys, monkeypatch, "demo", "healthy", "--html", "/no/such/folder/r.html")
+    assert code == 2 and out == ""
+    assert (
+        err.strip()
+        == "lmpreflight: error: cannot write /no/such/folder/r.html: the folder /no/such/folder does not exist"
+    )

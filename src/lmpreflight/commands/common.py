@@ -98,6 +98,11 @@ def options_from(kwargs: dict[str, Any]) -> ReportOptions:
             raise UserError(
                 f"{name.encode('utf-8', 'replace').decode()}: not valid text (check the terminal's encoding)"
             ) from None
+    # Refuse an output nobody can write before any slow collection starts.
+    outputs = (options.json_path, options.html_path, options.junit_path, options.fix_script_path, options.markdown_path)
+    for path in outputs:
+        if path is not None and not path.parent.is_dir():
+            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
     return options
 
 
