@@ -13,7 +13,9 @@ import pytest
 
 from lmpreflight.collect.live import collect_hosts
 from lmpreflight.collect.script import BOOTSTRAP, bootstrap_arguments, render_collector
+from lmpreflight.facts.model import PortTest
 from lmpreflight.lab.environment import Lab, LabTuning
+from lmpreflight.lab.hosts import LabWorld
 from lmpreflight.lab.scenario import load_scenario
 from lmpreflight.registry import load_checks
 from lmpreflight.report.build import RunInfo, build_report
@@ -51,9 +53,35 @@ def test_port_tests_are_made_from_the_source_to_the_destination_migration_addres
     with Lab(scenario) as lab:
         source, destination = collect_pair(lab, scenario)
     assert source.network is not None
-    assert [(t.address, t.port, t.succeeded) for t in source.network.port_tests] == [("10.0.50.12", 6600, True)]
+    assert [(t.address, t.port, t.succeeded, t.outcome, t.source_address) for t in source.network.port_tests] == [
+        ("10.0.50.12", 6600, True, "connected", "10.0.50.11")
+    ]
     assert destination.network is not None
     assert [(t.address, t.port) for t in destination.network.port_tests] == [("10.0.50.11", 6600)]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcome"),
+    [("port-6600-blocked", "timed-out"), ("migration-disabled", "refused")],
+)
+def test_a_failed_port_test_says_how_it_failed_and_from_where(scenario: str, outcome: str) -> None:
+    loaded = load_scenario(scenario)
+    world = LabWorld(loaded, "CORP\\hvadmin")
+    assert world.tcp_attempt("HV01", "10.0.50.12", 6600)[:2] == (outcome, "10.0.50.11")
+
+
+def test_no_route_is_unreachable_without_a_source_address() -> None:
+    world = LabWorld(load_scenario("healthy"), "CORP\\hvadmin")
+    outcome, source, detail = world.tcp_attempt("HV01", "2001:db8::12", 6600)
+    assert (outcome, source) == ("unreachable", None)
+    assert detail is not None and "unreachable network" in detail
+
+
+def test_a_port_test_whose_outcome_contradicts_succeeded_is_refused() -> None:
+    with pytest.raises(ValueError, match="contradicts"):
+        PortTest(address="10.0.50.12", port=6600, succeeded=True, outcome="refused")
+    # Facts written before outcomes were recorded still load.
+    assert PortTest(address="10.0.50.12", port=6600, succeeded=False).outcome is None
 
 
 def test_clock_offset_is_measured_against_the_tool() -> None:

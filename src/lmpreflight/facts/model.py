@@ -15,7 +15,7 @@ import ipaddress
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 """Bump when a field changes meaning or a required field is added."""
@@ -163,13 +163,34 @@ class FirewallRule(FactModel):
     enabled: bool | None = None
 
 
+PortOutcome = Literal["connected", "refused", "timed-out", "unreachable", "error"]
+"""How a TCP connection attempt ended, from the Winsock error the host saw:
+connected; refused (WSAECONNREFUSED 10061: the peer answered with a reset, nothing listens or a
+firewall rejects); timed-out (no answer at all: a silent drop, or no route back); unreachable
+(WSAEHOSTUNREACH/WSAENETUNREACH: the host had no route); error (anything else, see ``detail``)."""
+
+
 class PortTest(FactModel):
     """A TCP connection attempt made by this host itself (never by the tool)."""
 
     address: Address
     port: int
     succeeded: bool
+    outcome: PortOutcome | None = Field(
+        default=None, description="How the attempt ended; absent in facts from collectors that did not record it"
+    )
+    source_address: Address | None = Field(
+        default=None,
+        description="The host's own address the attempt left from: the socket's local end once connected, "
+        "else the source address Find-NetRoute picks for the target",
+    )
     detail: str | None = None
+
+    @model_validator(mode="after")
+    def _outcome_matches(self) -> PortTest:
+        if self.outcome is not None and self.succeeded != (self.outcome == "connected"):
+            raise ValueError(f"succeeded={self.succeeded} contradicts outcome {self.outcome!r}")
+        return self
 
 
 class NetworkFacts(FactModel):

@@ -170,8 +170,17 @@ class _CollectorProcess:
         tests = []
         for target in request.get("tcp", []):
             address, port = target["address"], int(target["port"])
-            ok, detail = self.host.world.tcp_reachable(self.host.name, address, port)
-            tests.append({"address": address, "port": port, "succeeded": ok, "detail": detail})
+            outcome, source, detail = self.host.world.tcp_attempt(self.host.name, address, port)
+            tests.append(
+                {
+                    "address": address,
+                    "port": port,
+                    "succeeded": outcome == "connected",
+                    "outcome": outcome,
+                    "source_address": source,
+                    "detail": detail,
+                }
+            )
         verdicts = [
             self.host.check_compatibility(item["vm"], item["info"]) for item in request.get("compatibility", [])
         ]
@@ -323,37 +332,56 @@ class LabWorld:
                     return name, adapter
         return None
 
-    def routable(self, source: str, address: str, target_adapter: dict[str, Any]) -> bool:
-        """On a shared subnet, or both ends behind a gateway: the lab's whole routing model."""
+    def source_address(self, source: str, address: str) -> str | None:
+        """The address ``source`` sends from towards ``address``: one on a shared subnet, else
+        one on an adapter with a default gateway (what Find-NetRoute answers); None without a route."""
         target = ipaddress.ip_address(address)
+        routed: str | None = None
         for adapter in self.adapters(source):
             for entry in adapter.get("addresses", []):
+                if ipaddress.ip_address(entry["address"]).version != target.version:
+                    continue
                 if target in ipaddress.ip_interface(f"{entry['address']}/{entry['prefix_length']}").network:
-                    return True
-        return bool(target_adapter.get("default_gateway")) and any(
-            a.get("default_gateway") for a in self.adapters(source)
-        )
+                    return str(entry["address"])
+                if adapter.get("default_gateway") and routed is None:
+                    routed = str(entry["address"])
+        return routed
 
-    def tcp_reachable(self, source: str, address: str, port: int) -> tuple[bool, str | None]:
-        timed_out = f"TCP connect to {address}:{port} timed out after 3000 ms"
+    def tcp_attempt(self, source: str, address: str, port: int) -> tuple[str, str | None, str | None]:
+        """How a TCP connection from host ``source`` to ``address``:``port`` ends: the outcome,
+        the source address used, and the Winsock message Windows would give."""
+        timed_out = f"no answer from {address}:{port} within 3000 ms"
+        from_address = self.source_address(source, address)
+        if from_address is None:
+            return "unreachable", None, "A socket operation was attempted to an unreachable network"
         found = self.owner_of(address)
-        if found is None or not self.routable(source, address, found[1]):
-            return False, timed_out
+        if found is None or (not found[1].get("default_gateway") and not self._same_subnet(source, address)):
+            return "timed-out", from_address, timed_out
         owner = found[0]
         if any(b.source == source and b.address == address and b.port == port for b in self.scenario.network_blocks):
-            return False, timed_out
+            return "timed-out", from_address, timed_out
         spec = self.scenario.hosts[owner]
         facts = self.scenario.host_facts(owner)
         if port in spec.blocked_ports:
-            return False, timed_out
+            return "timed-out", from_address, timed_out
         if port == 6600:
             rule = (facts.get("network") or {}).get("migration_firewall_rule") or {}
             if not rule.get("present") or not rule.get("enabled"):
-                return False, timed_out
+                return "timed-out", from_address, timed_out
             migration = facts.get("migration") or {}
             hyperv = facts.get("hyperv") or {}
             if not migration.get("enabled") or hyperv.get("vmms_status") != "Running":
-                return False, (
-                    f"No connection could be made because the target machine actively refused it {address}:{port}"
+                return (
+                    "refused",
+                    from_address,
+                    (f"No connection could be made because the target machine actively refused it {address}:{port}"),
                 )
-        return True, None
+        return "connected", from_address, None
+
+    def _same_subnet(self, source: str, address: str) -> bool:
+        target = ipaddress.ip_address(address)
+        return any(
+            target in ipaddress.ip_interface(f"{entry['address']}/{entry['prefix_length']}").network
+            for adapter in self.adapters(source)
+            for entry in adapter.get("addresses", [])
+        )
