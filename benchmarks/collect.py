@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 import winrm
 
 from lmpreflight.collect.live import collect_hosts
-from lmpreflight.commands.lab import lab_collect_options
 from lmpreflight.facts.model import HOST_SECTIONS
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario, load_scenario
@@ -80,7 +79,7 @@ def processes(lab: Lab) -> dict[str, int]:
 
 def ours(scenario: Scenario) -> tuple[float, dict[str, int], dict[str, int]]:
     with Lab(scenario, TUNING) as lab:
-        options = lab_collect_options(lab, scenario, False, tuple(scenario.vms))
+        options = lab.collect_options(False, tuple(scenario.vms))
         started = time.perf_counter()
         facts = collect_hosts([lab.fqdn("HV01"), lab.fqdn("HV02")], options, pair=True)
         elapsed = time.perf_counter() - started
@@ -120,7 +119,7 @@ def fleet(size: int, concurrency: int) -> tuple[float, int, int]:
         hosts[name] = template.model_copy(update={"role": "other", "facts": facts, "account": None})
     scenario = base.model_copy(update={"hosts": hosts})
     with Lab(scenario, TUNING) as lab:
-        options = dataclasses.replace(lab_collect_options(lab, scenario, False, ()), concurrency=concurrency)
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=concurrency)
         started = time.perf_counter()
         facts = collect_hosts([lab.fqdn(name) for name in hosts], options)
         elapsed = time.perf_counter() - started

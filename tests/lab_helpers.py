@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 from lmpreflight.collect.live import CollectOptions, collect_hosts
-from lmpreflight.commands.lab import lab_collect_options
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario
@@ -18,7 +17,7 @@ from lmpreflight.runner import Selection, evaluate
 
 
 def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
-    options = lab_collect_options(lab, scenario, scenario.include_storage, tuple(scenario.vms))
+    options = lab.collect_options(scenario.include_storage, tuple(scenario.vms))
     return dataclasses.replace(options, timeout=5, **changes)
 
 

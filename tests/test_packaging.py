@@ -23,6 +23,9 @@ def _run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ign
 
 
 def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None:
+    """A plain install resolves only the declared dependencies from the package index (nothing borrowed from
+    this environment), so an optional extra imported on start-up, or a dependency that is used but not
+    declared, fails here as it would for a user."""
     built = _run(
         sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(REPO)
     )
@@ -31,13 +34,13 @@ def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None
     venv = tmp_path / "venv"
     assert _run(sys.executable, "-m", "venv", "--without-pip", str(venv)).returncode == 0
     python = venv / "bin" / "python"
-    installed = _run(
-        sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)
-    )
+    installed = _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", str(wheel))
     assert installed.returncode == 0, installed.stderr[-2000:]
-    # Dependencies come from the test environment; lmpreflight itself only from the wheel.
-    site = _run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    isolated = _run(str(python), "-c", "import sys; print('\\n'.join(sys.path))")
+    assert sysconfig.get_paths()["purelib"] not in isolated.stdout.splitlines(), "the test environment leaked in"
+    for extra in ("dnslib", "ldaptor", "twisted", "evtx", "playwright", "tree_sitter", "hypothesis", "ansible"):
+        absent = _run(str(python), "-c", f"import importlib.util as u; print(u.find_spec('{extra}') is None)")
+        assert absent.stdout.strip() == "True", f"{extra} is an optional extra but came with a plain install"
 
     where = _run(str(python), "-c", "import lmpreflight.resources as r; print(r.data_dir('templates'))", cwd=tmp_path)
     assert where.returncode == 0, where.stderr
@@ -45,13 +48,33 @@ def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None
 
     out = tmp_path / "out"
     out.mkdir()
-    report = _run(
-        str(venv / "bin" / "lmpreflight"), "analyze", *HEALTHY, "--html", "r.html", "--json", "r.json", cwd=out
-    )
+    tool = str(venv / "bin" / "lmpreflight")
+    for command in (["--version"], ["check", "--help"], ["collect", "--help"], ["diagnose", "--help"]):
+        shown = _run(tool, *command, cwd=out)
+        assert shown.returncode == 0 and shown.stdout and not shown.stderr, (command, shown.stderr)
+    listed = _run(tool, "checks", cwd=out)
+    assert listed.returncode == 0 and "delegation." in listed.stdout, listed.stderr
+    for kind in ("report", "facts", "explanation"):
+        schema = _run(tool, "schema", kind, cwd=out)
+        assert schema.returncode == 0 and json.loads(schema.stdout)["type"] == "object", schema.stderr
+    explained = _run(tool, "explain", "0x8009030E", cwd=out)
+    assert explained.returncode == 0 and "delegation" in explained.stdout.lower(), explained.stderr
+    report = _run(tool, "analyze", *HEALTHY, "--html", "r.html", "--json", "r.json", cwd=out)
     assert report.returncode == 0, report.stderr
     assert "READY" in (out / "r.html").read_text()
     validate_report_json((out / "r.json").read_text())
-    demo = _run(str(venv / "bin" / "lmpreflight"), "demo", "-q", "--fix-script", "fix.ps1", cwd=out)
+
+    for command in (["demo", "-q"], ["lab", "run", "healthy"]):
+        refused = _run(tool, *command, cwd=out)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.strip().splitlines()[-1:] == [
+            "lmpreflight: error: the lab needs extra packages (dnslib is missing): pip install 'lmpreflight[lab]'"
+        ]
+    assert _run(tool, "lab", "list", cwd=out).returncode == 0, "listing scenarios needs no extra"
+
+    with_lab = _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", f"{wheel}[lab]")
+    assert with_lab.returncode == 0, with_lab.stderr[-2000:]
+    demo = _run(tool, "demo", "-q", "--fix-script", "fix.ps1", cwd=out)
     assert demo.returncode == 1, demo.stderr
     assert "Verdict: NOT READY" in demo.stdout and (out / "report.html").exists() and (out / "fix.ps1").exists()
 

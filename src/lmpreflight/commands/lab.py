@@ -3,37 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import shlex
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lmpreflight.collect.dns import DnsServer
-from lmpreflight.collect.live import CollectOptions
 from lmpreflight.commands.common import options_from, report_options
 from lmpreflight.commands.live import live_check
-from lmpreflight.lab.environment import Lab
-from lmpreflight.lab.scenario import DEFAULT_SCENARIO, Scenario, builtin_names, load_scenario
+from lmpreflight.errors import UserError
+from lmpreflight.lab.scenario import DEFAULT_SCENARIO, builtin_names, load_scenario
+
+if TYPE_CHECKING:
+    from lmpreflight.lab.environment import Lab
 
 PASSWORD_VARIABLE = "LMPREFLIGHT_LAB_PASSWORD"
+LAB_EXTRA_MODULES = ("dnslib", "ldaptor", "twisted")
 
 
-def lab_collect_options(lab: Lab, scenario: Scenario, include_storage: bool, vms: tuple[str, ...]) -> CollectOptions:
-    endpoints = lab.endpoints
-    return CollectOptions(
-        username=scenario.client.user,
-        password=scenario.client.password,
-        transport=scenario.client.transport,
-        ca_cert=str(endpoints.ca_cert),
-        dns=DnsServer.parse(endpoints.dns),
-        timeout=15,
-        endpoints={lab.fqdn(name): url for name, url in endpoints.winrm.items()},
-        vm_names=vms,
-        include_storage=include_storage,
-    )
+def _lab_environment() -> type[Lab]:
+    """The lab's servers, imported only when a lab command runs: they need the optional 'lab' extra."""
+    try:
+        for extra in LAB_EXTRA_MODULES:
+            importlib.import_module(extra)
+        from lmpreflight.lab.environment import Lab
+    except ModuleNotFoundError as missing:
+        raise UserError(
+            f"the lab needs extra packages ({missing.name} is missing): pip install 'lmpreflight[lab]'"
+        ) from None
+    return Lab
 
 
 @click.command()
@@ -47,6 +48,7 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
     from it exactly as from real hosts. Writes report.html and report.json here unless told
     otherwise. 'lmpreflight lab list' names the scenarios.
     """
+    lab_environment = _lab_environment()
     options = options_from(kwargs)
     spec = load_scenario(scenario)
     options = dataclasses.replace(
@@ -57,8 +59,8 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
         json_path=options.json_path or Path("report.json"),
     )
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
-    with Lab(spec) as lab:
-        collect = lab_collect_options(lab, spec, options.include_storage, options.vms)
+    with lab_environment(spec) as lab:
+        collect = lab.collect_options(options.include_storage, options.vms)
         report = live_check(
             lab.fqdn(spec.role("source")), lab.fqdn(spec.role("destination")), options, collect, quiet, "demo"
         )
@@ -86,8 +88,9 @@ def lab_list() -> None:
 @click.argument("scenario", metavar="SCENARIO|PATH")
 def lab_run(scenario: str) -> None:
     """Run the lab in the foreground and print how to point 'lmpreflight check' at it."""
+    lab_environment = _lab_environment()
     spec = load_scenario(scenario)
-    with Lab(spec) as running:
+    with lab_environment(spec) as running:
         endpoints = running.endpoints
         source, destination = spec.role("source"), spec.role("destination")
         click.echo(f"lmpreflight lab: scenario '{spec.name}' is running (Ctrl-C stops it)")

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from lmpreflight.collect.dns import DnsServer
+from lmpreflight.collect.live import CollectOptions
 from lmpreflight.lab.certs import LabCertificates, make_certificates
 from lmpreflight.lab.dns_server import DnsTable, LabDnsServer, reverse_name
 from lmpreflight.lab.hosts import LabHost, LabWorld
@@ -126,6 +128,21 @@ class Lab:
         for name, url in self.endpoints.winrm.items():
             words += ["--endpoint", f"{self.fqdn(name)}={url}"]
         return words
+
+    def collect_options(self, include_storage: bool, vms: tuple[str, ...]) -> CollectOptions:
+        """The collection options that point lmpreflight's own collector at this lab (demo, tests, benchmarks)."""
+        client = self.scenario.client
+        return CollectOptions(
+            username=client.user,
+            password=client.password,
+            transport=client.transport,
+            ca_cert=str(self.endpoints.ca_cert),
+            dns=DnsServer.parse(self.endpoints.dns),
+            timeout=15,
+            endpoints={self.fqdn(name): url for name, url in self.endpoints.winrm.items()},
+            vm_names=vms,
+            include_storage=include_storage,
+        )
 
     def fqdn(self, name: str) -> str:
         return str(self.scenario.hosts[name].facts.get("identity", {}).get("fqdn", name))
