@@ -37,9 +37,19 @@ def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **change
         load_checks(include_plugins=False),
         source,
         destination,
-        Selection(vms=tuple(scenario.vms), include_storage=scenario.include_storage),
+        selection_for(scenario),
     )
     return results, lab
+
+
+def selection_for(scenario: Scenario) -> Selection:
+    """What `lmpreflight demo SCENARIO` selects: the scenario's VMs and move options."""
+    return Selection(
+        vms=tuple(scenario.vms),
+        include_storage=scenario.include_storage,
+        move_from=scenario.move_from,
+        storage_path=scenario.storage_path,
+    )
 
 
 def non_passing(results: list[Result]) -> set[str]:
@@ -50,7 +60,7 @@ def scenario_report(scenario: Scenario) -> Report:
     """The full report of a `check` of the scenario over the real transport."""
     with Lab(scenario) as lab:
         source, destination = collect_pair(lab, scenario)
-    selection = Selection(vms=tuple(scenario.vms), include_storage=scenario.include_storage)
+    selection = selection_for(scenario)
     results = evaluate(load_checks(include_plugins=False), source, destination, selection)
     return build_report(results, source, destination, selection, RunInfo(command="check", run_from="tests"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from lmpreflight.facts.model import HostFacts
 
@@ -56,6 +56,9 @@ class Category(StrEnum):
     VM = "vm"
     PLUGIN = "plugin"
 
+
+MoveFrom = Literal["source", "remote"]
+"""Where a move is started: in a session on the source host, or on any other machine."""
 
 Json = Any
 """Evidence values: anything ``json.dumps`` accepts."""
@@ -129,6 +132,19 @@ class Context:
     destination: HostFacts
     vms: tuple[str, ...] = ()
     include_storage: bool = False
+    move_from: MoveFrom | None = None
+    """Where the admin will start the move; ``None``: where the setup guide says for the protocol."""
+    storage_path: str | None = None
+    """The -DestinationStoragePath the move will use; ``None``: the destination's default paths."""
+
+    def starts_on_source(self) -> bool:
+        """Whether the move will be started in a session on the source host. Given by the user
+        (--move-from); otherwise the setup guide's way for the source's protocol: CredSSP moves
+        are started on the source, Kerberos moves from anywhere."""
+        if self.move_from is not None:
+            return self.move_from == "source"
+        migration = self.source.migration
+        return migration is not None and migration.authentication_type == "CredSSP"
 
     def host(self, role: str) -> HostFacts:
         if role == "source":

@@ -18,6 +18,7 @@ from lmpreflight.model import (
     Context,
     Finding,
     MissingFact,
+    MoveFrom,
     NotApplicable,
     Remediation,
     Result,
@@ -108,11 +109,24 @@ class Selection:
     vms: tuple[str, ...] = ()
     skip: frozenset[str] = frozenset()
     include_storage: bool = False
+    move_from: MoveFrom | None = None
+    storage_path: str | None = None
+
+    def context(self, source: HostFacts, destination: HostFacts, vms: tuple[str, ...] | None = None) -> Context:
+        """The context checks see for this selection (``vms`` overrides the selected VMs)."""
+        return Context(
+            source,
+            destination,
+            self.vms if vms is None else vms,
+            self.include_storage or self.storage_path is not None,
+            self.move_from,
+            self.storage_path,
+        )
 
 
 def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection) -> list[Result]:
     """Every registered check against the pair, worst results first."""
-    context = Context(source, destination, selection.vms, selection.include_storage)
+    context = selection.context(source, destination)
     results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
     results += [unreachable_result(role, context.host(role)) for role in ROLES if context.host(role).whole_host_error]
     for check in registry.sorted():
@@ -140,7 +154,7 @@ def vm_readiness(
     vm_checks = [c for c in registry.sorted() if c.category == Category.VM and c.id not in selection.skip]
     summary = []
     for vm in source.vms or []:
-        context = Context(source, destination, (vm.name,), selection.include_storage)
+        context = selection.context(source, destination, (vm.name,))
         found = [(check.id, finding.status) for check in vm_checks for finding in run_check(check, context)]
         statuses = [status for _, status in found if status != Status.SKIP] or [Status.PASS]
         summary.append(

@@ -18,12 +18,18 @@ from typing import Any
 
 from lmpreflight.collect.dns import DnsServer, dc_srv, resolve_addresses
 from lmpreflight.escape import ldap_filter_value
-from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, Trust
+from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, Trust, UserAccount
 
 MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 TRUST_DIRECTIONS = {0: "Disabled", 1: "Inbound", 2: "Outbound", 3: "Bidirectional"}
 TRUST_ATTRIBUTE_NON_TRANSITIVE = 0x1
 TRUST_ATTRIBUTE_FOREST_TRANSITIVE = 0x8
+TRUST_ATTRIBUTE_CROSS_ORGANIZATION = 0x10
+"""Selective authentication (MS-ADTS 6.1.6.7.9 trustAttributes)."""
+NOT_DELEGATED = 0x100000
+"""ADS_UF_NOT_DELEGATED: 'Account is sensitive and cannot be delegated'."""
+PROTECTED_USERS_RID = 525
+ACCESS_ALLOWED_ACE_TYPE = 0
 TRUST_ATTRIBUTE_WITHIN_FOREST = 0x20
 
 
@@ -62,6 +68,47 @@ def _all(entry: dict[str, list[bytes]], name: str) -> list[str]:
     return []
 
 
+def _raw(entry: dict[str, list[bytes]], name: str) -> list[bytes]:
+    for key, values in entry.items():
+        if key.casefold() == name.casefold():
+            return list(values)
+    return []
+
+
+def sid_text(data: bytes) -> str:
+    """A binary SID (MS-DTYP 2.4.2.2) as S-1-5-21-...; ``ValueError`` when it is not one."""
+    if len(data) < 8 or data[0] != 1 or len(data) < 8 + 4 * data[1]:
+        raise ValueError("not a SID")
+    authority = int.from_bytes(data[2:8], "big")
+    subs = [int.from_bytes(data[8 + 4 * i : 12 + 4 * i], "little") for i in range(data[1])]
+    return "-".join(["S", "1", str(authority), *map(str, subs)])
+
+
+def allowed_sids(descriptor: bytes) -> list[str]:
+    """The SIDs granted by the access-allowed ACEs of a self-relative security descriptor
+    (MS-DTYP 2.4.6): how msDS-AllowedToActOnBehalfOfOtherIdentity names who may delegate."""
+    if len(descriptor) < 20:
+        raise ValueError("security descriptor too short")
+    dacl = int.from_bytes(descriptor[16:20], "little")
+    if dacl == 0:
+        return []
+    count = int.from_bytes(descriptor[dacl + 4 : dacl + 6], "little")
+    offset, sids = dacl + 8, []
+    for _ in range(count):
+        ace_type, size = descriptor[offset], int.from_bytes(descriptor[offset + 2 : offset + 4], "little")
+        if size < 8:
+            raise ValueError("malformed ACE")
+        if ace_type == ACCESS_ALLOWED_ACE_TYPE:
+            sids.append(sid_text(descriptor[offset + 8 : offset + size]))
+        offset += size
+    return sids
+
+
+def _user_name(user: str) -> str:
+    """The sAMAccountName in DOMAIN\\user or user@domain."""
+    return user.split("\\")[-1].split("@")[0]
+
+
 def _trust(entry: dict[str, list[bytes]]) -> Trust:
     attributes = int(_first(entry, "trustAttributes") or 0)
     if attributes & TRUST_ATTRIBUTE_WITHIN_FOREST:
@@ -75,6 +122,7 @@ def _trust(entry: dict[str, list[bytes]]) -> Trust:
         direction=TRUST_DIRECTIONS.get(int(_first(entry, "trustDirection") or 0), "Disabled"),
         trust_type=kind,
         transitive=not attributes & TRUST_ATTRIBUTE_NON_TRANSITIVE and kind != "External",
+        selective_authentication=bool(attributes & TRUST_ATTRIBUTE_CROSS_ORGANIZATION),
     )
 
 
@@ -161,12 +209,11 @@ def read_directory(
     try:
         root = base_dn(domain)
         observer = datetime.now(UTC)
-        connection.search("", "(objectClass=*)", BASE, attributes=["currentTime"])
-        dc_time = (
-            _generalized_time(_first(connection.response[0]["raw_attributes"], "currentTime"))
-            if connection.response
-            else None
-        )
+        connection.search("", "(objectClass=*)", BASE, attributes=["currentTime", "rootDomainNamingContext"])
+        root_dse = connection.response[0]["raw_attributes"] if connection.response else {}
+        dc_time = _generalized_time(_first(root_dse, "currentTime"))
+        forest_dn = _first(root_dse, "rootDomainNamingContext")
+        forest = ".".join(p.split("=", 1)[1] for p in forest_dn.split(",")) if forest_dn else None
         account = f"{computer_name.upper()}$"
         connection.search(
             root,
@@ -178,6 +225,8 @@ def read_directory(
                 "dNSHostName",
                 "servicePrincipalName",
                 "msDS-AllowedToDelegateTo",
+                "msDS-AllowedToActOnBehalfOfOtherIdentity",
+                "objectSid",
                 "userAccountControl",
             ],
         )
@@ -185,6 +234,8 @@ def read_directory(
         computer = None
         if entries:
             raw = entries[0]["raw_attributes"]
+            sids = _raw(raw, "objectSid")
+            acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
             computer = ComputerAccount(
                 distinguished_name=entries[0]["dn"],
                 sam_account_name=_first(raw, "sAMAccountName") or account,
@@ -192,6 +243,8 @@ def read_directory(
                 service_principal_names=_all(raw, "servicePrincipalName"),
                 allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
                 user_account_control=int(_first(raw, "userAccountControl") or 0),
+                object_sid=sid_text(sids[0]) if sids else None,
+                allowed_to_act=allowed_sids(acting[0]) if acting else [],
             )
         holders = []
         for name in dict.fromkeys([computer_name, fqdn]):
@@ -209,6 +262,7 @@ def read_directory(
             attributes=["trustPartner", "trustDirection", "trustAttributes"],
         )
         trusts = [_trust(e["raw_attributes"]) for e in connection.response if e.get("type") == "searchResEntry"]
+        user = _read_user(connection, root, _user_name(credentials.user))
     except LDAPException as exc:
         raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
     finally:
@@ -216,9 +270,37 @@ def read_directory(
     return DirectoryFacts(
         domain_dns_name=domain,
         domain_controller=dc_name,
+        forest=forest,
         computer=computer,
+        user=user,
         migration_spn_holders=holders,
         trusts=trusts,
         dc_utc=dc_time,
         observer_utc=observer,
+    )
+
+
+def _read_user(connection: Any, root: str, name: str) -> UserAccount | None:
+    """The account the tool authenticated as, if it lives in this domain: whether it may be
+    delegated at all ('sensitive', Protected Users)."""
+    from ldap3 import BASE, SUBTREE
+
+    connection.search(
+        root,
+        f"(&(objectClass=user)(sAMAccountName={ldap_filter_value(name)}))",
+        SUBTREE,
+        attributes=["sAMAccountName", "userAccountControl"],
+    )
+    entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
+    if not entries:
+        return None
+    raw = entries[0]["raw_attributes"]
+    connection.search(entries[0]["dn"], "(objectClass=*)", BASE, attributes=["tokenGroups"])
+    groups = [e["raw_attributes"] for e in connection.response if e.get("type") == "searchResEntry"]
+    token = _raw(groups[0], "tokenGroups") if groups else []
+    protected = any(sid_text(sid).endswith(f"-{PROTECTED_USERS_RID}") for sid in token) if token else None
+    return UserAccount(
+        sam_account_name=_first(raw, "sAMAccountName") or name,
+        sensitive=bool(int(_first(raw, "userAccountControl") or 0) & NOT_DELEGATED),
+        protected_users=protected,
     )

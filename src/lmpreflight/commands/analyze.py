@@ -10,8 +10,10 @@ from typing import Any
 import click
 
 from lmpreflight.commands.common import load_registry, options_from, report_options, run_and_report
+from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import explanation_json_schema
 from lmpreflight.facts import facts_json_schema, load_host_facts
+from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import load_checks
 from lmpreflight.report.catalogue import checks_markdown
 from lmpreflight.report.json_report import report_json_schema
@@ -60,7 +62,16 @@ def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
     registry, skip = load_registry(options)
     source_facts = load_host_facts(source)
     destination_facts = load_host_facts(destination)
+    if _identity(source_facts) == _identity(destination_facts):
+        raise UserError(
+            f"{source} and {destination} both describe {source_facts.name}: a move needs two different hosts"
+        )
     sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", registry, skip).exit_code)
+
+
+def _identity(facts: HostFacts) -> str:
+    """Which machine a fact file describes: its FQDN when known, else the name it was collected by."""
+    return (facts.identity.fqdn if facts.identity else facts.target).casefold()
 
 
 @click.command()

@@ -18,6 +18,7 @@ from lmpreflight.errors import UserError
 from lmpreflight.explain.events import find_incidents
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
+from lmpreflight.model import MoveFrom
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.fixscript import render_fix_script
@@ -38,6 +39,8 @@ class ReportOptions:
     skip: tuple[str, ...]
     strict: bool
     include_storage: bool
+    move_from: MoveFrom | None
+    storage_path: str | None
     output_format: str
     json_path: Path | None
     html_path: Path | None
@@ -62,6 +65,19 @@ def report_options(function: F) -> F:
             click.option("--skip", multiple=True, metavar="CHECK_ID", help="Leave out a check (repeatable)."),
             click.option("--strict", is_flag=True, help="Treat warnings as blocking (exit 1)."),
             click.option("--include-storage", is_flag=True, help="The move takes the VM's storage along."),
+            click.option(
+                "--storage-path",
+                metavar="PATH",
+                help="The destination storage path the move will use (Move-VM -DestinationStoragePath); "
+                "implies --include-storage. Default: the destination's default virtual hard disk path.",
+            ),
+            click.option(
+                "--move-from",
+                type=click.Choice(["source", "remote"]),
+                help="Where the move will be started: in a session on the source host, or from another machine "
+                "(Hyper-V Manager, Move-VM -ComputerName). Default: as the setup guide says for the protocol "
+                "(CredSSP: source; Kerberos: remote).",
+            ),
             click.option(
                 "--format",
                 "output_format",
@@ -91,6 +107,9 @@ def report_options(function: F) -> F:
 def options_from(kwargs: dict[str, Any]) -> ReportOptions:
     """Take the report options out of a command's keyword arguments."""
     options = ReportOptions(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions)})
+    if options.storage_path is not None:
+        # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
+        options = dataclasses.replace(options, include_storage=True)
     for name in (*options.vms, *options.skip):
         try:
             name.encode("utf-8")
@@ -143,7 +162,13 @@ def run_and_report(
     failures in the hosts' events too."""
     if registry is None or skip is None:
         registry, skip = load_registry(options)
-    selection = Selection(vms=options.vms, skip=skip, include_storage=options.include_storage)
+    selection = Selection(
+        vms=options.vms,
+        skip=skip,
+        include_storage=options.include_storage,
+        move_from=options.move_from,
+        storage_path=options.storage_path,
+    )
     results = evaluate(registry, source, destination, selection)
     incidents = None
     if with_incidents:

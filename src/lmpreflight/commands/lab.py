@@ -54,7 +54,9 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
     options = dataclasses.replace(
         options,
         vms=options.vms or tuple(spec.vms),
-        include_storage=options.include_storage or spec.include_storage,
+        include_storage=options.include_storage or spec.include_storage or spec.storage_path is not None,
+        move_from=options.move_from or spec.move_from,
+        storage_path=options.storage_path or spec.storage_path,
         html_path=options.html_path or Path("report.html"),
         json_path=options.json_path or Path("report.json"),
     )

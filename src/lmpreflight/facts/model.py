@@ -158,6 +158,20 @@ class NetAdapter(FactModel):
     is_management: bool = Field(default=False, description="Carries the address the host name resolves to")
 
 
+class SmbSettings(FactModel):
+    """The host's SMB server settings that slow or change SMB-based live migration
+    (Get-SmbServerConfiguration): signing and encryption cost SMB Direct its offload."""
+
+    signing_required: bool | None = None
+    encryption_required: bool | None = None
+
+
+class IpsecRules(FactModel):
+    """Enabled IPsec connection-security rules (Get-NetIPsecRule); shown for information only."""
+
+    enabled_rules: list[str] = Field(default_factory=list)
+
+
 class FirewallRule(FactModel):
     present: bool
     enabled: bool | None = None
@@ -197,6 +211,8 @@ class NetworkFacts(FactModel):
     adapters: list[NetAdapter] = Field(default_factory=list)
     migration_firewall_rule: FirewallRule | None = None
     port_tests: list[PortTest] = Field(default_factory=list)
+    smb: SmbSettings | None = None
+    ipsec: IpsecRules | None = None
 
 
 class VirtualSwitch(FactModel):
@@ -207,6 +223,10 @@ class VirtualSwitch(FactModel):
 class VmProcessor(FactModel):
     count: int
     compatibility_for_migration: bool
+    compatibility_mode: str | None = Field(
+        default=None,
+        description="CompatibilityForMigrationMode on Windows Server 2025: MinimumFeatureSet or CommonClusterFeatureSet",
+    )
 
 
 class VmMemory(FactModel):
@@ -226,6 +246,28 @@ class VmDisk(FactModel):
     path: str | None
     kind: Literal["vhd", "passthrough", "iso"] = "vhd"
     size_bytes: int | None = Field(default=None, description="Size of the file on disk (what a storage move copies)")
+    parent_paths: list[str] | None = Field(
+        default=None, description="The differencing chain above this disk, nearest parent first (Get-VHD ParentPath)"
+    )
+    parents_size_bytes: int | None = Field(default=None, description="Size on disk of every parent in the chain")
+    shared: bool | None = Field(
+        default=None, description="Shared VHDX or VHD Set (SupportPersistentReservations): only for guest clusters"
+    )
+
+
+class GpuPartition(FactModel):
+    """A GPU partition adapter (Get-VMGpuPartitionAdapter)."""
+
+    instance_path: str | None = None
+    supports_outgoing_live_migration: bool | None = None
+
+
+class VmKeyProtector(FactModel):
+    """The guardians of a vTPM VM's key protector (ConvertTo-HgsKeyProtector of Get-VMKeyProtector)."""
+
+    owner_thumbprints: list[str] = Field(
+        default_factory=list, description="Thumbprints of the owner guardian's signing and encryption certificates"
+    )
 
 
 class VirtualMachine(FactModel):
@@ -243,6 +285,17 @@ class VirtualMachine(FactModel):
     dvd_drives: list[VmDisk] = Field(default_factory=list)
     assigned_devices: list[str] = Field(default_factory=list, description="Discrete Device Assignment locations")
     tpm_enabled: bool = False
+    shielded: bool | None = None
+    key_protector: VmKeyProtector | None = Field(
+        default=None, description="For vTPM VMs: whose certificates unwrap the key protector"
+    )
+    status: str | None = Field(default=None, description="Get-VM Status, e.g. 'Operating normally', 'Backing up'")
+    checkpoint_count: int | None = None
+    configuration_location: str | None = None
+    snapshot_file_location: str | None = None
+    smart_paging_file_path: str | None = None
+    fibre_channel_sans: list[str] | None = Field(default=None, description="Virtual SAN names of the VM's vFC adapters")
+    gpu_partitions: list[GpuPartition] | None = None
     compatibility_info: str | None = Field(
         default=None,
         description="Base64 of Msvm_VirtualSystemManagementService.GetSystemCompatibilityInfo, for the VMs named "
@@ -265,10 +318,22 @@ class Volume(FactModel):
     free_bytes: int
 
 
+class ShareSpace(FactModel):
+    """Free space behind a UNC path the host can open (a storage path on an SMB share)."""
+
+    path: str
+    free_bytes: int | None = None
+    error: str | None = None
+
+
 class StorageFacts(FactModel):
     default_vm_path: str | None = None
     default_vhd_path: str | None = None
     volumes: list[Volume] = Field(default_factory=list)
+    shares: list[ShareSpace] = Field(
+        default_factory=list, description="Free space of the UNC storage paths this host was asked about"
+    )
+    virtual_sans: list[str] | None = Field(default=None, description="Names of the host's virtual SANs (Get-VMSan)")
 
 
 class HostMemory(FactModel):
@@ -276,10 +341,18 @@ class HostMemory(FactModel):
     available_bytes: int
 
 
+class NumaNode(FactModel):
+    node_id: int
+    logical_processors: int
+    memory_available_bytes: int | None = None
+
+
 class HostProcessor(FactModel):
     manufacturer: str
     name: str
     logical_processors: int | None = None
+    numa_spanning_enabled: bool | None = Field(default=None, description="Get-VMHost NumaSpanningEnabled")
+    numa_nodes: list[NumaNode] | None = Field(default=None, description="Get-VMHostNumaNode")
 
 
 class ClockFacts(FactModel):
@@ -304,6 +377,15 @@ class SessionFacts(FactModel):
 
 class SecurityFacts(FactModel):
     credential_guard_running: bool | None = None
+    host_guarded: bool | None = Field(default=None, description="Get-HgsClientConfiguration IsHostGuarded")
+    attestation_status: str | None = Field(default=None, description="Get-HgsClientConfiguration AttestationStatus")
+    shielded_vm_certificates: list[str] | None = Field(
+        default=None,
+        description="Thumbprints in the 'Shielded VM Local Certificates' store (the untrusted guardian's keys)",
+    )
+    credssp_encryption_oracle: int | None = Field(
+        default=None, description="AllowEncryptionOracle policy value (CredSSP patch level); information only"
+    )
 
 
 class ComputerAccount(FactModel):
@@ -313,6 +395,12 @@ class ComputerAccount(FactModel):
     service_principal_names: list[str] = Field(default_factory=list)
     allowed_to_delegate_to: list[str] = Field(default_factory=list)
     user_account_control: int
+    object_sid: str | None = None
+    allowed_to_act: list[str] | None = Field(
+        default=None,
+        description="SIDs in msDS-AllowedToActOnBehalfOfOtherIdentity: who may delegate to this account "
+        "(resource-based constrained delegation); None when not read",
+    )
 
 
 class SpnHolder(FactModel):
@@ -325,6 +413,17 @@ class Trust(FactModel):
     direction: TrustDirection
     trust_type: str = Field(description="ParentChild, TreeRoot, Forest, External, ...")
     transitive: bool
+    selective_authentication: bool | None = Field(
+        default=None, description="trustAttributes 0x10: users must be 'Allowed to authenticate' on each computer"
+    )
+
+
+class UserAccount(FactModel):
+    """The account lmpreflight authenticated as: the one expected to start the move."""
+
+    sam_account_name: str
+    sensitive: bool = Field(description="'Account is sensitive and cannot be delegated' (userAccountControl 0x100000)")
+    protected_users: bool | None = Field(default=None, description="Member of Protected Users (RID 525)")
 
 
 class DirectoryFacts(FactModel):
@@ -332,7 +431,9 @@ class DirectoryFacts(FactModel):
 
     domain_dns_name: str
     domain_controller: str
+    forest: str | None = Field(default=None, description="DNS name of the forest root domain")
     computer: ComputerAccount | None = None
+    user: UserAccount | None = None
     migration_spn_holders: list[SpnHolder] = Field(default_factory=list)
     trusts: list[Trust] = Field(default_factory=list)
     dc_utc: datetime | None = None

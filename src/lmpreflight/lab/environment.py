@@ -20,6 +20,28 @@ from lmpreflight.lab.wsman import NtlmUsers, WsmanOptions, WsmanServer
 
 TRUST_DIRECTION = {"Disabled": 0, "Inbound": 1, "Outbound": 2, "Bidirectional": 3}
 TRUST_ATTRIBUTES = {"ParentChild": 0x20, "TreeRoot": 0x20, "Forest": 0x8, "External": 0x4}
+SELECTIVE_AUTHENTICATION = 0x10
+DOMAIN_USERS_RID = 513
+PROTECTED_USERS_RID = 525
+
+
+def binary_sid(text: str) -> bytes:
+    """S-1-5-21-... as the binary SID AD stores (MS-DTYP 2.4.2.2)."""
+    parts = [int(p) for p in text.split("-")[2:]]
+    authority, subs = parts[0], parts[1:]
+    return bytes([1, len(subs)]) + authority.to_bytes(6, "big") + b"".join(s.to_bytes(4, "little") for s in subs)
+
+
+def allowed_to_act_descriptor(sids: list[str]) -> bytes:
+    """A self-relative security descriptor whose DACL allows each SID (what
+    Set-ADComputer -PrincipalsAllowedToDelegateToAccount writes)."""
+    aces = b""
+    for sid in sids:
+        body = (0x000F01FF).to_bytes(4, "little") + binary_sid(sid)
+        aces += bytes([0, 0]) + (4 + len(body)).to_bytes(2, "little") + body
+    acl = bytes([2, 0]) + (8 + len(aces)).to_bytes(2, "little") + len(sids).to_bytes(2, "little") + b"\0\0" + aces
+    header = bytes([1, 0]) + (0x8004).to_bytes(2, "little") + (0).to_bytes(4, "little") * 3 + (20).to_bytes(4, "little")
+    return header + acl
 
 
 @dataclass(frozen=True)
@@ -147,9 +169,18 @@ class Lab:
     def fqdn(self, name: str) -> str:
         return str(self.scenario.hosts[name].facts.get("identity", {}).get("fqdn", name))
 
+    def domain_sid(self, dns_name: str) -> str:
+        index = sorted(self.scenario.domains).index(dns_name)
+        return f"S-1-5-21-1004336348-1177238915-{682003330 + index}"
+
+    def host_sid(self, name: str) -> str:
+        spec = self.scenario.hosts[name]
+        return f"{self.domain_sid(spec.domain)}-{1100 + sorted(self.scenario.hosts).index(name)}"
+
     def _directory(self, dns_name: str) -> DomainDirectory:
         domain = self.scenario.domains[dns_name]
         base = ",".join(f"DC={label}" for label in dns_name.split("."))
+        domain_sid = self.domain_sid(dns_name)
         entries = [
             DirectoryEntry(
                 f"CN={user},CN=Users,{base}",
@@ -157,6 +188,14 @@ class Lab:
                     "objectClass": ["top", "person", "organizationalPerson", "user"],
                     "sAMAccountName": [user],
                     "userPrincipalName": [f"{user}@{dns_name}"],
+                    "userAccountControl": [str(0x10200 | (0x100000 if user in domain.sensitive_users else 0))],
+                    "tokenGroups": [
+                        binary_sid(f"{domain_sid}-{rid}")
+                        for rid in (
+                            DOMAIN_USERS_RID,
+                            *([PROTECTED_USERS_RID] if user in domain.protected_users else []),
+                        )
+                    ],
                 },
             )
             for user in domain.users
@@ -165,13 +204,18 @@ class Lab:
         for name, spec in self.scenario.hosts.items():
             if spec.domain != dns_name or spec.account is None:
                 continue
-            attributes = {
+            attributes: dict[str, list[str | bytes]] = {
                 "objectClass": ["top", "person", "organizationalPerson", "user", "computer"],
                 "cn": [name],
                 "sAMAccountName": [f"{name}$"],
                 "dNSHostName": [self.fqdn(name)],
                 "userAccountControl": [str(spec.account.user_account_control)],
+                "objectSid": [binary_sid(self.host_sid(name))],
             }
+            if spec.account.allowed_to_act_from:
+                attributes["msDS-AllowedToActOnBehalfOfOtherIdentity"] = [
+                    allowed_to_act_descriptor([self.host_sid(peer) for peer in spec.account.allowed_to_act_from])
+                ]
             if spec.account.service_principal_names:
                 attributes["servicePrincipalName"] = list(spec.account.service_principal_names)
             if spec.account.allowed_to_delegate_to:
@@ -198,12 +242,24 @@ class Lab:
                         "trustPartner": [trust.partner],
                         "trustDirection": [str(TRUST_DIRECTION[trust.direction])],
                         "trustAttributes": [
-                            str(TRUST_ATTRIBUTES.get(trust.trust_type, 0) | (0 if trust.transitive else 1))
+                            str(
+                                TRUST_ATTRIBUTES.get(trust.trust_type, 0)
+                                | (0 if trust.transitive else 1)
+                                | (SELECTIVE_AUTHENTICATION if trust.selective_authentication else 0)
+                            )
                         ],
                     },
                 )
             )
-        return DomainDirectory(dns_name, domain.netbios, domain.dc, domain.dc_clock_offset, dict(domain.users), entries)
+        return DomainDirectory(
+            dns_name,
+            domain.netbios,
+            domain.dc,
+            domain.dc_clock_offset,
+            dict(domain.users),
+            entries,
+            domain.forest or "",
+        )
 
     def _dns_table(self) -> DnsTable:
         table = DnsTable()

@@ -59,7 +59,7 @@ def _call_in_reactor(function: Any, *args: Any) -> Any:
 @dataclass(frozen=True)
 class DirectoryEntry:
     dn: str
-    attributes: dict[str, list[str]]
+    attributes: dict[str, list[str | bytes]]
 
 
 @dataclass
@@ -72,6 +72,11 @@ class DomainDirectory:
     clock_offset: float
     users: dict[str, str]
     entries: list[DirectoryEntry]
+    forest: str = ""
+
+    @property
+    def forest_dn(self) -> str:
+        return ",".join(f"DC={label}" for label in (self.forest or self.dns_name).split("."))
 
     @property
     def base_dn(self) -> str:
@@ -103,7 +108,10 @@ def _build_tree(directory: DomainDirectory) -> Any:
         parent = nodes.get(parent_dn.casefold())
         if parent is None:
             parent = _ensure(nodes, parent_dn, directory.base_dn)
-        attributes = {k.encode(): [v.encode() for v in values] for k, values in entry.attributes.items()}
+        attributes = {
+            k.encode(): [v if isinstance(v, bytes) else v.encode() for v in values]
+            for k, values in entry.attributes.items()
+        }
         attributes[b"distinguishedName"] = [entry.dn.encode()]
         nodes[entry.dn.casefold()] = parent.addChild(rdn.encode(), attributes)
     return root
@@ -152,6 +160,7 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
                     objectName="",
                     attributes=[
                         ("defaultNamingContext", [directory.base_dn]),
+                        ("rootDomainNamingContext", [directory.forest_dn]),
                         ("dnsHostName", [directory.dc_name]),
                         ("currentTime", [now.strftime("%Y%m%d%H%M%S.0Z")]),
                         ("supportedLDAPVersion", ["3"]),

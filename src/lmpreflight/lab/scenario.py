@@ -37,6 +37,10 @@ class Account(SpecModel):
     allowed_to_delegate_to: list[str] = Field(default_factory=list)
     user_account_control: int = 4096
     ou: str = "OU=Hyper-V"
+    allowed_to_act_from: list[str] = Field(
+        default_factory=list,
+        description="Hosts allowed to delegate to this account (resource-based constrained delegation)",
+    )
 
 
 class ExtraAccount(SpecModel):
@@ -53,6 +57,9 @@ class DomainSpec(SpecModel):
     users: dict[str, str] = Field(default_factory=dict, description="user name → password")
     extra_accounts: list[ExtraAccount] = Field(default_factory=list)
     publish_srv: bool = True
+    forest: str | None = Field(default=None, description="The forest root domain (default: this domain)")
+    protected_users: list[str] = Field(default_factory=list, description="Users in Protected Users")
+    sensitive_users: list[str] = Field(default_factory=list, description="Users that 'cannot be delegated'")
 
 
 class Event(SpecModel):
@@ -109,6 +116,10 @@ class Scenario(SpecModel):
     summary: str
     vms: list[str] = Field(default_factory=list, description="The VMs to check (--vm) in the demo and tests")
     include_storage: bool = False
+    move_from: Literal["source", "remote"] | None = Field(
+        default=None, description="Where the move will be started (--move-from); default: as the guide says"
+    )
+    storage_path: str | None = Field(default=None, description="The destination storage path (--storage-path)")
     domains: dict[str, DomainSpec]
     hosts: dict[str, HostSpec]
     client: ClientSpec
