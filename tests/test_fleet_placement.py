@@ -1,0 +1,141 @@
+"""The placement matrix: every pair judged by the same checks, each VM × destination placed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, HostFacts
+from lmpreflight.fleet.placement import Placement, PlacementMatrix, build_matrix
+from lmpreflight.registry import load_checks
+from lmpreflight.runner import Selection
+from tests.conftest import example_docs
+
+Doc = dict[str, Any]
+
+
+def renamed(doc: Doc, old: str, new: str) -> Doc:
+    """The same host under another name (account, SPNs, DNS), as a second healthy host would be."""
+    text = json.dumps(doc).replace(old.upper(), new.upper()).replace(old.lower(), new.lower())
+    return dict(json.loads(text))
+
+
+def fleet(changes: dict[str, Any] | None = None) -> dict[str, HostFacts]:
+    """HV01 (source, SQL01 and WEB02) delegating to HV02..HV04; HV03's firewall rule is off,
+    HV04 runs AMD processors; HV05 could not be reached."""
+    source, destination = example_docs("healthy")
+    delegation = source["directory"]["computer"]["allowed_to_delegate_to"]
+    for name in ("HV03", "HV04", "HV05"):
+        delegation += [f"Microsoft Virtual System Migration Service/{name}", f"cifs/{name}"]
+        delegation += [f"Microsoft Virtual System Migration Service/{name.lower()}.corp.example"]
+        delegation += [f"cifs/{name.lower()}.corp.example"]
+    hosts = {"hv01": source, "hv02": destination}
+    hosts["hv03"] = renamed(destination, "HV02", "HV03")
+    hosts["hv03"]["network"]["migration_firewall_rule"]["enabled"] = False
+    hosts["hv04"] = renamed(destination, "HV02", "HV04")
+    hosts["hv04"]["processor"] = {**hosts["hv04"]["processor"], "manufacturer": "AuthenticAMD", "name": "AMD EPYC 7543"}
+    hosts["hv04"]["compatibility"] = None
+    for change in (changes or {}).values():
+        change(hosts)
+    facts = {name: HostFacts.model_validate(doc) for name, doc in hosts.items()}
+    facts["hv05"] = HostFacts(
+        collected_at=datetime.now(UTC),
+        collector=CollectorInfo(method="winrm", tool_version="test", run_from="test"),
+        target="hv05.corp.example",
+        errors=[CollectionError(section=WHOLE_HOST, message="connection refused", hint="is WinRM listening?")],
+    )
+    return facts
+
+
+def matrix_for(facts: dict[str, HostFacts], **selection: Any) -> PlacementMatrix:
+    strict = selection.pop("strict", False)
+    destinations = [name for name in facts if name != "hv01"]
+    return build_matrix(
+        load_checks(include_plugins=False), facts, ["hv01"], destinations, Selection(**selection), strict
+    )
+
+
+def blockers(matrix: PlacementMatrix, vm: str, destination: str) -> set[str]:
+    row = next(r for r in matrix.rows if r.vm == vm)
+    cell = next(c for c in row.cells if c.destination == destination)
+    return {matrix.problems[i].check_id for i in cell.problems if matrix.problems[i].blocks}
+
+
+def test_each_vm_placed_on_every_destination() -> None:
+    matrix = matrix_for(fleet())
+    assert [(row.source, row.vm) for row in matrix.rows] == [("hv01", "SQL01"), ("hv01", "WEB02")]
+    for row in matrix.rows:
+        assert row.destinations(Placement.READY) == ["hv02"]
+        assert row.destinations(Placement.AFTER_FIXES) == ["hv03"]
+        assert row.destinations(Placement.BLOCKED) == ["hv04"]
+        assert row.destinations(Placement.UNKNOWN) == ["hv05"]
+    assert blockers(matrix, "SQL01", "hv03") == {"network.firewall-rule"}
+    assert blockers(matrix, "WEB02", "hv04") == {"vm.processor-compatibility"}
+    assert "collection.host" in blockers(matrix, "SQL01", "hv05")
+    assert matrix.pairs == 4
+    assert matrix.exit_code == 0  # every VM has somewhere to go now
+
+
+def test_host_problems_are_listed_once_per_host() -> None:
+    matrix = matrix_for(fleet())
+    firewall = [i for i, p in enumerate(matrix.problems) if p.check_id == "network.firewall-rule"]
+    assert len(firewall) == 1  # one problem, shared by both VMs' cells
+    assert firewall[0] in matrix.host_problems["hv03"]
+    assert all(matrix.problems[i].host == "HV03" for i in matrix.host_problems["hv03"])
+    unreachable = [matrix.problems[i] for i in matrix.host_problems["hv05"]]
+    assert [p.check_id for p in unreachable].count("collection.host") == 1
+    # A VM's own problem belongs to its cell, not to a host's list.
+    assert not any(matrix.problems[i].subject.startswith("vm:") for ids in matrix.host_problems.values() for i in ids)
+
+
+def test_same_host_is_never_a_pair() -> None:
+    facts = fleet()
+    facts["HV01-again"] = facts["hv01"]
+    matrix = build_matrix(load_checks(include_plugins=False), facts, list(facts), list(facts), Selection())
+    for row in matrix.rows:
+        assert row.source not in [cell.destination for cell in row.cells]
+        if row.source in ("hv01", "HV01-again"):
+            assert {"hv01", "HV01-again"}.isdisjoint(cell.destination for cell in row.cells)
+    # Sources with VMs: hv01 (twice, by two names: 4 other hosts each) and hv02..hv04
+    # (FILE03: 5 other hosts each); hv05's VMs are unknown.
+    assert matrix.pairs == 2 * 4 + 3 * 5
+
+
+def test_named_vms_only_and_strict() -> None:
+    matrix = matrix_for(fleet(), vms=("web02",))
+    assert [row.vm for row in matrix.rows] == ["WEB02"]
+
+    # Migrations accepted on any network are warnings; strict makes them block, and one of
+    # them (the management network carries migrations) needs a decision: blocked.
+    def one_way(hosts: dict[str, Doc]) -> None:
+        hosts["hv02"]["migration"]["use_any_network"] = True
+
+    relaxed = matrix_for(fleet({"x": one_way}), vms=("SQL01",))
+    strict = matrix_for(fleet({"x": one_way}), vms=("SQL01",), strict=True)
+    ready = relaxed.rows[0].destinations(Placement.READY)
+    assert "hv02" in ready
+    assert "hv02" in strict.rows[0].destinations(Placement.BLOCKED)
+
+
+def test_exit_codes() -> None:
+    def all_amd(hosts: dict[str, Doc]) -> None:
+        for name in ("hv02", "hv03"):
+            hosts[name]["processor"] = hosts["hv04"]["processor"]
+            hosts[name]["compatibility"] = None
+
+    assert matrix_for(fleet({"x": all_amd})).exit_code == 3  # blocked or unknown everywhere; hv05 unknown
+    facts = fleet({"x": all_amd})
+    del facts["hv05"]
+    assert matrix_for(facts).exit_code == 1
+
+
+@pytest.mark.parametrize("missing", ["hv01"])
+def test_unreachable_source_gives_unknown_rows_for_named_vms(missing: str) -> None:
+    facts = fleet()
+    facts["hv01"] = facts["hv05"]
+    matrix = matrix_for(facts, vms=("SQL01",))
+    assert [c.placement for c in matrix.rows[0].cells] == [Placement.UNKNOWN] * 4
+    assert matrix.exit_code == 3
