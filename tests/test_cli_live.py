@@ -134,20 +134,20 @@ def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) ->
 
 def test_unset_password_variable(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("NOPE", raising=False)
-    code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password-env", "NOPE")
+    code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x", "--password-env", "NOPE")
     assert code == 2 and "--password-env NOPE: the environment variable is not set" in err
 
 
 def test_same_host_twice_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PW", "x")
-    code, _, err = invoke(capsys, monkeypatch, "check", "hv01", "HV01", "--user", "x", "--password-env", "PW")
+    code, _, err = invoke(capsys, monkeypatch, "check", "hv01", "HV01", "--user", "CORP\\x", "--password-env", "PW")
     assert code == 2 and "name two different hosts" in err
 
 
 def test_bad_endpoint_option(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PW", "x")
     code, _, err = invoke(
-        capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password-env", "PW", "--endpoint", "a=ftp://x"
+        capsys, monkeypatch, "check", "a", "b", "--user", "C\\x", "--password-env", "PW", "--endpoint", "a=ftp://x"
     )
     assert code == 2 and "--endpoint a=ftp://x: expected NAME=http(s)://ADDRESS:PORT/wsman" in err
 

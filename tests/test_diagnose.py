@@ -138,7 +138,7 @@ def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, c
 def test_since_is_validated(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PW", "x")
     code, _, err = invoke(
-        capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday", "--user", "x", "--password-env", "PW"
+        capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday", "--user", "C\\x", "--password-env", "PW"
     )
     assert code == 2 and "--since yesterday: expected hours or days, like 24h or 7d" in err
 

@@ -1,11 +1,13 @@
 """The command line. Every user mistake ends in one line on stderr and exit code 2.
 
 Exit codes: 0 ready, 1 not ready, 2 usage error or unusable input, 3 incomplete,
+4 internal error (a bug: one line says so; LMPREFLIGHT_DEBUG=1 shows the traceback),
 130 interrupted.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,6 +21,7 @@ from lmpreflight.commands.live import check, collect, collector_script
 from lmpreflight.errors import UserError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -47,3 +50,13 @@ def main() -> None:
     except UserError as exc:
         click.echo(f"lmpreflight: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except Exception as exc:  # the last line of defence: a bug must not read as a verdict
+        if os.environ.get("LMPREFLIGHT_DEBUG"):
+            raise
+        detail = " ".join(str(exc).split())[:200]
+        click.echo(
+            f"lmpreflight: internal error: {type(exc).__name__}: {detail} "
+            "(a bug; LMPREFLIGHT_DEBUG=1 shows the traceback to report)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -11,6 +11,7 @@ here, so the result does not depend on the server publishing a schema.
 from __future__ import annotations
 
 import contextlib
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,9 +35,34 @@ TRUST_ATTRIBUTE_WITHIN_FOREST = 0x20
 
 
 class DirectoryError(Exception):
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, credentials_rejected: bool = False) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
+        self.credentials_rejected = credentials_rejected
+
+
+BIND_REASONS = {
+    "525": "no such user",
+    "52e": "bad password",
+    "530": "logon not permitted at this time",
+    "531": "logon not permitted from this workstation",
+    "532": "password expired",
+    "533": "account disabled",
+    "701": "account expired",
+    "773": "the user must reset the password",
+    "775": "account locked out",
+}
+"""Active Directory's sub-codes of LDAP result 49 (the ``data NNN`` in its message), as
+tabulated by the Shibboleth wiki's "IdPAuthUserPassLoginPageMSADerror" page."""
+
+
+def _bind_reason(exc: Exception) -> str:
+    """`` (52e = bad password)`` from AD's raw bind message; empty when it names no sub-code."""
+    match = re.search(r"\bdata ([0-9a-f]{3})\b", str(exc))
+    if match is None:
+        return ""
+    code = match.group(1)
+    return f" ({code} = {BIND_REASONS[code]})" if code in BIND_REASONS else f" (AD code {code})"
 
 
 @dataclass(frozen=True)
@@ -142,7 +168,7 @@ def _close(connection: Any) -> None:
 
 def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) -> tuple[Any, str]:
     import ldap3
-    from ldap3.core.exceptions import LDAPException
+    from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
 
     resolver = server.resolver()
     targets, error = dc_srv(resolver, domain)
@@ -183,10 +209,17 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
             continue
         try:
             connection.bind()
+        except LDAPInvalidCredentialsResult as exc:
+            _close(connection)
+            raise DirectoryError(
+                f"{target.target} rejected the password for {credentials.user}{_bind_reason(exc)}",
+                "check the user name and password",
+                credentials_rejected=True,
+            ) from None
         except LDAPException as exc:
             _close(connection)
             raise DirectoryError(
-                f"{target.target} rejected the LDAP bind as {credentials.user}: {exc}",
+                f"{target.target} refused the LDAP bind as {credentials.user}: {type(exc).__name__}",
                 "check the user name and password",
             ) from None
         return connection, target.target

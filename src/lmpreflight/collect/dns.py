@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from dataclasses import dataclass
 
 import dns.exception
@@ -12,6 +15,26 @@ from lmpreflight.errors import UserError
 from lmpreflight.facts.model import DnsFacts, DnsRecord, ReverseRecord, SrvTarget
 
 LIFETIME = 5.0
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
+)
+DNS_SERVER_FORMS = "expected an IP address, a host name, HOST:PORT or [IPv6]:PORT (for example 10.0.0.5 or dc01:53)"
+
+
+def _split_host_port(text: str) -> tuple[str, int]:
+    """``[v6]:port``, ``[v6]``, a bare IPv6 address, ``host:port`` or ``host``."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise UserError(f"--dns-server {text}: {DNS_SERVER_FORMS}")
+        port = rest[1:] if rest else "53"
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, "53"
+    if not port.isascii() or not port.isdigit():
+        raise UserError(f"--dns-server {text}: the port must be a number (1-65535)")
+    return host, int(port)
 
 
 @dataclass(frozen=True)
@@ -23,13 +46,24 @@ class DnsServer:
 
     @classmethod
     def parse(cls, text: str | None) -> DnsServer:
+        """An IP address, a host name (resolved now), ``HOST:PORT`` or ``[IPv6]:PORT``; anything
+        else is a one-line usage error, because dnspython only takes addresses."""
         if not text:
             return cls()
-        address, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        host, port = _split_host_port(text)
+        if not 0 < port < 65536:
+            raise UserError(f"--dns-server {text}: the port must be between 1 and 65535")
         try:
-            return cls(address or text, int(port) if port else 53)
+            return cls(str(ipaddress.ip_address(host)), port)
         except ValueError:
-            raise UserError(f"--dns-server {text}: expected ADDRESS or ADDRESS:PORT") from None
+            pass
+        if not HOST_NAME.match(host):
+            raise UserError(f"--dns-server {text}: {DNS_SERVER_FORMS}")
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except (OSError, UnicodeError):
+            raise UserError(f"--dns-server {text}: cannot resolve {host}; give the server's IP address") from None
+        return cls(str(found[0][4][0]), port)
 
     def resolver(self) -> dns.resolver.Resolver:
         if self.address is None:
@@ -44,7 +78,9 @@ class DnsServer:
     def label(self) -> str:
         if self.address is None:
             return "system resolver"
-        return self.address if self.port == 53 else f"{self.address}:{self.port}"
+        if self.port == 53:
+            return self.address
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
 
 
 def _error(exc: Exception) -> str:

@@ -91,6 +91,59 @@ class Rendezvous:
         return self._facts.get(host)
 
 
+FIRST_LOGON_WAIT = 10.0
+"""Seconds the other hosts wait for the first logon's outcome before trying anyway (a host
+that hangs after accepting the connection must not stall the rest)."""
+LOCKOUT_HINT = (
+    "not tried, to protect the account from a lockout: trying a rejected password on more hosts and the DC "
+    "counts as more failed logons"
+)
+
+
+class CredentialGate:
+    """One password is tried on one host at a time until a host accepts it; once one host or
+    the DC rejects it, nothing else tries it. Each failed logon counts towards the domain's
+    lockout threshold, so a mistyped password costs one failed logon per run, not four."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._condition = threading.Condition()
+        self._tester: str | None = None
+        self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
+        self._rejection: str | None = None
+
+    def admit(self, who: str, timeout: float = FIRST_LOGON_WAIT) -> str | None:
+        """``None`` when ``who`` may log on now; else why it must not (the rejection)."""
+        end = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                if self._rejection is not None:
+                    return self._rejection
+                if self._accepted or self._tester is None:
+                    self._tester = self._tester or who
+                    return None
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._condition.wait(remaining)
+
+    def accepted(self) -> None:
+        with self._condition:
+            self._accepted = True
+            self._condition.notify_all()
+
+    def rejected(self, message: str) -> None:
+        with self._condition:
+            self._rejection = self._rejection or message
+            self._condition.notify_all()
+
+    def undecided(self, who: str) -> None:
+        """``who`` got no answer about the password (host down, no DC): let another try."""
+        with self._condition:
+            if self._tester == who and not self._accepted:
+                self._tester = None
+                self._condition.notify_all()
+
+
 def _incoming(facts: HostFacts | None, role: str) -> list[str]:
     if facts is None:
         return []
@@ -113,6 +166,7 @@ class _HostJob:
     rendezvous: Rendezvous
     cancel: threading.Event
     progress: Progress
+    gate: CredentialGate = field(default_factory=CredentialGate)
     deadline: float = 0.0
     stage_one: HostFacts | None = None
 
@@ -170,18 +224,31 @@ class _HostJob:
         # Directory and DNS do not depend on the host: read them meanwhile when the name typed
         # already says the computer name and the domain (an FQDN).
         early = background.submit(self._read_tool_facts, self._identity(None)) if "." in self.target else None
+
+        def on_progress(stage_name: str) -> None:
+            if stage_name == "collecting":  # the shell is open: the host accepted the logon
+                self.gate.accepted()
+            self.progress(self.target, stage_name)
+
         try:
+            rejection = self.gate.admit(self.target)
+            if rejection is not None:
+                raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", "check the user name and password, then retry")
             stage, answer = run_collector(
                 connection,
                 render_collector(options.vm_names, events_hours=options.events_hours),
                 self.stage_two_for,
                 deadline,
                 self.cancel,
-                lambda stage_name: self.progress(self.target, stage_name),
+                on_progress,
             )
             # Stage one was parsed when the host answered it (unless the collector ended right away).
             facts = with_stage_two(self.stage_one or self.parse_stage_one(stage), answer)
         except CollectionFailed as failure:
+            if failure.credentials_rejected:
+                self.gate.rejected(failure.message)
+            else:
+                self.gate.undecided(self.target)
             self.rendezvous.publish(self.target, None)
             self.progress(self.target, "failed")
             facts = HostFacts(
@@ -237,6 +304,10 @@ class _HostJob:
                     hint="pass --user (certificate authentication cannot bind to LDAP)",
                 )
             )
+        elif (rejection := self.gate.admit(f"ldap:{names.domain}")) is not None:
+            errors.append(
+                CollectionError(section="directory", message=f"{rejection}; {LOCKOUT_HINT}", hint="check the password")
+            )
         else:
             try:
                 directory = read_directory(
@@ -255,7 +326,12 @@ class _HostJob:
                             hint="is the host joined to this domain under that name?",
                         )
                     )
+                self.gate.accepted()
             except DirectoryError as exc:
+                if exc.credentials_rejected:
+                    self.gate.rejected(exc.message)
+                else:
+                    self.gate.undecided(f"ldap:{names.domain}")
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
         dns = dns_facts(options.dns, [self.target, names.fqdn], names.domain)
         return _ToolFacts(names, directory, dns, errors)
@@ -286,11 +362,12 @@ def collect_hosts(
     hosts[1] the destination, and each tests TCP to the other's migration addresses."""
     rendezvous = Rendezvous(hosts)
     cancel = threading.Event()
+    gate = CredentialGate(enabled=options.password is not None)
     jobs = []
     for index, host in enumerate(hosts):
         peer = hosts[1 - index] if pair else None
         role = ("source" if index == 0 else "destination") if pair else "source"
-        jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress))
+        jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress, gate))
     # A pair's hosts wait for each other after stage one: both must run at once.
     workers = len(hosts) if pair else max(1, min(options.concurrency, len(hosts)))
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -60,10 +60,11 @@ class Connection:
 class CollectionFailed(Exception):
     """One line saying what went wrong with the host, and a hint saying how to fix it."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, credentials_rejected: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.credentials_rejected = credentials_rejected
 
 
 class Cancelled(Exception):
@@ -113,6 +114,7 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
         return CollectionFailed(
             f"{host} rejected the credentials of {connection.username or 'the certificate'}",
             "check the user name (DOMAIN\\user) and password, and that the account may use WinRM on the host",
+            credentials_rejected=True,
         )
     if isinstance(exc, requests.exceptions.SSLError):
         return CollectionFailed(

@@ -67,6 +67,27 @@ def connection_options(function: F) -> F:
     )
 
 
+def normalise_user(user: str | None) -> str | None:
+    """``DOMAIN\\user``, ``user@domain`` or ``.\\user``, checked before anything is sent: a wrong
+    user name costs failed logons. A doubled backslash (copied from PowerShell or Python
+    text) becomes one."""
+    if user is None:
+        return None
+    user = user.replace("\\\\", "\\")
+    domain, backslash, name = user.partition("\\")
+    local, at, realm = user.partition("@")
+    if backslash and domain and name and "\\" not in name:
+        return user
+    if at and local and realm and not backslash:
+        return user
+    if not backslash and not at:
+        raise UserError(
+            f"--user {user}: the name has no domain (no \\ or @); bash drops an unquoted backslash, "
+            "so quote it: --user 'CORP\\admin', or write admin@corp.example"
+        )
+    raise UserError(f"--user {user}: expected DOMAIN\\user or user@domain (in bash, quote it: --user 'CORP\\admin')")
+
+
 def resolve_password(user: str | None, password_env: str | None, transport: str) -> str | None:
     """The password from the environment or a prompt without echo; never from the command line."""
     if transport == "certificate":
@@ -90,7 +111,7 @@ def collect_options(
 ) -> tuple[CollectOptions, bool]:
     """Build the collection settings from a command's keyword arguments; returns them and --quiet."""
     transport = kwargs.pop("transport")
-    user = kwargs.pop("user")
+    user = normalise_user(kwargs.pop("user"))
     password = resolve_password(user, kwargs.pop("password_env"), transport)
     verify = not kwargs.pop("no_verify")
     if not verify:

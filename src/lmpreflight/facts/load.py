@@ -32,7 +32,10 @@ def load_host_facts(path: Path) -> HostFacts:
             f"{path}: {size / 1_048_576:.0f} MB is too large for a fact file "
             f"(limit {MAX_FACTS_BYTES // 1_048_576} MB); pass the JSON written by 'lmpreflight collect'"
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # a folder, no permission, a file that went away
+        raise FactsError(f"{path}: cannot read the fact file ({exc.strerror or exc})") from None
     try:
         # Windows PowerShell's '>' writes UTF-16 with a BOM; accept it as well as UTF-8.
         text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")

@@ -73,6 +73,8 @@ class DomainDirectory:
     users: dict[str, str]
     entries: list[DirectoryEntry]
     forest: str = ""
+    failed_binds: int = 0
+    """Rejected binds: what the DC counts towards an account lockout."""
 
     @property
     def forest_dn(self) -> str:
@@ -92,7 +94,10 @@ class DomainDirectory:
         else:
             user = text.split(",")[0].split("=", 1)[-1]
         expected = {u.casefold(): p for u, p in self.users.items()}.get(user.casefold())
-        return expected is not None and expected == password
+        if expected is None or expected != password:
+            self.failed_binds += 1
+            return False
+        return True
 
 
 def _build_tree(directory: DomainDirectory) -> Any:

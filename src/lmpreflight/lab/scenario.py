@@ -146,17 +146,26 @@ def builtin_names() -> list[str]:
     )
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file; a name the system cannot even look up names none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _read(reference: str, relative_to: Path | None) -> tuple[dict[str, Any], str, Path | None]:
     path = Path(reference)
-    if relative_to is not None and not path.is_absolute():
-        candidate = relative_to / path
-        if candidate.exists():
-            path = candidate
-    if path.suffix in (".yaml", ".yml") and path.exists():
-        text, label, folder = path.read_text(encoding="utf-8"), str(path), path.parent
+    if relative_to is not None and not path.is_absolute() and _is_file(relative_to / path):
+        path = relative_to / path
+    if path.suffix in (".yaml", ".yml") and _is_file(path):
+        try:
+            text, label, folder = path.read_text(encoding="utf-8"), str(path), path.parent
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"scenario {path}: cannot read it ({exc})") from None
     else:
         builtin = BUILTIN / f"{reference}.yaml"
-        if not builtin.is_file():
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", reference) or not builtin.is_file():
             raise UserError(
                 f"no scenario '{reference}': not a file, and not a built-in one ({', '.join(builtin_names())})"
             )

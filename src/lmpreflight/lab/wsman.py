@@ -142,6 +142,7 @@ class WsmanStats:
     http_requests: int = 0
     processes: int = 0
     shells_created: int = 0
+    failed_logons: int = 0
     actions: list[str] = field(default_factory=list)
 
 
@@ -382,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
                 user, _, password = base64.b64decode(header[6:]).decode("utf-8", "replace").partition(":")
                 if lab.options.basic_users.get(user.casefold()) == password:
                     return True
+                with lab.lock:
+                    lab.stats.failed_logons += 1
             self._reply(401, headers={"WWW-Authenticate": 'Basic realm="WSMAN"'})
             return False
         scheme, _, token_b64 = header.partition(" ")
@@ -399,6 +402,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ValueError("AUTHENTICATE before NEGOTIATE")
             self.ntlm.step(token)
         except Exception:
+            if self.ntlm is not None:
+                with lab.lock:
+                    lab.stats.failed_logons += 1  # what Windows counts towards an account lockout
             self.ntlm = None
             self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
             return False
