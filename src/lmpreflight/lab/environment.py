@@ -16,8 +16,10 @@ from lmpreflight.lab.dns_server import DnsTable, LabDnsServer, reverse_name
 from lmpreflight.lab.hosts import LabHost, LabWorld
 from lmpreflight.lab.ldap_server import DirectoryEntry, DomainDirectory, LabLdapServer
 from lmpreflight.lab.scenario import Scenario
-from lmpreflight.lab.wsman import NtlmUsers, WsmanOptions, WsmanServer
+from lmpreflight.lab.wsman import NtlmUsers, SharedListener, WsmanOptions, WsmanServer
 
+SHARED_LISTENER_ABOVE = 16
+"""Larger labs (generated fleets) serve every host from one listener, at /<HOST>/wsman."""
 TRUST_DIRECTION = {"Disabled": 0, "Inbound": 1, "Outbound": 2, "Bidirectional": 3}
 TRUST_ATTRIBUTES = {"ParentChild": 0x20, "TreeRoot": 0x20, "Forest": 0x8, "External": 0x4}
 SELECTIVE_AUTHENTICATION = 0x10
@@ -84,6 +86,7 @@ class Lab:
         self.dns: LabDnsServer | None = None
         self.endpoints = LabEndpoints()
         self.certificates: LabCertificates | None = None
+        self.shared_listener: SharedListener | None = None
 
     def __enter__(self) -> Lab:
         self.start()
@@ -112,6 +115,10 @@ class Lab:
             tls.load_cert_chain(self.certificates.cert_path, self.certificates.key_path)
         basic = {user.casefold(): pw for d in scenario.domains.values() for user, pw in d.users.items()}
         basic |= {f"{d.netbios}\\{u}".casefold(): pw for d in scenario.domains.values() for u, pw in d.users.items()}
+        shared = None
+        if len(scenario.hosts) > SHARED_LISTENER_ABOVE:
+            shared = self.shared_listener = SharedListener(tls)
+            shared.start()
         for name, spec in scenario.hosts.items():
             if spec.fault == "unreachable":
                 scheme = "https" if self.tuning.https else "http"
@@ -121,11 +128,16 @@ class Lab:
                 auth=scenario.client.transport, basic_users=basic, latency=self.tuning.http_latency, tls=tls
             )
             server = WsmanServer(LabHost(self.world, name, self.tuning.powershell_startup), options, name)
-            self.endpoints.winrm[name] = server.start()
+            if shared is not None:
+                self.endpoints.winrm[name] = shared.add(server)
+            else:
+                self.endpoints.winrm[name] = server.start()
             self.wsman[name] = server
         return self.endpoints
 
     def stop(self) -> None:
+        if self.shared_listener is not None:
+            self.shared_listener.stop()
         for server in self.wsman.values():
             server.stop()
         for ldap in self.ldap.values():

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lmpreflight.errors import UserError
 from lmpreflight.facts.load import describe_validation_error
 from lmpreflight.facts.model import HOST_SECTIONS, HostFacts, Trust
+from lmpreflight.lab.fleet import expand_fleet
 
 BUILTIN = resources.files("lmpreflight.lab") / "scenarios"
 DEFAULT_SCENARIO = "broken-upgrade"
@@ -202,6 +203,8 @@ def _resolve(reference: str, relative_to: Path | None, seen: tuple[str, ...]) ->
 def load_scenario(reference: str) -> Scenario:
     """A built-in scenario by name, or a YAML file by path; validated, or one clear error."""
     document, label = _resolve(reference, None, (reference,))
+    if "generate" in document:
+        document = expand_fleet(document, label)
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:

@@ -158,9 +158,13 @@ class WsmanServer:
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.shared_url: str | None = None
+        """Set when a :class:`SharedListener` serves this host instead of its own listener."""
 
     @property
     def url(self) -> str:
+        if self.shared_url is not None:
+            return self.shared_url
         assert self._httpd is not None
         scheme = "https" if self.options.tls else "http"
         return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/wsman"
@@ -307,6 +311,44 @@ def _fault(fault: WsmanFault, relates_to: str, machine: str) -> bytes:
     wsman_fault = ET.SubElement(detail, f"{{{NS['f']}}}WSManFault", {"Code": str(fault.code), "Machine": machine})
     ET.SubElement(wsman_fault, f"{{{NS['f']}}}Message").text = fault.reason
     return _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
+
+
+class SharedListener:
+    """One listener serving many simulated hosts, each at ``/<HOST>/wsman``: a lab of
+    hundreds of hosts needs one socket and one accept loop, not hundreds. Each host keeps
+    its own shells, authentication and statistics, exactly as with its own listener."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.servers: dict[str, WsmanServer] = {}
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        handler = type("SharedHandler", (_SharedHandler,), {"listener": self})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        httpd.request_queue_size = 128
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="wsman-shared", daemon=True)
+        self._thread.start()
+
+    def add(self, server: WsmanServer) -> str:
+        """Serve ``server`` here; returns its URL."""
+        assert self._httpd is not None, "start the listener first"
+        scheme = "https" if self.tls else "http"
+        server.shared_url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}/{server.host_name}/wsman"
+        self.servers[server.host_name.casefold()] = server
+        return server.shared_url
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        for server in self.servers.values():
+            server.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -547,3 +589,19 @@ class _Handler(BaseHTTPRequestHandler):
         signal = body.find("rsp:Signal", NS) if body is not None else None
         self.server_ref.signal(shell_id, signal.get("CommandId", "") if signal is not None else "")
         return ET.Element(f"{{{SHELL}}}SignalResponse")
+
+
+class _SharedHandler(_Handler):
+    """Picks the host from the first path segment, then answers as that host's listener."""
+
+    listener: SharedListener
+
+    def do_POST(self) -> None:
+        host, _, rest = self.path.lstrip("/").partition("/")
+        server = self.listener.servers.get(host.casefold())
+        if server is None:
+            self._reply(404)
+            return
+        self.server_ref = server
+        self.path = "/" + rest
+        super().do_POST()

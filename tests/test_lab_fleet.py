@@ -1,0 +1,61 @@
+"""Generated fleets in the lab: N hosts from one template, served cheaply, collected for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmpreflight.collect.live import collect_hosts
+from lmpreflight.errors import UserError
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import load_scenario
+
+
+def generated(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "estate.yaml"
+    path.write_text(f"extends: fleet\nname: estate\n{body}", encoding="utf-8")
+    return path
+
+
+def test_fleet_scenario_hosts_and_their_problems() -> None:
+    scenario = load_scenario("fleet")
+    assert list(scenario.hosts) == [f"HV{n:03d}" for n in range(1, 13)]
+    facts = {name: scenario.host_facts(name) for name in scenario.hosts}
+    assert [vm["name"] for vm in facts["HV003"]["vms"]] == ["HV003-VM01", "HV003-VM02", "HV003-VM03"]
+    assert facts["HV005"]["network"]["migration_firewall_rule"]["enabled"] is False
+    assert facts["HV011"]["migration"]["enabled"] is False
+    assert facts["HV004"]["processor"]["manufacturer"] == "AuthenticAMD"
+    assert facts["HV007"]["os"]["build"] == 17763
+    assert {vm["version"] for vm in facts["HV007"]["vms"]} == {"9.0"}
+    assert scenario.hosts["HV012"].fault == "unreachable"
+    # Each host may delegate to every other one, by short name and FQDN, for migration and SMB.
+    account = scenario.hosts["HV003"].account
+    assert account is not None
+    assert len(account.allowed_to_delegate_to) == 11 * 4
+    assert "Microsoft Virtual System Migration Service/hv009.corp.example" in account.allowed_to_delegate_to
+    addresses = {tuple(f["identity"]["addresses"]) for f in facts.values()}
+    assert len(addresses) == 12
+
+
+def test_generate_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"scenario .*estate.yaml: generate.hosts: .*greater than or equal to 2"):
+        load_scenario(str(generated(tmp_path, "generate: {hosts: 1}\n")))
+    with pytest.raises(UserError, match=r"generate.colour: unknown field"):
+        load_scenario(str(generated(tmp_path, "generate: {hosts: 3, colour: red}\n")))
+
+
+def test_a_large_lab_serves_every_host_from_one_listener(tmp_path: Path) -> None:
+    scenario = load_scenario(str(generated(tmp_path, "generate: {hosts: 40, vms_per_host: 1}\n")))
+    with Lab(scenario) as lab:
+        assert lab.shared_listener is not None
+        ports = {url.split("/")[2] for name, url in lab.endpoints.winrm.items() if name != "HV040"}
+        assert len(ports) == 1
+        names = ["HV001", "HV017", "HV040"]
+        first, second, unreachable = collect_hosts([lab.fqdn(n) for n in names], lab.collect_options(False, ()))
+    assert (first.name, second.name) == ("HV001", "HV017")  # each path reaches its own host
+    assert first.errors == [] and second.errors == []
+    assert [vm.name for vm in second.vms or []] == ["HV017-VM01"]
+    assert unreachable.whole_host_error is not None
+    assert lab.wsman["HV017"].stats.shells_created == 1
+    assert lab.wsman["HV002"].stats.shells_created == 0
