@@ -1,99 +1,78 @@
-"""From error text to ranked causes: find codes, event IDs and known messages, weigh the
-causes they point at, and — when host facts are at hand — let the checks confirm or rule
-them out.
+"""From error text to ranked causes: recognise what the text names (codes, events, other tools'
+errors, messages in any Windows UI language), weigh the causes they point at, and — when host
+facts are at hand — let the checks confirm or rule them out.
 
-Codes and event IDs match in any UI language; message patterns are English. The work is
-bounded: the text is capped, patterns have bounded repetition, and at most MAX_CODES
-distinct numbers are explained.
+What the text itself names outranks everything else: facts reorder the causes the text names
+and confirm or rule them out, but a cause the text does not name never climbs above one it
+does. The work is bounded: the text is capped, repeated lines are read once, matching runs on
+the canonical text in linear time, and at most MAX_CODES distinct numbers are explained.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from lmpreflight.explain.decode import decode, hresult_from_win32, parse_number
-from lmpreflight.explain.knowledge import KnowledgeBase, knowledge
+from lmpreflight.explain.decode import decode, hresult_from_win32
+from lmpreflight.explain.knowledge import LANGUAGES, KnowledgeBase, knowledge
 from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
+from lmpreflight.explain.normalize import canonical, unique_lines
+from lmpreflight.explain.recognise import (
+    find_events,
+    find_hosts,
+    find_messages,
+    find_numbers,
+    find_vmm_codes,
+    find_wmi_returns,
+    whole_number,
+)
 from lmpreflight.model import Result, Status
 from lmpreflight.report.parts import RemediationOut
 
 MAX_TEXT = 5 * 1024 * 1024
 MAX_CODES = 25
+# Messages are looked for in the first 256 KB of distinct text: no error message is longer, and
+# it keeps a multi-megabyte paste fast; codes and event IDs are read from all of it.
+MESSAGE_WINDOW = 256 * 1024
 
-# All matching runs on the lower-cased text with case-sensitive regexes that start with a
-# literal: Python's re then skips ahead with a fast substring search, which keeps a 5 MB paste
-# well under a second (IGNORECASE and leading alternations would scan every character).
-_HEX = re.compile(r"0x([0-9a-f]{1,8})(?![0-9a-z])")
-_BARE_HEX = re.compile(r"(?<![0-9a-z-])([89abc][0-9a-f]{7})(?![0-9a-z-])")
-_CODE_CONTEXT = re.compile(r"code|error|fehler|erreur|hresult|エラー")
-_DECIMAL = re.compile(r"(?<![\w.-])(-?\d{9,10})(?![\w.])")
-_WIN32 = [re.compile(word + r"\s*(?:code)?\s*[:=#]?\s*(\d{1,5})\b") for word in ("error", "fehler", "erreur", "エラー")]
-_EVENT = [
-    re.compile(r"event\s*(?:id)?\s*[:#]?\s*(\d{4,5})\b"),
-    re.compile(r"<eventid[^>]*>\s*(\d{4,5})\b"),
-    re.compile(r"\"id\"\s*:\s*(\d{4,5})\b"),
-]
-
-CODE_WEIGHT, PATTERN_WEIGHT, EVENT_WEIGHT = 30.0, 40.0, 10.0
+CODE_WEIGHT, PATTERN_WEIGHT, EVENT_WEIGHT, TOOL_WEIGHT = 30.0, 40.0, 10.0, 20.0
 CONFIRMED, LIKELY = 1000.0, 500.0
 RULED_OUT_FACTOR = 0.1
+
+NOTHING_RECOGNISED = (
+    "nothing recognised: no known error code, event ID, tool error or message was found. Tried: {tried}. "
+    "Paste instead the whole error, for example the full text of event 21502 "
+    "(Get-WinEvent -LogName Microsoft-Windows-Hyper-V-VMMS-Admin -MaxEvents 20 | Format-List TimeCreated,Id,Message), "
+    "or Move-VM's complete error ($Error[0] | Format-List * -Force), or read the exported logs with "
+    "'lmpreflight diagnose --evtx FILE'"
+)
 
 
 @dataclass
 class _Score:
+    """How strongly one cause is pointed at, and by what."""
+
     value: float = 0.0
     evidence: list[str] = field(default_factory=list)
     order: int = 1_000
+    named_by: list[str] = field(default_factory=list)
+    confirmed_by: list[str] = field(default_factory=list)
+    ruled_out: bool = False
+
+    @property
+    def stated(self) -> bool:
+        return bool(self.named_by)
 
 
-def find_numbers(text: str) -> list[int]:
-    """Every error number in the (lower-cased) text, in order of appearance, without repeats."""
-    found: list[tuple[int, int]] = []
-    for match in _HEX.finditer(text):
-        if match.start() and text[match.start() - 1].isalnum():
-            continue
-        # Short hex numbers (0x3e7 in 'klist purge -li 0x3e7') are codes only where the text says so.
-        if len(match.group(1)) == 8 or _CODE_CONTEXT.search(text[max(0, match.start() - 30) : match.start()]):
-            found.append((match.start(), int(match.group(1), 16)))
-    for match in _DECIMAL.finditer(text):
-        value = parse_number(match.group(1))
-        if value is not None and value >= 0x80000000:
-            found.append((match.start(), value))
-    for match in _BARE_HEX.finditer(text):
-        # Without "0x", eight hex digits count only where the text speaks of a code or error.
-        before = text[max(0, match.start() - 60) : match.start()]
-        if _CODE_CONTEXT.search(before) or before.endswith("("):
-            found.append((match.start(), int(match.group(1), 16)))
-    for regex in _WIN32:
-        for match in regex.finditer(text):
-            code = int(match.group(1))
-            if code >= 2:
-                found.append((match.start(), hresult_from_win32(code)))
-    return list(dict.fromkeys(value for _, value in sorted(found)))
+@dataclass(frozen=True)
+class FactsContext:
+    """The checks' results on the two hosts' facts, the source's protocol, and the hosts' names."""
 
-
-def find_events(text: str) -> list[int]:
-    found = sorted((m.start(), int(m.group(1))) for regex in _EVENT for m in regex.finditer(text))
-    return list(dict.fromkeys(event_id for _, event_id in found))
-
-
-def _weigh(scores: dict[str, _Score], causes: Iterable[str], weight: float, label: str) -> None:
-    for rank, cause in enumerate(causes):
-        score = scores[cause]
-        score.value += weight / (rank + 1)
-        score.order = min(score.order, rank)
-        score.evidence.append(label)
-
-
-def _by_check(results: Iterable[Result]) -> dict[str, list[Result]]:
-    grouped: dict[str, list[Result]] = defaultdict(list)
-    for result in results:
-        grouped[result.check.id].append(result)
-    return grouped
+    results: list[Result]
+    source_auth: str | None = None
+    hosts: tuple[str, ...] = ()
 
 
 def looks_binary(text: str) -> bool:
@@ -104,39 +83,73 @@ def looks_binary(text: str) -> bool:
     return "\x00" in sample or odd / len(sample) > 0.05
 
 
-def explain_text(text: str, results: list[Result] | None = None, source_auth: str | None = None) -> Explanation:
+def explain_text(
+    text: str, results: list[Result] | None = None, source_auth: str | None = None, hosts: Sequence[str] = ()
+) -> Explanation:
     """Rank the causes of the failure described by ``text``; ``results`` are the checks' results
-    on the two hosts' facts (and ``source_auth`` the source's protocol), when known."""
+    on the two hosts' facts, ``source_auth`` the source's protocol and ``hosts`` the facts' host
+    names, when known."""
     if looks_binary(text):
-        return Explanation(
-            characters=len(text),
-            truncated=False,
-            matches=[],
-            causes=[],
-            notes=[
-                "the input is not text (it looks like binary data); paste the error message, or read an exported "
-                "event log with 'lmpreflight diagnose --evtx FILE'"
-            ],
-        )
-    kb = knowledge()
+        return _not_text(len(text))
+    facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
     truncated = len(text) > MAX_TEXT
-    text = text[:MAX_TEXT].replace("\x00", "").lower()
+    raw = text[:MAX_TEXT].replace("\x00", "")
+    plain = canonical(unique_lines(raw))
+    kb = knowledge()
     scores: dict[str, _Score] = defaultdict(_Score)
-    matches: list[MatchOut] = []
     notes: list[str] = []
-    numbers = find_numbers(text)
-    whole = parse_number(text.strip()) if len(text.strip()) <= 12 else None
+    matches = [
+        *_code_matches(kb, plain, scores, notes),
+        *_event_matches(kb, plain, scores),
+        *_tool_matches(kb, plain, scores),
+        *_message_matches(kb, plain, scores),
+    ]
+    if facts is not None:
+        _apply_facts(kb, scores, facts)
+        notes += _host_mismatch(plain, facts.hosts)
+    if not matches:
+        notes.append(NOTHING_RECOGNISED.format(tried=_tried(kb)))
+    causes = _rank(kb, scores, facts)
+    return Explanation(characters=len(raw), truncated=truncated, matches=matches, causes=causes, notes=notes)
+
+
+def _not_text(characters: int) -> Explanation:
+    return Explanation(
+        characters=characters,
+        truncated=False,
+        matches=[],
+        causes=[],
+        notes=[
+            "the input is not text (it looks like binary data); paste the error message, or read an exported "
+            "event log with 'lmpreflight diagnose --evtx FILE'"
+        ],
+    )
+
+
+def _weigh(scores: dict[str, _Score], causes: Iterable[str], weight: float, label: str, names: bool) -> None:
+    for rank, cause in enumerate(causes):
+        score = scores[cause]
+        score.value += weight / (rank + 1)
+        score.order = min(score.order, rank)
+        score.evidence.append(label)
+        if names:
+            score.named_by.append(label)
+
+
+def _code_matches(kb: KnowledgeBase, plain: str, scores: dict[str, _Score], notes: list[str]) -> list[MatchOut]:
+    numbers = find_numbers(plain)
+    whole = whole_number(plain)
     if whole is not None and whole not in numbers:
         numbers.insert(0, whole)
     if len(numbers) > MAX_CODES:
         notes.append(f"{len(numbers)} different codes found; the first {MAX_CODES} are explained")
         numbers = numbers[:MAX_CODES]
+    matches = []
     for value in numbers:
         entry = kb.code(value) or (kb.code(hresult_from_win32(value)) if 0 < value < 0x10000 else None)
         decoded = decode(value)
-        label = f"code 0x{value:08X}"
         if entry is not None:
-            _weigh(scores, entry.causes, CODE_WEIGHT, label)
+            _weigh(scores, entry.causes, CODE_WEIGHT, f"code 0x{value:08X}", names=True)
         matches.append(
             MatchOut(
                 kind="code",
@@ -149,11 +162,16 @@ def explain_text(text: str, results: list[Result] | None = None, source_auth: st
                 source=kb.reference(entry.source) if entry else None,
             )
         )
-    for event_id in find_events(text):
+    return matches
+
+
+def _event_matches(kb: KnowledgeBase, plain: str, scores: dict[str, _Score]) -> list[MatchOut]:
+    matches = []
+    for event_id in find_events(plain):
         event = kb.event(event_id)
         if event is None:
             continue
-        _weigh(scores, event.causes, EVENT_WEIGHT, f"event {event_id}")
+        _weigh(scores, event.causes, EVENT_WEIGHT, f"event {event_id}", names=not event.generic)
         matches.append(
             MatchOut(
                 kind="event",
@@ -163,84 +181,157 @@ def explain_text(text: str, results: list[Result] | None = None, source_auth: st
                 source=kb.reference(event.source),
             )
         )
-    for pattern in kb.patterns:
-        found = pattern.search(text)
-        if found:
-            _weigh(scores, pattern.causes, PATTERN_WEIGHT, f"message '{found.group(0)[:60]}'")
-            matches.append(
-                MatchOut(
-                    kind="message",
-                    value=found.group(0)[:120],
-                    meaning="a known message",
-                    causes=pattern.causes,
-                    source=kb.reference(pattern.source),
-                )
+    return matches
+
+
+def _tool_matches(kb: KnowledgeBase, plain: str, scores: dict[str, _Score]) -> list[MatchOut]:
+    found = [("vmm", code) for code in find_vmm_codes(plain)] + [("wmi", code) for code in find_wmi_returns(plain)]
+    matches = []
+    for tool, code in found:
+        entry = kb.tool_code(tool, code)
+        if entry is None:
+            continue
+        label = f"{'VMM error' if tool == 'vmm' else 'WMI return value'} {code}"
+        _weigh(scores, entry.causes, TOOL_WEIGHT, label, names=True)
+        matches.append(
+            MatchOut(
+                kind=tool,
+                value=str(code),
+                meaning=entry.meaning,
+                causes=entry.causes,
+                source=kb.reference(entry.source),
             )
-    if results is not None:
-        _apply_facts(kb, scores, _by_check(results), source_auth, notes)
-    if not matches:
-        notes.append(
-            "no error code, event ID or known message found; paste the whole error text "
-            "(the code in parentheses, e.g. 0x8009030E, is what matters most)"
         )
-    ranked = sorted(scores.items(), key=lambda item: (-item[1].value, item[1].order, item[0]))
-    causes = [_cause_out(kb, cause_id, score, rank, results) for rank, (cause_id, score) in enumerate(ranked, 1)]
-    return Explanation(characters=len(text), truncated=truncated, matches=matches, causes=causes, notes=notes)
+    return matches
 
 
-def _apply_facts(
-    kb: KnowledgeBase,
-    scores: dict[str, _Score],
-    by_check: dict[str, list[Result]],
-    source_auth: str | None,
-    notes: list[str],
-) -> None:
-    bad = (Status.FAIL, Status.WARN)
+def _message_matches(kb: KnowledgeBase, plain: str, scores: dict[str, _Score]) -> list[MatchOut]:
+    matches = []
+    for hit in find_messages(plain[:MESSAGE_WINDOW], kb.messages):
+        label = f"message '{hit.phrase[:80]}'"
+        _weigh(scores, hit.entry.causes, PATTERN_WEIGHT, label, names=True)
+        matches.append(
+            MatchOut(
+                kind="message",
+                value=hit.phrase[:120],
+                meaning=hit.entry.meaning,
+                causes=hit.entry.causes,
+                source=kb.reference(hit.entry.source),
+                language=hit.language,
+            )
+        )
+    return matches
+
+
+def _tried(kb: KnowledgeBase) -> str:
+    return (
+        f"{len(kb.codes)} known codes (any other HRESULT, Win32 or NTSTATUS number is decoded), "
+        f"{len(kb.events)} event IDs, {len(kb.tool_codes)} VMM and WMI job errors, "
+        f"{len(kb.messages)} messages in {len(LANGUAGES)} languages ({', '.join(LANGUAGES)})"
+    )
+
+
+def _by_check(results: Iterable[Result]) -> dict[str, list[Result]]:
+    grouped: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        grouped[result.check.id].append(result)
+    return grouped
+
+
+def _apply_facts(kb: KnowledgeBase, scores: dict[str, _Score], facts: FactsContext) -> None:
+    by_check = _by_check(facts.results)
     for cause_id, score in scores.items():
         cause = kb.causes[cause_id]
-        if cause.auth and source_auth and cause.auth != source_auth:
+        if cause.auth and facts.source_auth and cause.auth != facts.source_auth:
             score.value *= RULED_OUT_FACTOR
-            score.evidence.append(f"ruled out: the source uses {source_auth}, not {cause.auth}")
+            score.ruled_out = True
+            score.evidence.append(f"ruled out: the source uses {facts.source_auth}, not {cause.auth}")
             continue
-        seen = [r for check_id in cause.checks for r in by_check.get(check_id, [])]
-        failing = [r for r in seen if r.status in bad]
-        if failing:
-            score.value += CONFIRMED
-            score.evidence += [f"confirmed by {r.check.id}: {r.finding.message}" for r in failing]
-        elif seen and all(r.status == Status.PASS for r in seen):
-            score.value *= RULED_OUT_FACTOR
-            score.evidence.append(f"ruled out: {', '.join(sorted({r.check.id for r in seen}))} pass")
+        _confirm_or_rule_out(score, [r for check_id in cause.checks for r in by_check.get(check_id, [])])
         passing = [r for check_id in cause.likely_when_passing for r in by_check.get(check_id, [])]
         if passing and all(r.status == Status.PASS for r in passing):
             score.value += LIKELY
+            score.confirmed_by.append(", ".join(cause.likely_when_passing) + " pass")
             score.evidence.append(f"likely: {', '.join(cause.likely_when_passing)} pass, so the setting is in place")
 
 
-def _cause_out(kb: KnowledgeBase, cause_id: str, score: _Score, rank: int, results: list[Result] | None) -> CauseOut:
-    cause = kb.causes[cause_id]
-    checks = [
-        CheckOut(check_id=r.check.id, status=r.status.value, message=r.finding.message)
-        for r in results or []
-        if r.check.id in (*cause.checks, *cause.likely_when_passing)
+def _confirm_or_rule_out(score: _Score, seen: list[Result]) -> None:
+    failing = [r for r in seen if r.status in (Status.FAIL, Status.WARN)]
+    if failing:
+        score.value += CONFIRMED
+        score.confirmed_by += [r.check.id for r in failing]
+        score.evidence += [f"confirmed by {r.check.id}: {r.finding.message}" for r in failing]
+    elif seen and all(r.status == Status.PASS for r in seen):
+        score.value *= RULED_OUT_FACTOR
+        score.ruled_out = True
+        score.evidence.append(f"ruled out: {', '.join(sorted({r.check.id for r in seen}))} pass")
+
+
+def _host_mismatch(plain: str, hosts: tuple[str, ...]) -> list[str]:
+    """A note when the error names hosts the facts are not about: the checks then judge other machines."""
+    named = find_hosts(plain)
+    known = {h.split(".")[0].casefold() for h in hosts}
+    if not named or not known:
+        return []
+    others = [n for n in named if n not in known]
+    if not others or any(n in known for n in named):
+        return []
+    return [
+        f"the facts are for {', '.join(sorted(h.upper() for h in known))}, but the error names "
+        f"{', '.join(n.upper() for n in others)}: the checks' verdicts may be about other hosts"
     ]
-    if score.value >= LIKELY:
-        confidence = "high"
-    elif rank == 1 and any(not e.startswith("event") for e in score.evidence):
-        confidence = "medium"
+
+
+def _rank(kb: KnowledgeBase, scores: dict[str, _Score], facts: FactsContext | None) -> list[CauseOut]:
+    any_stated = any(s.stated for s in scores.values())
+    ranked = sorted(scores.items(), key=lambda item: (not item[1].stated, -item[1].value, item[1].order, item[0]))
+    results = facts.results if facts else None
+    return [
+        _cause_out(kb, cause_id, score, rank, results, any_stated) for rank, (cause_id, score) in enumerate(ranked, 1)
+    ]
+
+
+def _confidence(score: _Score, rank: int, any_stated: bool) -> str:
+    if score.value >= LIKELY and (score.stated or not any_stated):
+        return "high"
+    if rank == 1 and score.stated:
+        return "medium"
+    return "low"
+
+
+def _ranking(score: _Score, rank: int, any_stated: bool) -> str:
+    """One sentence on why the cause sits where it does."""
+    if score.stated:
+        parts = [f"the text names it ({'; '.join(dict.fromkeys(score.named_by))})"]
+    elif any_stated:
+        parts = [f"below the causes the text names: only {', '.join(dict.fromkeys(score.evidence[:1]))} points at it"]
     else:
-        confidence = "low"
+        parts = [f"the text names no cause; {', '.join(dict.fromkeys(score.evidence[:1]))} is logged for it"]
+    if score.confirmed_by:
+        parts.append(f"the hosts' facts confirm it ({', '.join(dict.fromkeys(score.confirmed_by))})")
+    elif score.ruled_out:
+        parts.append("the hosts' facts speak against it")
+    return f"#{rank}: " + "; ".join(parts)
+
+
+def _cause_out(
+    kb: KnowledgeBase, cause_id: str, score: _Score, rank: int, results: list[Result] | None, any_stated: bool
+) -> CauseOut:
+    cause = kb.causes[cause_id]
+    related = [r for r in results or [] if r.check.id in (*cause.checks, *cause.likely_when_passing)]
     # A check that confirmed the cause knows the real names: its own fix beats the generic one.
-    confirming = [r for r in results or [] if r.check.id in cause.checks and r.status in (Status.FAIL, Status.WARN)]
+    confirming = [r for r in related if r.check.id in cause.checks and r.status in (Status.FAIL, Status.WARN)]
     fix = confirming[0].remediation if confirming else cause.fix.remediation()
     return CauseOut(
         id=cause_id,
         rank=rank,
         title=cause.title,
         why=cause.why,
-        confidence=confidence,
+        ranking=_ranking(score, rank, any_stated),
+        confidence=_confidence(score, rank, any_stated),
         score=round(score.value, 1),
         evidence=score.evidence,
-        checks=checks,
+        checks=[CheckOut(check_id=r.check.id, status=r.status.value, message=r.finding.message) for r in related],
         fix=RemediationOut(text=fix.text, powershell=fix.powershell, run_on=fix.run_on),
         references=[kb.reference(cause.source)],
     )

@@ -1,9 +1,17 @@
-"""The knowledge base (knowledge.yaml, error_names.yaml): loaded once, validated strictly."""
+"""The knowledge base (knowledge.yaml, error_names.yaml): loaded once, validated strictly.
+
+Messages are matched by meaning in every language the entry lists: each language has one or
+more alternatives, an alternative being a pattern, or a list of patterns that must all occur
+(word order differs between languages, so co-occurring key phrases travel better than whole
+sentences). Patterns are written against the canonical text (lmpreflight.explain.normalize):
+lower case, one space for any whitespace, <name> for a quoted name, <guid> and <path> for
+what Windows fills in.
+"""
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Literal
 
@@ -11,6 +19,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lmpreflight.model import Remediation
+
+LANGUAGES = ("en", "de", "fr", "es", "it", "pt-BR", "ru", "ja", "ko", "zh-CN", "zh-TW")
+Language = Literal["en", "de", "fr", "es", "it", "pt-BR", "ru", "ja", "ko", "zh-CN", "zh-TW"]
+
+# Placeholders a pattern may use; each expands to a bounded, backtracking-free expression.
+MACROS = {
+    "<name>": r"""(?:"[^"]{0,260}"|'[^']{0,260}')""",
+    "<host>": r"""(?:"[^"]{0,260}"|'[^']{0,260}'|[\w.-]{1,255})""",
+}
+_UNSAFE_START = re.compile(r"^[.\\*+?{|^$]")
 
 
 class KbModel(BaseModel):
@@ -59,33 +77,106 @@ class CodeEntry(KbModel):
 
 class EventEntry(KbModel):
     id: int
+    provider: str
     channel: str
     failure: bool
     meaning: str
     causes: list[str]
     source: str
+    generic: bool = Field(False, description="Logged for any failed move: its text, not its ID, names the cause")
+    message_parameter: int | None = Field(
+        None, description="The positional parameter (Parameter0..N) that holds the whole message"
+    )
 
 
-class PatternEntry(KbModel):
-    """An English message fragment; matched against lower-cased text, one alternative at a time."""
+class ToolCode(KbModel):
+    """An error number another tool prints in its own shape: System Center VMM's 'Error (12700)',
+    or the uint32 an Msvm (Hyper-V WMI) method or job returns ('ReturnValue : 32784')."""
 
-    regex: str
+    tool: Literal["vmm", "wmi"]
+    code: int
+    meaning: str
     causes: list[str]
     source: str
 
-    @field_validator("regex")
+
+_META = set(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The literal text every match of ``pattern`` starts with: a cheap 'in' test skips the
+    regex where the text cannot match (most patterns, for most texts)."""
+    depth = 0
+    for index, char in enumerate(pattern):
+        escaped = pattern[index - 1 : index] == "\\"
+        depth += (char == "(" and not escaped) - (char == ")" and not escaped)
+        if char == "|" and depth == 0 and not escaped:
+            return ""  # top-level alternatives share no prefix
+    prefix = []
+    for index, char in enumerate(pattern):
+        if char in _META or char == "<":
+            break
+        if pattern[index + 1 : index + 2] in ("?", "*", "{"):
+            break
+        prefix.append(char)
+    return "".join(prefix)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    if pattern != pattern.lower():
+        raise ValueError(f"patterns are written in lower case (the text is lower-cased): {pattern!r}")
+    if _UNSAFE_START.match(pattern):
+        raise ValueError(f"a pattern starts with literal text, so the search can skip ahead: {pattern!r}")
+    for macro, expansion in MACROS.items():
+        pattern = pattern.replace(macro, expansion)
+    return re.compile(pattern)
+
+
+Alternative = str | list[str]
+
+
+class MessageEntry(KbModel):
+    """A message matched by meaning, with real-shaped examples in every language it claims."""
+
+    id: str
+    causes: list[str]
+    source: str
+    meaning: str
+    match: dict[Language, list[Alternative]]
+    examples: dict[Language, list[str]]
+    translated: list[Language] = Field(
+        default_factory=list,
+        description="Languages whose patterns and examples are lmpreflight's translations, not captured text",
+    )
+
+    @field_validator("match")
     @classmethod
-    def _lower_case(cls, value: str) -> str:
-        if value != value.lower():
-            raise ValueError("patterns are written in lower case (the text is lower-cased before matching)")
-        re.compile(value)
+    def _compiles(cls, value: dict[str, list[Alternative]]) -> dict[str, list[Alternative]]:
+        for alternatives in value.values():
+            for alternative in alternatives:
+                for pattern in [alternative] if isinstance(alternative, str) else alternative:
+                    compile_pattern(pattern)
         return value
 
-    def search(self, text: str) -> re.Match[str] | None:
-        for alternative in _alternatives(self.regex):
-            found = alternative.search(text)
-            if found:
-                return found
+    @cached_property
+    def compiled(self) -> tuple[tuple[Language, tuple[tuple[str, re.Pattern[str]], ...]], ...]:
+        return tuple(
+            (language, tuple((literal_prefix(p), compile_pattern(p)) for p in ([alt] if isinstance(alt, str) else alt)))
+            for language, alternatives in self.match.items()
+            for alt in alternatives
+        )
+
+    def search(self, text: str) -> tuple[Language, str] | None:
+        """The language and the matched phrase, when every pattern of one alternative occurs in ``text``."""
+        for language, patterns in self.compiled:
+            found = []
+            for prefix, pattern in patterns:
+                match = pattern.search(text) if prefix in text else None
+                if match is None:
+                    break
+                found.append(match.group(0))
+            else:
+                return language, " … ".join(found)
         return None
 
 
@@ -95,13 +186,25 @@ class KnowledgeBase(KbModel):
     causes: dict[str, Cause]
     codes: list[CodeEntry]
     events: list[EventEntry]
-    patterns: list[PatternEntry]
+    tool_codes: list[ToolCode]
+    messages: list[MessageEntry]
+
+    @cached_property
+    def _codes(self) -> dict[int, CodeEntry]:
+        return {c.value: c for c in self.codes}
+
+    @cached_property
+    def _events(self) -> dict[int, EventEntry]:
+        return {e.id: e for e in self.events}
 
     def code(self, value: int) -> CodeEntry | None:
-        return next((c for c in self.codes if c.value == value), None)
+        return self._codes.get(value)
 
     def event(self, event_id: int) -> EventEntry | None:
-        return next((e for e in self.events if e.id == event_id), None)
+        return self._events.get(event_id)
+
+    def tool_code(self, tool: str, code: int) -> ToolCode | None:
+        return next((t for t in self.tool_codes if t.tool == tool and t.code == code), None)
 
     def reference(self, key: str) -> str:
         return self.references.get(key, key)
@@ -115,37 +218,36 @@ class ErrorNames(KbModel):
     ntstatus: dict[int, tuple[str, str]]
 
 
-@cache
-def _alternatives(regex: str) -> tuple[re.Pattern[str], ...]:
-    """Top-level alternatives compiled apart, so each starts with a literal (fast to scan for)."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(regex):
-        if char == "(" and regex[index - 1 : index] != "\\":
-            depth += 1
-        elif char == ")" and regex[index - 1 : index] != "\\":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(regex[start:index])
-            start = index + 1
-    parts.append(regex[start:])
-    return tuple(re.compile(part) for part in parts)
-
-
 def _load(name: str) -> object:
-    return yaml.safe_load((resources.files("lmpreflight.explain") / name).read_text(encoding="utf-8"))
+    # The C safe loader (when PyYAML has it) reads the knowledge base several times faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = (resources.files("lmpreflight.explain") / name).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=loader)
 
 
-@cache
-def knowledge() -> KnowledgeBase:
-    kb = KnowledgeBase.model_validate(_load("knowledge.yaml"))
-    entries: list[CodeEntry | EventEntry | PatternEntry] = [*kb.codes, *kb.events, *kb.patterns]
-    referenced = {c for entry in entries for c in entry.causes}
-    unknown = referenced - set(kb.causes)
+def _check_references(kb: KnowledgeBase) -> None:
+    entries: list[CodeEntry | EventEntry | ToolCode | MessageEntry] = [
+        *kb.codes,
+        *kb.events,
+        *kb.tool_codes,
+        *kb.messages,
+    ]
+    unknown = {c for entry in entries for c in entry.causes} - set(kb.causes)
     if unknown:
         raise ValueError(f"knowledge.yaml names causes it does not define: {sorted(unknown)}")
     sources = {e.source for e in entries} | {c.source for c in kb.causes.values()}
     if sources - set(kb.references):
         raise ValueError(f"knowledge.yaml cites unknown sources: {sorted(sources - set(kb.references))}")
+
+
+@cache
+def knowledge() -> KnowledgeBase:
+    document = _load("knowledge.yaml")
+    messages = _load("messages.yaml")
+    if not isinstance(document, dict) or not isinstance(messages, dict):
+        raise ValueError("knowledge.yaml and messages.yaml hold mappings")
+    kb = KnowledgeBase.model_validate({**document, "messages": messages.get("messages")})
+    _check_references(kb)
     return kb
 
 

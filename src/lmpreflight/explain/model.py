@@ -17,12 +17,13 @@ class ExplainModel(BaseModel):
 
 
 class MatchOut(ExplainModel):
-    kind: str = Field(description="code, event or message")
+    kind: str = Field(description="code, event, message, vmm (System Center VMM job error) or wmi (Msvm return value)")
     value: str
     meaning: str
     decoded: Decoded | None = None
     causes: list[str]
     source: str | None
+    language: str | None = Field(None, description="The UI language a message was recognised in")
 
 
 class CheckOut(ExplainModel):
@@ -36,6 +37,7 @@ class CauseOut(ExplainModel):
     rank: int
     title: str
     why: str
+    ranking: str = Field(description="Why the cause is ranked where it is: what names it, what confirms it")
     confidence: str = Field(description="high (confirmed by the hosts' facts), medium, low")
     score: float
     evidence: list[str]

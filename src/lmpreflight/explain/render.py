@@ -9,6 +9,7 @@ from rich.text import Text
 from lmpreflight.explain.model import CauseOut, Explanation, Incident
 
 SHOWN_CAUSES = 3
+INCIDENT_CAUSES = 2
 CONFIDENCE_STYLES = {"high": "bold green", "medium": "yellow", "low": "dim"}
 
 
@@ -21,6 +22,12 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
             console.print(f"  {escape(decoded.structure())}", style="dim", highlight=False)
         elif match.kind == "event":
             console.print(Text.assemble((f"Event {match.value}", "bold"), f" — {match.meaning}"))
+        elif match.kind in ("vmm", "wmi"):
+            label = "VMM error" if match.kind == "vmm" else "WMI return value"
+            console.print(Text.assemble((f"{label} {match.value}", "bold"), f" — {match.meaning}"))
+        elif match.kind == "message":
+            language = f" [{match.language}]" if match.language and match.language != "en" else ""
+            console.print(Text.assemble(("Message", "bold"), f"{language} — {match.meaning}"))
     for note in explanation.notes:
         console.print(f"note: {escape(note)}", style="yellow", highlight=False)
     if not explanation.causes:
@@ -44,6 +51,7 @@ def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None
         )
     )
     console.print(f"{indent}why: {escape(cause.why)}", highlight=False)
+    console.print(f"{indent}ranked: {escape(cause.ranking)}", style="dim", highlight=False)
     console.print(f"{indent}evidence: {escape('; '.join(cause.evidence))}", style="dim", highlight=False)
     for check in cause.checks:
         console.print(
@@ -73,7 +81,7 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
         for event in incident.events:
             first_line = " ".join(event.message.split())[:220]
             console.print(f"    {event.host} event {event.id} {event.level}: {escape(first_line)}", highlight=False)
-        if incident.explanation.causes:
-            render_cause(incident.explanation.causes[0], console, indent="      ")
+        for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
+            render_cause(cause, console, indent="      ")
         for note in incident.explanation.notes:
             console.print(f"    note: {escape(note)}", style="yellow", highlight=False)

@@ -1,0 +1,68 @@
+"""One canonical form of pasted error text, so a pattern is written once for every paste.
+
+Admins paste from consoles, event viewers, ticket systems and forums: the same message arrives
+with text decoded in the wrong code page (UTF-8 read as Windows-1252, "Ã¡" for "á"), curly or
+straight quotes, full-width brackets (Japanese and Chinese consoles), line breaks wherever a
+window wrapped, and the VM's own GUID and paths in the middle. Matching runs on the canonical
+form: repaired, NFKC-folded, lower-cased, quotes unified, whitespace runs collapsed to one
+space, GUIDs and paths replaced by placeholders. Every step is linear in the text's length.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import ftfy
+
+GUID = "<guid>"
+PATH = "<path>"
+
+# Apostrophe-like quotes become "'", double-quote-like ones '"'; patterns use <name> for either.
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2039": '"',
+        "\u203a": '"',
+        "\u300c": '"',
+        "\u300d": '"',
+        "\u300e": '"',
+        "\u300f": '"',
+    }
+)
+_GUID = re.compile(r"\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?")
+# Drive paths (C:\VMs\SQL01\x.vhdx) and UNC paths (\\nas01\vms\x.vhdx), up to a quote or space.
+_PATH = re.compile(r"(?<![\w\\])(?:[a-z]:\\|\\\\[\w.$-]+\\)[^\s\"'<>|]{0,400}")
+
+
+def repair_encoding(text: str) -> str:
+    """Undo UTF-8 shown as Windows-1252 or Latin-1 (ftfy only changes text that is plainly mis-decoded)."""
+    return ftfy.fix_encoding(text)
+
+
+def unique_lines(text: str) -> str:
+    """A log pasted or exported many times over is as telling as one copy of each line."""
+    return "\n".join(dict.fromkeys(text.splitlines()))
+
+
+def canonical(text: str) -> str:
+    """The form all patterns match against (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", repair_encoding(text)).translate(_QUOTES).lower()
+    text = " ".join(text.split())
+    # The substitutions scan every character; most pastes have no GUID or path at all.
+    if "-" in text:
+        text = _GUID.sub(GUID, text)
+    if "\\" in text:
+        text = _PATH.sub(PATH, text)
+    return text
