@@ -153,12 +153,12 @@ def test_docs_catalogue_is_current(capsys, monkeypatch) -> None:  # type: ignore
 def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *BROKEN, "--json", str(tmp_path / "r.json"))
     assert code == 1
-    assert "VMs on HV01 (VM checks only; name them with --vm for the full check):" in out
-    assert "LEGACY01                 NOT READY  vm.configuration-version" in out
+    assert "VMs on HV01 (name them with --vm for the full check):" in out
+    assert "LEGACY01: blocked by " in out and "vm.configuration-version" in out
     readiness = validate_report_json((tmp_path / "r.json").read_text())["vm_readiness"]
     assert [(v["vm"], v["status"]) for v in readiness] == [("LEGACY01", "fail"), ("WEB02", "fail")]
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY)
-    assert "SQL01                    ready" in out and "WEB02                    ready" in out
+    assert "SQL01: ready" in out and "WEB02: ready" in out
 
 
 def test_undecodable_vm_name_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ from lmpreflight.report.junit import render_junit
 from lmpreflight.report.markdown import render_markdown
 from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
+from lmpreflight.report.waivers import Waiver, load_waivers
 from lmpreflight.runner import Selection, evaluate, vm_readiness
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,6 +49,8 @@ class ReportOptions:
     fix_script_path: Path | None
     markdown_path: Path | None
     verbose: bool
+    waivers_path: Path | None
+    waivers: tuple[Waiver, ...] = ()
 
 
 def apply(decorators: list[Callable[[F], F]], function: F) -> F:
@@ -98,7 +101,16 @@ def report_options(function: F) -> F:
             click.option(
                 "--markdown", "markdown_path", type=path, help="Write a short Markdown summary for a change ticket."
             ),
-            click.option("-v", "--verbose", is_flag=True, help="List passing results too."),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="List every result (passes and not-applicable ones too)."
+            ),
+            click.option(
+                "--waivers",
+                "waivers_path",
+                type=path,
+                metavar="FILE",
+                help="Accepted risks (YAML: check, subject, reason, expires, by): shown as accepted, not counted.",
+            ),
         ],
         function,
     )
@@ -106,7 +118,9 @@ def report_options(function: F) -> F:
 
 def options_from(kwargs: dict[str, Any]) -> ReportOptions:
     """Take the report options out of a command's keyword arguments."""
-    options = ReportOptions(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions)})
+    options = ReportOptions(
+        **{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions) if f.name != "waivers"}
+    )
     if options.storage_path is not None:
         # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
         options = dataclasses.replace(options, include_storage=True)
@@ -122,6 +136,9 @@ def options_from(kwargs: dict[str, Any]) -> ReportOptions:
     for path in outputs:
         if path is not None and not path.parent.is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if options.waivers_path is not None:
+        known = set(load_checks().checks)
+        options = dataclasses.replace(options, waivers=tuple(load_waivers(options.waivers_path, known)))
     return options
 
 
@@ -185,6 +202,7 @@ def run_and_report(
         RunInfo(command=command, run_from=socket.gethostname(), strict=options.strict),
         incidents,
         readiness,
+        list(options.waivers),
     )
     write_reports(report, options)
     return report

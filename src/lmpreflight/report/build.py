@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from lmpreflight import __version__
@@ -12,8 +12,9 @@ from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import MissingFact, Result, Status
-from lmpreflight.report.model import HostOut, PathOut, Report, ResultOut, RunOut, Summary, VmReadinessOut
+from lmpreflight.report.model import AcceptedOut, HostOut, PathOut, Report, ResultOut, RunOut, Summary, VmReadinessOut
 from lmpreflight.report.parts import RemediationOut
+from lmpreflight.report.waivers import WAIVABLE, Waiver, WaiverOut, WaiverState, active
 from lmpreflight.runner import Selection, VmReadiness
 
 
@@ -67,6 +68,7 @@ def _host_out(role: str, host: HostFacts) -> HostOut:
         collected_at=host.collected_at,
         collection_method=host.collector.method,
         collection_errors=[f"{e.section}: {e.message}" for e in host.errors],
+        collected=host.whole_host_error is None,
     )
 
 
@@ -156,6 +158,34 @@ def _path(results: list[Result], source: HostFacts) -> PathOut:
     )
 
 
+def _accept(results: list[ResultOut], waivers: list[Waiver], today: date) -> tuple[list[ResultOut], list[WaiverOut]]:
+    """Mark the results an unexpired waiver covers as accepted; say what became of each waiver."""
+    used: set[int] = set()
+    marked = []
+    for result in results:
+        index = next(
+            (
+                i
+                for i, w in enumerate(waivers)
+                if result.status in WAIVABLE
+                and active(w, today)
+                and w.covers(result.check_id, result.subject, result.host)
+            ),
+            None,
+        )
+        if index is not None:
+            used.add(index)
+            waiver = waivers[index]
+            result = result.model_copy(
+                update={"accepted": AcceptedOut(reason=waiver.reason, by=waiver.by, expires=waiver.expires)}
+            )
+        marked.append(result)
+    states: list[WaiverState] = [
+        "applied" if i in used else ("expired" if not active(w, today) else "unused") for i, w in enumerate(waivers)
+    ]
+    return marked, [WaiverOut(**w.model_dump(), state=state) for w, state in zip(waivers, states, strict=True)]
+
+
 def build_report(
     results: list[Result],
     source: HostFacts,
@@ -164,14 +194,21 @@ def build_report(
     run: RunInfo,
     incidents: list[Incident] | None = None,
     readiness: list[VmReadiness] | None = None,
+    waivers: list[Waiver] | None = None,
 ) -> Report:
-    """The report; ``incidents`` are given when the hosts' event logs were read (diagnose)."""
+    """The report; ``incidents`` are given when the hosts' event logs were read (diagnose).
+    Results an unexpired waiver accepts keep their status but do not count in the verdict."""
+    generated_at = run.generated_at or datetime.now(UTC)
+    outs, waiver_outs = _accept(
+        [_result_out(r, source, destination) for r in results], waivers or [], generated_at.date()
+    )
     statuses = [r.status for r in results]
-    verdict = verdict_for(statuses, run.strict)
+    counted = [Status(out.status) for out in outs if out.accepted is None]
+    verdict = verdict_for(counted, run.strict)
     counts = Counter(s.value for s in statuses)
     return Report(
         tool_version=__version__,
-        generated_at=run.generated_at or datetime.now(UTC),
+        generated_at=generated_at,
         verdict=verdict.value,
         exit_code=exit_code_for(verdict),
         run=RunOut(
@@ -183,9 +220,13 @@ def build_report(
             include_storage=selection.include_storage,
         ),
         hosts=[_host_out("source", source), _host_out("destination", destination)],
-        summary=Summary(total=len(results), counts={s.value: counts.get(s.value, 0) for s in Status}),
+        summary=Summary(
+            total=len(results),
+            counts={s.value: counts.get(s.value, 0) for s in Status},
+            accepted=sum(1 for out in outs if out.accepted is not None),
+        ),
         path=_path(results, source),
-        results=[_result_out(r, source, destination) for r in results],
+        results=outs,
         vm_readiness=[
             VmReadinessOut(vm=v.vm, status=v.status.value, blocking=list(v.blocking), warnings=list(v.warnings))
             for v in readiness or []
@@ -193,4 +234,5 @@ def build_report(
         events_collected=incidents is not None,
         events_read=len(source.events or []) + len(destination.events or []),
         incidents=incidents or [],
+        waivers=waiver_outs,
     )

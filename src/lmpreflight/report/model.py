@@ -3,13 +3,14 @@ these models, so the published schema and what the tool writes cannot drift apar
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmpreflight.explain.model import Incident
 from lmpreflight.report.parts import RemediationOut
+from lmpreflight.report.waivers import WaiverOut
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -19,6 +20,14 @@ VerdictName = Literal["ready", "not-ready", "incomplete"]
 
 class ReportModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AcceptedOut(ReportModel):
+    """The waiver that accepts a result's risk: the result keeps its status but does not count."""
+
+    reason: str
+    by: str
+    expires: date
 
 
 class ResultOut(ReportModel):
@@ -34,6 +43,9 @@ class ResultOut(ReportModel):
     explanation: str
     remediation: RemediationOut | None = Field(description="Absent for passing results")
     references: list[str]
+    accepted: AcceptedOut | None = Field(
+        default=None, description="Set when a waiver accepts this risk; the result then does not count in the verdict"
+    )
 
 
 class HostOut(ReportModel):
@@ -50,6 +62,9 @@ class HostOut(ReportModel):
     collected_at: datetime
     collection_method: str
     collection_errors: list[str]
+    collected: bool = Field(
+        default=True, description="False when nothing could be collected from the host: every fact shown is unknown"
+    )
 
 
 class PathOut(ReportModel):
@@ -83,6 +98,7 @@ class RunOut(ReportModel):
 class Summary(ReportModel):
     total: int
     counts: dict[StatusName, int]
+    accepted: int = Field(default=0, description="Results whose risk a waiver accepts (counted in counts too)")
 
 
 class Report(ReportModel):
@@ -103,6 +119,9 @@ class Report(ReportModel):
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
     incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")
+    waivers: list[WaiverOut] = Field(
+        default_factory=list, description="The accepted risks given with --waivers, and what became of each"
+    )
 
     def host_by_role(self, role: str) -> HostOut:
         return next(h for h in self.hosts if h.role == role)
