@@ -51,3 +51,11 @@ def ldap_filter_value(value: str) -> str:
     from ldap3.utils.conv import escape_filter_chars  # only collection needs ldap3
 
     return str(escape_filter_chars(value))
+
+
+def dn_value(value: str) -> str:
+    """A value safe as one attribute value of an LDAP distinguished name (RFC 4514 escaping),
+    so a label such as ``x,DC=evil`` cannot add components to a search base."""
+    from ldap3.utils.dn import escape_rdn  # only collection needs ldap3
+
+    return str(escape_rdn(value))

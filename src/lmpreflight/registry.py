@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "lmpreflight.checks"
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
 BUILTIN_MODULES = (
     "lmpreflight.checks.domain",
+    "lmpreflight.checks.identity",
     "lmpreflight.checks.hyperv",
     "lmpreflight.checks.delegation",
     "lmpreflight.checks.credssp",

@@ -490,3 +490,7 @@ def _dc_silent(source: Doc, destination: Doc) -> None:
 
 
 CASES.append(Case("domain.dc-discovery", "DC published but silent", _dc_silent, "warn", "none answered"))
+
+from tests.checks.identity_cases import IDENTITY_CASES  # noqa: E402
+
+CASES += IDENTITY_CASES

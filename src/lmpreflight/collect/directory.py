@@ -3,23 +3,29 @@
 A script running inside a WinRM session cannot reach Active Directory with the user's
 credentials (the Kerberos double hop), so the tool reads the computer accounts, their
 delegation settings and SPNs, the domain's trusts and a DC's clock directly. The DC is
-found through DNS SRV records; the connection is upgraded with StartTLS before the bind
-so the password never crosses the network in the clear. Values are read raw and converted
+found through DNS SRV records of the domain the admin chose (never one a host reports), and
+only DCs named inside that domain are contacted. The connection is upgraded with StartTLS
+and verified, then bound with SASL GSS-SPNEGO, so the password itself is never sent. Values are read raw and converted
 here, so the result does not depend on the server publishing a schema.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from spnego.channel_bindings import GssChannelBindings
+from spnego.exceptions import SpnegoError
+
 from lmpreflight.collect.dns import DnsServer, dc_srv, resolve_addresses
-from lmpreflight.escape import ldap_filter_value
-from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, Trust, UserAccount
+from lmpreflight.escape import dn_value, ldap_filter_value
+from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, SrvTarget, Trust, UserAccount
 
 MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 TRUST_DIRECTIONS = {0: "Disabled", 1: "Inbound", 2: "Outbound", 3: "Bidirectional"}
@@ -32,6 +38,11 @@ NOT_DELEGATED = 0x100000
 PROTECTED_USERS_RID = 525
 ACCESS_ALLOWED_ACE_TYPE = 0
 TRUST_ATTRIBUTE_WITHIN_FOREST = 0x20
+SASL_MECHANISM = "GSS-SPNEGO"
+MAX_DCS = 3
+"""Domain controllers tried per read; the rest of a long SRV list is not contacted."""
+CONNECT_TIMEOUT = 5.0
+RECEIVE_TIMEOUT = 10.0
 
 
 class DirectoryError(Exception):
@@ -77,7 +88,7 @@ class DirectoryCredentials:
 
 
 def base_dn(domain: str) -> str:
-    return ",".join(f"DC={label}" for label in domain.split("."))
+    return ",".join(f"DC={dn_value(label)}" for label in domain.split("."))
 
 
 def _first(entry: dict[str, list[bytes]], name: str) -> str | None:
@@ -166,19 +177,38 @@ def _close(connection: Any) -> None:
         connection.unbind()
 
 
-def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) -> tuple[Any, str]:
-    import ldap3
-    from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
-
-    resolver = server.resolver()
+def _dc_targets(resolver: Any, domain: str) -> tuple[list[SrvTarget], list[str]]:
+    """The domain's DCs from its SRV record, only those named inside the domain, at most
+    MAX_DCS of them: the record is DNS data, and DNS is not trusted to pick where the
+    admin's credentials go, nor to hold the run with a long list of silent servers."""
     targets, error = dc_srv(resolver, domain)
     if not targets:
         raise DirectoryError(
             f"no domain controller found for {domain} ({error})",
             "check DNS: _ldap._tcp.dc._msdcs records, or pass --dns-server",
         )
-    problems: list[str] = []
+    suffix = "." + domain.casefold()
+    inside = [t for t in targets if t.target.casefold().endswith(suffix)]
+    problems = [f"{t.target}: not a name inside {domain}, not contacted" for t in targets if t not in inside]
+    return inside[:MAX_DCS], problems
+
+
+def _remaining(deadline: float, ceiling: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DirectoryError("no time left to read Active Directory (--timeout)")
+    return min(ceiling, left)
+
+
+def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials, deadline: float) -> tuple[Any, str]:
+    import ldap3
+    from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
+
+    resolver = server.resolver()
+    resolver.lifetime = _remaining(deadline, resolver.lifetime)
+    targets, problems = _dc_targets(resolver, domain)
     for target in targets:
+        resolver.lifetime = _remaining(deadline, resolver.lifetime)
         record = resolve_addresses(resolver, target.target)
         if not record.addresses:
             problems.append(f"{target.target}: {record.error}")
@@ -190,14 +220,16 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
             sni=target.target,
         )
         ldap_server = ldap3.Server(
-            record.addresses[0], port=target.port, get_info=ldap3.NONE, tls=tls, connect_timeout=5
+            record.addresses[0],
+            port=target.port,
+            get_info=ldap3.NONE,
+            tls=tls,
+            connect_timeout=_remaining(deadline, CONNECT_TIMEOUT),
         )
         connection = ldap3.Connection(
+            # ldap3 packs the receive timeout into a timeval of whole seconds.
             ldap_server,
-            user=credentials.user,
-            password=credentials.password,
-            authentication=ldap3.SIMPLE,
-            receive_timeout=10,
+            receive_timeout=math.ceil(_remaining(deadline, RECEIVE_TIMEOUT)),
             raise_exceptions=True,
         )
         try:
@@ -208,7 +240,7 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
             _close(connection)
             continue
         try:
-            connection.bind()
+            negotiate_bind(connection, credentials, target.target)
         except LDAPInvalidCredentialsResult as exc:
             _close(connection)
             raise DirectoryError(
@@ -216,7 +248,7 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
                 "check the user name and password",
                 credentials_rejected=True,
             ) from None
-        except LDAPException as exc:
+        except (LDAPException, SpnegoError) as exc:
             _close(connection)
             raise DirectoryError(
                 f"{target.target} refused the LDAP bind as {credentials.user}: {type(exc).__name__}",
@@ -230,15 +262,67 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials) 
     )
 
 
+def tls_server_end_point(certificate: bytes) -> bytes:
+    """RFC 5929 channel binding data for the server certificate: the certificate's hash with
+    its own signature algorithm, SHA-256 when that is MD5 or SHA-1. It ties the NTLM or
+    Kerberos exchange to this TLS session, so it cannot be relayed to another server."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    algorithm = x509.load_der_x509_certificate(certificate).signature_hash_algorithm
+    if algorithm is None or isinstance(algorithm, hashes.MD5 | hashes.SHA1):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(certificate)
+    return b"tls-server-end-point:" + digest.finalize()
+
+
+def negotiate_bind(connection: Any, credentials: DirectoryCredentials, dc_name: str) -> None:
+    """A SASL GSS-SPNEGO bind (Kerberos when the machine has it, else NTLM): the password
+    never leaves this process, unlike a simple bind, which would hand it to whichever
+    server answered. Over TLS, Active Directory refuses SASL signing or sealing, so only
+    mutual authentication is asked for; the channel binding covers the session instead."""
+    import spnego
+    from ldap3.protocol.sasl.sasl import send_sasl_negotiation
+
+    certificate = connection.socket.getpeercert(binary_form=True)
+    context = spnego.client(
+        credentials.user,
+        credentials.password,
+        hostname=dc_name,
+        service="ldap",
+        protocol="negotiate",
+        context_req=spnego.ContextReq.mutual_auth,
+        channel_bindings=GssChannelBindings(application_data=tls_server_end_point(certificate)),
+    )
+    connection.sasl_mechanism = SASL_MECHANISM
+    token = context.step()
+    while True:
+        result = send_sasl_negotiation(connection, None, token)
+        answer = result.get("saslCreds")
+        if result["result"] == 0:
+            if answer and not context.complete:
+                context.step(answer)
+            connection.bound = True
+            return
+        token = context.step(answer)
+
+
 def read_directory(
-    server: DnsServer, domain: str, computer_name: str, fqdn: str, credentials: DirectoryCredentials
+    server: DnsServer,
+    domain: str,
+    computer_name: str,
+    fqdn: str,
+    credentials: DirectoryCredentials,
+    deadline: float,
 ) -> DirectoryFacts:
     """The host's computer account (``None`` when there is none by that name), who holds its
-    migration SPNs, the domain's trusts, and the DC's clock."""
+    migration SPNs, the domain's trusts, and the DC's clock. ``domain`` is the one the admin
+    chose, never one a host reported; ``deadline`` (time.monotonic) bounds the whole read."""
     from ldap3 import BASE, SUBTREE
     from ldap3.core.exceptions import LDAPException
 
-    connection, dc_name = _connect(server, domain, credentials)
+    connection, dc_name = _connect(server, domain, credentials, deadline)
     try:
         root = base_dn(domain)
         observer = datetime.now(UTC)

@@ -4,6 +4,7 @@ other hosts are still collected."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -50,6 +51,8 @@ class CollectOptions:
     concurrency: int = 8
     endpoints: dict[str, str] = field(default_factory=dict)
     events_hours: int | None = None
+    domain: str | None = None
+    """--domain: the AD domain to read (and send credentials to); else from the typed FQDN."""
 
     def __repr__(self) -> str:
         return f"CollectOptions(username={self.username!r}, transport={self.transport!r})"
@@ -157,6 +160,27 @@ def _short(host: str) -> str:
     return host.split(".")[0].upper()
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def chosen_domain(options: CollectOptions, typed: str | None) -> str | None:
+    """The DNS domain the admin chose: --domain, else the typed FQDN's, else the one in a
+    ``user@domain.example`` user name. A NetBIOS ``DOMAIN\\user`` names no DNS domain."""
+    if options.domain:
+        return options.domain.rstrip(".").lower()
+    if typed is not None and "." in typed:
+        return typed.split(".", 1)[1].lower()
+    user = options.username or ""
+    if "@" in user and "." in user.rpartition("@")[2]:
+        return user.rpartition("@")[2].rstrip(".").lower()
+    return None
+
+
 @dataclass
 class _HostJob:
     target: str
@@ -221,9 +245,10 @@ class _HostJob:
             cert_key_pem=options.cert_key_pem,
         )
         self.deadline = deadline = time.monotonic() + options.timeout
-        # Directory and DNS do not depend on the host: read them meanwhile when the name typed
-        # already says the computer name and the domain (an FQDN).
-        early = background.submit(self._read_tool_facts, self._identity(None)) if "." in self.target else None
+        # Directory and DNS do not depend on the host: read them meanwhile, unless the host was
+        # typed as an address and only its answer can name it.
+        by_address = _is_address(self.target.rstrip("."))
+        early = None if by_address else background.submit(self._read_tool_facts, self._identity(None))
 
         def on_progress(stage_name: str) -> None:
             if stage_name == "collecting":  # the shell is open: the host accepted the logon
@@ -263,17 +288,24 @@ class _HostJob:
         return self._with_tool_facts(facts, early)
 
     def _identity(self, facts: HostFacts | None) -> _Names:
-        """Computer name, FQDN and domain: from the host's facts, else from the name typed."""
-        fqdn = facts.identity.fqdn if facts is not None and facts.identity else self.target
-        if facts is not None and facts.domain is not None and facts.domain.part_of_domain:
-            domain: str | None = facts.domain.domain
+        """Computer name, FQDN and domain of the host the admin named. The domain, which
+        decides where the admin's credentials go, comes only from the admin: --domain, the
+        typed FQDN, or the --user domain; never from what the host says about itself. Only
+        a host typed as an address is looked up under the name it reports, and the
+        identity checks say that name was not verified."""
+        typed = self.target.rstrip(".")
+        by_address = _is_address(typed)
+        if by_address and facts is not None and facts.identity is not None:
+            computer, fqdn = facts.identity.computer_name, facts.identity.fqdn
         else:
-            domain = fqdn.split(".", 1)[1] if "." in fqdn else None
-        computer = facts.identity.computer_name if facts is not None and facts.identity else _short(self.target)
+            computer, fqdn = _short(typed), typed
+        domain = chosen_domain(self.options, None if by_address else typed)
+        if "." not in fqdn and domain is not None:
+            fqdn = f"{fqdn}.{domain}"
         return _Names(computer, fqdn, domain)
 
     def _with_tool_facts(self, facts: HostFacts, early: Future[_ToolFacts] | None) -> HostFacts:
-        """Add what the tool reads itself; reuse the early read when the host's names match the guess."""
+        """Add what the tool reads itself (read early unless the host was typed as an address)."""
         names = self._identity(facts)
         self.progress(self.target, "directory")
         tool = early.result() if early is not None else None
@@ -292,8 +324,8 @@ class _HostJob:
             errors.append(
                 CollectionError(
                     section="directory",
-                    message="the host's domain is unknown",
-                    hint="use the host's FQDN, or check that it is domain-joined",
+                    message="the domain to read Active Directory in is unknown",
+                    hint="type the host's FQDN, pass --domain, or give --user as user@domain.example",
                 )
             )
         elif options.username is None or options.password is None:
@@ -316,6 +348,7 @@ class _HostJob:
                     names.computer,
                     names.fqdn,
                     DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
+                    self.deadline or time.monotonic() + options.timeout,
                 )
                 if directory.computer is None:
                     errors.append(

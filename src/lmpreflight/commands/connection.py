@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -46,6 +48,13 @@ def connection_options(function: F) -> F:
             click.option("--no-verify", is_flag=True, help="Do not verify TLS certificates (not recommended)."),
             click.option("--cert-pem", type=file, help="Client certificate for --transport certificate."),
             click.option("--cert-key-pem", type=file, help="Its private key."),
+            click.option(
+                "--domain",
+                metavar="DNS-DOMAIN",
+                type=DomainName(),
+                help="Active Directory domain to read and authenticate to "
+                "(default: from each host's FQDN as typed, else from --user user@domain).",
+            ),
             click.option("--dns-server", metavar="ADDRESS[:PORT]", help="DNS server to ask (default: the system's)."),
             click.option(
                 "--endpoint",
@@ -88,6 +97,23 @@ def normalise_user(user: str | None) -> str | None:
     raise UserError(f"--user {user}: expected DOMAIN\\user or user@domain (in bash, quote it: --user 'CORP\\admin')")
 
 
+class DomainName(click.ParamType[str]):
+    """A DNS domain name (letters, digits, hyphens, dots): it becomes a DNS query and an LDAP
+    search base, so nothing else is let through."""
+
+    name = "DNS-DOMAIN"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).rstrip(".").lower()
+        labels = text.split(".")
+        if len(text) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+            self.fail(f"{value!r} is not a DNS domain name such as corp.example", param, ctx)
+        return text
+
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 def resolve_password(user: str | None, password_env: str | None, transport: str) -> str | None:
     """The password from the environment or a prompt without echo; never from the command line."""
     if transport == "certificate":
@@ -115,15 +141,22 @@ def collect_options(
     password = resolve_password(user, kwargs.pop("password_env"), transport)
     verify = not kwargs.pop("no_verify")
     if not verify:
-        click.echo("lmpreflight: warning: TLS certificates are not verified (--no-verify)", err=True)
+        click.echo(
+            "lmpreflight: warning: TLS certificates are not verified (--no-verify): "
+            "any server that answers for a host or a DC receives your logon exchange",
+            err=True,
+        )
     cert_pem, cert_key_pem = kwargs.pop("cert_pem"), kwargs.pop("cert_key_pem")
     if transport == "certificate" and not (cert_pem and cert_key_pem):
         raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
     https = kwargs.pop("https") or transport in ("certificate",)
-    if transport == "basic" and not https:
+    endpoints = parse_endpoints(kwargs.pop("endpoints"))
+    plain = [url for url in endpoints.values() if urlsplit(url).scheme == "http"]
+    if transport == "basic" and (not https or plain):
+        where = f" ({', '.join(plain)})" if plain else ""
         click.echo(
-            "lmpreflight: warning: Basic authentication over HTTP sends the password unencrypted; "
-            "prefer --transport ntlm or --https",
+            f"lmpreflight: WARNING: Basic authentication over plain HTTP{where} sends the password "
+            "unencrypted to anyone on the path; prefer --transport ntlm, or https:// endpoints",
             err=True,
         )
     options = CollectOptions(
@@ -137,7 +170,8 @@ def collect_options(
         cert_key_pem=cert_key_pem,
         dns=DnsServer.parse(kwargs.pop("dns_server")),
         timeout=kwargs.pop("timeout"),
-        endpoints=parse_endpoints(kwargs.pop("endpoints")),
+        endpoints=endpoints,
+        domain=kwargs.pop("domain"),
         vm_names=vm_names,
         include_storage=include_storage,
     )

@@ -98,7 +98,7 @@ class Lab:
     def start(self) -> LabEndpoints:
         scenario = self.scenario
         names = [d.dc for d in scenario.domains.values()]
-        names += [str(h.facts.get("identity", {}).get("fqdn", n)) for n, h in scenario.hosts.items()]
+        names += [self.fqdn(n) for n in scenario.hosts]
         self.certificates = make_certificates(self.workdir, names)
         self.endpoints.ca_cert = self.certificates.ca_path
         for dns_name, domain in scenario.domains.items():
@@ -179,7 +179,9 @@ class Lab:
         )
 
     def fqdn(self, name: str) -> str:
-        return str(self.scenario.hosts[name].facts.get("identity", {}).get("fqdn", name))
+        """The host's name in the lab's DNS and AD: what an admin types to reach it."""
+        spec = self.scenario.hosts[name]
+        return spec.dns_name or str(spec.facts.get("identity", {}).get("fqdn", name))
 
     def domain_sid(self, dns_name: str) -> str:
         index = sorted(self.scenario.domains).index(dns_name)

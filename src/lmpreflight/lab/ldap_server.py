@@ -1,21 +1,25 @@
 """The lab's Active Directory stand-in: a real LDAP server (ldaptor on Twisted) on loopback.
 
 AD behaviour the tool relies on is reproduced with small shims: a rootDSE with
-``defaultNamingContext`` and ``currentTime``; simple bind as ``DOMAIN\\user``,
-``user@domain`` or a DN; StartTLS before the bind. The Twisted reactor is global and
+``defaultNamingContext`` and ``currentTime``; StartTLS before the bind; SASL GSS-SPNEGO binds
+(NTLM inside SPNEGO, checked against the TLS channel binding as a DC enforcing LDAP channel
+binding does); simple bind as ``DOMAIN\\user``, ``user@domain`` or a DN. Every bind
+attempt is recorded by user name, so tests can tell which DC was offered credentials. The Twisted reactor is global and
 cannot be restarted, so it runs once per process in a daemon thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lmpreflight.lab.certs import LabCertificates
 
 START_TLS_OID = b"1.3.6.1.4.1.1466.20037"
+SASL_BIND_IN_PROGRESS = 14
 
 _reactor_lock = threading.Lock()
 _reactor_started = False
@@ -79,6 +83,8 @@ class DomainDirectory:
     @property
     def forest_dn(self) -> str:
         return ",".join(f"DC={label}" for label in (self.forest or self.dns_name).split("."))
+    bind_attempts: list[tuple[str, str]] = field(default_factory=list)
+    """(mechanism, user) of every bind this DC received: "SIMPLE" (the password was sent) or a SASL mechanism."""
 
     @property
     def base_dn(self) -> str:
@@ -86,18 +92,34 @@ class DomainDirectory:
 
     def check_bind(self, name: str, password: str) -> bool:
         """AD accepts DOMAIN\\user, user@domain and the user's DN for a simple bind."""
-        text = name.strip()
-        if "\\" in text:
-            _domain, _, user = text.partition("\\")
-        elif "@" in text:
-            user = text.split("@")[0]
-        else:
-            user = text.split(",")[0].split("=", 1)[-1]
-        expected = {u.casefold(): p for u, p in self.users.items()}.get(user.casefold())
+        expected = {u.casefold(): p for u, p in self.users.items()}.get(_user_part(name).casefold())
         if expected is None or expected != password:
             self.failed_binds += 1
             return False
         return True
+
+    def knows(self, principal: str) -> bool:
+        """Whether an NTLM-authenticated principal (DOMAIN\\user) is one of this domain's users."""
+        return _user_part(principal).casefold() in {u.casefold() for u in self.users}
+
+
+def _user_part(name: str) -> str:
+    text = name.strip()
+    if "\\" in text:
+        return text.partition("\\")[2]
+    if "@" in text:
+        return text.split("@")[0]
+    return text.split(",")[0].split("=", 1)[-1]
+
+
+def tls_server_end_point(certificates: LabCertificates) -> bytes:
+    """RFC 5929 channel binding of the lab certificate (ECDSA with SHA-256, so hashed with SHA-256)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pem = certificates.cert_path.read_bytes()
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    return b"tls-server-end-point:" + hashlib.sha256(der).digest()
 
 
 def _build_tree(directory: DomainDirectory) -> Any:
@@ -144,19 +166,63 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
     tls = twisted_ssl.DefaultOpenSSLContextFactory(  # type: ignore[no-untyped-call]
         str(certificates.key_path), str(certificates.cert_path)
     )
+    binding = tls_server_end_point(certificates)
 
     class LabLdapServer(LDAPServer):  # type: ignore[misc]
+        acceptor: Any = None
+
         def handle_LDAPBindRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+            if request.sasl:
+                return self._sasl_bind(*request.auth)
             name = request.dn.decode("utf-8") if isinstance(request.dn, bytes) else str(request.dn)
             password = request.auth.decode("utf-8") if isinstance(request.auth, bytes) else str(request.auth or "")
             if not name:
                 return pureldap.LDAPBindResponse(resultCode=0)
+            directory.bind_attempts.append(("SIMPLE", name))
             if directory.check_bind(name, password):
                 return pureldap.LDAPBindResponse(resultCode=ldaperrors.Success.resultCode)
             return pureldap.LDAPBindResponse(
                 resultCode=ldaperrors.LDAPInvalidCredentials.resultCode,
                 errorMessage="80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, data 52e, v3839",
             )
+
+        def _sasl_bind(self, mechanism: bytes, token: bytes | None) -> Any:
+            """GSS-SPNEGO as a DC answers it: saslBindInProgress with the acceptor's token until
+            the exchange completes; a wrong password, a foreign user or a channel binding
+            that is not this TLS session's is invalidCredentials."""
+            import spnego
+            from spnego.channel_bindings import GssChannelBindings
+
+            if mechanism != b"GSS-SPNEGO":
+                self.acceptor = None
+                return pureldap.LDAPBindResponse(
+                    resultCode=ldaperrors.LDAPAuthMethodNotSupported.resultCode,
+                    errorMessage=f"00002027: LdapErr: DSID-0C090A5B, comment: unsupported SASL mechanism "
+                    f"{mechanism.decode('ascii', 'replace')}",
+                )
+            try:
+                if self.acceptor is None:
+                    self.acceptor = spnego.server(
+                        protocol="negotiate",
+                        service="ldap",
+                        channel_bindings=GssChannelBindings(application_data=binding),
+                    )
+                answer = self.acceptor.step(token or b"")
+                if not self.acceptor.complete:
+                    return pureldap.LDAPBindResponse(resultCode=SASL_BIND_IN_PROGRESS, serverSaslCreds=answer)
+                principal = str(self.acceptor.client_principal or "")
+                directory.bind_attempts.append(("GSS-SPNEGO", principal))
+                if not directory.knows(principal):
+                    raise ValueError(f"{principal} is not a user of {directory.dns_name}")
+            except Exception:
+                self.acceptor = None
+                directory.failed_binds += 1
+                return pureldap.LDAPBindResponse(
+                    resultCode=ldaperrors.LDAPInvalidCredentials.resultCode,
+                    errorMessage="8009030C: LdapErr: DSID-0C090569, comment: AcceptSecurityContext error, data 52e",
+                )
+            self.acceptor = None
+            return pureldap.LDAPBindResponse(resultCode=ldaperrors.Success.resultCode, serverSaslCreds=answer)
 
         def getRootDSE(self, request: Any, reply: Any) -> Any:
             now = datetime.now(UTC) + timedelta(seconds=directory.clock_offset)
@@ -170,6 +236,7 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
                         ("currentTime", [now.strftime("%Y%m%d%H%M%S.0Z")]),
                         ("supportedLDAPVersion", ["3"]),
                         ("supportedExtension", [START_TLS_OID.decode()]),
+                        ("supportedSASLMechanisms", ["GSSAPI", "GSS-SPNEGO", "EXTERNAL", "DIGEST-MD5"]),
                     ],
                 )
             )

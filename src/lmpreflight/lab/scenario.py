@@ -83,6 +83,9 @@ class HostSpec(SpecModel):
     blocked_ports: list[int] = Field(default_factory=list, description="Inbound TCP ports this host's firewall drops")
     collapse_single_arrays: bool = Field(True, description="Serialise one-item arrays the way PowerShell 5.1 can")
     events: list[Event] = Field(default_factory=list)
+    dns_name: str | None = Field(
+        None, description="The host's name in DNS and AD when it reports another (a host lying about itself)"
+    )
     facts: dict[str, Any]
 
 

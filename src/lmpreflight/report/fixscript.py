@@ -216,13 +216,34 @@ def _manual(r: ResultOut) -> tuple[Part, FixStep]:
     return part, FixStep(r.check_id, r.message, "Not automated: needs a decision or downtime", manual=text)
 
 
+IDENTITY_CHECKS = ("identity.host-is-who-it-says", "identity.domain-as-chosen")
+
+
+def _identity_unconfirmed(report: Report) -> list[str]:
+    """Why the hosts' identities are not confirmed (empty when they are): without that,
+    directory changes would be built on names a host reported, not on the AD objects found
+    for the names the admin typed."""
+    seen = {r.check_id: r for r in report.results if r.check_id in IDENTITY_CHECKS}
+    reasons = [f"{check_id} was not run" for check_id in IDENTITY_CHECKS if check_id not in seen]
+    return reasons + [r.message for r in report.results if r.check_id in IDENTITY_CHECKS and r.status != "pass"]
+
+
 def plan_fixes(report: Report) -> FixPlan:
     plan = FixPlan()
+    unconfirmed = _identity_unconfirmed(report)
     for result in report.results:
         if result.status not in ("fail", "warn"):
             continue
         builder = AUTOMATED.get(result.check_id)
         part, step = builder(report, result) if builder else _manual(result)
+        if part == "directory" and unconfirmed and result.check_id not in IDENTITY_CHECKS:
+            step = FixStep(
+                step.check_id,
+                step.finding,
+                "Not written: the hosts' identities are not confirmed",
+                manual="No directory change is proposed until the name typed, the name each host reports "
+                "and its AD account agree: " + "; ".join(unconfirmed),
+            )
         plan.add(part, step)
     return plan
 
