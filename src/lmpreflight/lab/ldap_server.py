@@ -83,6 +83,7 @@ class DomainDirectory:
     @property
     def forest_dn(self) -> str:
         return ",".join(f"DC={label}" for label in (self.forest or self.dns_name).split("."))
+
     bind_attempts: list[tuple[str, str]] = field(default_factory=list)
     """(mechanism, user) of every bind this DC received: "SIMPLE" (the password was sent) or a SASL mechanism."""
 
