@@ -60,18 +60,24 @@ def matrix_for(facts: dict[str, HostFacts], **selection: Any) -> PlacementMatrix
 
 def blockers(matrix: PlacementMatrix, vm: str, destination: str) -> set[str]:
     row = next(r for r in matrix.rows if r.vm == vm)
-    cell = next(c for c in row.cells if c.destination == destination)
+    cell = next(c for c in matrix.cells(row) if c.destination == destination)
     return {matrix.problems[i].check_id for i in cell.problems if matrix.problems[i].blocks}
+
+
+def where(matrix: PlacementMatrix, row_index: int, placement: Placement) -> list[str]:
+    return matrix.destinations_for(matrix.rows[row_index], placement)
 
 
 def test_each_vm_placed_on_every_destination() -> None:
     matrix = matrix_for(fleet())
     assert [(row.source, row.vm) for row in matrix.rows] == [("hv01", "SQL01"), ("hv01", "WEB02")]
-    for row in matrix.rows:
-        assert row.destinations(Placement.READY) == ["hv02"]
-        assert row.destinations(Placement.AFTER_FIXES) == ["hv03"]
-        assert row.destinations(Placement.BLOCKED) == ["hv04"]
-        assert row.destinations(Placement.UNKNOWN) == ["hv05"]
+    for index, row in enumerate(matrix.rows):
+        assert row.placements == "rfbu"
+        assert where(matrix, index, Placement.READY) == ["hv02"]
+        assert where(matrix, index, Placement.AFTER_FIXES) == ["hv03"]
+        assert where(matrix, index, Placement.BLOCKED) == ["hv04"]
+        assert where(matrix, index, Placement.UNKNOWN) == ["hv05"]
+    assert matrix.count(Placement.READY) == 2
     assert blockers(matrix, "SQL01", "hv03") == {"network.firewall-rule"}
     assert blockers(matrix, "WEB02", "hv04") == {"vm.processor-compatibility"}
     assert "collection.host" in blockers(matrix, "SQL01", "hv05")
@@ -96,9 +102,11 @@ def test_same_host_is_never_a_pair() -> None:
     facts["HV01-again"] = facts["hv01"]
     matrix = build_matrix(load_checks(include_plugins=False), facts, list(facts), list(facts), Selection())
     for row in matrix.rows:
-        assert row.source not in [cell.destination for cell in row.cells]
+        destinations = [cell.destination for cell in matrix.cells(row)]
+        assert row.source not in destinations
         if row.source in ("hv01", "HV01-again"):
-            assert {"hv01", "HV01-again"}.isdisjoint(cell.destination for cell in row.cells)
+            assert {"hv01", "HV01-again"}.isdisjoint(destinations)
+            assert row.placements[0] == row.placements[-1] == "-"
     # Sources with VMs: hv01 (twice, by two names: 4 other hosts each) and hv02..hv04
     # (FILE03: 5 other hosts each); hv05's VMs are unknown.
     assert matrix.pairs == 2 * 4 + 3 * 5
@@ -115,9 +123,8 @@ def test_named_vms_only_and_strict() -> None:
 
     relaxed = matrix_for(fleet({"x": one_way}), vms=("SQL01",))
     strict = matrix_for(fleet({"x": one_way}), vms=("SQL01",), strict=True)
-    ready = relaxed.rows[0].destinations(Placement.READY)
-    assert "hv02" in ready
-    assert "hv02" in strict.rows[0].destinations(Placement.BLOCKED)
+    assert "hv02" in where(relaxed, 0, Placement.READY)
+    assert "hv02" in where(strict, 0, Placement.BLOCKED)
 
 
 def test_exit_codes() -> None:
@@ -137,5 +144,5 @@ def test_unreachable_source_gives_unknown_rows_for_named_vms(missing: str) -> No
     facts = fleet()
     facts["hv01"] = facts["hv05"]
     matrix = matrix_for(facts, vms=("SQL01",))
-    assert [c.placement for c in matrix.rows[0].cells] == [Placement.UNKNOWN] * 4
+    assert [c.placement for c in matrix.cells(matrix.rows[0])] == [Placement.UNKNOWN] * 4
     assert matrix.exit_code == 3

@@ -18,6 +18,7 @@ from lmpreflight.commands.diagnose import diagnose
 from lmpreflight.commands.explain import explain
 from lmpreflight.commands.lab import demo, lab
 from lmpreflight.commands.live import check, collect, collector_script
+from lmpreflight.commands.plan import plan
 from lmpreflight.errors import UserError
 
 EXIT_USAGE = 2
@@ -34,7 +35,7 @@ def cli() -> None:
     """
 
 
-for command in (check, collect, collector_script, analyze, explain, diagnose, demo, lab, list_checks, schema):
+for command in (check, plan, collect, collector_script, analyze, explain, diagnose, demo, lab, list_checks, schema):
     cli.add_command(command)
 
 

@@ -14,6 +14,7 @@ from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import explanation_json_schema
 from lmpreflight.facts import facts_json_schema, load_host_facts
 from lmpreflight.facts.model import HostFacts
+from lmpreflight.fleet.document import plan_json_schema
 from lmpreflight.registry import load_checks
 from lmpreflight.report.catalogue import checks_markdown
 from lmpreflight.report.json_report import report_json_schema
@@ -75,8 +76,13 @@ def _identity(facts: HostFacts) -> str:
 
 
 @click.command()
-@click.argument("document", type=click.Choice(["report", "facts", "explanation"]))
+@click.argument("document", type=click.Choice(["report", "facts", "explanation", "plan"]))
 def schema(document: str) -> None:
-    """Print the JSON Schema of the JSON report, a host-facts file, or 'explain --json'."""
-    schemas = {"report": report_json_schema, "facts": facts_json_schema, "explanation": explanation_json_schema}
+    """Print the JSON Schema of the JSON report, a host-facts file, 'explain --json' or 'plan --json'."""
+    schemas = {
+        "report": report_json_schema,
+        "facts": facts_json_schema,
+        "explanation": explanation_json_schema,
+        "plan": plan_json_schema,
+    }
     click.echo(schemas[document](), nl=False)

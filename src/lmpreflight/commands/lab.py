@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lmpreflight.commands.common import options_from, report_options
+from lmpreflight.commands.common import ReportOptions, options_from, report_options
 from lmpreflight.commands.live import live_check
+from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
-from lmpreflight.lab.scenario import DEFAULT_SCENARIO, builtin_names, load_scenario
+from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.lab.scenario import DEFAULT_SCENARIO, Scenario, builtin_names, load_scenario
 
 if TYPE_CHECKING:
     from lmpreflight.lab.environment import Lab
@@ -61,6 +63,8 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
         json_path=options.json_path or Path("report.json"),
     )
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
+    if spec.demo == "plan":
+        sys.exit(demo_plan(spec, lab_environment, options, quiet))
     with lab_environment(spec) as lab:
         collect = lab.collect_options(options.include_storage, options.vms)
         report = live_check(
@@ -71,6 +75,37 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
         err=True,
     )
     sys.exit(report.exit_code)
+
+
+def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions, quiet: bool) -> int:
+    """'plan --all-pairs' over every host of the lab; writes plan.html and plan.json here."""
+    html = Path("plan.html") if options.html_path in (None, Path("report.html")) else options.html_path
+    json_path = Path("plan.json") if options.json_path in (None, Path("report.json")) else options.json_path
+    assert html is not None
+    request = PlanRequest(
+        source=None,
+        destinations=(),
+        inventory=None,
+        limit=None,
+        all_pairs=True,
+        facts_dir=None,
+        save_facts=None,
+        vms=(),
+        skip=options.skip,
+        strict=options.strict,
+        include_storage=options.include_storage,
+        output_format=options.output_format,
+        json_path=json_path,
+        html_path=html,
+        junit_path=options.junit_path,
+        verbose=options.verbose,
+        quiet=quiet,
+    )
+    with lab_environment(spec) as lab:
+        hosts = [InventoryHost(name, lab.fqdn(name)) for name in spec.hosts]
+        matrix = run_plan(request, lambda: lab.collect_options(options.include_storage, ()), "demo", hosts)
+    click.echo(f"Open {html.resolve()} in a browser to see the placement matrix.", err=True)
+    return matrix.exit_code
 
 
 @click.group()

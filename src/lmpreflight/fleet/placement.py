@@ -17,7 +17,7 @@ memory); a problem about one host alone is listed once for that host, not per pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,6 +60,12 @@ class Problem:
         return self.status in (Status.FAIL, Status.ERROR)
 
 
+CODES = {Placement.READY: "r", Placement.AFTER_FIXES: "f", Placement.BLOCKED: "b", Placement.UNKNOWN: "u"}
+SAME_HOST = "-"
+"""A row's placements are one character per destination; ``-`` where it is the VM's own host."""
+BY_CODE = {code: placement for placement, code in CODES.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     destination: str
@@ -70,12 +76,14 @@ class Cell:
 
 @dataclass(frozen=True, slots=True)
 class VmRow:
+    """One VM's placements, compact enough for 4,000 VMs × 200 destinations."""
+
     source: str
     vm: str
-    cells: tuple[Cell, ...]
-
-    def destinations(self, placement: Placement) -> list[str]:
-        return [cell.destination for cell in self.cells if cell.placement == placement]
+    placements: str
+    """One code per destination of the matrix (see :data:`CODES`), ``-`` for the VM's own host."""
+    own: dict[int, tuple[int, ...]]
+    """Destination index → the problems of this VM alone there (the pair's are kept per pair)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +103,35 @@ class PlacementMatrix:
     destinations: list[str]
     rows: list[VmRow]
     problems: list[Problem]
+    pair_problems: dict[tuple[str, int], tuple[int, ...]]
+    """(source, destination index) → the problems that concern every VM of that pair."""
     host_problems: dict[str, list[int]]
     """Per host, the problems about that host alone, each listed once."""
     pairs: int
     strict: bool = False
     _index: dict[Problem, int] = field(default_factory=dict, repr=False)
+    _listed: dict[str, set[tuple[str, Status, str]]] = field(default_factory=dict, repr=False)
+    """What each host's list already says: the same problem seen as source and as destination is listed once."""
+
+    def cells(self, row: VmRow) -> list[Cell]:
+        """The row's cells, skipping the VM's own host."""
+        return [
+            Cell(self.destinations[index], BY_CODE[code], self.cell_problems(row, index))
+            for index, code in enumerate(row.placements)
+            if code != SAME_HOST
+        ]
+
+    def cell_problems(self, row: VmRow, index: int) -> tuple[int, ...]:
+        ids = self.pair_problems.get((row.source, index), ()) + row.own.get(index, ())
+        return tuple(sorted(dict.fromkeys(ids), key=lambda i: -self.problems[i].status.rank))
+
+    def destinations_for(self, row: VmRow, placement: Placement) -> list[str]:
+        code = CODES[placement]
+        return [self.destinations[i] for i, c in enumerate(row.placements) if c == code]
 
     def count(self, placement: Placement) -> int:
-        return sum(1 for row in self.rows for cell in row.cells if cell.placement == placement)
+        code = CODES[placement]
+        return sum(row.placements.count(code) for row in self.rows)
 
     @property
     def exit_code(self) -> int:
@@ -110,14 +139,19 @@ class PlacementMatrix:
         that is known; 3 when some VM has none and facts are missing to say why. A host that
         could not be collected does not change a VM's answer when another host takes it now."""
         worst = 0
+        ready, unknown = CODES[Placement.READY], CODES[Placement.UNKNOWN]
         for row in self.rows:
-            if any(cell.placement == Placement.READY for cell in row.cells):
+            if ready in row.placements:
                 continue
-            if any(cell.placement == Placement.UNKNOWN for cell in row.cells) or not row.cells:
-                worst = max(worst, 3)
-            else:
-                worst = max(worst, 1)
+            worst = max(worst, 3 if unknown in row.placements or not row.placements.strip(SAME_HOST) else 1)
         return worst
+
+    def intern(self, problem: Problem) -> int:
+        index = self._index.get(problem)
+        if index is None:
+            index = self._index[problem] = len(self.problems)
+            self.problems.append(problem)
+        return index
 
 
 def automated_fix(check_id: str) -> bool:
@@ -172,9 +206,11 @@ def build_matrix(
     destinations: Iterable[str],
     selection: Selection,
     strict: bool = False,
+    judged: Callable[[str], None] = lambda source: None,
 ) -> PlacementMatrix:
     """Judge every (source, destination) pair with two different hosts; ``facts`` is keyed
-    by the names used in ``sources`` and ``destinations``."""
+    by the names used in ``sources`` and ``destinations``. ``judged`` is told as each
+    source's pairs are done (for progress)."""
     source_names, destination_names = list(sources), list(destinations)
     matrix = PlacementMatrix(
         hosts=[_summary(name, host) for name, host in facts.items()],
@@ -182,30 +218,53 @@ def build_matrix(
         destinations=destination_names,
         rows=[],
         problems=[],
+        pair_problems={},
         host_problems={},
         pairs=0,
         strict=strict,
     )
     for source_name in source_names:
-        source = facts[source_name]
-        vm_names = vms_to_place(source, selection.vms)
-        if not vm_names:
-            continue
-        cells: dict[str, list[Cell]] = {vm: [] for vm in vm_names}
-        for destination_name in destination_names:
-            if _same_host(source_name, destination_name, facts):
-                continue
-            destination = facts[destination_name]
-            pair_selection = Selection(tuple(vm_names), selection.skip, selection.include_storage)
-            results = evaluate(registry, source, destination, pair_selection)
-            matrix.pairs += 1
-            shared, per_vm = _split(matrix, results, source, destination, (source_name, destination_name))
-            for vm in vm_names:
-                ids = _ordered(matrix, shared + per_vm.get(vm.casefold(), []))
-                problems = [matrix.problems[i] for i in ids]
-                cells[vm].append(Cell(destination_name, place(problems, strict), tuple(ids)))
-        matrix.rows.extend(VmRow(source_name, vm, tuple(cells[vm])) for vm in vm_names)
+        _judge_source(matrix, registry, facts, source_name, selection)
+        judged(source_name)
     return matrix
+
+
+def _judge_source(
+    matrix: PlacementMatrix,
+    registry: Registry,
+    facts: Mapping[str, HostFacts],
+    source_name: str,
+    selection: Selection,
+) -> None:
+    """One row per VM of the source: its pair with every destination, evaluated once."""
+    source = facts[source_name]
+    vm_names = vms_to_place(source, selection.vms)
+    if not vm_names:
+        return
+    keys = [vm.casefold() for vm in vm_names]
+    codes: dict[str, list[str]] = {key: [] for key in keys}
+    own: dict[str, dict[int, tuple[int, ...]]] = {key: {} for key in keys}
+    pair_selection = Selection(tuple(vm_names), selection.skip, selection.include_storage)
+    for index, destination_name in enumerate(matrix.destinations):
+        if _same_host(source_name, destination_name, facts):
+            for key in keys:
+                codes[key].append(SAME_HOST)
+            continue
+        destination = facts[destination_name]
+        results = evaluate(registry, source, destination, pair_selection)
+        matrix.pairs += 1
+        shared, per_vm = _split(matrix, results, source, destination, (source_name, destination_name))
+        if shared:
+            matrix.pair_problems[(source_name, index)] = tuple(shared)
+        for key in keys:
+            mine = per_vm.get(key, [])
+            if mine:
+                own[key][index] = tuple(mine)
+            problems = [matrix.problems[i] for i in (*shared, *mine)]
+            codes[key].append(CODES[place(problems, matrix.strict)])
+    matrix.rows.extend(
+        VmRow(source_name, vm, "".join(codes[key]), own[key]) for vm, key in zip(vm_names, keys, strict=True)
+    )
 
 
 def _split(
@@ -221,26 +280,19 @@ def _split(
     for result in results:
         if result.status not in SHOWN:
             continue
-        problem = _problem(result, source, destination)
-        index = matrix._index.get(problem)
-        if index is None:
-            index = matrix._index[problem] = len(matrix.problems)
-            matrix.problems.append(problem)
-        subject = problem.subject
+        index = matrix.intern(_problem(result, source, destination))
+        subject = result.finding.subject
         if subject.startswith(VM_PREFIX):
             per_vm.setdefault(subject[len(VM_PREFIX) :].casefold(), []).append(index)
             continue
         shared.append(index)
         if subject in ("source", "destination"):
             host = names[0] if subject == "source" else names[1]
-            listed = matrix.host_problems.setdefault(host, [])
-            if index not in listed:
-                listed.append(index)
+            said = (result.check.id, result.status, result.finding.message)
+            if said not in matrix._listed.setdefault(host, set()):
+                matrix._listed[host].add(said)
+                matrix.host_problems.setdefault(host, []).append(index)
     return shared, per_vm
-
-
-def _ordered(matrix: PlacementMatrix, ids: list[int]) -> list[int]:
-    return sorted(dict.fromkeys(ids), key=lambda i: -matrix.problems[i].status.rank)
 
 
 def _same_host(first: str, second: str, facts: Mapping[str, HostFacts]) -> bool:

@@ -119,6 +119,9 @@ class Scenario(SpecModel):
     name: str
     summary: str
     vms: list[str] = Field(default_factory=list, description="The VMs to check (--vm) in the demo and tests")
+    demo: Literal["check", "plan"] = Field(
+        default="check", description="What 'demo' runs: 'check' of the source and destination, or 'plan --all-pairs'"
+    )
     include_storage: bool = False
     move_from: Literal["source", "remote"] | None = Field(
         default=None, description="Where the move will be started (--move-from); default: as the guide says"

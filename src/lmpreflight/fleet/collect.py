@@ -1,0 +1,65 @@
+"""Collecting an inventory: every host once, in parallel with a bound.
+
+Each host is collected alone (no peer): in a fleet every host is the peer of every other,
+so the pair-only tests of ``check`` — TCP 6600 from the source to the destination's
+migration addresses and Hyper-V's verdict on the source VMs' compatibility data — are not
+made, and the checks say so (a warning, never a pass). The pair checks then judge every
+(source, destination) pair from these facts without a second collection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.fleet.inventory import InventoryHost
+
+HostDone = Callable[[InventoryHost, HostFacts], None]
+"""Called as each host finishes (from a worker thread), for progress."""
+
+
+def host_options(host: InventoryHost, base: CollectOptions) -> CollectOptions:
+    """The shared settings with what the inventory says about this host."""
+    endpoints = {**base.endpoints, host.target: host.endpoint} if host.endpoint is not None else base.endpoints
+    return dataclasses.replace(
+        base,
+        username=host.user if host.user is not None else base.username,
+        transport=host.transport or base.transport,
+        verify=host.verify if host.verify is not None else base.verify,
+        ca_cert=host.ca_cert or base.ca_cert,
+        endpoints=endpoints,
+    )
+
+
+def collect_inventory(
+    hosts: list[InventoryHost],
+    options: CollectOptions,
+    done: HostDone = lambda host, facts: None,
+) -> dict[str, HostFacts]:
+    """Facts for every host, keyed by inventory name, at most ``options.concurrency`` at once.
+
+    A host that cannot be reached yields facts carrying that collection error, as in
+    ``check``; the others are collected regardless.
+    """
+
+    def one(host: InventoryHost) -> HostFacts:
+        (facts,) = collect_hosts([host.target], host_options(host, options))
+        return facts
+
+    results: dict[str, HostFacts] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
+    try:
+        futures = {pool.submit(one, host): host for host in hosts}
+        for future in as_completed(futures):
+            host = futures[future]
+            results[host.name] = future.result()
+            done(host, results[host.name])
+    except BaseException:
+        # Interrupted: hosts not started yet are not started at all.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return {host.name: results[host.name] for host in hosts}
