@@ -10,7 +10,7 @@ import tree_sitter_powershell
 
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.report.build import build_report
-from lmpreflight.report.fixscript import AUTOMATED, render_fix_script
+from lmpreflight.report.fixscript import render_fix_script
 from lmpreflight.report.markdown import render_markdown
 from lmpreflight.runner import Selection
 from tests.conftest import full_run, healthy_pair
@@ -87,7 +87,16 @@ def test_markdown_summary() -> None:
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
-def test_automated_fixes_name_real_checks() -> None:
+def test_every_check_with_a_fix_contributes_its_step_to_the_script() -> None:
     from lmpreflight.registry import load_checks
 
-    assert set(AUTOMATED) <= set(load_checks(include_plugins=False).checks)
+    checks = load_checks(include_plugins=False).checks
+    report = broken_report()
+    script = render_fix_script(report)
+    automated = [r for r in report.results if r.status in ("fail", "warn") and checks[r.check_id].fix]
+    assert automated, "the broken example has automated fixes"
+    for result in automated:
+        assert result.fix_step is not None, result.check_id
+        assert f"# {result.check_id}: " in script
+        if result.fix_step.change:
+            assert f"Invoke-LmpStep '{result.check_id}'" in script

@@ -101,11 +101,12 @@ def _plugin(root: Path, name: str, module_body: str) -> Path:
 
 
 GOOD_PLUGIN = '''
-    from lmpreflight import Category, Remediation, Severity, check, warned
+    from lmpreflight import Category, PathPart, Remediation, Severity, check, host_step, warned
 
     @check(id="acme.naming-convention", title="Host names follow ACME's convention", category=Category.PLUGIN,
            severity=Severity.LOW, remediation=Remediation("Rename the host."), references=("https://acme.invalid",),
-           needs=("hosts.identity",))
+           needs=("hosts.identity",), shows_on=(PathPart.FORWARD_AUTH,),
+           fix=host_step("Record the host in the ACME CMDB", "-not (Test-Path 'C:/acme')", "New-Item 'C:/acme'"))
     def naming_convention(context):
         """ACME names Hyper-V hosts HV-<site>-<n>; others are not in the CMDB."""
         for role in ("source", "destination"):
@@ -141,6 +142,11 @@ def test_plugin_checks_run_and_broken_plugins_are_named(tmp_path: Path) -> None:
     document = validate_report_json(run.stdout)
     by_id = {r["check_id"]: r for r in document["results"]}
     assert by_id["acme.naming-convention"]["status"] == "warn"
+    assert document["path"]["forward_auth"] == "warn", "a plugin check colours its place in the picture"
+    assert by_id["acme.naming-convention"]["fix_step"]["change"] == "New-Item 'C:/acme'"
+    fix_script = tmp_path / "fix.ps1"
+    _run(sys.executable, "-m", "lmpreflight", "analyze", *HEALTHY, "--fix-script", str(fix_script), env=env)
+    assert "Invoke-LmpStep 'acme.naming-convention'" in fix_script.read_text(), "a plugin check adds its fix step"
     assert by_id["plugin.load"]["status"] == "error"
     assert "acmebad" in by_id["plugin.load"]["message"]
     assert run.returncode == 3, "a plugin that did not load leaves the verdict incomplete"

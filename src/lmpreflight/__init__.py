@@ -4,6 +4,10 @@ standalone hosts.
 Third-party checks import what they need from here::
 
     from lmpreflight import Category, Context, Remediation, Severity, check, failed, passed
+
+A check may also contribute a step to the remediation script (``fix=``, returning a
+:class:`FixStep`) and a place in the report's migration-path picture (``shows_on=``, see
+:class:`PathPart`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,12 +16,15 @@ from lmpreflight.model import (
     Category,
     Context,
     Finding,
+    FixStep,
     MissingFact,
     NotApplicable,
+    PathPart,
     Remediation,
     Severity,
     Status,
     failed,
+    host_step,
     info,
     passed,
     warned,
@@ -33,14 +40,17 @@ __all__ = [
     "Category",
     "Context",
     "Finding",
+    "FixStep",
     "MissingFact",
     "NotApplicable",
+    "PathPart",
     "Remediation",
     "Severity",
     "Status",
     "__version__",
     "check",
     "failed",
+    "host_step",
     "info",
     "passed",
     "warned",

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
 
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import (
+    ClockFacts,
+    CompatibilityVerdict,
+    DirectoryFacts,
+    DnsFacts,
+    DomainMembership,
+    EventRecord,
+    HostFacts,
+    HostMemory,
+    HostProcessor,
+    HyperVInfo,
+    Identity,
+    MigrationSettings,
+    NetworkFacts,
+    OsInfo,
+    SecurityFacts,
+    SessionFacts,
+    StorageFacts,
+    VirtualMachine,
+    VirtualSwitch,
+)
 
 
 class Status(StrEnum):
@@ -64,6 +85,19 @@ Json = Any
 """Evidence values: anything ``json.dumps`` accepts."""
 
 
+class EvidenceModel(Protocol):
+    """A check's own evidence type: a frozen dataclass whose fields are what the check saw.
+
+    Whatever reads evidence beyond the report (the check's fix step) reads it through the
+    typed model, so renaming a field is a type error, not a silently dropped fix."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+Evidence = Mapping[str, Json] | EvidenceModel
+E = TypeVar("E")
+
+
 @dataclass(frozen=True, slots=True)
 class Remediation:
     """How to fix a failure: prose, PowerShell the admin can paste, and where to run it."""
@@ -80,15 +114,27 @@ class Finding:
     status: Status
     message: str
     subject: str = "pair"
-    evidence: Mapping[str, Json] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=dict)
     remediation: Remediation | None = None
 
+    def evidence_as(self, model: type[E]) -> E:
+        """The evidence as the check's own model (a check's fix step reads it this way)."""
+        if not isinstance(self.evidence, model):
+            raise TypeError(f"evidence {self.evidence!r} is not a {model.__name__}")
+        return self.evidence
 
-def passed(message: str, subject: str = "pair", *, evidence: Mapping[str, Json] | None = None) -> Finding:
+    def evidence_fields(self) -> dict[str, Json]:
+        """The evidence as plain JSON fields, as every report shows it."""
+        if isinstance(self.evidence, Mapping):
+            return dict(self.evidence)
+        return dataclasses.asdict(self.evidence)
+
+
+def passed(message: str, subject: str = "pair", *, evidence: Evidence | None = None) -> Finding:
     return Finding(Status.PASS, message, subject, evidence or {})
 
 
-def info(message: str, subject: str = "pair", *, evidence: Mapping[str, Json] | None = None) -> Finding:
+def info(message: str, subject: str = "pair", *, evidence: Evidence | None = None) -> Finding:
     return Finding(Status.INFO, message, subject, evidence or {})
 
 
@@ -97,7 +143,7 @@ def warned(
     subject: str = "pair",
     *,
     fix: Remediation | None = None,
-    evidence: Mapping[str, Json] | None = None,
+    evidence: Evidence | None = None,
 ) -> Finding:
     return Finding(Status.WARN, message, subject, evidence or {}, fix)
 
@@ -107,9 +153,65 @@ def failed(
     subject: str = "pair",
     *,
     fix: Remediation | None = None,
-    evidence: Mapping[str, Json] | None = None,
+    evidence: Evidence | None = None,
 ) -> Finding:
     return Finding(Status.FAIL, message, subject, evidence or {}, fix)
+
+
+RunPlace = Literal["source", "destination", "directory"]
+"""Where a fix step runs: on one of the two hosts, or against Active Directory."""
+RUN_PLACES: tuple[RunPlace, ...] = ("source", "destination", "directory")
+
+
+@dataclass(frozen=True, slots=True)
+class FixStep:
+    """One step of the remediation script, contributed by the check whose finding it fixes.
+
+    ``needed`` is a PowerShell condition that is true while the fix is still needed (so the
+    script can run twice); ``change`` makes the change. A step without them is ``manual``:
+    an explanation of what a person must decide. Values reach PowerShell only through
+    :mod:`lmpreflight.escape`."""
+
+    runs_on: RunPlace
+    description: str
+    needed: str | None = None
+    change: str | None = None
+    manual: str | None = None
+
+
+FixBuilder = Callable[[Finding, HostFacts], FixStep]
+"""Builds the fix step for a failing or warning finding; gets the facts of the host the
+finding is about (the source for pair and VM findings)."""
+
+
+def subject_host(finding: Finding) -> RunPlace:
+    """The host a finding is about, as a place to run a fix: the destination for destination
+    findings, otherwise the source (pair and VM findings are fixed where the move starts)."""
+    return "destination" if finding.subject == "destination" else "source"
+
+
+def host_step(description: str, needed: str, change: str) -> FixBuilder:
+    """A fixed change, the same for every finding, on the host the finding is about."""
+
+    def build(finding: Finding, host: HostFacts) -> FixStep:
+        return FixStep(subject_host(finding), description, needed, change)
+
+    return build
+
+
+class PathPart(StrEnum):
+    """The parts of the report's migration-path picture a check can colour."""
+
+    TCP_6600 = "tcp_6600"
+    """The source's connection to the destination's migration address."""
+    FORWARD_AUTH = "forward_auth"
+    """Authentication and delegation towards the destination."""
+    REVERSE_AUTH = "reverse_auth"
+    """The same for moving the VM back."""
+
+
+ShowsOn = PathPart | tuple[PathPart, str]
+"""A place in the picture, optionally only for findings about one subject."""
 
 
 class NotApplicable(Exception):
@@ -122,6 +224,59 @@ class MissingFact(Exception):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.path = path
+
+
+F = TypeVar("F")
+
+
+class _Required(Generic[F]):
+    """One section of a host's facts, required: reading it when it was not collected raises
+    :class:`MissingFact` naming its path, so a check never writes the path by hand."""
+
+    name: str
+
+    def __set_name__(self, owner: type[RequiredFacts], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, facts: None, owner: type[RequiredFacts]) -> _Required[F]: ...
+    @overload
+    def __get__(self, facts: RequiredFacts, owner: type[RequiredFacts]) -> F: ...
+    def __get__(self, facts: RequiredFacts | None, owner: type[RequiredFacts]) -> F | _Required[F]:
+        if facts is None:
+            return self
+        value: F | None = getattr(facts.host, self.name)
+        if value is None:
+            raise MissingFact(f"{facts.role}.{self.name}")
+        return value
+
+
+class RequiredFacts:
+    """A host's fact sections as a check needs them: ``context.required("source").migration``
+    is the source's migration settings, or :class:`MissingFact` ``source.migration``."""
+
+    identity = _Required[Identity]()
+    os = _Required[OsInfo]()
+    domain = _Required[DomainMembership]()
+    hyperv = _Required[HyperVInfo]()
+    migration = _Required[MigrationSettings]()
+    network = _Required[NetworkFacts]()
+    switches = _Required[list[VirtualSwitch]]()
+    vms = _Required[list[VirtualMachine]]()
+    memory = _Required[HostMemory]()
+    processor = _Required[HostProcessor]()
+    clock = _Required[ClockFacts]()
+    session = _Required[SessionFacts]()
+    security = _Required[SecurityFacts]()
+    storage = _Required[StorageFacts]()
+    compatibility = _Required[list[CompatibilityVerdict]]()
+    directory = _Required[DirectoryFacts]()
+    dns = _Required[DnsFacts]()
+    events = _Required[list[EventRecord]]()
+
+    def __init__(self, host: HostFacts, role: str) -> None:
+        self.host = host
+        self.role = role
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +308,10 @@ class Context:
             return self.destination
         raise ValueError(f"unknown host role {role!r}")
 
+    def required(self, role: str) -> RequiredFacts:
+        """The host's facts that raise :class:`MissingFact` with their own path when absent."""
+        return RequiredFacts(self.host(role), role)
+
 
 CheckFunction = Callable[[Context], Iterable[Finding]]
 
@@ -170,6 +329,19 @@ class Check:
     remediation: Remediation
     explanation: str
     function: CheckFunction
+    fix: FixBuilder | None = None
+    shows_on: tuple[tuple[PathPart, str | None], ...] = ()
+    guards: tuple[RunPlace, ...] = ()
+
+    def fix_step(self, finding: Finding, host: HostFacts) -> FixStep | None:
+        """The remediation-script step for a failing or warning finding, if this check automates one."""
+        if self.fix is None or finding.status not in (Status.FAIL, Status.WARN):
+            return None
+        return self.fix(finding, host)
+
+    def colours(self, part: PathPart, finding: Finding) -> bool:
+        """Whether this finding counts towards ``part`` of the migration-path picture."""
+        return any(p == part and subject in (None, finding.subject) for p, subject in self.shows_on)
 
     def __call__(self, context: Context) -> list[Finding]:
         return list(self.function(context))

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from lmpreflight.model import Category, Check, CheckFunction, Remediation, Severity
+from lmpreflight.model import (
+    Category,
+    Check,
+    CheckFunction,
+    FixBuilder,
+    PathPart,
+    Remediation,
+    RunPlace,
+    Severity,
+    ShowsOn,
+)
 
 ENTRY_POINT_GROUP = "lmpreflight.checks"
 CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -39,10 +49,21 @@ def check(
     remediation: Remediation,
     references: Iterable[str],
     needs: Iterable[str] = (),
+    fix: FixBuilder | None = None,
+    shows_on: Iterable[ShowsOn] = (),
+    guards: Iterable[RunPlace] = (),
 ) -> Callable[[CheckFunction], Check]:
-    """Declare a check. The function's docstring is its explanation: why it matters."""
+    """Declare a check. The function's docstring is its explanation: why it matters.
+
+    ``fix`` builds the check's step in the remediation script from a failing or warning
+    finding (see :func:`lmpreflight.model.host_step`); ``shows_on`` names the parts of the
+    report's migration-path picture the check colours, e.g. ``(PathPart.FORWARD_AUTH,)`` or,
+    for findings about one subject only, ``((PathPart.TCP_6600, "source"),)``. ``guards`` names
+    the places (e.g. ``"directory"``) whose fix steps are written only when this check passed.
+    """
     if not CHECK_ID.match(id):
         raise ValueError(f"check id {id!r} must look like 'family.kebab-name'")
+    places = tuple((place, None) if isinstance(place, PathPart) else place for place in shows_on)
 
     def declare(function: CheckFunction) -> Check:
         explanation = inspect.cleandoc(function.__doc__ or "")
@@ -58,6 +79,9 @@ def check(
             remediation=remediation,
             explanation=explanation,
             function=function,
+            fix=fix,
+            shows_on=places,
+            guards=tuple(guards),
         )
 
     return declare

@@ -176,6 +176,12 @@ def sort_results(results: list[Result]) -> list[Result]:
     )
 
 
+COLLECTION_CHECK_ID = "collection.host"
+"""The runner's own result for a host nothing could be collected from."""
+PLUGIN_LOAD_CHECK_ID = "plugin.load"
+"""The runner's own result for a check plugin that did not load."""
+
+
 def framework_check(
     id: str,
     title: str,
@@ -202,7 +208,7 @@ def unreachable_result(role: str, host: HostFacts) -> Result:
     error = host.whole_host_error
     assert error is not None
     check = framework_check(
-        "collection.host",
+        COLLECTION_CHECK_ID,
         "Facts could be collected from each host",
         Category.HYPERV,
         "Nothing could be read on this host, so every check that needs its facts was not evaluated; the verdict "
@@ -226,7 +232,7 @@ def unreachable_result(role: str, host: HostFacts) -> Result:
 
 def plugin_load_result(error: PluginLoadError) -> Result:
     check = framework_check(
-        "plugin.load",
+        PLUGIN_LOAD_CHECK_ID,
         "Third-party check plugins load",
         Category.PLUGIN,
         "Checks from an installed plugin could not be loaded, so the verdict lacks them.",

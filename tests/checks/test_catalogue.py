@@ -23,6 +23,14 @@ def test_case(case: Case) -> None:
     if case.expect == "pass":
         assert all(f.status in (Status.PASS, Status.INFO) for f in findings), [f.message for f in findings]
     assert any(case.contains in f.message for f in matching), [f.message for f in matching]
+    check = CHECKS[case.check_id]
+    for finding in findings:
+        step = check.fix_step(finding, destination if finding.subject == "destination" else source)
+        if check.fix is not None and finding.status in (Status.FAIL, Status.WARN):
+            assert step is not None and step.description and (step.change or step.manual), finding.message
+            assert (step.needed is None) == (step.change is None), "an automated step tests its precondition"
+        else:
+            assert step is None
 
 
 def _without(host: HostFacts, section: str) -> HostFacts:

@@ -1,12 +1,11 @@
-"""Small, pure helpers shared by check families: versions, subnets, names."""
+"""Small, pure helpers shared by check families: versions, names, references."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from typing import TypeVar
 
-from lmpreflight.facts.model import HostFacts, NetAdapter, VirtualMachine
+from lmpreflight.facts.model import HostFacts, VirtualMachine
 from lmpreflight.model import Context, MissingFact, NotApplicable
 
 LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
@@ -49,7 +48,7 @@ def need(value: T | None, path: str) -> T:
 
 def require_auth(context: Context, protocol: str) -> None:
     """Checks of one authentication protocol do not apply to a source using the other."""
-    source = need(context.source.migration, "source.migration")
+    source = context.required("source").migration
     if source.authentication_type != protocol:
         raise NotApplicable(f"{context.source.name} authenticates live migration with {source.authentication_type}")
 
@@ -67,26 +66,9 @@ def fqdn_of(host: HostFacts) -> str:
 
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
     """The VMs the user named, each with its facts on the source (``None`` if absent)."""
-    need(context.source.vms, "source.vms")
+    context.required("source").vms  # noqa: B018 - raises MissingFact when the VMs were not collected
     return [(name, context.source.vm(name)) for name in context.vms]
 
 
 def vm_subject(name: str) -> str:
     return f"vm:{name}"
-
-
-def host_networks(adapters: list[NetAdapter]) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
-    interfaces: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = []
-    for adapter in adapters:
-        for addr in adapter.addresses:
-            interfaces.append(ipaddress.ip_interface(f"{addr.address}/{addr.prefix_length}"))
-    return interfaces
-
-
-def parse_subnet(subnet: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Migration networks are entered as CIDR or as a bare address (a /32 or /128)."""
-    return ipaddress.ip_network(subnet, strict=False)
-
-
-def addresses_in(adapters: list[NetAdapter], network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
-    return [str(i.ip) for i in host_networks(adapters) if i.ip.version == network.version and i.ip in network]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, USE_GUIDE, fqdn_of, need, require_auth
+from lmpreflight.checks._helpers import SETUP_GUIDE, USE_GUIDE, fqdn_of, require_auth
 from lmpreflight.escape import ps_literal
 from lmpreflight.model import (
     Category,
     Context,
     Finding,
+    PathPart,
     Remediation,
     Severity,
     failed,
@@ -38,6 +39,7 @@ CREDENTIAL_GUARD = (
         run_on="the source host",
     ),
     references=(SETUP_GUIDE, USE_GUIDE),
+    shows_on=(PathPart.FORWARD_AUTH,),
 )
 def start_on_source(context: Context) -> Iterator[Finding]:
     """CredSSP hands the user's own credentials to the destination, and only a session on the
@@ -84,13 +86,14 @@ def start_on_source(context: Context) -> Iterator[Finding]:
         run_on="both hosts, after configuring constrained delegation",
     ),
     references=(CREDENTIAL_GUARD, SETUP_GUIDE),
+    shows_on=(PathPart.FORWARD_AUTH,),
 )
 def credential_guard(context: Context) -> Iterator[Finding]:
     """Credential Guard (on by default on domain-joined Windows Server 2025) keeps CredSSP from
     delegating saved or signed-in credentials, so a CredSSP live migration from such a source
     fails even when started on the source."""
     require_auth(context, "CredSSP")
-    running = need(context.source.security, "source.security").credential_guard_running
+    running = context.required("source").security.credential_guard_running
     if running:
         yield failed(
             f"Credential Guard is running on {context.source.name}, which uses CredSSP: moves from it will fail",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from lmpreflight.checks._helpers import (
     MIGRATION_SERVICE,
@@ -18,6 +19,8 @@ from lmpreflight.model import (
     Category,
     Context,
     Finding,
+    FixStep,
+    PathPart,
     Remediation,
     Severity,
     failed,
@@ -64,6 +67,26 @@ def delegation_fix(delegating: HostFacts, missing: list[str]) -> Remediation:
     )
 
 
+@dataclass(frozen=True)
+class DelegationEvidence:
+    missing: list[str]
+    wanted: list[str]
+
+
+def _add_delegation(finding: Finding, host: HostFacts) -> FixStep:
+    """``host`` is the delegating computer account: the host the finding is about."""
+    missing = finding.evidence_as(DelegationEvidence).missing
+    account = ps_literal(host.name)
+    current = f"(Get-ADComputer -Identity {account} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo'"
+    return FixStep(
+        "directory",
+        f"Let {host.name} delegate to: {', '.join(missing)}",
+        f"@({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }}).Count -gt 0",
+        f"$add = @({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }})\n"
+        f"Set-ADComputer -Identity {account} -Add @{{'msDS-AllowedToDelegateTo' = $add}}",
+    )
+
+
 def _missing_delegation(delegating: HostFacts, target: HostFacts, role: str, with_cifs: bool) -> list[str]:
     computer = need(need(delegating.directory, f"{role}.directory").computer, f"{role}.directory.computer")
     have = {spn.casefold() for spn in computer.allowed_to_delegate_to}
@@ -86,6 +109,8 @@ def _missing_delegation(delegating: HostFacts, target: HostFacts, role: str, wit
         run_on=AD_ADMIN,
     ),
     references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
+    fix=_add_delegation,
+    shows_on=(PathPart.FORWARD_AUTH,),
 )
 def spns_to_destination(context: Context) -> Iterator[Finding]:
     """With Kerberos, the source's vmms acts on the user's behalf towards the destination's
@@ -95,7 +120,7 @@ def spns_to_destination(context: Context) -> Iterator[Finding]:
     require_auth(context, "Kerberos")
     with_cifs = storage_involved(context)
     missing = _missing_delegation(context.source, context.destination, "source", with_cifs)
-    evidence = {"missing": missing, "wanted": wanted_spns(context.destination, with_cifs)}
+    evidence = DelegationEvidence(missing, wanted_spns(context.destination, with_cifs))
     if missing:
         yield failed(
             f"{context.source.name} may not delegate to {', '.join(missing)}",
@@ -122,21 +147,52 @@ def spns_to_destination(context: Context) -> Iterator[Finding]:
         run_on=AD_ADMIN,
     ),
     references=(SETUP_GUIDE,),
+    fix=_add_delegation,
+    shows_on=(PathPart.REVERSE_AUTH,),
 )
 def spns_to_source(context: Context) -> Iterator[Finding]:
     """Delegation is configured per direction. Without the reverse entries the VM moves but
     cannot be moved back, which admins usually discover during the next maintenance window."""
     require_auth(context, "Kerberos")
-    missing = _missing_delegation(context.destination, context.source, "destination", storage_involved(context))
+    with_cifs = storage_involved(context)
+    missing = _missing_delegation(context.destination, context.source, "destination", with_cifs)
+    evidence = DelegationEvidence(missing, wanted_spns(context.source, with_cifs))
     if missing:
         yield warned(
             f"moving back will fail: {context.destination.name} may not delegate to {', '.join(missing)}",
             "destination",
             fix=delegation_fix(context.destination, missing),
-            evidence={"missing": missing},
+            evidence=evidence,
         )
     else:
-        yield passed(f"{context.destination.name} may delegate back to {context.source.name}", "destination")
+        yield passed(
+            f"{context.destination.name} may delegate back to {context.source.name}", "destination", evidence=evidence
+        )
+
+
+@dataclass(frozen=True)
+class AccountControlEvidence:
+    userAccountControl: int
+    trusted_to_auth_for_delegation: bool
+    trusted_for_delegation: bool
+
+
+def _allow_protocol_transition(finding: Finding, host: HostFacts) -> FixStep:
+    if finding.evidence_as(AccountControlEvidence).trusted_for_delegation:
+        return FixStep(
+            "directory",
+            "Replace unconstrained delegation",
+            manual="The account is trusted for unconstrained delegation. Clear 'Trust this "
+            "computer for delegation to any service' in Active Directory Users and Computers "
+            "and configure constrained delegation with any authentication protocol.",
+        )
+    account = ps_literal(host.name)
+    return FixStep(
+        "directory",
+        f"Let {host.name} delegate with any authentication protocol",
+        f"-not (Get-ADComputer -Identity {account} -Properties TrustedToAuthForDelegation).TrustedToAuthForDelegation",
+        f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {account}) -TrustedToAuthForDelegation $true",
+    )
 
 
 @check(
@@ -151,6 +207,8 @@ def spns_to_source(context: Context) -> Iterator[Finding]:
         run_on=AD_ADMIN,
     ),
     references=(KCD_BLOG, SETUP_GUIDE),
+    fix=_allow_protocol_transition,
+    shows_on=((PathPart.FORWARD_AUTH, "source"), (PathPart.REVERSE_AUTH, "destination")),
 )
 def protocol_transition(context: Context) -> Iterator[Finding]:
     """Since Windows Server 2016, Hyper-V remote management goes through WinRM, which runs as
@@ -169,11 +227,11 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
             continue
         computer = need(directory.computer, f"{role}.directory.computer")
         uac = computer.user_account_control
-        evidence = {
-            "userAccountControl": uac,
-            "trusted_to_auth_for_delegation": bool(uac & TRUSTED_TO_AUTH_FOR_DELEGATION),
-            "trusted_for_delegation": bool(uac & TRUSTED_FOR_DELEGATION),
-        }
+        evidence = AccountControlEvidence(
+            userAccountControl=uac,
+            trusted_to_auth_for_delegation=bool(uac & TRUSTED_TO_AUTH_FOR_DELEGATION),
+            trusted_for_delegation=bool(uac & TRUSTED_FOR_DELEGATION),
+        )
         fix = Remediation(
             text=f'Set "Use any authentication protocol" on {host.name}\'s computer account.',
             powershell=(
@@ -222,7 +280,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     event 14050 when it cannot register it), or another account holds it too, the ticket
     is wrong or missing (0x80090322, 0x80090303)."""
     require_auth(context, "Kerberos")
-    directory = need(context.destination.directory, "destination.directory")
+    directory = context.required("destination").directory
     computer = need(directory.computer, "destination.directory.computer")
     registered = {spn.casefold() for spn in computer.service_principal_names}
     wanted = wanted_spns(context.destination, with_cifs=False)
@@ -260,8 +318,8 @@ def name_resolution(context: Context) -> Iterator[Finding]:
     destination. A name that resolves to another machine, or an address whose PTR names
     another host, yields a ticket for the wrong principal (0x80090322)."""
     for role, host in (("source", context.source), ("destination", context.destination)):
-        dns = need(host.dns, f"{role}.dns")
-        identity = need(host.identity, f"{role}.identity")
+        dns = context.required(role).dns
+        identity = context.required(role).identity
         own = set(identity.addresses)
         problems: list[str] = []
         for record in dns.forward:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts
 from lmpreflight.facts.model import HostFacts, Trust
 from lmpreflight.model import (
     Category,
     Context,
     Finding,
     MissingFact,
+    PathPart,
     Remediation,
     Severity,
     failed,
@@ -47,7 +48,7 @@ def members(context: Context) -> Iterator[Finding]:
     accounts (Kerberos) or the user's domain credentials (CredSSP); Hyper-V will not even
     enable live migration on a workgroup host."""
     for role, host in both_hosts(context):
-        domain = need(host.domain, f"{role}.domain")
+        domain = context.required(role).domain
         if domain.part_of_domain:
             yield passed(f"{host.name} is a member of {domain.domain}", role, evidence={"domain": domain.domain})
         else:
@@ -108,14 +109,15 @@ def _trusting(context: Context, source_domain: str, dest_domain: str) -> tuple[b
         SETUP_GUIDE,
         "https://learn.microsoft.com/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
     ),
+    shows_on=(PathPart.FORWARD_AUTH, PathPart.REVERSE_AUTH),
 )
 def same_or_trusted(context: Context) -> Iterator[Finding]:
     """The source's computer account (Kerberos) or the user (CredSSP) must authenticate to the
     destination: the destination's domain must trust the source's. Moving back needs the
     reverse. Classic constrained delegation only names services in the account's own domain,
     so a cross-domain Kerberos pair needs resource-based constrained delegation instead."""
-    source = need(context.source.domain, "source.domain")
-    dest = need(context.destination.domain, "destination.domain")
+    source = context.required("source").domain
+    dest = context.required("destination").domain
     evidence: dict[str, object] = {"source_domain": source.domain, "destination_domain": dest.domain}
     if source.domain.casefold() == dest.domain.casefold():
         yield passed(f"both hosts are in {source.domain}", evidence=evidence)
@@ -164,8 +166,8 @@ def dc_discovery(context: Context) -> Iterator[Finding]:
     with 0x80090311 ("no authority could be contacted"). lmpreflight also asks a DC over LDAP:
     whether one answered is shown too."""
     for role, host in both_hosts(context):
-        dns = need(host.dns, f"{role}.dns")
-        domain = need(host.domain, f"{role}.domain").domain
+        dns = context.required(role).dns
+        domain = context.required(role).domain.domain
         targets = [f"{t.target}:{t.port}" for t in dns.dc_srv]
         evidence = {"server": dns.server, "srv": targets}
         if not targets:
@@ -212,7 +214,7 @@ def secure_channel(context: Context) -> Iterator[Finding]:
     """A broken secure channel means the host's computer account password no longer matches
     AD: Kerberos service tickets for it cannot be decrypted and every delegated move fails."""
     for role, host in both_hosts(context):
-        domain = need(host.domain, f"{role}.domain")
+        domain = context.required(role).domain
         if not domain.part_of_domain:
             yield warned(f"{host.name} is not domain-joined; no secure channel to test", role)
         elif domain.secure_channel_ok is None:
@@ -266,8 +268,8 @@ def _skew_finding(seconds: float, what: str, subject: str, **evidence: object) -
 def clock_skew(context: Context) -> Iterator[Finding]:
     """Kerberos refuses tickets whose timestamps are more than 5 minutes off (by default), so
     clock skew breaks delegated migration with authentication errors that name no clock."""
-    source = need(context.source.clock, "source.clock")
-    dest = need(context.destination.clock, "destination.clock")
+    source = context.required("source").clock
+    dest = context.required("destination").clock
     between = abs(source.offset_seconds - dest.offset_seconds)
     yield _skew_finding(
         between,

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, USE_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, USE_GUIDE, both_hosts
 from lmpreflight.escape import ps_literal
+from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import (
     Category,
     Context,
     Finding,
+    FixStep,
+    PathPart,
     Remediation,
     Severity,
     failed,
+    host_step,
     info,
     passed,
+    subject_host,
     warned,
 )
 from lmpreflight.registry import check
@@ -37,6 +43,11 @@ DOCUMENTED_PAIRS = {("2012 R2", "2016")}
         powershell="Install-WindowsFeature -Name Hyper-V -IncludeManagementTools -Restart",
         run_on=RUN_ON_EACH,
     ),
+    fix=host_step(
+        "Install the Hyper-V role (a restart follows; plan it)",
+        "-not (Get-WindowsFeature -Name Hyper-V).Installed",
+        "Install-WindowsFeature -Name Hyper-V -IncludeManagementTools",
+    ),
     references=(
         SETUP_GUIDE,
         "https://learn.microsoft.com/windows-server/virtualization/hyper-v/get-started/install-hyper-v",
@@ -47,7 +58,7 @@ def role_installed(context: Context) -> Iterator[Finding]:
     Without the role there is nothing to receive or send a VM, and every other Hyper-V
     setting is meaningless."""
     for role, host in both_hosts(context):
-        hyperv = need(host.hyperv, f"{role}.hyperv")
+        hyperv = context.required(role).hyperv
         if hyperv.role_installed:
             yield passed(
                 f"Hyper-V role is installed on {host.name}",
@@ -73,13 +84,18 @@ def role_installed(context: Context) -> Iterator[Finding]:
         powershell="Set-Service -Name vmms -StartupType Automatic; Start-Service -Name vmms",
         run_on=RUN_ON_EACH,
     ),
+    fix=host_step(
+        "Start vmms and start it automatically",
+        "(Get-Service -Name vmms).Status -ne 'Running'",
+        "Set-Service -Name vmms -StartupType Automatic; Start-Service -Name vmms",
+    ),
     references=(TROUBLESHOOT_GUIDE,),
 )
 def vmms_running(context: Context) -> Iterator[Finding]:
     """vmms owns the migration listener on TCP 6600 and performs the move. A stopped service
     refuses incoming migrations (0x8007274D) and cannot start outgoing ones."""
     for role, host in both_hosts(context):
-        hyperv = need(host.hyperv, f"{role}.hyperv")
+        hyperv = context.required(role).hyperv
         if not hyperv.role_installed:
             yield info(f"vmms not checked on {host.name}: the Hyper-V role is not installed", role)
         elif hyperv.vmms_status == "Running":
@@ -103,13 +119,18 @@ def vmms_running(context: Context) -> Iterator[Finding]:
         powershell="Install-WindowsFeature -Name Hyper-V-PowerShell",
         run_on=RUN_ON_EACH,
     ),
+    fix=host_step(
+        "Install the Hyper-V PowerShell module",
+        "-not (Get-Module -ListAvailable -Name Hyper-V)",
+        "Install-WindowsFeature -Name Hyper-V-PowerShell",
+    ),
     references=(USE_GUIDE,),
 )
 def module_present(context: Context) -> Iterator[Finding]:
     """Move-VM, Compare-VM and every fix this tool suggests are Hyper-V module cmdlets;
     without the module the host's own settings cannot even be read."""
     for role, host in both_hosts(context):
-        hyperv = need(host.hyperv, f"{role}.hyperv")
+        hyperv = context.required(role).hyperv
         if hyperv.module_installed:
             yield passed(f"Hyper-V module present on {host.name}", role)
         else:
@@ -138,8 +159,8 @@ def os_pair_supported(context: Context) -> Iterator[Finding]:
     from Windows Server 2012 R2 to 2016. Other cross-release moves (2016 → 2019 → 2022) work
     in practice as long as the destination supports the VM's configuration version, but the
     documentation is silent; moving to an *older* release is where surprises happen."""
-    source_os = need(context.source.os, "source.os")
-    dest_os = need(context.destination.os, "destination.os")
+    source_os = context.required("source").os
+    dest_os = context.required("destination").os
     source_release = OS_RELEASES.get(source_os.build)
     dest_release = OS_RELEASES.get(dest_os.build)
     evidence = {
@@ -180,17 +201,38 @@ def os_pair_supported(context: Context) -> Iterator[Finding]:
         powershell="Enable-VMMigration",
         run_on=RUN_ON_EACH,
     ),
+    fix=host_step(
+        "Enable incoming and outgoing live migrations",
+        "-not (Get-VMHost).VirtualMachineMigrationEnabled",
+        "Enable-VMMigration",
+    ),
     references=(SETUP_GUIDE,),
 )
 def migration_enabled(context: Context) -> Iterator[Finding]:
     """With live migration disabled, a host neither accepts incoming nor starts outgoing
     moves: the destination refuses the connection (0x8007274D) or the source refuses to start."""
     for role, host in both_hosts(context):
-        migration = need(host.migration, f"{role}.migration")
+        migration = context.required(role).migration
         if migration.enabled:
             yield passed(f"live migration is enabled on {host.name}", role, evidence={"enabled": True})
         else:
             yield failed(f"live migration is disabled on {host.name}", role, evidence={"enabled": False})
+
+
+@dataclass(frozen=True)
+class AuthenticationEvidence:
+    source: str
+    destination: str
+
+
+def _use_source_authentication(finding: Finding, host: HostFacts) -> FixStep:
+    wanted = finding.evidence_as(AuthenticationEvidence).source
+    return FixStep(
+        "destination",
+        f"Use the source's live-migration authentication ({wanted})",
+        f"[string](Get-VMHost).VirtualMachineMigrationAuthenticationType -ne {ps_literal(wanted)}",
+        f"Set-VMHost -VirtualMachineMigrationAuthenticationType {ps_literal(wanted)}",
+    )
 
 
 @check(
@@ -207,15 +249,17 @@ def migration_enabled(context: Context) -> Iterator[Finding]:
         powershell="Set-VMHost -VirtualMachineMigrationAuthenticationType Kerberos",
         run_on="the host whose setting differs",
     ),
+    fix=_use_source_authentication,
+    shows_on=(PathPart.FORWARD_AUTH, PathPart.REVERSE_AUTH),
     references=(SETUP_GUIDE,),
 )
 def auth_type_consistent(context: Context) -> Iterator[Finding]:
     """The source authenticates to the destination's vmms with its own configured protocol
     and the destination accepts only its own. A CredSSP host and a Kerberos host cannot
     authenticate each other's migration connections, in either direction."""
-    source = need(context.source.migration, "source.migration")
-    dest = need(context.destination.migration, "destination.migration")
-    evidence = {"source": source.authentication_type, "destination": dest.authentication_type}
+    source = context.required("source").migration
+    dest = context.required("destination").migration
+    evidence = AuthenticationEvidence(source.authentication_type, dest.authentication_type)
     if source.authentication_type == dest.authentication_type:
         yield passed(f"both hosts use {source.authentication_type}", evidence=evidence)
     else:
@@ -241,6 +285,11 @@ def auth_type_consistent(context: Context) -> Iterator[Finding]:
         powershell="Set-VMHost -MaximumVirtualMachineMigrations 2",
         run_on=RUN_ON_EACH,
     ),
+    fix=host_step(
+        "Allow two simultaneous live migrations (the default)",
+        "(Get-VMHost).MaximumVirtualMachineMigrations -lt 1",
+        "Set-VMHost -MaximumVirtualMachineMigrations 2",
+    ),
     references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
 )
 def simultaneous_migrations(context: Context) -> Iterator[Finding]:
@@ -248,7 +297,7 @@ def simultaneous_migrations(context: Context) -> Iterator[Finding]:
     limit was reached"); a limit of zero blocks every move, and a very high one lets a host
     drain saturate the migration network."""
     for role, host in both_hosts(context):
-        limit = need(host.migration, f"{role}.migration").maximum_migrations
+        limit = context.required(role).migration.maximum_migrations
         if limit < 1:
             yield failed(f"{host.name} allows {limit} simultaneous live migrations", role, evidence={"maximum": limit})
         elif limit > 8:
@@ -282,7 +331,7 @@ def performance_option(context: Context) -> Iterator[Finding]:
     """The source's performance option decides how memory travels. Compression spends CPU
     on both hosts to save bandwidth; TCPIP sends raw memory; SMB uses SMB 3 (SMB Direct when
     both ends have RDMA) and so needs TCP 445 open to the destination."""
-    source = need(context.source.migration, "source.migration")
+    source = context.required("source").migration
     option = source.performance_option
     if option != "SMB":
         meaning = (
@@ -292,7 +341,7 @@ def performance_option(context: Context) -> Iterator[Finding]:
         )
         yield info(f"{context.source.name} uses {option}: {meaning}", "source", evidence={"option": option})
         return
-    network = need(context.source.network, "source.network")
+    network = context.required("source").network
     smb_tests = [t for t in network.port_tests if t.port == 445]
     rdma = [a.name for a in network.adapters if a.rdma_enabled]
     if not smb_tests:
@@ -321,6 +370,21 @@ def performance_option(context: Context) -> Iterator[Finding]:
         )
 
 
+@dataclass(frozen=True)
+class SessionUserEvidence:
+    user: str
+
+
+def _add_to_hyperv_administrators(finding: Finding, host: HostFacts) -> FixStep:
+    user = finding.evidence_as(SessionUserEvidence).user
+    return FixStep(
+        subject_host(finding),
+        f"Add {user} to Hyper-V Administrators",
+        f"-not (Get-LocalGroupMember -SID 'S-1-5-32-578' | Where-Object {{ $_.Name -eq {ps_literal(user)} }})",
+        f"Add-LocalGroupMember -SID 'S-1-5-32-578' -Member {ps_literal(user)}",
+    )
+
+
 @check(
     id="hyperv.user-rights",
     title="The connecting user administers Hyper-V on both hosts",
@@ -332,6 +396,7 @@ def performance_option(context: Context) -> Iterator[Finding]:
         powershell="Add-LocalGroupMember -SID 'S-1-5-32-578' -Member 'DOMAIN\\user'",
         run_on=RUN_ON_EACH,
     ),
+    fix=_add_to_hyperv_administrators,
     references=(SETUP_GUIDE,),
 )
 def user_rights(context: Context) -> Iterator[Finding]:
@@ -339,10 +404,12 @@ def user_rights(context: Context) -> Iterator[Finding]:
     both hosts; otherwise the move fails at the destination with an access-denied or logon
     error (0x80070005, 0x80070569)."""
     for role, host in both_hosts(context):
-        session = need(host.session, f"{role}.session")
+        session = context.required(role).session
         if session.is_administrator or session.is_hyperv_administrator:
             group = "Administrators" if session.is_administrator else "Hyper-V Administrators"
-            yield passed(f"{session.user} is in {group} on {host.name}", role, evidence={"user": session.user})
+            yield passed(
+                f"{session.user} is in {group} on {host.name}", role, evidence=SessionUserEvidence(session.user)
+            )
         else:
             yield failed(
                 f"{session.user} is in neither Administrators nor Hyper-V Administrators on {host.name}",
@@ -352,5 +419,5 @@ def user_rights(context: Context) -> Iterator[Finding]:
                     powershell=f"Add-LocalGroupMember -SID 'S-1-5-32-578' -Member {ps_literal(session.user)}",
                     run_on=host.name,
                 ),
-                evidence={"user": session.user},
+                evidence=SessionUserEvidence(session.user),
             )

@@ -74,6 +74,7 @@ def _mismatches(host: HostFacts, role: str) -> tuple[list[str], dict[str, object
         run_on="a domain-joined machine with the ActiveDirectory module",
     ),
     references=(SETUP_GUIDE, DNS_HOST_NAME, COMPUTER_NAME),
+    guards=("directory",),  # directory fixes are built on these hosts' names
 )
 def host_is_who_it_says(context: Context) -> Iterator[Finding]:
     """Delegation and SPN changes are built from host names. If a host answering for
@@ -115,6 +116,7 @@ def host_is_who_it_says(context: Context) -> Iterator[Finding]:
         run_on="the host",
     ),
     references=(SETUP_GUIDE, COMPUTER_NAME),
+    guards=("directory",),  # directory fixes are built on these hosts' names
 )
 def domain_as_chosen(context: Context) -> Iterator[Finding]:
     """The domain whose DCs receive the admin's credentials is chosen by the admin (the typed

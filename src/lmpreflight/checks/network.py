@@ -2,52 +2,62 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from lmpreflight.checks._helpers import (
-    SETUP_GUIDE,
-    TROUBLESHOOT_GUIDE,
-    addresses_in,
-    both_hosts,
-    host_networks,
-    need,
-    parse_subnet,
-)
-from lmpreflight.escape import ps_literal
+from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need
+from lmpreflight.escape import ps_array, ps_literal
+from lmpreflight.facts.addresses import MIGRATION_PORT, accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import (
     Category,
     Context,
     Finding,
+    FixStep,
+    PathPart,
     Remediation,
+    RequiredFacts,
     Severity,
     failed,
     passed,
+    subject_host,
     warned,
 )
 from lmpreflight.registry import check
 
-MIGRATION_PORT = 6600
 FIREWALL_RULE = "Hyper-V (MIG-TCP-In)"
+"""The display name of the built-in inbound rule for live migration (TCP 6600, vmms.exe)."""
+FIREWALL_RULE_NAME = "VIRT-MIGL-In-TCP-NoScope"
+"""The same rule's name, which does not change with the display language."""
 
 
 def incoming_addresses(host: HostFacts, role: str) -> list[str]:
-    """The addresses on which ``host`` accepts incoming live migrations.
+    """The addresses on which ``host`` accepts incoming live migrations, or :class:`MissingFact`."""
+    facts = RequiredFacts(host, role)
+    return accepting_addresses(facts.migration, facts.network.adapters)
 
-    With UseAnyNetworkForMigration every address qualifies; otherwise only those inside a
-    configured migration network (the setting governs incoming traffic).
-    """
-    migration = need(host.migration, f"{role}.migration")
-    adapters = need(host.network, f"{role}.network").adapters
-    if migration.use_any_network:
-        return [str(i.ip) for i in host_networks(adapters)]
-    found: list[str] = []
-    for network in migration.networks:
-        for address in addresses_in(adapters, parse_subnet(network.subnet)):
-            if address not in found:
-                found.append(address)
-    return found
+
+@dataclass(frozen=True)
+class IsolationEvidence:
+    use_any_network: bool
+    networks: list[str]
+
+
+def _isolate_migration_networks(finding: Finding, host: HostFacts) -> FixStep:
+    evidence = finding.evidence_as(IsolationEvidence)
+    if not evidence.use_any_network or not evidence.networks:
+        return FixStep(
+            subject_host(finding),
+            "Name the dedicated migration network",
+            manual="Choose the host's dedicated migration subnet, then run "
+            "Add-VMMigrationNetwork -Subnet <subnet>; Set-VMHost -UseAnyNetworkForMigration $false",
+        )
+    return FixStep(
+        subject_host(finding),
+        f"Accept migrations only on {', '.join(evidence.networks)}",
+        "(Get-VMHost).UseAnyNetworkForMigration",
+        "Set-VMHost -UseAnyNetworkForMigration $false",
+    )
 
 
 @check(
@@ -62,29 +72,30 @@ def incoming_addresses(host: HostFacts, role: str) -> list[str]:
         run_on="each host",
     ),
     references=(SETUP_GUIDE,),
+    fix=_isolate_migration_networks,
 )
 def migration_networks_isolated(context: Context) -> Iterator[Finding]:
     """Live-migration traffic is not encrypted: VM memory (keys, passwords) crosses the wire
     in the clear, so Microsoft recommends a dedicated, isolated network. With 'use any
     network' off and no network listed, a host accepts no incoming migration at all."""
     for role, host in both_hosts(context):
-        migration = need(host.migration, f"{role}.migration")
+        migration = context.required(role).migration
         subnets = [n.subnet for n in migration.networks]
         if migration.use_any_network:
             yield warned(
                 f"{host.name} accepts migrations on any network: unencrypted VM memory may cross the management or production network",
                 role,
-                evidence={"use_any_network": True, "networks": subnets},
+                evidence=IsolationEvidence(use_any_network=True, networks=subnets),
             )
         elif not subnets:
             message = f"{host.name} accepts migrations on no network (use-any off, no migration network listed)"
             if role == "destination":
-                yield failed(message, role, evidence={"use_any_network": False, "networks": subnets})
+                yield failed(message, role, evidence=IsolationEvidence(use_any_network=False, networks=subnets))
             else:
                 yield warned(
                     f"moving back will fail: {message}",
                     role,
-                    evidence={"use_any_network": False, "networks": subnets},
+                    evidence=IsolationEvidence(use_any_network=False, networks=subnets),
                 )
         else:
             yield passed(
@@ -92,6 +103,21 @@ def migration_networks_isolated(context: Context) -> Iterator[Finding]:
                 role,
                 evidence={"networks": subnets},
             )
+
+
+@dataclass(frozen=True)
+class UnmatchedSubnetsEvidence:
+    unmatched: list[str]
+
+
+def _remove_stale_subnets(finding: Finding, host: HostFacts) -> FixStep:
+    subnets = finding.evidence_as(UnmatchedSubnetsEvidence).unmatched
+    return FixStep(
+        subject_host(finding),
+        f"Remove migration networks without a local address: {', '.join(subnets)}",
+        f"@(Get-VMMigrationNetwork | Where-Object {{ {ps_array(subnets)} -contains $_.Subnet }}).Count -gt 0",
+        f"foreach ($subnet in {ps_array(subnets)}) {{ Remove-VMMigrationNetwork -Subnet $subnet }}",
+    )
 
 
 @check(
@@ -106,13 +132,14 @@ def migration_networks_isolated(context: Context) -> Iterator[Finding]:
         run_on="each host listed",
     ),
     references=(SETUP_GUIDE,),
+    fix=_remove_stale_subnets,
 )
 def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
     """A migration network entry that matches no local address is a typo or a stale setting:
     the host listens nowhere for it, and if it is the only entry, nowhere at all."""
     for role, host in both_hosts(context):
-        migration = need(host.migration, f"{role}.migration")
-        adapters = need(host.network, f"{role}.network").adapters
+        migration = context.required(role).migration
+        adapters = context.required(role).network.adapters
         if migration.use_any_network or not migration.networks:
             yield passed(f"{host.name} has no migration network entries to match", role)
             continue
@@ -126,19 +153,10 @@ def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
                     powershell="; ".join(f"Remove-VMMigrationNetwork -Subnet {ps_literal(s)}" for s in unmatched),
                     run_on=host.name,
                 ),
-                evidence={"unmatched": unmatched},
+                evidence=UnmatchedSubnetsEvidence(unmatched),
             )
         else:
             yield passed(f"every migration network of {host.name} matches a local address", role)
-
-
-def _same_subnet(source: HostFacts, address: str) -> bool:
-    target = ipaddress.ip_address(address)
-    return (
-        any(i.version == target.version and target in i.network for i in host_networks(source.network.adapters))
-        if source.network
-        else False
-    )
 
 
 @check(
@@ -153,13 +171,14 @@ def _same_subnet(source: HostFacts, address: str) -> bool:
         run_on="each host",
     ),
     references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
+    shows_on=(PathPart.TCP_6600,),
 )
 def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     """The source connects to one of the destination's incoming migration addresses. If none
     of them is on a subnet the source also sits on, the connection is routed elsewhere or
     not at all (0x8007274C timeouts, 0x8007274D refusals)."""
     incoming = incoming_addresses(context.destination, "destination")
-    reachable = [a for a in incoming if _same_subnet(context.source, a)]
+    reachable = [a for a in incoming if on_a_subnet_of(context.source, a)]
     evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable}
     if not incoming:
         yield failed(f"{context.destination.name} accepts migrations on no address", evidence=evidence)
@@ -187,7 +206,7 @@ def not_management(context: Context) -> Iterator[Finding]:
     """Migration moves gigabytes of unencrypted memory; on the management network it competes
     with administration and backups and exposes memory contents to that network."""
     host = context.destination
-    adapters = need(host.network, "destination.network").adapters
+    adapters = context.required("destination").network.adapters
     management = {a.address for adapter in adapters if adapter.is_management for a in adapter.addresses}
     incoming = set(incoming_addresses(host, "destination"))
     shared = sorted(management & incoming)
@@ -209,10 +228,11 @@ def not_management(context: Context) -> Iterator[Finding]:
     needs=("source.network", "destination.migration", "destination.network"),
     remediation=Remediation(
         text="Allow TCP 6600 from the source to the destination (host firewall and any network firewall between).",
-        powershell="Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'",
+        powershell=f"Enable-NetFirewallRule -DisplayName {ps_literal(FIREWALL_RULE)}",
         run_on="the destination host (and the network firewall)",
     ),
     references=(TROUBLESHOOT_GUIDE,),
+    shows_on=((PathPart.TCP_6600, "source"), (PathPart.REVERSE_AUTH, "destination")),
 )
 def port_6600(context: Context) -> Iterator[Finding]:
     """vmms listens for migrations on TCP 6600. The test is made *from the source host
@@ -252,7 +272,7 @@ def port_6600(context: Context) -> Iterator[Finding]:
 def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tuple[list[str], list[str], list[str]]:
     """(blocked, open, untested) among ``target``'s incoming addresses, as tested by ``tester``."""
     role = "source" if target_role == "destination" else "destination"
-    network = need(tester.network, f"{role}.network")
+    network = RequiredFacts(tester, role).network
     incoming = incoming_addresses(target, target_role)
     tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
     blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
@@ -261,9 +281,32 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
     return blocked, open_, untested
 
 
+@dataclass(frozen=True)
+class FirewallRuleEvidence:
+    present: bool
+    enabled: bool | None
+
+
+def _enable_firewall_rule(finding: Finding, host: HostFacts) -> FixStep:
+    if not finding.evidence_as(FirewallRuleEvidence).present:
+        return FixStep(
+            "destination",
+            "Restore the built-in Hyper-V firewall rules",
+            manual="The rule is missing entirely: re-add the Hyper-V role's firewall "
+            f"rules (reinstalling the role) or create an inbound rule for TCP {MIGRATION_PORT} to vmms.exe.",
+        )
+    rule = ps_literal(FIREWALL_RULE_NAME)
+    return FixStep(
+        "destination",
+        f"Enable the {ps_literal(FIREWALL_RULE)} firewall rule",
+        f"[string](Get-NetFirewallRule -Name {rule}).Enabled -ne 'True'",
+        f"Enable-NetFirewallRule -Name {rule}",
+    )
+
+
 @check(
     id="network.firewall-rule",
-    title="The destination's 'Hyper-V (MIG-TCP-In)' firewall rule is enabled",
+    title=f"The destination's {ps_literal(FIREWALL_RULE)} firewall rule is enabled",
     category=Category.NETWORK,
     severity=Severity.HIGH,
     needs=("destination.network",),
@@ -273,28 +316,30 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
         run_on="the destination host",
     ),
     references=(TROUBLESHOOT_GUIDE,),
+    fix=_enable_firewall_rule,
+    shows_on=(PathPart.TCP_6600,),
 )
 def firewall_rule(context: Context) -> Iterator[Finding]:
     """Windows Firewall admits incoming migrations through the built-in rule 'Hyper-V
     (MIG-TCP-In)' (TCP 6600, vmms.exe). Disabled, the source's connection times out or is
     reset (0x8007274C, 0x80072746)."""
-    rule = need(context.destination.network, "destination.network").migration_firewall_rule
+    rule = context.required("destination").network.migration_firewall_rule
     rule = need(rule, "destination.network.migration_firewall_rule")
     if not rule.present:
         yield failed(
             f"{FIREWALL_RULE} is missing on {context.destination.name}",
             "destination",
-            evidence={"present": False},
+            evidence=FirewallRuleEvidence(present=False, enabled=None),
         )
     elif not rule.enabled:
         yield failed(
             f"{FIREWALL_RULE} is disabled on {context.destination.name}",
             "destination",
-            evidence={"enabled": False},
+            evidence=FirewallRuleEvidence(present=True, enabled=False),
         )
     else:
         yield passed(
             f"{FIREWALL_RULE} is enabled on {context.destination.name}",
             "destination",
-            evidence={"enabled": True},
+            evidence=FirewallRuleEvidence(present=True, enabled=True),
         )

@@ -8,7 +8,6 @@ from lmpreflight.checks._helpers import (
     TROUBLESHOOT_GUIDE,
     USE_GUIDE,
     VM_VERSION_GUIDE,
-    need,
     parse_version,
     selected_vms,
     vm_subject,
@@ -60,7 +59,7 @@ def exists_on_source(context: Context) -> Iterator[Finding]:
     """A move names a VM on the source; a typo there fails at once. A clustered VM belongs to
     the cluster, and a move outside failover clustering is refused for it. With no VM named,
     this lists every VM on the source so the admin sees what is there."""
-    source_vms = need(context.source.vms, "source.vms")
+    source_vms = context.required("source").vms
     if not context.vms:
         names = [vm.name for vm in source_vms]
         yield info(
@@ -110,7 +109,7 @@ def configuration_version(context: Context) -> Iterator[Finding]:
     """A host can only run configuration versions in its supported list. Windows Server 2022
     and 2025 dropped 5.0–7.1, so 2016-era VMs must be upgraded before they move there; a
     VM below 5.0 (2012 R2 era) cannot live-migrate to any newer host."""
-    destination = need(context.destination.migration, "destination.migration")
+    destination = context.required("destination").migration
     supported = destination.supported_vm_versions
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
@@ -189,8 +188,8 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
     destination computer is not compatible", "processor-specific features not supported").
     Where `check` could carry the VM's compatibility information from the source to the
     destination, Hyper-V's own verdict (CheckSystemCompatibilityInfo) decides."""
-    source_cpu = need(context.source.processor, "source.processor")
-    dest_cpu = need(context.destination.processor, "destination.processor")
+    source_cpu = context.required("source").processor
+    dest_cpu = context.required("destination").processor
     verdicts = {v.vm.casefold(): v for v in context.destination.compatibility or []}
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
@@ -267,7 +266,7 @@ def switches_on_destination(context: Context) -> Iterator[Finding]:
     """Hyper-V reconnects each network adapter to the switch *of the same name* on the
     destination; if there is none the move fails (event 21125/21502, Compare-VM 33012 "Could
     not find Ethernet switch")."""
-    names = {s.name for s in need(context.destination.switches, "destination.switches")}
+    names = {s.name for s in context.required("destination").switches}
     for vm in _present_vms(context):
         used = sorted({a.switch_name for a in vm.network_adapters if a.switch_name})
         missing = [s for s in used if s not in names]
@@ -306,7 +305,7 @@ def destination_memory(context: Context) -> Iterator[Finding]:
     """The destination must create a partition holding all the VM's current memory before the
     switch-over; short of it the move fails ("Insufficient system resources" 0x800705AA,
     "could not initialize memory" 0x8007000E). Several VMs moving together add up."""
-    available = need(context.destination.memory, "destination.memory").available_bytes
+    available = context.required("destination").memory.available_bytes
     total_needed = 0
     for vm in _present_vms(context):
         needed = vm.memory.assigned_bytes or vm.memory.startup_bytes
@@ -352,7 +351,7 @@ def destination_storage(context: Context) -> Iterator[Finding]:
     on a volume that does not exist fails at once."""
     if not context.include_storage:
         raise NotApplicable("the move keeps the VM's storage where it is (no --include-storage)")
-    storage = need(context.destination.storage, "destination.storage")
+    storage = context.required("destination").storage
     path = storage.default_vhd_path or storage.default_vm_path
     volume = next((v for v in storage.volumes if path and path.casefold().startswith(v.root.casefold())), None)
     total = 0

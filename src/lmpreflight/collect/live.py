@@ -15,17 +15,15 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from lmpreflight import __version__
-from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
 from lmpreflight.collect.parse import facts_from_collector, with_stage_two
 from lmpreflight.collect.script import StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
+from lmpreflight.facts.addresses import MIGRATION_PORT, incoming_addresses
 from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
-from lmpreflight.model import MissingFact
 
-MIGRATION_PORT = 6600
 SMB_PORT = 445
 STAGE_TWO_RESERVE = 15.0
 """Seconds kept for a host's own TCP tests when it waits for its peer's addresses."""
@@ -147,13 +145,8 @@ class CredentialGate:
                 self._condition.notify_all()
 
 
-def _incoming(facts: HostFacts | None, role: str) -> list[str]:
-    if facts is None:
-        return []
-    try:
-        return incoming_addresses(facts, role)
-    except MissingFact:
-        return []
+def _incoming(facts: HostFacts | None) -> list[str]:
+    return (incoming_addresses(facts) if facts is not None else None) or []
 
 
 def _short(host: str) -> str:
@@ -216,12 +209,11 @@ class _HostJob:
         # Wait for the peer only as long as leaves time for this host's own tests.
         reserve = min(STAGE_TWO_RESERVE, self.options.timeout / 3)
         peer = self.rendezvous.wait(self.peer, self.deadline - reserve)
-        peer_role = "destination" if self.role == "source" else "source"
         ports = [MIGRATION_PORT]
         smb = own.migration is not None and own.migration.performance_option == "SMB"
         if smb or self.options.include_storage:
             ports.append(SMB_PORT)
-        tcp = [(address, port) for address in _incoming(peer, peer_role) for port in ports]
+        tcp = [(address, port) for address in _incoming(peer) for port in ports]
         compatibility = []
         if self.role == "destination" and peer is not None:
             compatibility = [(vm.name, vm.compatibility_info) for vm in peer.vms or [] if vm.compatibility_info]

@@ -20,6 +20,7 @@ from lmpreflight.explain.events import find_incidents, read_event_file
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import render_incidents
 from lmpreflight.facts.model import EventRecord
+from lmpreflight.runner import COLLECTION_CHECK_ID
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
 MAX_HOURS = 24 * 31
@@ -84,7 +85,7 @@ def diagnose(
     collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
     collect = dataclasses.replace(collect, events_hours=parse_since(since))
     report = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
-    unreachable = any(r.check_id == "collection.host" for r in report.results)
+    unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in report.results)
     sys.exit(EXIT_INCOMPLETE if unreachable else (1 if report.incidents else 0))
 
 

@@ -8,11 +8,21 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from lmpreflight import __version__
-from lmpreflight.checks.network import incoming_addresses
 from lmpreflight.explain.model import Incident
+from lmpreflight.facts.addresses import incoming_addresses, shared_migration_addresses
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import MissingFact, Result, Status
-from lmpreflight.report.model import AcceptedOut, HostOut, PathOut, Report, ResultOut, RunOut, Summary, VmReadinessOut
+from lmpreflight.model import PathPart, Result, RunPlace, Status
+from lmpreflight.report.model import (
+    AcceptedOut,
+    FixStepOut,
+    HostOut,
+    PathOut,
+    Report,
+    ResultOut,
+    RunOut,
+    Summary,
+    VmReadinessOut,
+)
 from lmpreflight.report.parts import RemediationOut
 from lmpreflight.report.waivers import WAIVABLE, Waiver, WaiverOut, WaiverState, active
 from lmpreflight.runner import Selection, VmReadiness
@@ -50,10 +60,6 @@ class RunInfo:
 
 def _host_out(role: str, host: HostFacts) -> HostOut:
     migration = host.migration
-    try:
-        incoming = incoming_addresses(host, role)
-    except MissingFact:
-        incoming = []
     return HostOut(
         role=role,
         target=host.target,
@@ -64,7 +70,7 @@ def _host_out(role: str, host: HostFacts) -> HostOut:
         authentication_type=migration.authentication_type if migration else None,
         performance_option=migration.performance_option if migration else None,
         migration_networks=[n.subnet for n in migration.networks] if migration else [],
-        incoming_addresses=incoming,
+        incoming_addresses=incoming_addresses(host) or [],
         collected_at=host.collected_at,
         collection_method=host.collector.method,
         collection_errors=[f"{e.section}: {e.message}" for e in host.errors],
@@ -86,6 +92,7 @@ def _result_out(result: Result, source: HostFacts, destination: HostFacts) -> Re
     check, finding = result.check, result.finding
     show_fix = finding.status not in (Status.PASS, Status.INFO, Status.SKIP)
     fix = result.remediation
+    step = check.fix_step(finding, destination if finding.subject == "destination" else source)
     return ResultOut(
         check_id=check.id,
         title=check.title,
@@ -95,63 +102,46 @@ def _result_out(result: Result, source: HostFacts, destination: HostFacts) -> Re
         subject=finding.subject,
         host=_subject_host(finding.subject, source, destination),
         message=finding.message,
-        evidence=dict(finding.evidence),
+        evidence=finding.evidence_fields(),
         explanation=check.explanation,
         remediation=RemediationOut(text=fix.text, powershell=fix.powershell, run_on=fix.run_on) if show_fix else None,
+        fix_step=FixStepOut(
+            runs_on=step.runs_on,
+            description=step.description,
+            needed=step.needed,
+            change=step.change,
+            manual=step.manual,
+        )
+        if step
+        else None,
         references=list(check.references),
     )
 
 
-# The parts of the migration-path picture, each as the (check id, subject) pairs behind it;
-# a subject of None means any.
-Parts = tuple[tuple[str, str | None], ...]
-TCP_PARTS: Parts = (
-    ("network.port-6600", "source"),
-    ("network.firewall-rule", None),
-    ("network.shared-migration-subnet", None),
-)
-FORWARD_PARTS: Parts = (
-    ("delegation.spns-to-destination", None),
-    ("delegation.protocol-transition", "source"),
-    ("credssp.start-on-source", None),
-    ("credssp.credential-guard", None),
-    ("hyperv.auth-type-consistent", None),
-    ("domain.same-or-trusted", None),
-)
-REVERSE_PARTS: Parts = (
-    ("delegation.spns-to-source", None),
-    ("delegation.protocol-transition", "destination"),
-    ("network.port-6600", "destination"),
-    ("hyperv.auth-type-consistent", None),
-    ("domain.same-or-trusted", None),
-)
-
-
-def _worst(results: list[Result], parts: Parts | None = None, subject: str | None = None) -> str | None:
-    """The worst status (skips aside) of the results named by ``parts``, or of every result
-    about ``subject``; None when there are none."""
+def _worst(results: list[Result], part: PathPart | None = None, subject: str | None = None) -> str | None:
+    """The worst status (skips aside) of the results the checks show on ``part`` of the picture,
+    or of every result about ``subject``; None when there are none."""
     chosen = [
         r.status
         for r in results
         if r.status != Status.SKIP
         and (subject is None or r.finding.subject == subject)
-        and (parts is None or any(r.check.id == cid and sub in (None, r.finding.subject) for cid, sub in parts))
+        and (part is None or r.check.colours(part, r.finding))
     ]
     return max(chosen, key=lambda status: status.rank).value if chosen else None
 
 
-def _path(results: list[Result], source: HostFacts) -> PathOut:
-    shared = next((r for r in results if r.check.id == "network.shared-migration-subnet"), None)
-    addresses = shared.finding.evidence.get("on_shared_subnet") if shared else None
+def _path(results: list[Result], source: HostFacts, destination: HostFacts) -> PathOut:
+    addresses = shared_migration_addresses(source, destination)
     auth = source.migration.authentication_type if source.migration else None
     label = {"Kerberos": "Kerberos delegation", "CredSSP": f"CredSSP (start on {source.name})"}.get(
         auth or "", "authentication"
     )
     return PathOut(
         address=addresses[0] if addresses else None,
-        tcp_6600=_worst(results, TCP_PARTS),
-        forward_auth=_worst(results, FORWARD_PARTS),
-        reverse_auth=_worst(results, REVERSE_PARTS),
+        tcp_6600=_worst(results, PathPart.TCP_6600),
+        forward_auth=_worst(results, PathPart.FORWARD_AUTH),
+        reverse_auth=_worst(results, PathPart.REVERSE_AUTH),
         auth_label=label,
         source_status=_worst(results, subject="source") or Status.PASS.value,
         destination_status=_worst(results, subject="destination") or Status.PASS.value,
@@ -184,6 +174,16 @@ def _accept(results: list[ResultOut], waivers: list[Waiver], today: date) -> tup
         "applied" if i in used else ("expired" if not active(w, today) else "unused") for i, w in enumerate(waivers)
     ]
     return marked, [WaiverOut(**w.model_dump(), state=state) for w, state in zip(waivers, states, strict=True)]
+
+
+def _held_fixes(results: list[Result]) -> dict[RunPlace, list[str]]:
+    """The places whose fix steps must not be written, with the results of the checks guarding them."""
+    held: dict[RunPlace, list[str]] = {}
+    for result in results:
+        if result.status != Status.PASS:
+            for place in result.check.guards:
+                held.setdefault(place, []).append(f"{result.check.id}: {result.finding.message}")
+    return held
 
 
 def build_report(
@@ -225,7 +225,7 @@ def build_report(
             counts={s.value: counts.get(s.value, 0) for s in Status},
             accepted=sum(1 for out in outs if out.accepted is not None),
         ),
-        path=_path(results, source),
+        path=_path(results, source, destination),
         results=outs,
         vm_readiness=[
             VmReadinessOut(vm=v.vm, status=v.status.value, blocking=list(v.blocking), warnings=list(v.warnings))
@@ -235,4 +235,5 @@ def build_report(
         events_read=len(source.events or []) + len(destination.events or []),
         incidents=incidents or [],
         waivers=waiver_outs,
+        held_fixes=_held_fixes(results),
     )

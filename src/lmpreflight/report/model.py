@@ -30,6 +30,16 @@ class AcceptedOut(ReportModel):
     expires: date
 
 
+class FixStepOut(ReportModel):
+    """The check's own step in the remediation script (see ``lmpreflight.model.FixStep``)."""
+
+    runs_on: Literal["source", "destination", "directory"]
+    description: str
+    needed: str | None = Field(description="PowerShell condition, true while the fix is still needed")
+    change: str | None = Field(description="PowerShell that makes the change")
+    manual: str | None = Field(description="What a person must decide, when the step is not automated")
+
+
 class ResultOut(ReportModel):
     check_id: str
     title: str
@@ -42,6 +52,7 @@ class ResultOut(ReportModel):
     evidence: dict[str, Any]
     explanation: str
     remediation: RemediationOut | None = Field(description="Absent for passing results")
+    fix_step: FixStepOut | None = Field(None, description="The automated fix-script step, when the check has one")
     references: list[str]
     accepted: AcceptedOut | None = Field(
         default=None, description="Set when a waiver accepts this risk; the result then does not count in the verdict"
@@ -119,6 +130,10 @@ class Report(ReportModel):
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
     incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")
+    held_fixes: dict[Literal["source", "destination", "directory"], list[str]] = Field(
+        default_factory=dict,
+        description="Places whose fix-script changes are held back, with why: a check guarding them did not pass",
+    )
     waivers: list[WaiverOut] = Field(
         default_factory=list, description="The accepted risks given with --waivers, and what became of each"
     )
