@@ -24,7 +24,6 @@ from enum import StrEnum
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.model import Result, Status
 from lmpreflight.registry import Registry
-from lmpreflight.report.fixscript import AUTOMATED
 from lmpreflight.runner import Selection, evaluate
 
 VM_PREFIX = "vm:"
@@ -53,7 +52,7 @@ class Problem:
     powershell: str | None
     run_on: str | None
     automated: bool
-    """The remediation script fixes it safely (see report/fixscript.py)."""
+    """The check's fix-script step makes the change itself, without a decision (``@check(fix=...)``)."""
 
     @property
     def blocks(self) -> bool:
@@ -154,11 +153,6 @@ class PlacementMatrix:
         return index
 
 
-def automated_fix(check_id: str) -> bool:
-    """Whether the remediation script fixes this check's failures without a decision."""
-    return check_id in AUTOMATED
-
-
 def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Problem:
     finding = result.finding
     subject = finding.subject
@@ -166,6 +160,7 @@ def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Probl
     if subject.startswith(VM_PREFIX):
         host = source.name
     fix = result.remediation
+    step = result.check.fix_step(finding, destination if subject == "destination" else source)
     return Problem(
         check_id=result.check.id,
         title=result.check.title,
@@ -176,7 +171,7 @@ def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Probl
         fix=fix.text if fix else None,
         powershell=fix.powershell if fix else None,
         run_on=fix.run_on if fix else None,
-        automated=automated_fix(result.check.id),
+        automated=step is not None and step.change is not None,
     )
 
 
