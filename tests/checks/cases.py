@@ -371,8 +371,29 @@ CASES: list[Case] = [
         "vm.processor-compatibility",
         "model",
         _set("processor.name", "Intel(R) Xeon(R) Gold 6430"),
-        "fail",
-        "compatibility is off",
+        "warn",
+        "cannot confirm",
+    ),
+    Case(
+        "vm.processor-compatibility",
+        "hyper-v could not judge",
+        _both(
+            _set("processor.name", "Intel(R) Xeon(R) Gold 6430"),
+            _set(
+                "compatibility",
+                [
+                    {
+                        "vm": "SQL01",
+                        "compatible": None,
+                        "return_value": 32773,
+                        "error": "CheckSystemCompatibilityInfo returned 32773",
+                    }
+                ],
+            ),
+        ),
+        "warn",
+        "verdict is missing (CheckSystemCompatibilityInfo on HV02: CheckSystemCompatibilityInfo returned 32773)",
+        vms=("SQL01",),
     ),
     Case(
         "vm.processor-compatibility",
@@ -419,6 +440,15 @@ CASES: list[Case] = [
     ),
     Case(
         "vm.destination-storage",
+        "size unknown",
+        _vm("SQL01", hard_drives=[{"path": "\\\\fs01\\vms\\SQL01.vhdx", "kind": "vhd", "size_bytes": None}]),
+        "warn",
+        "could not be read",
+        vms=("SQL01",),
+        include_storage=True,
+    ),
+    Case(
+        "vm.destination-storage",
         "no volume",
         _set("storage.default_vhd_path", "E:\\VHD"),
         "fail",
@@ -434,7 +464,7 @@ CASES: list[Case] = [
                 {
                     "vm": "SQL01",
                     "compatible": False,
-                    "return_value": 32768,
+                    "return_value": 32784,
                     "reasons": ["processor-specific features"],
                     "error": None,
                 }

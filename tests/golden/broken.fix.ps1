@@ -44,14 +44,6 @@ if ($Part -eq 'Source') {
     # Not automated: needs a decision or downtime
     # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone. Suggested: Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
 
-    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz) and processor compatibility is off
-    # Not automated: needs a decision or downtime
-    # Shut LEGACY01 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
-
-    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz) and processor compatibility is off
-    # Not automated: needs a decision or downtime
-    # Shut WEB02 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
-
     # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01); the move needs -IncludeStorage
     # Not automated: needs a decision or downtime
     # Eject local media, and move with storage or place the VM on shared storage.
@@ -59,6 +51,14 @@ if ($Part -eq 'Source') {
     # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
     # Not automated: needs a decision or downtime
     # Create the switch(es) on HV03 with the same names. Suggested: New-VMSwitch -Name 'External-DMZ' -NetAdapterName 'NIC' -AllowManagementOS $false
+
+    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # Not automated: needs a decision or downtime
+    # Shut LEGACY01 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
+
+    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # Not automated: needs a decision or downtime
+    # Shut WEB02 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
 
     # hyperv.os-pair-supported: Windows Server 2016 → 2022: works when the destination supports the VM's configuration version, but Microsoft's guide does not document this pair
     # Not automated: needs a decision or downtime

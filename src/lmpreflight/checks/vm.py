@@ -13,7 +13,7 @@ from lmpreflight.checks._helpers import (
     vm_subject,
 )
 from lmpreflight.escape import ps_literal
-from lmpreflight.facts.model import VirtualMachine
+from lmpreflight.facts.model import WHOLE_HOST, CompatibilityVerdict, VirtualMachine
 from lmpreflight.model import (
     Category,
     Context,
@@ -187,7 +187,10 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
     compatibility mode limited the VM to a common feature set ("The hardware on the
     destination computer is not compatible", "processor-specific features not supported").
     Where `check` could carry the VM's compatibility information from the source to the
-    destination, Hyper-V's own verdict (CheckSystemCompatibilityInfo) decides."""
+    destination, Hyper-V's own verdict (CheckSystemCompatibilityInfo) decides: 0 accepts,
+    32784 rejects, any other answer is no verdict. Without a verdict, different models of one
+    vendor are a warning (unconfirmed), never a failure: model names do not say which
+    features differ."""
     source_cpu = context.required("source").processor
     dest_cpu = context.required("destination").processor
     verdicts = {v.vm.casefold(): v for v in context.destination.compatibility or []}
@@ -240,13 +243,28 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
             mode = "same processor model" if source_cpu.name == dest_cpu.name else "compatibility mode on"
             yield passed(f"{vm.name}: {mode}", subject, evidence=evidence)
         else:
-            yield failed(
-                f"{vm.name}: processors differ ({source_cpu.name} → {dest_cpu.name}) and processor "
-                "compatibility is off",
+            # Different model names of one vendor can share every feature the VM uses: only
+            # Hyper-V's own comparison can tell, so without it this is unconfirmed, not a failure.
+            yield warned(
+                f"{vm.name}: processors differ ({source_cpu.name} → {dest_cpu.name}), processor "
+                f"compatibility is off, and Hyper-V's own verdict is missing ({_no_verdict_reason(context, vm, verdict)}): "
+                "cannot confirm the destination offers every processor feature the VM uses",
                 subject,
                 fix=enable_compatibility,
                 evidence=evidence,
             )
+
+
+def _no_verdict_reason(context: Context, vm: VirtualMachine, verdict: CompatibilityVerdict | None) -> str:
+    """Why Hyper-V's verdict is missing, from the facts: the destination's error, or the source's."""
+    if verdict is not None and verdict.error:
+        return f"CheckSystemCompatibilityInfo on {context.destination.name}: {verdict.error}"
+    error = context.source.error_for(f"vms.{vm.name}.compatibility_info")
+    if error is not None and error.section != WHOLE_HOST:
+        return f"GetSystemCompatibilityInfo on {context.source.name}: {error.message}"
+    if context.destination.compatibility is None:
+        return "the hosts were not collected together with `check`"
+    return "no compatibility information was collected for this VM"
 
 
 @check(
@@ -356,11 +374,23 @@ def destination_storage(context: Context) -> Iterator[Finding]:
     volume = next((v for v in storage.volumes if path and path.casefold().startswith(v.root.casefold())), None)
     total = 0
     for vm in _present_vms(context):
-        size = sum(d.size_bytes or 0 for d in vm.hard_drives if d.kind == "vhd")
+        disks = [d for d in vm.hard_drives if d.kind == "vhd"]
+        size = sum((d.size_bytes or 0) + (d.parents_size_bytes or 0) for d in disks)
         total += size
         subject = vm_subject(vm.name)
         evidence = {"destination_path": path, "needed_bytes": size, "free_bytes": volume.free_bytes if volume else None}
-        if volume is None:
+        unknown = [d.path or "(no path)" for d in disks if d.size_bytes is None]
+        if volume is not None and unknown:
+            # A size that could not be read is not zero: a pass here would be a guess.
+            error = context.source.error_for(f"vms.{vm.name}.hard_drives")
+            yield warned(
+                f"{vm.name}: the size of {', '.join(unknown)} could not be read"
+                + (f" ({error.message})" if error else "")
+                + f"; cannot tell whether it fits on {volume.root} ({volume.free_bytes / GIB:.0f} GiB free)",
+                subject,
+                evidence=evidence,
+            )
+        elif volume is None:
             yield failed(
                 f"{context.destination.name}'s default storage path {path or '(none)'} is on no local volume",
                 subject,

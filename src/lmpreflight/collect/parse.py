@@ -18,11 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from lmpreflight.collect.msvm_error import read_msvm_error
 from lmpreflight.facts.load import describe_validation_error
 from lmpreflight.facts.model import (
     HOST_SECTIONS,
     CollectionError,
     CollectorInfo,
+    CompatibilityVerdict,
     HostFacts,
     PortTest,
 )
@@ -176,10 +178,18 @@ def with_stage_two(facts: HostFacts, answer: dict[str, Any]) -> HostFacts:
         else:
             errors.append(error)
     verdicts, error = parse_section("compatibility", answer.get("compatibility"))
-    update["compatibility"] = verdicts
+    update["compatibility"] = [with_reason_messages(v) for v in verdicts] if verdicts is not None else None
     if error is not None:
         errors.append(error)
     return facts.model_copy(update={**update, "errors": errors})
+
+
+def with_reason_messages(verdict: CompatibilityVerdict) -> CompatibilityVerdict:
+    """Read MessageID and Message from Hyper-V's embedded Msvm_Error reasons; where the host
+    could not format them (FormatError), their messages are the readable reasons."""
+    messages = [read_msvm_error(text) for text in verdict.reason_instances]
+    reasons = verdict.reasons or [m.message for m in messages if m.message]
+    return verdict.model_copy(update={"reason_messages": messages, "reasons": reasons})
 
 
 def facts_from_offline(document: dict[str, Any]) -> HostFacts:

@@ -298,18 +298,36 @@ class VirtualMachine(FactModel):
     gpu_partitions: list[GpuPartition] | None = None
     compatibility_info: str | None = Field(
         default=None,
-        description="Base64 of Msvm_VirtualSystemManagementService.GetSystemCompatibilityInfo, for the VMs named "
-        "in the run; the peer host checks it",
+        description="Base64 of Msvm_VirtualSystemMigrationService.GetSystemCompatibilityInfo (an opaque blob), "
+        "for the VMs named in the run; the peer host checks it",
     )
 
 
+class HyperVMessage(FactModel):
+    """One reason Hyper-V gave, read from an embedded Msvm_Error instance."""
+
+    message_id: str | None = None
+    message: str
+
+
 class CompatibilityVerdict(FactModel):
-    """Hyper-V's own answer on this host (CheckSystemCompatibilityInfo) for a VM of the peer host."""
+    """Hyper-V's own answer on this host (CheckSystemCompatibilityInfo) for a VM of the peer host.
+
+    ``compatible`` is True for return value 0 and False only for 32784 ("Not compatible");
+    any other return value is an ``error`` with ``compatible`` None: no verdict."""
 
     vm: str
     compatible: bool | None
     return_value: int | None = None
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(
+        default_factory=list, description="Readable reasons (Msvm_VirtualSystemManagementService.FormatError)"
+    )
+    reason_instances: list[str] = Field(
+        default_factory=list, description="The embedded Msvm_Error instances exactly as Hyper-V returned them"
+    )
+    reason_messages: list[HyperVMessage] = Field(
+        default_factory=list, description="MessageID and Message of each embedded Msvm_Error"
+    )
     error: str | None = None
 
 

@@ -15,6 +15,8 @@ import json
 import re
 import threading
 import time
+import xml.etree.ElementTree as ET
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,13 +241,14 @@ class LabHost:
         processor = facts.get("processor") or {}
         for vm in facts.get("vms") or []:
             if vm["name"].casefold() in {n.casefold() for n in named or []}:
-                blob = {
-                    "host": self.name,
-                    "manufacturer": processor.get("manufacturer"),
-                    "model": processor.get("name"),
-                    "compatibility_mode": vm["processor"]["compatibility_for_migration"],
-                }
-                vm["compatibility_info"] = base64.b64encode(json.dumps(blob).encode()).decode()
+                vm["compatibility_info"] = compatibility_blob(
+                    {
+                        "host": self.name,
+                        "manufacturer": processor.get("manufacturer"),
+                        "model": processor.get("name"),
+                        "compatibility_mode": vm["processor"]["compatibility_for_migration"],
+                    }
+                )
         sections: dict[str, Any] = {name: facts.get(name) for name in HOST_SECTIONS if name != "clock"}
         now = datetime.now(UTC) + timedelta(seconds=self.spec.clock_offset)
         domain = self.world.scenario.domains[self.spec.domain]
@@ -287,23 +290,78 @@ class LabHost:
         }
 
     def check_compatibility(self, vm: str, info: str) -> dict[str, Any]:
-        """What CheckSystemCompatibilityInfo answers here for a VM that ran on another host."""
+        """What CheckSystemCompatibilityInfo answers here for a VM that ran on another host, as
+        documented: 0 compatible, 32784 not compatible with embedded Msvm_Error reasons, 32773
+        (invalid parameter) for data it cannot read; without Hyper-V the CIM call itself fails."""
         hyperv = self.world.scenario.host_facts(self.name).get("hyperv") or {}
         if not hyperv.get("role_installed"):
-            return {"vm": vm, "compatible": None, "return_value": None, "reasons": [], "error": "Invalid namespace"}
-        try:
-            blob = json.loads(base64.b64decode(info))
-        except ValueError:
-            return {"vm": vm, "compatible": False, "return_value": 32773, "reasons": [], "error": None}
+            return _verdict(vm, None, None, error="Invalid namespace")
+        blob = read_compatibility_blob(info)
+        if blob is None:
+            return _verdict(vm, None, 32773, error="CheckSystemCompatibilityInfo returned 32773")
         processor = self.world.scenario.host_facts(self.name).get("processor") or {}
         same_vendor = blob.get("manufacturer") == processor.get("manufacturer")
         if same_vendor and (blob.get("model") == processor.get("name") or blob.get("compatibility_mode")):
-            return {"vm": vm, "compatible": True, "return_value": 0, "reasons": [], "error": None}
-        reason = (
+            return _verdict(vm, True, 0)
+        message = (
             f"The virtual machine '{vm}' is using processor-specific features not supported on physical "
             f"computer '{self.name}'."
         )
-        return {"vm": vm, "compatible": False, "return_value": 32768, "reasons": [reason], "error": None}
+        return _verdict(vm, False, 32784, [message], [msvm_error_instance(PROCESSOR_MESSAGE_ID, message)])
+
+
+PROCESSOR_MESSAGE_ID = "24004"
+"""The lab's MessageID for the processor reason (the lab's choice; the tool only carries it)."""
+BLOB_MAGIC = b"\x01LMPLAB-HVCI\x00"
+
+
+def compatibility_blob(content: dict[str, Any]) -> str:
+    """An opaque blob as GetSystemCompatibilityInfo returns (base64 of bytes only Hyper-V reads)."""
+    return base64.b64encode(BLOB_MAGIC + zlib.compress(json.dumps(content).encode())).decode()
+
+
+def read_compatibility_blob(info: str) -> dict[str, Any] | None:
+    try:
+        raw = base64.b64decode(info, validate=True)
+        if not raw.startswith(BLOB_MAGIC):
+            return None
+        content = json.loads(zlib.decompress(raw[len(BLOB_MAGIC) :]))
+    except (ValueError, zlib.error):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def msvm_error_instance(message_id: str, message: str) -> str:
+    """An embedded Msvm_Error as WMI serialises it: a DMTF CIM-XML (DSP0201) INSTANCE element."""
+    instance = ET.Element("INSTANCE", CLASSNAME="Msvm_Error")
+    for name, kind, value in (
+        ("ErrorType", "uint16", "1"),
+        ("MessageID", "string", message_id),
+        ("Message", "string", message),
+        ("OwningEntity", "string", "Microsoft-Windows-Hyper-V-VMMS"),
+        ("PerceivedSeverity", "uint16", "3"),
+    ):
+        prop = ET.SubElement(instance, "PROPERTY", NAME=name, TYPE=kind)
+        ET.SubElement(prop, "VALUE").text = value
+    return ET.tostring(instance, encoding="unicode")
+
+
+def _verdict(
+    vm: str,
+    compatible: bool | None,
+    code: int | None,
+    reasons: list[str] | None = None,
+    instances: list[str] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "vm": vm,
+        "compatible": compatible,
+        "return_value": code,
+        "reasons": reasons or [],
+        "reason_instances": instances or [],
+        "error": error,
+    }
 
 
 def named_vms(script: str) -> list[str]:
