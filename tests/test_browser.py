@@ -5,6 +5,7 @@ Screenshots land in test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -43,6 +44,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     selection = Selection(vms=("SQL01", "WEB02"))
     healthy = build_report(full_run(source, destination, selection.vms), source, destination, selection, FIXED)
     (folder / "healthy.html").write_text(render_html(healthy))
+
+    def warned(src: dict[str, Any], dst: dict[str, Any]) -> None:
+        dst["migration"]["use_any_network"] = True
+
+    source, destination = healthy_pair(warned)
+    report = build_report(full_run(source, destination, selection.vms), source, destination, selection, FIXED)
+    assert report.verdict == "ready"
+    (folder / "warned.html").write_text(render_html(report))
 
     def hostile(src: dict[str, Any], dst: dict[str, Any]) -> None:
         src["vms"][0]["name"] = HOSTILE_VM
@@ -117,8 +126,12 @@ def test_loads_without_errors_and_screenshots(browser: Any, site: tuple[str, Pat
 
 def test_filters_and_search_change_what_is_shown(browser: Any, site: tuple[str, Path]) -> None:
     page, problems = open_page(browser, f"{site[0]}/broken.html")
+    quiet = shown(page)
+    assert "fail" in quiet and "pass" not in quiet and "skip" not in quiet, "passes and skips are hidden at first"
+    page.check("input[name=status][value=pass]")
+    page.check("input[name=status][value=skip]")
     everything = shown(page)
-    assert "pass" in everything and "fail" in everything
+    assert "pass" in everything and len(everything) > len(quiet)
     page.uncheck("input[name=status][value=pass]")
     assert "pass" not in shown(page) and len(shown(page)) < len(everything)
     page.select_option("select[name=category]", "vm")
@@ -139,6 +152,7 @@ def test_filters_and_search_change_what_is_shown(browser: Any, site: tuple[str, 
 
 def test_failures_come_first_and_are_open(browser: Any, site: tuple[str, Path]) -> None:
     page, _ = open_page(browser, f"{site[0]}/broken.html")
+    page.check("input[name=status][value=pass]")
     statuses = shown(page)
     assert statuses[0] == "fail"
     assert statuses.index("pass") > max(i for i, s in enumerate(statuses) if s == "fail")
@@ -184,6 +198,7 @@ def test_injected_names_stay_inert(browser: Any, site: tuple[str, Path]) -> None
     assert page.eval_on_selector_all("script", "s => s.length") == 1
     assert HOSTILE_VM in page.text_content("body")
     assert 'HV02"><script>alert(2)</script>' in page.text_content("#migration-path")
+    page.check("input[name=status][value=pass]")
     page.fill("input[name=q]", "漢")
     assert len(shown(page)) >= 1
     page.screenshot(path=str(ARTIFACTS / "report-hostile-names.png"))
@@ -191,6 +206,7 @@ def test_injected_names_stay_inert(browser: Any, site: tuple[str, Path]) -> None
 
 def test_keyboard_opens_a_result_and_reaches_the_filters(browser: Any, site: tuple[str, Path]) -> None:
     page, problems = open_page(browser, f"{site[0]}/healthy.html")
+    page.check("input[name=status][value=pass]")
     summary = page.locator("#results > li.pass summary").first
     summary.focus()
     page.keyboard.press("Enter")
@@ -203,3 +219,77 @@ def test_keyboard_opens_a_result_and_reaches_the_filters(browser: Any, site: tup
         for t in page.eval_on_selector_all("#results > li:not(.hidden)", "i => i.map(x => x.textContent.toLowerCase())")
     )
     assert problems == []
+
+
+def test_the_steps_lead_and_passes_live_in_the_matrix(browser: Any, site: tuple[str, Path]) -> None:
+    page, problems = open_page(browser, f"{site[0]}/broken.html", viewport={"width": 1280, "height": 900})
+    steps = page.locator("#before-the-move li.step")
+    assert steps.count() >= 5
+    assert page.eval_on_selector("#before-the-move", "e => e.getBoundingClientRect().top") < 400, "above the fold"
+    places = page.eval_on_selector_all("#before-the-move li.place", "ps => ps.map(p => p.dataset.place)")
+    assert places[0] == "directory" and places.index("source") < places.index("destination")
+    page.click("#matrix-section > summary")
+    assert page.locator("#matrix .badge.pass").count() > 10, "every pass is in the matrix"
+    assert problems == []
+
+
+def test_the_picture_names_the_failing_check_and_the_vms(browser: Any, site: tuple[str, Path]) -> None:
+    page, _ = open_page(browser, f"{site[0]}/broken.html", viewport={"width": 1280, "height": 900})
+    text = page.text_content("#migration-path")
+    assert "network.firewall-rule" in text, "the red destination says why it is red"
+    assert "LEGACY01" in text and "WEB02" in text, "the VMs are on the picture"
+    labels = page.eval_on_selector_all(
+        "#migration-path text",
+        "ts => ts.map(t => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })",
+    )
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            overlap = min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1
+            assert not overlap, f"labels overlap: {a} {b}"
+
+
+def test_phone_width_stacks_the_picture_with_readable_text(browser: Any, site: tuple[str, Path]) -> None:
+    page, problems = open_page(browser, f"{site[0]}/broken.html", viewport={"width": 390, "height": 844})
+    assert page.eval_on_selector("#migration-path", "e => getComputedStyle(e).display") == "none"
+    narrow = page.locator("figure.path svg.narrow")
+    assert narrow.is_visible()
+    heights = narrow.evaluate("s => Array.from(s.querySelectorAll('text')).map(t => t.getBoundingClientRect().height)")
+    assert min(heights) >= 12, "text on the phone picture is readable"
+    page.screenshot(path=str(ARTIFACTS / "report-broken-phone.png"), full_page=False)
+    assert problems == []
+
+
+def test_dark_mode_links_are_readable(browser: Any, site: tuple[str, Path]) -> None:
+    page, _ = open_page(browser, f"{site[0]}/broken.html", color_scheme="dark")
+    colour = page.eval_on_selector("#results a", "a => getComputedStyle(a).color")
+    red, green, blue = (int(v) for v in colour[colour.index("(") + 1 : -1].split(",")[:3])
+    assert (0.2126 * red + 0.7152 * green + 0.0722 * blue) > 120, f"link colour {colour} is too dark on #0f1419"
+
+
+def test_prose_is_rendered_and_evidence_is_not_json(browser: Any, site: tuple[str, Path]) -> None:
+    page, _ = open_page(browser, f"{site[0]}/broken.html")
+    bodies = page.eval_on_selector_all("#results details[open] .body", "bs => bs.map(b => b.innerText)")
+    assert bodies
+    for body in bodies:
+        assert not re.search(r"(?<![*\\w])\*[A-Za-z][^*]*\*(?!\*)", body), "no literal Markdown emphasis"
+        assert '["' not in body and "[]" not in body, "evidence is formatted, not raw JSON"
+
+
+def test_ready_with_warnings_looks_different_from_ready(browser: Any, site: tuple[str, Path]) -> None:
+    colours = {}
+    for name in ("healthy", "warned"):
+        page, _ = open_page(browser, f"{site[0]}/{name}.html")
+        colours[name] = page.eval_on_selector(
+            "header.banner", "b => getComputedStyle(b).borderLeftColor + getComputedStyle(b).borderLeftWidth"
+        )
+        assert page.text_content("#verdict").startswith("READY")
+    assert colours["healthy"] != colours["warned"]
+    assert "warning" in page.text_content("header.banner")
+
+
+def test_a_printed_report_fits_two_pages(browser: Any, site: tuple[str, Path]) -> None:
+    for name in ("broken", "healthy"):
+        page, _ = open_page(browser, f"{site[0]}/{name}.html")
+        pdf = page.pdf(format="A4")
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+        assert 1 <= pages <= 2, f"{name}: {pages} printed pages"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmpreflight.escape import ldap_filter_value, ps_array, ps_literal
+from lmpreflight.escape import html_inline_markdown, ldap_filter_value, ps_array, ps_literal
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,17 @@ def test_ldap_filter_value() -> None:
     assert ldap_filter_value("HV01$") == "HV01$"
     assert ldap_filter_value("*)(objectClass=*") == "\\2a\\29\\28objectClass=\\2a"
     assert ldap_filter_value("a\\b") == "a\\5cb"
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("run it *from the source host itself*", "run it <em>from the source host itself</em>"),
+        ("**never** `Set-VMHost -X`", "<strong>never</strong> <code>Set-VMHost -X</code>"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("`<b>` & \"q\"", "<code>&lt;b&gt;</code> &amp; &quot;q&quot;"),
+        ("two\nlines", "two lines"),
+    ],
+)
+def test_html_inline_markdown_renders_emphasis_and_escapes_the_rest(text: str, html: str) -> None:
+    assert str(html_inline_markdown(text)) == html

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from markupsafe import Markup
+
 # PowerShell treats all of these as the single-quote character inside '...' strings,
 # so each must be doubled, or a name containing one could end the literal early.
 _PS_SINGLE_QUOTES = frozenset("'\u2018\u2019\u201a\u201b")
@@ -44,6 +46,15 @@ def md_text(value: object) -> str:
     """Text that Markdown shows as written: special characters backslash-escaped, one line."""
     text = " ".join(str(value).splitlines())
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+
+
+def html_inline_markdown(value: object) -> Markup:
+    """HTML for the inline Markdown in a check's prose (``*emphasis*``, ``**strong**``,
+    ```code```), with every other character escaped: raw HTML in the text stays text."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("zero", {"html": False}).enable(["emphasis", "backticks", "escape", "entity"])
+    return Markup(renderer.renderInline(" ".join(str(value).splitlines())))
 
 
 def ldap_filter_value(value: str) -> str:

@@ -118,7 +118,7 @@ class VmVerdict:
         if self.state == "blocked":
             return f"blocked by {detail}"
         if self.state == "not-evaluated":
-            return f"not evaluated: {detail} could not be evaluated"
+            return f"unknown: {detail} could not be evaluated"
         if self.state == "warnings":
             return f"ready, with {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}"
         return "ready"
