@@ -67,7 +67,7 @@ def test_ldap_filter_value() -> None:
         ("run it *from the source host itself*", "run it <em>from the source host itself</em>"),
         ("**never** `Set-VMHost -X`", "<strong>never</strong> <code>Set-VMHost -X</code>"),
         ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
-        ("`<b>` & \"q\"", "<code>&lt;b&gt;</code> &amp; &quot;q&quot;"),
+        ('`<b>` & "q"', "<code>&lt;b&gt;</code> &amp; &quot;q&quot;"),
         ("two\nlines", "two lines"),
     ],
 )
