@@ -1,0 +1,170 @@
+"""Fleet scale: an estate collected in parallel, every pair judged, the HTML matrix in Chromium.
+
+Run: .venv/bin/python benchmarks/fleet.py [--short]
+
+The lab is a generated fleet (200 hosts with 20 VMs each; 25 ms per HTTP exchange and 300 ms
+per PowerShell start-up, as in collect.py). It runs in a child process: real hosts do not
+share the tool's interpreter, and an in-process lab would time the lab as much as the tool.
+Printed, each against its goal:
+
+- one host's collection, then every host at concurrency 32 (goal: under 10x one host);
+- the evaluation of every (source, destination) pair from those facts, timed on its own
+  (goal: under 10 s for 200 hosts x 20 VMs);
+- the tool's peak RSS (goal: under 500 MiB);
+- the HTML placement matrix in Chromium: load, and the slowest filter (goal: under 1 s).
+
+``--short``: 12 hosts with 3 VMs at concurrency 4, the same figures (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import resource
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, sync_playwright
+
+from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.fleet.collect import collect_inventory
+from lmpreflight.fleet.document import PlanInfo, render_plan_json
+from lmpreflight.fleet.html import render_plan_html
+from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.fleet.placement import Placement, build_matrix
+from lmpreflight.lab.environment import Lab, LabTuning
+from lmpreflight.lab.scenario import load_scenario
+from lmpreflight.registry import load_checks
+from lmpreflight.runner import Selection
+
+TUNING = LabTuning(http_latency=0.025, powershell_startup=0.300)
+GOAL_COLLECT_RATIO = 10.0
+GOAL_EVALUATION_SECONDS = 10.0
+GOAL_RSS_MIB = 500
+GOAL_HTML_SECONDS = 1.0
+
+
+def serve_lab(scenario_file: str, connection: Connection) -> None:
+    """The child process: the lab, until the parent says stop."""
+    scenario = load_scenario(scenario_file)
+    with Lab(scenario, TUNING) as lab:
+        names = {name: lab.fqdn(name) for name in scenario.hosts}
+        connection.send((lab.collect_options(False, ()), names))
+        connection.recv()
+
+
+def collect(options: CollectOptions, names: dict[str, str], concurrency: int) -> tuple[float, float, dict[str, Any]]:
+    hosts = [InventoryHost(name, fqdn) for name, fqdn in names.items()]
+    singles = []
+    for host in hosts[1:4]:
+        started = time.perf_counter()
+        collect_hosts([host.target], options)
+        singles.append(time.perf_counter() - started)
+    one = sorted(singles)[len(singles) // 2]
+    started = time.perf_counter()
+    facts = collect_inventory(hosts, dataclasses.replace(options, concurrency=concurrency))
+    return one, time.perf_counter() - started, facts
+
+
+def timed(page: Page, script: str) -> float:
+    """Milliseconds for a change and the layout it causes."""
+    return float(
+        page.evaluate(
+            f"() => {{ const t = performance.now(); {script}; document.body.offsetHeight; return performance.now() - t; }}"
+        )
+    )
+
+
+def browse(path: Path) -> tuple[float, float]:
+    chromium = shutil.which("chromium")
+    assert chromium, "install Chromium (./scripts/bootstrap)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        started = time.perf_counter()
+        page.goto(path.as_uri(), wait_until="load")
+        page.locator("#matrix tbody tr").first.wait_for()
+        load = time.perf_counter() - started
+        fire = "f.dispatchEvent(new Event('input', {bubbles: true}))"
+        change = "f.dispatchEvent(new Event('change', {bubbles: true}))"
+        filters = [
+            "document.querySelector('button.cell').click()",
+            f"const f = document.querySelector('input[name=q]'); f.value = 'VM02'; {fire}",
+            "document.getElementById('next').click()",
+            f"const f = document.querySelector('input[name=q]'); f.value = ''; {fire}",
+            f"const f = document.querySelector('select[name=rows]'); f.value = 'noready'; {change}",
+            f"const f = document.querySelector('input[name=dest]'); f.value = 'HV0'; {fire}",
+        ]
+        slowest = max(timed(page, script) for script in filters) / 1000
+        browser.close()
+    return load, slowest
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def main(short: bool = False) -> None:
+    hosts, vms, concurrency = (12, 3, 4) if short else (200, 20, 32)
+    folder = Path(tempfile.mkdtemp(prefix="lmpreflight-fleet-bench-"))
+    scenario_file = folder / "estate.yaml"
+    scenario_file.write_text(
+        f"extends: fleet\nname: estate\ngenerate: {{hosts: {hosts}, vms_per_host: {vms}, problems: true}}\n"
+    )
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe()
+    lab = context.Process(target=serve_lab, args=(str(scenario_file), child), daemon=True)
+    lab.start()
+    try:
+        options, names = parent.recv()
+        print(
+            f"lab: {hosts} hosts x {vms} VMs in a child process, 25 ms per HTTP exchange, 300 ms per PowerShell start-up"
+        )
+        one, many, facts = collect(options, names, concurrency)
+    finally:
+        parent.send("stop")
+        lab.join(30)
+    ratio = many / one
+    print(f"one host collected: {one:.2f} s")
+    print(
+        f"{hosts} hosts, concurrency {concurrency}: {many:.2f} s = {ratio:.1f}x one host "
+        f"(goal < {GOAL_COLLECT_RATIO:.0f}x) {verdict(ratio < GOAL_COLLECT_RATIO)}"
+    )
+
+    started = time.perf_counter()
+    matrix = build_matrix(load_checks(include_plugins=False), facts, list(facts), list(facts), Selection())
+    evaluation = time.perf_counter() - started
+    cells = sum(matrix.count(p) for p in Placement)
+    print(
+        f"all-pairs evaluation: {matrix.pairs} pairs, {len(matrix.rows)} VMs, {cells} VM x destination cells, "
+        f"{len(matrix.problems)} distinct problems: {evaluation:.2f} s "
+        f"(goal < {GOAL_EVALUATION_SECONDS:.0f} s for 200 hosts x 20 VMs) {verdict(evaluation < GOAL_EVALUATION_SECONDS)}"
+    )
+
+    info = PlanInfo(command="benchmark", run_from=socket.gethostname(), generated_at=datetime.now(UTC))
+    started = time.perf_counter()
+    html = render_plan_html(matrix, info)
+    json_size = len(render_plan_json(matrix, info))
+    rendered = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"peak RSS of the tool: {peak} MiB (goal < {GOAL_RSS_MIB} MiB) {verdict(peak < GOAL_RSS_MIB)}")
+    path = folder / "plan.html"
+    path.write_text(html, encoding="utf-8")
+    load, slowest = browse(path)
+    print(
+        f"HTML matrix: {len(html) / 1e6:.1f} MB (JSON {json_size / 1e6:.1f} MB), both rendered in {rendered:.2f} s; "
+        f"Chromium load {load:.2f} s, slowest filter {slowest * 1000:.0f} ms "
+        f"(goal < {GOAL_HTML_SECONDS:.0f} s) {verdict(max(load, slowest) < GOAL_HTML_SECONDS)}"
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(short="--short" in sys.argv[1:])
