@@ -14,6 +14,7 @@ FIGURES = {
     "collect.py": ["speed-up over naive:", "ratio to floor:", "6 hosts, concurrency 4:"],
     "html_report.py": ["fleet report:", "slowest interaction"],
     "fleet.py": ["hosts, concurrency 4:", "all-pairs evaluation:", "peak RSS of the tool:", "HTML matrix:"],
+    "explain.py": ["whitespace run:", "growth:", "explain paste:", "diagnose events:"],
 }
 
 

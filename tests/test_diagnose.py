@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lmpreflight.explain.events import find_incidents, read_event_file
+from lmpreflight.explain.events import read_event_file
+from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.registry import load_checks
@@ -59,7 +60,7 @@ def test_real_evtx_without_hyperv_events_reports_nothing_found(capsys, monkeypat
 
 
 def test_offline_diagnose_with_facts_confirms_the_cause(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = invoke(
+    code, out, err = invoke(
         capsys,
         monkeypatch,
         "diagnose",
@@ -74,10 +75,144 @@ def test_offline_diagnose_with_facts_confirms_the_cause(capsys, monkeypatch) -> 
         str(EXAMPLES / "broken" / "destination.json"),
     )
     assert code == 1
-    document = json.loads(out)
-    assert document["events_read"] == 5
+    document = validate_report_json(out)
     first = document["incidents"][0]["explanation"]["causes"][0]
     assert first["id"] == "kerberos_delegation_missing" and first["confidence"] == "high"
+    # The WEB02 incident's text names a missing switch: facts confirming delegation do not replace it (P4).
+    web02 = document["incidents"][1]["explanation"]["causes"]
+    assert web02[0]["id"] == "virtual_switch_missing"
+    assert "the facts are for HV01, HV03 but the events come from HV01, HV02" in err
+
+
+EVTX_ARGS = [
+    "--evtx",
+    str(DATA / "events" / "hv01-vmms-admin.xml"),
+    "--evtx",
+    str(DATA / "events" / "hv02-vmms-admin.json"),
+]
+FACTS_ARGS = ["--facts", str(EXAMPLES / "broken" / "source.json"), str(EXAMPLES / "broken" / "destination.json")]
+
+
+def test_evtx_with_facts_writes_every_report(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    outputs = {
+        "--html": "d.html",
+        "--json": "d.json",
+        "--markdown": "d.md",
+        "--junit": "d.xml",
+        "--fix-script": "d.ps1",
+    }
+    args = [item for flag, name in outputs.items() for item in (flag, str(tmp_path / name))]
+    code, _out, err = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, *FACTS_ARGS, *args)
+    assert code == 1, err
+    for name in outputs.values():
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "Recent migration failures" in (tmp_path / "d.html").read_text()
+    assert validate_report_json((tmp_path / "d.json").read_text())["incidents"]
+
+
+def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = invoke(
+        capsys,
+        monkeypatch,
+        "diagnose",
+        *EVTX_ARGS,
+        "--json",
+        str(tmp_path / "d.json"),
+        "--markdown",
+        str(tmp_path / "d.md"),
+    )
+    assert code == 1, err
+    document = json.loads((tmp_path / "d.json").read_text())
+    assert [i["vm"] for i in document["incidents"]] == ["SQL01", "WEB02"]
+    markdown = (tmp_path / "d.md").read_text()
+    assert "# Recent migration failures" in markdown and "WEB02" in markdown
+    for flag in (["--html", str(tmp_path / "x.html")], ["--junit", str(tmp_path / "x.xml")], ["--strict"], ["-v"]):
+        code, _, err = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, *flag)
+        assert code == 2 and flag[0] in err and "--facts" in err
+
+
+def test_evtx_vm_filter(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, "--vm", "web02", "--format", "json")
+    assert code == 1 and [i["vm"] for i in json.loads(out)["incidents"]] == ["WEB02"]
+
+
+HA_EVENT = """<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>
+<Provider Name="Microsoft-Windows-Hyper-V-High-Availability" Guid="{4A7A8E2B-2B34-4B51-9E1D-6E2E1E5A0A11}"/>
+<EventID>21502</EventID><Level>2</Level><TimeCreated SystemTime="2026-11-21T08:14:03.5000000Z"/>
+<Channel>Microsoft-Windows-Hyper-V-High-Availability-Admin</Channel><Computer>HV11.corp.example</Computer></System>
+<EventData><Data Name="Parameter0">Virtual Machine APP9</Data><Data Name="Parameter1">{0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}</Data>
+<Data Name="Parameter2">Live migration of 'Virtual Machine APP9' failed. 'APP9' failed to live migrate because a virtual switch used by the VM does not exist on the destination node 'HV12'.</Data>
+</EventData></Event>"""
+
+
+def test_positional_parameters_of_real_event_xml_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "ha.xml"
+    path.write_text(HA_EVENT)
+    (event,) = read_event_file(path)
+    assert event.message.startswith("Live migration of 'Virtual Machine APP9' failed.")
+    (incident,) = find_incidents({"HV11": [event]})
+    assert incident.vm == "APP9" and incident.explanation.causes[0].id == "virtual_switch_missing"
+
+
+def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    whole = (DATA / "system.evtx").read_bytes()
+    half = tmp_path / "half.evtx"
+    half.write_bytes(whole[: len(whole) // 2])
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(half))
+    assert "truncated" in err and "failures in the missing part are not shown" in err
+    header_only = tmp_path / "header.evtx"
+    header_only.write_bytes(whole[:4096])
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(header_only))
+    assert code == 2 and "no event could be read" in err and "No migration failures" not in out
+
+
+def test_xml_without_events_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "a.xml"
+    path.write_text("<a></a>" * 1000)
+    code, _out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
+    assert code == 2 and "no event could be read" in err
+
+
+def test_hostile_event_text_is_data(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    hostile = [
+        {
+            "TimeCreated": "2026-11-20T10:00:00Z",
+            "Id": 21502,
+            "ProviderName": "Microsoft-Windows-Hyper-V-VMMS",
+            "LogName": "Microsoft-Windows-Hyper-V-VMMS-Admin",
+            "Level": 2,
+            "MachineName": "HV01",
+            "Message": "Live migration of 'X' failed \u001b]52;c;U3RvcC1Db21wdXRlcg==\u0007 \u001b[2J (0x8007274D)",
+        }
+    ]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(hostile))
+    code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
+    assert code == 1 and "\x1b" not in out and "\x07" not in out
+
+
+def test_many_events_are_grouped_without_comparing_every_pair() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lmpreflight.facts.model import EventRecord
+
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    events = [
+        EventRecord(
+            time_created=start + timedelta(seconds=i),
+            id=21502,
+            provider="Microsoft-Windows-Hyper-V-VMMS",
+            channel="Microsoft-Windows-Hyper-V-VMMS-Admin",
+            level="Error",
+            message=f"Live migration of 'Virtual Machine VM{i % 30}' failed (0x8009030E)",
+        )
+        for i in range(3000)
+    ]
+    incidents = find_incidents({"HV01": events})
+    assert len(incidents) == 200, "the latest incidents, capped"
+    assert all(len(i.events) <= 50 for i in incidents)
+    assert {i.vm for i in incidents} == {f"VM{n}" for n in range(30)}
+    assert min(i.started for i in incidents) > start, "the earliest incidents are the ones left out"
 
 
 @pytest.mark.parametrize("name", ["not-there.evtx", "garbage.evtx"])

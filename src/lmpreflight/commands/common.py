@@ -15,7 +15,8 @@ import click
 from rich.console import Console
 
 from lmpreflight.errors import UserError
-from lmpreflight.explain.events import find_incidents
+from lmpreflight.explain.incidents import find_incidents
+from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.model import MoveFrom
@@ -174,9 +175,10 @@ def run_and_report(
     registry: Registry | None = None,
     skip: frozenset[str] | None = None,
     with_incidents: bool = False,
+    incidents: list[Incident] | None = None,
 ) -> Report:
     """Check the pair and write every report asked for; with ``with_incidents``, explain the
-    failures in the hosts' events too."""
+    failures in the hosts' events too; ``incidents`` found elsewhere (exported logs) are reported as given."""
     if registry is None or skip is None:
         registry, skip = load_registry(options)
     selection = Selection(
@@ -187,11 +189,13 @@ def run_and_report(
         storage_path=options.storage_path,
     )
     results = evaluate(registry, source, destination, selection)
-    incidents = None
     if with_incidents:
         auth = source.migration.authentication_type if source.migration else None
         incidents = find_incidents(
-            {source.name: source.events or [], destination.name: destination.events or []}, results, auth
+            {source.name: source.events or [], destination.name: destination.events or []},
+            results,
+            auth,
+            (source.name, destination.name),
         )
     readiness = None if options.vms else vm_readiness(registry, source, destination, selection)
     report = build_report(

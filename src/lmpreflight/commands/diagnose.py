@@ -11,15 +11,18 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict
 
-from lmpreflight.commands.common import make_console, options_from, report_options
+from lmpreflight.commands.common import ReportOptions, make_console, options_from, report_options, run_and_report
 from lmpreflight.commands.connection import collect_options, connection_options
 from lmpreflight.commands.explain import check_results, facts_option
 from lmpreflight.commands.live import live_check
 from lmpreflight.errors import UserError
-from lmpreflight.explain.events import find_incidents, read_event_file
+from lmpreflight.explain.events import read_event_export
+from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
-from lmpreflight.explain.render import render_incidents
+from lmpreflight.explain.render import incidents_markdown, render_incidents
+from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import EventRecord
+from lmpreflight.fileio import write_atomic
 from lmpreflight.runner import COLLECTION_CHECK_ID
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
@@ -79,7 +82,7 @@ def diagnose(
     if event_files:
         if hosts:
             raise UserError("give either SOURCE DESTINATION (live) or --evtx files, not both")
-        sys.exit(_offline(event_files, facts, options.output_format, options.html_path or options.json_path))
+        sys.exit(_offline(event_files, facts, options))
     if len(hosts) != 2:
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
     collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
@@ -89,20 +92,79 @@ def diagnose(
     sys.exit(EXIT_INCOMPLETE if unreachable else (1 if report.incidents else 0))
 
 
-def _offline(
-    files: tuple[Path, ...], facts: tuple[Path, Path] | None, output_format: str, report_path: Path | None
-) -> int:
-    if report_path is not None and facts is None:
-        raise UserError("--json/--html need the hosts' facts with --evtx (add --facts SOURCE.json DEST.json)")
+# Report options that judge or report the hosts' checks: without --facts there are none.
+NEEDS_FACTS = {
+    "html_path": "--html",
+    "junit_path": "--junit",
+    "fix_script_path": "--fix-script",
+    "skip": "--skip",
+    "strict": "--strict",
+    "include_storage": "--include-storage",
+    "move_from": "--move-from",
+    "storage_path": "--storage-path",
+    "verbose": "-v",
+}
+
+
+def _read_files(files: tuple[Path, ...]) -> dict[str, list[EventRecord]]:
     by_host: dict[str, list[EventRecord]] = {}
     for path in files:
-        events = read_event_file(path)
-        by_host.setdefault(_host_label(path, events), []).extend(events)
-    results, auth = check_results(facts) if facts is not None else (None, None)
-    incidents = find_incidents(by_host, results, auth)
+        export = read_event_export(path)
+        for warning in export.warnings:
+            click.echo(f"lmpreflight: warning: {warning}", err=True)
+        by_host.setdefault(_host_label(path, export.events), []).extend(export.events)
+    return by_host
+
+
+def _only_vms(incidents: list[Incident], vms: tuple[str, ...]) -> list[Incident]:
+    wanted = {vm.casefold() for vm in vms}
+    return [i for i in incidents if not wanted or (i.vm or "").casefold() in wanted]
+
+
+def _hosts_differ(facts_hosts: tuple[str, ...], by_host: dict[str, list[EventRecord]]) -> str | None:
+    """A warning when the events come from hosts the facts are not about."""
+    known = {h.split(".")[0].casefold() for h in facts_hosts}
+    logged = {label.split(".")[0].casefold() for label in by_host}
+    if logged - known:
+        return (
+            f"the facts are for {', '.join(sorted(h.upper() for h in known))} but the events come from "
+            f"{', '.join(sorted(h.upper() for h in logged))}: causes confirmed by the checks may be about other hosts"
+        )
+    return None
+
+
+def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: ReportOptions) -> int:
+    if facts is None:
+        refused = [flag for name, flag in NEEDS_FACTS.items() if getattr(options, name)]
+        if refused:
+            raise UserError(
+                f"{', '.join(refused)} report(s) on the hosts' checks: with --evtx add --facts SOURCE.json DEST.json"
+            )
+    by_host = _read_files(files)
     read = sum(len(events) for events in by_host.values())
-    if output_format == "json":
-        click.echo(Diagnosis(events_read=read, incidents=incidents).model_dump_json(indent=2))
-    else:
-        render_incidents(incidents, make_console(stderr=False), read)
+    if facts is None:
+        incidents = _only_vms(find_incidents(by_host), options.vms)
+        _report_incidents(Diagnosis(events_read=read, incidents=incidents), options)
+        return 1 if incidents else 0
+    source, destination = (load_host_facts(path) for path in facts)
+    warning = _hosts_differ((source.name, destination.name), by_host)
+    if warning:
+        click.echo(f"lmpreflight: warning: {warning}", err=True)
+    context = check_results(facts, " ".join(e.message for events in by_host.values() for e in events[:500]))
+    incidents = _only_vms(find_incidents(by_host, context.results, context.source_auth, context.hosts), options.vms)
+    run_and_report(source, destination, options, "diagnose", incidents=incidents)
     return 1 if incidents else 0
+
+
+def _report_incidents(diagnosis: Diagnosis, options: ReportOptions) -> None:
+    """Without facts the diagnosis is the incidents: on stdout, and as JSON or Markdown files."""
+    if options.output_format == "json":
+        click.echo(diagnosis.model_dump_json(indent=2))
+    else:
+        render_incidents(diagnosis.incidents, make_console(stderr=False), diagnosis.events_read)
+    if options.json_path is not None:
+        write_atomic(options.json_path, diagnosis.model_dump_json(indent=2) + "\n")
+        click.echo(f"wrote {options.json_path}", err=True)
+    if options.markdown_path is not None:
+        write_atomic(options.markdown_path, incidents_markdown(diagnosis.incidents, diagnosis.events_read))
+        click.echo(f"wrote {options.markdown_path}", err=True)

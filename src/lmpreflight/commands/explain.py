@@ -9,12 +9,11 @@ import click
 
 from lmpreflight.commands.common import make_console
 from lmpreflight.errors import UserError
-from lmpreflight.explain.engine import MAX_TEXT, explain_text
-from lmpreflight.explain.events import vm_names_in
+from lmpreflight.explain.engine import MAX_TEXT, FactsContext, explain_text
+from lmpreflight.explain.incidents import vm_names_in
 from lmpreflight.explain.render import render_explanation
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import Result
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate
 
@@ -45,13 +44,14 @@ def vms_named(text: str, source: HostFacts) -> tuple[str, ...]:
     return tuple(vm.name for vm in source.vms or [] if vm.name.casefold() in names)
 
 
-def check_results(facts: tuple[Path, Path], text: str = "") -> tuple[list[Result], str | None]:
-    """The checks' results on two saved hosts (with the VMs ``text`` names), and the source's
-    authentication protocol: what ranks the causes."""
+def check_results(facts: tuple[Path, Path], text: str = "") -> FactsContext:
+    """The checks' results on two saved hosts (with the VMs ``text`` names), the source's
+    authentication protocol and the hosts' names: what ranks the causes."""
     source, destination = (load_host_facts(path) for path in facts)
     selection = Selection(vms=vms_named(text, source))
     results = evaluate(load_checks(), source, destination, selection)
-    return results, source.migration.authentication_type if source.migration else None
+    auth = source.migration.authentication_type if source.migration else None
+    return FactsContext(results, auth, (source.name, destination.name))
 
 
 facts_option = click.option(
@@ -75,8 +75,10 @@ def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: boo
     Exit codes: 0 explained, 1 nothing recognised, 2 usage error or unusable input.
     """
     content = read_text(text)
-    results, auth = check_results(facts, content) if facts else (None, None)
-    explanation = explain_text(content, results, auth)
+    context = check_results(facts, content) if facts else None
+    explanation = (
+        explain_text(content, context.results, context.source_auth, context.hosts) if context else explain_text(content)
+    )
     if as_json:
         click.echo(explanation.model_dump_json(indent=2))
     else:

@@ -1,35 +1,41 @@
-"""Event logs: exported files (.evtx, wevtutil XML, Get-WinEvent JSON) and collected events,
-grouped into incidents — one failed move, with its sibling events on both hosts — each with
-one explanation."""
+"""Exported event logs: .evtx files, wevtutil XML and Get-WinEvent JSON, read into EventRecords.
+
+Event text is data from a host: it is read, never interpreted beyond matching. A file that ends
+early says so (a truncated .evtx must not read as "no failures"), and a non-empty file without a
+single event is refused rather than reported as a quiet log.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lmpreflight.collect.parse import normalise
 from lmpreflight.errors import UserError
-from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.knowledge import knowledge
-from lmpreflight.explain.model import Incident, IncidentEvent
 from lmpreflight.facts.model import EventRecord
-from lmpreflight.model import Result
 
 EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 LEVELS = {1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 0: "Information", 5: "Verbose"}
-HYPERV = re.compile(r"hyper-v", re.IGNORECASE)
-WINDOW = timedelta(minutes=2)
 MAX_FILE = 512 * 1024 * 1024
-_VM_NAME = re.compile(
-    r"""(?:operation for|live migration of|virtual machine)\s+["'“](?:virtual machine\s+)?([^"'”\r\n]{1,100}?)["'”]""",
-    re.IGNORECASE,
-)
+MAX_EVENTS = 200_000
+EVTX_HEADER = 4096
+EVTX_CHUNK = 65536
+_PARAMETER = re.compile(r"(?:Parameter|param)(\d{1,3})$", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"<\?xml[^>]{0,200}\?>")
+
+
+@dataclass
+class EventExport:
+    """The events of one exported file, and what the reader noticed about the file itself."""
+
+    events: list[EventRecord]
+    warnings: list[str] = field(default_factory=list)
 
 
 def _text(element: ET.Element | None) -> str:
@@ -44,48 +50,84 @@ def _time(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def event_parameters(element: ET.Element) -> list[str]:
+    """The event's insertion strings in order: EventData's <Data> (named Parameter0..N or not)
+    and UserData's leaf elements; ParameterN names put each value at its position N."""
+    positional: dict[int, str] = {}
+    ordered: list[str] = []
+    for part in element:
+        if _local(part.tag) not in ("EventData", "UserData"):
+            continue
+        for node in part.iter():
+            if len(node) or node is part:
+                continue
+            value = (node.text or "").strip()
+            name = node.get("Name") or _local(node.tag)
+            number = _PARAMETER.match(name)
+            if number:
+                positional[int(number.group(1))] = value
+            elif value:
+                ordered.append(value)
+    if positional:
+        return [positional.get(index, "") for index in range(max(positional) + 1)] + ordered
+    return ordered
+
+
+def _message(element: ET.Element, event_id: int, provider: str) -> str:
+    """The rendered message when the export has one; otherwise the parameter the provider's
+    manifest puts the whole message in (%3 of the High-Availability 2150x events), or all of them."""
+    rendered = element.find(f"{EVENT_NS}RenderingInfo/{EVENT_NS}Message")
+    if rendered is not None and rendered.text:
+        return rendered.text.strip()
+    parameters = event_parameters(element)
+    entry = knowledge().event(event_id, provider)
+    index = entry.message_parameter if entry else None
+    if index is not None and index < len(parameters) and parameters[index]:
+        return parameters[index]
+    return " ".join(p for p in parameters if p)
+
+
 def event_from_xml(element: ET.Element) -> EventRecord:
     system = element.find(f"{EVENT_NS}System")
     if system is None:
         raise ValueError("an Event without System")
-    provider = system.find(f"{EVENT_NS}Provider")
+    provider_element = system.find(f"{EVENT_NS}Provider")
+    provider = provider_element.get("Name", "") if provider_element is not None else ""
     created = system.find(f"{EVENT_NS}TimeCreated")
-    rendered = element.find(f"{EVENT_NS}RenderingInfo/{EVENT_NS}Message")
-    if rendered is not None and rendered.text:
-        message = rendered.text.strip()
-    else:
-        values = [
-            t.strip()
-            for part in ("EventData", "UserData")
-            for node in element.iter()
-            if node.tag.endswith(part)
-            for t in node.itertext()
-            if t.strip()
-        ]
-        message = " ".join(values)
+    event_id = int(_text(system.find(f"{EVENT_NS}EventID")) or 0)
     level = _text(system.find(f"{EVENT_NS}Level"))
     return EventRecord(
         time_created=_time(created.get("SystemTime", "") if created is not None else ""),
-        id=int(_text(system.find(f"{EVENT_NS}EventID")) or 0),
-        provider=provider.get("Name", "") if provider is not None else "",
+        id=event_id,
+        provider=provider,
         channel=_text(system.find(f"{EVENT_NS}Channel")),
         level=LEVELS.get(int(level) if level.isdigit() else 4, "Information"),
         computer=_text(system.find(f"{EVENT_NS}Computer")) or None,
-        message=message,
+        message=_message(element, event_id, provider),
     )
 
 
 def events_from_xml(text: str) -> list[EventRecord]:
     """wevtutil qe ... /f:xml (or /f:RenderedXml) prints <Event> elements without a root."""
-    body = re.sub(r"<\?xml[^>]*\?>", "", text)
+    body = _XML_DECLARATION.sub("", text)
     root = ET.fromstring(f"<Events>{body}</Events>")
-    return [event_from_xml(e) for e in root if e.tag.endswith("Event")]
+    return [event_from_xml(e) for e in root if e.tag.endswith("Event")][:MAX_EVENTS]
 
 
-def event_from_json(item: dict[str, Any]) -> EventRecord:
+def event_from_json(item: Any) -> EventRecord:
     """One object of Get-WinEvent | ConvertTo-Json (Windows PowerShell 5.1 or 7)."""
+    if not isinstance(item, dict):
+        raise ValueError("an event that is not an object")
     created = normalise(item.get("TimeCreated"), str)
     level = item.get("Level")
+    properties = item.get("Properties") or []
+    if not isinstance(properties, list):
+        raise ValueError("Properties that are not a list")
+    values = [str(p.get("Value")) if isinstance(p, dict) else str(p) for p in properties]
     return EventRecord(
         time_created=_time(str(created)),
         id=int(item.get("Id") or 0),
@@ -95,25 +137,66 @@ def event_from_json(item: dict[str, Any]) -> EventRecord:
         if isinstance(level, int)
         else str(item.get("LevelDisplayName") or level),
         computer=item.get("MachineName"),
-        message=str(item.get("Message") or " ".join(str(p.get("Value")) for p in item.get("Properties") or [])),
+        message=str(item.get("Message") or " ".join(values)),
     )
 
 
-def events_from_evtx(path: Path) -> list[EventRecord]:
+def evtx_truncation(path: Path, size: int) -> str | None:
+    """What the file header says is missing: an .evtx holds a 4 KB header and 64 KB chunks."""
+    with path.open("rb") as handle:
+        header = handle.read(EVTX_HEADER)
+    if len(header) < 128:
+        return f"the file ends inside its header ({size} bytes)"
+    chunks = int.from_bytes(header[42:44], "little")
+    expected = EVTX_HEADER + chunks * EVTX_CHUNK
+    if size < expected:
+        return f"the header announces {chunks} chunk(s) ({expected:,} bytes) but the file has {size:,} bytes"
+    return None
+
+
+def events_from_evtx(path: Path, size: int) -> EventExport:
     try:
         from evtx import PyEvtxParser
     except ImportError:
         raise UserError("reading .evtx files needs an extra package: pip install 'lmpreflight[evtx]'") from None
-    events = []
-    for record in PyEvtxParser(str(path)).records():
+    export = EventExport([])
+    truncated = evtx_truncation(path, size)
+    unreadable = 0
+    records = PyEvtxParser(str(path)).records()
+    while len(export.events) < MAX_EVENTS:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except (RuntimeError, OSError, ValueError):
+            unreadable += 1
+            if unreadable > 1000:
+                break
+            continue
         data = str(record.get("data", "")) if isinstance(record, dict) else ""
-        element = ET.fromstring(re.sub(r"<\?xml[^>]*\?>", "", data))
-        events.append(event_from_xml(element))
-    return events
+        export.events.append(event_from_xml(ET.fromstring(_XML_DECLARATION.sub("", data))))
+    if truncated:
+        export.warnings.append(f"{path}: truncated: {truncated}; failures in the missing part are not shown")
+    if unreadable:
+        export.warnings.append(f"{path}: {unreadable} record(s) could not be read and were skipped")
+    return export
 
 
-def read_event_file(path: Path) -> list[EventRecord]:
-    """Events from an exported log: .evtx, wevtutil XML, or Get-WinEvent JSON; one clear error otherwise."""
+def _parse_text_export(raw: bytes) -> list[EventRecord] | None:
+    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    stripped = text.lstrip()
+    if stripped.startswith("<"):
+        return events_from_xml(stripped)
+    if stripped.startswith(("[", "{")):
+        document = json.loads(stripped)
+        items = document if isinstance(document, list) else [document]
+        return [event_from_json(item) for item in items[:MAX_EVENTS]]
+    return None
+
+
+def read_event_export(path: Path) -> EventExport:
+    """Events from an exported log (.evtx, wevtutil XML, Get-WinEvent JSON), with warnings about
+    the file; one clear error when it cannot be read or holds no events at all."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE:
@@ -126,113 +209,34 @@ def read_event_file(path: Path) -> list[EventRecord]:
         raise UserError(f"{path}: cannot read the event file ({exc.strerror or exc})") from None
     try:
         if head.startswith(b"ElfFile"):
-            return events_from_evtx(path)
-        raw = path.read_bytes()
-        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
-        stripped = text.lstrip()
-        if stripped.startswith("<"):
-            return events_from_xml(stripped)
-        if stripped.startswith(("[", "{")):
-            document = json.loads(stripped)
-            return [event_from_json(item) for item in (document if isinstance(document, list) else [document])]
+            export = events_from_evtx(path, size)
+        else:
+            events = _parse_text_export(path.read_bytes())
+            if events is None:
+                raise UserError(
+                    f"{path}: not an event log: expected .evtx, XML from 'wevtutil qe /f:xml', "
+                    "or JSON from 'Get-WinEvent | ConvertTo-Json'"
+                )
+            export = EventExport(events)
     except UserError:
         raise
-    except (ValueError, ET.ParseError, KeyError, TypeError, RuntimeError, OSError) as exc:
+    except (
+        ValueError,
+        ET.ParseError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        OSError,
+        RecursionError,
+    ) as exc:
         raise UserError(f"{path}: not a readable event export ({str(exc).splitlines()[0][:120]})") from None
-    raise UserError(
-        f"{path}: not an event log: expected .evtx, XML from 'wevtutil qe /f:xml', "
-        "or JSON from 'Get-WinEvent | ConvertTo-Json'"
-    )
+    if not export.events and size > 0:
+        detail = f" ({export.warnings[0].split(': ', 1)[1]})" if export.warnings else ""
+        raise UserError(f"{path}: no event could be read from this {size:,}-byte file{detail}")
+    return export
 
 
-def is_failure(event: EventRecord) -> bool:
-    entry = knowledge().event(event.id)
-    if entry is not None:
-        return entry.failure
-    return event.level in ("Error", "Critical") and bool(HYPERV.search(event.provider + event.channel))
-
-
-def vm_names_in(text: str) -> list[str]:
-    """The VM names a migration message quotes ("operation for 'SQL01'", "Live migration of 'Virtual Machine X'")."""
-    return [m.group(1).strip() for m in _VM_NAME.finditer(text)]
-
-
-def vm_of(event: EventRecord) -> str | None:
-    names = vm_names_in(event.message)
-    return names[0] if names else None
-
-
-@dataclass
-class _Group:
-    anchor: datetime
-    vm: str | None
-    members: list[tuple[str, EventRecord]]
-
-
-def find_incidents(
-    events_by_host: Mapping[str, Iterable[EventRecord]],
-    results: list[Result] | None = None,
-    source_auth: str | None = None,
-) -> list[Incident]:
-    """Group each failure with the Hyper-V events of the same VM (or of no named VM) within
-    five minutes on any host, and explain the group's messages together."""
-    tagged = sorted(
-        (
-            (host, e)
-            for host, events in events_by_host.items()
-            for e in events
-            if HYPERV.search(e.provider + e.channel) or knowledge().event(e.id)
-        ),
-        key=lambda item: item[1].time_created,
-    )
-    groups: list[_Group] = []
-    for host, event in tagged:
-        if not is_failure(event):
-            continue
-        vm = vm_of(event)
-        group = next(
-            (
-                g
-                for g in groups
-                if abs(event.time_created - g.anchor) <= WINDOW
-                and (g.vm is None or vm is None or g.vm.casefold() == vm.casefold())
-            ),
-            None,
-        )
-        if group is None:
-            groups.append(_Group(event.time_created, vm, [(host, event)]))
-        else:
-            group.members.append((host, event))
-            group.vm = group.vm or vm
-    for group in groups:
-        for host, event in tagged:
-            if (host, event) in group.members or is_failure(event):
-                continue
-            near = abs(event.time_created - group.anchor) <= WINDOW
-            same_vm = vm_of(event) is None or group.vm is None or (vm_of(event) or "").casefold() == group.vm.casefold()
-            if near and same_vm and event.level in ("Error", "Warning", "Critical"):
-                group.members.append((host, event))
-    incidents = []
-    for group in groups:
-        members = sorted(group.members, key=lambda item: item[1].time_created)
-        text = "\n".join(f"Event ID {e.id}: {e.message}" for _, e in members)
-        incidents.append(
-            Incident(
-                started=members[0][1].time_created,
-                vm=group.vm,
-                hosts=sorted({host for host, _ in members}),
-                events=[
-                    IncidentEvent(
-                        host=h,
-                        time_created=e.time_created,
-                        id=e.id,
-                        level=e.level,
-                        channel=e.channel,
-                        message=e.message,
-                    )
-                    for h, e in members
-                ],
-                explanation=explain_text(text, results, source_auth),
-            )
-        )
-    return incidents
+def read_event_file(path: Path) -> list[EventRecord]:
+    """The events of an exported log (warnings about the file dropped; see read_event_export)."""
+    return read_event_export(path).events

@@ -194,14 +194,26 @@ class KnowledgeBase(KbModel):
         return {c.value: c for c in self.codes}
 
     @cached_property
-    def _events(self) -> dict[int, EventEntry]:
-        return {e.id: e for e in self.events}
+    def _events(self) -> dict[tuple[str, int], EventEntry]:
+        return {(e.provider.casefold(), e.id): e for e in self.events}
+
+    @cached_property
+    def _events_by_id(self) -> dict[int, EventEntry]:
+        """An event ID without its provider (pasted text) means the first provider listed for it."""
+        by_id: dict[int, EventEntry] = {}
+        for entry in self.events:
+            by_id.setdefault(entry.id, entry)
+        return by_id
 
     def code(self, value: int) -> CodeEntry | None:
         return self._codes.get(value)
 
-    def event(self, event_id: int) -> EventEntry | None:
-        return self._events.get(event_id)
+    def event(self, event_id: int, provider: str | None = None) -> EventEntry | None:
+        if provider:
+            exact = self._events.get((provider.casefold(), event_id))
+            if exact is not None:
+                return exact
+        return self._events_by_id.get(event_id)
 
     def tool_code(self, tool: str, code: int) -> ToolCode | None:
         return next((t for t in self.tool_codes if t.tool == tool and t.code == code), None)

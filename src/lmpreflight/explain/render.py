@@ -6,7 +6,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from lmpreflight.escape import md_text
 from lmpreflight.explain.model import CauseOut, Explanation, Incident
+
+# Event text comes from hosts: control characters (terminal escapes, OSC 52 clipboard writes)
+# are shown as visible symbols, never sent to the terminal.
+_CONTROLS = (
+    {code: 0x2400 + code for code in range(32) if chr(code) != "\t"}
+    | {0x7F: 0x2421}
+    | dict.fromkeys(range(128, 160), 65533)
+)
+
+
+def visible(text: str) -> str:
+    return text.translate(_CONTROLS)
+
 
 SHOWN_CAUSES = 3
 INCIDENT_CAUSES = 2
@@ -79,9 +93,33 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
             )
         )
         for event in incident.events:
-            first_line = " ".join(event.message.split())[:220]
-            console.print(f"    {event.host} event {event.id} {event.level}: {escape(first_line)}", highlight=False)
+            first_line = visible(" ".join(event.message.split())[:220])
+            host = visible(event.host)
+            console.print(f"    {escape(host)} event {event.id} {event.level}: {escape(first_line)}", highlight=False)
         for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
             render_cause(cause, console, indent="      ")
         for note in incident.explanation.notes:
             console.print(f"    note: {escape(note)}", style="yellow", highlight=False)
+
+
+def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
+    """The failed moves as a short Markdown section for a ticket (diagnose --evtx --markdown)."""
+    lines = ["# Recent migration failures", ""]
+    if not incidents:
+        return "\n".join([*lines, f"No migration failures found ({events_read} event(s) read).", ""])
+    for incident in incidents:
+        when = incident.started.strftime("%Y-%m-%d %H:%M UTC")
+        vm = md_text(visible(incident.vm or "(not named)"))
+        hosts = ", ".join(md_text(visible(h)) for h in incident.hosts)
+        lines += [f"## {when} · VM {vm} · {hosts}", ""]
+        for event in incident.events:
+            message = md_text(visible(" ".join(event.message.split())[:300]))
+            lines.append(f"- {md_text(visible(event.host))} event {event.id} ({event.level}): {message}")
+        lines.append("")
+        for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
+            lines.append(
+                f"{cause.rank}. **{md_text(cause.title)}** ({cause.confidence} confidence): {md_text(cause.ranking)}"
+            )
+            lines.append(f"   - fix: {md_text(cause.fix.text)}")
+        lines.append("")
+    return "\n".join(lines)
