@@ -23,7 +23,14 @@ END_OF_SCRIPT = "#lmpreflight-end-of-script"
 PORT_TIMEOUT_MS = 3000
 MAX_EVENTS_PER_CHANNEL = 500
 
+LANGUAGE_MODE_MARKER = '{"lmpreflight_language_mode"'
+"""The first line a host prints when PowerShell is not in FullLanguage mode."""
+
 BOOTSTRAP = (
+    # Under AppLocker or App Control (WDAC) PowerShell runs in ConstrainedLanguage, where the
+    # .NET types below are refused; say so in one line first (about_Language_Modes).
+    "if($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage'){"
+    "Write-Output ('" + LANGUAGE_MODE_MARKER + ":\"'+$ExecutionContext.SessionState.LanguageMode+'\"}');exit 3};"
     "$ErrorActionPreference='Stop';"
     "try{[Console]::OutputEncoding=New-Object System.Text.UTF8Encoding $false}catch{};"
     "$r=New-Object System.IO.StreamReader([Console]::OpenStandardInput(),(New-Object System.Text.UTF8Encoding $false));"
@@ -32,7 +39,9 @@ BOOTSTRAP = (
     "$global:LmpStdin=$r;"
     "& ([ScriptBlock]::Create($b.ToString()))"
 )
-"""Runs in Windows PowerShell 5.1 with .NET Framework 4 APIs only."""
+"""Runs in Windows PowerShell 5.1 with .NET Framework 4 APIs only. ``$ErrorActionPreference``
+'Stop' is deliberate: every failure becomes catchable, and the collector records each one
+against its section or object instead of printing it."""
 
 
 def encode_command(script: str) -> str:

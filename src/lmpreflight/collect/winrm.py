@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import requests
 from winrm.exceptions import (
@@ -28,13 +30,22 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from lmpreflight.collect.script import StageTwoRequest, bootstrap_arguments, stdin_payload
+from lmpreflight.collect.script import LANGUAGE_MODE_MARKER, StageTwoRequest, bootstrap_arguments, stdin_payload
 
 SEND_CHUNK = 150_000
 """Bytes of stdin per Send: with base64 and the envelope, well under the 500 KB MaxEnvelopeSize."""
 STAGE_ONE_MARKER = b'{"lmpreflight_collector"'
 OPERATION_TIMEOUT = 5
 """Seconds a Receive may wait on the host; short, so the tool's own deadline stays precise."""
+SEND_OPERATION_TIMEOUT = 30
+"""Seconds a Send may take on the host: a loaded host can be slow to accept input."""
+MAX_OUTPUT = 64 * 1024 * 1024
+"""Bytes of stdout plus stderr a host may send; the collector's document is a few hundred KB."""
+BUSY_RETRIES = 3
+"""Sends retried after a timeout or ERROR_BUSY, as Ansible's WinRM plugin does for Send."""
+ERROR_BUSY = 170
+CLOSE_BUDGET = 5.0
+"""Seconds each closing exchange (Signal, Delete) may take once the work is done or failed."""
 
 TRANSPORT_EXTRAS = {"kerberos": "kerberos", "credssp": "credssp"}
 
@@ -81,6 +92,7 @@ class StageOne:
 
 
 StageTwoFor = Callable[[StageOne], StageTwoRequest]
+T = TypeVar("T")
 
 
 def _protocol(connection: Connection) -> Protocol:
@@ -96,7 +108,23 @@ def _protocol(connection: Connection) -> Protocol:
     }
     if connection.transport == "certificate":
         options.update(cert_pem=connection.cert_pem, cert_key_pem=connection.cert_key_pem, username=None, password=None)
-    return Protocol(connection.endpoint, **options)
+    protocol = Protocol(connection.endpoint, **options)
+    _refuse_redirects(protocol)
+    return protocol
+
+
+def _refuse_redirects(protocol: Protocol) -> None:
+    """A WinRM listener never redirects; following one would hand the credentials (a full
+    NTLM exchange) to whatever host the Location names. requests raises TooManyRedirects at
+    the first redirect when a session allows none."""
+    transport = protocol.transport
+    send = transport._send_message_request
+
+    def without_redirects(session: requests.Session, prepared: requests.PreparedRequest) -> requests.Response:
+        session.max_redirects = 0
+        return send(session, prepared)
+
+    setattr(transport, "_send_message_request", without_redirects)  # noqa: B010 (an instance override)
 
 
 def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
@@ -115,6 +143,11 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
             f"{host} rejected the credentials of {connection.username or 'the certificate'}",
             "check the user name (DOMAIN\\user) and password, and that the account may use WinRM on the host",
             credentials_rejected=True,
+        )
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return CollectionFailed(
+            f"{endpoint} answered with an HTTP redirect; a WinRM listener never redirects, so it was not followed",
+            "check --endpoint and whatever proxy or load balancer answers on that address",
         )
     if isinstance(exc, requests.exceptions.SSLError):
         return CollectionFailed(
@@ -164,94 +197,202 @@ def run_collector(
     on_progress: Callable[[str], None] = lambda stage: None,
 ) -> tuple[StageOne, dict[str, Any]]:
     """Run the collector; return its stage-one document and its stage-two answer."""
+    exchange = _Exchanges(connection, deadline, cancel)
     try:
         on_progress("connecting")
         protocol = _protocol(connection)
-        shell = protocol.open_shell(codepage=65001)
+        shell = exchange.run(lambda: protocol.open_shell(codepage=65001))
+    except (CollectionFailed, Cancelled):
+        raise
     except BaseException as exc:
         raise describe(exc, connection) from None
     try:
-        command = protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
+        command = exchange.run(
+            lambda: protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
+        )
         try:
             on_progress("collecting")
-            return _converse(protocol, shell, command, connection, script, stage_two_for, deadline, cancel)
+            return _converse(protocol, shell, command, exchange, script, stage_two_for)
         finally:
-            _quietly(lambda: protocol.cleanup_command(shell, command))
+            exchange.quietly(lambda: protocol.cleanup_command(shell, command))
     except (CollectionFailed, Cancelled):
         raise
     except BaseException as exc:
         raise describe(exc, connection) from None
     finally:
-        _close_shell(protocol, shell, connection)
+        _close_shell(protocol, shell, exchange)
 
 
-def _quietly(action: Callable[[], None]) -> bool:
-    """Closing is best effort: a host that stopped answering must not hide the real error."""
-    try:
-        action()
-    except Exception:
-        return False
-    return True
+class _Exchanges:
+    """Every HTTP exchange with one host runs under the host's deadline as a whole: requests'
+    read timeout restarts with each byte, so a host trickling one byte every few seconds
+    would otherwise hold the run for ever. An exchange past the deadline is abandoned (its
+    thread ends with the socket) and the host is reported as not finishing in time; Ctrl-C
+    is noticed within a fraction of a second."""
+
+    def __init__(self, connection: Connection, deadline: float, cancel: threading.Event) -> None:
+        self.connection = connection
+        self.deadline = deadline
+        self.cancel = cancel
+        self.abandoned = False
+
+    def run(self, call: Callable[[], T], budget: float | None = None) -> T:
+        end = self.deadline if budget is None else min(self.deadline, time.monotonic() + budget)
+        if self.abandoned and budget is None:
+            raise self.too_late()
+        outcome: list[tuple[bool, Any]] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name=f"winrm-{self.connection.host}", daemon=True).start()
+        while not done.wait(0.2):
+            if self.cancel.is_set():
+                self.abandoned = True
+                raise Cancelled()
+            if time.monotonic() > end:
+                self.abandoned = True
+                raise self.too_late()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return cast(T, value)
+
+    def quietly(self, action: Callable[[], object]) -> bool:
+        """Closing is best effort and short: a host that stopped answering must not hide the
+        real error, nor hold the run."""
+        if self.abandoned:
+            return False
+        try:
+            self.run(action, CLOSE_BUDGET)
+        except BaseException:
+            return False
+        return True
+
+    def too_late(self) -> CollectionFailed:
+        return CollectionFailed(
+            f"{self.connection.host} did not finish the collection in time",
+            "the host may be overloaded or a cmdlet is hanging; raise --timeout or run the offline collector script",
+        )
 
 
-def _close_shell(protocol: Protocol, shell: str, connection: Connection) -> None:
+def _close_shell(protocol: Protocol, shell: str, exchange: _Exchanges) -> None:
     """Close the shell; after a dropped connection, pywinrm cannot reuse its session (it
     re-sends messages sealed under the old context), so a fresh one closes the shell."""
-    if _quietly(lambda: protocol.close_shell(shell)):
+    if exchange.quietly(lambda: protocol.close_shell(shell)):
         return
-    with contextlib.suppress(Exception):
-        fresh = _protocol(connection)
+
+    def fresh_close() -> None:
+        fresh = _protocol(exchange.connection)
         fresh.read_timeout_sec, fresh.operation_timeout_sec = 5, 3
         fresh.close_shell(shell)
+
+    with contextlib.suppress(BaseException):
+        exchange.abandoned = False
+        exchange.run(fresh_close, CLOSE_BUDGET)
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """A WS-Management timeout (w:TimedOut) or ERROR_BUSY (170): the host is loaded, not broken."""
+    return isinstance(exc, WinRMOperationTimeoutError) or (
+        isinstance(exc, WSManFaultError) and exc.wsman_fault_code == ERROR_BUSY
+    )
+
+
+def _send(protocol: Protocol, shell: str, command: str, data: bytes, end: bool, exchange: _Exchanges) -> None:
+    """Send stdin, retrying a timed-out or busy Send with back-off (bounded by tries and the deadline)."""
+    for attempt in range(BUSY_RETRIES + 1):
+        protocol.operation_timeout_sec = SEND_OPERATION_TIMEOUT
+        protocol.read_timeout_sec = SEND_OPERATION_TIMEOUT + 10
+        try:
+            exchange.run(lambda: protocol.send_command_input(shell, command, data, end=end))
+            return
+        except (WinRMOperationTimeoutError, WSManFaultError) as exc:
+            if not _is_busy(exc) or attempt == BUSY_RETRIES:
+                raise
+            _back_off(attempt, exchange)
+        finally:
+            protocol.operation_timeout_sec = OPERATION_TIMEOUT
+            protocol.read_timeout_sec = OPERATION_TIMEOUT + 10
+
+
+def _back_off(attempt: int, exchange: _Exchanges) -> None:
+    pause = min(0.5 * 2**attempt, 4.0)
+    if time.monotonic() + pause > exchange.deadline:
+        raise exchange.too_late()
+    time.sleep(pause)
 
 
 def _converse(
     protocol: Protocol,
     shell: str,
     command: str,
-    connection: Connection,
+    exchange: _Exchanges,
     script: str,
     stage_two_for: StageTwoFor,
-    deadline: float,
-    cancel: threading.Event,
 ) -> tuple[StageOne, dict[str, Any]]:
+    connection = exchange.connection
     payload = stdin_payload(script)
     for offset in range(0, len(payload), SEND_CHUNK):
-        protocol.send_command_input(shell, command, payload[offset : offset + SEND_CHUNK], end=False)
+        _send(protocol, shell, command, payload[offset : offset + SEND_CHUNK], False, exchange)
     stdout, stderr = bytearray(), bytearray()
     stage_one: StageOne | None = None
     exit_code: int | None = None
     noise = b""
+    busy = 0
     while exit_code is None:
-        if cancel.is_set():
+        if exchange.cancel.is_set():
             raise Cancelled()
-        if time.monotonic() > deadline:
-            raise CollectionFailed(
-                f"{connection.host} did not finish the collection in time",
-                "the host may be overloaded or a cmdlet is hanging; raise --timeout or run the offline collector script",
-            )
+        if time.monotonic() > exchange.deadline:
+            raise exchange.too_late()
         # Never let one Receive wait past the deadline on the host.
-        protocol.operation_timeout_sec = max(1, min(OPERATION_TIMEOUT, int(deadline - time.monotonic())))
+        protocol.operation_timeout_sec = max(1, min(OPERATION_TIMEOUT, int(exchange.deadline - time.monotonic())))
         try:
-            out, err, code, done = protocol.get_command_output_raw(shell, command)
+            out, err, code, done = exchange.run(lambda: protocol.get_command_output_raw(shell, command))
         except WinRMOperationTimeoutError:
+            continue
+        except WSManFaultError as exc:
+            if not _is_busy(exc):
+                raise
+            _back_off(min(busy, 3), exchange)
+            busy += 1
             continue
         stdout += out
         stderr += err
+        if len(stdout) + len(stderr) > MAX_OUTPUT:
+            raise CollectionFailed(
+                f"{connection.host} sent more than {MAX_OUTPUT // (1024 * 1024)} MB of output; the collection was stopped",
+                "something on the host prints without end (a profile, a logon script); run 'lmpreflight collector-script' there",
+            )
         if done:
             exit_code = code
-        while stage_one is None and b"\n" in stdout:
+        if stage_one is None:
             # Anything a host prints before the collector's document (a banner, a warning) is
-            # skipped; what matters is the line the collector wrote.
-            line, _, rest = bytes(stdout).partition(b"\n")
-            stdout = bytearray(rest)
-            if not line.lstrip(b"\xef\xbb\xbf \t").startswith(STAGE_ONE_MARKER):
-                noise = noise or line
-                continue
-            stage_one = StageOne(_decode_document(line, connection), datetime.now(UTC))
-            if exit_code is None:
-                request = stage_two_for(stage_one)
-                protocol.send_command_input(shell, command, request.line(), end=True)
+            # skipped line by line: one scan with an offset, the consumed bytes removed once.
+            position = 0
+            while stage_one is None:
+                newline = stdout.find(b"\n", position)
+                if newline < 0:
+                    break
+                line = bytes(stdout[position:newline])
+                position = newline + 1
+                head = line.lstrip(b"\xef\xbb\xbf \t")
+                if head.startswith(LANGUAGE_MODE_MARKER.encode()):
+                    raise _language_mode_failure(line, connection)
+                if not head.startswith(STAGE_ONE_MARKER):
+                    noise = noise or line
+                    continue
+                stage_one = StageOne(_decode_document(line, connection), datetime.now(UTC))
+                if exit_code is None:
+                    request = stage_two_for(stage_one)
+                    _send(protocol, shell, command, request.line(), True, exchange)
+            del stdout[:position]
     if stage_one is None:
         if noise or stdout.strip():
             _decode_document(bytes(noise or stdout), connection)
@@ -264,6 +405,19 @@ def _converse(
         if line.strip():
             stage_two = _decode_document(line, connection)
     return stage_one, stage_two
+
+
+def _language_mode_failure(line: bytes, connection: Connection) -> CollectionFailed:
+    try:
+        mode = str(json.loads(line.decode("utf-8-sig")).get("lmpreflight_language_mode") or "not FullLanguage")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        mode = "not FullLanguage"
+    return CollectionFailed(
+        f"PowerShell on {connection.host} runs in {mode} mode (an AppLocker or App Control policy), "
+        "where the collector cannot run",
+        "run the offline collector there instead: 'lmpreflight collector-script --offline', signed with a "
+        "code-signing certificate the policy trusts; then 'lmpreflight analyze' its output",
+    )
 
 
 def _decode_document(line: bytes, connection: Connection) -> dict[str, Any]:
@@ -282,8 +436,34 @@ def _decode_document(line: bytes, connection: Connection) -> dict[str, Any]:
 
 def _no_output_message(connection: Connection, exit_code: int | None, stdout: bytearray, stderr: bytearray) -> str:
     text = (bytes(stderr) or bytes(stdout)).decode("utf-8", "replace")
-    if '<S S="Error">' in text:
-        text = " ".join(part.split("</S>")[0] for part in text.split('<S S="Error">')[1:])
-        text = text.replace("_x000D__x000A_", " ")
+    if CLIXML_HEADER in text:
+        text = " ".join(clixml_errors(text)) or "no error text (only progress records)"
     text = " ".join(text.split())[:200] or "no output"
     return f"the collector on {connection.host} ended with exit code {exit_code}: {text}"
+
+
+CLIXML_HEADER = "#< CLIXML"
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape(text: str) -> str:
+    """PowerShell's CLIXML encodes characters XML cannot carry as ``_xHHHH_`` (UTF-16 units;
+    a surrogate pair as two); ``_x005F_`` is a literal underscore."""
+    units = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return units.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def clixml_errors(text: str) -> list[str]:
+    """The error records of every ``#< CLIXML`` block in ``text`` (progress and other streams
+    skipped), decoded: XML entities by the parser, ``_xHHHH_`` escapes here."""
+    messages: list[str] = []
+    for block in text.split(CLIXML_HEADER)[1:]:
+        body = block.strip()
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            continue
+        for element in root.iter():
+            if element.tag.rsplit("}", 1)[-1] == "S" and element.get("S") == "Error" and element.text:
+                messages.append(_unescape(element.text))
+    return [" ".join("".join(messages).split())] if messages else []

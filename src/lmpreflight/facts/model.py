@@ -172,9 +172,22 @@ class IpsecRules(FactModel):
     enabled_rules: list[str] = Field(default_factory=list)
 
 
+class FirewallProfile(FactModel):
+    name: str = Field(description="Domain, Private or Public")
+    enabled: bool
+
+
 class FirewallRule(FactModel):
     present: bool
     enabled: bool | None = None
+    store: str | None = Field(
+        default=None,
+        description="Policy store read: ActiveStore is the resultant policy (GPO included); absent in older facts "
+        "(PersistentStore, local rules only)",
+    )
+    profiles: list[FirewallProfile] | None = Field(
+        default=None, description="Firewall profiles in the active store and whether each is on"
+    )
 
 
 PortOutcome = Literal["connected", "refused", "timed-out", "unreachable", "error"]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lmpreflight import __version__
-from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT
+from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT, LANGUAGE_MODE_MARKER
 from lmpreflight.facts.model import HOST_SECTIONS
 from lmpreflight.lab.scenario import HostSpec, Scenario
 from lmpreflight.lab.wsman import ConnectionDropped
@@ -221,6 +221,10 @@ class LabHost:
                 1,
                 0.0,
             )
+        if script == BOOTSTRAP and self.spec.fault == "constrained-language":
+            # The bootstrap's first statement, under an AppLocker or App Control policy.
+            line = LANGUAGE_MODE_MARKER + ':"ConstrainedLanguage"}\r\n'
+            return _ScriptProcess(line.encode(), b"", 3, self.startup)
         if script == BOOTSTRAP:
             return _CollectorProcess(self, codepage)
         query = FACT_QUERY.search(script)

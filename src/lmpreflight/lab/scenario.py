@@ -24,7 +24,7 @@ from lmpreflight.lab.fleet import expand_fleet
 
 BUILTIN = resources.files("lmpreflight.lab") / "scenarios"
 DEFAULT_SCENARIO = "broken-upgrade"
-Fault = Literal["unreachable", "hang", "garbage", "drop", "noisy"]
+Fault = Literal["unreachable", "hang", "garbage", "drop", "noisy", "constrained-language"]
 
 
 class SpecModel(BaseModel):

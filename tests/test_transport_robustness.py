@@ -1,0 +1,105 @@
+"""What real WinRM does that the happy path never shows: busy and timed-out Sends, hosts that
+trickle or flood, CLIXML stderr, redirects, and PowerShell in Constrained Language mode."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
+
+from lmpreflight.collect import winrm as transport
+from lmpreflight.collect.winrm import CollectionFailed, Connection, clixml_errors, describe
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import load_scenario
+from tests.lab_helpers import collect_pair
+
+DATA = Path(__file__).parent / "data" / "clixml"
+CONNECTION = Connection("hv01.corp.example", "http://hv01.corp.example:5985/wsman", "ntlm", "CORP\\a", "pw")
+
+
+def _exchanges(seconds: float) -> Any:
+    return transport._Exchanges(CONNECTION, time.monotonic() + seconds, threading.Event())
+
+
+def test_clixml_error_records_are_decoded_and_progress_is_skipped() -> None:
+    text = (DATA / "stderr-progress-and-error.txt").read_text(encoding="utf-8")
+    [message] = clixml_errors(text)
+    assert message.startswith("Get-VMHost : You do not have the required permission")
+    assert "computer 'HV01'." in message and "Preparing modules" not in message
+    assert message.endswith("café <x> _x000A_ \U0001f600")
+
+
+def test_a_busy_or_timed_out_send_is_retried_with_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport.time, "sleep", lambda seconds: None)
+    failures: list[BaseException] = [
+        WSManFaultError(500, "busy", "", "The WS-Management service is busy", wsman_fault_code=170),
+        WinRMOperationTimeoutError(),
+    ]
+    sent = []
+
+    class Host:
+        operation_timeout_sec = 5
+        read_timeout_sec = 15
+
+        def send_command_input(self, shell: str, command: str, data: bytes, end: bool) -> None:
+            if failures:
+                raise failures.pop(0)
+            sent.append((data, end, self.operation_timeout_sec))
+
+    transport._send(Host(), "S", "C", b"x", True, _exchanges(10))  # type: ignore[arg-type]
+    assert sent == [(b"x", True, transport.SEND_OPERATION_TIMEOUT)]
+
+
+def test_send_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport.time, "sleep", lambda seconds: None)
+
+    class Host:
+        operation_timeout_sec = 5
+        read_timeout_sec = 15
+
+        def send_command_input(self, *args: Any, **kwargs: Any) -> None:
+            raise WSManFaultError(500, "busy", "", "busy", wsman_fault_code=170)
+
+    with pytest.raises(WSManFaultError):
+        transport._send(Host(), "S", "C", b"x", False, _exchanges(10))  # type: ignore[arg-type]
+
+
+def test_an_exchange_that_trickles_past_the_deadline_is_abandoned() -> None:
+    started = time.monotonic()
+    with pytest.raises(CollectionFailed, match="did not finish the collection in time"):
+        _exchanges(0.5).run(lambda: time.sleep(30))
+    assert time.monotonic() - started < 2
+
+
+def test_a_redirect_is_refused_and_said_so() -> None:
+    failure = describe(requests.exceptions.TooManyRedirects("Exceeded 0 redirects."), CONNECTION)
+    assert "never redirects" in failure.message
+
+
+def test_the_protocol_allows_no_redirects() -> None:
+    protocol = transport._protocol(CONNECTION)
+    session = requests.Session()
+    response = requests.Response()
+    response.status_code = 200
+    session.send = lambda *args, **kwargs: response  # type: ignore[method-assign]
+    protocol.transport._send_message_request(session, requests.Request("POST", "http://x/wsman").prepare())
+    assert session.max_redirects == 0
+
+
+def test_constrained_language_is_one_clear_line() -> None:
+    scenario = load_scenario("healthy")
+    hosts = dict(scenario.hosts)
+    hosts["HV02"] = hosts["HV02"].model_copy(update={"fault": "constrained-language"})
+    scenario = scenario.model_copy(update={"hosts": hosts})
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    error = destination.whole_host_error
+    assert error is not None
+    assert "runs in ConstrainedLanguage mode" in error.message
+    assert error.hint is not None and "collector-script --offline" in error.hint
+    assert source.whole_host_error is None
