@@ -146,3 +146,22 @@ def test_unreachable_source_gives_unknown_rows_for_named_vms(missing: str) -> No
     matrix = matrix_for(facts, vms=("SQL01",))
     assert [c.placement for c in matrix.cells(matrix.rows[0])] == [Placement.UNKNOWN] * 4
     assert matrix.exit_code == 3
+
+
+def test_judged_in_worker_processes_the_same_as_in_one() -> None:
+    facts = fleet()
+    names = list(facts)
+    registry = load_checks(include_plugins=False)
+    one = build_matrix(registry, facts, names, names, Selection())
+    seen: list[str] = []
+    many = build_matrix(registry, facts, names, names, Selection(), judged=seen.append, workers=2)
+    assert seen == names
+    assert many.pairs == one.pairs
+    for a, b in zip(one.rows, many.rows, strict=True):
+        assert (a.source, a.vm, a.placements) == (b.source, b.vm, b.placements)
+        assert [[one.problems[i] for i in c.problems] for c in one.cells(a)] == [
+            [many.problems[i] for i in c.problems] for c in many.cells(b)
+        ]
+    assert {h: [one.problems[i] for i in ids] for h, ids in one.host_problems.items()} == {
+        h: [many.problems[i] for i in ids] for h, ids in many.host_problems.items()
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import TypeVar
 
 from lmpreflight.facts.model import HostFacts, VirtualMachine
@@ -29,6 +30,7 @@ def parse_version(version: str) -> tuple[int, ...] | None:
         return None
 
 
+@cache
 def version_key(version: str) -> tuple[int, ...]:
     """'9.0' → (9, 0); VM configuration versions compare numerically, not as text."""
     parts = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import socket
 import sys
@@ -32,6 +33,8 @@ from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection
 
 SAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+PAIRS_PER_PROCESS_POOL = 400
+"""Below this many pairs, judging takes less time than starting worker processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +190,12 @@ def run_plan(
             _save(facts, request.save_facts)
     roles = _roles(request, facts)
     selection = Selection(vms=request.vms, skip=skip, include_storage=request.include_storage)
+    # Every pair is pure work: a fleet's n² evaluations use every core; a few pairs need no processes.
+    pairs = len(roles.sources) * len(roles.destinations)
+    workers = (os.cpu_count() or 1) if pairs > PAIRS_PER_PROCESS_POOL else 1
     with FleetProgress(len(roles.sources), request.quiet, "Judging sources") as progress:
         matrix = build_matrix(
-            registry, facts, roles.sources, roles.destinations, selection, request.strict, progress.judged
+            registry, facts, roles.sources, roles.destinations, selection, request.strict, progress.judged, workers
         )
     _missing_vms(request, matrix, facts, roles)
     info = PlanInfo(

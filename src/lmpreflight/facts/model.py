@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -564,7 +565,13 @@ class HostFacts(FactModel):
         return next((e for e in self.errors if e.section == WHOLE_HOST), None)
 
     def vm(self, name: str) -> VirtualMachine | None:
+        return self.vms_by_name.get(name.casefold())
+
+    @cached_property
+    def vms_by_name(self) -> dict[str, VirtualMachine]:
+        """The VMs by casefolded name (the first of any two that differ only in case): a fleet
+        run looks VMs up for every check, VM and pair."""
+        index: dict[str, VirtualMachine] = {}
         for vm in self.vms or []:
-            if vm.name.casefold() == name.casefold():
-                return vm
-        return None
+            index.setdefault(vm.name.casefold(), vm)
+        return index

@@ -17,7 +17,9 @@ memory); a problem about one host alone is listed once for that host, not per pa
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -152,6 +154,28 @@ class PlacementMatrix:
             self.problems.append(problem)
         return index
 
+    def list_for_host(self, host: str, index: int) -> None:
+        """List a problem under its host once: the same finding seen when the host is a
+        source and when it is a destination is one problem to fix."""
+        problem = self.problems[index]
+        said = (problem.check_id, problem.status, problem.message)
+        if said not in self._listed.setdefault(host, set()):
+            self._listed[host].add(said)
+            self.host_problems.setdefault(host, []).append(index)
+
+    def absorb(self, part: PlacementMatrix) -> None:
+        """Add what a worker judged (with its own problem numbering) to this matrix."""
+        ids = [self.intern(problem) for problem in part.problems]
+        for key, local in part.pair_problems.items():
+            self.pair_problems[key] = tuple(ids[i] for i in local)
+        for row in part.rows:
+            own = {index: tuple(ids[i] for i in local) for index, local in row.own.items()}
+            self.rows.append(VmRow(row.source, row.vm, row.placements, own))
+        for host, listed in part.host_problems.items():
+            for i in listed:
+                self.list_for_host(host, ids[i])
+        self.pairs += part.pairs
+
 
 def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Problem:
     finding = result.finding
@@ -202,15 +226,35 @@ def build_matrix(
     selection: Selection,
     strict: bool = False,
     judged: Callable[[str], None] = lambda source: None,
+    workers: int = 1,
 ) -> PlacementMatrix:
     """Judge every (source, destination) pair with two different hosts; ``facts`` is keyed
     by the names used in ``sources`` and ``destinations``. ``judged`` is told as each
-    source's pairs are done (for progress)."""
+    source's pairs are done (for progress).
+
+    With ``workers`` > 1 the sources are judged in that many processes (forked, so the
+    facts and checks are shared, not copied; where fork is unavailable, in this process):
+    n² evaluations are pure work, and a fleet's take minutes on one core.
+    """
     source_names, destination_names = list(sources), list(destinations)
-    matrix = PlacementMatrix(
-        hosts=[_summary(name, host) for name, host in facts.items()],
-        sources=source_names,
-        destinations=destination_names,
+    matrix = _empty(destination_names, strict, source_names, [_summary(name, host) for name, host in facts.items()])
+    forking = "fork" in multiprocessing.get_all_start_methods()
+    if workers > 1 and len(source_names) > 1 and forking:
+        _judge_in_processes(matrix, (registry, facts, destination_names, selection, strict), workers, judged)
+        return matrix
+    for source_name in source_names:
+        _judge_source(matrix, registry, facts, source_name, selection)
+        judged(source_name)
+    return matrix
+
+
+def _empty(
+    destinations: list[str], strict: bool, sources: list[str] | None = None, hosts: list[HostSummary] | None = None
+) -> PlacementMatrix:
+    return PlacementMatrix(
+        hosts=hosts or [],
+        sources=sources or [],
+        destinations=destinations,
         rows=[],
         problems=[],
         pair_problems={},
@@ -218,10 +262,35 @@ def build_matrix(
         pairs=0,
         strict=strict,
     )
-    for source_name in source_names:
-        _judge_source(matrix, registry, facts, source_name, selection)
-        judged(source_name)
-    return matrix
+
+
+_Work = tuple[Registry, Mapping[str, HostFacts], list[str], Selection, bool]
+_work: _Work | None = None
+"""What forked workers judge from: set before the pool forks, so it is inherited, not pickled."""
+
+
+def _judge_in_processes(matrix: PlacementMatrix, work: _Work, workers: int, judged: Callable[[str], None]) -> None:
+    global _work
+    _work = work
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for source_name, part in zip(matrix.sources, pool.map(_judge_one, matrix.sources), strict=True):
+                matrix.absorb(part)
+                judged(source_name)
+    finally:
+        _work = None
+
+
+def _judge_one(source_name: str) -> PlacementMatrix:
+    """In a worker: one source's pairs, numbered on their own (the parent renumbers)."""
+    assert _work is not None
+    registry, facts, destinations, selection, strict = _work
+    part = _empty(destinations, strict)
+    _judge_source(part, registry, facts, source_name, selection)
+    part._index.clear()  # rebuilt by the parent; no need to send it back
+    part._listed.clear()
+    return part
 
 
 def _judge_source(
@@ -282,11 +351,7 @@ def _split(
             continue
         shared.append(index)
         if subject in ("source", "destination"):
-            host = names[0] if subject == "source" else names[1]
-            said = (result.check.id, result.status, result.finding.message)
-            if said not in matrix._listed.setdefault(host, set()):
-                matrix._listed[host].add(said)
-                matrix.host_problems.setdefault(host, []).append(index)
+            matrix.list_for_host(names[0] if subject == "source" else names[1], index)
     return shared, per_vm
 
 
