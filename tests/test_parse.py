@@ -45,8 +45,13 @@ def test_null_lists_and_ms_dates() -> None:
 
 
 def test_lab_quirks_are_parsed() -> None:
-    document = _document()
-    assert isinstance(document["sections"]["migration"]["networks"], dict), "the lab collapses one-item arrays"
+    scenario = load_scenario("healthy")
+    hosts = dict(scenario.hosts)
+    hosts["HV01"] = hosts["HV01"].model_copy(update={"collapse_single_arrays": True})
+    scenario = scenario.model_copy(update={"hosts": hosts})
+    document = LabHost(LabWorld(scenario, "CORP\\hvadmin"), "HV01").collector_document()
+    assert isinstance(document["sections"]["migration"]["networks"], dict), "asked to, the lab collapses arrays"
+    assert isinstance(_document()["sections"]["migration"]["networks"], list), "by default it does not"
     facts = with_stage_two(
         facts_from_collector(document, target="hv01.corp.example", collector=INFO, observer_utc=NOW),
         {"lmpreflight_port_tests": {"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None}},

@@ -81,7 +81,12 @@ class HostSpec(SpecModel):
     section_errors: dict[str, str] = Field(default_factory=dict)
     account: Account | None = None
     blocked_ports: list[int] = Field(default_factory=list, description="Inbound TCP ports this host's firewall drops")
-    collapse_single_arrays: bool = Field(True, description="Serialise one-item arrays the way PowerShell 5.1 can")
+    collapse_single_arrays: bool = Field(
+        False,
+        description="Serialise one-item arrays as bare objects. Off by default: the collector stores every array "
+        "as a hashtable value, which PowerShell 5.1's ConvertTo-Json keeps an array (PowerShell/PowerShell#5579); "
+        "the parser still tolerates it",
+    )
     events: list[Event] = Field(default_factory=list)
     dns_name: str | None = Field(
         None, description="The host's name in DNS and AD when it reports another (a host lying about itself)"
