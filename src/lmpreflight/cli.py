@@ -20,6 +20,7 @@ from lmpreflight.commands.lab import demo, lab
 from lmpreflight.commands.live import check, collect, collector_script
 from lmpreflight.commands.plan import plan
 from lmpreflight.errors import UserError
+from lmpreflight.escape import visible
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4
@@ -49,12 +50,12 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except UserError as exc:
-        click.echo(f"lmpreflight: error: {exc}", err=True)
+        click.echo(f"lmpreflight: error: {visible(exc)}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # the last line of defence: a bug must not read as a verdict
         if os.environ.get("LMPREFLIGHT_DEBUG"):
             raise
-        detail = " ".join(str(exc).split())[:200]
+        detail = visible(" ".join(str(exc).split())[:200])
         click.echo(
             f"lmpreflight: internal error: {type(exc).__name__}: {detail} "
             "(a bug; LMPREFLIGHT_DEBUG=1 shows the traceback to report)",

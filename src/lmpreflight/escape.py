@@ -1,8 +1,8 @@
-"""The one place where user-controlled strings become PowerShell or LDAP syntax.
+"""The one place where user-controlled strings become PowerShell, Markdown, LDAP or terminal text.
 
 Host names, VM names and paths come from users and from hosts; anything that builds a
-script or a filter from them goes through these helpers (HTML goes through jinja2's
-autoescaping). Call sites never quote by hand.
+script, a filter or a screen from them goes through these helpers (HTML goes through
+jinja2's autoescaping). Call sites never quote by hand.
 """
 
 from __future__ import annotations
@@ -11,27 +11,84 @@ from collections.abc import Iterable
 
 from markupsafe import Markup
 
-# PowerShell treats all of these as the single-quote character inside '...' strings,
-# so each must be doubled, or a name containing one could end the literal early.
-_PS_SINGLE_QUOTES = frozenset("'\u2018\u2019\u201a\u201b")
+_PS_PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F))
+"""Characters a single-quoted literal holds as they are: printable ASCII. Everything else is
+written as ``[char]0xNNNN``, so the script means the same whichever code page reads it
+(Windows PowerShell 5.1 reads a file without a byte-order mark as ANSI, where the UTF-8
+bytes of ``ђ`` become ``Ñ’``, and ``’`` ends a literal), and no line break or separator sits
+inside a literal for a template to re-indent."""
 
 
 def ps_literal(value: object) -> str:
-    """A PowerShell single-quoted string literal whose value is exactly ``str(value)``.
+    """A PowerShell expression whose value is exactly ``str(value)``, in ASCII only.
 
-    Single-quoted strings expand nothing (no ``$var``, no subexpressions, no escapes), so
-    doubling the quote characters is all that is needed.
+    Printable ASCII becomes a single-quoted literal, which expands nothing (no ``$var``, no
+    subexpressions, no backtick escapes): doubling ``'`` is all it needs. Any other character
+    becomes a ``[char]0xNNNN`` term (UTF-16 code units, as .NET strings hold them), joined
+    to a leading string: ``('HV01' + [char]0x0442)``. A parenthesised expression is valid
+    wherever the tool puts a value: command arguments, arrays, hashtables, comparisons.
     """
     text = str(value)
     if "\x00" in text:
         raise ValueError("a NUL character cannot be passed to PowerShell")
-    return "'" + "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in text) + "'"
+    if all(ch in _PS_PLAIN for ch in text):
+        return _ps_quote(text)
+    terms: list[str] = []
+    plain: list[str] = []
+    for ch in text:
+        if ch in _PS_PLAIN:
+            plain.append(ch)
+            continue
+        if plain or not terms:
+            terms.append(_ps_quote("".join(plain)))
+            plain = []
+        units = ch.encode("utf-16-le")
+        terms += [f"[char]0x{int.from_bytes(units[i : i + 2], 'little'):04X}" for i in range(0, len(units), 2)]
+    if plain:
+        terms.append(_ps_quote("".join(plain)))
+    return "(" + " + ".join(terms) + ")"
+
+
+def _ps_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_INVISIBLE = [
+    *range(0x09),
+    *range(0x0A, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x2028,
+    0x2029,
+    *range(0xD800, 0xE000),
+    0xFFFE,
+    0xFFFF,
+]
+_VISIBLE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _INVISIBLE}
+
+
+_VISIBLE_KEEPING_LINES = {code: shown for code, shown in _VISIBLE.items() if code != 0x0A}
+
+
+def visible(value: object, keep_newlines: bool = False) -> str:
+    """Text from a host, a file or a paste, safe to show: every C0 and C1 control character
+    (all but the tab), the bidirectional overrides, line separators and the characters XML
+    1.0 forbids are shown as ``\\x1b``-style escapes. An escape sequence from a host then
+    cannot move the cursor, forge a PASS line, set a window title, write the clipboard
+    (OSC 52) or hide text, and a JUnit file stays well-formed XML. ``keep_newlines`` leaves
+    ``\\n`` alone, for multi-line text the tool itself lays out."""
+    return str(value).translate(_VISIBLE_KEEPING_LINES if keep_newlines else _VISIBLE)
 
 
 def ps_comment(value: object) -> str:
     """Text safe inside a PowerShell line comment: every kind of line break becomes a space,
-    so a name cannot end the comment and start a command."""
-    return " ".join(str(value).replace("\x00", "").splitlines())
+    so a name cannot end the comment and start a command; other control characters are
+    shown as escapes."""
+    return visible(" ".join(str(value).replace("\x00", "").splitlines()))
 
 
 def ps_array(values: Iterable[object]) -> str:
@@ -42,9 +99,35 @@ def ps_array(values: Iterable[object]) -> str:
 _MARKDOWN_SPECIAL = set("\\`*_[]<>#|~")
 
 
+def md_code(text: str) -> str:
+    """An inline Markdown code span holding ``text`` exactly (one line): delimited by more
+    backticks than its longest backtick run, padded so a leading or trailing backtick stays
+    content. Nothing inside is rewritten, so what is pasted from it is what was generated."""
+    fence = "`" * (_longest_run(text, "`") + 1)
+    return f"{fence} {text} {fence}"
+
+
+def md_code_block(text: str, indent: int = 0, language: str = "") -> str:
+    """A fenced Markdown code block holding ``text`` exactly: the fence is longer than any
+    backtick run inside, so no line of the text can close it."""
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    pad = " " * indent
+    body = "\n".join(pad + line if line else line for line in text.split("\n"))
+    return f"{pad}{fence}{language}\n{body}\n{pad}{fence}"
+
+
+def _longest_run(text: str, ch: str) -> int:
+    longest = current = 0
+    for c in text:
+        current = current + 1 if c == ch else 0
+        longest = max(longest, current)
+    return longest
+
+
 def md_text(value: object) -> str:
-    """Text that Markdown shows as written: special characters backslash-escaped, one line."""
-    text = " ".join(str(value).splitlines())
+    """Text that Markdown shows as written: special characters backslash-escaped, one line,
+    control characters shown as escapes."""
+    text = visible(" ".join(str(value).splitlines()))
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 

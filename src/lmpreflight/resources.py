@@ -26,7 +26,7 @@ def data_dir(name: str) -> Path:
 def template_environment(autoescape: bool) -> jinja2.Environment:
     """HTML templates autoescape everything; PowerShell templates escape through the
     ``ps`` filter (the one PowerShell-literal helper) instead."""
-    from lmpreflight.escape import md_text, ps_array, ps_comment, ps_literal
+    from lmpreflight.escape import md_code_block, md_text, ps_array, ps_comment, ps_literal
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(data_dir("templates")),
@@ -40,4 +40,5 @@ def template_environment(autoescape: bool) -> jinja2.Environment:
     environment.filters["ps_array"] = ps_array
     environment.filters["ps_comment"] = ps_comment
     environment.filters["md"] = md_text
+    environment.filters["md_code_block"] = md_code_block
     return environment

@@ -18,7 +18,7 @@ from lmpreflight.errors import UserError
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.fileio import write_atomic
+from lmpreflight.fileio import powershell_text, write_atomic
 from lmpreflight.model import MoveFrom
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
@@ -31,6 +31,7 @@ from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
 from lmpreflight.report.waivers import Waiver, load_waivers
 from lmpreflight.runner import Selection, evaluate, vm_readiness
+from lmpreflight.terminal import SafeConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,7 +155,7 @@ def validate_skips(registry: Registry, skips: tuple[str, ...]) -> frozenset[str]
 
 def make_console(stderr: bool) -> Console:
     """Rich output for people; unwrapped lines when piped, so logs and greps see whole lines."""
-    console = Console(stderr=stderr)
+    console = SafeConsole(stderr=stderr)
     console.soft_wrap = not console.is_terminal
     return console
 
@@ -221,7 +222,7 @@ def write_reports(report: Report, options: ReportOptions) -> None:
         (options.json_path, render_json),
         (options.html_path, render_html),
         (options.junit_path, render_junit),
-        (options.fix_script_path, render_fix_script),
+        (options.fix_script_path, lambda r: powershell_text(render_fix_script(r))),
         (options.markdown_path, render_markdown),
     ]
     for path, render in outputs:

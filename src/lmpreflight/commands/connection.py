@@ -20,6 +20,7 @@ from lmpreflight.collect.dns import DnsServer
 from lmpreflight.collect.live import CollectOptions, parse_endpoints
 from lmpreflight.commands.common import apply
 from lmpreflight.errors import UserError
+from lmpreflight.terminal import SafeConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
@@ -192,7 +193,7 @@ class HostProgress:
     """A live table of hosts and their stage on a terminal; silent when quiet or piped."""
 
     def __init__(self, hosts: list[str], quiet: bool, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or SafeConsole(stderr=True)
         self.enabled = not quiet and self.console.is_terminal
         self.stages = dict.fromkeys(hosts, "waiting")
         self.lock = threading.Lock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,32 @@ from lmpreflight.collect.script import render_collector
 from lmpreflight.commands.common import ReportOptions, load_registry, options_from, report_options, run_and_report
 from lmpreflight.commands.connection import HostProgress, collect_options, connection_options
 from lmpreflight.errors import UserError
+from lmpreflight.escape import visible
 from lmpreflight.facts import save_host_facts
 from lmpreflight.facts.model import HostFacts
+from lmpreflight.fileio import UTF8_BOM, powershell_text, write_atomic
 from lmpreflight.report.model import Report
 
 EXIT_INCOMPLETE = 3
+_UNSAFE_FILE_CHARACTERS = re.compile(r"[^a-z0-9_-]+")
+
+
+def facts_file_names(source: str, destination: str) -> tuple[str, str]:
+    """File names for ``--save-facts``, made from the names the admin typed (never from what a
+    host reports, which could hold ``../`` or an absolute path): the first label of each name
+    (``hv01.json``), the whole name when that is not distinct or is an address, and the role
+    in front when even those collide. Only ``[a-z0-9_-]`` survive, so the files stay in the folder."""
+
+    def safe(text: str) -> str:
+        return _UNSAFE_FILE_CHARACTERS.sub("_", text.casefold()).strip("_") or "host"
+
+    short = (safe(source.split(".")[0]), safe(destination.split(".")[0]))
+    if short[0] != short[1] and not any(name.isdigit() for name in short):
+        return f"{short[0]}.json", f"{short[1]}.json"
+    full = (safe(source), safe(destination))
+    if full[0] != full[1]:
+        return f"{full[0]}.json", f"{full[1]}.json"
+    return f"source-{full[0]}.json", f"destination-{full[1]}.json"
 
 
 def live_check(
@@ -38,8 +60,9 @@ def live_check(
     with HostProgress([source, destination], quiet) as progress:
         source_facts, destination_facts = collect_hosts([source, destination], collect, progress.update, pair=True)
     if facts_dir is not None:
-        for facts in (source_facts, destination_facts):
-            path = facts_dir / f"{facts.name.lower()}.json"
+        names = facts_file_names(source, destination)
+        for facts, name in zip((source_facts, destination_facts), names, strict=True):
+            path = facts_dir / name
             save_host_facts(facts, path)
             click.echo(f"wrote {path}", err=True)
     return run_and_report(
@@ -97,17 +120,33 @@ def collect(host: str, output: Path, **kwargs: Any) -> None:
 def _report_collection(facts: HostFacts) -> int:
     for error in facts.errors:
         hint = f" ({error.hint})" if error.hint else ""
-        click.echo(f"lmpreflight: {facts.name}: {error.section}: {error.message}{hint}", err=True)
+        click.echo(visible(f"lmpreflight: {facts.name}: {error.section}: {error.message}{hint}"), err=True)
     return EXIT_INCOMPLETE if facts.errors else 0
 
 
 @click.command("collector-script")
 @click.option("--vm", "vms", multiple=True, metavar="NAME", help="A VM the move concerns (repeatable).")
-def collector_script(vms: tuple[str, ...]) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the script to this file (UTF-8 with a byte-order mark) instead of standard output.",
+)
+def collector_script(vms: tuple[str, ...], output: Path | None) -> None:
     """Print the offline collector script, for hosts WinRM cannot reach.
 
     Run it on the host in an elevated PowerShell session:
     powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json
     then copy the file here and run 'lmpreflight analyze'.
     """
-    click.echo(render_collector(vms, mode="offline"), nl=False)
+    script = powershell_text(render_collector(vms, mode="offline"))
+    if output is not None:
+        write_atomic(output, script)
+        click.echo(f"wrote {output}", err=True)
+        return
+    # Byte for byte (click.echo would strip escape sequences from names when piped); the
+    # byte-order mark goes to a file or pipe, where it makes a saved .ps1 read as UTF-8.
+    text = script if not sys.stdout.isatty() else script.removeprefix(UTF8_BOM)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()

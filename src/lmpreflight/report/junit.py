@@ -9,6 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
+from lmpreflight.escape import visible
 from lmpreflight.report.model import Report, ResultOut
 
 
@@ -29,6 +30,16 @@ def _case(result: ResultOut, strict: bool) -> ET.Element:
     else:
         ET.SubElement(case, "system-out").text = f"{result.status.upper()}: {result.message}"
     return case
+
+
+def _make_visible(root: ET.Element) -> None:
+    """Host text may hold characters XML 1.0 forbids (ElementTree writes them anyway, and CI
+    then cannot parse the file): show them as escapes, in every attribute and text."""
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            element.set(key, visible(value))
+        if element.text:
+            element.text = visible(element.text, keep_newlines=True)
 
 
 def render_junit(report: Report) -> str:
@@ -59,5 +70,6 @@ def render_junit(report: Report) -> str:
             totals[key] += value
     for key, value in totals.items():
         root.set(key, str(value))
+    _make_visible(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
