@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from lmpreflight.collect.live import collect_hosts
 from lmpreflight.errors import UserError
+from lmpreflight.fleet.collect import collect_inventory
+from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 
@@ -59,3 +62,21 @@ def test_a_large_lab_serves_every_host_from_one_listener(tmp_path: Path) -> None
     assert unreachable.whole_host_error is not None
     assert lab.wsman["HV017"].stats.shells_created == 1
     assert lab.wsman["HV002"].stats.shells_created == 0
+
+
+def test_a_rejected_password_costs_one_failed_logon_in_a_fleet(tmp_path: Path) -> None:
+    scenario = load_scenario(str(generated(tmp_path, "generate: {hosts: 8, vms_per_host: 1, problems: false}\n")))
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), password="wrong", concurrency=8)
+        facts = collect_inventory(hosts, options)
+        winrm_failures = sum(server.stats.failed_logons for server in lab.wsman.values())
+        ldap_failures = sum(server.directory.failed_binds for server in lab.ldap.values())
+    assert winrm_failures + ldap_failures == 1, "only the first logon tries the rejected password"
+    assert all(f.whole_host_error is not None for f in facts.values())
+    held_back = [
+        f.whole_host_error.message
+        for f in facts.values()
+        if f.whole_host_error and "not tried" in f.whole_host_error.message
+    ]
+    assert len(held_back) >= len(facts) - 1  # at most one host heard the password (the DC may have been first)

@@ -382,12 +382,14 @@ def collect_hosts(
     options: CollectOptions,
     progress: Progress = lambda host, stage: None,
     pair: bool = False,
+    gate: CredentialGate | None = None,
 ) -> list[HostFacts]:
     """Facts for every host, in the order given. With ``pair``, hosts[0] is the source and
-    hosts[1] the destination, and each tests TCP to the other's migration addresses."""
+    hosts[1] the destination, and each tests TCP to the other's migration addresses.
+    ``gate`` shares one password's fate across calls (a fleet collects host by host)."""
     rendezvous = Rendezvous(hosts)
     cancel = threading.Event()
-    gate = CredentialGate(enabled=options.password is not None)
+    gate = gate or CredentialGate(enabled=options.password is not None)
     jobs = []
     for index, host in enumerate(hosts):
         peer = hosts[1 - index] if pair else None

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.collect.live import CollectOptions, CredentialGate, collect_hosts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
 
@@ -42,11 +42,14 @@ def collect_inventory(
     """Facts for every host, keyed by inventory name, at most ``options.concurrency`` at once.
 
     A host that cannot be reached yields facts carrying that collection error, as in
-    ``check``; the others are collected regardless.
+    ``check``; the others are collected regardless. One password is tried on one host at a
+    time until a host accepts it, and not at all once one rejects it: a mistyped password
+    costs one failed logon, not one per host (each counts towards the domain's lockout).
     """
+    gate = CredentialGate(enabled=options.password is not None)
 
     def one(host: InventoryHost) -> HostFacts:
-        (facts,) = collect_hosts([host.target], host_options(host, options))
+        (facts,) = collect_hosts([host.target], host_options(host, options), gate=gate)
         return facts
 
     results: dict[str, HostFacts] = {}
