@@ -126,7 +126,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     if pattern != pattern.lower():
         raise ValueError(f"patterns are written in lower case (the text is lower-cased): {pattern!r}")
     if _UNSAFE_START.match(pattern):
-        raise ValueError(f"a pattern starts with literal text, so the search can skip ahead: {pattern!r}")
+        raise ValueError(f"a pattern must start with literal text, so the search can skip ahead: {pattern!r}")
     for macro, expansion in MACROS.items():
         pattern = pattern.replace(macro, expansion)
     return re.compile(pattern)
