@@ -390,6 +390,49 @@ GROUPS = [
         "Failed to establish a connection with host 'HV02': The requested address is not valid in its context. (0x80072741)",
         "vmms_listener_not_bound",
     ),
+    # Reports in the words admins use on forums (written for these tests).
+    (
+        "After the upgrade to Server 2025 CredSSP live migration fails even from the console of the source host (0x8009030E).",
+        "credential_guard_blocks_credssp",
+    ),
+    (
+        "Move-VM : Failed to create Planned Virtual Machine at migration destination: The object already exists.",
+        "vm_already_on_destination",
+    ),
+    (
+        "Storage move fails: The requested operation could not be completed due to a virtual disk system limitation.",
+        "vhd_compressed_or_encrypted",
+    ),
+    (
+        "Move-VM : The operation cannot be performed while the object is in its current state. (VM 'FS' is Backing up)",
+        "vm_state_blocks_migration",
+    ),
+    (
+        'Error (12711) VMM cannot complete the WMI operation on the server (hv01) because of an error: [MSCluster_Resource.Name="SCVMM VM01"] The cluster resource could not be found.',
+        "cluster_only_error",
+    ),
+    (
+        "Hyper-V Manager: The operation on computer 'HV03' failed: The WinRM client cannot process the request. If the authentication "
+        "scheme is different from Kerberos, or if the client computer is not joined to a domain, then HTTPS transport must be used "
+        "or the destination machine must be added to the TrustedHosts configuration setting.",
+        "winrm_unreachable",
+    ),
+    (
+        "虚拟机“APP01”的实时迁移失败。无法与主机“HV02”建立连接: 由于连接方在一段时间后没有正确答复或连接的主机没有反应，连接尝试失败。",
+        "migration_network_unreachable_or_firewall",
+    ),
+    (
+        "Falha na migração ao vivo de 'APP': Nenhuma conexão pôde ser feita porque a máquina de destino as recusou ativamente.",
+        "migration_network_unreachable_or_firewall",
+    ),
+    (
+        'Get-VMHostSupportedVersion lists 8.0-10.0 and Move-VM says "The virtual machine version is not supported on this host".',
+        "vm_version_unsupported",
+    ),
+    (
+        "Move-VM : You do not have the required permission to complete this task. Contact the administrator of the authorization policy for the computer 'HV2'.",
+        "insufficient_permissions",
+    ),
 ]
 
 

@@ -209,7 +209,9 @@ def _message_matches(kb: KnowledgeBase, plain: str, scores: dict[str, _Score]) -
     matches = []
     for hit in find_messages(plain[:MESSAGE_WINDOW], kb.messages):
         label = f"message '{hit.phrase[:80]}'"
-        _weigh(scores, hit.entry.causes, PATTERN_WEIGHT, label, names=True)
+        # A longer matched phrase is a more specific statement: it wins a tie with a short one.
+        weight = PATTERN_WEIGHT + min(len(hit.phrase), 80) / 10
+        _weigh(scores, hit.entry.causes, weight, label, names=True)
         matches.append(
             MatchOut(
                 kind="message",

@@ -167,8 +167,12 @@ class MessageEntry(KbModel):
         )
 
     def search(self, text: str) -> tuple[Language, str] | None:
-        """The language and the matched phrase, when every pattern of one alternative occurs in ``text``."""
+        """The language and the longest matched phrase (the most specific statement), when every
+        pattern of one alternative occurs in ``text``."""
+        best: tuple[Language, str] | None = None
         for language, patterns in self.compiled:
+            if best is not None and language != best[0]:
+                break
             found = []
             for prefix, pattern in patterns:
                 match = pattern.search(text) if prefix in text else None
@@ -176,8 +180,10 @@ class MessageEntry(KbModel):
                     break
                 found.append(match.group(0))
             else:
-                return language, " … ".join(found)
-        return None
+                phrase = " … ".join(found)
+                if best is None or len(phrase) > len(best[1]):
+                    best = (language, phrase)
+        return best
 
 
 class KnowledgeBase(KbModel):
