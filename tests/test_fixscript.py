@@ -30,25 +30,64 @@ def test_golden_fix_script_for_the_broken_example(golden) -> None:  # type: igno
     golden("broken.fix.ps1", re.sub(r"lmpreflight \S+; verdict", "lmpreflight <version>; verdict", script))
 
 
-def test_the_script_is_safe_by_default_and_stops_on_errors() -> None:
+def test_the_script_asks_before_each_change_and_stops_on_errors() -> None:
     script = render_fix_script(broken_report())
-    assert "[switch]$Apply" in script and "$ErrorActionPreference = 'Stop'" in script
-    assert 'if (-not $Apply) { Write-Host "[plan]' in script
+    assert "[CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]" in script
+    assert "$PSCmdlet.ShouldProcess(" in script and "$ErrorActionPreference = 'Stop'" in script
+    assert "[switch]$Apply" not in script, "PowerShell's own -WhatIf and -Confirm, not a custom switch"
     assert "if (-not (& $Needed))" in script, "every step checks its precondition first"
     for part, host in (("Source", "HV01"), ("Destination", "HV03")):
         assert f"if ($Part -eq '{part}') {{\n    Assert-LmpHost '{host}'" in script
     assert "Import-Module ActiveDirectory" in script
 
 
+def test_the_script_keeps_a_transcript_and_the_values_before_each_change() -> None:
+    script = render_fix_script(broken_report())
+    assert "Start-Transcript -Path $LmpTranscript -WhatIf:$false -Confirm:$false" in script
+    assert script.count("Stop-Transcript") >= 2, "each part and the error trap stop the transcript"
+    directory = script.split("# Part Directory")[1].split("# Part Source")[0]
+    assert directory.index("Save-LmpBefore 'HV01'") < directory.index("Invoke-LmpStep"), "read before changing"
+    assert "'msDS-AllowedToDelegateTo'" in directory and "if (-not $WhatIfPreference) { Write-LmpBefore }" in directory
+    destination = script.split("# Part Destination")[1]
+    assert destination.index("Save-LmpBefore 'FirewallRule'") < destination.index("Invoke-LmpStep")
+
+
+def test_parts_run_in_order_directory_first() -> None:
+    script = render_fix_script(broken_report())
+    assert "1. -Part Directory" in script and "2. -Part Source" in script and "3. -Part Destination" in script
+    assert script.index("# Part Directory (1 of 3)") < script.index("# Part Source (2 of 3)")
+    assert script.index("# Part Source (2 of 3)") < script.index("# Part Destination (3 of 3)")
+    assert "[ValidateSet('Directory', 'Source', 'Destination')]" in script
+
+
+def test_nothing_to_fix_changes_nothing() -> None:
+    source, destination = healthy_pair()
+    vms = ("SQL01", "WEB02")
+    report = build_report(full_run(source, destination, vms), source, destination, Selection(vms=vms), FIXED)
+    script = render_fix_script(report)
+    assert not parse_errors(script)
+    assert "Write-Host 'lmpreflight: nothing to fix; nothing was changed.'" in script
+    code = [line for line in script.splitlines() if line.strip() and not line.startswith("#")]
+    assert code == ["Write-Host 'lmpreflight: nothing to fix; nothing was changed.'"], "no part, no change"
+
+
 def test_steps_are_grouped_by_where_they_run() -> None:
     script = render_fix_script(broken_report())
-    source, rest = script.split("# Part Source")[1].split("# Part Destination")
-    destination, directory = rest.split("# Part Directory")
+    directory, rest = script.split("# Part Directory")[1].split("# Part Source")
+    source, destination = rest.split("# Part Destination")
+    destination, network = destination.split("# For the network team")
     assert "Invoke-LmpStep 'network.firewall-rule'" in destination
     assert "Invoke-LmpStep 'delegation.spns-to-destination'" in directory
     assert "Invoke-LmpStep 'delegation.protocol-transition'" in directory
     assert "# vm.configuration-version:" in source and "Update-VMVersion" in source
     assert "Invoke-LmpStep" not in source, "VM changes need a decision: explained, not automated"
+    assert "# network.port-6600: " in network, "what only the network team can change is listed, not run"
+
+
+def test_suggested_commands_stay_one_per_line() -> None:
+    script = render_fix_script(broken_report())
+    suggested = [line.strip() for line in script.splitlines() if line.strip().startswith("#") and "PS> " in line]
+    assert suggested and all(line.count("PS> ") == 1 for line in suggested)
 
 
 def test_hostile_names_stay_inside_comments_and_literals() -> None:
@@ -82,7 +121,10 @@ def test_fix_script_for_every_scenario_parses_and_addresses_its_failures(name: s
 def test_markdown_summary() -> None:
     text = render_markdown(broken_report())
     assert text.startswith("## Live migration preflight: NOT READY\n")
-    assert "- **VM configuration version runs on the destination** (`vm.configuration-version`)" in text
+    assert "### Before the move" in text and "**Domain Admin (Active Directory)**" in text
+    assert text.index("**Domain Admin (Active Directory)**") < text.index("**On HV01 (source)**")
+    assert "(vm.configuration-version · LEGACY01)" in text and "```powershell\n    Stop-VM -Name 'LEGACY01'" in text
+    assert "- LEGACY01: blocked by " in text
     assert "### Warnings" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
 

@@ -2,28 +2,46 @@
 # lmpreflight remediation script for HV01 -> HV03
 # Generated 2026-11-20 10:05 UTC by lmpreflight <version>; verdict: not-ready.
 #
-# It has three parts, each to be run where it says:
-#   -Part Source       on HV01 (the source host), in an elevated session
-#   -Part Destination  on HV03 (the destination host), in an elevated session
-#   -Part Directory    on a machine with the ActiveDirectory module, as a Domain Admin
+# Run the parts in this order, each where it says:
+#   1. -Part Directory    on a machine with the ActiveDirectory module, as a Domain Admin
+#   2. -Part Source       on HV01 (the source host), in an elevated session
+#   3. -Part Destination  on HV03 (the destination host), in an elevated session
 #
-# Without -Apply it only reports what it would change. Every step checks first whether it is
-# still needed, so running it again changes nothing; it stops at the first error.
-#   .\fix.ps1 -Part Source            # plan
-#   .\fix.ps1 -Part Source -Apply     # change
-[CmdletBinding()]
+# Each change is a high-impact change: PowerShell asks before making it (-Confirm:$false does
+# not ask; -WhatIf shows what would change and changes nothing). Every step checks first
+# whether it is still needed, so running a part again changes nothing; it stops at the first
+# error. Each run keeps a transcript, and writes the values it may change before changing
+# them (lmpreflight-before-<Part>-<time>.json), so every change can be undone by hand.
+#   .\fix.ps1 -Part Directory -WhatIf     # preview
+#   .\fix.ps1 -Part Directory             # change, confirming each step
+[CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]
 param(
-    [Parameter(Mandatory = $true)][ValidateSet('Source', 'Destination', 'Directory')][string]$Part,
-    [switch]$Apply
+    [Parameter(Mandatory = $true)][ValidateSet('Directory', 'Source', 'Destination')][string]$Part,
+    [string]$LogFolder = $PSScriptRoot
 )
 $ErrorActionPreference = 'Stop'
-trap { Write-Host "lmpreflight: stopped: $($_.Exception.Message)" -ForegroundColor Red; exit 1 }
+$LmpStamp = Get-Date -Format 'yyyyMMdd-HHmmss'
+$LmpTranscript = Join-Path -Path $LogFolder -ChildPath "lmpreflight-fix-$Part-$LmpStamp.log"
+Start-Transcript -Path $LmpTranscript -WhatIf:$false -Confirm:$false
+trap { Write-Host "lmpreflight: stopped: $($_.Exception.Message)" -ForegroundColor Red; Stop-Transcript; exit 1 }
+$LmpBefore = [ordered]@{}
+
+function Save-LmpBefore([string]$Name, [scriptblock]$Read) {
+    try { $LmpBefore[$Name] = & $Read } catch { $LmpBefore[$Name] = "could not be read: $($_.Exception.Message)" }
+}
+
+function Write-LmpBefore {
+    $path = Join-Path -Path $LogFolder -ChildPath "lmpreflight-before-$Part-$LmpStamp.json"
+    $LmpBefore | ConvertTo-Json -Depth 4 | Set-Content -Path $path -Encoding UTF8 -WhatIf:$false -Confirm:$false
+    Write-Host "Values before any change: $path (to undo a change, set the value back)"
+}
 
 function Invoke-LmpStep([string]$Check, [string]$Description, [scriptblock]$Needed, [scriptblock]$Change) {
     if (-not (& $Needed)) { Write-Host "[done] $Check - $Description"; return }
-    if (-not $Apply) { Write-Host "[plan] $Check - $Description"; return }
-    Write-Host "[fix]  $Check - $Description"
-    & $Change
+    if ($PSCmdlet.ShouldProcess($env:COMPUTERNAME, "$Check - $Description")) {
+        Write-Host "[fix]  $Check - $Description"
+        & $Change
+    }
 }
 
 function Assert-LmpHost([string]$Name) {
@@ -31,65 +49,13 @@ function Assert-LmpHost([string]$Name) {
 }
 
 # =====================================================================================
-# Part Source: run on HV01, in an elevated PowerShell session
-# =====================================================================================
-if ($Part -eq 'Source') {
-    Assert-LmpHost 'HV01'
-
-    # network.port-6600: HV01 cannot reach TCP 6600 on 10.0.50.13
-    # Not automated: needs a decision or downtime
-    # Allow TCP 6600 from the source to the destination (host firewall and any network firewall between). Suggested: Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'
-
-    # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
-    # Not automated: needs a decision or downtime
-    # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone. Suggested: Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
-
-    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01); the move needs -IncludeStorage
-    # Not automated: needs a decision or downtime
-    # Eject local media, and move with storage or place the VM on shared storage.
-
-    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
-    # Not automated: needs a decision or downtime
-    # Create the switch(es) on HV03 with the same names. Suggested: New-VMSwitch -Name 'External-DMZ' -NetAdapterName 'NIC' -AllowManagementOS $false
-
-    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
-    # Not automated: needs a decision or downtime
-    # Shut LEGACY01 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
-
-    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
-    # Not automated: needs a decision or downtime
-    # Shut WEB02 down, enable processor compatibility, start it again. Suggested: Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
-
-    # hyperv.os-pair-supported: Windows Server 2016 → 2022: works when the destination supports the VM's configuration version, but Microsoft's guide does not document this pair
-    # Not automated: needs a decision or downtime
-    # Move between hosts of the same Windows Server release, or from an older release to a newer one (for example during an upgrade); check the VM configuration version against the destination first.
-
-    # After the delegation changes (Part Directory) have replicated, renew this host's tickets.
-    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
-}
-
-# =====================================================================================
-# Part Destination: run on HV03, in an elevated PowerShell session
-# =====================================================================================
-if ($Part -eq 'Destination') {
-    Assert-LmpHost 'HV03'
-
-    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV03
-    Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {
-        [string](Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope').Enabled -ne 'True'
-    } {
-        Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
-    }
-
-    # After the delegation changes (Part Directory) have replicated, renew this host's tickets.
-    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
-}
-
-# =====================================================================================
-# Part Directory: run on a machine with the ActiveDirectory module, as a Domain Admin
+# Part Directory (1 of 3): run on a machine with the ActiveDirectory module, as a Domain Admin
 # =====================================================================================
 if ($Part -eq 'Directory') {
     Import-Module ActiveDirectory
+    Save-LmpBefore 'HV01' { Get-ADComputer -Identity 'HV01' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
+    Save-LmpBefore 'HV03' { Get-ADComputer -Identity 'HV03' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
+    if (-not $WhatIfPreference) { Write-LmpBefore }
 
     # delegation.protocol-transition: HV01's delegation is "Kerberos only" (userAccountControl 4096); moves fail with 0x8009030E
     Invoke-LmpStep 'delegation.protocol-transition' 'Let HV01 delegate with any authentication protocol' {
@@ -105,4 +71,76 @@ if ($Part -eq 'Directory') {
         $add = @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
         Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = $add}
     }
+    Stop-Transcript
 }
+
+# =====================================================================================
+# Part Source (2 of 3): run on HV01, in an elevated PowerShell session
+# =====================================================================================
+if ($Part -eq 'Source') {
+    Assert-LmpHost 'HV01'
+
+    # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
+    # Not automated: needs a decision or downtime
+    # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone.
+    #   PS> Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
+
+    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01); the move needs -IncludeStorage
+    # Not automated: needs a decision or downtime
+    # Eject local media, and move with storage or place the VM on shared storage.
+
+    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
+    # Not automated: needs a decision or downtime
+    # Create the switch(es) on HV03 with the same names.
+    #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName 'NIC' -AllowManagementOS $false
+
+    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # Not automated: needs a decision or downtime
+    # Shut LEGACY01 down, enable processor compatibility, start it again.
+    #   PS> Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
+
+    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # Not automated: needs a decision or downtime
+    # Shut WEB02 down, enable processor compatibility, start it again.
+    #   PS> Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
+
+    # hyperv.os-pair-supported: Windows Server 2016 → 2022: works when the destination supports the VM's configuration version, but Microsoft's guide does not document this pair
+    # Not automated: needs a decision or downtime
+    # Move between hosts of the same Windows Server release, or from an older release to a newer one (for example during an upgrade); check the VM configuration version against the destination first.
+
+    # After Part Directory has replicated, renew this host's tickets.
+    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
+    Stop-Transcript
+}
+
+# =====================================================================================
+# Part Destination (3 of 3): run on HV03, in an elevated PowerShell session
+# =====================================================================================
+if ($Part -eq 'Destination') {
+    Assert-LmpHost 'HV03'
+    Save-LmpBefore 'VMHost' { Get-VMHost | Select-Object -Property @('VirtualMachineMigrationEnabled', 'VirtualMachineMigrationAuthenticationType', 'VirtualMachineMigrationPerformanceOption', 'MaximumVirtualMachineMigrations', 'UseAnyNetworkForMigration') }
+    Save-LmpBefore 'MigrationNetworks' { @(Get-VMMigrationNetwork | Select-Object -Property @('Subnet', 'Priority')) }
+    Save-LmpBefore 'FirewallRule' { Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' | Select-Object -Property @('Name', 'Enabled') }
+    Save-LmpBefore 'vmms' { Get-Service -Name 'vmms' | Select-Object -Property @('Status', 'StartType') }
+    Save-LmpBefore 'HyperVAdministrators' { @(Get-LocalGroupMember -SID 'S-1-5-32-578' | Select-Object -Property Name) }
+    if (-not $WhatIfPreference) { Write-LmpBefore }
+
+    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV03
+    Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {
+        [string](Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope').Enabled -ne 'True'
+    } {
+        Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
+    }
+
+    # After Part Directory has replicated, renew this host's tickets.
+    Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
+    Stop-Transcript
+}
+
+# =====================================================================================
+# For the network team (no part of this script changes the network):
+#
+# network.port-6600: HV01 cannot reach TCP 6600 on 10.0.50.13
+# Allow TCP 6600 from the source to the destination (host firewall and any network firewall between).
+#   PS> Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'
+# =====================================================================================

@@ -44,6 +44,8 @@ def place_of(result: ResultOut) -> Place:
     where = (fix.run_on or "").casefold() if fix else ""
     if "network team" in where or "network firewall" in where:
         return "network"
+    if result.fix_step is not None:
+        return result.fix_step.runs_on
     if "domain admin" in where or "dns administrator" in where or "active directory" in where:
         return "directory"
     return "destination" if result.subject == "destination" else "source"
@@ -89,6 +91,12 @@ def before_the_move(report: Report) -> list[ActionGroup]:
         if name not in action.subjects:
             action.subjects.append(name)
     return [group for group in groups.values() if group.actions]
+
+
+def numbered_groups(groups: list[ActionGroup]) -> list[tuple[ActionGroup, list[tuple[str, Action]]]]:
+    """Each group with its actions and their step numbers (numbered across groups)."""
+    numbers = {id(action): number for number, action in numbered(groups)}
+    return [(group, [(numbers[id(a)], a) for a in group.actions]) for group in groups]
 
 
 def numbered(groups: list[ActionGroup]) -> list[tuple[str, Action]]:

@@ -8,7 +8,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from lmpreflight.escape import html_inline_markdown
-from lmpreflight.report.actions import Action, ActionGroup, before_the_move, numbered, vm_verdicts
+from lmpreflight.report.actions import before_the_move, numbered_groups, vm_verdicts
 from lmpreflight.report.model import Report, ResultOut
 from lmpreflight.resources import template_environment
 
@@ -62,12 +62,6 @@ def check_matrix(report: Report) -> tuple[list[str], list[tuple[str, str, dict[s
     return used, [(check_id, title, cells) for check_id, (title, cells) in sorted(rows.items())]
 
 
-def _numbered_groups(groups: list[ActionGroup]) -> list[tuple[ActionGroup, list[tuple[str, Action]]]]:
-    """Each group with its actions and their step numbers (numbered across groups)."""
-    numbers = {id(action): number for number, action in numbered(groups)}
-    return [(group, [(numbers[id(a)], a) for a in group.actions]) for group in groups]
-
-
 def render_html(report: Report) -> str:
     environment = template_environment(autoescape=True).overlay()
     environment.filters["split_lines"] = str.splitlines
@@ -79,7 +73,7 @@ def render_html(report: Report) -> str:
         source=report.host_by_role("source"),
         destination=report.host_by_role("destination"),
         labels=STATUS_LABELS,
-        groups=_numbered_groups(groups),
+        groups=numbered_groups(groups),
         vm_verdicts=vm_verdicts(report),
         matrix_columns=columns,
         matrix=matrix,

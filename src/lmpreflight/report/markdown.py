@@ -1,13 +1,20 @@
-"""A short Markdown summary for a change ticket: verdict, what blocks the move and its fix, links."""
+"""A short Markdown summary for a change ticket: the verdict, each VM, "Before the move",
+warnings and accepted risks."""
 
 from __future__ import annotations
 
+from lmpreflight.report.actions import before_the_move, numbered_groups, vm_verdicts
 from lmpreflight.report.model import Report
 from lmpreflight.resources import template_environment
 
 
 def render_markdown(report: Report) -> str:
     template = template_environment(autoescape=False).get_template("summary.md.j2")
-    return template.render(
-        report=report, source=report.host_by_role("source"), destination=report.host_by_role("destination")
+    text = template.render(
+        report=report,
+        source=report.host_by_role("source"),
+        destination=report.host_by_role("destination"),
+        groups=numbered_groups(before_the_move(report)),
+        vm_verdicts=vm_verdicts(report),
     )
+    return text.rstrip("\n") + "\n"
