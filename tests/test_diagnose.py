@@ -299,3 +299,20 @@ def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:  #
         )
     assert code == 0, err
     assert "No migration failures found (0 event(s) read)." in out
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[1, 2, 3]",
+        '["a"]',
+        '[{"TimeCreated": "2026-11-20T10:00:00Z", "Id": 21502, "Properties": 5}]',
+        '[{"TimeCreated": "/Date(99999999999999999999)/", "Id": 21502}]',
+        "[" * 100_000,
+    ],
+)
+def test_hostile_json_exports_are_one_line_errors(content: str, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "events.json"
+    path.write_text(content)
+    code, _, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
