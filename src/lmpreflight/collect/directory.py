@@ -204,11 +204,9 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials, 
     import ldap3
     from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
 
-    resolver = server.resolver()
-    resolver.lifetime = _remaining(deadline, resolver.lifetime)
+    resolver = server.resolver(deadline)
     targets, problems = _dc_targets(resolver, domain)
     for target in targets:
-        resolver.lifetime = _remaining(deadline, resolver.lifetime)
         record = resolve_addresses(resolver, target.target)
         if not record.addresses:
             problems.append(f"{target.target}: {record.error}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -15,6 +17,30 @@ from lmpreflight.errors import UserError
 from lmpreflight.facts.model import DnsFacts, DnsRecord, ReverseRecord, SrvTarget
 
 LIFETIME = 5.0
+
+
+class NoTimeLeft(dns.exception.DNSException):
+    """The run's --timeout is used up; the query was not sent."""
+
+    def __init__(self) -> None:
+        super().__init__("no time left (--timeout)")  # type: ignore[no-untyped-call]
+
+
+class DeadlineResolver(dns.resolver.Resolver):
+    """A resolver whose every query ends by ``deadline`` (time.monotonic), so however many
+    names, addresses and SRV records there are, DNS stays within the host's --timeout."""
+
+    deadline: float | None = None
+
+    def resolve(self, *args: Any, **kwargs: Any) -> dns.resolver.Answer:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise NoTimeLeft()
+            kwargs["lifetime"] = min(self.lifetime, left)
+        return super().resolve(*args, **kwargs)
+
+
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
 )
@@ -65,14 +91,15 @@ class DnsServer:
             raise UserError(f"--dns-server {text}: cannot resolve {host}; give the server's IP address") from None
         return cls(str(found[0][4][0]), port)
 
-    def resolver(self) -> dns.resolver.Resolver:
+    def resolver(self, deadline: float | None = None) -> DeadlineResolver:
         if self.address is None:
-            resolver = dns.resolver.Resolver()
+            resolver = DeadlineResolver()
         else:
-            resolver = dns.resolver.Resolver(configure=False)
+            resolver = DeadlineResolver(configure=False)
             resolver.nameservers = [self.address]
             resolver.port = self.port
         resolver.lifetime = LIFETIME
+        resolver.deadline = deadline
         return resolver
 
     def label(self) -> str:
@@ -88,6 +115,8 @@ def _error(exc: Exception) -> str:
         return "NXDOMAIN (no such name)"
     if isinstance(exc, dns.resolver.NoAnswer):
         return "no record of that type"
+    if isinstance(exc, NoTimeLeft):
+        return "not asked: no time left (--timeout)"
     if isinstance(exc, dns.exception.Timeout):
         return "the DNS server did not answer"
     return f"{type(exc).__name__}: {exc}"
@@ -121,10 +150,11 @@ def dc_srv(resolver: dns.resolver.Resolver, domain: str) -> tuple[list[SrvTarget
     return [SrvTarget(target=r.target.to_text().rstrip("."), port=r.port) for r in records], None
 
 
-def dns_facts(server: DnsServer, names: list[str], domain: str | None) -> DnsFacts:
+def dns_facts(server: DnsServer, names: list[str], domain: str | None, deadline: float | None = None) -> DnsFacts:
     """Forward lookups of every name used for the host, reverse lookups of the addresses they
-    resolve to (the SPN Kerberos builds comes from this round trip), and the DC locator records."""
-    resolver = server.resolver()
+    resolve to (the SPN Kerberos builds comes from this round trip), and the DC locator records,
+    all done by ``deadline``."""
+    resolver = server.resolver(deadline)
     unique_names = list(dict.fromkeys(n.casefold() for n in names if n))
     forward = [resolve_addresses(resolver, name) for name in unique_names]
     addresses = dict.fromkeys(a for record in forward for a in record.addresses)

@@ -9,9 +9,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lmpreflight import __version__
@@ -25,8 +26,12 @@ from lmpreflight.facts.addresses import MIGRATION_PORT, incoming_addresses
 from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
 
 SMB_PORT = 445
+CANCEL_GRACE = 1.0
+"""Seconds the workers get after Ctrl-C to close their remote shells before the tool exits."""
 STAGE_TWO_RESERVE = 15.0
 """Seconds kept for a host's own TCP tests when it waits for its peer's addresses."""
+
+T = TypeVar("T")
 
 Progress = Callable[[str, str], None]
 """Called with (host, stage): connecting, collecting, directory, done, failed."""
@@ -220,10 +225,6 @@ class _HostJob:
         return StageTwoRequest(tcp, compatibility)
 
     def run(self) -> HostFacts:
-        with ThreadPoolExecutor(1, thread_name_prefix=f"tool-facts-{self.target}") as background:
-            return self._run(background)
-
-    def _run(self, background: ThreadPoolExecutor) -> HostFacts:
         options = self.options
         connection = Connection(
             host=self.target,
@@ -240,7 +241,11 @@ class _HostJob:
         # Directory and DNS do not depend on the host: read them meanwhile, unless the host was
         # typed as an address and only its answer can name it.
         by_address = _is_address(self.target.rstrip("."))
-        early = None if by_address else background.submit(self._read_tool_facts, self._identity(None))
+        early = (
+            None
+            if by_address
+            else in_daemon_thread(f"tool-facts-{self.target}", self._read_tool_facts, self._identity(None))
+        )
 
         def on_progress(stage_name: str) -> None:
             if stage_name == "collecting":  # the shell is open: the host accepted the logon
@@ -358,7 +363,9 @@ class _HostJob:
                 else:
                     self.gate.undecided(f"ldap:{names.domain}")
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
-        dns = dns_facts(options.dns, [self.target, names.fqdn], names.domain)
+        dns = dns_facts(
+            options.dns, [self.target, names.fqdn], names.domain, self.deadline or time.monotonic() + options.timeout
+        )
         return _ToolFacts(names, directory, dns, errors)
 
 
@@ -396,13 +403,39 @@ def collect_hosts(
         role = ("source" if index == 0 else "destination") if pair else "source"
         jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress, gate))
     # A pair's hosts wait for each other after stage one: both must run at once.
-    workers = len(hosts) if pair else max(1, min(options.concurrency, len(hosts)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(job.run) for job in jobs]
+    slots = threading.BoundedSemaphore(len(hosts) if pair else max(1, min(options.concurrency, len(hosts))))
+
+    def run(job: _HostJob) -> HostFacts:
+        with slots:
+            return job.run()
+
+    futures = [in_daemon_thread(f"collect-{job.target}", run, job) for job in jobs]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C (or a bug): tell the workers to stop, give them a moment to close their
+        # remote shells, and leave. They are daemon threads, so a host that is slow to
+        # answer cannot hold the exit.
+        cancel.set()
+        for job in jobs:
+            rendezvous.publish(job.target, None)
+        wait(futures, timeout=CANCEL_GRACE)
+        raise
+
+
+def in_daemon_thread(name: str, function: Callable[..., T], *args: object) -> Future[T]:
+    """Run ``function`` in a daemon thread and return its future. Unlike a thread pool's
+    workers, which the interpreter joins at exit, a daemon thread stuck on a silent socket
+    does not delay the exit after Ctrl-C."""
+    future: Future[T] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
         try:
-            return [future.result() for future in futures]
-        except BaseException:
-            cancel.set()
-            for job in jobs:
-                rendezvous.publish(job.target, None)
-            raise
+            future.set_result(function(*args))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future

@@ -87,6 +87,7 @@ class Lab:
         self.endpoints = LabEndpoints()
         self.certificates: LabCertificates | None = None
         self.shared_listener: SharedListener | None = None
+        self._holds_users = False
 
     def __enter__(self) -> Lab:
         self.start()
@@ -101,6 +102,8 @@ class Lab:
         names += [self.fqdn(n) for n in scenario.hosts]
         self.certificates = make_certificates(self.workdir, names)
         self.endpoints.ca_cert = self.certificates.ca_path
+        NtlmUsers.acquire()
+        self._holds_users = True
         for dns_name, domain in scenario.domains.items():
             for user, password in domain.users.items():
                 NtlmUsers.register(domain.netbios, user, password, dns_name)
@@ -136,6 +139,9 @@ class Lab:
         return self.endpoints
 
     def stop(self) -> None:
+        if self._holds_users:
+            NtlmUsers.release()
+            self._holds_users = False
         if self.shared_listener is not None:
             self.shared_listener.stop()
         for server in self.wsman.values():

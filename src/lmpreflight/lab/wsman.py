@@ -91,11 +91,33 @@ TIMED_OUT = (
 
 class NtlmUsers:
     """The accounts the NTLM acceptor knows. pyspnego reads them from the file named by
-    NTLM_USER_FILE, one process-wide variable, so every lab in a process shares one file."""
+    NTLM_USER_FILE, one process-wide variable, so every lab in a process shares one file.
+    It holds passwords, so it is removed when the last running lab stops."""
 
     _lock = threading.Lock()
     _path: str | None = None
     _known: ClassVar[set[str]] = set()
+    _labs = 0
+
+    @classmethod
+    def acquire(cls) -> None:
+        with cls._lock:
+            cls._labs += 1
+
+    @classmethod
+    def release(cls) -> None:
+        with cls._lock:
+            cls._labs = max(0, cls._labs - 1)
+            if cls._labs == 0 and cls._path is not None:
+                Path(cls._path).unlink(missing_ok=True)
+                if os.environ.get("NTLM_USER_FILE") == cls._path:
+                    del os.environ["NTLM_USER_FILE"]
+                cls._path = None
+                cls._known.clear()
+
+    @classmethod
+    def path(cls) -> str | None:
+        return cls._path
 
     @classmethod
     def register(cls, domain: str, user: str, password: str, dns_domain: str) -> None:

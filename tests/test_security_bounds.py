@@ -1,0 +1,127 @@
+"""Bounded in time whatever the network does: silent DCs, a silent host, and Ctrl-C."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lmpreflight.collect.live import collect_hosts
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import DnsChange, load_scenario
+from tests.lab_helpers import cli_connection_args, options_for
+
+
+@dataclass
+class Blackhole:
+    port: int
+    accepted: list[socket.socket]
+
+
+@pytest.fixture
+def blackhole() -> Iterator[Blackhole]:
+    """A loopback port that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield Blackhole(int(listener.getsockname()[1]), accepted)
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_twelve_silent_dcs_stay_within_the_timeout(blackhole: Blackhole) -> None:
+    base = load_scenario("healthy")
+    names = [f"dc{i:02d}.corp.example" for i in range(12)]
+    changes = [
+        DnsChange(
+            name="_ldap._tcp.dc._msdcs.corp.example", type="SRV", values=[f"0 100 {blackhole.port} {n}" for n in names]
+        ),
+        *(DnsChange(name=n, type="A", values=["127.0.0.1"]) for n in names),
+    ]
+    scenario = base.model_copy(update={"dns_changes": [*base.dns_changes, *changes]})
+    with Lab(scenario) as lab:
+        started = time.monotonic()
+        options = dataclasses.replace(options_for(lab, scenario), timeout=6)
+        source, _ = collect_hosts(["hv01.corp.example", "hv02.corp.example"], options, pair=True)
+        elapsed = time.monotonic() - started
+    assert elapsed < 10, f"took {elapsed:.1f} s with --timeout 6"
+    assert source.directory is None
+    assert any(e.section == "directory" for e in source.errors)
+
+
+def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        args = cli_connection_args(lab, scenario, "LAB_PW")
+        args = [a.replace(lab.endpoints.winrm["HV02"], f"http://127.0.0.1:{blackhole.port}/wsman") for a in args]
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lmpreflight",
+                "check",
+                "hv01.corp.example",
+                "hv02.corp.example",
+                *args,
+                "--timeout",
+                "60",
+            ],
+            env={**os.environ, "LAB_PW": scenario.client.password},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        waited = time.monotonic()
+        while not blackhole.accepted and time.monotonic() - waited < 60:  # the run reached the silent host
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = process.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert elapsed < 2.5, f"Ctrl-C took {elapsed:.1f} s to act"
+
+
+def test_the_labs_credential_file_is_removed_when_the_lab_stops() -> None:
+    from lmpreflight.lab.wsman import NtlmUsers
+
+    scenario = load_scenario("healthy")
+    with Lab(scenario):
+        name = NtlmUsers.path()
+        assert name is not None
+        path = Path(name)
+        assert path.exists()
+        with Lab(scenario):
+            pass
+        assert path.exists(), "a lab still running keeps the file"
+    assert not path.exists() and NtlmUsers.path() is None
+    assert "NTLM_USER_FILE" not in os.environ
