@@ -39,7 +39,11 @@ def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None
     isolated = _run(str(python), "-c", "import sys; print('\\n'.join(sys.path))")
     assert sysconfig.get_paths()["purelib"] not in isolated.stdout.splitlines(), "the test environment leaked in"
     for extra in ("dnslib", "ldaptor", "twisted", "evtx", "playwright", "tree_sitter", "hypothesis", "ansible"):
-        absent = _run(str(python), "-c", f"import importlib.util as u; print(u.find_spec('{extra}') is None)")
+        # From an empty folder: "-c" puts the working directory on sys.path, and the repository's ansible/
+        # playbook folder would otherwise pass for the ansible package.
+        absent = _run(
+            str(python), "-c", f"import importlib.util as u; print(u.find_spec('{extra}') is None)", cwd=tmp_path
+        )
         assert absent.stdout.strip() == "True", f"{extra} is an optional extra but came with a plain install"
 
     where = _run(str(python), "-c", "import lmpreflight.resources as r; print(r.data_dir('templates'))", cwd=tmp_path)
