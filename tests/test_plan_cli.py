@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,3 +274,42 @@ def test_committed_plan_schema_is_current() -> None:
     from lmpreflight.fleet.document import plan_json_schema
 
     assert (REPO / "schemas" / "plan.schema.json").read_text() == plan_json_schema()
+
+
+def test_lab_run_fleet_prints_a_working_plan_command(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmpreflight", "lab", "run", "fleet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        assert process.stdout is not None
+        while True:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith("lmpreflight plan"):
+                break
+            assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
+        export = next(text for text in lines if text.strip().startswith("export"))
+        password = shlex.split(export)[1].split("=", 1)[1]
+        command = shlex.split(line)[2:]
+        assert "--inventory" in command and "--endpoint" not in command
+        done = subprocess.run(
+            [sys.executable, "-m", "lmpreflight", "plan", *command, "-q", "--json", str(tmp_path / "plan.json")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "LMPREFLIGHT_LAB_PASSWORD": password},
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr  # HV012 cannot be reached
+        document = plan_json(tmp_path / "plan.json")
+        assert document["destinations"][:2] == ["HV001", "HV002"]
+        assert document["summary"]["pairs"] == 121
+    finally:
+        process.terminate()
+        process.wait(10)

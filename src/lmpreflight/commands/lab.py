@@ -139,15 +139,20 @@ def lab_run(scenario: str) -> None:
         click.echo(f"  DNS      127.0.0.1 port {endpoints.dns.split(':')[1]}")
         click.echo(f"  CA       {endpoints.ca_cert}")
         click.echo(f"  user     {spec.client.user}    password {spec.client.password}\n")
-        words = [
-            "lmpreflight",
-            "check",
-            running.fqdn(source),
-            running.fqdn(destination),
-            *running.connection_arguments(PASSWORD_VARIABLE),
-        ]
-        for vm in spec.vms:
-            words += ["--vm", vm]
+        if spec.demo == "plan":
+            inventory = str(running.write_inventory())
+            words = ["lmpreflight", "plan", "--inventory", inventory, "--all-pairs"]
+            words += running.connection_arguments(PASSWORD_VARIABLE, endpoints=False)
+        else:
+            words = [
+                "lmpreflight",
+                "check",
+                running.fqdn(source),
+                running.fqdn(destination),
+                *running.connection_arguments(PASSWORD_VARIABLE),
+            ]
+            for vm in spec.vms:
+                words += ["--vm", vm]
         click.echo("Check it from another terminal:")
         click.echo(f"  export {PASSWORD_VARIABLE}={shlex.quote(spec.client.password)}")
         click.echo("  " + shlex.join(words))

@@ -153,8 +153,9 @@ class Lab:
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
-    def connection_arguments(self, password_variable: str) -> list[str]:
-        """The options that point 'lmpreflight check' (or collect, diagnose) at this lab."""
+    def connection_arguments(self, password_variable: str, endpoints: bool = True) -> list[str]:
+        """The options that point 'lmpreflight check' (or collect, diagnose) at this lab;
+        without ``endpoints`` when an inventory names each host's WinRM URL instead."""
         words = [
             "--user",
             self.scenario.client.user,
@@ -165,9 +166,18 @@ class Lab:
             "--ca-cert",
             str(self.endpoints.ca_cert),
         ]
-        for name, url in self.endpoints.winrm.items():
-            words += ["--endpoint", f"{self.fqdn(name)}={url}"]
+        if endpoints:
+            for name, url in self.endpoints.winrm.items():
+                words += ["--endpoint", f"{self.fqdn(name)}={url}"]
         return words
+
+    def write_inventory(self) -> Path:
+        """A CSV inventory of the lab's hosts with their WinRM URLs, for 'lmpreflight plan'."""
+        path = self.workdir / "inventory.csv"
+        rows = ["name,address,endpoint"]
+        rows += [f"{name},{self.fqdn(name)},{url}" for name, url in self.endpoints.winrm.items()]
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return path
 
     def collect_options(self, include_storage: bool, vms: tuple[str, ...]) -> CollectOptions:
         """The collection options that point lmpreflight's own collector at this lab (demo, tests, benchmarks)."""
