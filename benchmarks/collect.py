@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import winrm
 
-from lmpreflight.collect.live import collect_hosts
+from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.facts.model import HOST_SECTIONS
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario, load_scenario

@@ -34,7 +34,7 @@ from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, collect_hosts
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.document import PlanInfo, render_plan_json
 from lmpreflight.fleet.html import render_plan_html

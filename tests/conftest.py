@@ -14,9 +14,9 @@ import pytest
 from hypothesis import settings
 
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import Context, Status
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate, run_check
+from lmpreflight.vocabulary import Context, Status
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "facts"

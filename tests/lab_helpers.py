@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, collect_hosts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario
-from lmpreflight.model import Result
 from lmpreflight.registry import load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate
+from lmpreflight.vocabulary import Result
 
 
 def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:

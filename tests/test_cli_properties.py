@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import lmpreflight.collect.live
+import lmpreflight.collect.parallel
 import lmpreflight.lab.environment
 from lmpreflight.cli import cli, main
 from tests.conftest import EXAMPLES
@@ -136,7 +136,7 @@ def _argv(command: click.Command) -> st.SearchStrategy[list[str]]:
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    collect_hosts, lab = lmpreflight.collect.live.collect_hosts, lmpreflight.lab.environment.Lab
+    collect_hosts, lab = lmpreflight.collect.parallel.collect_hosts, lmpreflight.lab.environment.Lab
     for module in list(sys.modules.values()):
         if getattr(module, "__name__", "").startswith("lmpreflight"):
             if getattr(module, "collect_hosts", None) is collect_hosts:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lmpreflight.collect.live import collect_hosts
+from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.collect.script import BOOTSTRAP, bootstrap_arguments, render_collector
 from lmpreflight.facts.model import PortTest
 from lmpreflight.lab.environment import Lab, LabTuning

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmpreflight.collect.msvm_error import read_msvm_error
-from lmpreflight.collect.parse import with_reason_messages
 from lmpreflight.collect.script import render_collector
+from lmpreflight.facts.from_collector import with_reason_messages
 from lmpreflight.facts.model import CompatibilityVerdict
+from lmpreflight.facts.msvm_error import read_msvm_error
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.hosts import LabHost, LabWorld, compatibility_blob
 from lmpreflight.lab.scenario import load_scenario

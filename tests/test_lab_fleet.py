@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lmpreflight.collect.live import collect_hosts
+from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.errors import UserError
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.inventory import InventoryHost

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def test_wheel_installs_non_editable_and_renders_reports(tmp_path: Path) -> None
     )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("lmpreflight-*.whl"))
+    assert "lmpreflight/py.typed" in zipfile.ZipFile(wheel).namelist(), "plugin authors' mypy reads our types"
     venv = tmp_path / "venv"
     assert _run(sys.executable, "-m", "venv", "--without-pip", str(venv)).returncode == 0
     python = venv / "bin" / "python"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lmpreflight.collect.parse import facts_from_collector, normalise, with_stage_two
 from lmpreflight.facts import load_host_facts
+from lmpreflight.facts.from_collector import facts_from_collector, normalise, with_stage_two
 from lmpreflight.facts.model import CollectorInfo, MigrationSettings, NetworkFacts
 from lmpreflight.lab.hosts import LabHost, LabWorld
 from lmpreflight.lab.scenario import load_scenario

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmpreflight.facts.model import HOST_SECTIONS, HostFacts
-from lmpreflight.model import Status
+from lmpreflight.vocabulary import Status
 from tests.conftest import example_docs, full_run
 
 OPTIONAL = [*HOST_SECTIONS, "directory", "dns"]

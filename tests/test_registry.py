@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import Check
 from lmpreflight.registry import BUILTIN_MODULES, CHECK_ID, check, load_checks
 from lmpreflight.runner import expand_need
+from lmpreflight.vocabulary import Check
 from tests.checks.cases import CASES
 
 CHECKS = load_checks(include_plugins=False).sorted()
@@ -63,7 +63,7 @@ def test_malformed_ids_are_refused(bad: str) -> None:
 
 
 def test_a_check_without_docstring_is_refused() -> None:
-    from lmpreflight.model import Category, Remediation, Severity
+    from lmpreflight.vocabulary import Category, Remediation, Severity
 
     declare = check(
         id="x.y", title="t", category=Category.VM, severity=Severity.LOW, remediation=Remediation("fix"), references=()

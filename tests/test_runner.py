@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from lmpreflight.facts.model import CollectionError
-from lmpreflight.model import Category, Context, Remediation, Severity, Status, passed
 from lmpreflight.registry import Registry, check
 from lmpreflight.runner import Selection, evaluate, run_check
+from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed
 from tests.conftest import healthy_pair
 
 
@@ -65,7 +65,7 @@ def test_nested_section_error_is_found_by_prefix() -> None:
 def test_skip_by_user_and_sorting() -> None:
     def fails(context: Context):  # type: ignore[no-untyped-def]
         """Always fails."""
-        from lmpreflight.model import failed
+        from lmpreflight.vocabulary import failed
 
         yield failed("bad")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lmpreflight.collect.live import collect_hosts
+from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import DnsChange, load_scenario
 from tests.lab_helpers import cli_connection_args, options_for

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
-from lmpreflight.collect.live import CollectOptions, chosen_domain
+from lmpreflight.collect.parallel import CollectOptions, chosen_domain
 from lmpreflight.escape import dn_value
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import DnsChange, load_scenario

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lmpreflight.commands.live import facts_file_names
+from lmpreflight.commands.check import facts_file_names
 from lmpreflight.errors import UserError
 from lmpreflight.fileio import write_atomic
 from tests.conftest import invoke

@@ -10,9 +10,9 @@ A check may also contribute a step to the remediation script (``fix=``, returnin
 :class:`PathPart`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-from lmpreflight.model import (
+from lmpreflight._version import __version__
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -29,12 +29,6 @@ from lmpreflight.model import (
     passed,
     warned,
 )
-from lmpreflight.registry import check
-
-try:
-    __version__ = version("lmpreflight")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "Category",

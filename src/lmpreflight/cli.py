@@ -12,19 +12,16 @@ import sys
 
 import click
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
 from lmpreflight.commands.analyze import analyze, list_checks, schema
+from lmpreflight.commands.check import check, collect, collector_script
 from lmpreflight.commands.diagnose import diagnose
 from lmpreflight.commands.explain import explain
 from lmpreflight.commands.lab import demo, lab
-from lmpreflight.commands.live import check, collect, collector_script
 from lmpreflight.commands.plan import plan
 from lmpreflight.errors import UserError
 from lmpreflight.escape import visible
-
-EXIT_USAGE = 2
-EXIT_INTERNAL = 4
-EXIT_INTERRUPTED = 130
+from lmpreflight.exit_codes import ExitCode
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,13 +42,13 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("lmpreflight: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except UserError as exc:
         click.echo(f"lmpreflight: error: {visible(exc)}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     except Exception as exc:  # the last line of defence: a bug must not read as a verdict
         if os.environ.get("LMPREFLIGHT_DEBUG"):
             raise
@@ -61,4 +58,4 @@ def main() -> None:
             "(a bug; LMPREFLIGHT_DEBUG=1 shows the traceback to report)",
             err=True,
         )
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)

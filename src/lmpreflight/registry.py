@@ -1,6 +1,6 @@
 """Declaring checks and finding them: built-in family modules plus an entry-point group.
 
-The decorator only builds a :class:`~lmpreflight.model.Check` value; importing a module
+The decorator only builds a :class:`~lmpreflight.vocabulary.Check` value; importing a module
 registers nothing. :func:`load_checks` collects the values it finds in the built-in
 modules and in the modules third parties name in the ``lmpreflight.checks`` group.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from lmpreflight.model import (
+from lmpreflight.vocabulary import (
     Category,
     Check,
     CheckFunction,
@@ -56,7 +56,7 @@ def check(
     """Declare a check. The function's docstring is its explanation: why it matters.
 
     ``fix`` builds the check's step in the remediation script from a failing or warning
-    finding (see :func:`lmpreflight.model.host_step`); ``shows_on`` names the parts of the
+    finding (see :func:`lmpreflight.vocabulary.host_step`); ``shows_on`` names the parts of the
     report's migration-path picture the check colours, e.g. ``(PathPart.FORWARD_AUTH,)`` or,
     for findings about one subject only, ``((PathPart.TCP_6600, "source"),)``. ``guards`` names
     the places (e.g. ``"directory"``) whose fix steps are written only when this check passed.

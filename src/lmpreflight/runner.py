@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmpreflight.facts.model import WHOLE_HOST, HostFacts
-from lmpreflight.model import (
+from lmpreflight.registry import PluginLoadError, Registry
+from lmpreflight.vocabulary import (
     Category,
     Check,
     Context,
@@ -25,7 +26,6 @@ from lmpreflight.model import (
     Severity,
     Status,
 )
-from lmpreflight.registry import PluginLoadError, Registry
 
 ROLES = ("source", "destination")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lmpreflight.facts.model import CollectionError, HostFacts
-from lmpreflight.model import Status
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import expand_need
+from lmpreflight.vocabulary import Status
 from tests.checks.cases import CASES, Case
 from tests.conftest import healthy_pair, run_one
 

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TypeVar
 
 from lmpreflight.facts.model import HostFacts, VirtualMachine
-from lmpreflight.model import Context, MissingFact, NotApplicable
+from lmpreflight.vocabulary import Context, MissingFact, NotApplicable
 
 LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
 SETUP_GUIDE = f"{LEARN}/deploy/set-up-hosts-for-live-migration-without-failover-clustering"
@@ -17,7 +17,6 @@ TROUBLESHOOT_GUIDE = (
     "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-issues"
 )
 
-MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 
 T = TypeVar("T")
 

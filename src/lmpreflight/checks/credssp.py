@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, USE_GUIDE, fqdn_of, require_auth
 from lmpreflight.escape import ps_literal
-from lmpreflight.model import (
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -17,7 +18,6 @@ from lmpreflight.model import (
     passed,
     warned,
 )
-from lmpreflight.registry import check
 
 CREDENTIAL_GUARD = (
     "https://learn.microsoft.com/windows/security/identity-protection/credential-guard/considerations-known-issues"

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lmpreflight.checks._helpers import (
-    MIGRATION_SERVICE,
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
     fqdn_of,
@@ -15,7 +14,9 @@ from lmpreflight.checks._helpers import (
 )
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import (
+from lmpreflight.facts.windows import MIGRATION_SERVICE
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -27,7 +28,6 @@ from lmpreflight.model import (
     passed,
     warned,
 )
-from lmpreflight.registry import check
 
 TRUSTED_FOR_DELEGATION = 0x80000
 """ADS_UF_TRUSTED_FOR_DELEGATION: unconstrained delegation."""

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts
 from lmpreflight.facts.model import HostFacts, Trust
-from lmpreflight.model import (
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -18,7 +19,6 @@ from lmpreflight.model import (
     passed,
     warned,
 )
-from lmpreflight.registry import check
 
 KERBEROS_SKEW_LIMIT = 300.0
 """Kerberos's default maximum tolerance for computer clock synchronization: 5 minutes."""

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, USE_GUIDE, both_hosts
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import (
+from lmpreflight.facts.windows import SMB_PORT
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -23,7 +25,6 @@ from lmpreflight.model import (
     subject_host,
     warned,
 )
-from lmpreflight.registry import check
 
 RUN_ON_EACH = "each host that fails, in an elevated PowerShell session"
 
@@ -342,7 +343,7 @@ def performance_option(context: Context) -> Iterator[Finding]:
         yield info(f"{context.source.name} uses {option}: {meaning}", "source", evidence={"option": option})
         return
     network = context.required("source").network
-    smb_tests = [t for t in network.port_tests if t.port == 445]
+    smb_tests = [t for t in network.port_tests if t.port == SMB_PORT]
     rdma = [a.name for a in network.adapters if a.rdma_enabled]
     if not smb_tests:
         yield warned(

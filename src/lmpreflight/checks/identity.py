@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import Category, Context, Finding, Remediation, Severity, failed, info, passed, warned
 from lmpreflight.registry import check
+from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Severity, failed, info, passed, warned
 
 DNS_HOST_NAME = "https://learn.microsoft.com/windows/win32/adschema/a-dnshostname"
 COMPUTER_NAME = "https://learn.microsoft.com/windows/win32/cimwin32prov/win32-computersystem"

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need
 from lmpreflight.escape import ps_array, ps_literal
-from lmpreflight.facts.addresses import MIGRATION_PORT, accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
+from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import (
+from lmpreflight.facts.windows import FIREWALL_RULE, FIREWALL_RULE_NAME, MIGRATION_PORT
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -23,12 +25,6 @@ from lmpreflight.model import (
     subject_host,
     warned,
 )
-from lmpreflight.registry import check
-
-FIREWALL_RULE = "Hyper-V (MIG-TCP-In)"
-"""The display name of the built-in inbound rule for live migration (TCP 6600, vmms.exe)."""
-FIREWALL_RULE_NAME = "VIRT-MIGL-In-TCP-NoScope"
-"""The same rule's name, which does not change with the display language."""
 
 
 def incoming_addresses(host: HostFacts, role: str) -> list[str]:

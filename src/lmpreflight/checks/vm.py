@@ -14,7 +14,8 @@ from lmpreflight.checks._helpers import (
 )
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import WHOLE_HOST, CompatibilityVerdict, VirtualMachine
-from lmpreflight.model import (
+from lmpreflight.registry import check
+from lmpreflight.vocabulary import (
     Category,
     Context,
     Finding,
@@ -26,7 +27,6 @@ from lmpreflight.model import (
     passed,
     warned,
 )
-from lmpreflight.registry import check
 
 MINIMUM_VERSION = (5, 0)
 GIB = 1024**3

@@ -15,7 +15,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
+from lmpreflight.facts.windows import FIREWALL_RULE_NAME
 from lmpreflight.resources import template_environment
 
 COLLECTOR_VERSION = 1
@@ -66,6 +67,7 @@ def render_collector(vm_names: Sequence[str] = (), mode: str = "live", events_ho
         port_timeout_ms=PORT_TIMEOUT_MS,
         events_hours=int(events_hours) if events_hours else None,
         max_events=MAX_EVENTS_PER_CHANNEL,
+        firewall_rule_name=FIREWALL_RULE_NAME,
     )
 
 

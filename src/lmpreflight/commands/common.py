@@ -19,7 +19,6 @@ from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import powershell_text, write_atomic
-from lmpreflight.model import MoveFrom
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.fixscript import render_fix_script
@@ -32,6 +31,7 @@ from lmpreflight.report.text import render_text
 from lmpreflight.report.waivers import Waiver, load_waivers
 from lmpreflight.runner import Selection, evaluate, vm_readiness
 from lmpreflight.terminal import SafeConsole
+from lmpreflight.vocabulary import MoveFrom
 
 F = TypeVar("F", bound=Callable[..., Any])
 

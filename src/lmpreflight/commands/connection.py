@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from lmpreflight.collect.dns import DnsServer
-from lmpreflight.collect.live import CollectOptions, parse_endpoints
+from lmpreflight.collect.parallel import CollectOptions, parse_endpoints
 from lmpreflight.commands.common import apply
 from lmpreflight.errors import UserError
 from lmpreflight.terminal import SafeConsole

@@ -11,11 +11,12 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict
 
+from lmpreflight.commands.check import live_check
 from lmpreflight.commands.common import ReportOptions, make_console, options_from, report_options, run_and_report
 from lmpreflight.commands.connection import collect_options, connection_options
 from lmpreflight.commands.explain import check_results, facts_option
-from lmpreflight.commands.live import live_check
 from lmpreflight.errors import UserError
+from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.events import read_event_export
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
@@ -27,7 +28,6 @@ from lmpreflight.runner import COLLECTION_CHECK_ID
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
 MAX_HOURS = 24 * 31
-EXIT_INCOMPLETE = 3
 
 
 def parse_since(text: str) -> int:
@@ -89,7 +89,7 @@ def diagnose(
     collect = dataclasses.replace(collect, events_hours=parse_since(since))
     report = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
     unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in report.results)
-    sys.exit(EXIT_INCOMPLETE if unreachable else (1 if report.incidents else 0))
+    sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if report.incidents else ExitCode.NOTHING_FOUND))
 
 
 # Report options that judge or report the hosts' checks: without --facts there are none.

@@ -9,6 +9,7 @@ import click
 
 from lmpreflight.commands.common import make_console
 from lmpreflight.errors import UserError
+from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.engine import MAX_TEXT, FactsContext, explain_text
 from lmpreflight.explain.incidents import vm_names_in
 from lmpreflight.explain.render import render_explanation
@@ -83,4 +84,4 @@ def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: boo
         click.echo(explanation.model_dump_json(indent=2))
     else:
         render_explanation(explanation, make_console(stderr=False))
-    sys.exit(0 if explanation.matches else 1)
+    sys.exit(ExitCode.EXPLAINED if explanation.matches else ExitCode.NOT_RECOGNISED)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lmpreflight.commands.check import live_check
 from lmpreflight.commands.common import ReportOptions, options_from, report_options
-from lmpreflight.commands.live import live_check
 from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
 from lmpreflight.fleet.inventory import InventoryHost

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from lmpreflight.collect.live import CollectOptions
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.common import make_console, validate_skips
 from lmpreflight.commands.connection import collect_options, connection_options
 from lmpreflight.errors import UserError

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.decode import decode, hresult_from_win32
 from lmpreflight.explain.knowledge import LANGUAGES, KnowledgeBase, knowledge
 from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
@@ -28,8 +29,7 @@ from lmpreflight.explain.recognise import (
     find_wmi_returns,
     whole_number,
 )
-from lmpreflight.model import Result, Status
-from lmpreflight.report.parts import RemediationOut
+from lmpreflight.vocabulary import Result, Status
 
 MAX_TEXT = 5 * 1024 * 1024
 MAX_CODES = 25

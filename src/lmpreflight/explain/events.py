@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lmpreflight.collect.parse import normalise
 from lmpreflight.errors import UserError
 from lmpreflight.explain.knowledge import knowledge
+from lmpreflight.facts.from_collector import normalise
 from lmpreflight.facts.model import EventRecord
 
 EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"

@@ -19,7 +19,7 @@ from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.knowledge import knowledge
 from lmpreflight.explain.model import Incident, IncidentEvent
 from lmpreflight.facts.model import EventRecord
-from lmpreflight.model import Result
+from lmpreflight.vocabulary import Result
 
 HYPERV = re.compile(r"hyper-v", re.IGNORECASE)
 WINDOW = timedelta(minutes=2)

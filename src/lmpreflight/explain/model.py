@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.decode import Decoded
-from lmpreflight.report.parts import RemediationOut
 
 EXPLANATION_SCHEMA_VERSION = 1
 

@@ -10,9 +10,6 @@ import ipaddress
 
 from lmpreflight.facts.model import HostFacts, MigrationSettings, NetAdapter
 
-MIGRATION_PORT = 6600
-"""vmms listens for incoming live migrations on this TCP port."""
-
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from lmpreflight.errors import UserError
+from lmpreflight.facts.from_collector import COLLECTOR_FORMAT, facts_from_offline
 from lmpreflight.facts.model import SCHEMA_VERSION, HostFacts
+from lmpreflight.facts.validation import describe_validation_error
 from lmpreflight.fileio import write_atomic
 
 MAX_FACTS_BYTES = 32 * 1024 * 1024
@@ -69,8 +71,6 @@ def parse_host_facts(document: Any, source: str) -> HostFacts:
 
 
 def _from_offline_script(document: dict[str, Any], source: str) -> HostFacts:
-    from lmpreflight.collect.parse import COLLECTOR_FORMAT, facts_from_offline
-
     if document.get("lmpreflight_collector") != COLLECTOR_FORMAT:
         raise FactsError(
             f"{source}: written by collector format {document.get('lmpreflight_collector')!r}; this lmpreflight "
@@ -80,32 +80,6 @@ def _from_offline_script(document: dict[str, Any], source: str) -> HostFacts:
         return facts_from_offline(document)
     except (ValueError, ValidationError) as exc:
         raise FactsError(f"{source}: not a usable collector file ({str(exc).splitlines()[0]})") from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem as 'field path: what was expected', plus a count of the rest."""
-    problems = exc.errors(include_url=False)
-    first = problems[0]
-    location = _format_location(first["loc"])
-    message = first["msg"]
-    if first["type"] == "missing":
-        message = "required field is missing"
-    elif first["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling, or the file is from another tool)"
-    found = first.get("input")
-    detail = f"{location}: {message}"
-    if first["type"] not in ("missing", "extra_forbidden") and not isinstance(found, dict | list):
-        detail += f" (found {json.dumps(found)[:60]})"
-    if len(problems) > 1:
-        detail += f"; and {len(problems) - 1} more problem(s)"
-    return detail
-
-
-def _format_location(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(document)"
 
 
 def dump_host_facts(facts: HostFacts) -> str:

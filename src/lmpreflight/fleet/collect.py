@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from lmpreflight.collect.live import CollectOptions, CredentialGate, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, CredentialGate, collect_hosts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
 from lmpreflight.fleet.placement import Placement, PlacementMatrix, Problem, VmRow
 
 PLAN_SCHEMA_VERSION = 1

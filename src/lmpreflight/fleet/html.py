@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
 from lmpreflight.fleet.document import PlanInfo, without_destination
 from lmpreflight.fleet.placement import Placement, PlacementMatrix
 from lmpreflight.resources import template_environment

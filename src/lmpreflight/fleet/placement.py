@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import Result, Status
 from lmpreflight.registry import Registry
 from lmpreflight.runner import Selection, evaluate
+from lmpreflight.vocabulary import Result, Status
 
 VM_PREFIX = "vm:"
 SHOWN = (Status.FAIL, Status.ERROR, Status.WARN)

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from lmpreflight.fleet.document import PlanInfo
 from lmpreflight.fleet.placement import Cell, Placement, PlacementMatrix, Problem
-from lmpreflight.model import Status
+from lmpreflight.vocabulary import Status
 
 SHOWN_PER_LIST = 6
 """Destinations named per list before "+N more" (the JSON and HTML have them all)."""

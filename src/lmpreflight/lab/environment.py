@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lmpreflight.collect.dns import DnsServer
-from lmpreflight.collect.live import CollectOptions
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.lab.certs import LabCertificates, make_certificates
 from lmpreflight.lab.dns_server import DnsTable, LabDnsServer, reverse_name
 from lmpreflight.lab.hosts import LabHost, LabWorld

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lmpreflight.errors import UserError
-from lmpreflight.facts.load import describe_validation_error
+from lmpreflight.facts.validation import describe_validation_error
 
 DOMAIN_SPNS = ("Microsoft Virtual System Migration Service", "cifs")
 OWN_SPNS = (

@@ -20,9 +20,10 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
 from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT, LANGUAGE_MODE_MARKER
 from lmpreflight.facts.model import HOST_SECTIONS
+from lmpreflight.facts.windows import MIGRATION_PORT
 from lmpreflight.lab.scenario import HostSpec, Scenario
 from lmpreflight.lab.wsman import ConnectionDropped
 
@@ -426,7 +427,7 @@ class LabWorld:
         facts = self.scenario.host_facts(owner)
         if port in spec.blocked_ports:
             return "timed-out", from_address, timed_out
-        if port == 6600:
+        if port == MIGRATION_PORT:
             rule = (facts.get("network") or {}).get("migration_firewall_rule") or {}
             if not rule.get("present") or not rule.get("enabled"):
                 return "timed-out", from_address, timed_out

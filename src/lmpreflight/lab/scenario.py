@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lmpreflight.errors import UserError
-from lmpreflight.facts.load import describe_validation_error
 from lmpreflight.facts.model import HOST_SECTIONS, HostFacts, Trust
+from lmpreflight.facts.validation import describe_validation_error
 from lmpreflight.lab.fleet import expand_fleet
 
 BUILTIN = resources.files("lmpreflight.lab") / "scenarios"

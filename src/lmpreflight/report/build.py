@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
+from lmpreflight.documents import RemediationOut
+from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.addresses import incoming_addresses, shared_migration_addresses
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.model import PathPart, Result, RunPlace, Status
 from lmpreflight.report.model import (
     AcceptedOut,
     FixStepOut,
@@ -21,20 +21,18 @@ from lmpreflight.report.model import (
     ResultOut,
     RunOut,
     Summary,
+    Verdict,
     VmReadinessOut,
 )
-from lmpreflight.report.parts import RemediationOut
 from lmpreflight.report.waivers import WAIVABLE, Waiver, WaiverOut, WaiverState, active
 from lmpreflight.runner import Selection, VmReadiness
+from lmpreflight.vocabulary import PathPart, Result, RunPlace, Status
 
-
-class Verdict(StrEnum):
-    READY = "ready"
-    NOT_READY = "not-ready"
-    INCOMPLETE = "incomplete"
-
-
-EXIT_CODES = {Verdict.READY: 0, Verdict.NOT_READY: 1, Verdict.INCOMPLETE: 3}
+EXIT_CODES = {
+    Verdict.READY: ExitCode.READY,
+    Verdict.NOT_READY: ExitCode.NOT_READY,
+    Verdict.INCOMPLETE: ExitCode.INCOMPLETE,
+}
 """0 ready, 1 not ready, 3 incomplete; 2 (usage or unusable input) is raised before a report exists."""
 
 
@@ -46,7 +44,7 @@ def verdict_for(statuses: list[Status], strict: bool) -> Verdict:
     return Verdict.READY
 
 
-def exit_code_for(verdict: Verdict) -> int:
+def exit_code_for(verdict: Verdict) -> ExitCode:
     return EXIT_CODES[verdict]
 
 

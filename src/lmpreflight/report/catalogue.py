@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmpreflight.model import Check
+from lmpreflight.vocabulary import Check
 
 
 def checks_markdown(checks: list[Check]) -> str:

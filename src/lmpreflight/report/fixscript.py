@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lmpreflight.checks.network import FIREWALL_RULE_NAME as FIREWALL_RULE
-from lmpreflight.model import RUN_PLACES, RunPlace
+from lmpreflight.facts.windows import FIREWALL_RULE_NAME
 from lmpreflight.report.actions import place_of
 from lmpreflight.report.model import Report, ResultOut
 from lmpreflight.resources import template_environment
+from lmpreflight.vocabulary import RUN_PLACES, RunPlace
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,6 @@ def render_fix_script(report: Report) -> str:
         destination=report.host_by_role("destination"),
         plan=plan,
         hosts={"source": report.host_by_role("source"), "destination": report.host_by_role("destination")},
-        firewall_rule=FIREWALL_RULE,
+        firewall_rule=FIREWALL_RULE_NAME,
         delegation_changed=plan.automated("directory"),
     )

@@ -21,7 +21,7 @@ STATUS_LABELS = {
     "pass": "PASS",
 }
 STATUS_ORDER = ("fail", "error", "warn", "skip", "info", "pass")
-"""Worst first, as in :class:`lmpreflight.model.Status`."""
+"""Worst first, as in :class:`lmpreflight.vocabulary.Status`."""
 
 
 def evidence_html(value: Any) -> Markup:

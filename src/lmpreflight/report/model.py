@@ -4,18 +4,23 @@ these models, so the published schema and what the tool writes cannot drift apar
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.model import Incident
-from lmpreflight.report.parts import RemediationOut
 from lmpreflight.report.waivers import WaiverOut
+from lmpreflight.vocabulary import RunPlace, Severity, Status
 
 REPORT_SCHEMA_VERSION = 1
 
-StatusName = Literal["pass", "info", "skip", "warn", "error", "fail"]
-VerdictName = Literal["ready", "not-ready", "incomplete"]
+
+class Verdict(StrEnum):
+    READY = "ready"
+    NOT_READY = "not-ready"
+    INCOMPLETE = "incomplete"
 
 
 class ReportModel(BaseModel):
@@ -31,9 +36,9 @@ class AcceptedOut(ReportModel):
 
 
 class FixStepOut(ReportModel):
-    """The check's own step in the remediation script (see ``lmpreflight.model.FixStep``)."""
+    """The check's own step in the remediation script (see ``lmpreflight.vocabulary.FixStep``)."""
 
-    runs_on: Literal["source", "destination", "directory"]
+    runs_on: RunPlace
     description: str
     needed: str | None = Field(description="PowerShell condition, true while the fix is still needed")
     change: str | None = Field(description="PowerShell that makes the change")
@@ -44,8 +49,8 @@ class ResultOut(ReportModel):
     check_id: str
     title: str
     category: str
-    severity: Literal["critical", "high", "medium", "low", "info"]
-    status: StatusName
+    severity: Severity
+    status: Status
     subject: str = Field(description="'source', 'destination', 'pair' or 'vm:<name>'")
     host: str | None = Field(description="The host the result is about, when it is about one host")
     message: str
@@ -82,17 +87,17 @@ class PathOut(ReportModel):
     """What the migration-path picture shows, each part with the status of the checks behind it."""
 
     address: str | None = Field(description="The destination's migration address the source shares a subnet with")
-    tcp_6600: StatusName | None
-    forward_auth: StatusName | None = Field(description="Authentication and delegation towards the destination")
-    reverse_auth: StatusName | None = Field(description="The same for moving back")
+    tcp_6600: Status | None
+    forward_auth: Status | None = Field(description="Authentication and delegation towards the destination")
+    reverse_auth: Status | None = Field(description="The same for moving back")
     auth_label: str
-    source_status: StatusName
-    destination_status: StatusName
+    source_status: Status
+    destination_status: Status
 
 
 class VmReadinessOut(ReportModel):
     vm: str
-    status: StatusName
+    status: Status
     blocking: list[str] = Field(description="VM checks that fail (or could not be evaluated) for this VM")
     warnings: list[str]
 
@@ -108,7 +113,7 @@ class RunOut(ReportModel):
 
 class Summary(ReportModel):
     total: int
-    counts: dict[StatusName, int]
+    counts: dict[Status, int]
     accepted: int = Field(default=0, description="Results whose risk a waiver accepts (counted in counts too)")
 
 
@@ -117,7 +122,7 @@ class Report(ReportModel):
     tool: str = "lmpreflight"
     tool_version: str
     generated_at: datetime
-    verdict: VerdictName
+    verdict: Verdict
     exit_code: int
     run: RunOut
     hosts: list[HostOut]
@@ -130,7 +135,7 @@ class Report(ReportModel):
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
     incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")
-    held_fixes: dict[Literal["source", "destination", "directory"], list[str]] = Field(
+    held_fixes: dict[RunPlace, list[str]] = Field(
         default_factory=dict,
         description="Places whose fix-script changes are held back, with why: a check guarding them did not pass",
     )

@@ -23,6 +23,7 @@ from lmpreflight.report.actions import (
     vm_verdicts,
 )
 from lmpreflight.report.model import Report, ResultOut
+from lmpreflight.vocabulary import Status
 
 STYLES = {
     "fail": "bold red",
@@ -148,7 +149,10 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
             if len(members) <= 3:
                 line.append(f": {ids}", style="dim")
             console.print(line, soft_wrap=console.soft_wrap)
-        quiet = counts.get("pass", 0), counts.get("skip", 0) - sum(len(m) for _, m in not_evaluated_groups(report))
+        quiet = (
+            counts.get(Status.PASS, 0),
+            counts.get(Status.SKIP, 0) - sum(len(m) for _, m in not_evaluated_groups(report)),
+        )
         if any(quiet):
             console.print(
                 Text(f"PASS  {quiet[0]} passed, {quiet[1]} not applicable (-v lists them)", style="green"),
@@ -166,7 +170,10 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
                 line.append(f": {', '.join(shown)}", style="dim")
             _hanging(console, Text(f"  {verdict.vm}: "), line)
     console.print()
-    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("fail", "error", "warn", "pass", "info", "skip"))
+    summary = ", ".join(
+        f"{counts.get(s, 0)} {s}"
+        for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.INFO, Status.SKIP)
+    )
     if report.summary.accepted:
         summary += f" ({report.summary.accepted} accepted by waivers, not counted)"
     console.print(Text.assemble(("Summary: ", "bold"), summary))

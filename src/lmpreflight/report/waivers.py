@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lmpreflight.errors import UserError
-from lmpreflight.facts.load import describe_validation_error
+from lmpreflight.facts.validation import describe_validation_error
 from lmpreflight.registry import CHECK_ID
 
 MAX_WAIVER_BYTES = 1_048_576

@@ -18,8 +18,6 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from lmpreflight.collect.msvm_error import read_msvm_error
-from lmpreflight.facts.load import describe_validation_error
 from lmpreflight.facts.model import (
     HOST_SECTIONS,
     CollectionError,
@@ -28,6 +26,8 @@ from lmpreflight.facts.model import (
     HostFacts,
     PortTest,
 )
+from lmpreflight.facts.msvm_error import read_msvm_error
+from lmpreflight.facts.validation import describe_validation_error
 
 COLLECTOR_FORMAT = 1
 TOOL_SECTIONS = ("directory", "dns")

@@ -9,18 +9,18 @@ from typing import Any
 
 import click
 
-from lmpreflight.collect.live import CollectOptions, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, collect_hosts
 from lmpreflight.collect.script import render_collector
 from lmpreflight.commands.common import ReportOptions, load_registry, options_from, report_options, run_and_report
 from lmpreflight.commands.connection import HostProgress, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.escape import visible
+from lmpreflight.exit_codes import ExitCode
 from lmpreflight.facts import save_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import UTF8_BOM, powershell_text, write_atomic
 from lmpreflight.report.model import Report
 
-EXIT_INCOMPLETE = 3
 _UNSAFE_FILE_CHARACTERS = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -121,7 +121,7 @@ def _report_collection(facts: HostFacts) -> int:
     for error in facts.errors:
         hint = f" ({error.hint})" if error.hint else ""
         click.echo(visible(f"lmpreflight: {facts.name}: {error.section}: {error.message}{hint}"), err=True)
-    return EXIT_INCOMPLETE if facts.errors else 0
+    return ExitCode.INCOMPLETE if facts.errors else ExitCode.READY
 
 
 @click.command("collector-script")

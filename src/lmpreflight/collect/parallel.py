@@ -15,17 +15,17 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from lmpreflight import __version__
+from lmpreflight._version import __version__
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
-from lmpreflight.collect.parse import facts_from_collector, with_stage_two
 from lmpreflight.collect.script import StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
-from lmpreflight.facts.addresses import MIGRATION_PORT, incoming_addresses
+from lmpreflight.facts.addresses import incoming_addresses
+from lmpreflight.facts.from_collector import facts_from_collector, with_stage_two
 from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
+from lmpreflight.facts.windows import MIGRATION_PORT, SMB_PORT
 
-SMB_PORT = 445
 CANCEL_GRACE = 1.0
 """Seconds the workers get after Ctrl-C to close their remote shells before the tool exits."""
 STAGE_TWO_RESERVE = 15.0
