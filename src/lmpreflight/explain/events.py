@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,7 +199,10 @@ def read_event_export(path: Path) -> EventExport:
     """Events from an exported log (.evtx, wevtutil XML, Get-WinEvent JSON), with warnings about
     the file; one clear error when it cannot be read or holds no events at all."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO blocks, /dev/zero never ends
+            raise UserError(f"{path}: cannot read the event file (not a regular file)")
+        size = status.st_size
         if size > MAX_FILE:
             raise UserError(
                 f"{path}: {size // 1_048_576} MB is larger than lmpreflight reads ({MAX_FILE // 1_048_576} MB)"

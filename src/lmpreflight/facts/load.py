@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,22 @@ class FactsError(UserError):
 def load_host_facts(path: Path) -> HostFacts:
     """Load and validate one host's facts, or raise :class:`FactsError` with one line."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except OSError as exc:
         raise FactsError(f"{path}: cannot read the fact file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(status.st_mode):
+        # A FIFO would block forever and /dev/zero never ends: only regular files are read.
+        kind = "a folder" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+        raise FactsError(f"{path}: cannot read the fact file ({kind}); pass the JSON written by 'lmpreflight collect'")
+    size = status.st_size
     if size > MAX_FACTS_BYTES:
         raise FactsError(
             f"{path}: {size / 1_048_576:.0f} MB is too large for a fact file "
             f"(limit {MAX_FACTS_BYTES // 1_048_576} MB); pass the JSON written by 'lmpreflight collect'"
         )
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FACTS_BYTES + 1)  # the file may have grown since stat
     except OSError as exc:  # a folder, no permission, a file that went away
         raise FactsError(f"{path}: cannot read the fact file ({exc.strerror or exc})") from None
     try:
@@ -45,10 +52,16 @@ def load_host_facts(path: Path) -> HostFacts:
         raise FactsError(
             f"{path}: not a text file (not UTF-8); pass the JSON written by 'lmpreflight collect'"
         ) from None
+    if len(raw) > MAX_FACTS_BYTES:
+        raise FactsError(f"{path}: too large for a fact file (limit {MAX_FACTS_BYTES // 1_048_576} MB)")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FactsError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise FactsError(f"{path}: JSON nested too deeply to be a fact file") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise FactsError(f"{path}: not usable JSON ({str(exc).splitlines()[0][:120]})") from None
     return parse_host_facts(document, source=str(path))
 
 
@@ -78,8 +91,13 @@ def _from_offline_script(document: dict[str, Any], source: str) -> HostFacts:
         )
     try:
         return facts_from_offline(document)
-    except (ValueError, ValidationError) as exc:
-        raise FactsError(f"{source}: not a usable collector file ({str(exc).splitlines()[0]})") from None
+    except (ValueError, ValidationError, TypeError, AttributeError, KeyError, OverflowError, OSError) as exc:
+        # The document comes from a host: any shape it has that the parser does not expect
+        # is a bad file, not a bug to report with a traceback.
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise FactsError(f"{source}: not a usable collector file ({first})") from None
+    except RecursionError:
+        raise FactsError(f"{source}: not a usable collector file (nested too deeply)") from None
 
 
 def dump_host_facts(facts: HostFacts) -> str:

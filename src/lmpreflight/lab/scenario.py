@@ -12,10 +12,10 @@ import copy
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from lmpreflight.errors import UserError
 from lmpreflight.facts.model import HOST_SECTIONS, HostFacts, Trust
@@ -120,10 +120,18 @@ class Expectation(SpecModel):
     )
 
 
+def _no_control_characters(name: str) -> str:
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        raise ValueError(f"a VM name with a control character ({name!r}) cannot be passed to a host")
+    return name
+
+
 class Scenario(SpecModel):
     name: str
     summary: str
-    vms: list[str] = Field(default_factory=list, description="The VMs to check (--vm) in the demo and tests")
+    vms: list[Annotated[str, AfterValidator(_no_control_characters)]] = Field(
+        default_factory=list, description="The VMs to check (--vm) in the demo and tests"
+    )
     demo: Literal["check", "plan"] = Field(
         default="check", description="What 'demo' runs: 'check' of the source and destination, or 'plan --all-pairs'"
     )
@@ -186,6 +194,8 @@ def _read(reference: str, relative_to: Path | None) -> tuple[dict[str, Any], str
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(f"scenario {label}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise UserError(f"scenario {label}: nested too deeply to be a scenario") from None
     if not isinstance(document, dict):
         raise UserError(f"scenario {label}: expected a mapping at the top level")
     return document, label, folder
@@ -200,6 +210,10 @@ def merge(base: Any, change: Any) -> Any:
     return copy.deepcopy(change)
 
 
+MAX_EXTENDS = 16
+"""Levels of ``extends:``; real scenarios use one or two."""
+
+
 def _resolve(reference: str, relative_to: Path | None, seen: tuple[str, ...]) -> tuple[dict[str, Any], str]:
     document, label, folder = _read(reference, relative_to)
     parent = document.pop("extends", None)
@@ -207,6 +221,8 @@ def _resolve(reference: str, relative_to: Path | None, seen: tuple[str, ...]) ->
         return document, label
     if parent in seen:
         raise UserError(f"scenario {label}: 'extends' loops back to {parent}")
+    if len(seen) >= MAX_EXTENDS:
+        raise UserError(f"scenario {label}: more than {MAX_EXTENDS} levels of 'extends'")
     base, _ = _resolve(str(parent), folder, (*seen, str(parent)))
     return merge(base, document), label
 
