@@ -8,6 +8,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lmpreflight.errors import UserError
@@ -26,14 +27,26 @@ _STREAM_FOLDERS = ("/dev/", "/proc/")
 """Paths that name open streams (``/dev/stdout`` → ``/proc/self/fd/1``): always written into."""
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
+def write_atomic(path: Path, content: str | bytes | Iterable[str]) -> None:
     """Write a regular file through a temporary file beside ``path`` and a rename, keeping an
-    existing file's mode and owner; write straight into a device, FIFO or stream path."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    existing file's mode and owner; write straight into a device, FIFO or stream path.
+    ``content`` may be text written piece by piece (a fleet-sized report need not be one
+    string in memory, twice over once encoded)."""
+    data = _encoded(content)
     if is_special(path):
         _write_into(path, data)
     else:
         _replace(path, data)
+
+
+def _encoded(content: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    if isinstance(content, bytes):
+        yield content
+    elif isinstance(content, str):
+        yield content.encode("utf-8")
+    else:
+        for piece in content:
+            yield piece.encode("utf-8")
 
 
 def is_special(path: Path) -> bool:
@@ -53,19 +66,20 @@ def is_special(path: Path) -> bool:
     return not stat.S_ISREG(followed.st_mode) or resolved.startswith(_STREAM_FOLDERS)
 
 
-def _write_into(path: Path, data: bytes) -> None:
+def _write_into(path: Path, data: Iterable[bytes]) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in data:
+                handle.write(piece)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: Iterable[bytes]) -> None:
     directory = path.parent if str(path.parent) else Path()
     try:
         existing: os.stat_result | None = path.lstat()
@@ -79,7 +93,8 @@ def _replace(path: Path, data: bytes) -> None:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in data:
+                handle.write(piece)
             if existing is not None:
                 _keep_mode_and_owner(handle.fileno(), existing)
         Path(temp_name).replace(path)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,18 +22,16 @@ from lmpreflight.facts import load_host_facts, save_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.fleet.collect import collect_inventory
-from lmpreflight.fleet.document import PlanInfo, render_plan_json
+from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
 from lmpreflight.fleet.html import render_plan_html
 from lmpreflight.fleet.inventory import InventoryHost, load_inventory
-from lmpreflight.fleet.placement import PlacementMatrix, build_matrix
+from lmpreflight.fleet.placement import PlacementMatrix, build_matrix, workers_for
 from lmpreflight.fleet.progress import FleetProgress
-from lmpreflight.fleet.render import render_plan_junit, render_plan_text
+from lmpreflight.fleet.render import plan_junit_chunks, render_plan_text
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection
 
 SAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-PAIRS_PER_PROCESS_POOL = 400
-"""Below this many pairs, judging takes less time than starting worker processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +187,7 @@ def run_plan(
             _save(facts, request.save_facts)
     roles = _roles(request, facts)
     selection = Selection(vms=request.vms, skip=skip, include_storage=request.include_storage)
-    # Every pair is pure work: a fleet's n² evaluations use every core; a few pairs need no processes.
-    pairs = len(roles.sources) * len(roles.destinations)
-    workers = (os.cpu_count() or 1) if pairs > PAIRS_PER_PROCESS_POOL else 1
+    workers = workers_for(len(roles.sources) * len(roles.destinations))
     with FleetProgress(len(roles.sources), request.quiet, "Judging sources") as progress:
         matrix = build_matrix(
             registry, facts, roles.sources, roles.destinations, selection, request.strict, progress.judged, workers
@@ -283,13 +278,13 @@ def _save(facts: dict[str, HostFacts], folder: Path) -> None:
 
 def _write(matrix: PlacementMatrix, info: PlanInfo, request: PlanRequest) -> None:
     if request.output_format == "json":
-        sys.stdout.write(render_plan_json(matrix, info))
+        sys.stdout.writelines(plan_json_chunks(matrix, info))
     else:
         render_plan_text(matrix, make_console(stderr=False), verbose=request.verbose)
-    outputs: list[tuple[Path | None, Callable[[PlacementMatrix, PlanInfo], str]]] = [
-        (request.json_path, render_plan_json),
+    outputs: list[tuple[Path | None, Callable[[PlacementMatrix, PlanInfo], str | Iterable[str]]]] = [
+        (request.json_path, plan_json_chunks),
         (request.html_path, render_plan_html),
-        (request.junit_path, render_plan_junit),
+        (request.junit_path, plan_junit_chunks),
     ]
     for path, render in outputs:
         if path is not None:

@@ -1,7 +1,7 @@
 """The plan document: the placement matrix as JSON, published as ``schemas/plan.schema.json``.
 
 The schema is generated from these models. At fleet size (4,000 VMs × 200 destinations)
-building one model object per cell would cost hundreds of MiB, so :func:`render_plan_json`
+building one model object per cell would cost hundreds of MiB, so :func:`plan_json_chunks`
 writes the same shape row by row from the matrix; the tests validate what it writes
 against the generated schema.
 """
@@ -191,11 +191,8 @@ def plan_head(matrix: PlacementMatrix, info: PlanInfo) -> dict[str, Any]:
     }
 
 
-def render_plan_json(matrix: PlacementMatrix, info: PlanInfo) -> str:
-    return "".join(_json_chunks(matrix, info))
-
-
-def _json_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
+def plan_json_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
+    """The JSON document piece by piece: the head, then one VM per piece."""
     head = json.dumps(plan_head(matrix, info), indent=2, ensure_ascii=False)
     yield head[: head.rindex("}")].rstrip() + ',\n  "vms": ['
     for index, row in enumerate(matrix.rows):

@@ -18,6 +18,7 @@ memory); a problem about one host alone is listed once for that host, not per pa
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -262,6 +263,15 @@ def _empty(
         pairs=0,
         strict=strict,
     )
+
+
+PAIRS_PER_PROCESS_POOL = 400
+"""Below this many pairs, judging takes less time than starting worker processes."""
+
+
+def workers_for(pairs: int) -> int:
+    """Processes worth judging this many pairs in: every core for a fleet, none for a few pairs."""
+    return (os.cpu_count() or 1) if pairs > PAIRS_PER_PROCESS_POOL else 1
 
 
 _Work = tuple[Registry, Mapping[str, HostFacts], list[str], Selection, bool]

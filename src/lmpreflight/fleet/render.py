@@ -123,13 +123,12 @@ def _fixes(matrix: PlacementMatrix, console: Console) -> None:
     console.print()
 
 
-def render_plan_junit(matrix: PlacementMatrix, info: PlanInfo) -> str:
-    """One testcase per VM × destination: ready passes; after fixes and blocked fail;
-    unknown is an error; warnings fail only in a strict run (as in the placement)."""
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + "".join(_junit_chunks(matrix, info))
+def plan_junit_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
+    """JUnit XML, piece by piece (one test suite, a VM, per piece): one testcase per VM ×
+    destination. Ready passes; after fixes and blocked fail; unknown is an error; warnings
+    fail only in a strict run (as in the placement)."""
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
 
-
-def _junit_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
     counts = {
         "tests": sum(len(row.placements) - row.placements.count("-") for row in matrix.rows),
         "failures": matrix.count(Placement.AFTER_FIXES) + matrix.count(Placement.BLOCKED),
