@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lmpreflight.collect.parallel import CollectOptions, collect_hosts
@@ -69,3 +75,32 @@ def cli_connection_args(lab: Lab, scenario: Scenario, password_variable: str) ->
     """The connection options that point the real CLI at a running lab, without progress display."""
     assert lab.scenario is scenario
     return [*lab.connection_arguments(password_variable), "-q"]
+
+
+@contextmanager
+def lab_run_printed(scenario: str, command: str) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Start 'lmpreflight lab run SCENARIO' and yield the options of the ``command`` line it
+    prints, with the environment that holds the password it exports; the lab stops after."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmpreflight", "lab", "run", scenario],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        assert process.stdout is not None
+        while True:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith(f"lmpreflight {command}"):
+                break
+            assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
+        export = next(text for text in lines if text.strip().startswith("export"))
+        password = shlex.split(export)[1].split("=", 1)[1]
+        yield shlex.split(line)[2:], {**env, "LMPREFLIGHT_LAB_PASSWORD": password}
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ import tree_sitter_powershell
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from tests.conftest import invoke, validate_report_json
-from tests.lab_helpers import cli_connection_args
+from tests.lab_helpers import cli_connection_args, lab_run_printed
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
 
@@ -168,39 +166,17 @@ def test_live_collector_is_valid_powershell() -> None:
 
 
 def test_lab_run_prints_a_working_check_command() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lmpreflight", "lab", "run", "port-6600-blocked"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        lines = []
-        assert process.stdout is not None
-        while True:
-            line = process.stdout.readline()
-            lines.append(line)
-            if line.strip().startswith("lmpreflight check"):
-                break
-            assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
-        export = next(text for text in lines if text.strip().startswith("export"))
-        password = shlex.split(export)[1].split("=", 1)[1]
-        command = shlex.split(line)[2:]
+    with lab_run_printed("port-6600-blocked", "check") as (command, env):
         done = subprocess.run(
             [sys.executable, "-m", "lmpreflight", "check", *command],
             capture_output=True,
             text=True,
             timeout=60,
-            env={**env, "LMPREFLIGHT_LAB_PASSWORD": password},
+            env=env,
             check=False,
         )
-        assert done.returncode == 1, done.stderr
-        assert "FAIL  network.port-6600" in done.stdout
-    finally:
-        process.terminate()
-        process.wait(10)
+    assert done.returncode == 1, done.stderr
+    assert "FAIL  network.port-6600" in done.stdout
 
 
 def test_https_with_no_verify_warns_and_works(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import pytest
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 from tests.conftest import REPO, invoke
+from tests.lab_helpers import lab_run_printed
 
 PASSWORD_VARIABLE = "LMPREFLIGHT_TEST_PASSWORD"
 PLAN_SCHEMA = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
@@ -277,39 +276,17 @@ def test_committed_plan_schema_is_current() -> None:
 
 
 def test_lab_run_fleet_prints_a_working_plan_command(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lmpreflight", "lab", "run", "fleet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        lines = []
-        assert process.stdout is not None
-        while True:
-            line = process.stdout.readline()
-            lines.append(line)
-            if line.strip().startswith("lmpreflight plan"):
-                break
-            assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
-        export = next(text for text in lines if text.strip().startswith("export"))
-        password = shlex.split(export)[1].split("=", 1)[1]
-        command = shlex.split(line)[2:]
+    with lab_run_printed("fleet", "plan") as (command, env):
         assert "--inventory" in command and "--endpoint" not in command
         done = subprocess.run(
             [sys.executable, "-m", "lmpreflight", "plan", *command, "-q", "--json", str(tmp_path / "plan.json")],
             capture_output=True,
             text=True,
             timeout=120,
-            env={**env, "LMPREFLIGHT_LAB_PASSWORD": password},
+            env=env,
             check=False,
         )
-        assert done.returncode == 3, done.stderr  # HV012 cannot be reached
-        document = plan_json(tmp_path / "plan.json")
-        assert document["destinations"][:2] == ["HV001", "HV002"]
-        assert document["summary"]["pairs"] == 121
-    finally:
-        process.terminate()
-        process.wait(10)
+    assert done.returncode == 3, done.stderr  # HV012 cannot be reached
+    document = plan_json(tmp_path / "plan.json")
+    assert document["destinations"][:2] == ["HV001", "HV002"]
+    assert document["summary"]["pairs"] == 121
