@@ -161,7 +161,7 @@ def test_unknown_host_name_is_a_resolution_error() -> None:
         options = dataclasses.replace(options_for(lab, scenario), endpoints={})
         (facts,) = collect_hosts(["no-such-host.invalid"], options)
     assert facts.whole_host_error is not None
-    assert facts.whole_host_error.message == "cannot resolve no-such-host.invalid"
+    assert facts.whole_host_error.message == "cannot resolve no-such-host.invalid: no DNS record; is the name right?"
 
 
 def test_ctrl_c_closes_the_remote_shells() -> None:

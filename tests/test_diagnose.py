@@ -13,9 +13,9 @@ from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.registry import load_checks
-from lmpreflight.runner import Selection, evaluate
+from lmpreflight.runner import evaluate
 from tests.conftest import EXAMPLES, REPO, invoke, validate_report_json
-from tests.lab_helpers import cli_connection_args, collect_pair
+from tests.lab_helpers import cli_connection_args, collect_pair, selection_for
 
 DATA = REPO / "tests" / "data"
 WITH_EVENTS = [name for name in builtin_names() if load_scenario(name).expect and load_scenario(name).expect.diagnosis]
@@ -238,7 +238,7 @@ def test_live_diagnosis_against_the_lab(name: str) -> None:
     with Lab(scenario) as lab:
         source, destination = collect_pair(lab, scenario, events_hours=24)
     assert source.events is not None and destination.events is not None
-    results = evaluate(load_checks(include_plugins=False), source, destination, Selection(vms=tuple(scenario.vms)))
+    results = evaluate(load_checks(include_plugins=False), source, destination, selection_for(scenario))
     auth = source.migration.authentication_type if source.migration else None
     incidents = find_incidents({source.name: source.events, destination.name: destination.events}, results, auth)
     assert [i.explanation.causes[0].id for i in incidents] == scenario.expect.diagnosis

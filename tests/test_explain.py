@@ -14,6 +14,7 @@ from lmpreflight.explain.decode import decode, parse_number
 from lmpreflight.explain.engine import MAX_TEXT, explain_text
 from lmpreflight.explain.knowledge import knowledge
 from lmpreflight.registry import load_checks
+from lmpreflight.runner import Selection, evaluate
 from tests.conftest import REPO, full_run, healthy_pair, invoke
 
 CASES = [json.loads(line) for line in (REPO / "tests" / "data" / "lm-error-cases.jsonl").read_text().splitlines()]
@@ -89,7 +90,10 @@ def test_0x8009030e_is_ranked_by_what_the_hosts_say() -> None:
         (None, "Kerberos", "stale_kerberos_tickets"),
     ):
         source, destination = healthy_pair(mutate)
-        ranked = explain_text(text, full_run(source, destination, ("SQL01",)), auth).causes
+        # The move that failed was started from another machine (--move-from remote).
+        selection = Selection(vms=("SQL01",), move_from="remote")
+        results = evaluate(load_checks(include_plugins=False), source, destination, selection)
+        ranked = explain_text(text, results, auth).causes
         assert ranked[0].id == first
         assert ranked[0].confidence == "high"
     assert "klist purge -li 0x3e7" in (ranked[0].fix.powershell or "")

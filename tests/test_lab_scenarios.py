@@ -16,7 +16,7 @@ REQUIRED = {
     "delegation-kerberos-only",
     "delegation-one-way",
     "vm-version-too-new",
-    "vm-version-below-5",
+    "vm-version-2012r2-to-2022",
     "untrusted-domains",
     "hyperv-role-missing",
     "migration-disabled",

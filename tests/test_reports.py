@@ -124,5 +124,5 @@ def test_junit_parses_and_carries_the_failures() -> None:
 @pytest.mark.parametrize("strict", [False, True])
 def test_junit_warnings_follow_strict(strict: bool) -> None:
     root = ET.fromstring(render_junit(broken_report(strict=strict)))
-    warn_case = next(c for c in root.iter("testcase") if c.get("classname", "").endswith("os-pair-supported"))
+    warn_case = next(c for c in root.iter("testcase") if c.get("classname", "").endswith("processor-compatibility"))
     assert (warn_case.find("failure") is not None) is strict

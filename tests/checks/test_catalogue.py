@@ -6,7 +6,7 @@ import pytest
 
 from lmpreflight.facts.model import CollectionError, HostFacts
 from lmpreflight.registry import load_checks
-from lmpreflight.runner import expand_need
+from lmpreflight.runner import Selection, expand_need, run_check
 from lmpreflight.vocabulary import Status
 from tests.checks.cases import CASES, Case
 from tests.conftest import healthy_pair, run_one
@@ -17,7 +17,10 @@ CHECKS = load_checks(include_plugins=False).checks
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.check_id}[{c.name}]")
 def test_case(case: Case) -> None:
     source, destination = healthy_pair(case.mutate)
-    findings = run_one(case.check_id, source, destination, case.vms, case.include_storage)
+    selection = Selection(
+        vms=case.vms, include_storage=case.include_storage, move_from=case.move_from, storage_path=case.storage_path
+    )
+    findings = run_check(CHECKS[case.check_id], selection.context(source, destination))
     matching = [f for f in findings if f.status == Status(case.expect)]
     assert matching, f"expected {case.expect}, got {[(f.status.value, f.message) for f in findings]}"
     if case.expect == "pass":
@@ -31,6 +34,16 @@ def test_case(case: Case) -> None:
             assert (step.needed is None) == (step.change is None), "an automated step tests its precondition"
         else:
             assert step is None
+    if case.lacks:
+        for finding in findings:
+            fix = finding.remediation
+            step = check.fix_step(finding, destination if finding.subject == "destination" else source)
+            texts = [
+                finding.message,
+                *([fix.text, fix.powershell or ""] if fix else []),
+                *([step.change or "", step.manual or ""] if step else []),
+            ]
+            assert not any(case.lacks in text for text in texts), texts
 
 
 def _without(host: HostFacts, section: str) -> HostFacts:

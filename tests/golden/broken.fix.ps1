@@ -57,7 +57,7 @@ if ($Part -eq 'Directory') {
     Save-LmpBefore 'HV03' { Get-ADComputer -Identity 'HV03' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
     if (-not $WhatIfPreference) { Write-LmpBefore }
 
-    # delegation.protocol-transition: HV01's delegation is "Kerberos only" (userAccountControl 4096); moves fail with 0x8009030E
+    # delegation.protocol-transition: HV01's delegation is "Kerberos only" (userAccountControl 4096): moves started from another machine fail with 0x8009030E
     Invoke-LmpStep 'delegation.protocol-transition' 'Let HV01 delegate with any authentication protocol' {
         -not (Get-ADComputer -Identity 'HV01' -Properties TrustedToAuthForDelegation).TrustedToAuthForDelegation
     } {
@@ -80,33 +80,34 @@ if ($Part -eq 'Directory') {
 if ($Part -eq 'Source') {
     Assert-LmpHost 'HV01'
 
+    # network.port-6600: HV01 → 10.0.50.13:6600 timed out: HV03's firewall rule Hyper-V (MIG-TCP-In) is disabled
+    # Not automated: needs a decision or downtime
+    # Enable the built-in rule on HV03.
+    #   PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
+
     # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
     # Not automated: needs a decision or downtime
-    # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone.
+    # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone: don't upgrade until you're sure you won't move it back to an older host.
     #   PS> Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
 
-    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01); the move needs -IncludeStorage
+    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01, D:\Hyper-V\LEGACY01\LEGACY01.vhdx); the move needs -IncludeStorage
     # Not automated: needs a decision or downtime
-    # Eject local media, and move with storage or place the VM on shared storage.
+    # Eject local media, and move with storage or place every VM file on shared storage.
 
     # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
     # Not automated: needs a decision or downtime
-    # Create the switch(es) on HV03 with the same names.
-    #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName 'NIC' -AllowManagementOS $false
+    # Create the switch(es) on HV03 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
+    #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false
 
     # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
     # Not automated: needs a decision or downtime
-    # Shut LEGACY01 down, enable processor compatibility, start it again.
-    #   PS> Stop-VM -Name 'LEGACY01'; Set-VMProcessor -VMName 'LEGACY01' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'LEGACY01'
+    # Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.
+    #   PS> (Compare-VM -Name 'LEGACY01' -DestinationHost 'hv03.corp.example').Incompatibilities | Format-Table MessageId, Message
 
     # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
     # Not automated: needs a decision or downtime
-    # Shut WEB02 down, enable processor compatibility, start it again.
-    #   PS> Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02' -CompatibilityForMigrationEnabled $true; Start-VM -Name 'WEB02'
-
-    # hyperv.os-pair-supported: Windows Server 2016 → 2022: works when the destination supports the VM's configuration version, but Microsoft's guide does not document this pair
-    # Not automated: needs a decision or downtime
-    # Move between hosts of the same Windows Server release, or from an older release to a newer one (for example during an upgrade); check the VM configuration version against the destination first.
+    # Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.
+    #   PS> (Compare-VM -Name 'WEB02' -DestinationHost 'hv03.corp.example').Incompatibilities | Format-Table MessageId, Message
 
     # After Part Directory has replicated, renew this host's tickets.
     Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
@@ -136,11 +137,3 @@ if ($Part -eq 'Destination') {
     Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
     Stop-Transcript
 }
-
-# =====================================================================================
-# For the network team (no part of this script changes the network):
-#
-# network.port-6600: HV01 cannot reach TCP 6600 on 10.0.50.13
-# Allow TCP 6600 from the source to the destination (host firewall and any network firewall between).
-#   PS> Enable-NetFirewallRule -DisplayName 'Hyper-V (MIG-TCP-In)'
-# =====================================================================================

@@ -17,6 +17,25 @@ TROUBLESHOOT_GUIDE = (
     "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/troubleshoot-live-migration-issues"
 )
 
+LIVE_MIGRATION_TROUBLESHOOTING = (
+    "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/hyper-v-virtual-machine-live-migration"
+)
+PROCESSOR_COMPATIBILITY = f"{LEARN}/manage/processor-compatibility-mode-hyper-v"
+DYNAMIC_PROCESSOR_COMPATIBILITY = f"{LEARN}/manage/dynamic-processor-compatibility-mode"
+NUMA_GUIDE = f"{LEARN}/manage/non-uniform-memory-access"
+FILE_LOCATIONS = (
+    "https://learn.microsoft.com/troubleshoot/windows-server/virtualization/hyper-v-vm-supported-file-locations"
+)
+CREDENTIAL_GUARD = (
+    "https://learn.microsoft.com/windows/security/identity-protection/credential-guard/considerations-known-issues"
+)
+PROTECTED_USERS = (
+    "https://learn.microsoft.com/windows-server/security/credentials-protection-and-management/"
+    "protected-users-security-group"
+)
+KCD_OVERVIEW = "https://learn.microsoft.com/windows-server/security/kerberos/kerberos-constrained-delegation-overview"
+CLIENT_HYPERV = "https://learn.microsoft.com/virtualization/hyper-v-on-windows/about/"
+
 
 T = TypeVar("T")
 

@@ -6,14 +6,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lmpreflight.checks._helpers import (
+    CREDENTIAL_GUARD,
+    KCD_OVERVIEW,
+    LIVE_MIGRATION_TROUBLESHOOTING,
+    PROTECTED_USERS,
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
+    both_hosts,
     fqdn_of,
     need,
     require_auth,
 )
 from lmpreflight.escape import ps_array, ps_literal
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import ComputerAccount, HostFacts
 from lmpreflight.facts.windows import MIGRATION_SERVICE
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -25,6 +30,7 @@ from lmpreflight.vocabulary import (
     Remediation,
     Severity,
     failed,
+    info,
     passed,
     warned,
 )
@@ -67,15 +73,43 @@ def delegation_fix(delegating: HostFacts, missing: list[str]) -> Remediation:
     )
 
 
+def rbcd_fix(delegating: HostFacts, target: HostFacts) -> Remediation:
+    return Remediation(
+        text=(
+            f"Let {target.name} accept delegation from {delegating.name} (resource-based constrained delegation, "
+            "which also works across domains); then purge the hosts' Kerberos tickets (klist purge -li 0x3e7)."
+        ),
+        powershell=(
+            f"Set-ADComputer -Identity {ps_literal(target.name)} -PrincipalsAllowedToDelegateToAccount "
+            f"(Get-ADComputer -Identity {ps_literal(delegating.name)} -Server {ps_literal(_domain(delegating))})"
+        ),
+        run_on=f"{AD_ADMIN} of {_domain(target)}",
+    )
+
+
 @dataclass(frozen=True)
 class DelegationEvidence:
+    """What one direction of delegation lacks, and what the fix may write."""
+
     missing: list[str]
     wanted: list[str]
+    resource_based: bool = False
+    resource_based_needed: bool = False
+    """Across domains: classic entries cannot work, only resource-based delegation can."""
+    usable_name: str | None = None
 
 
 def _add_delegation(finding: Finding, host: HostFacts) -> FixStep:
     """``host`` is the delegating computer account: the host the finding is about."""
-    missing = finding.evidence_as(DelegationEvidence).missing
+    evidence = finding.evidence_as(DelegationEvidence)
+    if evidence.resource_based_needed:
+        fix = finding.remediation
+        return FixStep(
+            "directory",
+            f"Let the target accept delegation from {host.name} (resource-based constrained delegation)",
+            manual=(fix.text + " " + (fix.powershell or "")).strip() if fix else "Configure resource-based delegation.",
+        )
+    missing = evidence.missing
     account = ps_literal(host.name)
     current = f"(Get-ADComputer -Identity {account} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo'"
     return FixStep(
@@ -87,10 +121,107 @@ def _add_delegation(finding: Finding, host: HostFacts) -> FixStep:
     )
 
 
-def _missing_delegation(delegating: HostFacts, target: HostFacts, role: str, with_cifs: bool) -> list[str]:
-    computer = need(need(delegating.directory, f"{role}.directory").computer, f"{role}.directory.computer")
+@dataclass(frozen=True)
+class AccountControlEvidence:
+    userAccountControl: int
+    trusted_to_auth_for_delegation: bool
+    trusted_for_delegation: bool
+    resource_based: bool = False
+
+
+def _allow_protocol_transition(finding: Finding, host: HostFacts) -> FixStep:
+    account = ps_literal(host.name)
+    identity = f"(Get-ADComputer -Identity {account})"
+    if finding.evidence_as(AccountControlEvidence).trusted_for_delegation:
+        return FixStep(
+            "directory",
+            f"Replace {host.name}'s unconstrained delegation with protocol transition",
+            f"(Get-ADComputer -Identity {account} -Properties TrustedForDelegation).TrustedForDelegation",
+            f"Set-ADAccountControl -Identity {identity} -TrustedForDelegation $false -TrustedToAuthForDelegation $true",
+        )
+    return FixStep(
+        "directory",
+        f"Let {host.name} delegate with any authentication protocol",
+        f"-not (Get-ADComputer -Identity {account} -Properties TrustedToAuthForDelegation).TrustedToAuthForDelegation",
+        f"Set-ADAccountControl -Identity {identity} -TrustedToAuthForDelegation $true",
+    )
+
+
+def _domain(host: HostFacts) -> str:
+    if host.directory is not None:
+        return host.directory.domain_dns_name
+    return host.domain.domain if host.domain is not None else "?"
+
+
+def _computer(host: HostFacts, role: str) -> ComputerAccount:
+    """The host's computer account as AD holds it. A host that was never reached, or whose name
+    has no computer account, is a missing fact: no verdict, and no fix that writes to AD for a
+    principal nobody saw."""
+    need(host.identity, f"{role}.identity")
+    return need(need(host.directory, f"{role}.directory").computer, f"{role}.directory.computer")
+
+
+def rbcd_allows(delegating: HostFacts, target: HostFacts, delegating_role: str, target_role: str) -> bool:
+    """Whether ``target``'s account lists ``delegating``'s in msDS-AllowedToActOnBehalfOfOtherIdentity."""
+    sid = _computer(delegating, delegating_role).object_sid
+    allowed = _computer(target, target_role).allowed_to_act or []
+    return sid is not None and sid in allowed
+
+
+def cross_domain(context: Context) -> bool:
+    return _domain(context.source).casefold() != _domain(context.destination).casefold()
+
+
+def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Finding]:
+    """One direction of delegation: RBCD on the target, or classic entries for enough names."""
+    target_role = "destination" if delegating_role == "source" else "source"
+    delegating, target = context.host(delegating_role), context.host(target_role)
+    back = delegating_role == "destination"
+    prefix = "moving back will fail: " if back else ""
+    computer = _computer(delegating, delegating_role)
+    _computer(target, target_role)
+    with_cifs = storage_involved(context)
+    if rbcd_allows(delegating, target, delegating_role, target_role):
+        yield passed(
+            f"{target.name} accepts delegation from {delegating.name} (resource-based constrained delegation)",
+            delegating_role,
+            evidence=DelegationEvidence([], [], resource_based=True),
+        )
+        return
     have = {spn.casefold() for spn in computer.allowed_to_delegate_to}
-    return [spn for spn in wanted_spns(target, with_cifs) if spn.casefold() not in have]
+    wanted = wanted_spns(target, with_cifs)
+    missing = [spn for spn in wanted if spn.casefold() not in have]
+    evidence = DelegationEvidence(missing, wanted, resource_based_needed=cross_domain(context))
+    if cross_domain(context) and len(missing) < len(wanted):
+        message = (
+            f"{prefix}{delegating.name} ({_domain(delegating)}) lists {target.name} ({_domain(target)}) for classic "
+            "constrained delegation, which cannot cross domains; use resource-based constrained delegation"
+        )
+        fix = rbcd_fix(delegating, target)
+        yield (warned if back else failed)(message, delegating_role, fix=fix, evidence=evidence)
+        return
+    services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
+    usable = [
+        name
+        for name in (fqdn_of(target), target.name)
+        if all(f"{service}/{name}".casefold() in have for service in services)
+    ]
+    if not missing:
+        yield passed(
+            f"{delegating.name} may delegate to all of {target.name}'s services", delegating_role, evidence=evidence
+        )
+    elif usable:
+        yield warned(
+            f"{delegating.name} may delegate to {target.name}'s services only by the name {usable[0]}: start moves "
+            f"with -DestinationHost {usable[0]} (other names fail with 0x8009030E)",
+            delegating_role,
+            fix=delegation_fix(delegating, missing),
+            evidence=DelegationEvidence(missing, wanted, usable_name=usable[0]),
+        )
+    else:
+        message = f"{prefix}{delegating.name} may not delegate to {', '.join(missing)}"
+        fix = rbcd_fix(delegating, target) if cross_domain(context) else delegation_fix(delegating, missing)
+        yield (warned if back else failed)(message, delegating_role, fix=fix, evidence=evidence)
 
 
 @check(
@@ -98,42 +229,26 @@ def _missing_delegation(delegating: HostFacts, target: HostFacts, role: str, wit
     title="The source may delegate to the destination's migration services",
     category=Category.DELEGATION,
     severity=Severity.CRITICAL,
-    needs=("source.directory", "source.migration"),
+    needs=("source.directory", "source.migration", "destination.identity"),
     remediation=Remediation(
         text="Add the destination's migration (and cifs) services to the source computer's delegation list.",
-        powershell=(
-            "Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = "
-            "@('Microsoft Virtual System Migration Service/HV02', "
-            "'Microsoft Virtual System Migration Service/HV02.corp.example')}"
-        ),
         run_on=AD_ADMIN,
     ),
-    references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
+    references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE, KCD_OVERVIEW),
     fix=_add_delegation,
     shows_on=(PathPart.FORWARD_AUTH,),
 )
 def spns_to_destination(context: Context) -> Iterator[Finding]:
     """With Kerberos, the source's vmms acts on the user's behalf towards the destination's
-    'Microsoft Virtual System Migration Service' (and 'cifs' when storage or SMB is involved).
-    Only services listed in the source computer's msDS-AllowedToDelegateTo may be reached;
-    a missing entry fails the move with 0x8009030E or 0x8009030D."""
+    'Microsoft Virtual System Migration Service' (and 'cifs' when storage or SMB is involved;
+    setup guide steps 5-9). Either the source computer's msDS-AllowedToDelegateTo lists those
+    services, for the name the move will use (FQDN or short name), or the destination's account
+    accepts the source through resource-based constrained delegation
+    (msDS-AllowedToActOnBehalfOfOtherIdentity). Classic constrained delegation only reaches
+    services in the account's own domain, so across domains only the resource-based form works.
+    Otherwise the move fails with 0x8009030E or 0x8009030D."""
     require_auth(context, "Kerberos")
-    with_cifs = storage_involved(context)
-    missing = _missing_delegation(context.source, context.destination, "source", with_cifs)
-    evidence = DelegationEvidence(missing, wanted_spns(context.destination, with_cifs))
-    if missing:
-        yield failed(
-            f"{context.source.name} may not delegate to {', '.join(missing)}",
-            "source",
-            fix=delegation_fix(context.source, missing),
-            evidence=evidence,
-        )
-    else:
-        yield passed(
-            f"{context.source.name} may delegate to all of {context.destination.name}'s services",
-            "source",
-            evidence=evidence,
-        )
+    yield from _delegation_findings(context, "source")
 
 
 @check(
@@ -141,69 +256,31 @@ def spns_to_destination(context: Context) -> Iterator[Finding]:
     title="The destination may delegate back to the source (moving the VM back)",
     category=Category.DELEGATION,
     severity=Severity.MEDIUM,
-    needs=("destination.directory", "source.migration"),
+    needs=("destination.directory", "source.migration", "source.identity"),
     remediation=Remediation(
         text="Add the source's migration services to the destination computer's delegation list.",
         run_on=AD_ADMIN,
     ),
-    references=(SETUP_GUIDE,),
+    references=(SETUP_GUIDE, KCD_OVERVIEW),
     fix=_add_delegation,
     shows_on=(PathPart.REVERSE_AUTH,),
 )
 def spns_to_source(context: Context) -> Iterator[Finding]:
-    """Delegation is configured per direction. Without the reverse entries the VM moves but
-    cannot be moved back, which admins usually discover during the next maintenance window."""
+    """Delegation is configured per direction (setup guide: repeat the steps for the other
+    server). Without the reverse entries the VM moves but cannot be moved back, which admins
+    usually discover during the next maintenance window."""
     require_auth(context, "Kerberos")
-    with_cifs = storage_involved(context)
-    missing = _missing_delegation(context.destination, context.source, "destination", with_cifs)
-    evidence = DelegationEvidence(missing, wanted_spns(context.source, with_cifs))
-    if missing:
-        yield warned(
-            f"moving back will fail: {context.destination.name} may not delegate to {', '.join(missing)}",
-            "destination",
-            fix=delegation_fix(context.destination, missing),
-            evidence=evidence,
-        )
-    else:
-        yield passed(
-            f"{context.destination.name} may delegate back to {context.source.name}", "destination", evidence=evidence
-        )
-
-
-@dataclass(frozen=True)
-class AccountControlEvidence:
-    userAccountControl: int
-    trusted_to_auth_for_delegation: bool
-    trusted_for_delegation: bool
-
-
-def _allow_protocol_transition(finding: Finding, host: HostFacts) -> FixStep:
-    if finding.evidence_as(AccountControlEvidence).trusted_for_delegation:
-        return FixStep(
-            "directory",
-            "Replace unconstrained delegation",
-            manual="The account is trusted for unconstrained delegation. Clear 'Trust this "
-            "computer for delegation to any service' in Active Directory Users and Computers "
-            "and configure constrained delegation with any authentication protocol.",
-        )
-    account = ps_literal(host.name)
-    return FixStep(
-        "directory",
-        f"Let {host.name} delegate with any authentication protocol",
-        f"-not (Get-ADComputer -Identity {account} -Properties TrustedToAuthForDelegation).TrustedToAuthForDelegation",
-        f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {account}) -TrustedToAuthForDelegation $true",
-    )
+    yield from _delegation_findings(context, "destination")
 
 
 @check(
     id="delegation.protocol-transition",
-    title='Delegation uses "any authentication protocol", not "Kerberos only"',
+    title='Delegation uses "any authentication protocol" where the move needs it',
     category=Category.DELEGATION,
     severity=Severity.CRITICAL,
-    needs=("source.directory", "source.migration"),
+    needs=("source.directory", "source.migration", "destination.identity"),
     remediation=Remediation(
         text='Select "Use any authentication protocol" on the computer account\'s Delegation tab.',
-        powershell="Set-ADAccountControl -Identity (Get-ADComputer -Identity 'HV01') -TrustedToAuthForDelegation $true",
         run_on=AD_ADMIN,
     ),
     references=(KCD_BLOG, SETUP_GUIDE),
@@ -212,51 +289,80 @@ def _allow_protocol_transition(finding: Finding, host: HostFacts) -> FixStep:
 )
 def protocol_transition(context: Context) -> Iterator[Finding]:
     """Since Windows Server 2016, Hyper-V remote management goes through WinRM, which runs as
-    NETWORK SERVICE and cannot reach the user's forwardable ticket. Constrained delegation
-    therefore needs protocol transition ("use any authentication protocol",
-    TRUSTED_TO_AUTH_FOR_DELEGATION); with "Kerberos only" moves fail with 0x8009030E.
-    Unconstrained delegation (TRUSTED_FOR_DELEGATION) is not what live migration needs and
-    is blocked by Credential Guard."""
+    NETWORK SERVICE and cannot reach the user's forwardable ticket. Classic constrained
+    delegation therefore needs protocol transition ("use any authentication protocol",
+    TRUSTED_TO_AUTH_FOR_DELEGATION) for moves started from another machine; with "Kerberos
+    only" they fail with 0x8009030E. Moves started on the source host itself have been reported
+    to work with "Kerberos only" (so that is a warning with --move-from source), and
+    resource-based constrained delegation does not use this flag at all. Unconstrained
+    delegation (TRUSTED_FOR_DELEGATION) is not what live migration needs and is blocked by
+    Credential Guard."""
     require_auth(context, "Kerberos")
-    for role, host, status in (
-        ("source", context.source, "fail"),
-        ("destination", context.destination, "warn"),
-    ):
-        directory = host.directory if role == "destination" else need(host.directory, "source.directory")
-        if directory is None:
+    remote = not context.starts_on_source()
+    for role, host in (("source", context.source), ("destination", context.destination)):
+        peer_role = "destination" if role == "source" else "source"
+        peer = context.host(peer_role)
+        if role == "destination" and (host.directory is None or host.directory.computer is None):
             continue
-        computer = need(directory.computer, f"{role}.directory.computer")
+        computer = _computer(host, role)
         uac = computer.user_account_control
         evidence = AccountControlEvidence(
             userAccountControl=uac,
             trusted_to_auth_for_delegation=bool(uac & TRUSTED_TO_AUTH_FOR_DELEGATION),
             trusted_for_delegation=bool(uac & TRUSTED_FOR_DELEGATION),
         )
-        fix = Remediation(
-            text=f'Set "Use any authentication protocol" on {host.name}\'s computer account.',
-            powershell=(
-                f"Set-ADAccountControl -Identity (Get-ADComputer -Identity {ps_literal(host.name)}) "
-                "-TrustedToAuthForDelegation $true"
-            ),
-            run_on=AD_ADMIN,
-        )
-        if uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
+        identity = f"(Get-ADComputer -Identity {ps_literal(host.name)})"
+        if (
+            peer.directory is not None
+            and peer.directory.computer is not None
+            and rbcd_allows(host, peer, role, peer_role)
+        ):
+            yield passed(
+                f"{host.name} delegates to {peer.name} through resource-based constrained delegation",
+                role,
+                evidence=evidence,
+            )
+        elif uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
             yield passed(f"{host.name} delegates with any authentication protocol", role, evidence=evidence)
         elif uac & TRUSTED_FOR_DELEGATION:
             yield warned(
-                f"{host.name} is trusted for unconstrained delegation: not what live migration needs, and blocked by Credential Guard; use constrained delegation with any authentication protocol",
+                f"{host.name} is trusted for unconstrained delegation: not what live migration needs, and blocked "
+                "by Credential Guard; use constrained delegation with any authentication protocol",
                 role,
-                fix=fix,
+                fix=Remediation(
+                    text=f"Replace unconstrained delegation on {host.name} with protocol transition.",
+                    powershell=(
+                        f"Set-ADAccountControl -Identity {identity} -TrustedForDelegation $false "
+                        "-TrustedToAuthForDelegation $true"
+                    ),
+                    run_on=AD_ADMIN,
+                ),
                 evidence=evidence,
             )
         else:
-            message = (
-                f'{host.name}\'s delegation is "Kerberos only" (userAccountControl {uac}); moves fail with 0x8009030E'
+            fix = Remediation(
+                text=f'Set "Use any authentication protocol" on {host.name}\'s computer account.',
+                powershell=f"Set-ADAccountControl -Identity {identity} -TrustedToAuthForDelegation $true",
+                run_on=AD_ADMIN,
             )
-            if status == "fail":
-                yield failed(message, role, fix=fix, evidence=evidence)
+            kerberos_only = f'{host.name}\'s delegation is "Kerberos only" (userAccountControl {uac})'
+            if role == "source" and remote:
+                yield failed(
+                    f"{kerberos_only}: moves started from another machine fail with 0x8009030E",
+                    role,
+                    fix=fix,
+                    evidence=evidence,
+                )
+            elif role == "source":
+                yield warned(
+                    f"{kerberos_only}: moves started on {host.name} are reported to work, but from any other "
+                    "machine they fail with 0x8009030E",
+                    role,
+                    fix=fix,
+                    evidence=evidence,
+                )
             else:
-                yield warned(f"moving back will fail: {message}", role, fix=fix, evidence=evidence)
+                yield warned(f"moving back may fail: {kerberos_only}", role, fix=fix, evidence=evidence)
 
 
 @check(
@@ -280,7 +386,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     event 14050 when it cannot register it), or another account holds it too, the ticket
     is wrong or missing (0x80090322, 0x80090303)."""
     require_auth(context, "Kerberos")
-    directory = context.required("destination").directory
+    directory = need(context.destination.directory, "destination.directory")
     computer = need(directory.computer, "destination.directory.computer")
     registered = {spn.casefold() for spn in computer.service_principal_names}
     wanted = wanted_spns(context.destination, with_cifs=False)
@@ -302,35 +408,37 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
 
 @check(
     id="delegation.name-resolution",
-    title="Host names resolve forward and reverse to the same host",
+    title="Host names resolve to the hosts",
     category=Category.DELEGATION,
-    severity=Severity.MEDIUM,
+    severity=Severity.HIGH,
     needs=("hosts.dns", "hosts.identity"),
     remediation=Remediation(
-        text="Fix the hosts' A and PTR records so that each name and address point at each other.",
-        powershell="Add-DnsServerResourceRecordPtr -ZoneName '0.10.in-addr.arpa' -Name '11.0' -PtrDomainName 'hv01.corp.example'",
+        text="Fix the hosts' A records so that each name points at its host.",
         run_on="a DNS server, as a DNS administrator",
     ),
-    references=(TROUBLESHOOT_GUIDE,),
+    references=(TROUBLESHOOT_GUIDE, LIVE_MIGRATION_TROUBLESHOOTING),
 )
 def name_resolution(context: Context) -> Iterator[Finding]:
-    """Kerberos asks for a ticket to the SPN built from the name the source uses for the
-    destination. A name that resolves to another machine, or an address whose PTR names
-    another host, yields a ticket for the wrong principal (0x80090322)."""
-    for role, host in (("source", context.source), ("destination", context.destination)):
-        dns = context.required(role).dns
-        identity = context.required(role).identity
+    """The hosts must resolve and reach each other by name (troubleshooting guide), and Kerberos
+    asks for a ticket to the SPN built from the name the move uses: a name that does not
+    resolve fails the move, and one that resolves to another machine yields a ticket for the
+    wrong principal (0x80090322). Windows builds the SPN from the name given, without a reverse
+    lookup, so a PTR record that names another host is shown for information only."""
+    for role, host in both_hosts(context):
+        dns = need(host.dns, f"{role}.dns")
+        identity = need(host.identity, f"{role}.identity")
         own = set(identity.addresses)
         problems: list[str] = []
         for record in dns.forward:
             if record.error:
-                problems.append(f"{record.name} does not resolve ({record.error})")
+                problems.append(f"{record.name} does not resolve on {dns.server} ({record.error})")
             elif not own.intersection(record.addresses):
                 problems.append(f"{record.name} resolves to {', '.join(record.addresses)}, not to {host.name}")
+        notes = []
         for reverse in dns.reverse:
             names = {n.rstrip(".").casefold() for n in reverse.names}
             if reverse.error or identity.fqdn.casefold() not in names:
-                problems.append(
+                notes.append(
                     f"PTR of {reverse.address} is {', '.join(reverse.names) or reverse.error or 'missing'}, "
                     f"not {identity.fqdn}"
                 )
@@ -339,6 +447,91 @@ def name_resolution(context: Context) -> Iterator[Finding]:
             "reverse": [r.model_dump() for r in dns.reverse],
         }
         if problems:
-            yield warned(f"{host.name}: " + "; ".join(problems), role, evidence=evidence)
+            yield failed(
+                f"{host.name}: " + "; ".join(problems),
+                role,
+                fix=Remediation(
+                    text=f"Register {identity.fqdn} in DNS with {host.name}'s management address.",
+                    powershell="ipconfig /registerdns",
+                    run_on=host.name,
+                ),
+                evidence=evidence,
+            )
+        elif notes:
+            yield info(
+                f"{host.name}: " + "; ".join(notes) + " (Kerberos does not use PTR records)", role, evidence=evidence
+            )
         else:
             yield passed(f"{host.name}'s names and addresses agree in DNS", role, evidence=evidence)
+
+
+@check(
+    id="delegation.user-delegable",
+    title="The account that moves may be delegated (not sensitive, not in Protected Users)",
+    category=Category.DELEGATION,
+    severity=Severity.HIGH,
+    needs=("source.directory", "source.migration"),
+    remediation=Remediation(
+        text=(
+            "Start moves with an account that is not in Protected Users and not marked 'Account is sensitive and "
+            "cannot be delegated'."
+        ),
+        run_on=AD_ADMIN,
+    ),
+    references=(PROTECTED_USERS, CREDENTIAL_GUARD),
+)
+def user_delegable(context: Context) -> Iterator[Finding]:
+    """Members of Protected Users cannot be delegated with unconstrained or constrained
+    delegation, and CredSSP does not keep their plain-text credentials, so neither Kerberos nor
+    CredSSP live migration can act for them. An account marked 'sensitive and cannot be
+    delegated' never gets a ticket another service may use on its behalf, which the Kerberos
+    move needs. This is read for the account lmpreflight ran as: check the account that will
+    start the move if it is another one."""
+    auth = need(context.source.migration, "source.migration").authentication_type
+    user = need(context.source.directory, "source.directory").user
+    if user is None:
+        yield info(
+            f"the account lmpreflight ran as is not in {context.source.directory.domain_dns_name if context.source.directory else '?'}; "
+            "check the moving account's delegation flags by hand",
+            "source",
+        )
+        return
+    evidence = {"user": user.sam_account_name, "sensitive": user.sensitive, "protected_users": user.protected_users}
+    if user.protected_users:
+        yield failed(
+            f"{user.sam_account_name} is in Protected Users: it can be delegated neither by Kerberos nor by CredSSP, "
+            "so moves it starts fail",
+            "source",
+            fix=Remediation(
+                text=f"Use another account for moves, or remove {user.sam_account_name} from Protected Users.",
+                powershell=f"Remove-ADGroupMember -Identity 'Protected Users' -Members {ps_literal(user.sam_account_name)}",
+                run_on=AD_ADMIN,
+            ),
+            evidence=evidence,
+        )
+    elif user.sensitive and auth == "Kerberos":
+        yield failed(
+            f"{user.sam_account_name} is 'sensitive and cannot be delegated': Kerberos moves it starts fail",
+            "source",
+            fix=Remediation(
+                text=f"Use another account for moves, or clear the flag on {user.sam_account_name}.",
+                powershell=f"Set-ADAccountControl -Identity {ps_literal(user.sam_account_name)} -AccountNotDelegated $false",
+                run_on=AD_ADMIN,
+            ),
+            evidence=evidence,
+        )
+    elif user.sensitive:
+        yield warned(
+            f"{user.sam_account_name} is 'sensitive and cannot be delegated'; with CredSSP this is not documented "
+            "to block moves, but Kerberos moves would fail",
+            "source",
+            evidence=evidence,
+        )
+    elif user.protected_users is None:
+        yield info(
+            f"{user.sam_account_name} may be delegated; its Protected Users membership could not be read",
+            "source",
+            evidence=evidence,
+        )
+    else:
+        yield passed(f"{user.sam_account_name} may be delegated", "source", evidence=evidence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts
+from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, need
 from lmpreflight.facts.model import HostFacts, Trust
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -27,7 +27,6 @@ SKEW_REFERENCE = (
     "https://learn.microsoft.com/previous-versions/windows/it-pro/windows-10/security/threat-protection/"
     "security-policy-settings/maximum-tolerance-for-computer-clock-synchronization"
 )
-INTRA_FOREST = {"ParentChild", "TreeRoot"}
 
 
 @check(
@@ -44,11 +43,11 @@ INTRA_FOREST = {"ParentChild", "TreeRoot"}
     references=(SETUP_GUIDE,),
 )
 def members(context: Context) -> Iterator[Finding]:
-    """Live migration outside a cluster authenticates host to host with the computer
-    accounts (Kerberos) or the user's domain credentials (CredSSP); Hyper-V will not even
-    enable live migration on a workgroup host."""
+    """The setup guide requires both hosts to belong to Active Directory domains: live
+    migration outside a cluster authenticates host to host with the computer accounts
+    (Kerberos) or the user's domain credentials (CredSSP)."""
     for role, host in both_hosts(context):
-        domain = context.required(role).domain
+        domain = need(host.domain, f"{role}.domain")
         if domain.part_of_domain:
             yield passed(f"{host.name} is a member of {domain.domain}", role, evidence={"domain": domain.domain})
         else:
@@ -59,33 +58,51 @@ def members(context: Context) -> Iterator[Finding]:
             )
 
 
-def _trusts(host: HostFacts, partner: str) -> list[Trust]:
-    directory = host.directory
-    if directory is None:
-        return []
-    return [t for t in directory.trusts if t.partner.casefold() == partner.casefold()]
+def _forest(host: HostFacts) -> str | None:
+    return host.directory.forest if host.directory is not None else None
 
 
-def _trusting(context: Context, source_domain: str, dest_domain: str) -> tuple[bool, bool, list[Trust]]:
-    """Whether the destination's domain trusts the source's (forward) and vice versa (reverse).
+def _trust_objects(context: Context) -> list[tuple[str, Trust]]:
+    """Every trust either host's domain holds, with the domain that holds it."""
+    found: list[tuple[str, Trust]] = []
+    for host in (context.source, context.destination):
+        if host.directory is not None:
+            found.extend((host.directory.domain_dns_name, t) for t in host.directory.trusts)
+    return found
+
+
+def _trusts(holder: str, trust: Trust, trusting: str, trusted: str) -> bool:
+    """Whether this trust object, held by ``holder``, makes ``trusting`` trust ``trusted``.
 
     A trust is seen from the domain that holds it: ``Outbound`` means "we trust them",
-    ``Inbound`` means "they trust us". The source's view and the destination's view are
-    combined, because either side's directory may be the one that was readable.
-    """
-    forward = reverse = False
-    seen = _trusts(context.source, dest_domain) + _trusts(context.destination, source_domain)
-    for trust in _trusts(context.source, dest_domain):
-        if trust.direction in ("Inbound", "Bidirectional") or trust.trust_type in INTRA_FOREST:
-            forward = True
-        if trust.direction in ("Outbound", "Bidirectional") or trust.trust_type in INTRA_FOREST:
-            reverse = True
-    for trust in _trusts(context.destination, source_domain):
-        if trust.direction in ("Outbound", "Bidirectional") or trust.trust_type in INTRA_FOREST:
-            forward = True
-        if trust.direction in ("Inbound", "Bidirectional") or trust.trust_type in INTRA_FOREST:
-            reverse = True
-    return forward, reverse, seen
+    ``Inbound`` means "they trust us"."""
+    partner = trust.partner.casefold()
+    if holder.casefold() == trusting.casefold() and partner == trusted.casefold():
+        return trust.direction in ("Outbound", "Bidirectional")
+    if holder.casefold() == trusted.casefold() and partner == trusting.casefold():
+        return trust.direction in ("Inbound", "Bidirectional")
+    return False
+
+
+def _trust_path(context: Context, trusting_host: HostFacts, trusted_host: HostFacts) -> tuple[bool, list[Trust]]:
+    """Whether the trusting host's domain trusts the trusted host's domain: in one forest
+    (trusts inside a forest are two-way and transitive), by a direct trust, or by a forest
+    trust between their forests (transitive to every domain of both forests)."""
+    trusting = need(trusting_host.domain, "domain").domain
+    trusted = need(trusted_host.domain, "domain").domain
+    trusting_forest, trusted_forest = _forest(trusting_host), _forest(trusted_host)
+    if trusting_forest and trusted_forest and trusting_forest.casefold() == trusted_forest.casefold():
+        return True, []
+    used = []
+    for holder, trust in _trust_objects(context):
+        if _trusts(holder, trust, trusting, trusted) or (
+            trust.trust_type == "Forest"
+            and trusting_forest
+            and trusted_forest
+            and _trusts(holder, trust, trusting_forest, trusted_forest)
+        ):
+            used.append(trust)
+    return bool(used), used
 
 
 @check(
@@ -95,47 +112,67 @@ def _trusting(context: Context, source_domain: str, dest_domain: str) -> tuple[b
     severity=Severity.CRITICAL,
     needs=("hosts.domain",),
     remediation=Remediation(
-        text=(
-            "Put both hosts in one domain, or create a two-way trust between their domains. Across domains, "
-            "Kerberos moves need resource-based constrained delegation on the destination's computer account."
-        ),
-        powershell=(
-            "Set-ADComputer -Identity 'HV02' -PrincipalsAllowedToDelegateToAccount (Get-ADComputer -Identity 'HV01' "
-            "-Server 'source.domain')"
-        ),
-        run_on="a machine with the AD module, as Domain Admin of the destination's domain",
+        text="Put both hosts in one domain or forest, or create a two-way trust between their domains or forests.",
+        run_on="a domain controller, as an administrator of both domains",
     ),
     references=(
         SETUP_GUIDE,
-        "https://learn.microsoft.com/windows-server/security/kerberos/kerberos-constrained-delegation-overview",
+        "https://learn.microsoft.com/openspecs/windows_protocols/ms-adts/e9a2d23c-c31e-4a6f-88a0-6646fdb51a3c",
+        KCD_OVERVIEW,
     ),
     shows_on=(PathPart.FORWARD_AUTH, PathPart.REVERSE_AUTH),
 )
 def same_or_trusted(context: Context) -> Iterator[Finding]:
-    """The source's computer account (Kerberos) or the user (CredSSP) must authenticate to the
-    destination: the destination's domain must trust the source's. Moving back needs the
-    reverse. Classic constrained delegation only names services in the account's own domain,
-    so a cross-domain Kerberos pair needs resource-based constrained delegation instead."""
-    source = context.required("source").domain
-    dest = context.required("destination").domain
-    evidence: dict[str, object] = {"source_domain": source.domain, "destination_domain": dest.domain}
+    """The setup guide requires the hosts to be in the same domain or in domains that trust each
+    other: the source's computer account (Kerberos) or the user (CredSSP) authenticates to the
+    destination, so the destination's domain must trust the source's, and moving back needs the
+    reverse. Domains of one forest trust each other transitively; a forest trust extends to every
+    domain of both forests. With selective authentication on the trust, the authenticating
+    account also needs 'Allowed to authenticate' on the destination's computer object."""
+    source = need(context.source.domain, "source.domain")
+    dest = need(context.destination.domain, "destination.domain")
+    evidence: dict[str, object] = {
+        "source_domain": source.domain,
+        "destination_domain": dest.domain,
+        "source_forest": _forest(context.source),
+        "destination_forest": _forest(context.destination),
+    }
     if source.domain.casefold() == dest.domain.casefold():
         yield passed(f"both hosts are in {source.domain}", evidence=evidence)
         return
     if context.source.directory is None and context.destination.directory is None:
         raise MissingFact("source.directory")
-    forward, reverse, seen = _trusting(context, source.domain, dest.domain)
-    evidence["trusts"] = [t.model_dump() for t in seen]
+    forward, used = _trust_path(context, context.destination, context.source)
+    reverse, back_used = _trust_path(context, context.source, context.destination)
+    evidence["trusts"] = [t.model_dump() for t in used + back_used]
     if not forward:
-        yield failed(
-            f"{dest.domain} does not trust {source.domain}: {context.source.name} cannot authenticate to {context.destination.name}",
-            evidence=evidence,
+        both_roots = all(
+            host.directory is not None
+            and host.directory.forest is not None
+            and host.directory.forest.casefold() == host.directory.domain_dns_name.casefold()
+            for host in (context.source, context.destination)
         )
+        message = f"{dest.domain} does not trust {source.domain}: {context.source.name} cannot authenticate to {context.destination.name}"
+        if both_roots:
+            yield failed(message, evidence=evidence)
+        else:
+            yield warned(
+                f"no trust from {dest.domain} to {source.domain} is visible in these domains' directories "
+                "(a forest trust is held by the forest root): confirm with nltest",
+                fix=Remediation(
+                    text="List the domains the destination trusts.",
+                    powershell="nltest /trusted_domains",
+                    run_on=context.destination.name,
+                ),
+                evidence=evidence,
+            )
         return
-    auth = context.source.migration.authentication_type if context.source.migration else None
-    if auth == "Kerberos":
+    selective = [t.partner for t in used if t.selective_authentication]
+    if selective:
         yield warned(
-            f"cross-domain pair ({source.domain} → {dest.domain}) with Kerberos: classic constrained delegation does not cross domains; configure resource-based constrained delegation on the destination",
+            f"{dest.domain} trusts {source.domain} with selective authentication: the moving account (and, with "
+            f"Kerberos, {context.source.name}'s computer account) needs 'Allowed to authenticate' on "
+            f"{context.destination.name}'s computer object",
             evidence=evidence,
         )
     elif not reverse:
@@ -144,7 +181,8 @@ def same_or_trusted(context: Context) -> Iterator[Finding]:
             evidence=evidence,
         )
     else:
-        yield passed(f"{source.domain} and {dest.domain} trust each other", evidence=evidence)
+        how = "one forest" if not used else "trust"
+        yield passed(f"{source.domain} and {dest.domain} trust each other ({how})", evidence=evidence)
 
 
 @check(
@@ -166,8 +204,8 @@ def dc_discovery(context: Context) -> Iterator[Finding]:
     with 0x80090311 ("no authority could be contacted"). lmpreflight also asks a DC over LDAP:
     whether one answered is shown too."""
     for role, host in both_hosts(context):
-        dns = context.required(role).dns
-        domain = context.required(role).domain.domain
+        dns = need(host.dns, f"{role}.dns")
+        domain = need(host.domain, f"{role}.domain").domain
         targets = [f"{t.target}:{t.port}" for t in dns.dc_srv]
         evidence = {"server": dns.server, "srv": targets}
         if not targets:
@@ -214,7 +252,7 @@ def secure_channel(context: Context) -> Iterator[Finding]:
     """A broken secure channel means the host's computer account password no longer matches
     AD: Kerberos service tickets for it cannot be decrypted and every delegated move fails."""
     for role, host in both_hosts(context):
-        domain = context.required(role).domain
+        domain = need(host.domain, f"{role}.domain")
         if not domain.part_of_domain:
             yield warned(f"{host.name} is not domain-joined; no secure channel to test", role)
         elif domain.secure_channel_ok is None:
@@ -268,8 +306,8 @@ def _skew_finding(seconds: float, what: str, subject: str, **evidence: object) -
 def clock_skew(context: Context) -> Iterator[Finding]:
     """Kerberos refuses tickets whose timestamps are more than 5 minutes off (by default), so
     clock skew breaks delegated migration with authentication errors that name no clock."""
-    source = context.required("source").clock
-    dest = context.required("destination").clock
+    source = need(context.source.clock, "source.clock")
+    dest = need(context.destination.clock, "destination.clock")
     between = abs(source.offset_seconds - dest.offset_seconds)
     yield _skew_finding(
         between,

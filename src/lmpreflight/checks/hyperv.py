@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, USE_GUIDE, both_hosts
+from lmpreflight.checks._helpers import (
+    CLIENT_HYPERV,
+    SETUP_GUIDE,
+    TROUBLESHOOT_GUIDE,
+    USE_GUIDE,
+    VM_VERSION_GUIDE,
+    both_hosts,
+    fqdn_of,
+)
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.facts.windows import SMB_PORT
@@ -28,9 +36,14 @@ from lmpreflight.vocabulary import (
 
 RUN_ON_EACH = "each host that fails, in an elevated PowerShell session"
 
-# Windows Server builds by release, and the pairs Microsoft documents for live migration.
+# Windows Server builds by release (Win32_OperatingSystem.BuildNumber).
 OS_RELEASES = {9600: "2012 R2", 14393: "2016", 17763: "2019", 20348: "2022", 26100: "2025"}
-DOCUMENTED_PAIRS = {("2012 R2", "2016")}
+OLDEST_BUILD = 9600
+WORKSTATION = 1
+"""Win32_OperatingSystem.ProductType of a client Windows (2 is a domain controller, 3 a server)."""
+ONLY_VERSION_5 = ("2012 R2",)
+"""Releases whose VMs are all configuration version 5.0, which 2022 and later no longer run."""
+NO_VERSION_5 = ("2022", "2025")
 
 
 @check(
@@ -140,53 +153,76 @@ def module_present(context: Context) -> Iterator[Finding]:
 
 @check(
     id="hyperv.os-pair-supported",
-    title="Operating-system pair documented for live migration",
+    title="Both hosts run Windows Server 2012 R2 or later (client Hyper-V has no live migration)",
     category=Category.HYPERV,
-    severity=Severity.MEDIUM,
+    severity=Severity.HIGH,
     needs=("hosts.os",),
     remediation=Remediation(
         text=(
-            "Move between hosts of the same Windows Server release, or from an older release to a newer one "
-            "(for example during an upgrade); check the VM configuration version against the destination first."
+            "Live migration runs between Windows Server hosts of 2012 R2 and later; what a pair can move is "
+            "decided by the VM configuration versions each host runs (see vm.configuration-version)."
         ),
     ),
-    references=(
-        SETUP_GUIDE,
-        "https://learn.microsoft.com/windows-server/get-started/hyper-v-feature-compatibility",
-    ),
+    references=(SETUP_GUIDE, VM_VERSION_GUIDE, CLIENT_HYPERV),
 )
 def os_pair_supported(context: Context) -> Iterator[Finding]:
-    """Microsoft documents live migration between hosts of the same release and, explicitly,
-    from Windows Server 2012 R2 to 2016. Other cross-release moves (2016 → 2019 → 2022) work
-    in practice as long as the destination supports the VM's configuration version, but the
-    documentation is silent; moving to an *older* release is where surprises happen."""
-    source_os = context.required("source").os
-    dest_os = context.required("destination").os
-    source_release = OS_RELEASES.get(source_os.build)
-    dest_release = OS_RELEASES.get(dest_os.build)
+    """The setup guide (revised 2025) says: "You can run a live migration between hosts running
+    Windows Server 2012 R2 and later." The limit of a pair is the VM configuration version: a
+    2012 R2 host runs only version 5.0, which Windows Server 2022 and 2025 no longer run, and a
+    move to an older release works only for VM versions that release runs (the VM version
+    table). Client Hyper-V (Windows 10/11) has no live migration at all."""
+    hosts = []
+    for role, host in both_hosts(context):
+        os_info = context.required(role).os
+        if os_info.product_type == WORKSTATION:
+            yield failed(
+                f"{host.name} runs {os_info.caption}: client Hyper-V has no live migration",
+                role,
+                fix=Remediation(
+                    text="Move between Windows Server hosts; from a client, export the VM and import it instead."
+                ),
+                evidence={"caption": os_info.caption, "product_type": os_info.product_type},
+            )
+            return
+        if os_info.build < OLDEST_BUILD:
+            yield failed(
+                f"{host.name} runs {os_info.caption} (build {os_info.build}): live migration without a cluster "
+                "needs Windows Server 2012 R2 or later",
+                role,
+                evidence={"caption": os_info.caption, "build": os_info.build},
+            )
+            return
+        hosts.append((host, os_info))
+    (source, source_os), (dest, dest_os) = hosts
+    source_release = OS_RELEASES.get(source_os.build, f"build {source_os.build}")
+    dest_release = OS_RELEASES.get(dest_os.build, f"build {dest_os.build}")
     evidence = {
         "source": source_os.caption,
         "source_build": source_os.build,
         "destination": dest_os.caption,
         "destination_build": dest_os.build,
     }
-    if source_release is None or dest_release is None:
-        yield warned(
-            f"build {source_os.build} → {dest_os.build} is not a Windows Server LTSC release lmpreflight knows",
+    if source_release in ONLY_VERSION_5 and dest_release in NO_VERSION_5:
+        yield failed(
+            f"Windows Server {source_release} → {dest_release}: {source.name}'s VMs are configuration version 5.0, "
+            f"which {dest.name} does not run; move through a 2016 or 2019 host and upgrade the VM version there",
             evidence=evidence,
         )
-    elif source_release == dest_release or (source_release, dest_release) in DOCUMENTED_PAIRS:
-        yield passed(f"Windows Server {source_release} → {dest_release} is a documented pair", evidence=evidence)
     elif dest_os.build < source_os.build:
         yield warned(
-            f"moving down from Windows Server {source_release} to {dest_release}: not documented; "
-            "the VM's configuration version must be one the older host runs",
+            f"moving down from Windows Server {source_release} to {dest_release}: only VMs whose configuration "
+            f"version {dest.name} runs can move (an upgraded VM cannot go back)",
+            fix=Remediation(
+                text=f"Compare each VM's version with what {dest.name} runs before moving it.",
+                powershell="Get-VM | Format-Table Name, Version; Get-VMHostSupportedVersion",
+                run_on=f"{source.name} (Get-VM) and {dest.name} (Get-VMHostSupportedVersion)",
+            ),
             evidence=evidence,
         )
     else:
-        yield warned(
-            f"Windows Server {source_release} → {dest_release}: works when the destination supports the VM's "
-            "configuration version, but Microsoft's guide does not document this pair",
+        yield passed(
+            f"Windows Server {source_release} → {dest_release}: supported (2012 R2 and later); "
+            "each VM's configuration version decides",
             evidence=evidence,
         )
 
@@ -315,6 +351,12 @@ def simultaneous_migrations(context: Context) -> Iterator[Finding]:
             )
 
 
+SMB_DIRECT = "https://learn.microsoft.com/windows-server/storage/file-server/smb-direct"
+SMB_SIGNING = "https://learn.microsoft.com/windows-server/storage/file-server/smb-signing-overview"
+SMB_FIREWALL_RULE = "FPS-SMB-In-TCP"
+"""Name (not the localized display name) of the built-in 'File and Printer Sharing (SMB-In)' rule."""
+
+
 @check(
     id="hyperv.performance-option",
     title="Live-migration performance option and what it needs",
@@ -326,12 +368,14 @@ def simultaneous_migrations(context: Context) -> Iterator[Finding]:
         powershell="Set-VMHost -VirtualMachineMigrationPerformanceOption Compression",
         run_on="the source host",
     ),
-    references=(SETUP_GUIDE,),
+    references=(SETUP_GUIDE, SMB_DIRECT, SMB_SIGNING),
 )
 def performance_option(context: Context) -> Iterator[Finding]:
-    """The source's performance option decides how memory travels. Compression spends CPU
-    on both hosts to save bandwidth; TCPIP sends raw memory; SMB uses SMB 3 (SMB Direct when
-    both ends have RDMA) and so needs TCP 445 open to the destination."""
+    """The source's performance option decides how memory travels (setup guide). Compression
+    spends CPU on both hosts to save bandwidth; TCPIP sends raw memory; SMB uses SMB 3 and needs
+    TCP 445 to the destination. SMB Direct is used only when both ends have RDMA, and SMB signing
+    or encryption (signing is required by default on Windows Server 2025) takes the RDMA offload
+    away, so SMB then performs like plain TCP."""
     source = context.required("source").migration
     option = source.performance_option
     if option != "SMB":
@@ -345,29 +389,60 @@ def performance_option(context: Context) -> Iterator[Finding]:
     network = context.required("source").network
     smb_tests = [t for t in network.port_tests if t.port == SMB_PORT]
     rdma = [a.name for a in network.adapters if a.rdma_enabled]
+    dest_network = context.destination.network
+    dest_rdma = [a.name for a in dest_network.adapters if a.rdma_enabled] if dest_network else []
+    evidence = {"option": option, "rdma_adapters": rdma, "destination_rdma_adapters": dest_rdma}
     if not smb_tests:
         yield warned(
             f"{context.source.name} uses SMB but TCP 445 to {context.destination.name} was not tested",
             "source",
-            evidence={"option": option, "rdma_adapters": rdma},
+            fix=Remediation(
+                text=f"Test TCP 445 from {context.source.name} to {context.destination.name}'s migration address.",
+                powershell=f"Test-NetConnection -ComputerName {ps_literal(fqdn_of(context.destination))} -Port 445",
+                run_on=context.source.name,
+            ),
+            evidence=evidence,
         )
-    elif all(t.succeeded for t in smb_tests):
-        yield passed(
-            f"{context.source.name} uses SMB; TCP 445 reachable on {', '.join(t.address for t in smb_tests)}; RDMA adapters: {', '.join(rdma) or 'none'}",
-            "source",
-            evidence={"option": option, "rdma_adapters": rdma},
-        )
-    else:
-        blocked = [t.address for t in smb_tests if not t.succeeded]
+        return
+    blocked = [t.address for t in smb_tests if not t.succeeded]
+    if blocked:
         yield failed(
             f"{context.source.name} uses SMB but TCP 445 is blocked to {', '.join(blocked)}",
             "source",
             fix=Remediation(
-                text="Open TCP 445 (File and Printer Sharing) on the destination's migration network, or switch the source to Compression.",
-                powershell="Enable-NetFirewallRule -DisplayGroup 'File and Printer Sharing'",
+                text=(
+                    f"Allow SMB (TCP 445) into {context.destination.name} from the migration network, "
+                    "or switch the source to Compression."
+                ),
+                powershell=f"Enable-NetFirewallRule -Name {ps_literal(SMB_FIREWALL_RULE)}",
                 run_on=context.destination.name,
             ),
-            evidence={"option": option, "blocked": blocked},
+            evidence={**evidence, "blocked": blocked},
+        )
+        return
+    yield passed(
+        f"{context.source.name} uses SMB; TCP 445 reachable on {', '.join(t.address for t in smb_tests)}",
+        "source",
+        evidence=evidence,
+    )
+    if bool(rdma) != bool(dest_rdma):
+        without = context.destination.name if rdma else context.source.name
+        yield info(
+            f"SMB Direct needs RDMA on both hosts; {without} has no RDMA-enabled adapter, so SMB runs over TCP",
+            "pair",
+            evidence=evidence,
+        )
+    smb_settings = [(h, h.network.smb) for h in (context.source, context.destination) if h.network and h.network.smb]
+    slowed = [
+        f"{h.name} requires SMB {'encryption' if smb.encryption_required else 'signing'}"
+        for h, smb in smb_settings
+        if smb.signing_required or smb.encryption_required
+    ]
+    if slowed and (rdma or dest_rdma):
+        yield info(
+            "; ".join(slowed) + ": signed or encrypted SMB cannot use RDMA offload, so SMB Direct loses its speed",
+            "pair",
+            evidence=evidence,
         )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, fqdn_of, need
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import HostFacts, PortTest
 from lmpreflight.facts.windows import FIREWALL_RULE, FIREWALL_RULE_NAME, MIGRATION_PORT
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -21,10 +21,14 @@ from lmpreflight.vocabulary import (
     RequiredFacts,
     Severity,
     failed,
+    info,
     passed,
     subject_host,
     warned,
 )
+
+ENABLE_RULE = f"Enable-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)}"
+"""The fix for the built-in rule: by its Name, which does not change with the display language."""
 
 
 def incoming_addresses(host: HostFacts, role: str) -> list[str]:
@@ -157,34 +161,50 @@ def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
 
 @check(
     id="network.shared-migration-subnet",
-    title="Source and destination share a migration network",
+    title="How the source reaches the destination's migration addresses (same subnet or routed)",
     category=Category.NETWORK,
-    severity=Severity.CRITICAL,
+    severity=Severity.MEDIUM,
     needs=("hosts.migration", "hosts.network"),
     remediation=Remediation(
-        text="Give both hosts an address in one migration subnet and list it on both.",
-        powershell="Add-VMMigrationNetwork -Subnet '10.0.50.0/24'",
-        run_on="each host",
+        text=(
+            "A routed migration network works when TCP 6600 gets through (see network.port-6600); keep the "
+            "routed path private, because migration traffic is not encrypted."
+        ),
     ),
     references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
     shows_on=(PathPart.TCP_6600,),
 )
 def shared_migration_subnet(context: Context) -> Iterator[Finding]:
-    """The source connects to one of the destination's incoming migration addresses. If none
-    of them is on a subnet the source also sits on, the connection is routed elsewhere or
-    not at all (0x8007274C timeouts, 0x8007274D refusals)."""
+    """The source connects to one of the destination's incoming migration addresses, on the
+    same subnet or through a router: no Microsoft document requires a shared subnet, and the
+    setup guide's own example names a single address. Whether the connection gets through is
+    what network.port-6600 tests from the source itself; this check shows the path."""
     incoming = incoming_addresses(context.destination, "destination")
     reachable = [a for a in incoming if on_a_subnet_of(context.source, a)]
-    evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable}
+    tests = {
+        t.address: t
+        for t in (context.source.network.port_tests if context.source.network else [])
+        if t.port == MIGRATION_PORT
+    }
+    routed_open = [a for a in incoming if a not in reachable and a in tests and tests[a].succeeded]
+    evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable, "routed_open": routed_open}
     if not incoming:
         yield failed(f"{context.destination.name} accepts migrations on no address", evidence=evidence)
-    elif not reachable:
-        yield failed(
-            f"none of {context.destination.name}'s migration addresses ({', '.join(incoming)}) is on a subnet of {context.source.name}",
+    elif reachable:
+        yield passed(f"{context.source.name} shares a subnet with {', '.join(reachable)}", evidence=evidence)
+    elif routed_open:
+        yield info(
+            f"routed: {context.source.name} reaches {', '.join(routed_open)} through a router "
+            "(TCP 6600 test succeeded); keep that path private, migration traffic is not encrypted",
             evidence=evidence,
         )
     else:
-        yield passed(f"{context.source.name} shares a subnet with {', '.join(reachable)}", evidence=evidence)
+        yield warned(
+            f"none of {context.destination.name}'s migration addresses ({', '.join(incoming)}) is on a subnet of "
+            f"{context.source.name}, and no TCP 6600 test reached them: the routed path must carry TCP 6600 "
+            "(see network.port-6600)",
+            evidence=evidence,
+        )
 
 
 @check(
@@ -224,7 +244,7 @@ def not_management(context: Context) -> Iterator[Finding]:
     needs=("source.network", "destination.migration", "destination.network"),
     remediation=Remediation(
         text="Allow TCP 6600 from the source to the destination (host firewall and any network firewall between).",
-        powershell=f"Enable-NetFirewallRule -DisplayName {ps_literal(FIREWALL_RULE)}",
+        powershell=ENABLE_RULE,
         run_on="the destination host (and the network firewall)",
     ),
     references=(TROUBLESHOOT_GUIDE,),
@@ -233,23 +253,44 @@ def not_management(context: Context) -> Iterator[Finding]:
 def port_6600(context: Context) -> Iterator[Finding]:
     """vmms listens for migrations on TCP 6600. The test is made *from the source host
     itself*, because that is where the move's connection starts; a test from the admin's
-    workstation proves nothing about the path between the hosts. The destination's test
-    towards the source tells whether the VM can be moved back."""
-    forward = _port_results(context.source, context.destination, "destination")
-    blocked, open_, untested = forward
-    evidence = {"open": open_, "blocked": blocked, "untested": untested}
+    workstation proves nothing about the path between the hosts. A refused connection means
+    nothing listens (migration disabled, vmms stopped or bound before the address came up,
+    0x8007274D); a timeout means something drops it (a firewall, 0x8007274C). The destination's
+    test towards the source tells whether the VM can be moved back."""
+    blocked, open_, untested = _port_results(context.source, context.destination, "destination")
+    tests = _tests(context.source)
+    evidence = {
+        "open": open_,
+        "blocked": blocked,
+        "untested": untested,
+        "outcomes": {a: tests[a].outcome for a in blocked},
+        "source_addresses": {a: tests[a].source_address for a in blocked + open_},
+    }
     if blocked and not open_:
         yield failed(
-            f"{context.source.name} cannot reach TCP 6600 on {', '.join(blocked)}", "source", evidence=evidence
+            "; ".join(_blocked_reason(context, tests[a]) for a in blocked),
+            "source",
+            fix=_blocked_fix(context, tests[blocked[0]]),
+            evidence=evidence,
         )
     elif blocked:
         yield warned(
-            f"TCP 6600 open on {', '.join(open_)} but blocked on {', '.join(blocked)}", "source", evidence=evidence
+            f"TCP 6600 open on {', '.join(open_)} but not on {', '.join(blocked)}: "
+            + "; ".join(_blocked_reason(context, tests[a]) for a in blocked),
+            "source",
+            fix=_blocked_fix(context, tests[blocked[0]]),
+            evidence=evidence,
         )
     elif not open_:
+        target = untested[0] if untested else fqdn_of(context.destination)
         yield warned(
             f"TCP 6600 from {context.source.name} to {context.destination.name} was not tested",
             "source",
+            fix=Remediation(
+                text=f"Test the port from {context.source.name} itself.",
+                powershell=f"Test-NetConnection -ComputerName {ps_literal(target)} -Port {MIGRATION_PORT}",
+                run_on=context.source.name,
+            ),
             evidence=evidence,
         )
     else:
@@ -265,10 +306,69 @@ def port_6600(context: Context) -> Iterator[Finding]:
         )
 
 
+def _tests(tester: HostFacts) -> dict[str, PortTest]:
+    network = tester.network
+    return {t.address: t for t in (network.port_tests if network else []) if t.port == MIGRATION_PORT}
+
+
+def _refused(test: PortTest) -> bool:
+    if test.outcome is not None:
+        return test.outcome == "refused"
+    return "refused" in (test.detail or "").casefold()
+
+
+def _blocked_reason(context: Context, test: PortTest) -> str:
+    """Why one address did not answer, from how the attempt ended and the destination's state."""
+    source, dest = context.source, context.destination
+    origin = f" from {test.source_address}" if test.source_address else ""
+    if _refused(test):
+        migration, hyperv = dest.migration, dest.hyperv
+        if migration is not None and not migration.enabled:
+            cause = f"live migration is disabled on {dest.name}"
+        elif hyperv is not None and hyperv.vmms_status != "Running":
+            cause = f"vmms is {hyperv.vmms_status or 'not running'} on {dest.name}"
+        else:
+            cause = f"nothing listens there (restart vmms on {dest.name} if the address came up after it started)"
+        return f"{source.name}{origin} → {test.address}:6600 refused: {cause}"
+    rule = dest.network.migration_firewall_rule if dest.network else None
+    if rule is not None and not (rule.present and rule.enabled):
+        cause = f"{dest.name}'s firewall rule {FIREWALL_RULE} is {'disabled' if rule.present else 'missing'}"
+    else:
+        cause = f"a firewall or route between {source.name} and {dest.name} drops it (the host rule is enabled)"
+    kind = "unreachable" if test.outcome == "unreachable" else "timed out"
+    return f"{source.name}{origin} → {test.address}:6600 {kind}: {cause}"
+
+
+def _blocked_fix(context: Context, test: PortTest) -> Remediation:
+    dest = context.destination
+    verify = f"Test-NetConnection -ComputerName {ps_literal(test.address)} -Port {MIGRATION_PORT}"
+    if _refused(test):
+        if dest.migration is not None and not dest.migration.enabled:
+            return Remediation(
+                text=f"Enable live migration on {dest.name}.", powershell="Enable-VMMigration", run_on=dest.name
+            )
+        return Remediation(
+            text=f"Start (or restart) vmms on {dest.name} so it listens on its migration addresses.",
+            powershell="Restart-Service -Name vmms",
+            run_on=dest.name,
+        )
+    rule = dest.network.migration_firewall_rule if dest.network else None
+    if rule is not None and rule.present and not rule.enabled:
+        return Remediation(text=f"Enable the built-in rule on {dest.name}.", powershell=ENABLE_RULE, run_on=dest.name)
+    return Remediation(
+        text=(
+            f"Ask the network team to allow TCP 6600 from {test.source_address or context.source.name} to "
+            f"{test.address}; then verify from {context.source.name}."
+        ),
+        powershell=verify,
+        run_on=context.source.name,
+    )
+
+
 def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tuple[list[str], list[str], list[str]]:
     """(blocked, open, untested) among ``target``'s incoming addresses, as tested by ``tester``."""
     role = "source" if target_role == "destination" else "destination"
-    network = RequiredFacts(tester, role).network
+    network = need(tester.network, f"{role}.network")
     incoming = incoming_addresses(target, target_role)
     tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
     blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
@@ -317,25 +417,74 @@ def _enable_firewall_rule(finding: Finding, host: HostFacts) -> FixStep:
 )
 def firewall_rule(context: Context) -> Iterator[Finding]:
     """Windows Firewall admits incoming migrations through the built-in rule 'Hyper-V
-    (MIG-TCP-In)' (TCP 6600, vmms.exe). Disabled, the source's connection times out or is
-    reset (0x8007274C, 0x80072746)."""
-    rule = context.required("destination").network.migration_firewall_rule
+    (MIG-TCP-In)' (Name VIRT-MIGL-In-TCP-NoScope, TCP 6600, vmms.exe). Disabled, the source's
+    connection times out (0x8007274C) unless another rule, a GPO or a third-party firewall
+    allows it; so when the source's TCP 6600 test got through, the port test decides and the
+    disabled rule is only a warning."""
+    rule = need(context.destination.network, "destination.network").migration_firewall_rule
     rule = need(rule, "destination.network.migration_firewall_rule")
-    if not rule.present:
-        yield failed(
-            f"{FIREWALL_RULE} is missing on {context.destination.name}",
-            "destination",
-            evidence=FirewallRuleEvidence(present=False, enabled=None),
-        )
-    elif not rule.enabled:
-        yield failed(
-            f"{FIREWALL_RULE} is disabled on {context.destination.name}",
-            "destination",
-            evidence=FirewallRuleEvidence(present=True, enabled=False),
-        )
-    else:
+    dest = context.destination.name
+    if rule.present and rule.enabled:
         yield passed(
-            f"{FIREWALL_RULE} is enabled on {context.destination.name}",
+            f"{FIREWALL_RULE} is enabled on {dest}",
             "destination",
             evidence=FirewallRuleEvidence(present=True, enabled=True),
         )
+        return
+    state = "disabled" if rule.present else "missing"
+    evidence = FirewallRuleEvidence(present=rule.present, enabled=rule.enabled)
+    fix = (
+        Remediation(text=f"Enable the built-in rule on {dest}.", powershell=ENABLE_RULE, run_on=dest)
+        if rule.present
+        else Remediation(
+            text=f"Allow TCP 6600 into vmms on {dest} (the built-in rule is missing).",
+            powershell=(
+                "New-NetFirewallRule -Name 'lmpreflight-MIG-TCP-In' -DisplayName 'Live migration (TCP 6600)' "
+                "-Direction Inbound -Protocol TCP -LocalPort 6600 -Program '%systemroot%\\system32\\vmms.exe' "
+                "-Action Allow"
+            ),
+            run_on=dest,
+        )
+    )
+    reached = [t.address for t in _tests(context.source).values() if t.succeeded]
+    if reached:
+        yield warned(
+            f"{FIREWALL_RULE} is {state} on {dest}, but {context.source.name} reached TCP 6600 on "
+            f"{', '.join(reached)}: another rule, a GPO or another firewall allows it",
+            "destination",
+            fix=fix,
+            evidence=evidence,
+        )
+    else:
+        yield failed(f"{FIREWALL_RULE} is {state} on {dest}", "destination", fix=fix, evidence=evidence)
+
+
+@check(
+    id="network.ipsec-rules",
+    title="IPsec rules on the hosts (information)",
+    category=Category.NETWORK,
+    severity=Severity.INFO,
+    needs=("hosts.network",),
+    remediation=Remediation(
+        text="If the move times out only between these hosts, check whether an IPsec rule covers TCP 6600.",
+        powershell="Get-NetIPsecRule -PolicyStore ActiveStore | Format-Table DisplayName, Enabled, Mode",
+        run_on="each host",
+    ),
+    references=("https://learn.microsoft.com/powershell/module/netsecurity/get-netipsecrule",),
+)
+def ipsec_rules(context: Context) -> Iterator[Finding]:
+    """An IPsec connection-security rule that requires authentication between the hosts can
+    stop the migration connection, but Microsoft documents no rule for live migration and
+    IPsec, so the enabled rules are only shown."""
+    for role, host in both_hosts(context):
+        ipsec = need(host.network, f"{role}.network").ipsec
+        if ipsec is None:
+            yield info(f"{host.name}: IPsec rules were not read", role)
+        elif ipsec.enabled_rules:
+            yield info(
+                f"{host.name} has enabled IPsec rules: {', '.join(ipsec.enabled_rules)}",
+                role,
+                evidence={"enabled_rules": ipsec.enabled_rules},
+            )
+        else:
+            yield passed(f"{host.name} has no enabled IPsec rule", role)

@@ -157,7 +157,10 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
         if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
-            return CollectionFailed(f"cannot resolve {host}", "check the name, or pass --endpoint NAME=URL")
+            return CollectionFailed(
+                f"cannot resolve {host}: no DNS record; is the name right?",
+                "check the spelling, or pass --endpoint NAME=URL",
+            )
         if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
             return CollectionFailed(
                 f"{host} stopped answering ({endpoint})", "check the host and the network, then retry"

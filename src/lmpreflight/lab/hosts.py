@@ -429,7 +429,7 @@ class LabWorld:
             return "timed-out", from_address, timed_out
         if port == MIGRATION_PORT:
             rule = (facts.get("network") or {}).get("migration_firewall_rule") or {}
-            if not rule.get("present") or not rule.get("enabled"):
+            if (not rule.get("present") or not rule.get("enabled")) and port not in spec.allowed_ports:
                 return "timed-out", from_address, timed_out
             migration = facts.get("migration") or {}
             hyperv = facts.get("hyperv") or {}

@@ -81,6 +81,10 @@ class HostSpec(SpecModel):
     section_errors: dict[str, str] = Field(default_factory=dict)
     account: Account | None = None
     blocked_ports: list[int] = Field(default_factory=list, description="Inbound TCP ports this host's firewall drops")
+    allowed_ports: list[int] = Field(
+        default_factory=list,
+        description="Inbound TCP ports another rule (a GPO, a third-party firewall) allows even without the built-in rule",
+    )
     collapse_single_arrays: bool = Field(
         False,
         description="Serialise one-item arrays as bare objects. Off by default: the collector stores every array "
