@@ -59,7 +59,13 @@ def members(context: Context) -> Iterator[Finding]:
 
 
 def _forest(host: HostFacts) -> str | None:
-    return host.directory.forest if host.directory is not None else None
+    """The host's forest, when the directory that was read is the host's own domain's."""
+    directory, membership = host.directory, host.domain
+    if directory is None or membership is None:
+        return None
+    if directory.domain_dns_name.casefold() != membership.domain.casefold():
+        return None
+    return directory.forest
 
 
 def _trust_objects(context: Context) -> list[tuple[str, Trust]]:
@@ -147,12 +153,13 @@ def same_or_trusted(context: Context) -> Iterator[Finding]:
     evidence["trusts"] = [t.model_dump() for t in used + back_used]
     if not forward:
         both_roots = all(
-            host.directory is not None
-            and host.directory.forest is not None
-            and host.directory.forest.casefold() == host.directory.domain_dns_name.casefold()
+            (_forest(host) or "").casefold() == need(host.domain, "domain").domain.casefold()
             for host in (context.source, context.destination)
         )
-        message = f"{dest.domain} does not trust {source.domain}: {context.source.name} cannot authenticate to {context.destination.name}"
+        message = (
+            f"{dest.domain} does not trust {source.domain}: {context.source.name} cannot authenticate to "
+            f"{context.destination.name}"
+        )
         if both_roots:
             yield failed(message, evidence=evidence)
         else:
