@@ -75,13 +75,14 @@ def test_steps_are_grouped_by_where_they_run() -> None:
     script = render_fix_script(broken_report())
     directory, rest = script.split("# Part Directory")[1].split("# Part Source")
     source, destination = rest.split("# Part Destination")
-    destination, network = destination.split("# For the network team")
+    destination, _, network = destination.partition("# For the network team")
     assert "Invoke-LmpStep 'network.firewall-rule'" in destination
     assert "Invoke-LmpStep 'delegation.spns-to-destination'" in directory
     assert "Invoke-LmpStep 'delegation.protocol-transition'" in directory
     assert "# vm.configuration-version:" in source and "Update-VMVersion" in source
     assert "Invoke-LmpStep" not in source, "VM changes need a decision: explained, not automated"
-    assert "# network.port-6600: " in network, "what only the network team can change is listed, not run"
+    assert "# network.port-6600: " in destination, "the disabled host rule blocks the port: fixed on the destination"
+    assert not network, "nothing here needs the network team"
 
 
 def test_suggested_commands_stay_one_per_line() -> None:

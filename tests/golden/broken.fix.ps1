@@ -80,11 +80,6 @@ if ($Part -eq 'Directory') {
 if ($Part -eq 'Source') {
     Assert-LmpHost 'HV01'
 
-    # network.port-6600: HV01 → 10.0.50.13:6600 timed out: HV03's firewall rule Hyper-V (MIG-TCP-In) is disabled
-    # Not automated: needs a decision or downtime
-    # Enable the built-in rule on HV03.
-    #   PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
-
     # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
     # Not automated: needs a decision or downtime
     # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone: don't upgrade until you're sure you won't move it back to an older host.
@@ -125,6 +120,10 @@ if ($Part -eq 'Destination') {
     Save-LmpBefore 'vmms' { Get-Service -Name 'vmms' | Select-Object -Property @('Status', 'StartType') }
     Save-LmpBefore 'HyperVAdministrators' { @(Get-LocalGroupMember -SID 'S-1-5-32-578' | Select-Object -Property Name) }
     if (-not $WhatIfPreference) { Write-LmpBefore }
+
+    # network.port-6600: HV01 → 10.0.50.13:6600 timed out: HV03's firewall rule Hyper-V (MIG-TCP-In) is disabled
+    # Enable the built-in rule on HV03.
+    # Enable the built-in rule on HV03. PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
 
     # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV03
     Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {

@@ -19,6 +19,7 @@ from lmpreflight.vocabulary import (
     PathPart,
     Remediation,
     RequiredFacts,
+    RunPlace,
     Severity,
     failed,
     info,
@@ -236,6 +237,26 @@ def not_management(context: Context) -> Iterator[Finding]:
         yield passed(f"{host.name}'s migration addresses are separate from management", "destination")
 
 
+@dataclass(frozen=True)
+class PortEvidence:
+    open: list[str]
+    blocked: list[str]
+    untested: list[str]
+    outcomes: dict[str, str | None]
+    source_addresses: dict[str, str | None]
+    fix_on: RunPlace = "source"
+    """Where the cause is fixed: the destination (rule, vmms, migration off) or the source (test it)."""
+
+
+def _port_fix(finding: Finding, host: HostFacts) -> FixStep:
+    """The cause-specific remediation, placed on the host that has the cause (never a blind
+    firewall change: the check says whether the rule, vmms, migration or the network is at fault)."""
+    fix = finding.remediation
+    text = fix.text if fix else "See the report."
+    command = f" PS> {fix.powershell}" if fix and fix.powershell else ""
+    return FixStep(finding.evidence_as(PortEvidence).fix_on, text, manual=text + command)
+
+
 @check(
     id="network.port-6600",
     title="The source reaches the destination's migration addresses on TCP 6600",
@@ -249,6 +270,7 @@ def not_management(context: Context) -> Iterator[Finding]:
     ),
     references=(TROUBLESHOOT_GUIDE,),
     shows_on=((PathPart.TCP_6600, "source"), (PathPart.REVERSE_AUTH, "destination")),
+    fix=_port_fix,
 )
 def port_6600(context: Context) -> Iterator[Finding]:
     """vmms listens for migrations on TCP 6600. The test is made *from the source host
@@ -259,13 +281,14 @@ def port_6600(context: Context) -> Iterator[Finding]:
     test towards the source tells whether the VM can be moved back."""
     blocked, open_, untested = _port_results(context.source, context.destination, "destination")
     tests = _tests(context.source)
-    evidence = {
-        "open": open_,
-        "blocked": blocked,
-        "untested": untested,
-        "outcomes": {a: tests[a].outcome for a in blocked},
-        "source_addresses": {a: tests[a].source_address for a in blocked + open_},
-    }
+    evidence = PortEvidence(
+        open=open_,
+        blocked=blocked,
+        untested=untested,
+        outcomes={a: tests[a].outcome for a in blocked},
+        source_addresses={a: tests[a].source_address for a in blocked + open_},
+        fix_on=_fix_place(context, tests[blocked[0]]) if blocked else "source",
+    )
     if blocked and not open_:
         yield failed(
             "; ".join(_blocked_reason(context, tests[a]) for a in blocked),
@@ -302,7 +325,7 @@ def port_6600(context: Context) -> Iterator[Finding]:
         yield warned(
             f"moving back will fail: {context.destination.name} cannot reach TCP 6600 on {', '.join(back_blocked)}",
             "destination",
-            evidence={"open": back_open, "blocked": back_blocked},
+            evidence=PortEvidence(back_open, back_blocked, [], {}, {}, fix_on="source"),
         )
 
 
@@ -339,6 +362,14 @@ def _blocked_reason(context: Context, test: PortTest) -> str:
     return f"{source.name}{origin} → {test.address}:6600 {kind}: {cause}"
 
 
+def _fix_place(context: Context, test: PortTest) -> RunPlace:
+    """The destination holds the cause unless the network between the hosts does."""
+    rule = context.destination.network.migration_firewall_rule if context.destination.network else None
+    if _refused(test) or (rule is not None and not (rule.present and rule.enabled)):
+        return "destination"
+    return "source"
+
+
 def _blocked_fix(context: Context, test: PortTest) -> Remediation:
     dest = context.destination
     verify = f"Test-NetConnection -ComputerName {ps_literal(test.address)} -Port {MIGRATION_PORT}"
@@ -361,7 +392,7 @@ def _blocked_fix(context: Context, test: PortTest) -> Remediation:
             f"{test.address}; then verify from {context.source.name}."
         ),
         powershell=verify,
-        run_on=context.source.name,
+        run_on=f"the network team (then verify on {context.source.name})",
     )
 
 
