@@ -14,6 +14,7 @@ from lmpreflight.escape import (
     ldap_filter_value,
     md_code,
     md_code_block,
+    md_text,
     ps_array,
     ps_literal,
     visible,
@@ -111,3 +112,14 @@ def test_visible_escapes_every_control_character() -> None:
 
 def test_dn_values_are_escaped_rfc4514() -> None:
     assert dn_value("x,DC=evil") == "x\\,DC\\=evil"
+
+
+def test_markdown_text_makes_no_link_of_a_host_supplied_address() -> None:
+    from markdown_it import MarkdownIt
+
+    text = md_text("see http://evil.example/phish, www.evil.example and [a](http://x) <http://y>")
+    html = MarkdownIt("commonmark").render(text)
+    assert "<a " not in html and "http://evil.example/phish" in html
+    # GitHub's extended autolinks never look inside code spans, where every address went.
+    outside_code = re.sub(r"(`+) .*? \1", "", text)
+    assert "://" not in outside_code and "www." not in outside_code

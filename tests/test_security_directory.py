@@ -118,3 +118,30 @@ def _later(seconds: float) -> float:
     import time
 
     return time.monotonic() + seconds
+
+
+def test_basic_over_plain_http_warns_whatever_the_flags(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """--https does not help when the endpoint itself is http://: the warning names it."""
+    monkeypatch.setenv("LAB_PW", "x")
+    _, _, err = invoke(
+        capsys,
+        monkeypatch,
+        "check",
+        "hv01.corp.example",
+        "hv02.corp.example",
+        "--user",
+        "CORP\\hvadmin",
+        "--password-env",
+        "LAB_PW",
+        "--transport",
+        "basic",
+        "--https",
+        "--endpoint",
+        "hv01.corp.example=http://127.0.0.1:9/wsman",
+        "--dns-server",
+        "127.0.0.1:9",
+        "--timeout",
+        "5",
+        "-q",
+    )
+    assert "WARNING: Basic authentication over plain HTTP (http://127.0.0.1:9/wsman)" in err

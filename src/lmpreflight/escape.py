@@ -7,6 +7,7 @@ jinja2's autoescaping). Call sites never quote by hand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from markupsafe import Markup
@@ -124,10 +125,26 @@ def _longest_run(text: str, ch: str) -> int:
     return longest
 
 
+_URL_LIKE = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+")
+"""Text that GitHub or GitLab would turn into a link by itself (extended autolinks)."""
+
+
 def md_text(value: object) -> str:
     """Text that Markdown shows as written: special characters backslash-escaped, one line,
-    control characters shown as escapes."""
+    control characters shown as escapes, and anything URL-like in a code span, so no
+    host-supplied address becomes a clickable link in a ticket."""
     text = visible(" ".join(str(value).splitlines()))
+    pieces = []
+    position = 0
+    for match in _URL_LIKE.finditer(text):
+        pieces.append(_md_escape(text[position : match.start()]))
+        pieces.append(md_code(match.group()))
+        position = match.end()
+    pieces.append(_md_escape(text[position:]))
+    return "".join(pieces)
+
+
+def _md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 

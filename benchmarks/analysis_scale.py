@@ -1,0 +1,65 @@
+"""How analysis grows with the number of VMs a host reports (a hostile or huge host must not stall it).
+
+Run: .venv/bin/python benchmarks/analysis_scale.py     (--short: 500 and 2,000 VMs, for CI)
+
+Copies the broken example source's first VM N times (VM000000, VM000001, …), then times what
+'analyze' does without --vm: evaluating every check and the per-VM readiness, building the
+report and rendering it as JSON. Prints seconds per size and the growth for 4× the VMs; near
+4 means linear, 16 would be quadratic. The full run goes up to 48,000 VMs (a 30 MB fact file,
+under the 32 MB limit).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.registry import load_checks
+from lmpreflight.report.build import RunInfo, build_report
+from lmpreflight.report.json_report import render_json
+from lmpreflight.runner import Selection, evaluate, vm_readiness
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "facts" / "broken"
+
+
+def facts_with(vms: int) -> tuple[HostFacts, HostFacts]:
+    source = json.loads((EXAMPLES / "source.json").read_text())
+    first = source["vms"][0]
+    source["vms"] = [
+        {**copy.deepcopy(first), "name": f"VM{i:06d}", "id": f"a1b2c3d4-0000-4000-8000-{i:012d}"} for i in range(vms)
+    ]
+    destination = json.loads((EXAMPLES / "destination.json").read_text())
+    return HostFacts.model_validate(source), HostFacts.model_validate(destination)
+
+
+def analyse(vms: int) -> float:
+    source, destination = facts_with(vms)
+    registry = load_checks(include_plugins=False)
+    selection = Selection()
+    started = time.perf_counter()
+    results = evaluate(registry, source, destination, selection)
+    readiness = vm_readiness(registry, source, destination, selection)
+    run = RunInfo(command="analyze", run_from="bench")
+    report = build_report(results, source, destination, selection, run, readiness=readiness)
+    render_json(report)
+    elapsed = time.perf_counter() - started
+    print(f"{vms:>6} VMs: {elapsed:6.2f} s ({len(readiness)} VMs judged)")
+    return elapsed
+
+
+def main() -> None:
+    sizes = [500, 2000] if "--short" in sys.argv else [1000, 4000, 12000, 48000]
+    times = [analyse(n) for n in sizes]
+    for index in range(1, len(sizes)):
+        small, large = sizes[index - 1], sizes[index]
+        t_small, t_large = times[index - 1], times[index]
+        factor = (t_large / t_small) / (large / small) * 4
+        print(f"growth per 4x VMs: {factor:.1f} ({small} -> {large}; 4 is linear, 16 quadratic)")
+
+
+if __name__ == "__main__":
+    main()
