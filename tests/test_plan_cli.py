@@ -84,6 +84,7 @@ def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, 
     assert "ready now    hv002.corp.example" in out
     assert "after fixes  hv005.corp.example (network.firewall-rule)" in out
     assert "blocked      hv004.corp.example (vm.processor-compatibility)" in out
+    assert "run 'lmpreflight check SOURCE DESTINATION' for the move you choose" in out
     document = plan_json(tmp_path / "plan.json")
     assert document["sources"] == ["hv001.corp.example"]
     assert document["summary"]["pairs"] == 3

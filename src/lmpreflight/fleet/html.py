@@ -13,6 +13,7 @@ from typing import Any
 from lmpreflight._version import __version__
 from lmpreflight.fleet.document import PlanInfo, without_destination
 from lmpreflight.fleet.placement import Placement, PlacementMatrix
+from lmpreflight.fleet.render import PAIR_ONLY_NOTE
 from lmpreflight.resources import template_environment
 
 
@@ -51,4 +52,5 @@ def render_plan_html(matrix: PlacementMatrix, info: PlanInfo) -> str:
         destinations=len(matrix.destinations),
         without=without_destination(matrix),
         data=plan_data(matrix),
+        note=PAIR_ONLY_NOTE,
     )

@@ -15,6 +15,10 @@ from lmpreflight.vocabulary import Status
 SHOWN_PER_LIST = 6
 """Destinations named per list before "+N more" (the JSON and HTML have them all)."""
 STYLES = {"fail": "red", "error": "magenta", "warn": "yellow"}
+PAIR_ONLY_NOTE = (
+    "Each host was collected alone: TCP 6600 between hosts and Hyper-V's verdict on a VM's processor "
+    "compatibility need the pair; run 'lmpreflight check SOURCE DESTINATION' for the move you choose."
+)
 
 
 def _names(cells: list[Cell], matrix: PlacementMatrix, with_checks: bool) -> Text:
@@ -68,6 +72,8 @@ def render_plan_text(matrix: PlacementMatrix, console: Console, verbose: bool = 
         console.print(Text("Every VM has a destination that can take it now.", style="bold green"))
     else:
         console.print("No VM to place (the sources have none, or none could be read).")
+    if matrix.rows:
+        console.print(Text(PAIR_ONLY_NOTE, style="dim"))
 
 
 def _host_problems(matrix: PlacementMatrix, console: Console, verbose: bool) -> None:
