@@ -446,8 +446,16 @@ def test_each_group_ranks_its_cause_in_the_top_two(text: str, cause: str) -> Non
     assert cause in ranked[:2], ranked[:3]
 
 
-def test_wmi_return_values_are_decoded_as_documented() -> None:
-    explanation = explain_text("CheckSystemCompatibilityInfo ReturnValue : 32784")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CheckSystemCompatibilityInfo ReturnValue : 32784",
+        "MigrateVirtualSystemToHost returned 32784",
+        "Msvm_ConcreteJob failed: not compatible (32784)",
+    ],
+)
+def test_wmi_return_values_are_decoded_as_documented(text: str) -> None:
+    explanation = explain_text(text)
     (match,) = [m for m in explanation.matches if m.kind == "wmi"]
     assert match.value == "32784" and match.meaning.startswith("Not compatible")
 

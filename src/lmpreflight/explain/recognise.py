@@ -45,7 +45,8 @@ _VMM = re.compile(
 )
 # Msvm methods and jobs end with a uint32 return value; PowerShell and scripts print it in many ways.
 _WMI_RETURN = re.compile(
-    r"(?:returnvalue|return value|return code|errorcode|error code|jobstate)[ :=]{0,3}(327[6-9]\d)"
+    r"(?:returnvalue|return value|return code|errorcode|error code|returned|jobstate)[ :=]{0,3}(327[6-9]\d)(?!\d)"
+    r"|(?:failed|job|method)[^()]{0,60}\((327[6-9]\d)\)"
 )
 _HOST = re.compile(
     r"(?:host|destination|source|node|server|computer|hôte|ホスト|호스트|主机|主機|узл[аеом]|хост[аеом]?) ?"
@@ -118,7 +119,7 @@ def find_vmm_codes(text: str) -> list[int]:
 
 def find_wmi_returns(text: str) -> list[int]:
     """Return values of Msvm methods and jobs (32768 and up), e.g. 'ReturnValue : 32784'."""
-    return list(dict.fromkeys(int(m.group(1)) for m in _WMI_RETURN.finditer(text)))
+    return list(dict.fromkeys(int(m.group(1) or m.group(2)) for m in _WMI_RETURN.finditer(text)))
 
 
 def find_hosts(text: str) -> list[str]:
