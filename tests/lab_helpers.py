@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lmpreflight.collect.parallel import CollectOptions, collect_hosts
+from lmpreflight import pipeline
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario
 from lmpreflight.registry import load_checks
-from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate
 from lmpreflight.vocabulary import Result
@@ -28,12 +28,9 @@ def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
 
 
 def collect_pair(lab: Lab, scenario: Scenario, **changes: Any) -> tuple[HostFacts, HostFacts]:
-    source, destination = collect_hosts(
-        [lab.fqdn(scenario.role("source")), lab.fqdn(scenario.role("destination"))],
-        options_for(lab, scenario, **changes),
-        pair=True,
+    return pipeline.collect_pair(
+        lab.fqdn(scenario.role("source")), lab.fqdn(scenario.role("destination")), options_for(lab, scenario, **changes)
     )
-    return source, destination
 
 
 def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **changes: Any) -> tuple[list[Result], Lab]:
@@ -66,9 +63,9 @@ def scenario_report(scenario: Scenario) -> Report:
     """The full report of a `check` of the scenario over the real transport."""
     with Lab(scenario) as lab:
         source, destination = collect_pair(lab, scenario)
-    selection = selection_for(scenario)
-    results = evaluate(load_checks(include_plugins=False), source, destination, selection)
-    return build_report(results, source, destination, selection, RunInfo(command="check", run_from="tests"))
+    return pipeline.check_pair(
+        source, destination, selection_for(scenario), registry=load_checks(include_plugins=False), command="check"
+    )
 
 
 def cli_connection_args(lab: Lab, scenario: Scenario, password_variable: str) -> list[str]:

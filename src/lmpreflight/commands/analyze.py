@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from lmpreflight.commands.common import load_registry, options_from, report_options, run_and_report
+from lmpreflight.commands.common import ReportOptions, load_registry, report_options, run_and_report
 from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import explanation_json_schema
 from lmpreflight.facts import facts_json_schema, load_host_facts
@@ -54,20 +53,19 @@ def list_checks(output_format: str) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @report_options
-def analyze(source: Path, destination: Path, **kwargs: Any) -> None:
+def analyze(source: Path, destination: Path, report: ReportOptions) -> None:
     """Check a pair from saved fact files (SOURCE.json DEST.json).
 
     The files come from 'lmpreflight collect' or from the offline collector script.
     """
-    options = options_from(kwargs)
-    registry, skip = load_registry(options)
+    registry, skip = load_registry(report)
     source_facts = load_host_facts(source)
     destination_facts = load_host_facts(destination)
     if _identity(source_facts) == _identity(destination_facts):
         raise UserError(
             f"{source} and {destination} both describe {source_facts.name}: a move needs two different hosts"
         )
-    sys.exit(run_and_report(source_facts, destination_facts, options, "analyze", registry, skip).exit_code)
+    sys.exit(run_and_report(source_facts, destination_facts, report, "analyze", registry, skip).exit_code)
 
 
 def _identity(facts: HostFacts) -> str:

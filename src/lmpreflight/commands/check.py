@@ -5,20 +5,20 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from lmpreflight.collect.parallel import CollectOptions, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.collect.script import render_collector
-from lmpreflight.commands.common import ReportOptions, load_registry, options_from, report_options, run_and_report
-from lmpreflight.commands.connection import HostProgress, collect_options, connection_options
+from lmpreflight.commands.common import ReportOptions, load_registry, report_options, run_and_report
+from lmpreflight.commands.connection import ConnectionSettings, HostProgress, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.escape import visible
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.facts import save_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import UTF8_BOM, powershell_text, write_atomic
+from lmpreflight.pipeline import collect_host, collect_pair
 from lmpreflight.report.model import Report
 
 _UNSAFE_FILE_CHARACTERS = re.compile(r"[^a-z0-9_-]+")
@@ -58,7 +58,7 @@ def live_check(
     if facts_dir is not None and not facts_dir.is_dir():
         raise UserError(f"--save-facts {facts_dir}: not a folder")
     with HostProgress([source, destination], quiet) as progress:
-        source_facts, destination_facts = collect_hosts([source, destination], collect, progress.update, pair=True)
+        source_facts, destination_facts = collect_pair(source, destination, collect, progress.update)
     if facts_dir is not None:
         names = facts_file_names(source, destination)
         for facts, name in zip((source_facts, destination_facts), names, strict=True):
@@ -87,11 +87,12 @@ def live_check(
     type=click.Path(file_okay=False, path_type=Path),
     help="Also save both hosts' facts in this folder (for 'analyze' later).",
 )
-def check(source: str, destination: str, facts_dir: Path | None, **kwargs: Any) -> None:
+def check(
+    source: str, destination: str, facts_dir: Path | None, report: ReportOptions, connection: ConnectionSettings
+) -> None:
     """Collect facts from SOURCE and DESTINATION over WinRM, LDAP and DNS, and check the move."""
-    options = options_from(kwargs)
-    collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
-    sys.exit(live_check(source, destination, options, collect, quiet, "check", facts_dir).exit_code)
+    collect = collect_options(connection, report.vms, report.include_storage)
+    sys.exit(live_check(source, destination, report, collect, connection.quiet, "check", facts_dir).exit_code)
 
 
 @click.command()
@@ -104,14 +105,14 @@ def check(source: str, destination: str, facts_dir: Path | None, **kwargs: Any) 
     help="Where to write the host's facts (JSON).",
 )
 @connection_options
-def collect(host: str, output: Path, **kwargs: Any) -> None:
+def collect(host: str, output: Path, connection: ConnectionSettings) -> None:
     """Collect one host's facts into a file, for 'lmpreflight analyze' later.
 
     Exit code 0 when everything was collected, 3 when some section could not be.
     """
-    options, quiet = collect_options(kwargs)
-    with HostProgress([host], quiet) as progress:
-        (facts,) = collect_hosts([host], options, progress.update)
+    options = collect_options(connection)
+    with HostProgress([host], connection.quiet) as progress:
+        facts = collect_host(host, options, progress.update)
     save_host_facts(facts, output)
     click.echo(f"wrote {output}", err=True)
     sys.exit(_report_collection(facts))

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import socket
+import functools
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 
 from lmpreflight.errors import UserError
-from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.fileio import powershell_text, write_atomic
+from lmpreflight.fileio import write_atomic
+from lmpreflight.pipeline import check_pair
 from lmpreflight.registry import Registry, load_checks
-from lmpreflight.report.build import RunInfo, build_report
-from lmpreflight.report.fixscript import render_fix_script
-from lmpreflight.report.html import render_html
+from lmpreflight.report.formats import FORMATS
 from lmpreflight.report.json_report import render_json
-from lmpreflight.report.junit import render_junit
-from lmpreflight.report.markdown import render_markdown
 from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
 from lmpreflight.report.waivers import Waiver, load_waivers
-from lmpreflight.runner import Selection, evaluate, vm_readiness
+from lmpreflight.runner import Selection
 from lmpreflight.terminal import SafeConsole
 from lmpreflight.vocabulary import MoveFrom
 
@@ -38,21 +34,44 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True, slots=True)
 class ReportOptions:
-    vms: tuple[str, ...]
-    skip: tuple[str, ...]
-    strict: bool
-    include_storage: bool
-    move_from: MoveFrom | None
-    storage_path: str | None
-    output_format: str
-    json_path: Path | None
-    html_path: Path | None
-    junit_path: Path | None
-    fix_script_path: Path | None
-    markdown_path: Path | None
-    verbose: bool
-    waivers_path: Path | None
+    """The report options of ``analyze``, ``check``, ``demo`` and ``diagnose``, parsed and checked."""
+
+    vms: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    strict: bool = False
+    include_storage: bool = False
+    move_from: MoveFrom | None = None
+    storage_path: str | None = None
+    output_format: str = "text"
+    outputs: Mapping[str, Path] = field(default_factory=dict)
+    """Report files to write, by format name (see ``report.formats.FORMATS``)."""
+    verbose: bool = False
+    waivers_path: Path | None = None
     waivers: tuple[Waiver, ...] = ()
+
+    def output(self, name: str) -> Path | None:
+        return self.outputs.get(name)
+
+    @property
+    def json_path(self) -> Path | None:
+        return self.output("json")
+
+    @property
+    def html_path(self) -> Path | None:
+        return self.output("html")
+
+    @property
+    def markdown_path(self) -> Path | None:
+        return self.output("markdown")
+
+    def selection(self, skip: frozenset[str]) -> Selection:
+        return Selection(
+            vms=self.vms,
+            skip=skip,
+            include_storage=self.include_storage,
+            move_from=self.move_from,
+            storage_path=self.storage_path,
+        )
 
 
 def apply(decorators: list[Callable[[F], F]], function: F) -> F:
@@ -61,9 +80,29 @@ def apply(decorators: list[Callable[[F], F]], function: F) -> F:
     return function
 
 
+def _option_name(format_name: str) -> str:
+    return f"{format_name.replace('-', '_')}_path"
+
+
 def report_options(function: F) -> F:
-    """The options ``analyze``, ``check`` and ``demo`` share."""
+    """The options ``analyze``, ``check``, ``demo`` and ``diagnose`` share; the command receives
+    them as one checked ``report: ReportOptions`` argument."""
     path = click.Path(dir_okay=False, path_type=Path)
+    names = ("vms", "skip", "strict", "include_storage", "storage_path", "move_from", "output_format", "verbose")
+
+    @functools.wraps(function)
+    def with_report_options(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in names}
+        outputs = {f.name: kwargs.pop(_option_name(f.name)) for f in FORMATS}
+        kwargs["report"] = report_options_from(
+            ReportOptions(
+                **values,
+                outputs={name: where for name, where in outputs.items() if where is not None},
+                waivers_path=kwargs.pop("waivers_path"),
+            )
+        )
+        return function(*args, **kwargs)
+
     return apply(
         [
             click.option("--vm", "vms", multiple=True, metavar="NAME", help="A VM to move (repeatable)."),
@@ -91,18 +130,7 @@ def report_options(function: F) -> F:
                 show_default=True,
                 help="What to print on stdout.",
             ),
-            click.option("--json", "json_path", type=path, help="Write the JSON report."),
-            click.option("--html", "html_path", type=path, help="Write the HTML report."),
-            click.option("--junit", "junit_path", type=path, help="Write JUnit XML."),
-            click.option(
-                "--fix-script",
-                "fix_script_path",
-                type=path,
-                help="Write a PowerShell script that fixes what can be fixed safely (plan first, -Apply to change).",
-            ),
-            click.option(
-                "--markdown", "markdown_path", type=path, help="Write a short Markdown summary for a change ticket."
-            ),
+            *(click.option(f"--{f.name}", _option_name(f.name), type=path, help=f.help) for f in FORMATS),
             click.option(
                 "-v", "--verbose", is_flag=True, help="List every result (passes and not-applicable ones too)."
             ),
@@ -114,15 +142,12 @@ def report_options(function: F) -> F:
                 help="Accepted risks (YAML: check, subject, reason, expires, by): shown as accepted, not counted.",
             ),
         ],
-        function,
+        cast(F, with_report_options),
     )
 
 
-def options_from(kwargs: dict[str, Any]) -> ReportOptions:
-    """Take the report options out of a command's keyword arguments."""
-    options = ReportOptions(
-        **{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ReportOptions) if f.name != "waivers"}
-    )
+def report_options_from(options: ReportOptions) -> ReportOptions:
+    """The options as given, checked before any slow work starts, with the waivers read."""
     if options.storage_path is not None:
         # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
         options = dataclasses.replace(options, include_storage=True)
@@ -134,9 +159,8 @@ def options_from(kwargs: dict[str, Any]) -> ReportOptions:
                 f"{name.encode('utf-8', 'replace').decode()}: not valid text (check the terminal's encoding)"
             ) from None
     # Refuse an output nobody can write before any slow collection starts.
-    outputs = (options.json_path, options.html_path, options.junit_path, options.fix_script_path, options.markdown_path)
-    for path in outputs:
-        if path is not None and not path.parent.is_dir():
+    for path in options.outputs.values():
+        if not path.parent.is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
     if options.waivers_path is not None:
         known = set(load_checks().checks)
@@ -178,36 +202,19 @@ def run_and_report(
     with_incidents: bool = False,
     incidents: list[Incident] | None = None,
 ) -> Report:
-    """Check the pair and write every report asked for; with ``with_incidents``, explain the
-    failures in the hosts' events too; ``incidents`` found elsewhere (exported logs) are reported as given."""
+    """Check the pair (see :func:`lmpreflight.pipeline.check_pair`) and write every report asked for."""
     if registry is None or skip is None:
         registry, skip = load_registry(options)
-    selection = Selection(
-        vms=options.vms,
-        skip=skip,
-        include_storage=options.include_storage,
-        move_from=options.move_from,
-        storage_path=options.storage_path,
-    )
-    results = evaluate(registry, source, destination, selection)
-    if with_incidents:
-        auth = source.migration.authentication_type if source.migration else None
-        incidents = find_incidents(
-            {source.name: source.events or [], destination.name: destination.events or []},
-            results,
-            auth,
-            (source.name, destination.name),
-        )
-    readiness = None if options.vms else vm_readiness(registry, source, destination, selection)
-    report = build_report(
-        results,
+    report = check_pair(
         source,
         destination,
-        selection,
-        RunInfo(command=command, run_from=socket.gethostname(), strict=options.strict),
-        incidents,
-        readiness,
-        list(options.waivers),
+        options.selection(skip),
+        registry=registry,
+        strict=options.strict,
+        events=with_incidents,
+        incidents=incidents,
+        waivers=options.waivers,
+        command=command,
     )
     write_reports(report, options)
     return report
@@ -218,14 +225,8 @@ def write_reports(report: Report, options: ReportOptions) -> None:
         sys.stdout.write(render_json(report))
     else:
         render_text(report, make_console(stderr=False), verbose=options.verbose)
-    outputs: list[tuple[Path | None, Callable[[Report], str]]] = [
-        (options.json_path, render_json),
-        (options.html_path, render_html),
-        (options.junit_path, render_junit),
-        (options.fix_script_path, lambda r: powershell_text(render_fix_script(r))),
-        (options.markdown_path, render_markdown),
-    ]
-    for path, render in outputs:
+    for output in FORMATS:
+        path = options.output(output.name)
         if path is not None:
-            write_atomic(path, render(report))
+            write_atomic(path, output.render(report))
             click.echo(f"wrote {path}", err=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
@@ -26,9 +29,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """How to reach hosts, as given on the command line (the password is read only when
+    :func:`collect_options` builds the collection settings)."""
+
+    user: str | None = None
+    password_env: str | None = None
+    transport: str = "ntlm"
+    https: bool = False
+    ca_cert: str | None = None
+    no_verify: bool = False
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    domain: str | None = None
+    dns_server: str | None = None
+    endpoints: tuple[str, ...] = ()
+    timeout: float = 120
+    quiet: bool = False
+
+
 def connection_options(function: F) -> F:
-    """How to reach hosts; shared by ``check`` and ``collect``. No option takes a password."""
+    """How to reach hosts; shared by ``check``, ``collect``, ``diagnose`` and ``plan``. No option
+    takes a password. The command receives them as one ``connection: ConnectionSettings`` argument."""
     file = click.Path(exists=True, dir_okay=False)
+
+    @functools.wraps(function)
+    def with_connection_options(*args: Any, **kwargs: Any) -> Any:
+        names = [f.name for f in dataclasses.fields(ConnectionSettings)]
+        kwargs["connection"] = ConnectionSettings(**{name: kwargs.pop(name) for name in names})
+        return function(*args, **kwargs)
+
     return apply(
         [
             click.option("--user", "-u", metavar="DOMAIN\\USER", help="Account for WinRM and LDAP."),
@@ -73,7 +104,7 @@ def connection_options(function: F) -> F:
             ),
             click.option("--quiet", "-q", is_flag=True, help="No progress display."),
         ],
-        function,
+        cast(F, with_connection_options),
     )
 
 
@@ -134,24 +165,24 @@ def resolve_password(user: str | None, password_env: str | None, transport: str)
 
 
 def collect_options(
-    kwargs: dict[str, Any], vm_names: tuple[str, ...] = (), include_storage: bool = False
-) -> tuple[CollectOptions, bool]:
-    """Build the collection settings from a command's keyword arguments; returns them and --quiet."""
-    transport = kwargs.pop("transport")
-    user = normalise_user(kwargs.pop("user"))
-    password = resolve_password(user, kwargs.pop("password_env"), transport)
-    verify = not kwargs.pop("no_verify")
+    settings: ConnectionSettings, vm_names: tuple[str, ...] = (), include_storage: bool = False
+) -> CollectOptions:
+    """The collection settings: the user checked, the password read, TLS risks said aloud."""
+    transport = settings.transport
+    user = normalise_user(settings.user)
+    password = resolve_password(user, settings.password_env, transport)
+    verify = not settings.no_verify
     if not verify:
         click.echo(
             "lmpreflight: warning: TLS certificates are not verified (--no-verify): "
             "any server that answers for a host or a DC receives your logon exchange",
             err=True,
         )
-    cert_pem, cert_key_pem = kwargs.pop("cert_pem"), kwargs.pop("cert_key_pem")
+    cert_pem, cert_key_pem = settings.cert_pem, settings.cert_key_pem
     if transport == "certificate" and not (cert_pem and cert_key_pem):
         raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
-    https = kwargs.pop("https") or transport in ("certificate",)
-    endpoints = parse_endpoints(kwargs.pop("endpoints"))
+    https = settings.https or transport in ("certificate",)
+    endpoints = parse_endpoints(settings.endpoints)
     plain = [url for url in endpoints.values() if urlsplit(url).scheme == "http"]
     if transport == "basic" and (not https or plain):
         where = f" ({', '.join(plain)})" if plain else ""
@@ -160,23 +191,22 @@ def collect_options(
             "unencrypted to anyone on the path; prefer --transport ntlm, or https:// endpoints",
             err=True,
         )
-    options = CollectOptions(
+    return CollectOptions(
         username=user,
         password=password,
         transport=transport,
         https=https,
-        ca_cert=kwargs.pop("ca_cert"),
+        ca_cert=settings.ca_cert,
         verify=verify,
         cert_pem=cert_pem,
         cert_key_pem=cert_key_pem,
-        dns=DnsServer.parse(kwargs.pop("dns_server")),
-        timeout=kwargs.pop("timeout"),
+        dns=DnsServer.parse(settings.dns_server),
+        timeout=settings.timeout,
         endpoints=endpoints,
-        domain=kwargs.pop("domain"),
+        domain=settings.domain,
         vm_names=vm_names,
         include_storage=include_storage,
     )
-    return options, kwargs.pop("quiet")
 
 
 STAGES = {

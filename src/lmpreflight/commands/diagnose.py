@@ -6,14 +6,13 @@ import dataclasses
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.commands.check import live_check
-from lmpreflight.commands.common import ReportOptions, make_console, options_from, report_options, run_and_report
-from lmpreflight.commands.connection import collect_options, connection_options
+from lmpreflight.commands.common import ReportOptions, make_console, report_options, run_and_report
+from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
 from lmpreflight.commands.explain import check_results, facts_option
 from lmpreflight.errors import UserError
 from lmpreflight.exit_codes import ExitCode
@@ -70,7 +69,12 @@ def _host_label(path: Path, events: list[EventRecord]) -> str:
 @report_options
 @connection_options
 def diagnose(
-    hosts: tuple[str, ...], since: str, event_files: tuple[Path, ...], facts: tuple[Path, Path] | None, **kwargs: Any
+    hosts: tuple[str, ...],
+    since: str,
+    event_files: tuple[Path, ...],
+    facts: tuple[Path, Path] | None,
+    report: ReportOptions,
+    connection: ConnectionSettings,
 ) -> None:
     """Explain the failed live migrations in the hosts' Hyper-V event logs.
 
@@ -78,25 +82,24 @@ def diagnose(
     re-run the checks. Offline: --evtx FILE for each exported log (and --facts to rank causes).
     Exit codes: 0 no failures found, 1 failures found and explained, 2 usage error, 3 incomplete.
     """
-    options = options_from(kwargs)
+    options = report
     if event_files:
         if hosts:
             raise UserError("give either SOURCE DESTINATION (live) or --evtx files, not both")
         sys.exit(_offline(event_files, facts, options))
     if len(hosts) != 2:
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
-    collect, quiet = collect_options(kwargs, options.vms, options.include_storage)
+    collect = collect_options(connection, options.vms, options.include_storage)
     collect = dataclasses.replace(collect, events_hours=parse_since(since))
-    report = live_check(hosts[0], hosts[1], options, collect, quiet, "diagnose")
-    unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in report.results)
-    sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if report.incidents else ExitCode.NOTHING_FOUND))
+    checked = live_check(hosts[0], hosts[1], options, collect, connection.quiet, "diagnose")
+    unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in checked.results)
+    sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if checked.incidents else ExitCode.NOTHING_FOUND))
 
 
+# Report files that need no checks: the incidents alone can be written as JSON and Markdown.
+WITHOUT_FACTS = ("json", "markdown")
 # Report options that judge or report the hosts' checks: without --facts there are none.
 NEEDS_FACTS = {
-    "html_path": "--html",
-    "junit_path": "--junit",
-    "fix_script_path": "--fix-script",
     "skip": "--skip",
     "strict": "--strict",
     "include_storage": "--include-storage",
@@ -135,7 +138,8 @@ def _hosts_differ(facts_hosts: tuple[str, ...], by_host: dict[str, list[EventRec
 
 def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: ReportOptions) -> int:
     if facts is None:
-        refused = [flag for name, flag in NEEDS_FACTS.items() if getattr(options, name)]
+        refused = [f"--{name}" for name in options.outputs if name not in WITHOUT_FACTS]
+        refused += [flag for name, flag in NEEDS_FACTS.items() if getattr(options, name)]
         if refused:
             raise UserError(
                 f"{', '.join(refused)} report(s) on the hosts' checks: with --evtx add --facts SOURCE.json DEST.json"

@@ -8,12 +8,12 @@ import shlex
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from lmpreflight.commands.check import live_check
-from lmpreflight.commands.common import ReportOptions, options_from, report_options
+from lmpreflight.commands.common import ReportOptions, report_options
 from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
 from lmpreflight.fleet.inventory import InventoryHost
@@ -43,7 +43,7 @@ def _lab_environment() -> type[Lab]:
 @click.argument("scenario", default=DEFAULT_SCENARIO, metavar="[SCENARIO|PATH]")
 @report_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
+def demo(scenario: str, quiet: bool, report: ReportOptions) -> None:
     """Run a full 'check' against the built-in lab: no Windows needed.
 
     The lab starts in this process (WinRM, DNS and LDAP on loopback) and lmpreflight collects
@@ -51,30 +51,27 @@ def demo(scenario: str, quiet: bool, **kwargs: Any) -> None:
     otherwise. 'lmpreflight lab list' names the scenarios.
     """
     lab_environment = _lab_environment()
-    options = options_from(kwargs)
+    options = report
     spec = load_scenario(scenario)
+    html = options.html_path or Path("report.html")
     options = dataclasses.replace(
         options,
         vms=options.vms or tuple(spec.vms),
         include_storage=options.include_storage or spec.include_storage or spec.storage_path is not None,
         move_from=options.move_from or spec.move_from,
         storage_path=options.storage_path or spec.storage_path,
-        html_path=options.html_path or Path("report.html"),
-        json_path=options.json_path or Path("report.json"),
+        outputs={**options.outputs, "html": html, "json": options.json_path or Path("report.json")},
     )
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
     if spec.demo == "plan":
         sys.exit(demo_plan(spec, lab_environment, options, quiet))
     with lab_environment(spec) as lab:
         collect = lab.collect_options(options.include_storage, options.vms)
-        report = live_check(
+        checked = live_check(
             lab.fqdn(spec.role("source")), lab.fqdn(spec.role("destination")), options, collect, quiet, "demo"
         )
-    click.echo(
-        f"Open {options.html_path.resolve()} in a browser to see the report.",  # type: ignore[union-attr]
-        err=True,
-    )
-    sys.exit(report.exit_code)
+    click.echo(f"Open {html.resolve()} in a browser to see the report.", err=True)
+    sys.exit(checked.exit_code)
 
 
 def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions, quiet: bool) -> int:
@@ -97,7 +94,7 @@ def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions
         output_format=options.output_format,
         json_path=json_path,
         html_path=html,
-        junit_path=options.junit_path,
+        junit_path=options.output("junit"),
         verbose=options.verbose,
         quiet=quiet,
     )

@@ -16,7 +16,7 @@ import click
 
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.common import make_console, validate_skips
-from lmpreflight.commands.connection import collect_options, connection_options
+from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.facts import load_host_facts, save_host_facts
 from lmpreflight.facts.model import HostFacts
@@ -124,7 +124,7 @@ def plan_options(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.command()
 @plan_options
 @connection_options
-def plan(concurrency: int, **kwargs: Any) -> None:
+def plan(concurrency: int, connection: ConnectionSettings, **kwargs: Any) -> None:
     """Where can each VM go: collect every host once and judge every (source, destination) pair.
 
     \b
@@ -137,14 +137,14 @@ def plan(concurrency: int, **kwargs: Any) -> None:
     (with the blocking checks). Exit code 0 when every VM can move somewhere now, 1 when some
     VM cannot, 3 when that is unknown for some VM (facts missing), 2 for a usage error.
     """
-    request = _request(kwargs)
-    sys.exit(run_plan(request, lambda: _collect_options(kwargs, request, concurrency), "plan").exit_code)
+    request = _request(kwargs, connection.quiet)
+    sys.exit(run_plan(request, lambda: _collect_options(connection, request, concurrency), "plan").exit_code)
 
 
-def _request(kwargs: dict[str, Any]) -> PlanRequest:
+def _request(kwargs: dict[str, Any], quiet: bool) -> PlanRequest:
     names = PlanRequest.__dataclass_fields__
     values = {name: kwargs.pop(name) for name in names if name in kwargs and name != "quiet"}
-    request = PlanRequest(quiet=kwargs.get("quiet", False), **values)
+    request = PlanRequest(quiet=quiet, **values)
     for path in (request.json_path, request.html_path, request.junit_path):
         if path is not None and not path.parent.is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
@@ -159,8 +159,8 @@ def _request(kwargs: dict[str, Any]) -> PlanRequest:
     return request
 
 
-def _collect_options(kwargs: dict[str, Any], request: PlanRequest, concurrency: int) -> CollectOptions:
-    options, _quiet = collect_options(kwargs, request.vms, request.include_storage)
+def _collect_options(connection: ConnectionSettings, request: PlanRequest, concurrency: int) -> CollectOptions:
+    options = collect_options(connection, request.vms, request.include_storage)
     return dataclasses.replace(options, concurrency=concurrency)
 
 
