@@ -3,6 +3,7 @@ JUnit and terminal reports cannot be broken out of, and files land only where as
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from lmpreflight.commands.check import facts_file_names
 from lmpreflight.errors import UserError
 from lmpreflight.fileio import write_atomic
 from tests.conftest import invoke
-from tests.hostile import MARKER, PAYLOADS, write_pair
+from tests.hostile import MARKER, PAYLOADS, REPO, write_pair
 from tests.powershell_model import code_text, decode, evaluate
 
 EXPRESSION = re.compile(r"\('(?:[^']|'')*'(?: \+ (?:\[char\]0x[0-9A-F]{4}|'(?:[^']|'')*'))*\)")
@@ -180,3 +181,36 @@ def test_a_symlink_at_the_output_is_replaced_not_followed(tmp_path: Path) -> Non
     link.symlink_to(target)
     write_atomic(link, "new")
     assert target.read_text() == '{"keep": true}' and not link.is_symlink() and link.read_text() == "new"
+
+
+TERMINAL_PAYLOADS = ["ansi", "ansi_c1", "osc52", "bidi", "xml_ctrl", "vt_ff"]
+BROKEN = REPO / "examples" / "facts" / "broken"
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("name", TERMINAL_PAYLOADS)
+def test_a_hostile_event_export_is_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+    events = json.loads((REPO / "tests" / "data" / "events" / "hv02-vmms-admin.json").read_text())
+    for event in events:
+        event["Message"] = (
+            f"Live migration of 'Virtual Machine SQL01{PAYLOADS[name]}' failed (0x8009030E). {PAYLOADS[name]}"
+        )
+        event["MachineName"] += PAYLOADS[name]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events))
+    facts = [str(BROKEN / "source.json"), str(BROKEN / "destination.json")]
+    code, out, err = invoke(
+        capsys, monkeypatch, "diagnose", "--evtx", str(path), "--facts", *facts, "--junit", str(tmp_path / "j.xml")
+    )
+    assert code in (0, 1), err
+    assert not CONTROL.search((out + err).replace("\r\n", "\n"))
+    ET.parse(tmp_path / "j.xml")
+
+
+@pytest.mark.parametrize("name", TERMINAL_PAYLOADS)
+def test_a_hostile_paste_is_shown_not_obeyed(capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+    paste = f"Live migration of 'SQL01{PAYLOADS[name]}' failed. Error 0x8009030E {PAYLOADS[name]}\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(paste.encode())))
+    code, out, err = invoke(capsys, monkeypatch, "explain", "-")
+    assert code in (0, 1), err
+    assert not CONTROL.search((out + err).replace("\r\n", "\n"))
