@@ -154,6 +154,27 @@ def test_positional_parameters_of_real_event_xml_are_read(tmp_path: Path) -> Non
     assert incident.vm == "APP9" and incident.explanation.causes[0].id == "virtual_switch_missing"
 
 
+def test_get_winevent_json_without_message_uses_the_manifest_parameter(tmp_path: Path) -> None:
+    item = {
+        "TimeCreated": "2026-11-21T08:14:03Z",
+        "Id": 21502,
+        "ProviderName": "Microsoft-Windows-Hyper-V-High-Availability",
+        "LogName": "Microsoft-Windows-Hyper-V-High-Availability-Admin",
+        "Level": 2,
+        "Properties": [
+            {"Value": "Virtual Machine APP9"},
+            {"Value": "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"},
+            {
+                "Value": "'APP9' failed to live migrate because a virtual switch used by the VM does not exist on 'HV12'."
+            },
+        ],
+    }
+    path = tmp_path / "ha.json"
+    path.write_text(json.dumps([item]))
+    (event,) = read_event_file(path)
+    assert event.message.startswith("'APP9' failed to live migrate")
+
+
 def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     whole = (DATA / "system.evtx").read_bytes()
     half = tmp_path / "half.evtx"

@@ -84,7 +84,11 @@ def _message(element: ET.Element, event_id: int, provider: str) -> str:
     rendered = element.find(f"{EVENT_NS}RenderingInfo/{EVENT_NS}Message")
     if rendered is not None and rendered.text:
         return rendered.text.strip()
-    parameters = event_parameters(element)
+    return _from_parameters(event_parameters(element), event_id, provider)
+
+
+def _from_parameters(parameters: list[str], event_id: int, provider: str) -> str:
+    """The message from positional parameters: the one the manifest names, or all of them."""
     entry = knowledge().event(event_id, provider)
     index = entry.message_parameter if entry else None
     if index is not None and index < len(parameters) and parameters[index]:
@@ -129,16 +133,18 @@ def event_from_json(item: Any) -> EventRecord:
     if not isinstance(properties, list):
         raise ValueError("Properties that are not a list")
     values = [str(p.get("Value")) if isinstance(p, dict) else str(p) for p in properties]
+    event_id = int(item.get("Id") or 0)
+    provider = str(item.get("ProviderName") or "")
     return EventRecord(
         time_created=_time(str(created)),
-        id=int(item.get("Id") or 0),
-        provider=str(item.get("ProviderName") or ""),
+        id=event_id,
+        provider=provider,
         channel=str(item.get("LogName") or ""),
         level=LEVELS.get(level, "Information")
         if isinstance(level, int)
         else str(item.get("LevelDisplayName") or level),
         computer=item.get("MachineName"),
-        message=str(item.get("Message") or " ".join(values)),
+        message=str(item.get("Message") or _from_parameters(values, event_id, provider)),
     )
 
 
