@@ -208,6 +208,9 @@ class PathPart(StrEnum):
     """Authentication and delegation towards the destination."""
     REVERSE_AUTH = "reverse_auth"
     """The same for moving the VM back."""
+    HOST_DETAILS = "host_details"
+    """A line on the host's card under "Host details": the check's title, then the message of
+    its finding about that host (for facts worth seeing that no rule judges)."""
 
 
 ShowsOn = PathPart | tuple[PathPart, str]

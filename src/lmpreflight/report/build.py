@@ -15,6 +15,7 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.report.model import (
     AcceptedOut,
     FixStepOut,
+    HostDetailOut,
     HostOut,
     PathOut,
     Report,
@@ -56,9 +57,14 @@ class RunInfo:
     generated_at: datetime | None = None
 
 
-def _host_out(role: str, host: HostFacts) -> HostOut:
+def _host_out(role: str, host: HostFacts, results: list[Result]) -> HostOut:
     migration = host.migration
     return HostOut(
+        details=[
+            HostDetailOut(check_id=r.check.id, label=r.check.title, text=r.finding.message, status=r.status)
+            for r in results
+            if r.finding.subject == role and r.check.colours(PathPart.HOST_DETAILS, r.finding)
+        ],
         role=role,
         target=host.target,
         name=host.name,
@@ -217,7 +223,7 @@ def build_report(
             strict=run.strict,
             include_storage=selection.include_storage,
         ),
-        hosts=[_host_out("source", source), _host_out("destination", destination)],
+        hosts=[_host_out("source", source, results), _host_out("destination", destination, results)],
         summary=Summary(
             total=len(results),
             counts={s.value: counts.get(s.value, 0) for s in Status},

@@ -64,6 +64,15 @@ class ResultOut(ReportModel):
     )
 
 
+class HostDetailOut(ReportModel):
+    """A line a check adds to its host's card (``shows_on=(PathPart.HOST_DETAILS,)``)."""
+
+    check_id: str
+    label: str
+    text: str
+    status: Status
+
+
 class HostOut(ReportModel):
     role: Literal["source", "destination"]
     target: str
@@ -81,6 +90,7 @@ class HostOut(ReportModel):
     collected: bool = Field(
         default=True, description="False when nothing could be collected from the host: every fact shown is unknown"
     )
+    details: list[HostDetailOut] = Field(default_factory=list, description="Lines the checks add to the host's card")
 
 
 class PathOut(ReportModel):
