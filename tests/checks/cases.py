@@ -254,7 +254,17 @@ def _vtpm(on_destination: bool) -> Callable[[Doc, Doc], None]:
     return mutate
 
 
+def _mtu(value: int) -> Callable[[Doc, Doc], None]:
+    def mutate(source: Doc, destination: Doc) -> None:
+        for adapter in destination["network"]["adapters"]:
+            adapter["mtu"] = value
+
+    return mutate
+
+
 CASES: list[Case] = [
+    Case("network.migration-mtu", "values not reported", None, "info", "LiveMigration not reported"),
+    Case("network.migration-mtu", "jumbo frames", _mtu(9014), "info", "HV02: LiveMigration 9014"),
     # domain
     Case("domain.members", "pass", None, "pass", "member of corp.example"),
     Case("domain.members", "workgroup", _set("domain.part_of_domain", False), "fail", "not domain-joined"),

@@ -408,6 +408,28 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
     return blocked, open_, untested
 
 
+@check(
+    id="network.migration-mtu",
+    title="MTU of the migration adapters",
+    category=Category.NETWORK,
+    severity=Severity.INFO,
+    needs=("hosts.migration", "hosts.network"),
+    remediation=Remediation(text="Nothing to fix: shown so that both ends of the migration network can be compared."),
+    references=(SETUP_GUIDE,),
+    shows_on=(PathPart.HOST_DETAILS,),
+)
+def migration_mtu(context: Context) -> Iterator[Finding]:
+    """Jumbo frames speed up live migration only when every hop agrees on them; a mismatch shows
+    as slow or stalled moves, not as an error. No Microsoft rule names an MTU for live migration,
+    so this check only shows the values seen, never a verdict."""
+    for role, host in both_hosts(context):
+        incoming = set(incoming_addresses(host, role))
+        adapters = [a for a in context.required(role).network.adapters if incoming & {x.address for x in a.addresses}]
+        seen = {a.name: a.mtu for a in adapters}
+        values = ", ".join(f"{name} {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items())
+        yield info(f"{host.name}: {values or 'no adapter carries a migration address'}", role, evidence={"mtu": seen})
+
+
 @dataclass(frozen=True)
 class FirewallRuleEvidence:
     present: bool

@@ -157,6 +157,9 @@ class NetAdapter(FactModel):
     default_gateway: str | None = None
     rdma_enabled: bool | None = None
     is_management: bool = Field(default=False, description="Carries the address the host name resolves to")
+    mtu: int | None = Field(
+        default=None, description="Active MTU in bytes (Get-NetAdapter ActiveMaximumTransmissionUnit)"
+    )
 
 
 class SmbSettings(FactModel):
