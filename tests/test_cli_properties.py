@@ -154,7 +154,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _run(argv: list[str]) -> tuple[int | str, str]:
     """Exit code (or 'reached') and what went to stderr."""
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")
     saved = sys.argv, sys.stdout, sys.stderr, sys.stdin
     sys.argv = ["lmpreflight", *argv]
     sys.stdout, sys.stderr = stdout, stderr
@@ -168,7 +169,10 @@ def _run(argv: list[str]) -> tuple[int | str, str]:
         code = "reached"
     finally:
         sys.argv, sys.stdout, sys.stderr, sys.stdin = saved
-    return code, stdout.getvalue() + stderr.getvalue()
+    stdout.flush()
+    stderr.flush()
+    written = stdout.buffer.getvalue() + stderr.buffer.getvalue()  # type: ignore[attr-defined]
+    return code, written.decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)

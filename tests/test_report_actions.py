@@ -163,10 +163,10 @@ def test_a_waiver_accepts_the_risk_and_keeps_it_visible(tmp_path: Path, capsys, 
     destination = _warning_destination(tmp_path)
     assert invoke(capsys, monkeypatch, "analyze", HEALTHY[0], destination, "--strict")[0] == 1
     waivers = _waiver_file(tmp_path)
-    report_path = tmp_path / "r.json"
+    report_path, junit, markdown, html = (tmp_path / name for name in ("r.json", "r.xml", "r.md", "r.html"))
     code, out, _ = invoke(
         capsys, monkeypatch, "analyze", HEALTHY[0], destination, "--strict", "--waivers", str(waivers),
-        "--json", str(report_path),
+        "--json", str(report_path), "--junit", str(junit), "--markdown", str(markdown), "--html", str(html),
     )  # fmt: skip
     assert code == 0, out
     assert "ACCEPTED until" in out and "j.smith" in out and "Dedicated migration VLAN" in out
@@ -177,6 +177,9 @@ def test_a_waiver_accepts_the_risk_and_keeps_it_visible(tmp_path: Path, capsys, 
     assert document["summary"]["accepted"] == 2
     assert [w["state"] for w in document["waivers"]] == ["applied", "applied"]
     assert "Before the move" not in out, "an accepted risk is not a step to do"
+    assert "accepted by j.smith until" in junit.read_text() and "<failure" not in junit.read_text()
+    assert "### Accepted risks" in markdown.read_text() and "j.smith" in markdown.read_text()
+    assert html.read_text().count('class="badge accepted"') == 2 and 'id="waivers"' in html.read_text()
 
 
 def test_an_expired_waiver_stops_counting(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -115,7 +115,7 @@ def test_junit_parses_and_carries_the_failures() -> None:
     assert len(cases) == len(report.results)
     failures = [c for c in cases if c.find("failure") is not None]
     assert len(failures) == int(root.get("failures", "-1")) == 7
-    assert {c.get("classname") for c in failures} >= {"lmpreflight.vm.vm.configuration-version"}
+    assert {c.get("classname") for c in failures} >= {"lmpreflight.vm.configuration-version"}
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert len(skipped) == report.summary.counts["skip"]
     assert all(s.get("tests") for s in root.findall("testsuite"))

@@ -90,7 +90,11 @@ def live_check(
 def check(
     source: str, destination: str, facts_dir: Path | None, report: ReportOptions, connection: ConnectionSettings
 ) -> None:
-    """Collect facts from SOURCE and DESTINATION over WinRM, LDAP and DNS, and check the move."""
+    """Collect facts from SOURCE and DESTINATION over WinRM, LDAP and DNS, and check the move.
+
+    Name the hosts by FQDN (hv01.corp.example): the domain part finds the domain controller
+    and the hosts' computer accounts.
+    """
     collect = collect_options(connection, report.vms, report.include_storage)
     sys.exit(live_check(source, destination, report, collect, connection.quiet, "check", facts_dir).exit_code)
 
@@ -136,9 +140,11 @@ def _report_collection(facts: HostFacts) -> int:
 def collector_script(vms: tuple[str, ...], output: Path | None) -> None:
     """Print the offline collector script, for hosts WinRM cannot reach.
 
-    Run it on the host in an elevated PowerShell session:
-    powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json
-    then copy the file here and run 'lmpreflight analyze'.
+    Run it on the host in an elevated PowerShell session, then copy the file here and run
+    'lmpreflight analyze':
+
+    \b
+      powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json
     """
     script = powershell_text(render_collector(vms, mode="offline"))
     if output is not None:

@@ -98,6 +98,7 @@ def connection_options(function: F) -> F:
             click.option(
                 "--timeout",
                 type=click.FloatRange(5, 3600),
+                metavar="SECONDS",
                 default=120,
                 show_default=True,
                 help="Seconds each host may take.",

@@ -63,6 +63,9 @@ def demo(scenario: str, quiet: bool, report: ReportOptions) -> None:
         outputs={**options.outputs, "html": html, "json": options.json_path or Path("report.json")},
     )
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
+    for path in (options.html_path, options.json_path):
+        if path is not None and path.exists():
+            click.echo(f"lmpreflight demo: replacing {path} (name another file with --html/--json)", err=True)
     if spec.demo == "plan":
         sys.exit(demo_plan(spec, lab_environment, options, quiet))
     with lab_environment(spec) as lab:

@@ -1,7 +1,8 @@
 """JUnit XML: one testcase per result, so CI systems show the verdict as test results.
 
 fail → <failure>, error → <error>, skip → <skipped>; warnings pass unless the run is
-strict, in which case they are failures, matching the exit code.
+strict, in which case they are failures, matching the exit code. A result a waiver accepts
+is <skipped> with "accepted by … until …: reason", so CI shows the risk without failing on it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from lmpreflight.report.model import Report, ResultOut
 
 
 def _case(result: ResultOut, strict: bool) -> ET.Element:
-    case = ET.Element("testcase", classname=f"lmpreflight.{result.category}.{result.check_id}", name=result.subject)
+    case = ET.Element("testcase", classname=f"lmpreflight.{result.check_id}", name=result.subject)
     case.set("time", "0")
     detail = result.message
     if result.remediation is not None:
         detail += f"\n\nFix ({result.remediation.run_on or 'see text'}): {result.remediation.text}"
         if result.remediation.powershell:
             detail += f"\n{result.remediation.powershell}"
-    if result.status == "fail" or (strict and result.status == "warn"):
+    if result.accepted is not None:
+        accepted = result.accepted
+        note = f"accepted by {accepted.by} until {accepted.expires.isoformat()}: {accepted.reason}"
+        ET.SubElement(case, "skipped", message=f"{result.status.upper()} {note}").text = detail
+    elif result.status == "fail" or (strict and result.status == "warn"):
         ET.SubElement(case, "failure", message=result.message, type=result.severity).text = detail
     elif result.status == "error":
         ET.SubElement(case, "error", message=result.message, type="incomplete").text = detail
