@@ -504,3 +504,24 @@ def test_long_whitespace_runs_are_handled_in_linear_time(shape: str, size: int) 
     text = shape.format(ws=" \t\r\n" * (size // 4))
     explanation = explain_text(text)
     assert explanation.characters == min(len(text), MAX_TEXT)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ereignis-ID: 21125",
+        "ID de l'événement : 21125",
+        "Id. del evento: 21125",
+        "ID evento: 21125",
+        "ID do Evento: 21125",
+        "Код события: 21125",
+        "イベント ID: 21125",
+        "이벤트 ID: 21125",
+        "事件 ID: 21125",
+        "事件識別碼: 21125",
+    ],
+)
+def test_event_ids_as_event_viewer_shows_them_in_each_language(text: str) -> None:
+    explanation = explain_text(text)
+    assert [m.value for m in explanation.matches if m.kind == "event"] == ["21125"]
+    assert explanation.causes[0].id == "virtual_switch_missing"

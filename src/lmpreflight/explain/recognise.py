@@ -36,6 +36,8 @@ _SOCKET_PAREN = re.compile(r"\((100[4-6]\d|1100[1-4])\)")
 _EVENT = (
     re.compile(r"event ?(?:id)? ?[:#]? ?(\d{4,5})(?!\d)"),
     re.compile(r"(?:ereignis|événement|evento|событи[ея]|イベント|이벤트|事件) ?(?:-?id)? ?[:#]? ?(\d{4,5})(?!\d)"),
+    # Event Viewer's "General" tab in French, Spanish, Portuguese, Russian and Traditional Chinese.
+    re.compile(r"(?:id de l'événement|id\. del evento|id do evento|код события|事件識別碼) ?[:#]? ?(\d{4,5})(?!\d)"),
     re.compile(r"<eventid[^>]{0,200}> ?(\d{4,5})(?!\d)"),
     re.compile(r"\"id\" ?: ?(\d{4,5})(?!\d)"),
 )
