@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from lmpreflight import pipeline
@@ -92,12 +93,14 @@ def lab_run_printed(scenario: str, command: str) -> Iterator[tuple[list[str], di
         while True:
             line = process.stdout.readline()
             lines.append(line)
-            if line.strip().startswith(f"lmpreflight {command}"):
-                break
+            if len(lines) > 1 and lines[-2].strip().startswith("export "):
+                break  # the command follows the line exporting the password
             assert line, "".join(lines) + (process.stderr.read() if process.stderr else "")
         export = next(text for text in lines if text.strip().startswith("export"))
         password = shlex.split(export)[1].split("=", 1)[1]
-        yield shlex.split(line)[2:], {**env, "LMPREFLIGHT_LAB_PASSWORD": password}
+        words = shlex.split(line)
+        assert Path(words[0]).is_absolute(), f"the printed command works from any folder: {line}"
+        yield words[words.index(command) + 1 :], {**env, "LMPREFLIGHT_LAB_PASSWORD": password}
     finally:
         process.terminate()
         process.wait(10)

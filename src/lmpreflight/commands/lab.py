@@ -108,6 +108,15 @@ def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions
     return matrix.exit_code
 
 
+def _this_program() -> list[str]:
+    """How to start this lmpreflight from another terminal: the absolute path of the running
+    executable (a README user has it in .venv/bin, not on PATH)."""
+    launched = Path(sys.argv[0])
+    if launched.name == "lmpreflight" and launched.is_file():
+        return [str(launched.resolve())]
+    return [sys.executable, "-m", "lmpreflight"]
+
+
 @click.group()
 def lab() -> None:
     """The built-in lab: simulated Hyper-V hosts, DNS and Active Directory on loopback."""
@@ -141,11 +150,11 @@ def lab_run(scenario: str) -> None:
         click.echo(f"  user     {spec.client.user}    password {spec.client.password}\n")
         if spec.demo == "plan":
             inventory = str(running.write_inventory())
-            words = ["lmpreflight", "plan", "--inventory", inventory, "--all-pairs"]
+            words = [*_this_program(), "plan", "--inventory", inventory, "--all-pairs"]
             words += running.connection_arguments(PASSWORD_VARIABLE, endpoints=False)
         else:
             words = [
-                "lmpreflight",
+                *_this_program(),
                 "check",
                 running.fqdn(source),
                 running.fqdn(destination),
