@@ -6,21 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from lmpreflight.escape import md_text
+from lmpreflight.escape import md_text, visible
 from lmpreflight.explain.model import CauseOut, Explanation, Incident
-
-# Event text comes from hosts: control characters (terminal escapes, OSC 52 clipboard writes)
-# are shown as visible symbols, never sent to the terminal.
-_CONTROLS = (
-    {code: 0x2400 + code for code in range(32) if chr(code) != "\t"}
-    | {0x7F: 0x2421}
-    | dict.fromkeys(range(128, 160), 65533)
-)
-
-
-def visible(text: str) -> str:
-    return text.translate(_CONTROLS)
-
 
 SHOWN_CAUSES = 3
 INCIDENT_CAUSES = 2
@@ -43,7 +30,7 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
             language = f" [{match.language}]" if match.language and match.language != "en" else ""
             console.print(Text.assemble(("Message", "bold"), f"{language} — {match.meaning}"))
     for note in explanation.notes:
-        console.print(f"note: {escape(note)}", style="yellow", highlight=False)
+        console.print(f"note: {escape(visible(note))}", style="yellow", highlight=False)
     if not explanation.causes:
         return
     console.print()
@@ -65,11 +52,11 @@ def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None
         )
     )
     console.print(f"{indent}why: {escape(cause.why)}", highlight=False)
-    console.print(f"{indent}ranked: {escape(cause.ranking)}", style="dim", highlight=False)
-    console.print(f"{indent}evidence: {escape('; '.join(cause.evidence))}", style="dim", highlight=False)
+    console.print(f"{indent}ranked: {escape(visible(cause.ranking))}", style="dim", highlight=False)
+    console.print(f"{indent}evidence: {escape(visible('; '.join(cause.evidence)))}", style="dim", highlight=False)
     for check in cause.checks:
         console.print(
-            f"{indent}check {check.check_id}: {check.status.upper()} {escape(check.message)}", highlight=False
+            f"{indent}check {check.check_id}: {check.status.upper()} {escape(visible(check.message))}", highlight=False
         )
     where = f" (on {cause.fix.run_on})" if cause.fix.run_on else ""
     console.print(f"{indent}fix{escape(where)}: {escape(cause.fix.text)}", highlight=False)
@@ -99,7 +86,7 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
         for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
             render_cause(cause, console, indent="      ")
         for note in incident.explanation.notes:
-            console.print(f"    note: {escape(note)}", style="yellow", highlight=False)
+            console.print(f"    note: {escape(visible(note))}", style="yellow", highlight=False)
 
 
 def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
@@ -118,7 +105,7 @@ def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
         lines.append("")
         for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
             lines.append(
-                f"{cause.rank}. **{md_text(cause.title)}** ({cause.confidence} confidence): {md_text(cause.ranking)}"
+                f"{cause.rank}. **{md_text(cause.title)}** ({cause.confidence} confidence): {md_text(visible(cause.ranking))}"
             )
             lines.append(f"   - fix: {md_text(cause.fix.text)}")
         lines.append("")
