@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shlex
 import subprocess
@@ -16,7 +17,7 @@ from lmpreflight import pipeline
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.lab.environment import Lab, LabTuning
-from lmpreflight.lab.scenario import Scenario
+from lmpreflight.lab.scenario import Scenario, builtin_names, load_scenario
 from lmpreflight.registry import load_checks
 from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate
@@ -34,9 +35,26 @@ def collect_pair(lab: Lab, scenario: Scenario, **changes: Any) -> tuple[HostFact
     )
 
 
-def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **changes: Any) -> tuple[list[Result], Lab]:
+@functools.cache
+def _collected_builtin(name: str) -> tuple[HostFacts, HostFacts, Lab]:
+    """A built-in scenario collected once per test run: its facts and the stopped lab (for its counters)."""
+    scenario = load_scenario(name)
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    return source, destination, lab
+
+
+def _collected(scenario: Scenario, tuning: LabTuning | None = None, **changes: Any) -> tuple[HostFacts, HostFacts, Lab]:
+    """The scenario's facts over the real transport; an unchanged built-in scenario is collected only once."""
+    if tuning is None and not changes and scenario.name in builtin_names() and scenario == load_scenario(scenario.name):
+        return _collected_builtin(scenario.name)
     with Lab(scenario, tuning) as lab:
         source, destination = collect_pair(lab, scenario, **changes)
+    return source, destination, lab
+
+
+def check_scenario(scenario: Scenario, tuning: LabTuning | None = None, **changes: Any) -> tuple[list[Result], Lab]:
+    source, destination, lab = _collected(scenario, tuning, **changes)
     results = evaluate(
         load_checks(include_plugins=False),
         source,
@@ -62,8 +80,7 @@ def non_passing(results: list[Result]) -> set[str]:
 
 def scenario_report(scenario: Scenario) -> Report:
     """The full report of a `check` of the scenario over the real transport."""
-    with Lab(scenario) as lab:
-        source, destination = collect_pair(lab, scenario)
+    source, destination, _ = _collected(scenario)
     return pipeline.check_pair(
         source, destination, selection_for(scenario), registry=load_checks(include_plugins=False), command="check"
     )
