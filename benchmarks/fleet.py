@@ -98,7 +98,7 @@ def browse(path: Path) -> tuple[float, float]:
         fire = "f.dispatchEvent(new Event('input', {bubbles: true}))"
         change = "f.dispatchEvent(new Event('change', {bubbles: true}))"
         filters = [
-            "document.querySelector('button.cell').click()",
+            "document.querySelector('td.c:not(.same)').click()",
             f"const f = document.querySelector('input[name=q]'); f.value = 'VM02'; {fire}",
             "document.getElementById('next').click()",
             f"const f = document.querySelector('input[name=q]'); f.value = ''; {fire}",

@@ -256,7 +256,7 @@ def test_html_matrix_in_chromium(lab: Lab, tmp_path: Path, capsys, monkeypatch) 
             "hv005.corp.example",
             "hv012.corp.example",
         ]
-        page.locator("button.cell.b").first.click()
+        page.locator("td.c.b").first.click()
         detail = page.locator("#detail").inner_text()
         assert "HV004-VM01 (hv004.corp.example) → hv001.corp.example: blocked" in detail
         assert "vm.processor-compatibility" in detail
