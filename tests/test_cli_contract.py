@@ -126,3 +126,19 @@ def test_an_unexpected_exception_is_one_line_and_exit_4(capsys, monkeypatch) -> 
         "lmpreflight: internal error: RuntimeError: something unexpected "
         "(a bug; LMPREFLIGHT_DEBUG=1 shows the traceback to report)\n"
     )
+
+
+@pytest.mark.parametrize("transport", ["kerberos", "credssp"])
+def test_a_transport_without_its_extra_is_refused_before_connecting(transport: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import winrm.transport
+
+    if getattr(winrm.transport, f"HAVE_{transport.upper()}"):
+        pytest.skip(f"the {transport} extra is installed here")
+    monkeypatch.setenv("PW", "secret")
+    code, _, err = invoke(
+        capsys, monkeypatch, "check", "a.invalid", "b.invalid", "-u", "C\\u", "--password-env", "PW",
+        "--transport", transport,
+    )  # fmt: skip
+    assert code == 2 and err == (
+        f"lmpreflight: error: --transport {transport} needs extra packages: pip install 'lmpreflight[{transport}]'\n"
+    )

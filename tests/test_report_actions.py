@@ -224,3 +224,16 @@ def test_waivers_match_by_host_vm_role_or_star() -> None:
     assert not waiver.covers("vm.processor-compatibility", "vm:LEGACY01", "HV01")
     assert waiver.model_copy(update={"subject": "*"}).covers("vm.processor-compatibility", "vm:LEGACY01", None)
     assert waiver.model_copy(update={"subject": "HV01"}).covers("vm.processor-compatibility", "source", "HV01")
+
+
+def test_the_html_report_says_not_collected_and_collapses_its_skips(unreachable: Report) -> None:
+    from lmpreflight.report.html import render_html
+
+    html = render_html(unreachable)
+    destination = unreachable.host_by_role("destination").name
+    assert f"{destination}: not collected." in html and "NOT COLLECTED" in html
+    skipped = sum(1 for r in unreachable.results if r.status == "skip" and r.message.startswith("not evaluated"))
+    assert f'<p class="skip-group" data-count="{skipped}">' in html
+    picture = html[html.index('id="migration-path"') : html.index("</svg>")]
+    assert "PASS" not in picture and "any" not in picture.split("Migration networks")[-1][:20]
+    assert "UNKNOWN" in picture, "links to an uncollected host are unknown, never green"

@@ -12,6 +12,8 @@
 # whether it is still needed, so running a part again changes nothing; it stops at the first
 # error. Each run keeps a transcript, and writes the values it may change before changing
 # them (lmpreflight-before-<Part>-<time>.json), so every change can be undone by hand.
+# Windows blocks an unsigned script that came from another machine: read it first, then
+# Unblock-File .\fix.ps1 (or run it with powershell -ExecutionPolicy Bypass -File .\fix.ps1 ...).
 #   .\fix.ps1 -Part Directory -WhatIf     # preview
 #   .\fix.ps1 -Part Directory             # change, confirming each step
 [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High')]

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from lmpreflight.collect.dns import DnsServer
 from lmpreflight.collect.parallel import CollectOptions, parse_endpoints
+from lmpreflight.collect.winrm import TRANSPORT_EXTRAS
 from lmpreflight.commands.common import apply
 from lmpreflight.errors import UserError
 from lmpreflight.terminal import SafeConsole
@@ -165,11 +166,26 @@ def resolve_password(user: str | None, password_env: str | None, transport: str)
     return str(click.prompt(f"Password for {user}", hide_input=True, err=True))
 
 
+def require_transport_extra(transport: str) -> None:
+    """Kerberos and CredSSP need optional packages; say which before connecting anywhere,
+    not once per host after the attempt."""
+    import winrm.transport
+
+    missing = (transport == "kerberos" and not winrm.transport.HAVE_KERBEROS) or (
+        transport == "credssp" and not winrm.transport.HAVE_CREDSSP
+    )
+    if missing:
+        raise UserError(
+            f"--transport {transport} needs extra packages: pip install 'lmpreflight[{TRANSPORT_EXTRAS[transport]}]'"
+        )
+
+
 def collect_options(
     settings: ConnectionSettings, vm_names: tuple[str, ...] = (), include_storage: bool = False
 ) -> CollectOptions:
     """The collection settings: the user checked, the password read, TLS risks said aloud."""
     transport = settings.transport
+    require_transport_extra(transport)
     user = normalise_user(settings.user)
     password = resolve_password(user, settings.password_env, transport)
     verify = not settings.no_verify

@@ -8,7 +8,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from lmpreflight.escape import html_inline_markdown
-from lmpreflight.report.actions import before_the_move, numbered_groups, vm_verdicts
+from lmpreflight.report.actions import before_the_move, not_evaluated_groups, numbered_groups, vm_verdicts
 from lmpreflight.report.model import Report, ResultOut
 from lmpreflight.resources import template_environment
 
@@ -75,6 +75,7 @@ def render_html(report: Report) -> str:
         labels=STATUS_LABELS,
         groups=numbered_groups(groups),
         vm_verdicts=vm_verdicts(report),
+        skip_groups=not_evaluated_groups(report),
         matrix_columns=columns,
         matrix=matrix,
         md=html_inline_markdown,
