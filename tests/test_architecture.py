@@ -91,7 +91,7 @@ def test_every_optional_fact_section_has_a_required_accessor_that_names_its_path
 
     from lmpreflight.facts.model import HostFacts
     from lmpreflight.vocabulary import Context, MissingFact, RequiredFacts
-    from tests.conftest import healthy_pair
+    from tests.helpers import healthy_pair
 
     optional = {name for name, field in HostFacts.model_fields.items() if field.default is None}
     accessors = {name for name, value in vars(RequiredFacts).items() if hasattr(value, "__set_name__")}

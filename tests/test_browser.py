@@ -19,8 +19,7 @@ import pytest
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.html import render_html
 from lmpreflight.runner import Selection
-from tests.conftest import REPO, full_run, healthy_pair
-from tests.test_reports import FIXED, broken_report
+from tests.helpers import FIXED, REPO, broken_report, full_run, healthy_pair
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "test-artifacts"

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from lmpreflight import __version__
-from tests.conftest import EXAMPLES, invoke, validate_report_json
+from tests.helpers import EXAMPLES, invoke, validate_report_json
 
 HEALTHY = [str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json")]
 BROKEN = [str(EXAMPLES / "broken" / "source.json"), str(EXAMPLES / "broken" / "destination.json")]
 
 
-def test_version(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_version(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "--version")
     assert code == 0 and __version__ in out
 
@@ -26,7 +26,7 @@ def test_python_dash_m_is_the_same_cli() -> None:
     assert done.returncode == 0 and __version__ in done.stdout
 
 
-def test_checks_listing(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_checks_listing(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "checks")
     assert code == 0
     assert "vm.configuration-version" in out and "critical" in out
@@ -35,13 +35,13 @@ def test_checks_listing(capsys, monkeypatch) -> None:  # type: ignore[no-untyped
     assert {"id", "title", "category", "severity"} <= set(rows[0])
 
 
-def test_healthy_pair_is_ready(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_healthy_pair_is_ready(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL01", "--vm", "WEB02")
     assert code == 0
     assert "Verdict: READY" in out
 
 
-def test_broken_pair_writes_all_formats(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_broken_pair_writes_all_formats(tmp_path: Path, capsys, monkeypatch) -> None:
     paths = {k: tmp_path / f"r.{k}" for k in ("json", "html", "xml")}
     code, out, err = invoke(
         capsys,
@@ -69,25 +69,25 @@ def test_broken_pair_writes_all_formats(tmp_path: Path, capsys, monkeypatch) -> 
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
 
 
-def test_format_json_prints_only_json(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_format_json_prints_only_json(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *BROKEN, "--format", "json")
     assert code == 1
     assert validate_report_json(out)["run"]["vms"] == []
 
 
-def test_no_vm_lists_the_source_vms(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_vm_lists_the_source_vms(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY)
     assert code == 0
     assert "2 VM(s) on HV01: SQL01, WEB02; name them with --vm" in out
 
 
-def test_unknown_vm_is_named_with_what_exists(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_vm_is_named_with_what_exists(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL1")
     assert code == 1
     assert "no VM named 'SQL1' on HV01 (VMs there: SQL01, WEB02)" in out
 
 
-def test_unknown_skip_is_a_usage_error_with_a_suggestion(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_skip_is_a_usage_error_with_a_suggestion(capsys, monkeypatch) -> None:
     code, out, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--skip", "network.port-660")
     assert code == 2 and out == ""
     assert err.strip() == (
@@ -95,13 +95,13 @@ def test_unknown_skip_is_a_usage_error_with_a_suggestion(capsys, monkeypatch) ->
     )
 
 
-def test_skip_removes_a_failure(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_skip_removes_a_failure(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL1", "--skip", "vm.exists-on-source")
     assert code == 0
     assert "skipped by the user" in out
 
 
-def test_strict_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_strict_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:
     doc = json.loads(Path(HEALTHY[1]).read_text())
     doc["migration"]["use_any_network"] = True
     dest = tmp_path / "dest.json"
@@ -110,7 +110,7 @@ def test_strict_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:  # type:
     assert invoke(capsys, monkeypatch, "analyze", HEALTHY[0], str(dest), "--strict")[0] == 1
 
 
-def test_incomplete_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_incomplete_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:
     doc = json.loads(Path(HEALTHY[1]).read_text())
     doc["migration"] = None
     doc["errors"] = [
@@ -128,20 +128,20 @@ def test_incomplete_exit_code(capsys, monkeypatch, tmp_path: Path) -> None:  # t
     assert "Verdict: INCOMPLETE" in out
 
 
-def test_unwritable_output_is_a_clear_error(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unwritable_output_is_a_clear_error(capsys, monkeypatch, tmp_path: Path) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--json", str(tmp_path / "no" / "such" / "r.json"))
     assert code == 2
     assert "cannot write" in err and "Traceback" not in err
 
 
-def test_unknown_option_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_option_is_a_usage_error(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--frobnicate")
     assert code == 2
     assert "No such option" in err
 
 
-def test_docs_catalogue_is_current(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import REPO
+def test_docs_catalogue_is_current(capsys, monkeypatch) -> None:
+    from tests.helpers import REPO
 
     code, out, _ = invoke(capsys, monkeypatch, "checks", "--format", "markdown")
     assert code == 0
@@ -150,7 +150,7 @@ def test_docs_catalogue_is_current(capsys, monkeypatch) -> None:  # type: ignore
     )
 
 
-def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, tmp_path) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *BROKEN, "--json", str(tmp_path / "r.json"))
     assert code == 1
     assert "VMs on HV01 (name them with --vm for the full check):" in out
@@ -161,6 +161,6 @@ def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, 
     assert "SQL01: ready" in out and "WEB02: ready" in out
 
 
-def test_undecodable_vm_name_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_undecodable_vm_name_is_a_usage_error(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL\udcff")
     assert code == 2 and "not valid text" in err

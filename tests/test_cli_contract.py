@@ -11,7 +11,7 @@ from lmpreflight.commands.connection import normalise_user
 from lmpreflight.errors import UserError
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.conftest import invoke
+from tests.helpers import invoke
 from tests.lab_helpers import collect_pair
 
 
@@ -55,7 +55,7 @@ def test_dns_server_label_brackets_ipv6_with_a_port() -> None:
     assert DnsServer.parse("[fd00::5]:5353").label() == "[fd00::5]:5353"
 
 
-def test_a_bad_dns_server_on_the_command_line_is_exit_2(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_dns_server_on_the_command_line_is_exit_2(capsys, monkeypatch) -> None:
     monkeypatch.setenv("PW", "secret")
     code, out, err = invoke(
         capsys, monkeypatch, "check", "a.corp.example", "b.corp.example", "-u", "C\\u", "--password-env", "PW",
@@ -76,7 +76,7 @@ def test_a_doubled_backslash_becomes_one() -> None:
 
 
 @pytest.mark.parametrize("user", ["CORPhvadmin", "CORP\\", "\\admin", "@corp", "admin@", "a\\b\\c"])
-def test_user_without_a_domain_is_refused_before_anything_is_sent(user: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_user_without_a_domain_is_refused_before_anything_is_sent(user: str, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PW", "secret")
     # The hosts do not exist: reaching them would be a resolution error, not a usage error.
     code, _, err = invoke(
@@ -113,7 +113,7 @@ def test_a_good_password_still_collects_both_hosts_and_the_directory() -> None:
     assert source.migration is not None and destination.migration is not None
 
 
-def test_an_unexpected_exception_is_one_line_and_exit_4(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_exception_is_one_line_and_exit_4(capsys, monkeypatch) -> None:
     import lmpreflight.commands.analyze as analyze_command
 
     def broken(path: object) -> None:

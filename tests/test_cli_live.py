@@ -13,7 +13,7 @@ import tree_sitter_powershell
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
-from tests.conftest import invoke, validate_report_json
+from tests.helpers import invoke, validate_report_json
 from tests.lab_helpers import cli_connection_args, lab_run_printed
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
@@ -40,20 +40,20 @@ def test_demo_from_a_fresh_folder(tmp_path: Path) -> None:
     assert f"Open {tmp_path / 'report.html'}" in done.stderr
 
 
-def test_demo_of_a_healthy_scenario_is_ready(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_of_a_healthy_scenario_is_ready(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, _ = invoke(capsys, monkeypatch, "demo", "healthy", "--json", "h.json")
     assert code == 0 and "Verdict: READY" in out
     assert validate_report_json((tmp_path / "h.json").read_text())["verdict"] == "ready"
 
 
-def test_lab_list_names_every_scenario_first(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_lab_list_names_every_scenario_first(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "lab", "list")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == builtin_names()
 
 
-def test_unknown_scenario_is_one_line(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_scenario_is_one_line(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "demo", "no-such-scenario")
     assert code == 2
     assert err.startswith("lmpreflight: error: no scenario 'no-such-scenario': not a file, and not a built-in one (")
@@ -71,7 +71,7 @@ def test_unknown_scenario_is_one_line(capsys, monkeypatch) -> None:  # type: ign
         ("extends: healthy\nhosts: {HV02: {role: source}}\n", "exactly one host must have role source"),
     ],
 )
-def test_bad_scenario_files_are_one_line(tmp_path: Path, content: str, expected: str, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_scenario_files_are_one_line(tmp_path: Path, content: str, expected: str, capsys, monkeypatch) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text(content)
     code, _, err = invoke(capsys, monkeypatch, "demo", str(path))
@@ -79,7 +79,7 @@ def test_bad_scenario_files_are_one_line(tmp_path: Path, content: str, expected:
     assert len(err.strip().splitlines()) == 1 and expected in err, err
 
 
-def test_user_scenario_extending_a_builtin(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_user_scenario_extending_a_builtin(tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "ours.yaml"
     path.write_text("extends: healthy\nname: ours\nsummary: our pair\nhosts: {HV02: {clock_offset: 120}}\n")
     monkeypatch.chdir(tmp_path)
@@ -88,7 +88,7 @@ def test_user_scenario_extending_a_builtin(tmp_path: Path, capsys, monkeypatch) 
     assert "WARN  domain.clock-skew" in out
 
 
-def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("delegation-missing")
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)
@@ -118,31 +118,31 @@ def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys,
     assert code == 1 and "FAIL  delegation.spns-to-destination" in out
 
 
-def test_password_is_never_a_command_line_option(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_password_is_never_a_command_line_option(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "x", "--password", "secret")
     assert code == 2 and "No such option '--password'" in err
 
 
-def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) -> None:
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x")
     assert code == 2
     assert "no password: pass --password-env VAR, or run in a terminal to be prompted" in err
 
 
-def test_unset_password_variable(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unset_password_variable(capsys, monkeypatch) -> None:
     monkeypatch.delenv("NOPE", raising=False)
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x", "--password-env", "NOPE")
     assert code == 2 and "--password-env NOPE: the environment variable is not set" in err
 
 
-def test_same_host_twice_is_a_usage_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_same_host_twice_is_a_usage_error(capsys, monkeypatch) -> None:
     monkeypatch.setenv("PW", "x")
     code, _, err = invoke(capsys, monkeypatch, "check", "hv01", "HV01", "--user", "CORP\\x", "--password-env", "PW")
     assert code == 2 and "name two different hosts" in err
 
 
-def test_bad_endpoint_option(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_endpoint_option(capsys, monkeypatch) -> None:
     monkeypatch.setenv("PW", "x")
     code, _, err = invoke(
         capsys, monkeypatch, "check", "a", "b", "--user", "C\\x", "--password-env", "PW", "--endpoint", "a=ftp://x"
@@ -150,7 +150,7 @@ def test_bad_endpoint_option(capsys, monkeypatch) -> None:  # type: ignore[no-un
     assert code == 2 and "--endpoint a=ftp://x: expected NAME=http(s)://ADDRESS:PORT/wsman" in err
 
 
-def test_collector_script_is_valid_powershell_with_escaped_names(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_collector_script_is_valid_powershell_with_escaped_names(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "collector-script", "--vm", "O'Brien's VM", "--vm", "$(evil)")
     assert code == 0
     assert "$LmpVmNames = @('O''Brien''s VM', '$(evil)')" in out
@@ -179,7 +179,7 @@ def test_lab_run_prints_a_working_check_command() -> None:
     assert "FAIL  network.port-6600" in done.stdout
 
 
-def test_https_with_no_verify_warns_and_works(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_https_with_no_verify_warns_and_works(capsys, monkeypatch) -> None:
     from lmpreflight.lab.environment import LabTuning
 
     scenario = load_scenario("healthy")
@@ -205,7 +205,7 @@ def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None
     with HostProgress(["hv01", "hv02"], quiet=False, console=Console(file=screen, force_terminal=True)) as progress:
         progress.update("hv01", "collecting")
         progress.update("hv02", "directory")
-        progress.live.refresh()  # type: ignore[union-attr]
+        progress.live.refresh()
     assert "collecting" in screen.getvalue() and "reading the directory" in screen.getvalue()
     piped = io.StringIO()
     with HostProgress(["hv01"], quiet=False, console=Console(file=piped)) as progress:
@@ -217,7 +217,7 @@ def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None
     assert quiet.getvalue() == ""
 
 
-def test_an_unwritable_report_path_stops_the_demo_before_the_lab_starts(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unwritable_report_path_stops_the_demo_before_the_lab_starts(capsys, monkeypatch) -> None:
     code, out, err = invoke(capsys, monkeypatch, "demo", "healthy", "--html", "/no/such/folder/r.html")
     assert code == 2 and out == ""
     assert (

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import lmpreflight.collect.parallel
 import lmpreflight.lab.environment
 from lmpreflight.cli import cli, main
-from tests.conftest import EXAMPLES
+from tests.helpers import EXAMPLES
 
 
 class Reached(BaseException):
@@ -171,7 +171,7 @@ def _run(argv: list[str]) -> tuple[int | str, str]:
         sys.argv, sys.stdout, sys.stderr, sys.stdin = saved
     stdout.flush()
     stderr.flush()
-    written = stdout.buffer.getvalue() + stderr.buffer.getvalue()  # type: ignore[attr-defined]
+    written = stdout.buffer.getvalue() + stderr.buffer.getvalue()
     return code, written.decode("utf-8", "replace")
 
 

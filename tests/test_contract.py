@@ -25,9 +25,8 @@ from lmpreflight.report.build import build_report
 from lmpreflight.report.fixscript import render_fix_script
 from lmpreflight.runner import Selection
 from tests.checks.cases import CASES
-from tests.conftest import full_run, healthy_pair
+from tests.helpers import FIXED, full_run, healthy_pair
 from tests.powershell_usage import Usage, usages
-from tests.test_reports import FIXED
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT = REPO / "contract" / "windows.yaml"

@@ -14,7 +14,7 @@ from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import evaluate
-from tests.conftest import EXAMPLES, REPO, invoke, validate_report_json
+from tests.helpers import EXAMPLES, REPO, invoke, validate_report_json
 from tests.lab_helpers import cli_connection_args, collect_pair, selection_for
 
 DATA = REPO / "tests" / "data"
@@ -50,7 +50,7 @@ def test_failures_are_grouped_across_hosts_into_incidents() -> None:
     assert [i.explanation.causes[0].id for i in incidents] == ["credssp_remote_start", "virtual_switch_missing"]
 
 
-def test_real_evtx_without_hyperv_events_reports_nothing_found(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_real_evtx_without_hyperv_events_reports_nothing_found(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(DATA / "system.evtx"))
     assert code == 0
     assert "No migration failures found (1601 event(s) read)." in out
@@ -59,7 +59,7 @@ def test_real_evtx_without_hyperv_events_reports_nothing_found(capsys, monkeypat
     assert sum(e.provider == "Service Control Manager" for e in events) == 1402
 
 
-def test_offline_diagnose_with_facts_confirms_the_cause(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_offline_diagnose_with_facts_confirms_the_cause(capsys, monkeypatch) -> None:
     code, out, err = invoke(
         capsys,
         monkeypatch,
@@ -93,7 +93,7 @@ EVTX_ARGS = [
 FACTS_ARGS = ["--facts", str(EXAMPLES / "broken" / "source.json"), str(EXAMPLES / "broken" / "destination.json")]
 
 
-def test_evtx_with_facts_writes_every_report(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_evtx_with_facts_writes_every_report(tmp_path: Path, capsys, monkeypatch) -> None:
     outputs = {
         "--html": "d.html",
         "--json": "d.json",
@@ -110,7 +110,7 @@ def test_evtx_with_facts_writes_every_report(tmp_path: Path, capsys, monkeypatch
     assert validate_report_json((tmp_path / "d.json").read_text())["incidents"]
 
 
-def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_path: Path, capsys, monkeypatch) -> None:
     code, _, err = invoke(
         capsys,
         monkeypatch,
@@ -131,7 +131,7 @@ def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_pa
         assert code == 2 and flag[0] in err and "--facts" in err
 
 
-def test_evtx_vm_filter(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_evtx_vm_filter(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, "--vm", "web02", "--format", "json")
     assert code == 1 and [i["vm"] for i in json.loads(out)["incidents"]] == ["WEB02"]
 
@@ -175,7 +175,7 @@ def test_get_winevent_json_without_message_uses_the_manifest_parameter(tmp_path:
     assert event.message.startswith("'APP9' failed to live migrate")
 
 
-def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     whole = (DATA / "system.evtx").read_bytes()
     half = tmp_path / "half.evtx"
     half.write_bytes(whole[: len(whole) // 2])
@@ -187,14 +187,14 @@ def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:  #
     assert code == 2 and "no event could be read" in err and "No migration failures" not in out
 
 
-def test_xml_without_events_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_xml_without_events_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "a.xml"
     path.write_text("<a></a>" * 1000)
     code, _out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
     assert code == 2 and "no event could be read" in err
 
 
-def test_hostile_event_text_is_data(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_event_text_is_data(tmp_path: Path, capsys, monkeypatch) -> None:
     hostile = [
         {
             "TimeCreated": "2026-11-20T10:00:00Z",
@@ -237,7 +237,7 @@ def test_many_events_are_grouped_without_comparing_every_pair() -> None:
 
 
 @pytest.mark.parametrize("name", ["not-there.evtx", "garbage.evtx"])
-def test_bad_event_files_are_one_line(name: str, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_event_files_are_one_line(name: str, tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / name
     if name.startswith("garbage"):
         path.write_bytes(b"\x00\x01 not an event log")
@@ -246,7 +246,7 @@ def test_bad_event_files_are_one_line(name: str, tmp_path: Path, capsys, monkeyp
     assert str(path) in err
 
 
-def test_evtx_copied_under_another_name_is_still_read(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_evtx_copied_under_another_name_is_still_read(tmp_path: Path, capsys, monkeypatch) -> None:
     copy = tmp_path / "exported-from-hv01.log"
     shutil.copy(DATA / "system.evtx", copy)
     assert invoke(capsys, monkeypatch, "diagnose", "--evtx", str(copy))[0] == 0
@@ -266,7 +266,7 @@ def test_live_diagnosis_against_the_lab(name: str) -> None:
     assert all(i.explanation.causes[0].confidence == "high" for i in incidents), "confirmed by the hosts' facts"
 
 
-def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("delegation-missing")
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)
@@ -291,7 +291,7 @@ def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, c
     assert "Recent migration failures" in (tmp_path / "r.html").read_text()
 
 
-def test_since_is_validated(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_since_is_validated(capsys, monkeypatch) -> None:
     monkeypatch.setenv("PW", "x")
     code, _, err = invoke(
         capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday", "--user", "C\\x", "--password-env", "PW"
@@ -306,7 +306,7 @@ def test_check_collects_no_events() -> None:
     assert source.events is None and not any(e.section == "events" for e in source.errors)
 
 
-def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)
@@ -332,7 +332,7 @@ def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:  #
         "[" * 100_000,
     ],
 )
-def test_hostile_json_exports_are_one_line_errors(content: str, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_json_exports_are_one_line_errors(content: str, tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "events.json"
     path.write_text(content)
     code, _, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))

@@ -15,7 +15,7 @@ from lmpreflight.explain.engine import MAX_TEXT, explain_text
 from lmpreflight.explain.knowledge import knowledge
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate
-from tests.conftest import REPO, full_run, healthy_pair, invoke
+from tests.helpers import REPO, full_run, healthy_pair, invoke
 
 CASES = [json.loads(line) for line in (REPO / "tests" / "data" / "lm-error-cases.jsonl").read_text().splitlines()]
 # The article files kb-017 under "other"; the knowledge base names that cause.
@@ -192,7 +192,7 @@ def test_knowledge_base_is_complete_and_cited() -> None:
     assert {c["cause"] for c in CASES} - {"other"} <= set(kb.causes)
 
 
-def test_cli_explain_text_json_and_stdin(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_explain_text_json_and_stdin(capsys, monkeypatch, tmp_path: Path) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "explain", "0x8009030E")
     assert code == 0 and "SEC_E_NO_CREDENTIALS" in out and "Most likely causes:" in out
     code, out, _ = invoke(capsys, monkeypatch, "explain", "--json", "Event ID 21125: Configuration setup failed")
@@ -203,7 +203,7 @@ def test_cli_explain_text_json_and_stdin(capsys, monkeypatch, tmp_path: Path) ->
     assert code == 0 and "0x8009030E" in out
 
 
-def test_cli_explain_usage_errors(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_explain_usage_errors(capsys, monkeypatch) -> None:
     import io
     import sys
 
@@ -221,8 +221,8 @@ def test_committed_explanation_schema_is_current() -> None:
     assert (REPO / "schemas" / "explanation.schema.json").read_text() == explanation_json_schema()
 
 
-def test_facts_checks_run_for_the_vm_the_error_names(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import EXAMPLES
+def test_facts_checks_run_for_the_vm_the_error_names(capsys, monkeypatch) -> None:
+    from tests.helpers import EXAMPLES
 
     text = (
         "Live migration of 'Virtual Machine WEB02' failed. 'WEB02' failed to live migrate because a virtual switch "

@@ -9,7 +9,7 @@ import pytest
 
 from lmpreflight.facts import SCHEMA_VERSION, load_host_facts
 from lmpreflight.facts.load import FactsError
-from tests.conftest import EXAMPLES, example_docs, invoke
+from tests.helpers import EXAMPLES, example_docs, invoke
 
 HEALTHY_DEST = str(EXAMPLES / "healthy" / "destination.json")
 
@@ -20,7 +20,7 @@ def _write(tmp_path: Path, content: str | bytes) -> Path:
     return path
 
 
-def _doc_with(change) -> str:  # type: ignore[no-untyped-def]
+def _doc_with(change) -> str:
     source, _ = example_docs("healthy")
     change(source)
     return json.dumps(source)
@@ -44,7 +44,7 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
-def test_bad_fact_file_exits_2_with_one_line(kind: str, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_fact_file_exits_2_with_one_line(kind: str, tmp_path: Path, capsys, monkeypatch) -> None:
     make, expected = BAD_FILES[kind]
     path = _write(tmp_path, make())
     code, out, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
@@ -57,7 +57,7 @@ def test_bad_fact_file_exits_2_with_one_line(kind: str, tmp_path: Path, capsys, 
     assert "Traceback" not in err
 
 
-def test_huge_file_is_refused_before_reading(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_huge_file_is_refused_before_reading(tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "huge.json"
     with path.open("wb") as handle:
         handle.truncate(50 * 1024 * 1024)
@@ -66,7 +66,7 @@ def test_huge_file_is_refused_before_reading(tmp_path: Path, capsys, monkeypatch
     assert "50 MB is too large for a fact file" in err
 
 
-def test_missing_file(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_file(tmp_path: Path, capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", str(tmp_path / "nope.json"), HEALTHY_DEST)
     assert code == 2
     assert "cannot read the fact file (No such file or directory)" in err
@@ -89,7 +89,7 @@ def test_not_collected_differs_from_empty() -> None:
 
     facts = parse_host_facts(source, "x")
     assert facts.vms is None
-    assert facts.error_for("vms").message == "Hyper-V module missing"  # type: ignore[union-attr]
+    assert facts.error_for("vms").message == "Hyper-V module missing"
     source["vms"] = []
     source["errors"] = []
     assert parse_host_facts(source, "x").vms == []
@@ -101,7 +101,7 @@ def test_facts_error_is_a_user_error() -> None:
     assert issubclass(FactsError, UserError)
 
 
-def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     for change, expected in (
         (
             lambda d: d["migration"]["networks"].append({"subnet": "10.0.50.0/33", "priority": 0}),

@@ -13,9 +13,8 @@ from lmpreflight.report.build import build_report
 from lmpreflight.report.fixscript import render_fix_script
 from lmpreflight.report.markdown import render_markdown
 from lmpreflight.runner import Selection
-from tests.conftest import full_run, healthy_pair
+from tests.helpers import FIXED, broken_report, full_run, healthy_pair
 from tests.lab_helpers import scenario_report
-from tests.test_reports import FIXED, broken_report
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
 
@@ -24,7 +23,7 @@ def parse_errors(script: str) -> bool:
     return tree_sitter.Parser(POWERSHELL).parse(script.encode("utf-8")).root_node.has_error
 
 
-def test_golden_fix_script_for_the_broken_example(golden) -> None:  # type: ignore[no-untyped-def]
+def test_golden_fix_script_for_the_broken_example(golden) -> None:
     script = render_fix_script(broken_report())
     assert not parse_errors(script)
     golden("broken.fix.ps1", re.sub(r"lmpreflight \S+; verdict", "lmpreflight <version>; verdict", script))
@@ -92,7 +91,7 @@ def test_suggested_commands_stay_one_per_line() -> None:
 
 
 def test_hostile_names_stay_inside_comments_and_literals() -> None:
-    def mutate(source, destination):  # type: ignore[no-untyped-def]
+    def mutate(source, destination):
         source["vms"][0]["name"] = "evil'\nRemove-Item C:\\ -Recurse #"
         destination["switches"] = []
         destination["session"]["user"] = "CORP\\o'brien"

@@ -12,7 +12,7 @@ from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, 
 from lmpreflight.fleet.placement import Placement, PlacementMatrix, build_matrix
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection
-from tests.conftest import example_docs
+from tests.helpers import example_docs
 
 Doc = dict[str, Any]
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, REPO, validate_report_json
+from tests.helpers import EXAMPLES, REPO, validate_report_json
 
 pytestmark = pytest.mark.slow
 HEALTHY = [str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json")]
 
 
-def _run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, check=False, timeout=300, **kwargs)
 
 

@@ -13,7 +13,7 @@ from lmpreflight.pipeline import check_pair
 from lmpreflight.registry import load_checks
 from lmpreflight.report.formats import FORMATS
 from lmpreflight.runner import Selection
-from tests.conftest import EXAMPLES, healthy_pair, invoke
+from tests.helpers import EXAMPLES, healthy_pair, invoke
 
 
 def test_a_pair_of_collected_facts_is_checked_from_python_without_the_command_line() -> None:

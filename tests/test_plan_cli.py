@@ -16,7 +16,7 @@ import pytest
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.conftest import REPO, invoke
+from tests.helpers import REPO, invoke
 from tests.lab_helpers import lab_run_printed
 
 PASSWORD_VARIABLE = "LMPREFLIGHT_TEST_PASSWORD"
@@ -61,7 +61,7 @@ def blocking(document: dict[str, Any], vm: str, field: str, destination: str) ->
     return {problems[i]["check_id"] for i in cell["problems"] if problems[i]["status"] != "warn"}
 
 
-def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     code, out, err = invoke(
         capsys,
         monkeypatch,
@@ -97,10 +97,10 @@ def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, 
     cases = suites.findall("testsuite/testcase")
     assert len(cases) == 9
     blocked = [c for c in cases if c.get("name") == "to hv004.corp.example"]
-    assert all("vm.processor-compatibility" in (c.find("failure").get("message") or "") for c in blocked)  # type: ignore[union-attr]
+    assert all("vm.processor-compatibility" in (c.find("failure").get("message") or "") for c in blocked)
 
 
-def test_inventory_all_pairs_then_the_saved_facts_judged_again(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_inventory_all_pairs_then_the_saved_facts_judged_again(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     inventory = tmp_path / "export.csv"
     rows = ["ComputerName,Endpoint,Site"]
     rows += [
@@ -159,7 +159,7 @@ def test_inventory_all_pairs_then_the_saved_facts_judged_again(lab: Lab, tmp_pat
     assert verdicts(saved) == verdicts(live)
 
 
-def test_ansible_inventory_gives_hosts_users_and_endpoints(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_ansible_inventory_gives_hosts_users_and_endpoints(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     lines = ["[hyperv]"]
     for name in ("HV001", "HV002", "HV007"):
         port = lab.endpoints.winrm[name].split(":")[2].split("/")[0]
@@ -190,14 +190,14 @@ def test_ansible_inventory_gives_hosts_users_and_endpoints(lab: Lab, tmp_path: P
         (["hv001", "--to", "hv002", "--html", "{tmp}/no/plan.html"], "the folder"),
     ],
 )
-def test_mistakes_are_one_line(tmp_path: Path, capsys, monkeypatch, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_mistakes_are_one_line(tmp_path: Path, capsys, monkeypatch, args: list[str], message: str) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     code, _, err = invoke(capsys, monkeypatch, "plan", *args, "--password-env", PASSWORD_VARIABLE)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_unknown_vm_is_one_line(lab: Lab, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_vm_is_one_line(lab: Lab, capsys, monkeypatch) -> None:
     code, _, err = invoke(
         capsys,
         monkeypatch,
@@ -212,7 +212,7 @@ def test_unknown_vm_is_one_line(lab: Lab, capsys, monkeypatch) -> None:  # type:
     assert code == 2 and "--vm NOPE: no such VM on hv001.corp.example" in err
 
 
-def test_demo_fleet_writes_the_matrix(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_fleet_writes_the_matrix(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, err = invoke(capsys, monkeypatch, "demo", "fleet", "-q")
     assert code == 3, err
@@ -224,7 +224,7 @@ def test_demo_fleet_writes_the_matrix(tmp_path: Path, capsys, monkeypatch) -> No
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (./scripts/bootstrap)")
-def test_html_matrix_in_chromium(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_html_matrix_in_chromium(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     from playwright.sync_api import sync_playwright
 
     html = tmp_path / "plan.html"

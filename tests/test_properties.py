@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from lmpreflight.facts.model import HOST_SECTIONS, HostFacts
 from lmpreflight.vocabulary import Status
-from tests.conftest import example_docs, full_run
+from tests.helpers import example_docs, full_run
 
 OPTIONAL = [*HOST_SECTIONS, "directory", "dns"]
 TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)

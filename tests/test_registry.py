@@ -62,7 +62,7 @@ def test_ids_are_unique() -> None:
 @pytest.mark.parametrize("bad", ["NoFamily", "family.Upper", "family.under_score", ".x", "a.b.c"])
 def test_malformed_ids_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=r"family\.kebab-name"):
-        check(id=bad, title="t", category=None, severity=None, remediation=None, references=())  # type: ignore[arg-type]
+        check(id=bad, title="t", category=None, severity=None, remediation=None, references=())
 
 
 def test_a_check_without_docstring_is_refused() -> None:

@@ -20,7 +20,7 @@ from lmpreflight.report.model import Report
 from lmpreflight.report.text import render_text
 from lmpreflight.report.waivers import Waiver
 from lmpreflight.runner import Selection, vm_readiness
-from tests.conftest import BROKEN_VMS, EXAMPLES, full_run, invoke, validate_report_json
+from tests.helpers import BROKEN_VMS, EXAMPLES, full_run, invoke, validate_report_json
 from tests.lab_helpers import scenario_report
 
 BROKEN = [str(EXAMPLES / "broken" / "source.json"), str(EXAMPLES / "broken" / "destination.json")]
@@ -159,7 +159,7 @@ def _warning_destination(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_a_waiver_accepts_the_risk_and_keeps_it_visible(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_waiver_accepts_the_risk_and_keeps_it_visible(tmp_path: Path, capsys, monkeypatch) -> None:
     destination = _warning_destination(tmp_path)
     assert invoke(capsys, monkeypatch, "analyze", HEALTHY[0], destination, "--strict")[0] == 1
     waivers = _waiver_file(tmp_path)
@@ -182,7 +182,7 @@ def test_a_waiver_accepts_the_risk_and_keeps_it_visible(tmp_path: Path, capsys, 
     assert html.read_text().count('class="badge accepted"') == 2 and 'id="waivers"' in html.read_text()
 
 
-def test_an_expired_waiver_stops_counting(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_waiver_stops_counting(tmp_path: Path, capsys, monkeypatch) -> None:
     destination = _warning_destination(tmp_path)
     waivers = _waiver_file(tmp_path, expires=(date.today() - timedelta(days=1)).isoformat())
     code, out, _ = invoke(
@@ -203,13 +203,13 @@ def test_an_expired_waiver_stops_counting(tmp_path: Path, capsys, monkeypatch) -
 )
 def test_a_bad_waiver_file_is_one_line(
     tmp_path: Path, changes: dict[str, object], says: str, capsys, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     waivers = _waiver_file(tmp_path, **changes)
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--waivers", str(waivers))
     assert code == 2 and err.count("\n") == 1 and says in err, err
 
 
-def test_a_waiver_file_that_is_not_yaml(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_waiver_file_that_is_not_yaml(tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "w.yaml"
     path.write_text("waivers: [unclosed", encoding="utf-8")
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--waivers", str(path))

@@ -5,32 +5,19 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 
 import pytest
 
-from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.load import facts_json_schema
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.html import render_html
 from lmpreflight.report.json_report import render_json, report_json_schema
 from lmpreflight.report.junit import render_junit
-from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection
-from tests.conftest import BROKEN_VMS, EXAMPLES, REPO, full_run, healthy_pair, validate_report_json
-
-FIXED = RunInfo(command="analyze", run_from="ADMIN-WS01", generated_at=datetime(2026, 11, 20, 10, 5, tzinfo=UTC))
+from tests.helpers import EXAMPLES, FIXED, REPO, broken_report, full_run, healthy_pair, validate_report_json
 
 
-def broken_report(strict: bool = False) -> Report:
-    source = load_host_facts(EXAMPLES / "broken" / "source.json")
-    destination = load_host_facts(EXAMPLES / "broken" / "destination.json")
-    results = full_run(source, destination, BROKEN_VMS)
-    run = RunInfo(FIXED.command, FIXED.run_from, strict, FIXED.generated_at)
-    return build_report(results, source, destination, Selection(vms=BROKEN_VMS), run)
-
-
-def test_golden_json_for_broken_example(golden) -> None:  # type: ignore[no-untyped-def]
+def test_golden_json_for_broken_example(golden) -> None:
     document = validate_report_json(render_json(broken_report()))
     document["tool_version"] = "<version>"
     golden("broken.report.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -75,8 +62,8 @@ def test_strict_turns_warnings_into_not_ready() -> None:
     validate_report_json(render_json(report))
 
 
-def _hostile_pair():  # type: ignore[no-untyped-def]
-    def mutate(source, destination):  # type: ignore[no-untyped-def]
+def _hostile_pair():
+    def mutate(source, destination):
         source["vms"][0]["name"] = "<script>alert(1)</script>"
         source["identity"]["computer_name"] = 'HV"01\' onmouseover="alert(2)'
         destination["identity"]["computer_name"] = "<img src=x onerror=alert(3)>"

@@ -6,10 +6,10 @@ from lmpreflight.facts.model import CollectionError
 from lmpreflight.registry import Registry, check
 from lmpreflight.runner import Selection, evaluate, run_check
 from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed
-from tests.conftest import healthy_pair
+from tests.helpers import healthy_pair
 
 
-def _declare(function, needs=()):  # type: ignore[no-untyped-def]
+def _declare(function, needs=()):
     return check(
         id="test.probe",
         title="Probe",
@@ -22,7 +22,7 @@ def _declare(function, needs=()):  # type: ignore[no-untyped-def]
 
 
 def test_a_raising_check_is_an_error_with_the_exception() -> None:
-    def boom(context: Context):  # type: ignore[no-untyped-def]
+    def boom(context: Context):
         """Raises to prove the runner survives it and says so."""
         raise KeyError("vms")
 
@@ -33,7 +33,7 @@ def test_a_raising_check_is_an_error_with_the_exception() -> None:
 
 
 def test_a_silent_check_is_an_error_not_a_pass() -> None:
-    def silent(context: Context):  # type: ignore[no-untyped-def]
+    def silent(context: Context):
         """Yields nothing, which must never read as a pass."""
         return []
 
@@ -44,7 +44,7 @@ def test_a_silent_check_is_an_error_not_a_pass() -> None:
 
 
 def test_missing_section_without_recorded_error_is_still_an_error() -> None:
-    def uses_clock(context: Context):  # type: ignore[no-untyped-def]
+    def uses_clock(context: Context):
         """Needs the destination's clock."""
         yield passed("fine")
 
@@ -58,12 +58,12 @@ def test_missing_section_without_recorded_error_is_still_an_error() -> None:
 def test_nested_section_error_is_found_by_prefix() -> None:
     source, _ = healthy_pair()
     source = source.model_copy(update={"errors": [CollectionError(section="directory", message="LDAP bind failed")]})
-    assert source.error_for("directory.computer").message == "LDAP bind failed"  # type: ignore[union-attr]
+    assert source.error_for("directory.computer").message == "LDAP bind failed"
     assert source.error_for("network") is None
 
 
 def test_skip_by_user_and_sorting() -> None:
-    def fails(context: Context):  # type: ignore[no-untyped-def]
+    def fails(context: Context):
         """Always fails."""
         from lmpreflight.vocabulary import failed
 

@@ -14,7 +14,7 @@ from lmpreflight.escape import dn_value
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import DnsChange, load_scenario
 from lmpreflight.report.fixscript import plan_fixes, render_fix_script
-from tests.conftest import invoke
+from tests.helpers import invoke
 from tests.lab_helpers import cli_connection_args, collect_pair, options_for, scenario_report
 
 
@@ -67,7 +67,7 @@ def test_the_domain_comes_from_the_admin_never_the_host() -> None:
     assert chosen_domain(dataclasses.replace(options, domain="lab.example"), "hv02.corp.example") == "lab.example"
 
 
-def test_domain_option_refuses_anything_but_a_dns_name(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_domain_option_refuses_anything_but_a_dns_name(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--domain", "x,DC=evil", "--user", "u")
     assert code == 2 and "not a DNS domain name" in err
 
@@ -95,7 +95,7 @@ def test_the_healthy_lab_confirms_both_identities() -> None:
     assert set(statuses.values()) == {"pass"} and len(statuses) == 4
 
 
-def test_check_reports_the_lying_host_from_the_command_line(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_check_reports_the_lying_host_from_the_command_line(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("host-claims-other-domain")
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)
@@ -120,7 +120,7 @@ def _later(seconds: float) -> float:
     return time.monotonic() + seconds
 
 
-def test_basic_over_plain_http_warns_whatever_the_flags(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_basic_over_plain_http_warns_whatever_the_flags(capsys, monkeypatch) -> None:
     """--https does not help when the endpoint itself is http://: the warning names it."""
     monkeypatch.setenv("LAB_PW", "x")
     _, _, err = invoke(

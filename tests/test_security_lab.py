@@ -10,19 +10,19 @@ from pathlib import Path
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.conftest import invoke
+from tests.helpers import invoke
 from tests.lab_helpers import cli_connection_args
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _scenario(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def _scenario(tmp_path: Path, text: str):
     path = tmp_path / "attack.yaml"
     path.write_text(text)
     return load_scenario(str(path))
 
 
-def test_a_host_cannot_choose_where_its_facts_are_saved(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_host_cannot_choose_where_its_facts_are_saved(tmp_path: Path, capsys, monkeypatch) -> None:
     (tmp_path / "escaped").mkdir()
     (tmp_path / "facts").mkdir()
     for name in ("../escaped/PWNED", str(tmp_path / "escaped" / "ABSOLUTE")):
@@ -66,7 +66,7 @@ hosts:
 """
 
 
-def test_hostile_event_messages_from_a_host_are_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_event_messages_from_a_host_are_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = _scenario(tmp_path, HOSTILE_EVENTS)
     with Lab(scenario) as lab:
         monkeypatch.setenv("LAB_PW", scenario.client.password)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import invoke
+from tests.helpers import invoke
 from tests.hostile import REPO
 
 BROKEN = REPO / "examples" / "facts" / "broken"
@@ -88,7 +88,7 @@ def _offline_errors(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(FACT_FILES))
-def test_malformed_fact_files_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_fact_files_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:
     path = FACT_FILES[name](tmp_path)
     code, out, err = invoke(capsys, monkeypatch, "analyze", str(path), str(BROKEN / "destination.json"))
     assert code == 2, err
@@ -107,7 +107,7 @@ EVENT_EXPORTS: dict[str, str | bytes | None] = {
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_EXPORTS))
-def test_malformed_event_exports_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_event_exports_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:
     content = EVENT_EXPORTS[name]
     path = tmp_path / "events.json"
     if content is None:
@@ -130,14 +130,14 @@ SCENARIOS: dict[str, str | bytes] = {
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_malformed_scenarios_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_scenarios_are_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, name: str) -> None:
     path = _write(tmp_path, "s.yaml", SCENARIOS[name])
     code, _, err = invoke(capsys, monkeypatch, "demo", str(path))
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("lmpreflight: error: "), err
 
 
-def test_a_long_extends_chain_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_extends_chain_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     for i in range(40):
         _write(tmp_path, f"c{i}.yaml", f"extends: ./c{i + 1}.yaml\nname: c{i}\nsummary: s\n")
     _write(tmp_path, "c40.yaml", "extends: healthy\nname: last\nsummary: s\n")

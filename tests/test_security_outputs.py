@@ -19,7 +19,7 @@ import pytest
 from lmpreflight.commands.check import facts_file_names
 from lmpreflight.errors import UserError
 from lmpreflight.fileio import write_atomic
-from tests.conftest import invoke
+from tests.helpers import invoke
 from tests.hostile import MARKER, PAYLOADS, REPO, write_pair
 from tests.powershell_model import code_text, decode, evaluate
 
@@ -28,7 +28,7 @@ EXPRESSION = re.compile(r"\('(?:[^']|'')*'(?: \+ (?:\[char\]0x[0-9A-F]{4}|'(?:[^
 FENCE = re.compile(r"^( *)(`{3,})powershell\n(.*?)\n\1\2$", re.S | re.M)
 
 
-def _analyze(tmp_path: Path, capsys, monkeypatch, payload: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def _analyze(tmp_path: Path, capsys, monkeypatch, payload: str) -> tuple[int, str, str]:
     source, destination, vms = write_pair(tmp_path, payload)
     vm_args = [word for vm in vms for word in ("--vm", vm)]
     return invoke(
@@ -52,7 +52,7 @@ def _analyze(tmp_path: Path, capsys, monkeypatch, payload: str) -> tuple[int, st
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_hostile_names_stay_data_in_every_output(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_names_stay_data_in_every_output(tmp_path: Path, capsys, monkeypatch, name: str) -> None:
     payload = PAYLOADS[name]
     code, out, err = _analyze(tmp_path, capsys, monkeypatch, payload)
     assert code == 1, err  # the broken example is NOT READY, whatever the names
@@ -88,7 +88,7 @@ def test_hostile_names_stay_data_in_every_output(tmp_path: Path, capsys, monkeyp
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", shown.replace("\r\n", "\n"))
 
 
-def test_cyrillic_names_keep_their_value_in_the_fix_script(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cyrillic_names_keep_their_value_in_the_fix_script(tmp_path: Path, capsys, monkeypatch) -> None:
     _analyze(tmp_path, capsys, monkeypatch, "\u0422\u0435\u0441\u0442")
     script = decode((tmp_path / "fix.ps1").read_bytes())
     values = [evaluate(m) for m in EXPRESSION.findall(script)]
@@ -189,7 +189,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @pytest.mark.parametrize("name", TERMINAL_PAYLOADS)
-def test_a_hostile_event_export_is_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_event_export_is_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch, name: str) -> None:
     events = json.loads((REPO / "tests" / "data" / "events" / "hv02-vmms-admin.json").read_text())
     for event in events:
         event["Message"] = (
@@ -208,7 +208,7 @@ def test_a_hostile_event_export_is_shown_not_obeyed(tmp_path: Path, capsys, monk
 
 
 @pytest.mark.parametrize("name", TERMINAL_PAYLOADS)
-def test_a_hostile_paste_is_shown_not_obeyed(capsys, monkeypatch, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_hostile_paste_is_shown_not_obeyed(capsys, monkeypatch, name: str) -> None:
     paste = f"Live migration of 'SQL01{PAYLOADS[name]}' failed. Error 0x8009030E {PAYLOADS[name]}\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(paste.encode())))
     code, out, err = invoke(capsys, monkeypatch, "explain", "-")

@@ -51,7 +51,7 @@ def test_a_busy_or_timed_out_send_is_retried_with_back_off(monkeypatch: pytest.M
                 raise failures.pop(0)
             sent.append((data, end, self.operation_timeout_sec))
 
-    transport._send(Host(), "S", "C", b"x", True, _exchanges(10))  # type: ignore[arg-type]
+    transport._send(Host(), "S", "C", b"x", True, _exchanges(10))
     assert sent == [(b"x", True, transport.SEND_OPERATION_TIMEOUT)]
 
 
@@ -66,7 +66,7 @@ def test_send_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
             raise WSManFaultError(500, "busy", "", "busy", wsman_fault_code=170)
 
     with pytest.raises(WSManFaultError):
-        transport._send(Host(), "S", "C", b"x", False, _exchanges(10))  # type: ignore[arg-type]
+        transport._send(Host(), "S", "C", b"x", False, _exchanges(10))
 
 
 def test_an_exchange_that_trickles_past_the_deadline_is_abandoned() -> None:
@@ -86,7 +86,7 @@ def test_the_protocol_allows_no_redirects() -> None:
     session = requests.Session()
     response = requests.Response()
     response.status_code = 200
-    session.send = lambda *args, **kwargs: response  # type: ignore[method-assign]
+    session.send = lambda *args, **kwargs: response
     protocol.transport._send_message_request(session, requests.Request("POST", "http://x/wsman").prepare())
     assert session.max_redirects == 0
 

@@ -9,7 +9,7 @@ from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, expand_need, run_check
 from lmpreflight.vocabulary import Status
 from tests.checks.cases import CASES, Case
-from tests.conftest import healthy_pair, run_one
+from tests.helpers import healthy_pair, run_one
 
 CHECKS = load_checks(include_plugins=False).checks
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLES, invoke
+from tests.helpers import EXAMPLES, invoke
 
 HEALTHY = (str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json"))
 
@@ -31,14 +31,14 @@ def _result(report: dict[str, Any], check_id: str) -> list[dict[str, Any]]:
     return [r for r in report["results"] if r["check_id"] == check_id]
 
 
-def test_analyze_refuses_one_host_on_both_sides(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_analyze_refuses_one_host_on_both_sides(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", HEALTHY[0], HEALTHY[0])
     assert code == 2
     assert "both describe HV01" in err
     assert "Traceback" not in err
 
 
-def test_credssp_pair_started_on_the_source_is_ready(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_credssp_pair_started_on_the_source_is_ready(capsys, monkeypatch, tmp_path) -> None:
     source, destination = _pair(tmp_path, _credssp)
     code, out, _ = invoke(capsys, monkeypatch, "analyze", source, destination, "--vm", "SQL01", "--format", "json")
     report = json.loads(out)
@@ -60,9 +60,7 @@ def test_credssp_pair_started_on_the_source_is_ready(capsys, monkeypatch, tmp_pa
     assert [r["status"] for r in _result(json.loads(out), "credssp.start-on-source")] == ["pass"]
 
 
-def test_credssp_pair_started_remotely_fails_with_a_fix_that_runs_on_the_source(  # type: ignore[no-untyped-def]
-    capsys, monkeypatch, tmp_path
-) -> None:
+def test_credssp_pair_started_remotely_fails_with_a_fix_that_runs_on_the_source(capsys, monkeypatch, tmp_path) -> None:
     source, destination = _pair(tmp_path, _credssp)
     code, out, _ = invoke(
         capsys,
@@ -85,9 +83,7 @@ def test_credssp_pair_started_remotely_fails_with_a_fix_that_runs_on_the_source(
     assert "Move-VM -Name 'SQL01' -DestinationHost 'hv02.corp.example'" in fix["powershell"]
 
 
-def test_storage_path_is_the_one_judged_and_implies_a_storage_move(  # type: ignore[no-untyped-def]
-    capsys, monkeypatch
-) -> None:
+def test_storage_path_is_the_one_judged_and_implies_a_storage_move(capsys, monkeypatch) -> None:
     code, out, _ = invoke(
         capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL01", "--storage-path", "E:\\VMs", "--format", "json"
     )
@@ -97,9 +93,7 @@ def test_storage_path_is_the_one_judged_and_implies_a_storage_move(  # type: ign
     assert "E:\\VMs" in result["message"]
 
 
-def test_cross_domain_classic_delegation_gets_no_automated_classic_entries(  # type: ignore[no-untyped-def]
-    capsys, monkeypatch, tmp_path
-) -> None:
+def test_cross_domain_classic_delegation_gets_no_automated_classic_entries(capsys, monkeypatch, tmp_path) -> None:
     def other_forest(source: dict[str, Any], destination: dict[str, Any]) -> None:
         destination["domain"]["domain"] = "lab.example"
         destination["directory"]["domain_dns_name"] = "lab.example"
@@ -118,9 +112,7 @@ def test_cross_domain_classic_delegation_gets_no_automated_classic_entries(  # t
     assert "PrincipalsAllowedToDelegateToAccount" in text
 
 
-def test_a_destination_nobody_saw_gets_no_verdict_and_no_ad_change(  # type: ignore[no-untyped-def]
-    capsys, monkeypatch, tmp_path
-) -> None:
+def test_a_destination_nobody_saw_gets_no_verdict_and_no_ad_change(capsys, monkeypatch, tmp_path) -> None:
     def never_reached(source: dict[str, Any], destination: dict[str, Any]) -> None:
         for section in list(destination):
             if section not in ("schema_version", "collected_at", "collector", "target", "errors"):
