@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 
-from lmpreflight.collect.parallel import CollectOptions, Progress, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progress, collect_hosts
 from lmpreflight.errors import UserError
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
@@ -31,9 +31,12 @@ def _silent(host: str, stage: str) -> None:
     """No progress display."""
 
 
-def collect_host(target: str, options: CollectOptions, progress: Progress | None = None) -> HostFacts:
-    """One host's facts over WinRM, LDAP and DNS; what could not be read is recorded in ``errors``."""
-    (facts,) = collect_hosts([target], options, progress or _silent)
+def collect_host(
+    target: str, options: CollectOptions, progress: Progress | None = None, gate: CredentialGate | None = None
+) -> HostFacts:
+    """One host's facts over WinRM, LDAP and DNS; what could not be read is recorded in ``errors``.
+    ``gate``: the password's fate shared with other hosts collected one by one (``plan``)."""
+    (facts,) = collect_hosts([target], options, progress or _silent, gate=gate)
     return facts
 
 

@@ -82,6 +82,10 @@ def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions
     html = Path("plan.html") if options.html_path in (None, Path("report.html")) else options.html_path
     json_path = Path("plan.json") if options.json_path in (None, Path("report.json")) else options.json_path
     assert html is not None
+    outputs = {"json": json_path, "html": html}
+    junit = options.output("junit")
+    if junit is not None:
+        outputs["junit"] = junit
     request = PlanRequest(
         source=None,
         destinations=(),
@@ -95,9 +99,7 @@ def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions
         strict=options.strict,
         include_storage=options.include_storage,
         output_format=options.output_format,
-        json_path=json_path,
-        html_path=html,
-        junit_path=options.output("junit"),
+        outputs=outputs,
         verbose=options.verbose,
         quiet=quiet,
     )

@@ -6,7 +6,7 @@ import dataclasses
 import re
 import socket
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +23,11 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import write_atomic
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
-from lmpreflight.fleet.html import render_plan_html
+from lmpreflight.fleet.formats import PLAN_FORMATS
 from lmpreflight.fleet.inventory import InventoryHost, load_inventory
 from lmpreflight.fleet.placement import PlacementMatrix, build_matrix, workers_for
 from lmpreflight.fleet.progress import FleetProgress
-from lmpreflight.fleet.render import plan_junit_chunks, render_plan_text
+from lmpreflight.fleet.render import render_plan_text
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection
 
@@ -50,9 +50,8 @@ class PlanRequest:
     strict: bool
     include_storage: bool
     output_format: str
-    json_path: Path | None
-    html_path: Path | None
-    junit_path: Path | None
+    outputs: dict[str, Path]
+    """Files to write, by format name (see ``fleet.formats.PLAN_FORMATS``)."""
     verbose: bool
     quiet: bool
 
@@ -102,11 +101,7 @@ def plan_options(function: Callable[..., Any]) -> Callable[..., Any]:
                 show_default=True,
                 help="What to print on stdout.",
             ),
-            click.option("--json", "json_path", type=path, help="Write the plan as JSON (schemas/plan.schema.json)."),
-            click.option("--html", "html_path", type=path, help="Write the HTML placement matrix."),
-            click.option(
-                "--junit", "junit_path", type=path, help="Write JUnit XML: one testcase per VM × destination."
-            ),
+            *(click.option(f"--{f.name}", f"output_{f.name}", type=path, help=f.help) for f in PLAN_FORMATS),
             click.option("-v", "--verbose", is_flag=True, help="List each host's warnings too."),
             click.option(
                 "--concurrency",
@@ -142,11 +137,12 @@ def plan(concurrency: int, connection: ConnectionSettings, **kwargs: Any) -> Non
 
 
 def _request(kwargs: dict[str, Any], quiet: bool) -> PlanRequest:
+    outputs = {f.name: kwargs.pop(f"output_{f.name}") for f in PLAN_FORMATS}
     names = PlanRequest.__dataclass_fields__
-    values = {name: kwargs.pop(name) for name in names if name in kwargs and name != "quiet"}
-    request = PlanRequest(quiet=quiet, **values)
-    for path in (request.json_path, request.html_path, request.junit_path):
-        if path is not None and not path.parent.is_dir():
+    values = {name: kwargs.pop(name) for name in names if name in kwargs and name not in ("quiet", "outputs")}
+    request = PlanRequest(quiet=quiet, outputs={k: v for k, v in outputs.items() if v is not None}, **values)
+    for path in request.outputs.values():
+        if not path.parent.is_dir():
             raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
     if request.save_facts is not None and not request.save_facts.is_dir():
         raise UserError(f"--save-facts {request.save_facts}: not a folder")
@@ -281,12 +277,8 @@ def _write(matrix: PlacementMatrix, info: PlanInfo, request: PlanRequest) -> Non
         sys.stdout.writelines(plan_json_chunks(matrix, info))
     else:
         render_plan_text(matrix, make_console(stderr=False), verbose=request.verbose)
-    outputs: list[tuple[Path | None, Callable[[PlacementMatrix, PlanInfo], str | Iterable[str]]]] = [
-        (request.json_path, plan_json_chunks),
-        (request.html_path, render_plan_html),
-        (request.junit_path, plan_junit_chunks),
-    ]
-    for path, render in outputs:
+    for output in PLAN_FORMATS:
+        path = request.outputs.get(output.name)
         if path is not None:
-            write_atomic(path, render(matrix, info))
+            write_atomic(path, output.render(matrix, info))
             click.echo(f"wrote {path}", err=True)

@@ -13,9 +13,10 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from lmpreflight.collect.parallel import CollectOptions, CredentialGate, collect_hosts
+from lmpreflight.collect.parallel import CollectOptions, CredentialGate
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.pipeline import collect_host
 
 HostDone = Callable[[InventoryHost, HostFacts], None]
 """Called as each host finishes (from a worker thread), for progress."""
@@ -49,8 +50,7 @@ def collect_inventory(
     gate = CredentialGate(enabled=options.password is not None)
 
     def one(host: InventoryHost) -> HostFacts:
-        (facts,) = collect_hosts([host.target], host_options(host, options), gate=gate)
-        return facts
+        return collect_host(host.target, host_options(host, options), gate=gate)
 
     results: dict[str, HostFacts] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
