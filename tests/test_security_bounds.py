@@ -108,7 +108,9 @@ def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
         elapsed = time.monotonic() - sent
     assert process.returncode == 130, err
     assert "interrupted" in err
-    assert elapsed < 2.5, f"Ctrl-C took {elapsed:.1f} s to act"
+    # About a second; the margin is for a loaded CI machine (joining the stuck worker took
+    # as long as its HTTP read timeout, 30 s and more).
+    assert elapsed < 5, f"Ctrl-C took {elapsed:.1f} s to act"
 
 
 def test_the_labs_credential_file_is_removed_when_the_lab_stops() -> None:
