@@ -127,7 +127,7 @@ def _assignments(root: tree_sitter.Node) -> list[tuple[int, str, tree_sitter.Nod
     return found
 
 
-def usages(script: str, strict: bool = True) -> list[Usage]:
+def usages(script: str, strict: bool = True) -> list[Usage]:  # noqa: C901 - one pass over the tree, one branch per node kind
     """Everything in ``script`` that the contract table must cover. ``strict``: refuse a script
     the grammar cannot fully parse (off for one-line suggestions using syntax the grammar lacks,
     such as ``Format-Table A, B``; what it does parse is still read)."""

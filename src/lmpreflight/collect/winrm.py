@@ -368,33 +368,14 @@ def _converse(
             continue
         stdout += out
         stderr += err
-        if len(stdout) + len(stderr) > MAX_OUTPUT:
-            raise CollectionFailed(
-                f"{connection.host} sent more than {MAX_OUTPUT // (1024 * 1024)} MB of output; the collection was stopped",
-                "something on the host prints without end (a profile, a logon script); run 'lmpreflight collector-script' there",
-            )
+        _bound_output(len(stdout) + len(stderr), connection)
         if done:
             exit_code = code
         if stage_one is None:
-            # Anything a host prints before the collector's document (a banner, a warning) is
-            # skipped line by line: one scan with an offset, the consumed bytes removed once.
-            position = 0
-            while stage_one is None:
-                newline = stdout.find(b"\n", position)
-                if newline < 0:
-                    break
-                line = bytes(stdout[position:newline])
-                position = newline + 1
-                head = line.lstrip(b"\xef\xbb\xbf \t")
-                if head.startswith(LANGUAGE_MODE_MARKER.encode()):
-                    raise _language_mode_failure(line, connection)
-                if not head.startswith(STAGE_ONE_MARKER):
-                    noise = noise or line
-                    continue
-                stage_one = StageOne(_decode_document(line, connection), datetime.now(UTC))
-                if exit_code is None:
-                    request = stage_two_for(stage_one)
-                    _send(protocol, shell, command, request.line(), True, exchange)
+            stage_one, skipped, position = _find_stage_one(stdout, connection)
+            noise = noise or skipped
+            if stage_one is not None and exit_code is None:
+                _send(protocol, shell, command, stage_two_for(stage_one).line(), True, exchange)
             del stdout[:position]
     if stage_one is None:
         if noise or stdout.strip():
@@ -408,6 +389,35 @@ def _converse(
         if line.strip():
             stage_two = _decode_document(line, connection)
     return stage_one, stage_two
+
+
+def _bound_output(size: int, connection: Connection) -> None:
+    if size > MAX_OUTPUT:
+        raise CollectionFailed(
+            f"{connection.host} sent more than {MAX_OUTPUT // (1024 * 1024)} MB of output; the collection was stopped",
+            "something on the host prints without end (a profile, a logon script); run 'lmpreflight collector-script' there",
+        )
+
+
+def _find_stage_one(stdout: bytearray, connection: Connection) -> tuple[StageOne | None, bytes, int]:
+    """The collector's stage-one document among the complete lines of ``stdout``, the first
+    line printed before it (a banner, a warning: skipped), and how many bytes were consumed.
+
+    One scan with an offset, so the caller removes the consumed bytes once."""
+    position = 0
+    noise = b""
+    while True:
+        newline = stdout.find(b"\n", position)
+        if newline < 0:
+            return None, noise, position
+        line = bytes(stdout[position:newline])
+        position = newline + 1
+        head = line.lstrip(b"\xef\xbb\xbf \t")
+        if head.startswith(LANGUAGE_MODE_MARKER.encode()):
+            raise _language_mode_failure(line, connection)
+        if head.startswith(STAGE_ONE_MARKER):
+            return StageOne(_decode_document(line, connection), datetime.now(UTC)), noise, position
+        noise = noise or line
 
 
 def _language_mode_failure(line: bytes, connection: Connection) -> CollectionFailed:

@@ -120,6 +120,21 @@ def _render_result(console: Console, result: ResultOut, steps: list[tuple[str, A
         _powershell(console, result.remediation.powershell, 8)
 
 
+def _render_vm_verdicts(console: Console, report: Report, source: str) -> None:
+    verdicts = vm_verdicts(report)
+    if not verdicts:
+        return
+    console.print()
+    scope = "" if report.run.vms else f" on {source} (name them with --vm for the full check)"
+    console.print(Text(f"VMs{scope}:", style="bold"))
+    for verdict in verdicts:
+        line = Text(verdict.summary(), style=VM_STYLES[verdict.state])
+        shown = [*verdict.host_blockers, *verdict.vm_blockers] or list(verdict.warnings)
+        if shown:
+            line.append(f": {', '.join(shown)}", style="dim")
+        _hanging(console, Text(f"  {verdict.vm}: "), line)
+
+
 def render_text(report: Report, console: Console, verbose: bool = False) -> None:
     source, destination = report.host_by_role("source"), report.host_by_role("destination")
     vms = f"  VMs: {', '.join(report.run.vms)}" if report.run.vms else ""
@@ -158,17 +173,7 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
                 Text(f"PASS  {quiet[0]} passed, {quiet[1]} not applicable (-v lists them)", style="green"),
                 soft_wrap=console.soft_wrap,
             )
-    verdicts = vm_verdicts(report)
-    if verdicts:
-        console.print()
-        scope = "" if report.run.vms else f" on {source.name} (name them with --vm for the full check)"
-        console.print(Text(f"VMs{scope}:", style="bold"))
-        for verdict in verdicts:
-            line = Text(verdict.summary(), style=VM_STYLES[verdict.state])
-            shown = [*verdict.host_blockers, *verdict.vm_blockers] or list(verdict.warnings)
-            if shown:
-                line.append(f": {', '.join(shown)}", style="dim")
-            _hanging(console, Text(f"  {verdict.vm}: "), line)
+    _render_vm_verdicts(console, report, source.name)
     console.print()
     summary = ", ".join(
         f"{counts.get(s, 0)} {s}"
