@@ -119,7 +119,8 @@ def credential_guard(context: Context) -> Iterator[Finding]:
     delegating credentials: "If the source machine of a Live Migration uses CredSSP for
     delegation with Credential Guard enabled, the Live Migration will fail", even when started
     on the source. On the destination it does not affect this move, but moving the VM back
-    starts there, so that move fails."""
+    starts there, so that move fails.
+    Source: Credential Guard considerations and known issues; the setup guide (2025)."""
     require_auth(context, "CredSSP")
     for role, host in both_hosts(context):
         security = need(host.security, "source.security") if role == "source" else host.security

@@ -296,7 +296,8 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
     to work with "Kerberos only" (so that is a warning with --move-from source), and
     resource-based constrained delegation does not use this flag at all. Unconstrained
     delegation (TRUSTED_FOR_DELEGATION) is not what live migration needs and is blocked by
-    Credential Guard."""
+    Credential Guard.
+    Source: Microsoft's virtualization blog on constrained delegation with Kerberos (2017); the setup guide."""
     require_auth(context, "Kerberos")
     remote = not context.starts_on_source()
     for role, host in (("source", context.source), ("destination", context.destination)):
@@ -486,7 +487,8 @@ def user_delegable(context: Context) -> Iterator[Finding]:
     CredSSP live migration can act for them. An account marked 'sensitive and cannot be
     delegated' never gets a ticket another service may use on its behalf, which the Kerberos
     move needs. This is read for the account lmpreflight ran as: check the account that will
-    start the move if it is another one."""
+    start the move if it is another one.
+    Source: Protected Users Security Group; Credential Guard known issues."""
     auth = need(context.source.migration, "source.migration").authentication_type
     user = need(context.source.directory, "source.directory").user
     if user is None:

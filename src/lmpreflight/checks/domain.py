@@ -209,7 +209,8 @@ def dc_discovery(context: Context) -> Iterator[Finding]:
     """Kerberos tickets, delegation and secure channels all need a reachable DC, found
     through the SRV record _ldap._tcp.dc._msdcs.<domain>. Without it authentication fails
     with 0x80090311 ("no authority could be contacted"). lmpreflight also asks a DC over LDAP:
-    whether one answered is shown too."""
+    whether one answered is shown too.
+    Source: the DC locator documentation."""
     for role, host in both_hosts(context):
         dns = need(host.dns, f"{role}.dns")
         domain = need(host.domain, f"{role}.domain").domain
@@ -257,7 +258,8 @@ def dc_discovery(context: Context) -> Iterator[Finding]:
 )
 def secure_channel(context: Context) -> Iterator[Finding]:
     """A broken secure channel means the host's computer account password no longer matches
-    AD: Kerberos service tickets for it cannot be decrypted and every delegated move fails."""
+    AD: Kerberos service tickets for it cannot be decrypted and every delegated move fails.
+    Source: the Test-ComputerSecureChannel reference."""
     for role, host in both_hosts(context):
         domain = need(host.domain, f"{role}.domain")
         if not domain.part_of_domain:
@@ -312,7 +314,8 @@ def _skew_finding(seconds: float, what: str, subject: str, **evidence: object) -
 )
 def clock_skew(context: Context) -> Iterator[Finding]:
     """Kerberos refuses tickets whose timestamps are more than 5 minutes off (by default), so
-    clock skew breaks delegated migration with authentication errors that name no clock."""
+    clock skew breaks delegated migration with authentication errors that name no clock.
+    Source: the 'Maximum tolerance for computer clock synchronization' policy reference."""
     source = need(context.source.clock, "source.clock")
     dest = need(context.destination.clock, "destination.clock")
     between = abs(source.offset_seconds - dest.offset_seconds)

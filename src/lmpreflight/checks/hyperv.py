@@ -70,7 +70,8 @@ NO_VERSION_5 = ("2022", "2025")
 def role_installed(context: Context) -> Iterator[Finding]:
     """Live migration is a service of the Hyper-V Virtual Machine Management Service (vmms).
     Without the role there is nothing to receive or send a VM, and every other Hyper-V
-    setting is meaningless."""
+    setting is meaningless.
+    Source: the setup guide's requirements; Install Hyper-V."""
     for role, host in both_hosts(context):
         hyperv = context.required(role).hyperv
         if hyperv.role_installed:
@@ -107,7 +108,8 @@ def role_installed(context: Context) -> Iterator[Finding]:
 )
 def vmms_running(context: Context) -> Iterator[Finding]:
     """vmms owns the migration listener on TCP 6600 and performs the move. A stopped service
-    refuses incoming migrations (0x8007274D) and cannot start outgoing ones."""
+    refuses incoming migrations (0x8007274D) and cannot start outgoing ones.
+    Source: the live-migration troubleshooting article (0x8007274D)."""
     for role, host in both_hosts(context):
         hyperv = context.required(role).hyperv
         if not hyperv.role_installed:
@@ -142,7 +144,8 @@ def vmms_running(context: Context) -> Iterator[Finding]:
 )
 def module_present(context: Context) -> Iterator[Finding]:
     """Move-VM, Compare-VM and every fix this tool suggests are Hyper-V module cmdlets;
-    without the module the host's own settings cannot even be read."""
+    without the module the host's own settings cannot even be read.
+    Source: the move guide (Move-VM)."""
     for role, host in both_hosts(context):
         hyperv = context.required(role).hyperv
         if hyperv.module_installed:
@@ -247,7 +250,8 @@ def os_pair_supported(context: Context) -> Iterator[Finding]:
 )
 def migration_enabled(context: Context) -> Iterator[Finding]:
     """With live migration disabled, a host neither accepts incoming nor starts outgoing
-    moves: the destination refuses the connection (0x8007274D) or the source refuses to start."""
+    moves: the destination refuses the connection (0x8007274D) or the source refuses to start.
+    Source: the setup guide (enable incoming and outgoing live migrations)."""
     for role, host in both_hosts(context):
         migration = context.required(role).migration
         if migration.enabled:
@@ -293,7 +297,8 @@ def _use_source_authentication(finding: Finding, host: HostFacts) -> FixStep:
 def auth_type_consistent(context: Context) -> Iterator[Finding]:
     """The source authenticates to the destination's vmms with its own configured protocol
     and the destination accepts only its own. A CredSSP host and a Kerberos host cannot
-    authenticate each other's migration connections, in either direction."""
+    authenticate each other's migration connections, in either direction.
+    Source: the setup guide (repeat the steps on the other server)."""
     source = context.required("source").migration
     dest = context.required("destination").migration
     evidence = AuthenticationEvidence(source.authentication_type, dest.authentication_type)
@@ -332,7 +337,8 @@ def auth_type_consistent(context: Context) -> Iterator[Finding]:
 def simultaneous_migrations(context: Context) -> Iterator[Finding]:
     """Each host queues moves beyond its limit and fails them with event 21501 ("migration
     limit was reached"); a limit of zero blocks every move, and a very high one lets a host
-    drain saturate the migration network."""
+    drain saturate the migration network.
+    Source: the setup guide; the live-migration troubleshooting article (event 21501)."""
     for role, host in both_hosts(context):
         limit = context.required(role).migration.maximum_migrations
         if limit < 1:
@@ -478,7 +484,8 @@ def _add_to_hyperv_administrators(finding: Finding, host: HostFacts) -> FixStep:
 def user_rights(context: Context) -> Iterator[Finding]:
     """Starting a move requires membership in Administrators or Hyper-V Administrators on
     both hosts; otherwise the move fails at the destination with an access-denied or logon
-    error (0x80070005, 0x80070569)."""
+    error (0x80070005, 0x80070569).
+    Source: the setup guide's requirements."""
     for role, host in both_hosts(context):
         session = context.required(role).session
         if session.is_administrator or session.is_hyperv_administrator:

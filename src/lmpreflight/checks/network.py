@@ -137,7 +137,8 @@ def _remove_stale_subnets(finding: Finding, host: HostFacts) -> FixStep:
 )
 def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
     """A migration network entry that matches no local address is a typo or a stale setting:
-    the host listens nowhere for it, and if it is the only entry, nowhere at all."""
+    the host listens nowhere for it, and if it is the only entry, nowhere at all.
+    Source: the setup guide (incoming live migrations on the listed networks)."""
     for role, host in both_hosts(context):
         migration = context.required(role).migration
         adapters = context.required(role).network.adapters
@@ -221,7 +222,8 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
 )
 def not_management(context: Context) -> Iterator[Finding]:
     """Migration moves gigabytes of unencrypted memory; on the management network it competes
-    with administration and backups and exposes memory contents to that network."""
+    with administration and backups and exposes memory contents to that network.
+    Source: the setup guide (live-migration traffic is not encrypted)."""
     host = context.destination
     adapters = context.required("destination").network.adapters
     management = {a.address for adapter in adapters if adapter.is_management for a in adapter.addresses}
@@ -278,7 +280,8 @@ def port_6600(context: Context) -> Iterator[Finding]:
     workstation proves nothing about the path between the hosts. A refused connection means
     nothing listens (migration disabled, vmms stopped or bound before the address came up,
     0x8007274D); a timeout means something drops it (a firewall, 0x8007274C). The destination's
-    test towards the source tells whether the VM can be moved back."""
+    test towards the source tells whether the VM can be moved back.
+    Source: the live-migration troubleshooting article (0x8007274C, 0x8007274D, TCP 6600)."""
     blocked, open_, untested = _port_results(context.source, context.destination, "destination")
     tests = _tests(context.source)
     evidence = PortEvidence(
@@ -473,7 +476,8 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
     (MIG-TCP-In)' (Name VIRT-MIGL-In-TCP-NoScope, TCP 6600, vmms.exe). Disabled, the source's
     connection times out (0x8007274C) unless another rule, a GPO or a third-party firewall
     allows it; so when the source's TCP 6600 test got through, the port test decides and the
-    disabled rule is only a warning."""
+    disabled rule is only a warning.
+    Source: the live-migration troubleshooting article (firewall settings)."""
     rule = need(context.destination.network, "destination.network").migration_firewall_rule
     rule = need(rule, "destination.network.migration_firewall_rule")
     dest = context.destination.name

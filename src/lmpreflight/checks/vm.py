@@ -70,7 +70,8 @@ def _present_vms(context: Context) -> Iterator[VirtualMachine]:
 def exists_on_source(context: Context) -> Iterator[Finding]:
     """A move names a VM on the source; a typo there fails at once. A clustered VM belongs to
     the cluster, and a move outside failover clustering is refused for it. With no VM named,
-    this lists every VM on the source so the admin sees what is there."""
+    this lists every VM on the source so the admin sees what is there.
+    Source: the move guide."""
     source_vms = need(context.source.vms, "source.vms")
     if not context.vms:
         names = [vm.name for vm in source_vms]
@@ -384,7 +385,8 @@ def _no_verdict_reason(context: Context, vm: VirtualMachine, verdict: Compatibil
 def switches_on_destination(context: Context) -> Iterator[Finding]:
     """Hyper-V reconnects each network adapter to the switch *of the same name* on the
     destination; if there is none the move fails (event 21125/21502, Compare-VM 33012 "Could
-    not find Ethernet switch")."""
+    not find Ethernet switch").
+    Source: the live-migration troubleshooting article (events 21502, 21125)."""
     switches = need(context.destination.switches, "destination.switches")
     names = {s.name for s in switches}
     folded = {s.name.casefold(): s.name for s in switches}
@@ -428,7 +430,8 @@ def switches_on_destination(context: Context) -> Iterator[Finding]:
 def destination_memory(context: Context) -> Iterator[Finding]:
     """The destination must create a partition holding all the VM's current memory before the
     switch-over; short of it the move fails ("Insufficient system resources" 0x800705AA,
-    "could not initialize memory" 0x8007000E). Several VMs moving together add up."""
+    "could not initialize memory" 0x8007000E). Several VMs moving together add up.
+    Source: the live-migration troubleshooting article (0x800705AA, 0x8007000E)."""
     available = need(context.destination.memory, "destination.memory").available_bytes
     total_needed = 0
     for vm in _present_vms(context):
@@ -473,7 +476,8 @@ def compute_fit(context: Context) -> Iterator[Finding]:
     """A VM cannot have more virtual processors than the destination has logical processors.
     Since Windows Server 2025, without NUMA spanning a VM can use only the logical cores of one
     NUMA node, which "impacts start, restore, and live migration operations": a VM with more
-    virtual processors than a node has needs NUMA spanning on the host and the VM."""
+    virtual processors than a node has needs NUMA spanning on the host and the VM.
+    Source: NUMA in Hyper-V."""
     processor = need(context.destination.processor, "destination.processor")
     dest_os = need(context.destination.os, "destination.os")
     dest = context.destination.name
@@ -739,7 +743,8 @@ def storage_reachable(context: Context) -> Iterator[Finding]:
     storage it can open (an SMB share whose share and NTFS permissions give both hosts' computer
     accounts Full Control). Local files need a move *with* storage, which takes them all along.
     An ISO attached from a local path fails on the destination with 0xC03A0014, even when the
-    same file exists there."""
+    same file exists there.
+    Source: the move guide; the live-migration troubleshooting article (0xC03A0014, event 20413)."""
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         files = _vm_files(vm)
@@ -806,7 +811,8 @@ def storage_reachable(context: Context) -> Iterator[Finding]:
 def file_locations(context: Context) -> Iterator[Finding]:
     """Hyper-V VMs are supported only when their files are in a subfolder: Hyper-V must control
     the file permissions, which it cannot do in the root of a drive (D:\\) or of a share
-    (\\server\\share). Moves of such VMs fail on permissions."""
+    (\\server\\share). Moves of such VMs fail on permissions.
+    Source: KB 2928127, Hyper-V VM supported file locations."""
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         roots = [p for p in _vm_files(vm) if _is_root(_folder_of(p))]
@@ -844,7 +850,8 @@ def file_locations(context: Context) -> Iterator[Finding]:
 def host_bound_devices(context: Context) -> Iterator[Finding]:
     """Pass-through disks and devices assigned with Discrete Device Assignment belong to the
     physical host; a VM using them cannot live-migrate (a VM's disks must be virtual hard disks
-    or virtual Fibre Channel)."""
+    or virtual Fibre Channel).
+    Source: the move guide; planning for Discrete Device Assignment."""
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         passthrough = [d.path or "(disk)" for d in vm.hard_drives if d.kind == "passthrough"]
@@ -912,7 +919,8 @@ def fibre_channel_san(context: Context) -> Iterator[Finding]:
     """A virtual Fibre Channel adapter is associated with a virtual SAN: a named group of the
     host's Fibre Channel ports connected to one physical SAN. Live migration keeps the LUNs
     available by alternating the adapter's two WWN sets, so the destination needs a virtual SAN
-    of the same name, on ports that reach the same storage."""
+    of the same name, on ports that reach the same storage.
+    Source: Hyper-V Virtual Fibre Channel."""
     storage = need(context.destination.storage, "destination.storage")
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
@@ -1074,7 +1082,8 @@ def vtpm_key_protector(context: Context) -> Iterator[Finding]:
 )
 def shielded_destination(context: Context) -> Iterator[Finding]:
     """A shielded VM's keys are released by the Host Guardian Service only to guarded hosts that
-    pass attestation; on any other host it cannot start, so it cannot arrive."""
+    pass attestation; on any other host it cannot start, so it cannot arrive.
+    Source: troubleshooting guarded hosts; the live-migration troubleshooting guide."""
     security = need(context.destination.security, "destination.security")
     dest = context.destination.name
     for vm in _present_vms(context):
