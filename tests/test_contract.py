@@ -21,11 +21,12 @@ import yaml
 
 from lmpreflight.collect.script import BOOTSTRAP, render_collector
 from lmpreflight.facts.model import HostFacts
+from lmpreflight.registry import load_checks
 from lmpreflight.report.build import build_report
 from lmpreflight.report.fixscript import render_fix_script
-from lmpreflight.runner import Selection
+from lmpreflight.runner import Selection, evaluate
 from tests.checks.cases import CASES
-from tests.helpers import FIXED, full_run, healthy_pair
+from tests.helpers import FIXED, healthy_pair
 from tests.powershell_usage import Usage, usages
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +56,10 @@ def _reports_of_every_case() -> Iterator[tuple[str, Any, HostFacts, HostFacts]]:
         if case.expect not in ("fail", "warn"):
             continue
         source, destination = healthy_pair(case.mutate)
-        results = full_run(source, destination, case.vms)
-        selection = Selection(vms=case.vms, include_storage=case.include_storage)
+        selection = Selection(
+            vms=case.vms, include_storage=case.include_storage, move_from=case.move_from, storage_path=case.storage_path
+        )
+        results = evaluate(load_checks(include_plugins=False), source, destination, selection)
         yield (
             f"{case.check_id}[{case.name}]",
             build_report(results, source, destination, selection, FIXED),
