@@ -176,6 +176,14 @@ def run_plan(
         facts = _read_facts_dir(request.facts_dir)
     else:
         hosts = hosts or _hosts(request)
+        unverified = [host.name for host in hosts if host.verify is False]
+        if unverified:
+            click.echo(
+                f"lmpreflight: warning: TLS certificates are not verified for {len(unverified)} host(s) "
+                f"({', '.join(unverified[:5])}{' …' if len(unverified) > 5 else ''}): the inventory says "
+                "server_cert_validation=ignore",
+                err=True,
+            )
         options = connect()
         with FleetProgress(len(hosts), request.quiet) as progress:
             facts = collect_inventory(hosts, options, progress.collected)
