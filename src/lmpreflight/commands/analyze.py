@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from lmpreflight.facts import facts_json_schema, load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.document import plan_json_schema
 from lmpreflight.registry import load_checks
-from lmpreflight.report.catalogue import checks_markdown
+from lmpreflight.report.catalogue import checks_json, checks_markdown, checks_text
 from lmpreflight.report.json_report import report_json_schema
 
 
@@ -27,24 +26,8 @@ def list_checks(output_format: str) -> None:
     """List the registered checks: id, title, category, severity (markdown: the full catalogue)."""
     registry = load_checks()
     checks = registry.sorted()
-    if output_format == "markdown":
-        click.echo(checks_markdown(checks), nl=False)
-    elif output_format == "json":
-        rows = [
-            {
-                "id": c.id,
-                "title": c.title,
-                "category": c.category.value,
-                "severity": c.severity.value,
-                "needs": list(c.needs),
-                "references": list(c.references),
-            }
-            for c in checks
-        ]
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        for c in checks:
-            click.echo(f"{c.id:<44} {c.severity.value:<9} {c.category.value:<11} {c.title}")
+    render = {"markdown": checks_markdown, "json": checks_json, "text": checks_text}[output_format]
+    click.echo(render(checks), nl=False)
     for error in registry.load_errors:
         click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
 

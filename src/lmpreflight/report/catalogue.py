@@ -1,8 +1,29 @@
-"""The check catalogue as Markdown (docs/checks.md is generated from the registry)."""
+"""The check catalogue as Markdown (docs/checks.md is generated from the registry), JSON and text."""
 
 from __future__ import annotations
 
+import json
+
 from lmpreflight.vocabulary import Check
+
+
+def checks_json(checks: list[Check]) -> str:
+    rows = [
+        {
+            "id": c.id,
+            "title": c.title,
+            "category": c.category.value,
+            "severity": c.severity.value,
+            "needs": list(c.needs),
+            "references": list(c.references),
+        }
+        for c in checks
+    ]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def checks_text(checks: list[Check]) -> str:
+    return "".join(f"{c.id:<44} {c.severity.value:<9} {c.category.value:<11} {c.title}\n" for c in checks)
 
 
 def checks_markdown(checks: list[Check]) -> str:
