@@ -23,7 +23,15 @@ from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, ru
 from lmpreflight.errors import UserError
 from lmpreflight.facts.addresses import incoming_addresses
 from lmpreflight.facts.from_collector import facts_from_collector, with_stage_two
-from lmpreflight.facts.model import WHOLE_HOST, CollectionError, CollectorInfo, DirectoryFacts, DnsFacts, HostFacts
+from lmpreflight.facts.model import (
+    WHOLE_HOST,
+    CollectionError,
+    CollectorInfo,
+    DirectoryFacts,
+    DnsFacts,
+    HostFacts,
+    short_host_name,
+)
 from lmpreflight.facts.windows import MIGRATION_PORT, SMB_PORT
 
 CANCEL_GRACE = 1.0
@@ -152,10 +160,6 @@ class CredentialGate:
 
 def _incoming(facts: HostFacts | None) -> list[str]:
     return (incoming_addresses(facts) if facts is not None else None) or []
-
-
-def _short(host: str) -> str:
-    return host.split(".")[0].upper()
 
 
 def _is_address(host: str) -> bool:
@@ -295,7 +299,7 @@ class _HostJob:
         if by_address and facts is not None and facts.identity is not None:
             computer, fqdn = facts.identity.computer_name, facts.identity.fqdn
         else:
-            computer, fqdn = _short(typed), typed
+            computer, fqdn = short_host_name(typed), typed
         domain = chosen_domain(self.options, None if by_address else typed)
         if "." not in fqdn and domain is not None:
             fqdn = f"{fqdn}.{domain}"

@@ -21,7 +21,7 @@ from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import incidents_markdown, render_incidents
 from lmpreflight.facts import load_host_facts
-from lmpreflight.facts.model import EventRecord
+from lmpreflight.facts.model import EventRecord, short_host_name
 from lmpreflight.fileio import write_atomic
 from lmpreflight.runner import COLLECTION_CHECK_ID
 
@@ -52,7 +52,7 @@ class Diagnosis(BaseModel):
 
 def _host_label(path: Path, events: list[EventRecord]) -> str:
     computers = {e.computer for e in events if e.computer}
-    return sorted(computers)[0].split(".")[0].upper() if len(computers) == 1 else path.stem
+    return short_host_name(sorted(computers)[0]) if len(computers) == 1 else path.stem
 
 
 @click.command()

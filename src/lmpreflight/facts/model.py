@@ -512,6 +512,11 @@ class EventRecord(FactModel):
     message: str = ""
 
 
+def short_host_name(name: str) -> str:
+    """The name people use for a host: the first label of its DNS name, upper case (HV01)."""
+    return name.split(".")[0].upper()
+
+
 class HostFacts(FactModel):
     """Everything known about one host. Written by ``collect``, read by ``analyze``."""
 
@@ -548,7 +553,7 @@ class HostFacts(FactModel):
         """The short name people use for this host."""
         if self.identity is not None:
             return self.identity.computer_name
-        return self.target.split(".")[0].upper()
+        return short_host_name(self.target)
 
     def error_for(self, path: str) -> CollectionError | None:
         """The recorded error for a fact path or for the nearest section above it."""
