@@ -237,3 +237,10 @@ def test_the_html_report_says_not_collected_and_collapses_its_skips(unreachable:
     picture = html[html.index('id="migration-path"') : html.index("</svg>")]
     assert "PASS" not in picture and "any" not in picture.split("Migration networks")[-1][:20]
     assert "UNKNOWN" in picture, "links to an uncollected host are unknown, never green"
+
+
+def test_one_rejected_password_is_one_step() -> None:
+    report = scenario_report(load_scenario("bad-password"))
+    steps = [a for g in before_the_move(report) for a in g.actions]
+    assert len(steps) == 1, [a.text for a in steps]
+    assert "collection.host" in steps[0].check_ids and "password" in steps[0].text

@@ -243,7 +243,7 @@ def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials, 
             _close(connection)
             raise DirectoryError(
                 f"{target.target} rejected the password for {credentials.user}{_bind_reason(exc)}",
-                "check the user name and password",
+                "check the user name and password, then run again",
                 credentials_rejected=True,
             ) from None
         except (LDAPException, SpnegoError) as exc:

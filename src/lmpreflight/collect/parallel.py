@@ -108,6 +108,7 @@ class Rendezvous:
 FIRST_LOGON_WAIT = 10.0
 """Seconds the other hosts wait for the first logon's outcome before trying anyway (a host
 that hangs after accepting the connection must not stall the rest)."""
+CREDENTIALS_HINT = "check the user name and password, then run again"
 LOCKOUT_HINT = (
     "not tried, to protect the account from a lockout: trying a rejected password on more hosts and the DC "
     "counts as more failed logons"
@@ -124,6 +125,8 @@ class CredentialGate:
         self._tester: str | None = None
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
         self._rejection: str | None = None
+        self.hint = CREDENTIALS_HINT
+        """The first rejection's hint, which every run held back repeats: one cause, one fix."""
 
     def admit(self, who: str, timeout: float = FIRST_LOGON_WAIT) -> str | None:
         """``None`` when ``who`` may log on now; else why it must not (the rejection)."""
@@ -145,9 +148,10 @@ class CredentialGate:
             self._accepted = True
             self._condition.notify_all()
 
-    def rejected(self, message: str) -> None:
+    def rejected(self, message: str, hint: str | None) -> None:
         with self._condition:
-            self._rejection = self._rejection or message
+            if self._rejection is None:
+                self._rejection, self.hint = message, hint or CREDENTIALS_HINT
             self._condition.notify_all()
 
     def undecided(self, who: str) -> None:
@@ -259,7 +263,7 @@ class _HostJob:
         try:
             rejection = self.gate.admit(self.target)
             if rejection is not None:
-                raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", "check the user name and password, then retry")
+                raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", self.gate.hint)
             stage, answer = run_collector(
                 connection,
                 render_collector(options.vm_names, events_hours=options.events_hours),
@@ -272,7 +276,7 @@ class _HostJob:
             facts = with_stage_two(self.stage_one or self.parse_stage_one(stage), answer)
         except CollectionFailed as failure:
             if failure.credentials_rejected:
-                self.gate.rejected(failure.message)
+                self.gate.rejected(failure.message, failure.hint)
             else:
                 self.gate.undecided(self.target)
             self.rendezvous.publish(self.target, None)
@@ -339,7 +343,7 @@ class _HostJob:
             )
         elif (rejection := self.gate.admit(f"ldap:{names.domain}")) is not None:
             errors.append(
-                CollectionError(section="directory", message=f"{rejection}; {LOCKOUT_HINT}", hint="check the password")
+                CollectionError(section="directory", message=f"{rejection}; {LOCKOUT_HINT}", hint=self.gate.hint)
             )
         else:
             try:
@@ -363,7 +367,7 @@ class _HostJob:
                 self.gate.accepted()
             except DirectoryError as exc:
                 if exc.credentials_rejected:
-                    self.gate.rejected(exc.message)
+                    self.gate.rejected(exc.message, exc.hint)
                 else:
                     self.gate.undecided(f"ldap:{names.domain}")
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))

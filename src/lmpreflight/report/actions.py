@@ -80,7 +80,14 @@ def before_the_move(report: Report) -> list[ActionGroup]:
     for place, result in actionable:
         fix = result.remediation
         assert fix is not None
-        key = " ".join(fix.powershell.split()) if fix.powershell else f"{place}: {' '.join(fix.text.split())}"
+        text = " ".join(fix.text.split())
+        # A collection problem (a rejected password, an unreachable DC) is one cause wherever
+        # it shows up; a change to make is one step per place.
+        key = (
+            " ".join(fix.powershell.split())
+            if fix.powershell
+            else (text if result.status == "error" else f"{place}: {text}")
+        )
         action = merged.get(key.casefold())
         if action is None:
             action = merged[key.casefold()] = Action(fix.text, fix.powershell, result.status)
