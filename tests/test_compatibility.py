@@ -71,3 +71,29 @@ def test_an_incompatible_vm_arrives_with_hyper_vs_reasons() -> None:
     assert (verdict.compatible, verdict.return_value, verdict.error) == (False, 32784, None)
     assert verdict.reason_messages[0].message_id == "24004"
     assert "processor-specific features" in verdict.reasons[0]
+
+
+def test_compare_vm_runs_on_the_source_against_the_destination() -> None:
+    scenario = load_scenario("switch-missing-on-destination")
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    assert source.rehearsal is not None and destination.rehearsal is None
+    rehearsal = source.rehearsal[0]
+    assert rehearsal.destination == lab.fqdn(scenario.role("destination")) and rehearsal.error is None
+    assert [i.message_id for i in rehearsal.incompatibilities] == [33012]
+
+
+def test_compare_vm_started_remotely_with_credssp_fails_to_authenticate_as_a_move_would() -> None:
+    scenario = load_scenario("credssp-remote-start")
+    with Lab(scenario) as lab:
+        source, _ = collect_pair(lab, scenario)
+    assert source.rehearsal is not None
+    assert source.rehearsal[0].error is not None and "0x8009030E" in source.rehearsal[0].error
+    assert not any(e.section == "rehearsal" for e in source.errors)
+
+
+def test_the_collector_sends_compare_vm_with_storage_options() -> None:
+    script = render_collector(["SQL01"])
+    rehearsal = script.split("function Invoke-LmpRehearsal")[1].split("\nfunction ")[0]
+    assert "-IncludeStorage -DestinationStoragePath" in rehearsal
+    assert "incompatibilities = $found" in rehearsal and "[long]$_.MessageId" in rehearsal

@@ -1105,3 +1105,82 @@ def shielded_destination(context: Context) -> Iterator[Finding]:
             )
         else:
             yield passed(f"{vm.name} is shielded and {dest} is guarded and attested", subject, evidence=evidence)
+
+
+COMPARE_VM = "https://learn.microsoft.com/powershell/module/hyper-v/compare-vm"
+NO_CREDENTIALS = "0x8009030E"
+
+
+@check(
+    id="vm.hyperv-rehearsal",
+    title="Hyper-V's own dry run of the move (Compare-VM) finds nothing in the way",
+    category=Category.VM,
+    severity=Severity.HIGH,
+    needs=("source.vms",),
+    remediation=Remediation(
+        text="Resolve each incompatibility Compare-VM lists (its MessageId and Message say what), then compare again.",
+        powershell="(Compare-VM -Name 'VM' -DestinationHost 'HV02').Incompatibilities | Format-Table MessageId, Message",
+        run_on="the source host",
+    ),
+    references=(COMPARE_VM, USE_GUIDE, TROUBLESHOOT_GUIDE),
+)
+def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
+    """`check` runs Compare-VM on the source for each selected VM against the destination (with
+    -IncludeStorage when storage moves) and shows Hyper-V's incompatibilities beside these
+    checks. It runs in the tool's WinRM session, so it authenticates to the destination the way
+    a move started from another machine does: "No credentials are available in the security
+    package (0x8009030E)" there is evidence, not a crash: with CredSSP such a move cannot work
+    (start it on the source), with Kerberos the source's constrained delegation is missing or not
+    yet in effect. Compare-VM does not test the migration network, TCP 6600 or the transfer."""
+    if context.source.rehearsal is None:
+        raise NotApplicable("Compare-VM runs only in a live `check` naming VMs (--vm)")
+    rehearsals = {r.vm.casefold(): r for r in context.source.rehearsal}
+    auth = context.source.migration.authentication_type if context.source.migration else None
+    for vm in _present_vms(context):
+        rehearsal = rehearsals.get(vm.name.casefold())
+        if rehearsal is None:
+            continue
+        subject = vm_subject(vm.name)
+        evidence = {
+            "destination": rehearsal.destination,
+            "include_storage": rehearsal.include_storage,
+            "incompatibilities": [i.model_dump() for i in rehearsal.incompatibilities],
+            "error": rehearsal.error,
+            "authentication_type": auth,
+        }
+        if rehearsal.error and NO_CREDENTIALS.casefold() in rehearsal.error.casefold():
+            if auth == "CredSSP":
+                yield warned(
+                    f"{vm.name}: Compare-VM, started remotely like a move from another machine, could not "
+                    f"authenticate to {rehearsal.destination} with CredSSP ({NO_CREDENTIALS}): start the move in a "
+                    f"session on {context.source.name}",
+                    subject,
+                    evidence=evidence,
+                )
+            else:
+                yield failed(
+                    f"{vm.name}: Compare-VM could not authenticate from {context.source.name} to "
+                    f"{rehearsal.destination} with Kerberos ({NO_CREDENTIALS}): the constrained delegation of "
+                    f"{context.source.name} to the destination's migration service is missing or not yet in effect",
+                    subject,
+                    evidence=evidence,
+                )
+        elif rehearsal.error:
+            yield warned(f"{vm.name}: Compare-VM gave no report: {rehearsal.error}", subject, evidence=evidence)
+        elif rehearsal.incompatibilities:
+            listed = "; ".join(
+                f"{i.message_id}: {i.message}" if i.message_id is not None else i.message
+                for i in rehearsal.incompatibilities
+            )
+            yield failed(
+                f"{vm.name}: Compare-VM against {rehearsal.destination} lists {len(rehearsal.incompatibilities)} "
+                f"incompatibilit{'y' if len(rehearsal.incompatibilities) == 1 else 'ies'}: {listed}",
+                subject,
+                evidence=evidence,
+            )
+        else:
+            yield passed(
+                f"{vm.name}: Compare-VM against {rehearsal.destination} lists no incompatibilities",
+                subject,
+                evidence=evidence,
+            )

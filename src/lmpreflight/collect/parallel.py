@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from lmpreflight._version import __version__
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
-from lmpreflight.collect.script import StageTwoRequest, render_collector
+from lmpreflight.collect.script import RehearsalRequest, StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
 from lmpreflight.facts.addresses import incoming_addresses
@@ -59,6 +59,7 @@ class CollectOptions:
     timeout: float = 120.0
     vm_names: tuple[str, ...] = ()
     include_storage: bool = False
+    storage_path: str | None = None
     concurrency: int = 8
     endpoints: dict[str, str] = field(default_factory=dict)
     events_hours: int | None = None
@@ -230,7 +231,16 @@ class _HostJob:
         compatibility = []
         if self.role == "destination" and peer is not None:
             compatibility = [(vm.name, vm.compatibility_info) for vm in peer.vms or [] if vm.compatibility_info]
-        return StageTwoRequest(tcp, compatibility)
+        rehearsal = None
+        if self.role == "source" and self.options.vm_names:
+            destination = peer.identity.fqdn if peer is not None and peer.identity else self.peer
+            rehearsal = RehearsalRequest(
+                destination,
+                self.options.vm_names,
+                self.options.include_storage or self.options.storage_path is not None,
+                self.options.storage_path,
+            )
+        return StageTwoRequest(tcp, compatibility, rehearsal)
 
     def run(self) -> HostFacts:
         options = self.options

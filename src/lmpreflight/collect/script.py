@@ -78,12 +78,31 @@ def stdin_payload(script: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class RehearsalRequest:
+    """Compare-VM on the source for these VMs against the destination (as the move would go)."""
+
+    destination: str
+    vms: tuple[str, ...]
+    include_storage: bool = False
+    storage_path: str | None = None
+
+    def document(self) -> dict[str, object]:
+        return {
+            "destination": self.destination,
+            "vms": list(self.vms),
+            "include_storage": self.include_storage,
+            "storage_path": self.storage_path,
+        }
+
+
+@dataclass(frozen=True)
 class StageTwoRequest:
     """What the tool asks a host after seeing its peer: TCP connections to try, and the
     peer's VMs' compatibility information for Hyper-V on this host to judge."""
 
     tcp: list[tuple[str, int]] = field(default_factory=list)
     compatibility: list[tuple[str, str]] = field(default_factory=list)
+    rehearsal: RehearsalRequest | None = None
 
     def line(self) -> bytes:
         """One JSON object on one line (an object, never a bare array: PowerShell 5.1's
@@ -91,5 +110,6 @@ class StageTwoRequest:
         document = {
             "tcp": [{"address": address, "port": port} for address, port in self.tcp],
             "compatibility": [{"vm": vm, "info": info} for vm, info in self.compatibility],
+            "rehearsal": self.rehearsal.document() if self.rehearsal else None,
         }
         return (json.dumps(document) + "\r\n").encode("utf-8")

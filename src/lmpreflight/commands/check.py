@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -96,6 +97,7 @@ def check(
     and the hosts' computer accounts.
     """
     collect = collect_options(connection, report.vms, report.include_storage)
+    collect = dataclasses.replace(collect, storage_path=report.storage_path)
     sys.exit(live_check(source, destination, report, collect, connection.quiet, "check", facts_dir).exit_code)
 
 

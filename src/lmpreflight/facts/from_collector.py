@@ -179,6 +179,11 @@ def with_stage_two(facts: HostFacts, answer: dict[str, Any]) -> HostFacts:
             errors.append(error)
     verdicts, error = parse_section("compatibility", answer.get("compatibility"))
     update["compatibility"] = [with_reason_messages(v) for v in verdicts] if verdicts is not None else None
+    if answer.get("rehearsal") is not None:
+        rehearsal, error = parse_section("rehearsal", answer.get("rehearsal"))
+        update["rehearsal"] = rehearsal
+        if error is not None:
+            errors.append(error)
     if error is not None:
         errors.append(error)
     return facts.model_copy(update={**update, "errors": errors})

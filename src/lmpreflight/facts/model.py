@@ -348,6 +348,24 @@ class CompatibilityVerdict(FactModel):
     error: str | None = None
 
 
+class Incompatibility(FactModel):
+    """One entry of Compare-VM's VMCompatibilityReport.Incompatibilities."""
+
+    message_id: int | None = Field(default=None, description="MessageId, e.g. 33012 for a missing switch")
+    message: str
+
+
+class Rehearsal(FactModel):
+    """Compare-VM run on the source for a selected VM against the destination: Hyper-V's own
+    dry run of the move, over the same authentication path as a move started remotely."""
+
+    vm: str
+    destination: str
+    include_storage: bool = False
+    incompatibilities: list[Incompatibility] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why Compare-VM gave no report (its exception message)")
+
+
 class Volume(FactModel):
     root: str
     free_bytes: int
@@ -540,6 +558,11 @@ class HostFacts(FactModel):
     storage: StorageFacts | None = None
     compatibility: list[CompatibilityVerdict] | None = Field(
         default=None, description="Hyper-V's verdicts on this host for the peer's VMs (collected with `check` only)"
+    )
+    rehearsal: list[Rehearsal] | None = Field(
+        default=None,
+        description="Compare-VM on this host (the source) against the destination for each selected VM "
+        "(collected with `check` only)",
     )
     directory: DirectoryFacts | None = None
     dns: DnsFacts | None = None

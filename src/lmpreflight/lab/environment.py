@@ -192,6 +192,7 @@ class Lab:
             endpoints={self.fqdn(name): url for name, url in self.endpoints.winrm.items()},
             vm_names=vms,
             include_storage=include_storage,
+            storage_path=self.scenario.storage_path,
         )
 
     def fqdn(self, name: str) -> str:

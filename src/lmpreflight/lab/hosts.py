@@ -187,8 +187,13 @@ class _CollectorProcess:
         verdicts = [
             self.host.check_compatibility(item["vm"], item["info"]) for item in request.get("compatibility", [])
         ]
+        rehearsal = request.get("rehearsal")
         collapse = self.host.spec.collapse_single_arrays and len(tests) == 1
-        answer = {"lmpreflight_port_tests": tests[0] if collapse else tests, "compatibility": verdicts}
+        answer = {
+            "lmpreflight_port_tests": tests[0] if collapse else tests,
+            "compatibility": verdicts,
+            "rehearsal": self.host.rehearse(rehearsal) if rehearsal else None,
+        }
         text = json.dumps(answer) + "\r\n"
         self.output.emit(self._at(), "stdout", text.encode(self.encoding))
         self.output.finish(self._at(), 0)
@@ -294,6 +299,77 @@ class LabHost:
             "errors": errors,
         }
 
+    def rehearse(self, ask: dict[str, Any]) -> list[dict[str, Any]]:
+        """What Compare-VM answers on this host, run in a WinRM session (a network logon, so
+        it holds no credentials to hand on): with CredSSP the connection to the destination
+        cannot authenticate; with Kerberos it needs this computer's constrained delegation
+        with protocol transition to the destination's migration service. Then the report
+        lists missing switches (MessageId 33012, the example in Microsoft's Compare-VM page)
+        and processor features Hyper-V on the destination rejects. Not modelled: version and
+        storage incompatibilities."""
+        destination = self.world.host_named(str(ask.get("destination", "")))
+        results = []
+        for vm_name in ask.get("vms") or []:
+            result: dict[str, Any] = {
+                "vm": vm_name,
+                "destination": ask.get("destination"),
+                "include_storage": bool(ask.get("include_storage")),
+                "incompatibilities": [],
+                "error": None,
+            }
+            vm = next(
+                (v for v in self.world.scenario.host_facts(self.name).get("vms") or [] if v["name"] == vm_name), None
+            )
+            if vm is None:
+                result["error"] = f'Hyper-V was unable to find a virtual machine with name "{vm_name}".'
+            elif destination is None:
+                result["error"] = f"The Hyper-V host '{ask.get('destination')}' could not be reached."
+            elif not self._can_authenticate_to(destination):
+                result["error"] = (
+                    f"Virtual machine migration operation for '{vm_name}' failed at migration source '{self.name}'. "
+                    f"The Virtual Machine Management Service failed to authenticate the connection for a Virtual "
+                    f"Machine migration at the source host: No credentials are available in the security package "
+                    f"(0x8009030E)."
+                )
+            else:
+                result["incompatibilities"] = self._incompatibilities(vm, destination)
+            results.append(result)
+        return results
+
+    def _can_authenticate_to(self, destination: str) -> bool:
+        migration = self.world.scenario.host_facts(self.name).get("migration") or {}
+        if migration.get("authentication_type") != "Kerberos":
+            return False
+        account = self.spec.account
+        if account is None or not account.user_account_control & TRUSTED_TO_AUTH_FOR_DELEGATION:
+            return False
+        wanted = {
+            f"microsoft virtual system migration service/{name}".casefold()
+            for name in (destination, self.world.fqdn_of(destination))
+        }
+        return any(spn.casefold() in wanted for spn in account.allowed_to_delegate_to)
+
+    def _incompatibilities(self, vm: dict[str, Any], destination: str) -> list[dict[str, Any]]:
+        found = []
+        switches = {s["name"] for s in self.world.scenario.host_facts(destination).get("switches") or []}
+        for adapter in vm.get("network_adapters") or []:
+            switch = adapter.get("switch_name")
+            if switch and switch not in switches:
+                found.append({"message_id": 33012, "message": f"Could not find Ethernet switch '{switch}'."})
+        peer = LabHost(self.world, destination)
+        processor = self.world.scenario.host_facts(self.name).get("processor") or {}
+        blob = compatibility_blob(
+            {
+                "manufacturer": processor.get("manufacturer"),
+                "model": processor.get("name"),
+                "compatibility_mode": vm["processor"]["compatibility_for_migration"],
+            }
+        )
+        verdict = peer.check_compatibility(vm["name"], blob)
+        if verdict["return_value"] == 32784:
+            found.extend({"message_id": int(PROCESSOR_MESSAGE_ID), "message": r} for r in verdict["reasons"])
+        return found
+
     def check_compatibility(self, vm: str, info: str) -> dict[str, Any]:
         """What CheckSystemCompatibilityInfo answers here for a VM that ran on another host, as
         documented: 0 compatible, 32784 not compatible with embedded Msvm_Error reasons, 32773
@@ -315,6 +391,7 @@ class LabHost:
         return _verdict(vm, False, 32784, [message], [msvm_error_instance(PROCESSOR_MESSAGE_ID, message)])
 
 
+TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
 PROCESSOR_MESSAGE_ID = "24004"
 """The lab's MessageID for the processor reason (the lab's choice; the tool only carries it)."""
 BLOB_MAGIC = b"\x01LMPLAB-HVCI\x00"
@@ -383,6 +460,17 @@ class LabWorld:
     def __init__(self, scenario: Scenario, client_user: str) -> None:
         self.scenario = scenario
         self.client_user = client_user
+
+    def fqdn_of(self, name: str) -> str:
+        spec = self.scenario.hosts[name]
+        return spec.dns_name or str((self.scenario.host_facts(name).get("identity") or {}).get("fqdn", name))
+
+    def host_named(self, typed: str) -> str | None:
+        """The lab host an admin's name for it (short name or FQDN) means."""
+        for name in self.scenario.hosts:
+            if typed.casefold() in (name.casefold(), self.fqdn_of(name).casefold()):
+                return name
+        return None
 
     def adapters(self, name: str) -> list[dict[str, Any]]:
         network = self.scenario.host_facts(name).get("network") or {}
