@@ -44,9 +44,22 @@ SECTION = {
 }
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """A row written twice would silently replace the first one (YAML keeps the last): refuse it."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{CONTRACT.name}: rows written twice: {duplicates}; merge them", node.start_mark
+            )
+        return super().construct_mapping(node, deep=deep)
+
+
 @cache
 def contract() -> dict[str, Any]:
-    loaded = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    loaded = yaml.load(CONTRACT.read_text(encoding="utf-8"), Loader=_UniqueKeys)
     assert isinstance(loaded, dict)
     return loaded
 
@@ -127,23 +140,31 @@ def _example(usage: Usage) -> str:
     return f"{section}:\n  {usage.name}:\n    windows: [2016, 2019, 2022, 2025]\n    source: <page>"
 
 
+def _parameter_problem(usage: Usage) -> str | None:
+    """Why the table does not allow a named parameter, or None."""
+    command, _, parameter = usage.name.partition(" -")
+    if parameter.casefold() in {p.casefold() for p in contract()["common_parameters"]}:
+        return None
+    found = _row("commands", command)
+    if found is None:
+        return None  # reported for the command itself
+    key, row = found
+    parameters = {p.casefold(): (p, v) for p, v in (row.get("parameters") or {}).items()}
+    for alias, target in (row.get("aliases") or {}).items():
+        if target.casefold() in parameters:
+            parameters[alias.casefold()] = parameters[target.casefold()]
+    if parameter.casefold() not in parameters:
+        return f"parameter -{parameter} of {key} has no row"
+    spelled, versions = parameters[parameter.casefold()]
+    missing = _versions_missing(versions, row)
+    return f"{key} -{spelled} does not exist on Windows Server {missing}" if missing else None
+
+
 def problem(usage: Usage) -> str | None:
     """Why the table does not allow ``usage``, or None."""
     section = SECTION[usage.kind]
     if usage.kind == "parameter":
-        command, _, parameter = usage.name.partition(" -")
-        if parameter.casefold() in {p.casefold() for p in contract()["common_parameters"]}:
-            return None
-        found = _row("commands", command)
-        if found is None:
-            return None  # reported for the command itself
-        key, row = found
-        parameters = {p.casefold(): (p, v) for p, v in (row.get("parameters") or {}).items()}
-        if parameter.casefold() not in parameters:
-            return f"parameter -{parameter} of {key} has no row"
-        spelled, versions = parameters[parameter.casefold()]
-        missing = _versions_missing(versions, row)
-        return f"{key} -{spelled} does not exist on Windows Server {missing}" if missing else None
+        return _parameter_problem(usage)
     if usage.kind == "member":
         type_name, _, member = usage.name.partition("::")
         found = _row("types", type_name)
@@ -240,3 +261,8 @@ def test_every_row_is_used() -> None:
         if name.casefold() not in used[section]
     ]
     assert not unused, f"rows no generated script uses: {unused}"
+
+
+def test_a_row_written_twice_is_refused() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError, match=r"rows written twice: \['Compare-VM'\]"):
+        yaml.load("commands:\n  Compare-VM: {}\n  Compare-VM: {}\n", Loader=_UniqueKeys)

@@ -23,6 +23,7 @@ from lmpreflight.facts.model import (
     MigrationSettings,
     NetworkFacts,
     OsInfo,
+    Rehearsal,
     SecurityFacts,
     SessionFacts,
     StorageFacts,
@@ -273,6 +274,7 @@ class RequiredFacts:
     security = _Required[SecurityFacts]()
     storage = _Required[StorageFacts]()
     compatibility = _Required[list[CompatibilityVerdict]]()
+    rehearsal = _Required[list[Rehearsal]]()
     directory = _Required[DirectoryFacts]()
     dns = _Required[DnsFacts]()
     events = _Required[list[EventRecord]]()

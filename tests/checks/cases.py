@@ -814,7 +814,11 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "nothing in the way",
-        _set("rehearsal", [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": None}], "source"),
+        _set(
+            "rehearsal",
+            [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": None}],
+            "source",
+        ),
         "pass",
         "lists no incompatibilities",
         vms=("SQL01",),
@@ -824,7 +828,16 @@ CASES: list[Case] = [
         "missing switch",
         _set(
             "rehearsal",
-            [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [{"message_id": 33012, "message": "Could not find Ethernet switch 'Production'."}], "error": None}],
+            [
+                {
+                    "vm": "SQL01",
+                    "destination": "hv02.corp.example",
+                    "incompatibilities": [
+                        {"message_id": 33012, "message": "Could not find Ethernet switch 'Production'."}
+                    ],
+                    "error": None,
+                }
+            ],
             "source",
         ),
         "fail",
@@ -834,7 +847,18 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "kerberos without delegation",
-        _set("rehearsal", [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": "No credentials are available in the security package (0x8009030E)."}], "source"),
+        _set(
+            "rehearsal",
+            [
+                {
+                    "vm": "SQL01",
+                    "destination": "hv02.corp.example",
+                    "incompatibilities": [],
+                    "error": "No credentials are available in the security package (0x8009030E).",
+                }
+            ],
+            "source",
+        ),
         "fail",
         "constrained delegation of HV01",
         vms=("SQL01",),
@@ -844,16 +868,62 @@ CASES: list[Case] = [
         "credssp from elsewhere",
         _both(
             _credssp,
-            _set("rehearsal", [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": "No credentials are available in the security package (0x8009030E)."}], "source"),
+            _set(
+                "rehearsal",
+                [
+                    {
+                        "vm": "SQL01",
+                        "destination": "hv02.corp.example",
+                        "incompatibilities": [],
+                        "error": "No credentials are available in the security package (0x8009030E).",
+                    }
+                ],
+                "source",
+            ),
         ),
         "warn",
         "start the move in a session on HV01",
         vms=("SQL01",),
+        move_from="remote",
+    ),
+    Case(
+        "vm.hyperv-rehearsal",
+        "credssp started on the source",
+        _both(
+            _credssp,
+            _set(
+                "rehearsal",
+                [
+                    {
+                        "vm": "SQL01",
+                        "destination": "hv02.corp.example",
+                        "incompatibilities": [],
+                        "error": "No credentials are available in the security package (0x8009030E).",
+                    }
+                ],
+                "source",
+            ),
+        ),
+        "info",
+        "could not rehearse the move started on HV01",
+        vms=("SQL01",),
+        move_from="source",
     ),
     Case(
         "vm.hyperv-rehearsal",
         "no report",
-        _set("rehearsal", [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": "The operation timed out."}], "source"),
+        _set(
+            "rehearsal",
+            [
+                {
+                    "vm": "SQL01",
+                    "destination": "hv02.corp.example",
+                    "incompatibilities": [],
+                    "error": "The operation timed out.",
+                }
+            ],
+            "source",
+        ),
         "warn",
         "Compare-VM gave no report: The operation timed out.",
         vms=("SQL01",),

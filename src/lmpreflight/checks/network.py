@@ -464,7 +464,7 @@ def _enable_firewall_rule(finding: Finding, host: HostFacts) -> FixStep:
     needs=("destination.network",),
     remediation=Remediation(
         text="Enable the built-in inbound rule for live migration.",
-        powershell=f"Enable-NetFirewallRule -DisplayName {ps_literal(FIREWALL_RULE)}",
+        powershell=f"Enable-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)}",
         run_on="the destination host",
     ),
     references=(TROUBLESHOOT_GUIDE,),

@@ -1149,7 +1149,16 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
             "authentication_type": auth,
         }
         if rehearsal.error and NO_CREDENTIALS.casefold() in rehearsal.error.casefold():
-            if auth == "CredSSP":
+            if auth == "CredSSP" and context.starts_on_source():
+                # Run remotely, it could not hand on credentials; a move started on the source can.
+                yield info(
+                    f"{vm.name}: Compare-VM, run remotely, could not authenticate to {rehearsal.destination} with "
+                    f"CredSSP ({NO_CREDENTIALS}), as expected; it could not rehearse the move started on "
+                    f"{context.source.name}",
+                    subject,
+                    evidence=evidence,
+                )
+            elif auth == "CredSSP":
                 yield warned(
                     f"{vm.name}: Compare-VM, started remotely like a move from another machine, could not "
                     f"authenticate to {rehearsal.destination} with CredSSP ({NO_CREDENTIALS}): start the move in a "

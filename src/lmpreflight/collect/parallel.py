@@ -30,6 +30,7 @@ from lmpreflight.facts.model import (
     DirectoryFacts,
     DnsFacts,
     HostFacts,
+    NetworkFacts,
     short_host_name,
 )
 from lmpreflight.facts.windows import MIGRATION_PORT, SMB_PORT
@@ -328,7 +329,12 @@ class _HostJob:
             tool = self._read_tool_facts(names)
         self.progress(self.target, "done" if not facts.whole_host_error else "failed")
         return facts.model_copy(
-            update={"directory": tool.directory, "dns": tool.dns, "errors": [*facts.errors, *tool.errors]}
+            update={
+                "directory": tool.directory,
+                "dns": tool.dns,
+                "network": _management_from_dns(facts, tool.dns, self.target),
+                "errors": [*facts.errors, *tool.errors],
+            }
         )
 
     def _read_tool_facts(self, names: _Names) -> _ToolFacts:
@@ -457,3 +463,20 @@ def in_daemon_thread(name: str, function: Callable[..., T], *args: object) -> Fu
 
     threading.Thread(target=work, name=name, daemon=True).start()
     return future
+
+
+def _management_from_dns(facts: HostFacts, dns: DnsFacts, target: str) -> NetworkFacts | None:
+    """The management adapters are those carrying an address the tool resolved the host's name
+    to (the name it was reached by); without such an answer the collector's own view (the
+    default route) stands."""
+    if facts.network is None:
+        return None
+    resolved = {a for record in dns.forward if record.name.casefold() == target.casefold() for a in record.addresses}
+    local = {a.address for adapter in facts.network.adapters for a in adapter.addresses}
+    if not resolved & local:
+        return facts.network
+    adapters = [
+        adapter.model_copy(update={"is_management": any(a.address in resolved for a in adapter.addresses)})
+        for adapter in facts.network.adapters
+    ]
+    return facts.network.model_copy(update={"adapters": adapters})

@@ -156,7 +156,10 @@ class NetAdapter(FactModel):
     addresses: list[IpAddress] = Field(default_factory=list)
     default_gateway: str | None = None
     rdma_enabled: bool | None = None
-    is_management: bool = Field(default=False, description="Carries the address the host name resolves to")
+    is_management: bool = Field(
+        default=False,
+        description="Carries the address the tool resolved the host's name to (live), else the host's default route",
+    )
     mtu: int | None = Field(
         default=None, description="Active MTU in bytes (Get-NetAdapter ActiveMaximumTransmissionUnit)"
     )

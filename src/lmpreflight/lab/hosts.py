@@ -322,8 +322,10 @@ class LabHost:
             )
             if vm is None:
                 result["error"] = f'Hyper-V was unable to find a virtual machine with name "{vm_name}".'
-            elif destination is None:
-                result["error"] = f"The Hyper-V host '{ask.get('destination')}' could not be reached."
+            elif destination is None or not self._runs_hyperv(destination):
+                result["error"] = (
+                    f"The Virtual Machine Management Service on host '{ask.get('destination')}' is not available."
+                )
             elif not self._can_authenticate_to(destination):
                 result["error"] = (
                     f"Virtual machine migration operation for '{vm_name}' failed at migration source '{self.name}'. "
@@ -336,10 +338,17 @@ class LabHost:
             results.append(result)
         return results
 
+    def _runs_hyperv(self, host: str) -> bool:
+        hyperv = self.world.scenario.host_facts(host).get("hyperv") or {}
+        return bool(hyperv.get("role_installed")) and hyperv.get("vmms_status") == "Running"
+
     def _can_authenticate_to(self, destination: str) -> bool:
         migration = self.world.scenario.host_facts(self.name).get("migration") or {}
         if migration.get("authentication_type") != "Kerberos":
             return False
+        target = self.world.scenario.hosts[destination].account
+        if target is not None and any(h.casefold() == self.name.casefold() for h in target.allowed_to_act_from):
+            return True  # resource-based constrained delegation accepts the source's S4U tickets
         account = self.spec.account
         if account is None or not account.user_account_control & TRUSTED_TO_AUTH_FOR_DELEGATION:
             return False
@@ -356,6 +365,8 @@ class LabHost:
             switch = adapter.get("switch_name")
             if switch and switch not in switches:
                 found.append({"message_id": 33012, "message": f"Could not find Ethernet switch '{switch}'."})
+        if vm.get("state") not in RUNNING_STATES:
+            return found  # a VM that is off carries no processor state to compare
         peer = LabHost(self.world, destination)
         processor = self.world.scenario.host_facts(self.name).get("processor") or {}
         blob = compatibility_blob(
@@ -392,6 +403,7 @@ class LabHost:
 
 
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+RUNNING_STATES = ("Running", "Paused", "Saved", "RunningCritical", "PausedCritical", "SavedCritical")
 PROCESSOR_MESSAGE_ID = "24004"
 """The lab's MessageID for the processor reason (the lab's choice; the tool only carries it)."""
 BLOB_MAGIC = b"\x01LMPLAB-HVCI\x00"
