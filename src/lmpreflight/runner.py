@@ -78,11 +78,25 @@ def missing_fact_finding(context: Context, path: str) -> Finding:
     )
 
 
-def run_check(check: Check, context: Context) -> list[Finding]:
+def unmet_need(check: Check, context: Context) -> Finding | None:
+    """The finding for the first fact the check needs that was not collected, if any. It
+    depends on the hosts' facts only, never on the selected VMs."""
     for need in check.needs:
         for path in expand_need(need):
             if resolve_fact(context, path) is None:
-                return [missing_fact_finding(context, path)]
+                return missing_fact_finding(context, path)
+    return None
+
+
+def run_check(check: Check, context: Context) -> list[Finding]:
+    unmet = unmet_need(check, context)
+    if unmet is not None:
+        return [unmet]
+    return call_check(check, context)
+
+
+def call_check(check: Check, context: Context) -> list[Finding]:
+    """The check's findings, once its needs are known to be met."""
     try:
         findings = check(context)
     except NotApplicable as exc:
@@ -152,17 +166,25 @@ def vm_readiness(
     """With no VM named, every VM on the source judged by the VM checks alone; host-level
     problems apply to all of them and are reported once, in the main results."""
     vm_checks = [c for c in registry.sorted() if c.category == Category.VM and c.id not in selection.skip]
+    # Whether a check's facts are there is the same for every VM: decided once, not per VM.
+    host_context = selection.context(source, destination, ())
+    unmet = {check.id: unmet_need(check, host_context) for check in vm_checks}
     summary = []
     for vm in source.vms or []:
         context = selection.context(source, destination, (vm.name,))
-        found = [(check.id, finding.status) for check in vm_checks for finding in run_check(check, context)]
-        statuses = [status for _, status in found if status != Status.SKIP] or [Status.PASS]
+        found: dict[Status, set[str]] = {}
+        for check in vm_checks:
+            missing = unmet[check.id]
+            for finding in [missing] if missing is not None else call_check(check, context):
+                found.setdefault(finding.status, set()).add(check.id)
+        judged = [status for status in found if status != Status.SKIP]
+        blocking = found.get(Status.FAIL, set()) | found.get(Status.ERROR, set())
         summary.append(
             VmReadiness(
                 vm=vm.name,
-                status=max(statuses, key=lambda s: s.rank),
-                blocking=tuple(sorted({cid for cid, st in found if st in (Status.FAIL, Status.ERROR)})),
-                warnings=tuple(sorted({cid for cid, st in found if st == Status.WARN})),
+                status=max(judged, key=lambda s: s.rank, default=Status.PASS),
+                blocking=tuple(sorted(blocking)),
+                warnings=tuple(sorted(found.get(Status.WARN, ()))),
             )
         )
     return summary
