@@ -18,8 +18,13 @@ Doc = dict[str, Any]
 
 
 def renamed(doc: Doc, old: str, new: str) -> Doc:
-    """The same host under another name (account, SPNs, DNS), as a second healthy host would be."""
+    """The same host under another name (account, SPNs, DNS) and its own addresses, as a
+    second healthy host would be: HV0n at 10.0.10.1n and 10.0.50.1n."""
     text = json.dumps(doc).replace(old.upper(), new.upper()).replace(old.lower(), new.lower())
+    for network in ("10.0.10.", "10.0.50."):
+        text = text.replace(f'"{network}{old[-2:].lstrip("0")}', f'"{network}1{new[-1]}').replace(
+            f"{network}1{old[-1]}", f"{network}1{new[-1]}"
+        )
     return dict(json.loads(text))
 
 

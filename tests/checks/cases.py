@@ -629,6 +629,16 @@ CASES: list[Case] = [
     ),
     Case(
         "network.firewall-rule",
+        "disabled; the source reached only another host (facts saved from another pair)",
+        _both(
+            _set("network.migration_firewall_rule", {"present": True, "enabled": False}),
+            _port_6600(("10.0.50.99", True)),
+        ),
+        "fail",
+        "disabled on HV02",
+    ),
+    Case(
+        "network.firewall-rule",
         "disabled and blocked",
         _both(
             _set("network.migration_firewall_rule", {"present": True, "enabled": False}),

@@ -503,7 +503,10 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
             run_on=dest,
         )
     )
-    reached = [t.address for t in _tests(context.source).values() if t.succeeded]
+    # Only a test to this destination's own migration addresses counts: saved facts can carry
+    # the source's tests towards another host (plan judges one source with many destinations).
+    incoming = set(incoming_addresses(context.destination, "destination"))
+    reached = [t.address for t in _tests(context.source).values() if t.succeeded and t.address in incoming]
     if reached:
         yield warned(
             f"{FIREWALL_RULE} is {state} on {dest}, but {context.source.name} reached TCP 6600 on "
