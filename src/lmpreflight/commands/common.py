@@ -30,6 +30,15 @@ from lmpreflight.terminal import SafeConsole
 from lmpreflight.vocabulary import MoveFrom
 
 F = TypeVar("F", bound=Callable[..., Any])
+stdout_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="What to print on stdout.",
+)
+"""``--format text|json``: what a reporting command (check, analyze, demo, diagnose, plan) prints."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +131,7 @@ def report_options(function: F) -> F:
                 "(Hyper-V Manager, Move-VM -ComputerName). Default: as the setup guide says for the protocol "
                 "(CredSSP: source; Kerberos: remote).",
             ),
-            click.option(
-                "--format",
-                "output_format",
-                type=click.Choice(["text", "json"]),
-                default="text",
-                show_default=True,
-                help="What to print on stdout.",
-            ),
+            stdout_format_option,
             *(click.option(f"--{f.name}", _option_name(f.name), type=path, help=f.help) for f in FORMATS),
             click.option(
                 "-v", "--verbose", is_flag=True, help="List every result (passes and not-applicable ones too)."

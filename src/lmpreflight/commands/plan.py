@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from lmpreflight.collect.parallel import CollectOptions
-from lmpreflight.commands.common import make_console, validate_skips
+from lmpreflight.commands.common import make_console, stdout_format_option, validate_skips
 from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.facts import load_host_facts, save_host_facts
@@ -93,14 +93,7 @@ def plan_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--skip", multiple=True, metavar="CHECK_ID", help="Leave out a check (repeatable)."),
             click.option("--strict", is_flag=True, help="Warnings block too."),
             click.option("--include-storage", is_flag=True, help="The moves take the VMs' storage along."),
-            click.option(
-                "--format",
-                "output_format",
-                type=click.Choice(["text", "json"]),
-                default="text",
-                show_default=True,
-                help="What to print on stdout.",
-            ),
+            stdout_format_option,
             *(click.option(f"--{f.name}", f"output_{f.name}", type=path, help=f.help) for f in PLAN_FORMATS),
             click.option("-v", "--verbose", is_flag=True, help="List each host's warnings too."),
             click.option(
