@@ -103,3 +103,14 @@ def test_constrained_language_is_one_clear_line() -> None:
     assert "runs in ConstrainedLanguage mode" in error.message
     assert error.hint is not None and "collector-script --offline" in error.hint
     assert source.whole_host_error is None
+
+
+def test_a_loaded_host_answering_busy_and_timing_out_is_still_collected() -> None:
+    scenario = load_scenario("winrm-busy")
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+        turned_away = {name: dict(server.options.faults) for name, server in lab.wsman.items()}
+        sends = {name: server.stats.actions.count("Send") for name, server in lab.wsman.items()}
+    assert source.errors == [] and destination.errors == []
+    assert all(count == 0 for faults in turned_away.values() for count in faults.values()), "every fault was served"
+    assert sends == {"HV01": 4, "HV02": 4}, "two Sends each, plus one retry per busy or timed-out Send"

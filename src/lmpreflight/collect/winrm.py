@@ -326,7 +326,7 @@ def _send(protocol: Protocol, shell: str, command: str, data: bytes, end: bool, 
 
 
 def _back_off(attempt: int, exchange: _Exchanges) -> None:
-    pause = min(0.5 * 2**attempt, 4.0)
+    pause = min(0.25 * 2**attempt, 2.0)
     if time.monotonic() + pause > exchange.deadline:
         raise exchange.too_late()
     time.sleep(pause)

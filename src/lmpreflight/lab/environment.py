@@ -128,7 +128,11 @@ class Lab:
                 self.endpoints.winrm[name] = f"{scheme}://127.0.0.1:{_closed_port()}/wsman"
                 continue
             options = WsmanOptions(
-                auth=scenario.client.transport, basic_users=basic, latency=self.tuning.http_latency, tls=tls
+                auth=scenario.client.transport,
+                basic_users=basic,
+                latency=self.tuning.http_latency,
+                tls=tls,
+                faults={str(kind): count for kind, count in spec.winrm_faults.items()},
             )
             server = WsmanServer(LabHost(self.world, name, self.tuning.powershell_startup), options, name)
             if shared is not None:

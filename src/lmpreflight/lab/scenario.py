@@ -92,6 +92,10 @@ class HostSpec(SpecModel):
         "the parser still tolerates it",
     )
     events: list[Event] = Field(default_factory=list)
+    winrm_faults: dict[Literal["busy_send", "busy_receive", "timeout_send"], int] = Field(
+        default_factory=dict,
+        description="How many of the first Sends/Receives the host's WinRM turns away (busy, or timed out)",
+    )
     dns_name: str | None = Field(
         None, description="The host's name in DNS and AD when it reports another (a host lying about itself)"
     )

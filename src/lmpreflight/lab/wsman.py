@@ -82,6 +82,7 @@ class WsmanFault(Exception):
         self.code, self.subcode, self.reason = code, subcode, reason
 
 
+ERROR_BUSY = 170
 TIMED_OUT = (
     2150858793,
     "w:TimedOut",
@@ -142,6 +143,10 @@ class WsmanOptions:
     max_envelope: int = 512_000
     tls: ssl.SSLContext | None = None
     allow_unencrypted: bool = False
+    faults: dict[str, int] = field(default_factory=dict)
+    """How many of the first Sends or Receives a loaded host turns away: ``busy_send``,
+    ``busy_receive`` (ERROR_BUSY, 170) and ``timeout_send`` (w:TimedOut after the operation
+    timeout, shortened to half a second so tests stay quick)."""
 
 
 @dataclass
@@ -244,7 +249,22 @@ class WsmanServer:
         shell.commands[command_id] = _Command(process)
         return command_id
 
-    def send(self, shell_id: str | None, command_id: str, data: bytes, end: bool) -> None:
+    def _turn_away(self, kind: str, timeout: float) -> None:
+        """A loaded Windows host answers busy, or times out, before it takes the request."""
+        with self.lock:
+            busy = self.options.faults.get(f"busy_{kind}", 0)
+            if busy > 0:
+                self.options.faults[f"busy_{kind}"] = busy - 1
+                raise WsmanFault(ERROR_BUSY, "w:InternalError", "The requested resource is in use.")
+            late = self.options.faults.get(f"timeout_{kind}", 0)
+            if late > 0:
+                self.options.faults[f"timeout_{kind}"] = late - 1
+        if late > 0:
+            time.sleep(min(timeout, 0.5))
+            raise WsmanFault(*TIMED_OUT)
+
+    def send(self, shell_id: str | None, command_id: str, data: bytes, end: bool, timeout: float = 0.0) -> None:
+        self._turn_away("send", timeout)
         command = self.shell(shell_id).commands.get(command_id)
         if command is None or command.exit_code is not None:
             raise WsmanFault(2150859143, "w:InvalidParameter", "The pipe is being closed.")
@@ -253,6 +273,7 @@ class WsmanServer:
     def receive(
         self, shell_id: str | None, command_id: str, timeout: float
     ) -> tuple[list[tuple[str, bytes]], int | None]:
+        self._turn_away("receive", timeout)
         command = self.shell(shell_id).commands.get(command_id)
         if command is None:
             raise WsmanFault(2150858843, "w:InvalidSelectors", "The command is not known to this shell.")
@@ -537,7 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
         handlers: dict[str, Callable[[], ET.Element | None]] = {
             ACTION_CREATE: lambda: self._create(options),
             ACTION_COMMAND: lambda: self._command(shell_id, request_body),
-            ACTION_SEND: lambda: self._send(shell_id, request_body),
+            ACTION_SEND: lambda: self._send(shell_id, request_body, timeout),
             ACTION_RECEIVE: lambda: self._receive(shell_id, request_body, timeout),
             ACTION_SIGNAL: lambda: self._signal(shell_id, request_body),
             ACTION_DELETE: lambda: lab.delete(shell_id),
@@ -581,12 +602,14 @@ class _Handler(BaseHTTPRequestHandler):
         ET.SubElement(response, f"{{{SHELL}}}CommandId").text = command_id
         return response
 
-    def _send(self, shell_id: str | None, body: ET.Element | None) -> ET.Element:
+    def _send(self, shell_id: str | None, body: ET.Element | None, timeout: float) -> ET.Element:
         stream = body.find("rsp:Send/rsp:Stream", NS) if body is not None else None
         if stream is None:
             raise WsmanFault(2150858817, "w:SchemaValidationError", "Send without a stream.")
         data = base64.b64decode(stream.text or "")
-        self.server_ref.send(shell_id, stream.get("CommandId", ""), data, stream.get("End", "").lower() == "true")
+        self.server_ref.send(
+            shell_id, stream.get("CommandId", ""), data, stream.get("End", "").lower() == "true", timeout
+        )
         return ET.Element(f"{{{SHELL}}}SendResponse")
 
     def _receive(self, shell_id: str | None, body: ET.Element | None, timeout: float) -> ET.Element:
