@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from lmpreflight.facts.model import Name
+
 REPO = Path(__file__).resolve().parents[1]
 
 PAYLOADS: dict[str, str] = {
@@ -53,33 +57,46 @@ PAYLOADS: dict[str, str] = {
 MARKER = "Invoke-Evil"
 
 
+def name_part(payload: str) -> str:
+    """What of ``payload`` a name in a fact file can carry: all of it, or nothing when it holds a
+    line break or control character (refused in names when facts load); such payloads still
+    reach the outputs through the other host-controlled strings."""
+    try:
+        TypeAdapter(Name).validate_python(payload)
+    except ValidationError:
+        return ""
+    return payload
+
+
 def _example(role: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((REPO / "examples" / "facts" / "broken" / f"{role}.json").read_text())
     return loaded
 
 
 def hostile_pair(payload: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """The broken example pair with ``payload`` appended to every host-controlled name the
-    reports and the fix script use; returns both documents and the source VMs' new names."""
+    """The broken example pair with ``payload`` appended to every host-controlled string the
+    reports and the fix script use (to names only what :func:`name_part` lets through);
+    returns both documents and the source VMs' new names."""
     source, destination = _example("source"), _example("destination")
+    in_name = name_part(payload)
     for doc in (source, destination):
-        doc["identity"]["computer_name"] += payload
-        doc["identity"]["fqdn"] += payload
+        doc["identity"]["computer_name"] += in_name
+        doc["identity"]["fqdn"] += in_name
         doc["session"]["user"] += payload
         doc["session"]["is_administrator"] = False
         doc["session"]["is_hyperv_administrator"] = False
         doc["errors"].append({"section": "storage", "message": f"failed {payload}", "hint": f"hint {payload}"})
         for switch in doc.get("switches") or []:
-            switch["name"] += payload
+            switch["name"] += in_name
         computer = (doc.get("directory") or {}).get("computer")
         if computer:
             computer["allowed_to_delegate_to"] = [s + payload for s in computer["allowed_to_delegate_to"]]
             computer["distinguished_name"] += payload
     for vm in source["vms"]:
-        vm["name"] += payload
+        vm["name"] += in_name
         vm["path"] += payload
         for nic in vm["network_adapters"]:
-            nic["switch_name"] += payload
+            nic["switch_name"] += in_name
     source["migration"]["use_any_network"] = True
     return source, destination, [vm["name"] for vm in source["vms"]]
 

@@ -113,3 +113,29 @@ def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys
         path = _write(tmp_path, _doc_with(change))
         code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
         assert code == 2 and expected in err, err
+
+
+def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A name that could start a new line in a terminal, report or script never loads: one
+    line naming the field and the character."""
+    for change, field, char in (
+        (lambda d: d["identity"].update(computer_name="HV01\nInvoke-Evil"), "identity.computer_name", "U+000A"),
+        (lambda d: d["identity"].update(fqdn="hv01.corp.example\r"), "identity.fqdn", "U+000D"),
+        (lambda d: d["vms"][0].update(name="SQL\u2028Invoke-Evil"), "vms[0].name", "U+2028"),
+        (lambda d: d["switches"][0].update(name="External\x1b[2J"), "switches[0].name", "U+001B"),
+        (lambda d: d["network"]["adapters"][0].update(name="Mgmt\x0bx"), "network.adapters[0].name", "U+000B"),
+        (
+            lambda d: d["vms"][0]["network_adapters"][0].update(switch_name="Ext\x85x"),
+            "vms[0].network_adapters[0].switch_name",
+            "U+0085",
+        ),
+    ):
+        path = _write(tmp_path, _doc_with(change))
+        code, out, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
+        expected = f"{field}: Value error, a line break or control character ({char}) is not allowed in a name"
+        assert code == 2 and expected in err, err
+        assert len(err.strip().splitlines()) == 1 and "Invoke-Evil" not in out, err
+
+    path = _write(tmp_path, _doc_with(lambda d: d["vms"][0].update(name="SQL 01 (test)")))
+    code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
+    assert "is not allowed in a name" not in err, err

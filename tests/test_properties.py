@@ -15,6 +15,13 @@ from tests.helpers import example_docs, full_run
 
 OPTIONAL = [*HOST_SECTIONS, "directory", "dns"]
 TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
+NAME = st.text(
+    alphabet=st.characters(
+        blacklist_characters=[*map(chr, range(0x20)), "\x85", "\u2028", "\u2029"], blacklist_categories=("Cs",)
+    ),
+    max_size=12,
+)
+"""A name a fact file can hold: one line, no control characters."""
 
 
 def _vary(doc: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
@@ -41,7 +48,7 @@ def _vary(doc: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
     if doc.get("vms") and draw(st.booleans()):
         for vm in doc["vms"]:
             vm["version"] = draw(st.sampled_from(["4.0", "5.0", "7.1", "9.0", "10.0", "12.0", "", "9", "x.y"]))
-            vm["network_adapters"] = [{"name": "n", "switch_name": draw(st.one_of(st.none(), TEXT))}]
+            vm["network_adapters"] = [{"name": "n", "switch_name": draw(st.one_of(st.none(), NAME))}]
             vm["dvd_drives"] = draw(st.lists(st.builds(lambda p: {"path": p, "kind": "iso"}, TEXT), max_size=2))
             vm["hard_drives"] = draw(
                 st.lists(

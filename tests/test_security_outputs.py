@@ -20,7 +20,7 @@ from lmpreflight.commands.check import facts_file_names
 from lmpreflight.errors import UserError
 from lmpreflight.fileio import write_atomic
 from tests.helpers import invoke
-from tests.hostile import MARKER, PAYLOADS, REPO, write_pair
+from tests.hostile import MARKER, PAYLOADS, REPO, name_part, write_pair
 from tests.powershell_model import code_text, decode, evaluate
 
 EXPRESSION = re.compile(r"\('(?:[^']|'')*'(?: \+ (?:\[char\]0x[0-9A-F]{4}|'(?:[^']|'')*'))*\)")
@@ -67,7 +67,8 @@ def test_hostile_names_stay_data_in_every_output(tmp_path: Path, capsys, monkeyp
     # The names reach the script exactly (no re-indented line breaks, no changed quotes).
     script = decode(data)
     host_line = next(line for line in script.splitlines() if line.strip().startswith("Assert-LmpHost"))
-    assert evaluate(host_line.strip().removeprefix("Assert-LmpHost ")) in {f"HV01{payload}", f"HV03{payload}"}
+    in_name = name_part(payload)
+    assert evaluate(host_line.strip().removeprefix("Assert-LmpHost ")) in {f"HV01{in_name}", f"HV03{in_name}"}
 
     # Every PowerShell command in the JSON report, and the same text in the Markdown summary.
     report = json.loads((tmp_path / "r.json").read_text())

@@ -65,6 +65,24 @@ class FactModel(BaseModel):
         return value
 
 
+_LINE_BREAKS_AND_CONTROLS = frozenset(map(chr, [*range(0x01, 0x20), 0x85, 0x2028, 0x2029]))
+"""C0 control characters (NUL has its own message) and the Unicode line breaks."""
+
+
+def _one_line(value: str) -> str:
+    """Windows allows no control character in a computer, adapter or switch name, and a VM name
+    holding a line break could start a new line in a terminal, report or script: a name like
+    that is a corrupt or hostile fact file, refused when it loads."""
+    bad = next((c for c in value if c in _LINE_BREAKS_AND_CONTROLS), None)
+    if bad is not None:
+        raise ValueError(f"a line break or control character (U+{ord(bad):04X}) is not allowed in a name")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_one_line)]
+"""A name shown to the user and written into reports and scripts: one line, no control characters."""
+
+
 AuthType = Literal["CredSSP", "Kerberos"]
 PerformanceOption = Literal["TCPIP", "Compression", "SMB"]
 TrustDirection = Literal["Inbound", "Outbound", "Bidirectional", "Disabled"]
@@ -86,8 +104,8 @@ class CollectorInfo(FactModel):
 
 
 class Identity(FactModel):
-    computer_name: str
-    fqdn: str
+    computer_name: Name
+    fqdn: Name
     addresses: list[str] = Field(default_factory=list)
 
 
@@ -152,7 +170,7 @@ class IpAddress(FactModel):
 
 
 class NetAdapter(FactModel):
-    name: str
+    name: Name
     addresses: list[IpAddress] = Field(default_factory=list)
     default_gateway: str | None = None
     rdma_enabled: bool | None = None
@@ -236,7 +254,7 @@ class NetworkFacts(FactModel):
 
 
 class VirtualSwitch(FactModel):
-    name: str
+    name: Name
     switch_type: Literal["External", "Internal", "Private"]
 
 
@@ -258,8 +276,8 @@ class VmMemory(FactModel):
 
 
 class VmNetworkAdapter(FactModel):
-    name: str
-    switch_name: str | None = None
+    name: Name
+    switch_name: Name | None = None
 
 
 class VmDisk(FactModel):
@@ -291,7 +309,7 @@ class VmKeyProtector(FactModel):
 
 
 class VirtualMachine(FactModel):
-    name: str
+    name: Name
     id: str
     state: str
     version: str
