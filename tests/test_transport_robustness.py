@@ -114,3 +114,46 @@ def test_a_loaded_host_answering_busy_and_timing_out_is_still_collected() -> Non
     assert source.errors == [] and destination.errors == []
     assert all(count == 0 for faults in turned_away.values() for count in faults.values()), "every fault was served"
     assert sends == {"HV01": 4, "HV02": 4}, "two Sends each, plus one retry per busy or timed-out Send"
+
+
+class _Flooding:
+    """A host whose stdout is whatever ``chunks`` yields (pywinrm's Protocol, faked)."""
+
+    operation_timeout_sec = 5
+    read_timeout_sec = 15
+
+    def __init__(self, chunks: Any) -> None:
+        self.chunks = chunks
+        self.sent: list[bytes] = []
+
+    def send_command_input(self, shell: str, command: str, data: bytes, end: bool = False) -> None:
+        self.sent.append(data)
+
+    def get_command_output_raw(self, shell: str, command: str) -> tuple[bytes, bytes, int, bool]:
+        return next(self.chunks)
+
+
+def test_a_host_flooding_output_is_stopped_at_the_cap() -> None:
+    def endless() -> Any:
+        while True:
+            yield b"A" * (8 << 20), b"", 0, False
+
+    with pytest.raises(CollectionFailed, match="sent more than 64 MB"):
+        transport._converse(_Flooding(endless()), "S", "C", _exchanges(30), "# script", lambda stage: None)  # type: ignore[arg-type]
+
+
+def test_many_lines_before_the_document_are_skipped_in_linear_time() -> None:
+    document = b'{"lmpreflight_collector": 1, "sections": {}}\r\n'
+    answer = b'{"lmpreflight_port_tests": []}\r\n'
+    chunks = iter([(b"WARNING: x\r\n" * 200_000 + document, b"", 0, False), (answer, b"", 0, True)])
+    started = time.monotonic()
+    stage_one, stage_two = transport._converse(
+        _Flooding(chunks),
+        "S",
+        "C",
+        _exchanges(30),
+        "# script",
+        lambda stage: transport.StageTwoRequest(),  # type: ignore[arg-type]
+    )
+    assert time.monotonic() - started < 3
+    assert stage_one.document["lmpreflight_collector"] == 1 and stage_two == {"lmpreflight_port_tests": []}
