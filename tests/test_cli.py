@@ -164,3 +164,5 @@ def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, 
 def test_undecodable_vm_name_is_a_usage_error(capsys, monkeypatch) -> None:
     code, _, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL\udcff")
     assert code == 2 and "not valid text" in err
+    code, out, err = invoke(capsys, monkeypatch, "collector-script", "--vm", "SQL\udcff")
+    assert code == 2 and "not valid text" in err and not out

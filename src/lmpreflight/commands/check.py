@@ -11,7 +11,13 @@ import click
 
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.collect.script import render_collector
-from lmpreflight.commands.common import ReportOptions, load_registry, report_options, run_and_report
+from lmpreflight.commands.common import (
+    ReportOptions,
+    load_registry,
+    refuse_invalid_text,
+    report_options,
+    run_and_report,
+)
 from lmpreflight.commands.connection import ConnectionSettings, HostProgress, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.escape import visible
@@ -148,6 +154,7 @@ def collector_script(vms: tuple[str, ...], output: Path | None) -> None:
     \b
       powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json
     """
+    refuse_invalid_text(vms)
     script = powershell_text(render_collector(vms, mode="offline"))
     if output is not None:
         write_atomic(output, script)

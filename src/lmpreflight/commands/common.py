@@ -148,18 +148,24 @@ def report_options(function: F) -> F:
     )
 
 
-def report_options_from(options: ReportOptions) -> ReportOptions:
-    """The options as given, checked before any slow work starts, with the waivers read."""
-    if options.storage_path is not None:
-        # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
-        options = dataclasses.replace(options, include_storage=True)
-    for name in (*options.vms, *options.skip):
+def refuse_invalid_text(names: tuple[str, ...]) -> None:
+    """Names typed in a terminal whose encoding is not UTF-8 arrive with lone surrogates; they
+    can be neither matched nor written into a script, so they end in one line, not a crash."""
+    for name in names:
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
             raise UserError(
                 f"{name.encode('utf-8', 'replace').decode()}: not valid text (check the terminal's encoding)"
             ) from None
+
+
+def report_options_from(options: ReportOptions) -> ReportOptions:
+    """The options as given, checked before any slow work starts, with the waivers read."""
+    if options.storage_path is not None:
+        # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
+        options = dataclasses.replace(options, include_storage=True)
+    refuse_invalid_text((*options.vms, *options.skip))
     # Refuse an output nobody can write before any slow collection starts.
     for path in options.outputs.values():
         if not path.parent.is_dir():
