@@ -266,3 +266,13 @@ def test_every_row_is_used() -> None:
 def test_a_row_written_twice_is_refused() -> None:
     with pytest.raises(yaml.constructor.ConstructorError, match=r"rows written twice: \['Compare-VM'\]"):
         yaml.load("commands:\n  Compare-VM: {}\n  Compare-VM: {}\n", Loader=_UniqueKeys)
+
+
+def test_the_group_membership_precondition_survives_orphaned_sids() -> None:
+    """Get-LocalGroupMember throws when the group holds an orphaned SID (PowerShell/PowerShell#2996);
+    the fix step then reads the members through ADSI, finding the group by its SID."""
+    steps = [s for s in generated_scripts().values() if "Get-LocalGroupMember -SID 'S-1-5-32-578'" in s]
+    assert steps
+    for script in steps:
+        assert "-ErrorAction Stop" in script and "catch { $group = (New-Object System.Security.Principal" in script
+        assert '[ADSI]"WinNT://./$group,group"' in script

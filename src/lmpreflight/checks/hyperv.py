@@ -462,7 +462,13 @@ def _add_to_hyperv_administrators(finding: Finding, host: HostFacts) -> FixStep:
     return FixStep(
         subject_host(finding),
         f"Add {user} to Hyper-V Administrators",
-        f"-not (Get-LocalGroupMember -SID 'S-1-5-32-578' | Where-Object {{ $_.Name -eq {ps_literal(user)} }})",
+        # Get-LocalGroupMember throws on a group holding an orphaned SID (PowerShell/PowerShell#2996):
+        # then the group's members are read through ADSI, the group found by its SID, not its localized name.
+        "$members = try { @(Get-LocalGroupMember -SID 'S-1-5-32-578' -ErrorAction Stop | ForEach-Object { [string]$_.Name }) } "
+        "catch { $group = (New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-578').Translate("
+        "[System.Security.Principal.NTAccount]).Value.Split('\\')[-1]; "
+        "@(([ADSI]\"WinNT://./$group,group\").Invoke('Members') | ForEach-Object { ([ADSI]$_).Path -replace '^WinNT://', '' -replace '/', '\\' }) }\n"
+        f"-not ($members -contains {ps_literal(user)})",
         f"Add-LocalGroupMember -SID 'S-1-5-32-578' -Member {ps_literal(user)}",
     )
 
