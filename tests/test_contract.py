@@ -271,8 +271,9 @@ def test_a_row_written_twice_is_refused() -> None:
 def test_the_group_membership_precondition_survives_orphaned_sids() -> None:
     """Get-LocalGroupMember throws when the group holds an orphaned SID (PowerShell/PowerShell#2996);
     the fix step then reads the members through ADSI, finding the group by its SID."""
-    steps = [s for s in generated_scripts().values() if "Get-LocalGroupMember -SID 'S-1-5-32-578'" in s]
+    steps = [s for s in generated_scripts().values() if "Invoke-LmpStep 'hyperv.user-rights'" in s]
     assert steps
     for script in steps:
-        assert "-ErrorAction Stop" in script and "catch { $group = (New-Object System.Security.Principal" in script
+        assert "Get-LocalGroupMember -SID 'S-1-5-32-578' -ErrorAction Stop" in script
+        assert "catch { $group = (New-Object System.Security.Principal.SecurityIdentifier" in script
         assert '[ADSI]"WinNT://./$group,group"' in script
