@@ -203,6 +203,18 @@ def test_cli_explain_text_json_and_stdin(capsys, monkeypatch, tmp_path: Path) ->
     assert code == 0 and "0x8009030E" in out
 
 
+def test_cli_explain_unknown_code_exits_1_and_all_shows_every_cause(capsys, monkeypatch) -> None:
+    code, out, _ = invoke(capsys, monkeypatch, "explain", "0x12345678")
+    assert code == 1 and "nothing recognised" in out and "facility 564" in out
+    code, out, _ = invoke(capsys, monkeypatch, "explain", "0x8009030E")
+    assert "less likely cause(s) not shown" in out
+    shown = out.count("confidence]")
+    code, out, _ = invoke(capsys, monkeypatch, "explain", "--all", "0x8009030E")
+    document = json.loads(invoke(capsys, monkeypatch, "explain", "--json", "0x8009030E")[1])
+    assert code == 0 and "not shown" not in out
+    assert out.count("confidence]") == len(document["causes"]) > shown
+
+
 def test_cli_explain_usage_errors(capsys, monkeypatch) -> None:
     import io
     import sys

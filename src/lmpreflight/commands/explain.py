@@ -70,7 +70,8 @@ facts_option = click.option(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the explanation as JSON (schema: 'lmpreflight schema explanation')."
 )
-def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: bool) -> None:
+@click.option("--all", "show_all", is_flag=True, help="Show every cause, not only the most likely three.")
+def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: bool, show_all: bool) -> None:
     """Explain a failed live migration from its error text, a code, or '-' for standard input.
 
     Exit codes: 0 explained, 1 nothing recognised, 2 usage error or unusable input.
@@ -83,5 +84,5 @@ def explain(text: tuple[str, ...], facts: tuple[Path, Path] | None, as_json: boo
     if as_json:
         click.echo(explanation.model_dump_json(indent=2))
     else:
-        render_explanation(explanation, make_console(stderr=False))
-    sys.exit(ExitCode.EXPLAINED if explanation.matches else ExitCode.NOT_RECOGNISED)
+        render_explanation(explanation, make_console(stderr=False), show_all=show_all)
+    sys.exit(ExitCode.EXPLAINED if explanation.recognised else ExitCode.NOT_RECOGNISED)

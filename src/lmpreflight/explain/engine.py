@@ -107,7 +107,7 @@ def explain_text(
     if facts is not None:
         _apply_facts(kb, scores, facts)
         notes += _host_mismatch(plain, facts.hosts)
-    if not matches:
+    if not any(match.known for match in matches):
         notes.append(NOTHING_RECOGNISED.format(tried=_tried(kb)))
     causes = _rank(kb, scores, facts)
     return Explanation(characters=len(raw), truncated=truncated, matches=matches, causes=causes, notes=notes)

@@ -25,6 +25,12 @@ class MatchOut(ExplainModel):
     source: str | None
     language: str | None = Field(None, description="The UI language a message was recognised in")
 
+    @property
+    def known(self) -> bool:
+        """Whether lmpreflight knows what this means: a number that only decodes into its
+        structure (severity, facility, code) is not a recognised error."""
+        return bool(self.causes or self.source or (self.decoded is not None and self.decoded.message))
+
 
 class CheckOut(ExplainModel):
     check_id: str
@@ -53,6 +59,11 @@ class Explanation(ExplainModel):
     matches: list[MatchOut]
     causes: list[CauseOut]
     notes: list[str]
+
+    @property
+    def recognised(self) -> bool:
+        """Something in the text is known (what decides explain's exit code)."""
+        return any(match.known for match in self.matches)
 
 
 class IncidentEvent(BaseModel):

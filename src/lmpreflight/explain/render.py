@@ -14,7 +14,7 @@ INCIDENT_CAUSES = 2
 CONFIDENCE_STYLES = {"high": "bold green", "medium": "yellow", "low": "dim"}
 
 
-def render_explanation(explanation: Explanation, console: Console) -> None:
+def render_explanation(explanation: Explanation, console: Console, show_all: bool = False) -> None:
     for match in explanation.matches:
         if match.kind == "code" and match.decoded is not None:
             decoded = match.decoded
@@ -35,11 +35,12 @@ def render_explanation(explanation: Explanation, console: Console) -> None:
         return
     console.print()
     console.print(Text("Most likely causes:", style="bold"))
-    for cause in explanation.causes[:SHOWN_CAUSES]:
+    shown = explanation.causes if show_all else explanation.causes[:SHOWN_CAUSES]
+    for cause in shown:
         render_cause(cause, console)
-    hidden = len(explanation.causes) - SHOWN_CAUSES
+    hidden = len(explanation.causes) - len(shown)
     if hidden > 0:
-        console.print(f"({hidden} less likely cause(s) not shown; --json lists them all)", style="dim")
+        console.print(f"({hidden} less likely cause(s) not shown; --all or --json lists them all)", style="dim")
 
 
 def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None:
