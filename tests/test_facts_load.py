@@ -139,3 +139,19 @@ def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path: Path
     path = _write(tmp_path, _doc_with(lambda d: d["vms"][0].update(name="SQL 01 (test)")))
     code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
     assert "is not allowed in a name" not in err, err
+
+
+@pytest.mark.parametrize("kind", ["report", "explanation"])
+def test_other_lmpreflight_documents_are_named_not_validated(kind: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    healthy_source = str(EXAMPLES / "healthy" / "source.json")
+    document = tmp_path / f"{kind}.json"
+    if kind == "report":
+        invoke(capsys, monkeypatch, "analyze", healthy_source, HEALTHY_DEST, "--json", str(document))
+    else:
+        document.write_text(invoke(capsys, monkeypatch, "explain", "--json", "0x8009030E")[1])
+    code, out, err = invoke(capsys, monkeypatch, "analyze", str(document), HEALTHY_DEST)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"lmpreflight: error: {document}: this is an lmpreflight {kind}, not a host-facts file "
+        "(use check --save-facts or collect to write one)"
+    )

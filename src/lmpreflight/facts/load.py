@@ -71,6 +71,12 @@ def parse_host_facts(document: Any, source: str) -> HostFacts:
         raise FactsError(f"{source}: expected a JSON object with host facts, found {type(document).__name__}")
     if "lmpreflight_collector" in document:
         return _from_offline_script(document, source)
+    other = other_document_kind(document)
+    if other is not None:
+        raise FactsError(
+            f"{source}: this is an lmpreflight {other}, not a host-facts file "
+            "(use check --save-facts or collect to write one)"
+        )
     version = document.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise FactsError(
@@ -81,6 +87,25 @@ def parse_host_facts(document: Any, source: str) -> HostFacts:
         return HostFacts.model_validate(document)
     except ValidationError as exc:
         raise FactsError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+OTHER_DOCUMENTS = (
+    # Each of lmpreflight's other JSON documents, by the top-level keys only it has.
+    ("report", {"verdict", "results", "summary"}),
+    ("migration plan", {"sources", "destinations", "vms", "problems"}),
+    ("explanation", {"matches", "causes", "notes"}),
+)
+
+
+def other_document_kind(document: dict[str, Any]) -> str | None:
+    """Which of lmpreflight's other documents (report, plan, explanation) this one is, if any:
+    the commonest wrong file given where a fact file is expected."""
+    if "collected_at" in document or "target" in document:
+        return None
+    for kind, keys in OTHER_DOCUMENTS:
+        if keys <= document.keys():
+            return kind
+    return None
 
 
 def _from_offline_script(document: dict[str, Any], source: str) -> HostFacts:
