@@ -87,6 +87,15 @@ def test_unknown_vm_is_named_with_what_exists(capsys, monkeypatch) -> None:
     assert "no VM named 'SQL1' on HV01 (VMs there: SQL01, WEB02)" in out
 
 
+def test_swapped_fact_files_are_suggested(capsys, monkeypatch) -> None:
+    code, out, _ = invoke(capsys, monkeypatch, "analyze", *reversed(HEALTHY), "--vm", "SQL01", "--format", "json")
+    (finding,) = [r for r in json.loads(out)["results"] if r["check_id"] == "vm.exists-on-source"]
+    assert code == 1
+    assert finding["message"] == (
+        "no VM named 'SQL01' on HV02 (VMs there: FILE03); SQL01 is on HV01; did you swap SOURCE and DESTINATION?"
+    )
+
+
 def test_unknown_skip_is_a_usage_error_with_a_suggestion(capsys, monkeypatch) -> None:
     code, out, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--skip", "network.port-660")
     assert code == 2 and out == ""

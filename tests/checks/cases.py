@@ -660,7 +660,8 @@ CASES: list[Case] = [
     ),
     # vm
     Case("vm.exists-on-source", "pass", None, "pass", "SQL01 found"),
-    Case("vm.exists-on-source", "typo", None, "fail", "no VM named 'SQL1'", vms=("SQL1",)),
+    Case("vm.exists-on-source", "typo", None, "fail", "no VM named 'SQL1'", vms=("SQL1",), lacks="did you swap"),
+    Case("vm.exists-on-source", "swapped", None, "fail", "FILE03 is on HV02; did you swap SOURCE", vms=("file03",)),
     Case("vm.exists-on-source", "clustered", _vm("SQL01", is_clustered=True), "fail", "clustered"),
     Case("vm.exists-on-source", "none selected", None, "info", "SQL01, WEB02", vms=()),
     Case("vm.configuration-version", "pass", None, "pass", "version 10.0 is supported"),

@@ -84,7 +84,8 @@ def exists_on_source(context: Context) -> Iterator[Finding]:
     for name, vm in selected_vms(context):
         if vm is None:
             yield failed(
-                f"no VM named '{name}' on {context.source.name} (VMs there: {', '.join(v.name for v in source_vms) or 'none'})",
+                f"no VM named '{name}' on {context.source.name} "
+                f"(VMs there: {', '.join(v.name for v in source_vms) or 'none'}){_swapped_hint(context, name)}",
                 vm_subject(name),
                 evidence={"requested": name, "available": [v.name for v in source_vms]},
             )
@@ -100,6 +101,15 @@ def exists_on_source(context: Context) -> Iterator[Finding]:
                 vm_subject(vm.name),
                 evidence={"state": vm.state},
             )
+
+
+def _swapped_hint(context: Context, name: str) -> str:
+    """A VM missing on the source but present on the destination most often means the two
+    hosts (or fact files) were given the wrong way round."""
+    on_destination = next((vm for vm in context.destination.vms or [] if vm.name.casefold() == name.casefold()), None)
+    if on_destination is None:
+        return ""
+    return f"; {on_destination.name} is on {context.destination.name}; did you swap SOURCE and DESTINATION?"
 
 
 @check(
