@@ -91,18 +91,23 @@ def test_suggested_commands_stay_one_per_line() -> None:
 
 
 def test_hostile_names_stay_inside_comments_and_literals() -> None:
+    """A quote in a name closes nothing: every use is a doubled-quote literal or a comment. (Names with line
+    breaks never get this far: they are refused when the facts load.)"""
+    hostile = "evil'; Remove-Item C:\\ -Recurse #"
+
     def mutate(source, destination):
-        source["vms"][0]["name"] = "evil'\nRemove-Item C:\\ -Recurse #"
+        source["vms"][0]["name"] = hostile
         destination["switches"] = []
         destination["session"]["user"] = "CORP\\o'brien"
         destination["session"]["is_administrator"] = destination["session"]["is_hyperv_administrator"] = False
 
     source, destination = healthy_pair(mutate)
-    vms = ("evil'\nRemove-Item C:\\ -Recurse #",)
+    vms = (hostile,)
     report = build_report(full_run(source, destination, vms), source, destination, Selection(vms=vms), FIXED)
     script = render_fix_script(report)
     assert not parse_errors(script)
-    assert not any(line.lstrip().startswith("Remove-Item") for line in script.splitlines())
+    mentions = [line.lstrip() for line in script.splitlines() if "Remove-Item" in line]
+    assert mentions and all(line.startswith("#") or "'evil''; Remove-Item" in line for line in mentions)
     assert "-Member 'CORP\\o''brien'" in script
 
 
