@@ -11,9 +11,12 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 
+from lmpreflight.commands.check import SECTIONS, collection_summary
+from lmpreflight.facts import load_host_facts
+from lmpreflight.facts.model import CollectionError
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
-from tests.helpers import invoke, validate_report_json
+from tests.helpers import EXAMPLES, invoke, validate_report_json
 from tests.lab_helpers import cli_connection_args, lab_run_printed
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
@@ -111,11 +114,34 @@ def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys,
             capsys, monkeypatch, "collect", "hv02.corp.example", "-o", str(tmp_path / "one.json"), *common
         )
         assert code == 0, err
-    assert json.loads((tmp_path / "one.json").read_text())["identity"]["computer_name"] == "HV02"
+    collected = json.loads((tmp_path / "one.json").read_text())
+    assert collected["identity"]["computer_name"] == "HV02"
+    sections = sum(collected[name] is not None for name in SECTIONS)
+    assert err.splitlines()[-1] == (
+        f"HV02: {collected['os']['caption']} (build {collected['os']['build']}); Hyper-V vmms Running; "
+        f"migration auth {collected['migration']['authentication_type']}; {len(collected['vms'])} VM(s); "
+        f"{sections} section(s) collected, 0 failed"
+    )
     code, out, _ = invoke(
         capsys, monkeypatch, "analyze", str(tmp_path / "hv01.json"), str(tmp_path / "hv02.json"), "--vm", "SQL01"
     )
     assert code == 1 and "FAIL  delegation.spns-to-destination" in out
+
+
+def test_collect_summary_names_what_is_missing() -> None:
+    facts = load_host_facts(EXAMPLES / "healthy" / "source.json")
+    full = collection_summary(facts)
+    broken = facts.model_copy(
+        update={"os": None, "migration": None, "errors": [CollectionError(section="os", message="access denied")]}
+    )
+    assert full == (
+        "HV01: Microsoft Windows Server 2022 Datacenter (build 20348); Hyper-V vmms Running; "
+        "migration auth Kerberos; 2 VM(s); 16 section(s) collected, 0 failed"
+    )
+    assert collection_summary(broken) == (
+        "HV01: OS not collected; Hyper-V vmms Running; migration settings not collected; 2 VM(s); "
+        "14 section(s) collected, 1 failed"
+    )
 
 
 def test_password_is_never_a_command_line_option(capsys, monkeypatch) -> None:

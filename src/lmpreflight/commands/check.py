@@ -127,7 +127,34 @@ def collect(host: str, output: Path, connection: ConnectionSettings) -> None:
         facts = collect_host(host, options, progress.update)
     save_host_facts(facts, output)
     click.echo(f"wrote {output}", err=True)
+    click.echo(visible(collection_summary(facts)), err=True)
     sys.exit(_report_collection(facts))
+
+
+SECTIONS = tuple(
+    name
+    for name in HostFacts.model_fields
+    if name not in ("schema_version", "collected_at", "collector", "target", "errors")
+)
+
+
+def collection_summary(facts: HostFacts) -> str:
+    """One line that tells the admin whether the file is worth copying: what the host runs,
+    whether Hyper-V answers, how it authenticates moves, its VMs, and what is missing."""
+    os = f"{facts.os.caption} (build {facts.os.build})" if facts.os else "OS not collected"
+    hyperv = (
+        f"Hyper-V vmms {facts.hyperv.vmms_status or 'state not reported'}"
+        if facts.hyperv and facts.hyperv.role_installed
+        else ("Hyper-V role not installed" if facts.hyperv else "Hyper-V not collected")
+    )
+    auth = (
+        f"migration auth {facts.migration.authentication_type}"
+        if facts.migration
+        else "migration settings not collected"
+    )
+    vms = f"{len(facts.vms)} VM(s)" if facts.vms is not None else "VMs not collected"
+    collected = sum(getattr(facts, name) is not None for name in SECTIONS)
+    return f"{facts.name}: {os}; {hyperv}; {auth}; {vms}; {collected} section(s) collected, {len(facts.errors)} failed"
 
 
 def _report_collection(facts: HostFacts) -> int:
