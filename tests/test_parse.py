@@ -3,6 +3,7 @@ does not cost the others."""
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,3 +106,22 @@ def test_offline_script_file_is_analysable(tmp_path: Path) -> None:
     assert facts.directory is not None and facts.directory.computer is not None
     assert facts.directory.computer.allowed_to_delegate_to == ["cifs/HV02"]
     assert facts.clock is not None and abs(facts.clock.offset_seconds) < 1
+
+
+def test_one_malformed_vm_costs_that_vm_only() -> None:
+    document = _document()
+    vms = document["sections"]["vms"]
+    vms.append({**copy.deepcopy(vms[0]), "name": "APP03", "id": "3f0c2a52-0000-4000-8000-000000000003"})
+    vms[2]["generation"] = "second"
+    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW)
+    assert [vm.name for vm in facts.vms or []] == ["SQL01", "WEB02"]
+    assert [e.section for e in facts.errors] == ["vms.APP03"]
+    assert "\n" not in facts.errors[0].message and "generation" in facts.errors[0].message
+
+
+def test_a_vm_without_a_usable_name_is_named_by_its_place() -> None:
+    document = _document()
+    document["sections"]["vms"][1]["name"] = None
+    facts = facts_from_collector(document, target="hv01", collector=INFO, observer_utc=NOW)
+    assert [vm.name for vm in facts.vms or []] == ["SQL01"]
+    assert [e.section for e in facts.errors] == ["vms[1]"]

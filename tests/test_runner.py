@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lmpreflight.facts.model import CollectionError
-from lmpreflight.registry import Registry, check
+from lmpreflight.registry import Registry, check, load_checks
 from lmpreflight.runner import Selection, evaluate, run_check
 from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed
 from tests.helpers import healthy_pair
@@ -74,3 +74,21 @@ def test_skip_by_user_and_sorting() -> None:
     source, destination = healthy_pair()
     assert evaluate(registry, source, destination, Selection(skip=frozenset({"test.probe"})))[0].status is Status.SKIP
     assert evaluate(registry, source, destination, Selection())[0].status is Status.FAIL
+
+
+def test_a_selected_vm_the_source_could_not_read_is_an_error_never_a_verdict() -> None:
+    def drop_web02(source: dict, _destination: dict) -> None:
+        source["vms"] = [vm for vm in source["vms"] if vm["name"] != "WEB02"]
+        source["errors"].append({"section": "vms.WEB02", "message": "Get-VMProcessor: the configuration is offline"})
+
+    source, destination = healthy_pair(drop_web02)
+    results = evaluate(load_checks(include_plugins=False), source, destination, Selection(vms=("web02",)))
+    about_web02 = [r for r in results if r.finding.subject == "vm:web02"]
+    assert [r.finding.status for r in about_web02] == [Status.ERROR]
+    assert "configuration is offline" in about_web02[0].finding.message
+    vm_checks = [r for r in results if r.check.category == Category.VM]
+    assert Status.FAIL not in {r.finding.status for r in vm_checks}
+    assert Status.PASS not in {r.finding.status for r in vm_checks}
+    assert {r.finding.status for r in vm_checks if r.check.id != "vm.exists-on-source"} <= {Status.ERROR, Status.SKIP}
+    others = [r for r in vm_checks if r.finding.status == Status.ERROR and r.check.id != "vm.exists-on-source"]
+    assert others and all("configuration is offline" in r.finding.message for r in others)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import TypeVar
 
-from lmpreflight.facts.model import HostFacts, VirtualMachine
+from lmpreflight.facts.model import CollectionError, HostFacts, VirtualMachine
 from lmpreflight.vocabulary import Context, MissingFact, NotApplicable
 
 LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
@@ -88,6 +88,13 @@ def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
     """The VMs the user named, each with its facts on the source (``None`` if absent)."""
     context.required("source").vms  # noqa: B018 - raises MissingFact when the VMs were not collected
     return [(name, context.source.vm(name)) for name in context.vms]
+
+
+def vm_collection_error(context: Context, name: str) -> CollectionError | None:
+    """The error the source recorded for the VM ``name`` itself: the collector could not read it,
+    or its document did not fit the model, so the VM is left out of the facts without being absent."""
+    section = f"vms.{name}".casefold()
+    return next((e for e in context.source.errors if e.section.casefold() == section), None)
 
 
 def vm_subject(name: str) -> str:

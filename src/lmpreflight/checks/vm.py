@@ -19,6 +19,7 @@ from lmpreflight.checks._helpers import (
     need,
     parse_version,
     selected_vms,
+    vm_collection_error,
     vm_subject,
 )
 from lmpreflight.escape import ps_literal
@@ -32,6 +33,7 @@ from lmpreflight.vocabulary import (
     NotApplicable,
     Remediation,
     Severity,
+    Status,
     failed,
     info,
     passed,
@@ -48,7 +50,11 @@ def _present_vms(context: Context) -> Iterator[VirtualMachine]:
     """The selected VMs that exist on the source; absent ones are reported by vm.exists-on-source."""
     if not context.vms:
         raise NotApplicable("no VM was selected (--vm)")
-    present = [vm for _name, vm in selected_vms(context) if vm is not None]
+    selected = selected_vms(context)
+    present = [vm for _name, vm in selected if vm is not None]
+    unread = [e for name, vm in selected if vm is None and (e := vm_collection_error(context, name)) is not None]
+    if not present and unread:
+        raise MissingFact(f"source.{unread[0].section}")
     if not present:
         raise NotApplicable("none of the selected VMs exists on the source")
     yield from present
@@ -82,7 +88,18 @@ def exists_on_source(context: Context) -> Iterator[Finding]:
         )
         return
     for name, vm in selected_vms(context):
-        if vm is None:
+        unread = vm_collection_error(context, name) if vm is None else None
+        if unread is not None:
+            yield Finding(
+                Status.ERROR,
+                f"{name} could not be read on {context.source.name}: {unread.message}",
+                vm_subject(name),
+                evidence={"missing_fact": f"source.vms.{name}", "collection_error": unread.message},
+                remediation=Remediation(
+                    text=unread.hint or "Fix the collection problem above and run the check again."
+                ),
+            )
+        elif vm is None:
             yield failed(
                 f"no VM named '{name}' on {context.source.name} "
                 f"(VMs there: {', '.join(v.name for v in source_vms) or 'none'}){_swapped_hint(context, name)}",

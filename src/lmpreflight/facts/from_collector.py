@@ -25,6 +25,7 @@ from lmpreflight.facts.model import (
     CompatibilityVerdict,
     HostFacts,
     PortTest,
+    VirtualMachine,
 )
 from lmpreflight.facts.msvm_error import read_msvm_error
 from lmpreflight.facts.validation import describe_validation_error
@@ -115,6 +116,24 @@ def parse_section(name: str, raw: Any, annotation: Any = None) -> tuple[Any, Col
     return value, None
 
 
+def parse_vms(raw: Any) -> tuple[list[VirtualMachine] | None, list[CollectionError]]:
+    """The VMs one by one: a VM whose document does not fit the model is dropped with its own
+    ``vms.<name>`` error and the others are kept, as the collector does for a VM it cannot read.
+    A dropped VM is then an incomplete VM in the checks, never an absent one."""
+    items = normalise(raw, list[Any])
+    vms: list[VirtualMachine] = []
+    errors: list[CollectionError] = []
+    for index, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
+        section = f"vms.{name}" if isinstance(name, str) and name.strip() else f"vms[{index}]"
+        vm, vm_error = parse_section(section, item, VirtualMachine)
+        if vm_error is not None:
+            errors.append(vm_error)
+        else:
+            vms.append(vm)
+    return vms, errors
+
+
 def facts_from_collector(
     document: dict[str, Any],
     *,
@@ -152,6 +171,10 @@ def facts_from_collector(
         if raw is None:
             if name not in reported and name not in (*TOOL_SECTIONS, *OPTIONAL_SECTIONS):
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
+            continue
+        if name == "vms":
+            values[name], vm_errors = parse_vms(raw)
+            errors.extend(vm_errors)
             continue
         value, error = parse_section(name, raw)
         if error is not None:
