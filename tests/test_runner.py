@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lmpreflight.facts.model import CollectionError
 from lmpreflight.registry import Registry, check, load_checks
-from lmpreflight.runner import Selection, evaluate, run_check
+from lmpreflight.runner import Selection, evaluate, run_check, vm_readiness
 from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed
 from tests.helpers import healthy_pair
 
@@ -92,3 +92,17 @@ def test_a_selected_vm_the_source_could_not_read_is_an_error_never_a_verdict() -
     assert {r.finding.status for r in vm_checks if r.check.id != "vm.exists-on-source"} <= {Status.ERROR, Status.SKIP}
     others = [r for r in vm_checks if r.finding.status == Status.ERROR and r.check.id != "vm.exists-on-source"]
     assert others and all("configuration is offline" in r.finding.message for r in others)
+
+
+def test_with_no_vm_named_a_vm_the_source_could_not_read_is_listed_as_incomplete() -> None:
+    def drop_web02(source: dict, _destination: dict) -> None:
+        source["vms"] = [vm for vm in source["vms"] if vm["name"] != "WEB02"]
+        source["errors"].append({"section": "vms.WEB02", "message": "Get-VMProcessor: the configuration is offline"})
+        source["errors"].append({"section": "vms.SQL01.hard_drives", "message": "size unknown"})
+
+    source, destination = healthy_pair(drop_web02)
+    summary = {
+        r.vm: r.status for r in vm_readiness(load_checks(include_plugins=False), source, destination, Selection())
+    }
+    assert summary["WEB02"] == Status.ERROR
+    assert set(summary) == {"SQL01", "WEB02"}

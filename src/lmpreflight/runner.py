@@ -187,7 +187,21 @@ def vm_readiness(
                 warnings=tuple(sorted(found.get(Status.WARN, ()))),
             )
         )
+    summary += [VmReadiness(name, Status.ERROR, ("vm.exists-on-source",), ()) for name in unread_vms(source)]
     return summary
+
+
+def unread_vms(source: HostFacts) -> list[str]:
+    """VMs the source names in a ``vms.<name>`` error but could not give facts for: they are
+    judged incomplete rather than left out of the list."""
+    present = [vm.name.casefold() for vm in source.vms or []]
+    names = []
+    for error in source.errors:
+        name = error.section.removeprefix("vms.")
+        folded = name.casefold()
+        if name != error.section and not any(folded == p or folded.startswith(f"{p}.") for p in present):
+            names.append(name)
+    return names
 
 
 def sort_results(results: list[Result]) -> list[Result]:
