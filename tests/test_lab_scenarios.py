@@ -46,3 +46,9 @@ def test_scenario_yields_exactly_its_expected_results(name: str) -> None:
         assert server.shells == {}, "every remote shell is closed"
         assert server.stats.processes <= 1, "one PowerShell process per host"
         assert server.stats.shells_created <= 1, "one WinRM shell per host"
+
+
+def test_healthy_hosts_report_their_migration_adapters_mtu() -> None:
+    results, _ = check_scenario(load_scenario("healthy"))
+    messages = sorted(r.finding.message for r in results if r.check.id == "network.migration-mtu")
+    assert messages == ["HV01: adapter 'LiveMigration' MTU 9000", "HV02: adapter 'LiveMigration' MTU 9000"]

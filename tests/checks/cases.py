@@ -263,8 +263,8 @@ def _mtu(value: int) -> Callable[[Doc, Doc], None]:
 
 
 CASES: list[Case] = [
-    Case("network.migration-mtu", "values not reported", None, "info", "LiveMigration not reported"),
-    Case("network.migration-mtu", "jumbo frames", _mtu(9014), "info", "HV02: LiveMigration 9014"),
+    Case("network.migration-mtu", "values not reported", None, "info", "adapter 'LiveMigration' MTU not reported"),
+    Case("network.migration-mtu", "jumbo frames", _mtu(9014), "info", "HV02: adapter 'LiveMigration' MTU 9014"),
     # domain
     Case("domain.members", "pass", None, "pass", "member of corp.example"),
     Case("domain.members", "workgroup", _set("domain.part_of_domain", False), "fail", "not domain-joined"),

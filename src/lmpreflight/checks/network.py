@@ -429,7 +429,9 @@ def migration_mtu(context: Context) -> Iterator[Finding]:
         incoming = set(incoming_addresses(host, role))
         adapters = [a for a in context.required(role).network.adapters if incoming & {x.address for x in a.addresses}]
         seen = {a.name: a.mtu for a in adapters}
-        values = ", ".join(f"{name} {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items())
+        values = ", ".join(
+            f"adapter '{name}' MTU {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items()
+        )
         yield info(f"{host.name}: {values or 'no adapter carries a migration address'}", role, evidence={"mtu": seen})
 
 
