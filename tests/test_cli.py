@@ -87,6 +87,10 @@ def test_unknown_vm_is_named_with_what_exists(capsys, monkeypatch) -> None:
     assert "no VM named 'SQL1' on HV01 (VMs there: SQL01, WEB02)" in out
 
 
+def test_analyze_accepts_quiet_like_check(capsys, monkeypatch) -> None:
+    assert invoke(capsys, monkeypatch, "analyze", *HEALTHY, "-q")[0] == 0
+
+
 def test_swapped_fact_files_are_suggested(capsys, monkeypatch) -> None:
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *reversed(HEALTHY), "--vm", "SQL01", "--format", "json")
     (finding,) = [r for r in json.loads(out)["results"] if r["check_id"] == "vm.exists-on-source"]

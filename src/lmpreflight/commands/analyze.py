@@ -36,11 +36,18 @@ def list_checks(output_format: str) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @report_options
-def analyze(source: Path, destination: Path, report: ReportOptions) -> None:
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Accepted like check's and demo's, so one script can run any of them; analyze shows no progress.",
+)
+def analyze(source: Path, destination: Path, report: ReportOptions, quiet: bool) -> None:
     """Check a pair from saved fact files (SOURCE.json DEST.json).
 
     The files come from 'lmpreflight collect' or from the offline collector script.
     """
+    del quiet  # reading two files needs no progress display
     registry, skip = load_registry(report)
     source_facts = load_host_facts(source)
     destination_facts = load_host_facts(destination)
