@@ -478,6 +478,20 @@ CASES: list[Case] = [
         "not registered on HV02",
     ),
     Case("delegation.destination-spns-registered", "duplicate", _spn_duplicate, "fail", "OLDHV02"),
+    Case(
+        "delegation.destination-spns-registered",
+        "searched forest-wide",
+        _set("directory.spn_search_scope", "forest"),
+        "pass",
+        "no other account in the forest does",
+    ),
+    Case(
+        "delegation.destination-spns-registered",
+        "searched in the domain only",
+        _set("directory.spn_search_scope", "domain"),
+        "pass",
+        "other domains were not searched",
+    ),
     Case("delegation.name-resolution", "pass", None, "pass", "agree in DNS"),
     Case(
         "delegation.name-resolution",

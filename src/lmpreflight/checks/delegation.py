@@ -404,7 +404,14 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
         parts.extend(f"{spn} also held by {', '.join(others)}" for spn, others in duplicates.items())
         yield failed("; ".join(parts), "destination", evidence={"missing": missing, "duplicates": duplicates})
     else:
-        yield passed(f"{context.destination.name} holds its migration SPNs, and no other account does", "destination")
+        scope = {
+            "forest": " in the forest",
+            "domain": f" in {directory.domain_dns_name} (no Global Catalog of the forest answered; other domains "
+            "were not searched)",
+        }.get(directory.spn_search_scope or "", "")
+        yield passed(
+            f"{context.destination.name} holds its migration SPNs, and no other account{scope} does", "destination"
+        )
 
 
 @check(

@@ -23,7 +23,7 @@ from typing import Any
 from spnego.channel_bindings import GssChannelBindings
 from spnego.exceptions import SpnegoError
 
-from lmpreflight.collect.dns import DnsServer, dc_srv, resolve_addresses
+from lmpreflight.collect.dns import DnsServer, resolve_addresses, srv_targets
 from lmpreflight.escape import dn_value, ldap_filter_value
 from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, SrvTarget, Trust, UserAccount
 
@@ -177,11 +177,11 @@ def _close(connection: Any) -> None:
         connection.unbind()
 
 
-def _dc_targets(resolver: Any, domain: str) -> tuple[list[SrvTarget], list[str]]:
-    """The domain's DCs from its SRV record, only those named inside the domain, at most
+def _dc_targets(resolver: Any, domain: str, record: str) -> tuple[list[SrvTarget], list[str]]:
+    """The servers of an SRV record of the domain, only those named inside the domain, at most
     MAX_DCS of them: the record is DNS data, and DNS is not trusted to pick where the
     admin's credentials go, nor to hold the run with a long list of silent servers."""
-    targets, error = dc_srv(resolver, domain)
+    targets, error = srv_targets(resolver, record)
     if not targets:
         raise DirectoryError(
             f"no domain controller found for {domain} ({error})",
@@ -200,12 +200,16 @@ def _remaining(deadline: float, ceiling: float) -> float:
     return min(ceiling, left)
 
 
-def _connect(server: DnsServer, domain: str, credentials: DirectoryCredentials, deadline: float) -> tuple[Any, str]:
+def _connect(
+    server: DnsServer, domain: str, credentials: DirectoryCredentials, deadline: float, locator: str | None = None
+) -> tuple[Any, str]:
+    """A bound connection to a DC of ``domain`` found through the SRV record ``locator`` (by default the DC
+    locator record; ``_gc._tcp.<forest>`` for a Global Catalog)."""
     import ldap3
     from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
 
     resolver = server.resolver(deadline)
-    targets, problems = _dc_targets(resolver, domain)
+    targets, problems = _dc_targets(resolver, domain, locator or f"_ldap._tcp.dc._msdcs.{domain}")
     for target in targets:
         record = resolve_addresses(resolver, target.target)
         if not record.addresses:
@@ -361,15 +365,14 @@ def read_directory(
                 object_sid=sid_text(sids[0]) if sids else None,
                 allowed_to_act=allowed_sids(acting[0]) if acting else [],
             )
-        holders = []
-        for name in dict.fromkeys([computer_name, fqdn]):
-            spn = f"{MIGRATION_SERVICE}/{name}"
-            connection.search(
-                root, f"(servicePrincipalName={ldap_filter_value(spn)})", SUBTREE, attributes=["distinguishedName"]
-            )
-            holders.append(
-                SpnHolder(spn=spn, holders=[e["dn"] for e in connection.response if e.get("type") == "searchResEntry"])
-            )
+        names = list(dict.fromkeys([computer_name, fqdn]))
+        # The forest comes from the DC's rootDSE: credentials go to its Global Catalog only
+        # when it is the chosen domain or a parent of it, so a DC cannot send them elsewhere.
+        inside = forest is not None and f".{domain}".casefold().endswith(f".{forest}".casefold())
+        holders = _forest_spn_holders(server, forest, credentials, deadline, names) if forest and inside else None
+        scope = "forest" if holders is not None else "domain"
+        if holders is None:
+            holders = _spn_holders(connection, root, names)
         connection.search(
             f"CN=System,{root}",
             "(objectClass=trustedDomain)",
@@ -389,10 +392,50 @@ def read_directory(
         computer=computer,
         user=user,
         migration_spn_holders=holders,
+        spn_search_scope=scope,
         trusts=trusts,
         dc_utc=dc_time,
         observer_utc=observer,
     )
+
+
+def _spn_holders(connection: Any, base: str, names: list[str]) -> list[SpnHolder]:
+    from ldap3 import SUBTREE
+
+    holders = []
+    for name in names:
+        spn = f"{MIGRATION_SERVICE}/{name}"
+        connection.search(
+            base, f"(servicePrincipalName={ldap_filter_value(spn)})", SUBTREE, attributes=["distinguishedName"]
+        )
+        holders.append(
+            SpnHolder(spn=spn, holders=[e["dn"] for e in connection.response if e.get("type") == "searchResEntry"])
+        )
+    return holders
+
+
+def _forest_spn_holders(
+    server: DnsServer, forest: str, credentials: DirectoryCredentials, deadline: float, names: list[str]
+) -> list[SpnHolder] | None:
+    """Who holds the migration SPNs anywhere in the forest, or ``None`` when no Global Catalog
+    of the forest answered. An SPN must be unique in the whole forest: a duplicate in another
+    domain breaks the Kerberos ticket as surely as one in the host's own, and a DC serves only
+    its own domain. A Global Catalog (``_gc._tcp.<forest>``, port 3268) holds every domain's
+    ``servicePrincipalName``, and the empty base searches all of them."""
+    from ldap3.core.exceptions import LDAPException
+
+    try:
+        connection, _ = _connect(server, forest, credentials, deadline, f"_gc._tcp.{forest}")
+    except DirectoryError as exc:
+        if exc.credentials_rejected:
+            raise
+        return None
+    try:
+        return _spn_holders(connection, "", names)
+    except LDAPException:
+        return None
+    finally:
+        _close(connection)
 
 
 def _read_user(connection: Any, root: str, name: str) -> UserAccount | None:

@@ -142,8 +142,13 @@ def resolve_reverse(resolver: dns.resolver.Resolver, address: str) -> ReverseRec
 
 
 def dc_srv(resolver: dns.resolver.Resolver, domain: str) -> tuple[list[SrvTarget], str | None]:
+    return srv_targets(resolver, f"_ldap._tcp.dc._msdcs.{domain}")
+
+
+def srv_targets(resolver: dns.resolver.Resolver, record: str) -> tuple[list[SrvTarget], str | None]:
+    """The targets of one SRV record, best first, or why there are none."""
     try:
-        answer = resolver.resolve(f"_ldap._tcp.dc._msdcs.{domain}", "SRV")
+        answer = resolver.resolve(record, "SRV")
     except Exception as exc:
         return [], _error(exc)
     records = sorted(answer, key=lambda r: (r.priority, -r.weight))

@@ -509,6 +509,11 @@ class DirectoryFacts(FactModel):
     computer: ComputerAccount | None = None
     user: UserAccount | None = None
     migration_spn_holders: list[SpnHolder] = Field(default_factory=list)
+    spn_search_scope: Literal["forest", "domain"] | None = Field(
+        default=None,
+        description="Where the SPN holders were searched: the forest's Global Catalog, or only the host's "
+        "domain when no Global Catalog answered (unknown in older files)",
+    )
     trusts: list[Trust] = Field(default_factory=list)
     dc_utc: datetime | None = None
     observer_utc: datetime | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -60,6 +60,8 @@ class LabEndpoints:
     winrm: dict[str, str] = field(default_factory=dict)
     dns: str = ""
     ldap: dict[str, int] = field(default_factory=dict)
+    global_catalogs: dict[str, int] = field(default_factory=dict)
+    """Port of the Global Catalog of each forest whose root domain the scenario has."""
     ca_cert: Path | None = None
 
 
@@ -83,6 +85,7 @@ class Lab:
         self.world = LabWorld(scenario, scenario.client.user)
         self.wsman: dict[str, WsmanServer] = {}
         self.ldap: dict[str, LabLdapServer] = {}
+        self.global_catalogs: dict[str, LabLdapServer] = {}
         self.dns: LabDnsServer | None = None
         self.endpoints = LabEndpoints()
         self.certificates: LabCertificates | None = None
@@ -110,6 +113,16 @@ class Lab:
             ldap_server = LabLdapServer(self._directory(dns_name), self.certificates)
             self.endpoints.ldap[dns_name] = ldap_server.start()
             self.ldap[dns_name] = ldap_server
+        for root, root_domain in self.scenario.domains.items():
+            if (root_domain.forest or root) != root:
+                continue  # a Global Catalog is served for each forest root the scenario has
+            catalog = replace(self._directory(root), global_catalog=True)
+            for name, member in self.scenario.domains.items():
+                if name != root and member.forest == root:
+                    catalog.entries.extend(self._directory(name).entries)
+                    catalog.users.update(member.users)
+            self.global_catalogs[root] = LabLdapServer(catalog, self.certificates)
+            self.endpoints.global_catalogs[root] = self.global_catalogs[root].start()
         self.dns = LabDnsServer(self._dns_table())
         self.endpoints.dns = self.dns.start()
         tls = None
@@ -150,7 +163,7 @@ class Lab:
             self.shared_listener.stop()
         for server in self.wsman.values():
             server.stop()
-        for ldap in self.ldap.values():
+        for ldap in [*self.ldap.values(), *self.global_catalogs.values()]:
             ldap.stop()
         if self.dns is not None:
             self.dns.stop()
@@ -304,6 +317,9 @@ class Lab:
                 table.add(
                     f"_ldap._tcp.dc._msdcs.{dns_name}", "SRV", f"0 100 {self.endpoints.ldap[dns_name]} {domain.dc}"
                 )
+                if dns_name in self.endpoints.global_catalogs:
+                    port = self.endpoints.global_catalogs[dns_name]
+                    table.add(f"_gc._tcp.{dns_name}", "SRV", f"0 100 {port} {domain.dc}")
         for name in self.scenario.hosts:
             fqdn = self.fqdn(name)
             network = self.scenario.host_facts(name).get("network") or {}

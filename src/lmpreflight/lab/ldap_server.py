@@ -79,6 +79,9 @@ class DomainDirectory:
     forest: str = ""
     failed_binds: int = 0
     """Rejected binds: what the DC counts towards an account lockout."""
+    global_catalog: bool = False
+    """A Global Catalog of the forest: it holds every domain's entries, and a search from the
+    empty base covers all of them."""
 
     @property
     def forest_dn(self) -> str:
@@ -224,6 +227,15 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
                 )
             self.acceptor = None
             return pureldap.LDAPBindResponse(resultCode=ldaperrors.Success.resultCode, serverSaslCreds=answer)
+
+        def handle_LDAPSearchRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+            if (
+                directory.global_catalog
+                and request.baseObject == b""
+                and request.scope != pureldap.LDAP_SCOPE_baseObject
+            ):
+                request.baseObject = directory.base_dn.encode()
+            return super().handle_LDAPSearchRequest(request, controls, reply)
 
         def getRootDSE(self, request: Any, reply: Any) -> Any:
             now = datetime.now(UTC) + timedelta(seconds=directory.clock_offset)
