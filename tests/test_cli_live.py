@@ -156,6 +156,20 @@ def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) ->
     assert "no password: pass --password-env VAR, or run in a terminal to be prompted" in err
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("--dns-server", "dc01:99999", "--dns-server dc01:99999: the port must be between 1 and 65535"),
+        ("--endpoint", "hv01", "--endpoint hv01: expected NAME=http(s)://ADDRESS:PORT/wsman"),
+    ],
+)
+def test_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeypatch, option, value, error) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    for command in (["check", "a", "b"], ["collect", "a", "-o", "a.json"]):
+        code, _, err = invoke(capsys, monkeypatch, *command, "--user", "CORP\\x", option, value)
+        assert code == 2 and err.strip().splitlines() == [f"lmpreflight: error: {error}"]
+
+
 def test_unset_password_variable(capsys, monkeypatch) -> None:
     monkeypatch.delenv("NOPE", raising=False)
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x", "--password-env", "NOPE")

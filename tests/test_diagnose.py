@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -297,6 +298,27 @@ def test_since_is_validated(capsys, monkeypatch) -> None:
         capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday", "--user", "C\\x", "--password-env", "PW"
     )
     assert code == 2 and "--since yesterday: expected hours or days, like 24h or 7d" in err
+
+
+def test_since_is_refused_before_the_password_is_looked_for(capsys, monkeypatch) -> None:
+    """No password variable and no terminal: the bad --since is what the admin hears about."""
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    monkeypatch.delenv("PW", raising=False)
+    code, _, err = invoke(
+        capsys,
+        monkeypatch,
+        "diagnose",
+        "HV01",
+        "HV02",
+        "--since",
+        "yesterday",
+        "--user",
+        "C\\x",
+        "--password-env",
+        "PW",
+    )
+    assert code == 2
+    assert err.strip().splitlines() == ["lmpreflight: error: --since yesterday: expected hours or days, like 24h or 7d"]
 
 
 def test_check_collects_no_events() -> None:

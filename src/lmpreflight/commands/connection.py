@@ -187,6 +187,13 @@ def collect_options(
     transport = settings.transport
     require_transport_extra(transport)
     user = normalise_user(settings.user)
+    # Every argument is checked before the password is read or prompted for: a typo must not
+    # cost the admin a password prompt first.
+    cert_pem, cert_key_pem = settings.cert_pem, settings.cert_key_pem
+    if transport == "certificate" and not (cert_pem and cert_key_pem):
+        raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
+    endpoints = parse_endpoints(settings.endpoints)
+    dns = DnsServer.parse(settings.dns_server)
     password = resolve_password(user, settings.password_env, transport)
     verify = not settings.no_verify
     if not verify:
@@ -195,11 +202,7 @@ def collect_options(
             "any server that answers for a host or a DC receives your logon exchange",
             err=True,
         )
-    cert_pem, cert_key_pem = settings.cert_pem, settings.cert_key_pem
-    if transport == "certificate" and not (cert_pem and cert_key_pem):
-        raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
     https = settings.https or transport in ("certificate",)
-    endpoints = parse_endpoints(settings.endpoints)
     plain = [url for url in endpoints.values() if urlsplit(url).scheme == "http"]
     if transport == "basic" and (not https or plain):
         where = f" ({', '.join(plain)})" if plain else ""
@@ -217,7 +220,7 @@ def collect_options(
         verify=verify,
         cert_pem=cert_pem,
         cert_key_pem=cert_key_pem,
-        dns=DnsServer.parse(settings.dns_server),
+        dns=dns,
         timeout=settings.timeout,
         endpoints=endpoints,
         domain=settings.domain,

@@ -57,7 +57,14 @@ def _host_label(path: Path, events: list[EventRecord]) -> str:
 
 @click.command()
 @click.argument("hosts", nargs=-1, metavar="[SOURCE DESTINATION]")
-@click.option("--since", default="24h", show_default=True, help="How far back to read the event logs (live).")
+@click.option(
+    "--since",
+    "since_hours",
+    default="24h",
+    show_default=True,
+    callback=lambda _ctx, _param, value: parse_since(value),
+    help="How far back to read the event logs (live): hours or days, like 24h or 7d.",
+)
 @click.option(
     "--evtx",
     "event_files",
@@ -70,7 +77,7 @@ def _host_label(path: Path, events: list[EventRecord]) -> str:
 @connection_options
 def diagnose(
     hosts: tuple[str, ...],
-    since: str,
+    since_hours: int,
     event_files: tuple[Path, ...],
     facts: tuple[Path, Path] | None,
     report: ReportOptions,
@@ -90,7 +97,7 @@ def diagnose(
     if len(hosts) != 2:
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
     collect = collect_options(connection, options.vms, options.include_storage)
-    collect = dataclasses.replace(collect, events_hours=parse_since(since))
+    collect = dataclasses.replace(collect, events_hours=since_hours)
     checked = live_check(hosts[0], hosts[1], options, collect, connection.quiet, "diagnose")
     unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in checked.results)
     sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if checked.incidents else ExitCode.NOTHING_FOUND))
