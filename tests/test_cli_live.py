@@ -241,12 +241,28 @@ def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None
 
     from lmpreflight.commands.connection import HostProgress
 
+    now = [100.0]
     screen = io.StringIO()
-    with HostProgress(["hv01", "hv02"], quiet=False, console=Console(file=screen, force_terminal=True)) as progress:
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    with HostProgress(["hv01", "hv02"], quiet=False, console=terminal, clock=lambda: now[0]) as progress:
+        progress.update("hv01", "connecting")
+        progress.update("hv02", "connecting")
+        now[0] += 2
         progress.update("hv01", "collecting")
         progress.update("hv02", "directory")
+        now[0] += 12  # no update meanwhile: the seconds still count
         progress.live.refresh()
-    assert "collecting" in screen.getvalue() and "reading the directory" in screen.getvalue()
+    shown = screen.getvalue()
+    assert "running the collector" in shown and "reading the directory and DNS" in shown
+    assert "14s (12s in this stage)" in shown
+    stuck = io.StringIO()
+    terminal = Console(file=stuck, force_terminal=True, width=120)
+    with HostProgress(["hv01"], quiet=False, console=terminal, clock=lambda: now[0]) as progress:
+        progress.update("hv01", "connecting")
+        progress.update("hv01", "stage-two")
+        now[0] += 7
+        progress.live.refresh()
+    assert "stage two (port tests / compatibility)" in stuck.getvalue() and "7s" in stuck.getvalue()
     piped = io.StringIO()
     with HostProgress(["hv01"], quiet=False, console=Console(file=piped)) as progress:
         progress.update("hv01", "done")

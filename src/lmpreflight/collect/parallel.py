@@ -43,7 +43,8 @@ STAGE_TWO_RESERVE = 15.0
 T = TypeVar("T")
 
 Progress = Callable[[str, str], None]
-"""Called with (host, stage): connecting, collecting, directory, done, failed."""
+"""Called with (host, stage): connecting, collecting, peer (waiting for the other host's stage
+one), stage-two, directory (LDAP and DNS), done, failed."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,9 @@ class _HostJob:
             return StageTwoRequest()
         # Wait for the peer only as long as leaves time for this host's own tests.
         reserve = min(STAGE_TWO_RESERVE, self.options.timeout / 3)
+        self.progress(self.target, "peer")
         peer = self.rendezvous.wait(self.peer, self.deadline - reserve)
+        self.progress(self.target, "stage-two")
         ports = [MIGRATION_PORT]
         smb = own.migration is not None and own.migration.performance_option == "SMB"
         if smb or self.options.include_storage:

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -232,32 +233,55 @@ def collect_options(
 STAGES = {
     "waiting": "[dim]waiting[/]",
     "connecting": "[cyan]connecting[/]",
-    "collecting": "[cyan]collecting[/]",
-    "directory": "[cyan]reading the directory[/]",
+    "collecting": "[cyan]running the collector[/]",
+    "peer": "[cyan]waiting for the other host's addresses[/]",
+    "stage-two": "[cyan]stage two (port tests / compatibility)[/]",
+    "directory": "[cyan]reading the directory and DNS[/]",
     "done": "[green]done[/]",
     "failed": "[red]failed[/]",
 }
+FINISHED = ("done", "failed")
+
+
+@dataclass
+class _HostState:
+    stage: str = "waiting"
+    started: float | None = None
+    stage_started: float | None = None
+    ended: float | None = None
 
 
 class HostProgress:
-    """A live table of hosts and their stage on a terminal; silent when quiet or piped."""
+    """A live table of hosts, each with its stage and the seconds it has taken so far, on a
+    terminal; silent when quiet or piped. The seconds spent in the current stage are shown
+    too, so a host that hangs says where: connecting, in the collector, or reading LDAP/DNS."""
 
-    def __init__(self, hosts: list[str], quiet: bool, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        hosts: list[str],
+        quiet: bool,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console or SafeConsole(stderr=True)
         self.enabled = not quiet and self.console.is_terminal
-        self.stages = dict.fromkeys(hosts, "waiting")
+        self.clock = clock
+        self.hosts = {host: _HostState() for host in hosts}
         self.lock = threading.Lock()
         self.live: Live | None = None
 
     def _table(self) -> Table:
+        now = self.clock()
         table = Table.grid(padding=(0, 2))
-        for host, stage in self.stages.items():
-            table.add_row(host, STAGES.get(stage, stage))
+        with self.lock:
+            for host, state in self.hosts.items():
+                table.add_row(host, STAGES.get(state.stage, state.stage), _elapsed(state, now))
         return table
 
     def __enter__(self) -> HostProgress:
         if self.enabled:
-            self.live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            # Re-rendered on every refresh, so the seconds keep counting while a host is silent.
+            self.live = Live(console=self.console, refresh_per_second=4, transient=True, get_renderable=self._table)
             self.live.start()
         return self
 
@@ -266,7 +290,22 @@ class HostProgress:
             self.live.stop()
 
     def update(self, host: str, stage: str) -> None:
+        now = self.clock()
         with self.lock:
-            self.stages[host] = stage
-            if self.live is not None:
-                self.live.update(self._table())
+            state = self.hosts.setdefault(host, _HostState())
+            if state.started is None:
+                state.started = now
+            if stage != state.stage:
+                state.stage, state.stage_started = stage, now
+            if stage in FINISHED:
+                state.ended = now
+
+
+def _elapsed(state: _HostState, now: float) -> str:
+    """'14s' for the host so far, with the current stage's share when it is not the whole."""
+    if state.started is None:
+        return ""
+    total = (state.ended or now) - state.started
+    if state.ended is not None or state.stage_started is None or state.stage_started == state.started:
+        return f"{total:.0f}s"
+    return f"{total:.0f}s ({now - state.stage_started:.0f}s in this stage)"
