@@ -170,6 +170,26 @@ def test_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeyp
         assert code == 2 and err.strip().splitlines() == [f"lmpreflight: error: {error}"]
 
 
+@pytest.mark.parametrize(
+    ("words", "error"),
+    [
+        (["check", "hv01", "HV01"], "source and destination are both hv01; name two different hosts"),
+        (["check", "a", "b", "--skip", "no.such-check"], "--skip no.such-check: no check has this id"),
+        (["check", "a", "b", "--save-facts", "/no/such/folder"], "--save-facts /no/such/folder: not a folder"),
+        (["diagnose", "a", "a"], "source and destination are both a; name two different hosts"),
+        (
+            ["collect", "a", "-o", "/no/such/folder/a.json"],
+            "cannot write /no/such/folder/a.json: the folder /no/such/folder does not exist",
+        ),
+    ],
+)
+def test_command_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeypatch, words, error) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    code, _, err = invoke(capsys, monkeypatch, *words, "--user", "CORP\\x")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"lmpreflight: error: {error}")
+
+
 def test_unset_password_variable(capsys, monkeypatch) -> None:
     monkeypatch.delenv("NOPE", raising=False)
     code, _, err = invoke(capsys, monkeypatch, "check", "a", "b", "--user", "CORP\\x", "--password-env", "NOPE")

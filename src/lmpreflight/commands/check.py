@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -53,17 +54,19 @@ def live_check(
     source: str,
     destination: str,
     options: ReportOptions,
-    collect: CollectOptions,
+    connect: Callable[[], CollectOptions],
     quiet: bool,
     command: str,
     facts_dir: Path | None = None,
 ) -> Report:
-    """Collect both hosts in parallel, save their facts if asked, then check and report."""
+    """Collect both hosts in parallel, save their facts if asked, then check and report.
+    ``connect`` reads the password, so it is called only after every argument is checked."""
     if source.casefold() == destination.casefold():
         raise UserError(f"source and destination are both {source}; name two different hosts")
     registry, skip = load_registry(options)
     if facts_dir is not None and not facts_dir.is_dir():
         raise UserError(f"--save-facts {facts_dir}: not a folder")
+    collect = connect()
     with HostProgress([source, destination], quiet) as progress:
         source_facts, destination_facts = collect_pair(source, destination, collect, progress.update)
     if facts_dir is not None:
@@ -102,9 +105,12 @@ def check(
     Name the hosts by FQDN (hv01.corp.example): the domain part finds the domain controller
     and the hosts' computer accounts.
     """
-    collect = collect_options(connection, report.vms, report.include_storage)
-    collect = dataclasses.replace(collect, storage_path=report.storage_path)
-    sys.exit(live_check(source, destination, report, collect, connection.quiet, "check", facts_dir).exit_code)
+
+    def connect() -> CollectOptions:
+        collect = collect_options(connection, report.vms, report.include_storage)
+        return dataclasses.replace(collect, storage_path=report.storage_path)
+
+    sys.exit(live_check(source, destination, report, connect, connection.quiet, "check", facts_dir).exit_code)
 
 
 @click.command()
@@ -122,6 +128,8 @@ def collect(host: str, output: Path, connection: ConnectionSettings) -> None:
 
     Exit code 0 when everything was collected, 3 when some section could not be.
     """
+    if not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: the folder {output.parent} does not exist")
     options = collect_options(connection)
     with HostProgress([host], connection.quiet) as progress:
         facts = collect_host(host, options, progress.update)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ConfigDict
 
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.check import live_check
 from lmpreflight.commands.common import ReportOptions, make_console, report_options, run_and_report
 from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
@@ -96,9 +97,12 @@ def diagnose(
         sys.exit(_offline(event_files, facts, options))
     if len(hosts) != 2:
         raise UserError("diagnose needs SOURCE and DESTINATION host names, or --evtx FILE")
-    collect = collect_options(connection, options.vms, options.include_storage)
-    collect = dataclasses.replace(collect, events_hours=since_hours)
-    checked = live_check(hosts[0], hosts[1], options, collect, connection.quiet, "diagnose")
+
+    def connect() -> CollectOptions:
+        collect = collect_options(connection, options.vms, options.include_storage)
+        return dataclasses.replace(collect, events_hours=since_hours)
+
+    checked = live_check(hosts[0], hosts[1], options, connect, connection.quiet, "diagnose")
     unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in checked.results)
     sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if checked.incidents else ExitCode.NOTHING_FOUND))
 

@@ -69,9 +69,13 @@ def demo(scenario: str, quiet: bool, report: ReportOptions) -> None:
     if spec.demo == "plan":
         sys.exit(demo_plan(spec, lab_environment, options, quiet))
     with lab_environment(spec) as lab:
-        collect = lab.collect_options(options.include_storage, options.vms)
         checked = live_check(
-            lab.fqdn(spec.role("source")), lab.fqdn(spec.role("destination")), options, collect, quiet, "demo"
+            lab.fqdn(spec.role("source")),
+            lab.fqdn(spec.role("destination")),
+            options,
+            lambda: lab.collect_options(options.include_storage, options.vms),
+            quiet,
+            "demo",
         )
     click.echo(f"Open {html.resolve()} in a browser to see the report.", err=True)
     sys.exit(checked.exit_code)
