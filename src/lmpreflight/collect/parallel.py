@@ -12,12 +12,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lmpreflight._version import __version__
 from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
+from lmpreflight.collect.recording import Transcript, refuse_existing, write_recording
 from lmpreflight.collect.script import RehearsalRequest, StageTwoRequest, render_collector
 from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
@@ -67,6 +69,8 @@ class CollectOptions:
     events_hours: int | None = None
     domain: str | None = None
     """--domain: the AD domain to read (and send credentials to); else from the typed FQDN."""
+    record_dir: Path | None = None
+    """--record: keep each host's raw collector output in this folder."""
 
     def __repr__(self) -> str:
         return f"CollectOptions(username={self.username!r}, transport={self.transport!r})"
@@ -269,6 +273,8 @@ class _HostJob:
             else in_daemon_thread(f"tool-facts-{self.target}", self._read_tool_facts, self._identity(None))
         )
 
+        transcript = Transcript() if options.record_dir is not None else None
+
         def on_progress(stage_name: str) -> None:
             if stage_name == "collecting":  # the shell is open: the host accepted the logon
                 self.gate.accepted()
@@ -285,10 +291,13 @@ class _HostJob:
                 deadline,
                 self.cancel,
                 on_progress,
+                transcript,
             )
+            self._record(transcript, "collected")
             # Stage one was parsed when the host answered it (unless the collector ended right away).
             facts = with_stage_two(self.stage_one or self.parse_stage_one(stage), answer)
         except CollectionFailed as failure:
+            self._record(transcript, f"failed: {failure.message}")
             if failure.credentials_rejected:
                 self.gate.rejected(failure.message, failure.hint)
             else:
@@ -305,6 +314,13 @@ class _HostJob:
             self.rendezvous.publish(self.target, None)
             raise
         return self._with_tool_facts(facts, early)
+
+    def _record(self, transcript: Transcript | None, outcome: str) -> None:
+        """Keep the raw exchange (``--record``), whatever became of the collection."""
+        if transcript is None or self.options.record_dir is None:
+            return
+        secrets = [self.options.password] if self.options.password else []
+        write_recording(self.options.record_dir, self.target, self.options.transport, transcript, outcome, secrets)
 
     def _identity(self, facts: HostFacts | None) -> _Names:
         """Computer name, FQDN and domain of the host the admin named. The domain, which
@@ -421,6 +437,8 @@ def collect_hosts(
     """Facts for every host, in the order given. With ``pair``, hosts[0] is the source and
     hosts[1] the destination, and each tests TCP to the other's migration addresses.
     ``gate`` shares one password's fate across calls (a fleet collects host by host)."""
+    if options.record_dir is not None:
+        refuse_existing(options.record_dir, hosts)
     rendezvous = Rendezvous(hosts)
     cancel = threading.Event()
     gate = gate or CredentialGate(enabled=options.password is not None)

@@ -30,6 +30,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
+from lmpreflight.collect.recording import Transcript
 from lmpreflight.collect.script import LANGUAGE_MODE_MARKER, StageTwoRequest, bootstrap_arguments, stdin_payload
 
 SEND_CHUNK = 150_000
@@ -198,8 +199,10 @@ def run_collector(
     deadline: float,
     cancel: threading.Event,
     on_progress: Callable[[str], None] = lambda stage: None,
+    transcript: Transcript | None = None,
 ) -> tuple[StageOne, dict[str, Any]]:
-    """Run the collector; return its stage-one document and its stage-two answer."""
+    """Run the collector; return its stage-one document and its stage-two answer.
+    ``transcript`` receives the host's stdout and stderr as they arrive (``--record``)."""
     exchange = _Exchanges(connection, deadline, cancel)
     try:
         on_progress("connecting")
@@ -215,7 +218,7 @@ def run_collector(
         )
         try:
             on_progress("collecting")
-            return _converse(protocol, shell, command, exchange, script, stage_two_for)
+            return _converse(protocol, shell, command, exchange, script, stage_two_for, transcript)
         finally:
             exchange.quietly(lambda: protocol.cleanup_command(shell, command))
     except (CollectionFailed, Cancelled):
@@ -339,8 +342,10 @@ def _converse(
     exchange: _Exchanges,
     script: str,
     stage_two_for: StageTwoFor,
+    transcript: Transcript | None = None,
 ) -> tuple[StageOne, dict[str, Any]]:
     connection = exchange.connection
+    transcript = transcript or Transcript(keep=False)
     payload = stdin_payload(script)
     for offset in range(0, len(payload), SEND_CHUNK):
         _send(protocol, shell, command, payload[offset : offset + SEND_CHUNK], False, exchange)
@@ -368,9 +373,10 @@ def _converse(
             continue
         stdout += out
         stderr += err
+        transcript.add(out, err)
         _bound_output(len(stdout) + len(stderr), connection)
         if done:
-            exit_code = code
+            exit_code = transcript.exit_code = code
         if stage_one is None:
             stage_one, skipped, position = _find_stage_one(stdout, connection)
             noise = noise or skipped

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ class ConnectionSettings:
     endpoints: tuple[str, ...] = ()
     timeout: float = 120
     quiet: bool = False
+    record_dir: Path | None = None
 
 
 def connection_options(function: F) -> F:
@@ -106,6 +108,14 @@ def connection_options(function: F) -> F:
                 help="Seconds each host may take.",
             ),
             click.option("--quiet", "-q", is_flag=True, help="No progress display."),
+            click.option(
+                "--record",
+                "record_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                metavar="DIR",
+                help="Keep each host's raw collector output (password removed) in a new folder inside DIR, "
+                "to send back or replay in the lab.",
+            ),
         ],
         cast(F, with_connection_options),
     )
@@ -227,6 +237,7 @@ def collect_options(
         domain=settings.domain,
         vm_names=vm_names,
         include_storage=include_storage,
+        record_dir=settings.record_dir,
     )
 
 

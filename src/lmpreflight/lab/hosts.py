@@ -4,7 +4,8 @@ A host answers what powershell.exe would: the lmpreflight collector (behind its 
 bootstrap) with the scenario's facts in the collector's JSON, quirks included; single
 fact queries (the naive one-command-per-fact pattern the benchmark compares against);
 anything else with the error Windows prints. Faults come from the scenario: a host that
-hangs, prints garbage, or drops the connection mid-collection.
+hangs, prints garbage, or drops the connection mid-collection. A host with ``replay:``
+answers the collector with a recording made on a real host by ``--record``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lmpreflight._version import __version__
+from lmpreflight.collect.recording import Recording, read_recording
 from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT, LANGUAGE_MODE_MARKER
+from lmpreflight.collect.winrm import STAGE_ONE_MARKER
 from lmpreflight.facts.model import HOST_SECTIONS
 from lmpreflight.facts.windows import MIGRATION_PORT
 from lmpreflight.lab.scenario import HostSpec, Scenario
@@ -207,6 +211,52 @@ class _CollectorProcess:
             self.output.lock.notify_all()
 
 
+class _ReplayProcess:
+    """powershell.exe answering as a recorded host did: the recorded stdout up to and
+    including the stage-one line once the script has arrived, the rest of stdout, stderr and
+    the exit code once stdin ends (or at once, when the recording has no stage one)."""
+
+    def __init__(self, recording: Recording, startup: float) -> None:
+        self.recording = recording
+        self.output = _Output()
+        self.started = time.monotonic() + startup
+        self.stdin = b""
+        marker = recording.stdout.find(STAGE_ONE_MARKER)
+        end = recording.stdout.find(b"\n", marker) if marker >= 0 else -1
+        self.split = end + 1 if end >= 0 else 0
+        self.stage_one_sent = False
+        self.finished = False
+        if self.split == 0:
+            self._finish(recording.stdout)
+
+    def _at(self) -> float:
+        return max(time.monotonic(), self.started)
+
+    def _finish(self, stdout: bytes) -> None:
+        self.finished = True
+        if stdout:
+            self.output.emit(self._at(), "stdout", stdout)
+        if self.recording.stderr:
+            self.output.emit(self._at(), "stderr", self.recording.stderr)
+        self.output.finish(self._at(), self.recording.exit_code)
+
+    def feed_stdin(self, data: bytes, end: bool) -> None:
+        if self.finished:
+            return
+        self.stdin += data
+        if not self.stage_one_sent and (END_OF_SCRIPT + "\r\n").encode() in self.stdin:
+            self.stage_one_sent = True
+            self.output.emit(self._at(), "stdout", self.recording.stdout[: self.split])
+        if end and self.stage_one_sent:
+            self._finish(self.recording.stdout[self.split :])
+
+    def poll(self, timeout: float) -> tuple[bytes, bytes, int | None]:
+        return self.output.poll(timeout)
+
+    def terminate(self) -> None:
+        return None
+
+
 class LabHost:
     """One simulated Hyper-V host: a :class:`~lmpreflight.lab.wsman.CommandRunner`."""
 
@@ -231,6 +281,8 @@ class LabHost:
             # The bootstrap's first statement, under an AppLocker or App Control policy.
             line = LANGUAGE_MODE_MARKER + ':"ConstrainedLanguage"}\r\n'
             return _ScriptProcess(line.encode(), b"", 3, self.startup)
+        if script == BOOTSTRAP and self.spec.replay is not None:
+            return _ReplayProcess(read_recording(Path(self.spec.replay)), self.startup)
         if script == BOOTSTRAP:
             return _CollectorProcess(self, codepage)
         query = FACT_QUERY.search(script)

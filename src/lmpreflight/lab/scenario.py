@@ -99,6 +99,11 @@ class HostSpec(SpecModel):
     dns_name: str | None = Field(
         None, description="The host's name in DNS and AD when it reports another (a host lying about itself)"
     )
+    replay: str | None = Field(
+        None,
+        description="A folder written by '--record' for this host: its WinRM answers the collector with the "
+        "recorded stdout and stderr instead of these facts (DNS and LDAP still come from them)",
+    )
     facts: dict[str, Any]
 
 
