@@ -111,3 +111,25 @@ def test_recording_folders_stay_inside_the_folder_whatever_the_host_is_called(tm
     for typed in ("../../etc", "/abs/path", "..", "HV01.corp.example", "é"):
         folder = recording_folder(tmp_path, typed)
         assert folder.parent == tmp_path and not folder.name.startswith("."), typed
+
+
+def test_a_missing_record_folder_is_refused_before_the_password_is_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_PW", raising=False)
+    missing = tmp_path / "missing"
+    code, _, err = invoke(
+        capsys,
+        monkeypatch,
+        "collect",
+        "hv01.corp.example",
+        "-o",
+        str(tmp_path / "f.json"),
+        "--record",
+        str(missing),
+        "--user",
+        "CORP\\admin",
+        "--password-env",
+        "NO_SUCH_PW",
+    )
+    assert code == 2 and f"--record {missing}: not a folder" in err and "Traceback" not in err

@@ -205,6 +205,8 @@ def collect_options(
         raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
     endpoints = parse_endpoints(settings.endpoints)
     dns = DnsServer.parse(settings.dns_server)
+    if settings.record_dir is not None and not settings.record_dir.is_dir():
+        raise UserError(f"--record {settings.record_dir}: not a folder")  # before the password prompt
     password = resolve_password(user, settings.password_env, transport)
     verify = not settings.no_verify
     if not verify:
