@@ -39,6 +39,7 @@ VERIFIED = {
     f"{LEARN}previous-versions/windows/it-pro/windows-10/security/threat-protection/security-policy-settings/maximum-tolerance-for-computer-clock-synchronization": "MicrosoftDocs/windows-itpro-docs (security policy settings)",
     f"{LEARN}powershell/module/hyper-v/get-vmgpupartitionadapter": "MicrosoftDocs/windows-powershell-docs docset/winserver2025-ps/hyper-v/Get-VMGpuPartitionAdapter.md",
     f"{LEARN}powershell/module/hyper-v/compare-vm": "MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/Hyper-V/Compare-VM.md",
+    f"{LEARN}powershell/module/smbshare/get-smbdelegation": "MicrosoftDocs/windows-powershell-docs docset/winserver2019-ps/smbshare/Get-SmbDelegation.md",
     f"{LEARN}powershell/module/netsecurity/get-netipsecrule": "MicrosoftDocs/windows-powershell-docs NetSecurity/Get-NetIPsecRule.md",
     f"{LEARN}powershell/module/microsoft.powershell.management/test-computersecurechannel": "MicrosoftDocs/PowerShell-Docs reference/5.1/Microsoft.PowerShell.Management/Test-ComputerSecureChannel.md",
     f"{LEARN}openspecs/windows_protocols/ms-adts/e9a2d23c-c31e-4a6f-88a0-6646fdb51a3c": "[MS-ADTS] 6.1.6.7.9 trustAttributes",

@@ -16,8 +16,11 @@ from lmpreflight.checks._helpers import (
     fqdn_of,
     need,
     require_auth,
+    selected_vms,
 )
+from lmpreflight.checks.vm import _is_shared, _share_of, _vm_files
 from lmpreflight.escape import ps_array, ps_literal
+from lmpreflight.facts.addresses import is_address
 from lmpreflight.facts.model import ComputerAccount, HostFacts
 from lmpreflight.facts.windows import MIGRATION_SERVICE
 from lmpreflight.registry import check
@@ -26,6 +29,7 @@ from lmpreflight.vocabulary import (
     Context,
     Finding,
     FixStep,
+    NotApplicable,
     PathPart,
     Remediation,
     Severity,
@@ -544,3 +548,102 @@ def user_delegable(context: Context) -> Iterator[Finding]:
         )
     else:
         yield passed(f"{user.sam_account_name} may be delegated", "source", evidence=evidence)
+
+
+SMB_DELEGATION = "https://learn.microsoft.com/powershell/module/smbshare/get-smbdelegation"
+
+
+def _share_servers(context: Context) -> dict[str, list[tuple[str, str]]]:
+    """File server (as the first UNC path names it) → (VM, share) pairs of the selected VMs
+    whose files are on SMB shares."""
+    servers: dict[str, list[tuple[str, str]]] = {}
+    spelled: dict[str, str] = {}
+    for name, vm in selected_vms(context):
+        if vm is None:
+            continue
+        for share in dict.fromkeys(_share_of(p) for p in _vm_files(vm) if _is_shared(p)):
+            server = share[2:].split("\\", 1)[0]
+            key = spelled.setdefault(server.casefold(), server)
+            servers.setdefault(key, []).append((name, share))
+    return servers
+
+
+def _server_names(server: str, domain: str) -> list[str]:
+    """The short name and the FQDN of a file server as a UNC path names it (either form)."""
+    short = server.split(".", 1)[0]
+    return [short, server if "." in server else f"{server}.{domain}"]
+
+
+@check(
+    id="delegation.smb-share-server",
+    title="The source may delegate to the file server of VMs on SMB shares",
+    category=Category.DELEGATION,
+    severity=Severity.HIGH,
+    needs=("source.directory", "source.migration", "source.vms"),
+    remediation=Remediation(
+        text="Add the file server's cifs service to the source computer's delegation list.",
+        run_on=AD_ADMIN,
+    ),
+    references=(SETUP_GUIDE, SMB_DELEGATION, KCD_OVERVIEW),
+    fix=_add_delegation,
+    shows_on=(PathPart.FORWARD_AUTH,),
+)
+def smb_share_server(context: Context) -> Iterator[Finding]:
+    """A VM whose files live on an SMB share is opened by the source's vmms on the file server
+    on the user's behalf. When the move is started from another machine (Kerberos), that is a
+    second hop: the source computer must be allowed to delegate to the file server's cifs
+    service, for the name the UNC path uses (msDS-AllowedToDelegateTo cifs/<server> and
+    cifs/<server FQDN>), or the file server must accept the source by resource-based
+    delegation (what Enable-SmbDelegation sets). The file server's own account is not read, so
+    a missing classic entry is a warning, not a failure. A move started on the source itself
+    uses the user's own logon there and needs no delegation. The destination's computer
+    account also needs Full Control on the share and its folders; that ACL cannot be read over
+    WinRM without a double hop, so it is stated, never judged.
+    Source: the setup guide, step 9 ("If the server is configured to use SMB storage for
+    Hyper-V, this should already be selected", of cifs); Get-SmbDelegation ("Delegation
+    allows a user who remotes into an SMB client to perform operations on a remote SMB
+    server"; resource-based delegation only)."""
+    require_auth(context, "Kerberos")
+    servers = _share_servers(context)
+    if not servers:
+        raise NotApplicable("no selected VM has files on an SMB share")
+    computer = _computer(context.source, "source")
+    source = context.source.name
+    acl_note = (
+        f"{context.destination.name}'s computer account needs Full Control on the share and its folders "
+        "(not read: that ACL is out of reach over WinRM without a double hop)"
+    )
+    have = {spn.casefold() for spn in computer.allowed_to_delegate_to}
+    delegated = [spn for spn in computer.allowed_to_delegate_to if spn.casefold().startswith("cifs/")]
+    for server, uses in servers.items():
+        seen = "; ".join(f"{vm} on {share}" for vm, share in uses)
+        if is_address(server):
+            yield info(
+                f"{seen}: the share is named by address, for which Kerberos issues no ticket; name {server}'s "
+                f"file server by its DNS name to move by Kerberos; {acl_note}",
+                "source",
+            )
+            continue
+        wanted = [f"cifs/{name}" for name in _server_names(server, _domain(context.source))]
+        missing = [spn for spn in wanted if spn.casefold() not in have]
+        evidence = DelegationEvidence(missing, wanted)
+        if context.starts_on_source():
+            yield passed(
+                f"{seen}: the move starts on {source}, so the user's own session reaches {server} and no delegation "
+                f"to it is needed; {acl_note}",
+                "source",
+                evidence=evidence,
+            )
+        elif not missing:
+            yield passed(
+                f"{seen}: {source} may delegate to {', '.join(wanted)}; {acl_note}", "source", evidence=evidence
+            )
+        else:
+            yield warned(
+                f"{seen}: {source} may not delegate to {', '.join(missing)} (its cifs entries: "
+                f"{', '.join(delegated) or 'none'}); a move started elsewhere cannot open the VM's files unless "
+                f"{server} accepts {source} by resource-based delegation (not read); {acl_note}",
+                "source",
+                fix=delegation_fix(context.source, missing),
+                evidence=evidence,
+            )

@@ -9,24 +9,16 @@ typed name must agree before any of them is used.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need
+from lmpreflight.facts.addresses import is_address
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Severity, failed, info, passed, warned
 
 DNS_HOST_NAME = "https://learn.microsoft.com/windows/win32/adschema/a-dnshostname"
 COMPUTER_NAME = "https://learn.microsoft.com/windows/win32/cimwin32prov/win32-computersystem"
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -47,7 +39,7 @@ def _mismatches(host: HostFacts, role: str) -> tuple[list[str], dict[str, object
         "ad_dns_host_name": account.dns_host_name,
     }
     problems = []
-    if not _is_address(typed):
+    if not is_address(typed):
         if not _same(typed.split(".")[0], identity.computer_name):
             problems.append(f"it reports the computer name {identity.computer_name}")
         if "." in typed and not _same(typed, identity.fqdn):
@@ -91,7 +83,7 @@ def host_is_who_it_says(context: Context) -> Iterator[Finding]:
                 role,
                 evidence=evidence,
             )
-        elif _is_address(typed):
+        elif is_address(typed):
             yield warned(
                 f"{typed} was typed as an address; it reports {host.name}, which only its AD account confirms",
                 role,

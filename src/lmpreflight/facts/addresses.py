@@ -14,6 +14,15 @@ Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def is_address(text: str) -> bool:
+    """Whether a name as typed (an IPv6 one possibly in brackets) is an IP address, not a name."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def host_networks(adapters: list[NetAdapter]) -> list[Interface]:
     """Every address of the adapters, with its prefix."""
     interfaces: list[Interface] = []
