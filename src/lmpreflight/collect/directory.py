@@ -233,6 +233,9 @@ def _connect(
             ldap_server,
             receive_timeout=math.ceil(_remaining(deadline, RECEIVE_TIMEOUT)),
             raise_exceptions=True,
+            # A referral names another server; following it would take this session (and a rebind)
+            # to a place the admin did not choose. Continuation references are skipped instead.
+            auto_referrals=False,
         )
         try:
             connection.open()
