@@ -73,6 +73,14 @@ if ($Part -eq 'Directory') {
         $add = @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
         Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = $add}
     }
+
+    # delegation.smb-share-server: WEB02 on \\fs01.corp.example\vms: HV01 may not delegate to cifs/fs01, cifs/fs01.corp.example (its cifs entries: cifs/HV03, cifs/hv03.corp.example); a move started elsewhere cannot open the VM's files unless fs01.corp.example accepts HV01 by resource-based delegation (not read); HV03's computer account needs Full Control on the share and its folders (not read: that ACL is out of reach over WinRM without a double hop)
+    Invoke-LmpStep 'delegation.smb-share-server' 'Let HV01 delegate to: cifs/fs01, cifs/fs01.corp.example' {
+        @(@('cifs/fs01', 'cifs/fs01.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ }).Count -gt 0
+    } {
+        $add = @(@('cifs/fs01', 'cifs/fs01.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
+        Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = $add}
+    }
     Stop-Transcript
 }
 
