@@ -29,7 +29,8 @@ from lmpreflight.exit_codes import ExitCode
 def cli() -> None:
     """Preflight checks and failure diagnosis for Hyper-V live migration between standalone hosts.
 
-    Exit codes: 0 ready, 1 not ready, 2 usage error or unusable input, 3 incomplete.
+    Exit codes: 0 ready, 1 not ready, 2 usage error or unusable input, 3 incomplete,
+    4 internal error (LMPREFLIGHT_DEBUG=1 shows the traceback), 130 interrupted.
     """
 
 
