@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lmpreflight import pipeline
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.facts.model import HostFacts
@@ -22,6 +24,7 @@ from lmpreflight.registry import load_checks
 from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate
 from lmpreflight.vocabulary import Result
+from tests.helpers import invoke
 
 
 def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
@@ -121,3 +124,12 @@ def lab_run_printed(scenario: str, command: str) -> Iterator[tuple[list[str], di
     finally:
         process.terminate()
         process.wait(10)
+
+
+def invoke_on_lab(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lab: Lab, scenario: Scenario, *args: str
+) -> tuple[int, str, str]:
+    """Run the real CLI in-process against a running lab: its password in the environment, its connection options
+    after ``args``."""
+    monkeypatch.setenv("LAB_PW", scenario.client.password)
+    return invoke(capsys, monkeypatch, *args, *cli_connection_args(lab, scenario, "LAB_PW"))

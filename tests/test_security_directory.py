@@ -15,7 +15,7 @@ from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import DnsChange, load_scenario
 from lmpreflight.report.fixscript import plan_fixes, render_fix_script
 from tests.helpers import invoke
-from tests.lab_helpers import cli_connection_args, collect_pair, options_for, scenario_report
+from tests.lab_helpers import collect_pair, invoke_on_lab, options_for, scenario_report
 
 
 def test_a_host_claiming_another_domain_gets_no_credentials_sent_there() -> None:
@@ -98,16 +98,16 @@ def test_the_healthy_lab_confirms_both_identities() -> None:
 def test_check_reports_the_lying_host_from_the_command_line(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("host-claims-other-domain")
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        code, out, err = invoke(
+        code, out, err = invoke_on_lab(
             capsys,
             monkeypatch,
+            lab,
+            scenario,
             "check",
             "hv01.corp.example",
             "hv02.corp.example",
             "--vm",
             "SQL01",
-            *cli_connection_args(lab, scenario, "LAB_PW"),
         )
         assert lab.ldap["evil.example"].directory.bind_attempts == []
     assert code == 1, err

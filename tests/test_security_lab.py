@@ -10,8 +10,7 @@ from pathlib import Path
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.helpers import invoke
-from tests.lab_helpers import cli_connection_args
+from tests.lab_helpers import invoke_on_lab
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -33,10 +32,11 @@ def test_a_host_cannot_choose_where_its_facts_are_saved(tmp_path: Path, capsys, 
             f"        computer_name: {json.dumps(name)}\n",
         )
         with Lab(scenario) as lab:
-            monkeypatch.setenv("LAB_PW", scenario.client.password)
-            code, _, err = invoke(
+            code, _, err = invoke_on_lab(
                 capsys,
                 monkeypatch,
+                lab,
+                scenario,
                 "check",
                 "hv01.corp.example",
                 "hv02.corp.example",
@@ -44,7 +44,6 @@ def test_a_host_cannot_choose_where_its_facts_are_saved(tmp_path: Path, capsys, 
                 "SQL01",
                 "--save-facts",
                 str(tmp_path / "facts"),
-                *cli_connection_args(lab, scenario, "LAB_PW"),
             )
         assert code == 1, err  # the lying host fails its identity check
         assert sorted(p.name for p in (tmp_path / "facts").iterdir()) == ["hv01.json", "hv02.json"]
@@ -69,10 +68,11 @@ hosts:
 def test_hostile_event_messages_from_a_host_are_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = _scenario(tmp_path, HOSTILE_EVENTS)
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        code, out, err = invoke(
+        code, out, err = invoke_on_lab(
             capsys,
             monkeypatch,
+            lab,
+            scenario,
             "diagnose",
             "hv01.corp.example",
             "hv02.corp.example",
@@ -82,7 +82,6 @@ def test_hostile_event_messages_from_a_host_are_shown_not_obeyed(tmp_path: Path,
             str(tmp_path / "j.xml"),
             "--markdown",
             str(tmp_path / "d.md"),
-            *cli_connection_args(lab, scenario, "LAB_PW"),
         )
     assert code == 1, err
     assert "0x8009030E" in out
