@@ -75,6 +75,25 @@ def invoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, 
     return code, out, err
 
 
+def invoke_with_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
+    """Run the CLI with a user and a password in the environment, so that what it says is about ``args`` alone."""
+    monkeypatch.setenv("LMPREFLIGHT_TEST_PASSWORD", "x")
+    return invoke(capsys, monkeypatch, *args, "--user", "CORP\\x", "--password-env", "LMPREFLIGHT_TEST_PASSWORD")
+
+
+def refused_before_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> list[str]:
+    """Run the CLI with no terminal to prompt on and no password given: a mistake in the arguments must be
+    what the admin hears about (exit code 2). Returns the lines written to stderr."""
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    code, _, err = invoke(capsys, monkeypatch, *args)
+    assert code == 2, err
+    return err.strip().splitlines()
+
+
 def full_run(source: HostFacts, destination: HostFacts, vms: tuple[str, ...]) -> list[Any]:
     return evaluate(load_checks(include_plugins=False), source, destination, Selection(vms=vms))
 

@@ -26,6 +26,9 @@ from lmpreflight.runner import Selection, evaluate
 from lmpreflight.vocabulary import Result
 from tests.helpers import invoke
 
+LAB_PAIR = ("hv01.corp.example", "hv02.corp.example")
+"""SOURCE and DESTINATION as typed for the two-host scenarios whose source is HV01 and destination HV02."""
+
 
 def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
     options = lab.collect_options(scenario.include_storage, tuple(scenario.vms))

@@ -16,8 +16,8 @@ from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import CollectionError
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
-from tests.helpers import EXAMPLES, invoke, validate_report_json
-from tests.lab_helpers import cli_connection_args, lab_run_printed
+from tests.helpers import EXAMPLES, invoke, invoke_with_password, refused_before_the_password, validate_report_json
+from tests.lab_helpers import LAB_PAIR, cli_connection_args, invoke_on_lab, lab_run_printed
 
 POWERSHELL = tree_sitter.Language(tree_sitter_powershell.language())
 
@@ -94,24 +94,13 @@ def test_user_scenario_extending_a_builtin(tmp_path: Path, capsys, monkeypatch) 
 def test_check_collect_and_analyze_against_a_running_lab(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("delegation-missing")
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        common = cli_connection_args(lab, scenario, "LAB_PW")
-        code, out, err = invoke(
-            capsys,
-            monkeypatch,
-            "check",
-            "hv01.corp.example",
-            "hv02.corp.example",
-            "--vm",
-            "SQL01",
-            "--save-facts",
-            str(tmp_path),
-            *common,
+        code, out, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "check", *LAB_PAIR, "--vm", "SQL01", "--save-facts", str(tmp_path)
         )
         assert code == 1, err
         assert "FAIL  delegation.spns-to-destination" in out
-        code, _, err = invoke(
-            capsys, monkeypatch, "collect", "hv02.corp.example", "-o", str(tmp_path / "one.json"), *common
+        code, _, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "collect", "hv02.corp.example", "-o", str(tmp_path / "one.json")
         )
         assert code == 0, err
     collected = json.loads((tmp_path / "one.json").read_text())
@@ -164,10 +153,9 @@ def test_missing_password_without_a_terminal_is_one_line(capsys, monkeypatch) ->
     ],
 )
 def test_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeypatch, option, value, error) -> None:
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     for command in (["check", "a", "b"], ["collect", "a", "-o", "a.json"]):
-        code, _, err = invoke(capsys, monkeypatch, *command, "--user", "CORP\\x", option, value)
-        assert code == 2 and err.strip().splitlines() == [f"lmpreflight: error: {error}"]
+        lines = refused_before_the_password(capsys, monkeypatch, *command, "--user", "CORP\\x", option, value)
+        assert lines == [f"lmpreflight: error: {error}"]
 
 
 @pytest.mark.parametrize(
@@ -184,10 +172,8 @@ def test_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeyp
     ],
 )
 def test_command_arguments_are_refused_before_the_password_is_looked_for(capsys, monkeypatch, words, error) -> None:
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
-    code, _, err = invoke(capsys, monkeypatch, *words, "--user", "CORP\\x")
-    assert code == 2 and len(err.strip().splitlines()) == 1
-    assert err.startswith(f"lmpreflight: error: {error}")
+    (line,) = refused_before_the_password(capsys, monkeypatch, *words, "--user", "CORP\\x")
+    assert line.startswith(f"lmpreflight: error: {error}")
 
 
 def test_unset_password_variable(capsys, monkeypatch) -> None:
@@ -197,16 +183,12 @@ def test_unset_password_variable(capsys, monkeypatch) -> None:
 
 
 def test_same_host_twice_is_a_usage_error(capsys, monkeypatch) -> None:
-    monkeypatch.setenv("PW", "x")
-    code, _, err = invoke(capsys, monkeypatch, "check", "hv01", "HV01", "--user", "CORP\\x", "--password-env", "PW")
+    code, _, err = invoke_with_password(capsys, monkeypatch, "check", "hv01", "HV01")
     assert code == 2 and "name two different hosts" in err
 
 
 def test_bad_endpoint_option(capsys, monkeypatch) -> None:
-    monkeypatch.setenv("PW", "x")
-    code, _, err = invoke(
-        capsys, monkeypatch, "check", "a", "b", "--user", "C\\x", "--password-env", "PW", "--endpoint", "a=ftp://x"
-    )
+    code, _, err = invoke_with_password(capsys, monkeypatch, "check", "a", "b", "--endpoint", "a=ftp://x")
     assert code == 2 and "--endpoint a=ftp://x: expected NAME=http(s)://ADDRESS:PORT/wsman" in err
 
 

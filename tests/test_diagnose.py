@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,15 @@ from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import evaluate
-from tests.helpers import EXAMPLES, REPO, invoke, validate_report_json
-from tests.lab_helpers import cli_connection_args, collect_pair, selection_for
+from tests.helpers import (
+    EXAMPLES,
+    REPO,
+    invoke,
+    invoke_with_password,
+    refused_before_the_password,
+    validate_report_json,
+)
+from tests.lab_helpers import LAB_PAIR, collect_pair, invoke_on_lab, selection_for
 
 DATA = REPO / "tests" / "data"
 WITH_EVENTS = [name for name in builtin_names() if load_scenario(name).expect and load_scenario(name).expect.diagnosis]
@@ -112,16 +118,8 @@ def test_evtx_with_facts_writes_every_report(tmp_path: Path, capsys, monkeypatch
 
 
 def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_path: Path, capsys, monkeypatch) -> None:
-    code, _, err = invoke(
-        capsys,
-        monkeypatch,
-        "diagnose",
-        *EVTX_ARGS,
-        "--json",
-        str(tmp_path / "d.json"),
-        "--markdown",
-        str(tmp_path / "d.md"),
-    )
+    reports = ["--json", str(tmp_path / "d.json"), "--markdown", str(tmp_path / "d.md")]
+    code, _, err = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, *reports)
     assert code == 1, err
     document = json.loads((tmp_path / "d.json").read_text())
     assert [i["vm"] for i in document["incidents"]] == ["SQL01", "WEB02"]
@@ -269,21 +267,11 @@ def test_live_diagnosis_against_the_lab(name: str) -> None:
 
 def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("delegation-missing")
+    reports = ["--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        args = [
-            "diagnose",
-            "hv01.corp.example",
-            "hv02.corp.example",
-            "--since",
-            "2h",
-            "--json",
-            str(tmp_path / "r.json"),
-            "--html",
-            str(tmp_path / "r.html"),
-            *cli_connection_args(lab, scenario, "LAB_PW"),
-        ]
-        code, out, err = invoke(capsys, monkeypatch, *args)
+        code, out, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, "--since", "2h", *reports
+        )
     assert code == 1, err
     assert "Recent migration failures: 1" in out
     assert "Kerberos constrained delegation to the destination's migration service is missing" in out
@@ -293,32 +281,18 @@ def test_diagnose_command_writes_the_failures_into_the_reports(tmp_path: Path, c
 
 
 def test_since_is_validated(capsys, monkeypatch) -> None:
-    monkeypatch.setenv("PW", "x")
-    code, _, err = invoke(
-        capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday", "--user", "C\\x", "--password-env", "PW"
-    )
+    code, _, err = invoke_with_password(capsys, monkeypatch, "diagnose", "a", "b", "--since", "yesterday")
     assert code == 2 and "--since yesterday: expected hours or days, like 24h or 7d" in err
 
 
 def test_since_is_refused_before_the_password_is_looked_for(capsys, monkeypatch) -> None:
     """No password variable and no terminal: the bad --since is what the admin hears about."""
-    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     monkeypatch.delenv("PW", raising=False)
-    code, _, err = invoke(
-        capsys,
-        monkeypatch,
-        "diagnose",
-        "HV01",
-        "HV02",
-        "--since",
-        "yesterday",
-        "--user",
-        "C\\x",
-        "--password-env",
-        "PW",
+    since = ["--since", "yesterday"]
+    lines = refused_before_the_password(
+        capsys, monkeypatch, "diagnose", "HV01", "HV02", *since, "--user", "C\\x", "--password-env", "PW"
     )
-    assert code == 2
-    assert err.strip().splitlines() == ["lmpreflight: error: --since yesterday: expected hours or days, like 24h or 7d"]
+    assert lines == ["lmpreflight: error: --since yesterday: expected hours or days, like 24h or 7d"]
 
 
 def test_check_collects_no_events() -> None:
@@ -331,15 +305,7 @@ def test_check_collects_no_events() -> None:
 def test_live_diagnose_without_failures_exits_0(capsys, monkeypatch) -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        code, out, err = invoke(
-            capsys,
-            monkeypatch,
-            "diagnose",
-            "hv01.corp.example",
-            "hv02.corp.example",
-            *cli_connection_args(lab, scenario, "LAB_PW"),
-        )
+        code, out, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR)
     assert code == 0, err
     assert "No migration failures found (0 event(s) read)." in out
 

@@ -13,7 +13,7 @@ from lmpreflight.facts.load import load_host_facts
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import Scenario, load_scenario
 from tests.helpers import invoke
-from tests.lab_helpers import cli_connection_args
+from tests.lab_helpers import invoke_on_lab
 
 TOOL_SIDE = ("collected_at", "collector", "dns", "directory")
 """What the tool itself notes or reads over DNS and LDAP (from each lab's own ports): not the
@@ -35,24 +35,11 @@ def test_a_recorded_host_replayed_in_the_lab_gives_the_same_facts(
     record = tmp_path / "record"
     record.mkdir()
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
-        common = cli_connection_args(lab, scenario, "LAB_PW")
         fqdn = lab.fqdn(host)
-        code, _, err = invoke(
-            capsys,
-            monkeypatch,
-            "collect",
-            fqdn,
-            "-o",
-            str(tmp_path / "original.json"),
-            "--record",
-            str(record),
-            *common,
-        )
+        collect = ("collect", fqdn, "--record", str(record), "-o")
+        code, _, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, *collect, str(tmp_path / "original.json"))
         assert code == 0, err
-        again, _, err = invoke(
-            capsys, monkeypatch, "collect", fqdn, "-o", str(tmp_path / "other.json"), "--record", str(record), *common
-        )
+        again, _, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, *collect, str(tmp_path / "other.json"))
         assert again == 2 and "already exists" in err and "Traceback" not in err, "a recording is never overwritten"
 
     folder = recording_folder(record, fqdn)
@@ -69,8 +56,9 @@ def test_a_recorded_host_replayed_in_the_lab_gives_the_same_facts(
     spec["hosts"][host]["facts"]["os"]["caption"] = "changed after recording: the replay must not read it"
     replayed = Scenario.model_validate(spec)
     with Lab(replayed) as lab:
-        common = cli_connection_args(lab, replayed, "LAB_PW")
-        code, _, err = invoke(capsys, monkeypatch, "collect", fqdn, "-o", str(tmp_path / "replay.json"), *common)
+        code, _, err = invoke_on_lab(
+            capsys, monkeypatch, lab, replayed, "collect", fqdn, "-o", str(tmp_path / "replay.json")
+        )
         assert code == 0, err
 
     assert _comparable(tmp_path / "replay.json") == _comparable(tmp_path / "original.json")
@@ -81,17 +69,9 @@ def test_check_records_both_hosts_into_their_own_folders(
 ) -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
-        monkeypatch.setenv("LAB_PW", scenario.client.password)
         source, destination = lab.fqdn(scenario.role("source")), lab.fqdn(scenario.role("destination"))
-        code, _, err = invoke(
-            capsys,
-            monkeypatch,
-            "check",
-            source,
-            destination,
-            "--record",
-            str(tmp_path),
-            *cli_connection_args(lab, scenario, "LAB_PW"),
+        code, _, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "check", source, destination, "--record", str(tmp_path)
         )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

@@ -15,7 +15,7 @@ from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import DnsChange, load_scenario
 from lmpreflight.report.fixscript import plan_fixes, render_fix_script
 from tests.helpers import invoke
-from tests.lab_helpers import collect_pair, invoke_on_lab, options_for, scenario_report
+from tests.lab_helpers import LAB_PAIR, collect_pair, invoke_on_lab, options_for, scenario_report
 
 
 def test_a_host_claiming_another_domain_gets_no_credentials_sent_there() -> None:
@@ -98,17 +98,7 @@ def test_the_healthy_lab_confirms_both_identities() -> None:
 def test_check_reports_the_lying_host_from_the_command_line(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = load_scenario("host-claims-other-domain")
     with Lab(scenario) as lab:
-        code, out, err = invoke_on_lab(
-            capsys,
-            monkeypatch,
-            lab,
-            scenario,
-            "check",
-            "hv01.corp.example",
-            "hv02.corp.example",
-            "--vm",
-            "SQL01",
-        )
+        code, out, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "check", *LAB_PAIR, "--vm", "SQL01")
         assert lab.ldap["evil.example"].directory.bind_attempts == []
     assert code == 1, err
     assert "FAIL  identity.domain-as-chosen" in out and "evil.example" in out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.lab_helpers import invoke_on_lab
+from tests.lab_helpers import LAB_PAIR, invoke_on_lab
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -32,19 +32,8 @@ def test_a_host_cannot_choose_where_its_facts_are_saved(tmp_path: Path, capsys, 
             f"        computer_name: {json.dumps(name)}\n",
         )
         with Lab(scenario) as lab:
-            code, _, err = invoke_on_lab(
-                capsys,
-                monkeypatch,
-                lab,
-                scenario,
-                "check",
-                "hv01.corp.example",
-                "hv02.corp.example",
-                "--vm",
-                "SQL01",
-                "--save-facts",
-                str(tmp_path / "facts"),
-            )
+            save = ["--save-facts", str(tmp_path / "facts")]
+            code, _, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "check", *LAB_PAIR, "--vm", "SQL01", *save)
         assert code == 1, err  # the lying host fails its identity check
         assert sorted(p.name for p in (tmp_path / "facts").iterdir()) == ["hv01.json", "hv02.json"]
         assert list((tmp_path / "escaped").iterdir()) == []
@@ -68,20 +57,9 @@ hosts:
 def test_hostile_event_messages_from_a_host_are_shown_not_obeyed(tmp_path: Path, capsys, monkeypatch) -> None:
     scenario = _scenario(tmp_path, HOSTILE_EVENTS)
     with Lab(scenario) as lab:
+        reports = ["--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "d.md")]
         code, out, err = invoke_on_lab(
-            capsys,
-            monkeypatch,
-            lab,
-            scenario,
-            "diagnose",
-            "hv01.corp.example",
-            "hv02.corp.example",
-            "--since",
-            "2h",
-            "--junit",
-            str(tmp_path / "j.xml"),
-            "--markdown",
-            str(tmp_path / "d.md"),
+            capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, "--since", "2h", *reports
         )
     assert code == 1, err
     assert "0x8009030E" in out

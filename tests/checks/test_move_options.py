@@ -10,6 +10,7 @@ from typing import Any
 from tests.helpers import EXAMPLES, invoke
 
 HEALTHY = (str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json"))
+SQL01_AS_JSON = ("--vm", "SQL01", "--format", "json")
 
 
 def _pair(tmp_path: Path, change: Any) -> tuple[str, str]:
@@ -40,41 +41,17 @@ def test_analyze_refuses_one_host_on_both_sides(capsys, monkeypatch) -> None:
 
 def test_credssp_pair_started_on_the_source_is_ready(capsys, monkeypatch, tmp_path) -> None:
     source, destination = _pair(tmp_path, _credssp)
-    code, out, _ = invoke(capsys, monkeypatch, "analyze", source, destination, "--vm", "SQL01", "--format", "json")
+    code, out, _ = invoke(capsys, monkeypatch, "analyze", source, destination, *SQL01_AS_JSON)
     report = json.loads(out)
     assert [r["status"] for r in _result(report, "credssp.start-on-source")] == ["info"]
-    code, out, _ = invoke(
-        capsys,
-        monkeypatch,
-        "analyze",
-        source,
-        destination,
-        "--vm",
-        "SQL01",
-        "--move-from",
-        "source",
-        "--format",
-        "json",
-    )
+    code, out, _ = invoke(capsys, monkeypatch, "analyze", source, destination, *SQL01_AS_JSON, "--move-from", "source")
     assert code == 0, out
     assert [r["status"] for r in _result(json.loads(out), "credssp.start-on-source")] == ["pass"]
 
 
 def test_credssp_pair_started_remotely_fails_with_a_fix_that_runs_on_the_source(capsys, monkeypatch, tmp_path) -> None:
     source, destination = _pair(tmp_path, _credssp)
-    code, out, _ = invoke(
-        capsys,
-        monkeypatch,
-        "analyze",
-        source,
-        destination,
-        "--vm",
-        "SQL01",
-        "--move-from",
-        "remote",
-        "--format",
-        "json",
-    )
+    code, out, _ = invoke(capsys, monkeypatch, "analyze", source, destination, *SQL01_AS_JSON, "--move-from", "remote")
     assert code == 1
     [result] = _result(json.loads(out), "credssp.start-on-source")
     assert result["status"] == "fail"
