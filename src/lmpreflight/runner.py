@@ -7,9 +7,10 @@ nothing yields ``error`` too, because silence is not a pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, cast
 
 from lmpreflight.facts.model import WHOLE_HOST, HostFacts
 from lmpreflight.registry import PluginLoadError, Registry
@@ -40,13 +41,26 @@ def expand_need(path: str) -> list[str]:
 
 def resolve_fact(context: Context, path: str) -> Any:
     """The value at ``role.section.field``; ``None`` when any step was not collected."""
-    role, _, rest = path.partition(".")
+    role, parts = _steps(path)
     value: Any = context.host(role)
-    for part in rest.split("."):
+    for part in parts:
         value = getattr(value, part, None)
         if value is None:
             return None
     return value
+
+
+@cache
+def _steps(path: str) -> tuple[str, tuple[str, ...]]:
+    """``role.section.field`` as the role and the attributes to follow (split once per path:
+    a fleet resolves the same few paths for every check and pair)."""
+    role, _, rest = path.partition(".")
+    return role, tuple(rest.split("."))
+
+
+@cache
+def _expanded(needs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(path for need in needs for path in expand_need(need))
 
 
 def missing_fact_finding(context: Context, path: str) -> Finding:
@@ -81,10 +95,9 @@ def missing_fact_finding(context: Context, path: str) -> Finding:
 def unmet_need(check: Check, context: Context) -> Finding | None:
     """The finding for the first fact the check needs that was not collected, if any. It
     depends on the hosts' facts only, never on the selected VMs."""
-    for need in check.needs:
-        for path in expand_need(need):
-            if resolve_fact(context, path) is None:
-                return missing_fact_finding(context, path)
+    for path in _expanded(check.needs):
+        if resolve_fact(context, path) is None:
+            return missing_fact_finding(context, path)
     return None
 
 
@@ -141,15 +154,116 @@ class Selection:
 def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection) -> list[Result]:
     """Every registered check against the pair, worst results first."""
     context = selection.context(source, destination)
+    return _pair_results(registry, registry.sorted(), context, selection, lambda check: run_check(check, context))
+
+
+def _pair_results(
+    registry: Registry,
+    checks: Iterable[Check],
+    context: Context,
+    selection: Selection,
+    findings_of: Callable[[Check], Iterable[Finding]],
+    keep: Container[Status] | None = None,
+) -> list[Result]:
+    """The pair's results, with each check's findings from ``findings_of``; with ``keep``,
+    only those of these statuses (sorted the same: a stable sort keeps their order)."""
     results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
     results += [unreachable_result(role, context.host(role)) for role in ROLES if context.host(role).whole_host_error]
-    for check in registry.sorted():
+    for check in checks:
         if check.id in selection.skip:
             findings: Iterable[Finding] = [Finding(Status.SKIP, "skipped by the user (--skip)")]
         else:
-            findings = run_check(check, context)
-        results.extend(Result(check, finding) for finding in findings)
+            findings = findings_of(check)
+        results.extend(Result(check, finding) for finding in findings if keep is None or finding.status in keep)
+    if keep is not None:
+        results = [result for result in results if result.status in keep]
     return sort_results(results)
+
+
+class _Watched:
+    """A host's facts that remember whether anything looked at them.
+
+    Stands in for the destination the first time a check runs for a source: every attribute,
+    method and operator is passed through to the real facts and marks the facts as seen. A
+    check that ran without seeing them concluded without the destination (checks are pure
+    functions of what they read), so its findings hold for every destination of that source.
+    """
+
+    __slots__ = ("_facts", "_seen")
+
+    def __init__(self, facts: HostFacts) -> None:
+        object.__setattr__(self, "_facts", facts)
+        object.__setattr__(self, "_seen", False)
+
+    def __getattr__(self, name: str) -> Any:
+        object.__setattr__(self, "_seen", True)
+        return getattr(self._facts, name)
+
+    @property  # type: ignore[misc]  # isinstance() asks __class__; it is a look too
+    def __class__(self) -> type:
+        object.__setattr__(self, "_seen", True)
+        return type(self._facts)
+
+
+def _passed_on(name: str) -> Callable[..., Any]:
+    def method(self: _Watched, *args: Any, **kwargs: Any) -> Any:
+        object.__setattr__(self, "_seen", True)
+        return getattr(self._facts, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _operator in (
+    *("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__len__", "__iter__"),
+    *("__contains__", "__getitem__", "__repr__", "__str__", "__format__", "__dir__", "__reduce_ex__", "__reduce__"),
+    *("__copy__", "__deepcopy__", "__setattr__", "__delattr__", "__getstate__", "__sizeof__"),
+):
+    setattr(_Watched, _operator, _passed_on(_operator))
+
+
+@dataclass(slots=True)
+class SourcePairs:
+    """:func:`evaluate` for one source against many destinations, with the same results.
+
+    The first time a check runs for this source it sees the destination through
+    :class:`_Watched`; when it did not look at the destination at all (the source's own VM
+    files, CredSSP settings, ...), its findings are kept and stand for every destination. The
+    checks that do look are run again for each pair. A fleet of n hosts so judges what
+    concerns one host n times, not n² times.
+    """
+
+    registry: Registry
+    source: HostFacts
+    selection: Selection
+    _checks: list[Check] = field(default_factory=list)
+    _kept: dict[str, list[Finding]] = field(default_factory=dict)
+    _looked: set[str] = field(default_factory=set)
+    """Checks seen to read the destination (run for every pair)."""
+
+    def __post_init__(self) -> None:
+        self._checks = self.registry.sorted()
+
+    def evaluate(self, destination: HostFacts, keep: Container[Status] | None = None) -> list[Result]:
+        """The results :func:`evaluate` gives for the pair; with ``keep``, only those of these statuses."""
+        context = self.selection.context(self.source, destination)
+        return _pair_results(
+            self.registry, self._checks, context, self.selection, lambda c: self._findings(c, context), keep
+        )
+
+    def _findings(self, check: Check, context: Context) -> list[Finding]:
+        kept = self._kept.get(check.id)
+        if kept is not None:
+            return kept
+        if check.id in self._looked:
+            return run_check(check, context)
+        watched = _Watched(context.destination)
+        findings = run_check(check, self.selection.context(self.source, cast(HostFacts, watched)))
+        if watched._seen:
+            self._looked.add(check.id)
+        else:
+            self._kept[check.id] = findings
+        return findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +318,13 @@ def unread_vms(source: HostFacts) -> list[str]:
     return names
 
 
+SEVERITY_ORDER = {severity: index for index, severity in enumerate(Severity)}
+
+
 def sort_results(results: list[Result]) -> list[Result]:
-    severity_order = list(Severity)
     return sorted(
         results,
-        key=lambda r: (-r.status.rank, severity_order.index(r.check.severity), r.check.id, r.finding.subject),
+        key=lambda r: (-r.status.rank, SEVERITY_ORDER[r.check.severity], r.check.id, r.finding.subject),
     )
 
 

@@ -26,8 +26,8 @@ from enum import StrEnum
 
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import Registry
-from lmpreflight.runner import Selection, evaluate
-from lmpreflight.vocabulary import Result, Status
+from lmpreflight.runner import Selection, SourcePairs
+from lmpreflight.vocabulary import Finding, Result, Status
 
 VM_PREFIX = "vm:"
 SHOWN = (Status.FAIL, Status.ERROR, Status.WARN)
@@ -318,51 +318,69 @@ def _judge_source(
     keys = [vm.casefold() for vm in vm_names]
     codes: dict[str, list[str]] = {key: [] for key in keys}
     own: dict[str, dict[int, tuple[int, ...]]] = {key: {} for key in keys}
-    pair_selection = Selection(tuple(vm_names), selection.skip, selection.include_storage)
+    pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage))
+    split = _Splitter(matrix, source_name, source)
+    placed: dict[tuple[int, ...], str] = {}
     for index, destination_name in enumerate(matrix.destinations):
         if _same_host(source_name, destination_name, facts):
             for key in keys:
                 codes[key].append(SAME_HOST)
             continue
         destination = facts[destination_name]
-        results = evaluate(registry, source, destination, pair_selection)
+        results = pairs.evaluate(destination, SHOWN)
         matrix.pairs += 1
-        shared, per_vm = _split(matrix, results, source, destination, (source_name, destination_name))
+        shared, per_vm = split(results, destination_name, destination)
         if shared:
             matrix.pair_problems[(source_name, index)] = tuple(shared)
         for key in keys:
             mine = per_vm.get(key, [])
             if mine:
                 own[key][index] = tuple(mine)
-            problems = [matrix.problems[i] for i in (*shared, *mine)]
-            codes[key].append(CODES[place(problems, matrix.strict)])
+            ids = (*shared, *mine)
+            code = placed.get(ids)
+            if code is None:
+                code = placed[ids] = CODES[place([matrix.problems[i] for i in ids], matrix.strict)]
+            codes[key].append(code)
     matrix.rows.extend(
         VmRow(source_name, vm, "".join(codes[key]), own[key]) for vm, key in zip(vm_names, keys, strict=True)
     )
 
 
-def _split(
-    matrix: PlacementMatrix,
-    results: list[Result],
-    source: HostFacts,
-    destination: HostFacts,
-    names: tuple[str, str],
-) -> tuple[list[int], dict[str, list[int]]]:
-    """Problem ids that concern every VM of the pair, and those of each VM (by casefolded name)."""
-    shared: list[int] = []
-    per_vm: dict[str, list[int]] = {}
-    for result in results:
-        if result.status not in SHOWN:
-            continue
-        index = matrix.intern(_problem(result, source, destination))
-        subject = result.finding.subject
-        if subject.startswith(VM_PREFIX):
-            per_vm.setdefault(subject[len(VM_PREFIX) :].casefold(), []).append(index)
-            continue
-        shared.append(index)
-        if subject in ("source", "destination"):
-            matrix.list_for_host(names[0] if subject == "source" else names[1], index)
-    return shared, per_vm
+@dataclass
+class _Splitter:
+    """One source's results sorted into the matrix: problem ids that concern every VM of the
+    pair, and those of each VM (by casefolded name). A finding the source's checks concluded
+    once for every destination is numbered once, not once per pair."""
+
+    matrix: PlacementMatrix
+    source_name: str
+    source: HostFacts
+    _known: dict[tuple[int, str], tuple[Finding, int]] = field(default_factory=dict)
+
+    def __call__(
+        self, results: list[Result], destination_name: str, destination: HostFacts
+    ) -> tuple[list[int], dict[str, list[int]]]:
+        matrix = self.matrix
+        shared: list[int] = []
+        per_vm: dict[str, list[int]] = {}
+        for result in results:
+            finding = result.finding
+            subject = finding.subject
+            # The problem reads the destination's name and fix only for a destination subject.
+            key = (id(finding), destination_name if subject == "destination" else "")
+            known = self._known.get(key)
+            if known is not None and known[0] is finding:
+                index = known[1]
+            else:
+                index = matrix.intern(_problem(result, self.source, destination))
+                self._known[key] = (finding, index)
+            if subject.startswith(VM_PREFIX):
+                per_vm.setdefault(subject[len(VM_PREFIX) :].casefold(), []).append(index)
+                continue
+            shared.append(index)
+            if subject in ("source", "destination"):
+                matrix.list_for_host(self.source_name if subject == "source" else destination_name, index)
+        return shared, per_vm
 
 
 def _same_host(first: str, second: str, facts: Mapping[str, HostFacts]) -> bool:
