@@ -275,10 +275,45 @@ def test_progress_shows_each_host_on_a_terminal_and_nothing_when_piped() -> None
     assert quiet.getvalue() == ""
 
 
-def test_an_unwritable_report_path_stops_the_demo_before_the_lab_starts(capsys, monkeypatch) -> None:
-    code, out, err = invoke(capsys, monkeypatch, "demo", "healthy", "--html", "/no/such/folder/r.html")
+@pytest.mark.parametrize(
+    ("words", "error"),
+    [
+        (["--skip", "no.such-check"], "--skip no.such-check: no check has this id; 'lmpreflight checks' lists the ids"),
+        (["fleet", "--skip", "nope"], "--skip nope: no check has this id; 'lmpreflight checks' lists the ids"),
+        (["healthy", "--skip", "delegation.spn"], "--skip delegation.spn: no check has this id; did you mean"),
+        (["--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'text', 'json'."),
+        (["--junit", "{tmp}/no/j.xml"], "cannot write {tmp}/no/j.xml: the folder {tmp}/no does not exist"),
+        (["--html", "{tmp}/a-file/r.html"], "cannot write {tmp}/a-file/r.html: Not a directory"),
+        (["healthy", "--json", "/proc/r.json"], "cannot write /proc/r.json: "),
+        (["--markdown", "{tmp}"], "Invalid value for '--markdown': File '{tmp}' is a directory."),
+        (["--waivers", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
+        (["fleet", "--fix-script", "{tmp}/f.ps1"], "demo fleet runs 'plan', which does not take --fix-script"),
+        (["fleet", "--markdown", "{tmp}/s.md"], "demo fleet runs 'plan', which does not take --markdown"),
+    ],
+)
+def test_demo_refuses_a_mistake_in_one_line_before_the_lab_starts(
+    tmp_path: Path, capsys, monkeypatch, words: list[str], error: str
+) -> None:
+    def no_lab(self: Lab) -> Lab:
+        raise AssertionError("the lab started before the options were checked")
+
+    monkeypatch.setattr(Lab, "__enter__", no_lab)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("")
+    args = [word.replace("{tmp}", str(tmp_path)) for word in words]
+    code, out, err = invoke(capsys, monkeypatch, "demo", *args)
     assert code == 2 and out == ""
-    assert (
-        err.strip()
-        == "lmpreflight: error: cannot write /no/such/folder/r.html: the folder /no/such/folder does not exist"
-    )
+    (line,) = err.strip().splitlines()
+    assert line.startswith("lmpreflight: error: ") and error.replace("{tmp}", str(tmp_path)) in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"], "nothing written"
+
+
+def test_demo_says_which_existing_report_it_replaces(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.json").write_text("{}")
+    code, _, err = invoke(capsys, monkeypatch, "demo", "healthy", "-q", "--html", "/dev/null")
+    assert code == 0, err
+    assert "lmpreflight demo: replacing report.json (name another file with --html/--json)" in err
+    assert "replacing /dev/null" not in err and "wrote /dev/null" in err, "a device is written into, not replaced"
+    assert "Open /dev/null" not in err and "in a browser" not in err, "a device is not a page to open"
+    assert validate_report_json((tmp_path / "report.json").read_text())["verdict"] == "ready"

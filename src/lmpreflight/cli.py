@@ -44,6 +44,14 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("lmpreflight: interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a group named alone: its help, which lists the commands
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "lmpreflight"
+        message = visible(" ".join(exc.format_message().split()))
+        click.echo(f"lmpreflight: error: {message} ('{where} --help' lists the options)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import functools
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 from lmpreflight.errors import UserError
 from lmpreflight.explain.model import Incident
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.fileio import write_atomic
+from lmpreflight.fileio import is_special, write_atomic
 from lmpreflight.pipeline import check_pair
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.formats import FORMATS
@@ -160,16 +161,29 @@ def refuse_invalid_text(names: tuple[str, ...]) -> None:
             ) from None
 
 
+def refuse_unwritable(path: Path) -> None:
+    """Refuse an output nobody can write before any slow collection starts: a missing or
+    read-only folder, a folder named as the file. A device or FIFO is written into later."""
+    if is_special(path):
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a writable folder") from None
+
+
 def report_options_from(options: ReportOptions) -> ReportOptions:
     """The options as given, checked before any slow work starts, with the waivers read."""
     if options.storage_path is not None:
         # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
         options = dataclasses.replace(options, include_storage=True)
     refuse_invalid_text((*options.vms, *options.skip))
-    # Refuse an output nobody can write before any slow collection starts.
     for path in options.outputs.values():
-        if not path.parent.is_dir():
-            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
+        refuse_unwritable(path)
     if options.waivers_path is not None:
         known = set(load_checks().checks)
         options = dataclasses.replace(options, waivers=tuple(load_waivers(options.waivers_path, known)))

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 import click
 
 from lmpreflight.commands.check import live_check
-from lmpreflight.commands.common import ReportOptions, report_options
+from lmpreflight.commands.common import ReportOptions, refuse_unwritable, report_options, validate_skips
 from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
+from lmpreflight.fileio import is_special
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.scenario import DEFAULT_SCENARIO, Scenario, builtin_names, load_scenario
+from lmpreflight.registry import load_checks
 
 if TYPE_CHECKING:
     from lmpreflight.lab.environment import Lab
@@ -44,27 +46,19 @@ def _lab_environment() -> type[Lab]:
 @report_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def demo(scenario: str, quiet: bool, report: ReportOptions) -> None:
-    """Run a full 'check' against the built-in lab: no Windows needed.
+    """Run 'check' against the built-in lab: no Windows needed.
 
     The lab starts in this process (WinRM, DNS and LDAP on loopback) and lmpreflight collects
     from it exactly as from real hosts. Writes report.html and report.json here unless told
-    otherwise. 'lmpreflight lab list' names the scenarios.
+    otherwise ('demo fleet' runs 'plan' and writes plan.html and plan.json). 'lmpreflight lab
+    list' names the scenarios.
     """
     lab_environment = _lab_environment()
-    options = report
     spec = load_scenario(scenario)
-    html = options.html_path or Path("report.html")
-    options = dataclasses.replace(
-        options,
-        vms=options.vms or tuple(spec.vms),
-        include_storage=options.include_storage or spec.include_storage or spec.storage_path is not None,
-        move_from=options.move_from or spec.move_from,
-        storage_path=options.storage_path or spec.storage_path,
-        outputs={**options.outputs, "html": html, "json": options.json_path or Path("report.json")},
-    )
+    options = demo_options(spec, report)
     click.echo(f"lmpreflight demo: scenario '{spec.name}': {spec.summary}", err=True)
-    for path in (options.html_path, options.json_path):
-        if path is not None and path.exists():
+    for path in options.outputs.values():
+        if path.exists() and not is_special(path):
             click.echo(f"lmpreflight demo: replacing {path} (name another file with --html/--json)", err=True)
     if spec.demo == "plan":
         sys.exit(demo_plan(spec, lab_environment, options, quiet))
@@ -77,19 +71,58 @@ def demo(scenario: str, quiet: bool, report: ReportOptions) -> None:
             quiet,
             "demo",
         )
-    click.echo(f"Open {html.resolve()} in a browser to see the report.", err=True)
+    _say_where_to_look(options.outputs["html"], "the report")
     sys.exit(checked.exit_code)
+
+
+def demo_options(spec: Scenario, report: ReportOptions) -> ReportOptions:
+    """The scenario's VMs and move options under the ones given, the default report files,
+    and every option checked — --skip ids, options the scenario's command does not take,
+    files that cannot be written — before the lab starts, so a mistake costs no lab run."""
+    validate_skips(load_checks(), report.skip)
+    if spec.demo == "plan":
+        given = {
+            "--markdown": report.markdown_path is not None,
+            "--fix-script": report.output("fix-script") is not None,
+            "--waivers": report.waivers_path is not None,
+            "--move-from": report.move_from is not None,
+            "--storage-path": report.storage_path is not None,
+        }
+        refused = [option for option, present in given.items() if present]
+        if refused:
+            raise UserError(f"demo {spec.name} runs 'plan', which does not take {refused[0]}")
+        plan_outputs = {name: path for name, path in report.outputs.items() if name == "junit"}
+        outputs = {
+            "json": _unless_default(report.json_path, Path("report.json")) or Path("plan.json"),
+            "html": _unless_default(report.html_path, Path("report.html")) or Path("plan.html"),
+            **plan_outputs,
+        }
+        options = dataclasses.replace(report, outputs=outputs)
+    else:
+        options = dataclasses.replace(
+            report,
+            vms=report.vms or tuple(spec.vms),
+            include_storage=report.include_storage or spec.include_storage or spec.storage_path is not None,
+            move_from=report.move_from or spec.move_from,
+            storage_path=report.storage_path or spec.storage_path,
+            outputs={
+                **report.outputs,
+                "html": report.html_path or Path("report.html"),
+                "json": report.json_path or Path("report.json"),
+            },
+        )
+    for path in options.outputs.values():
+        refuse_unwritable(path)
+    return options
+
+
+def _unless_default(path: Path | None, check_default: Path) -> Path | None:
+    """A report file named on the command line, unless it is the one 'check' writes by default."""
+    return None if path == check_default else path
 
 
 def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions, quiet: bool) -> int:
     """'plan --all-pairs' over every host of the lab; writes plan.html and plan.json here."""
-    html = Path("plan.html") if options.html_path in (None, Path("report.html")) else options.html_path
-    json_path = Path("plan.json") if options.json_path in (None, Path("report.json")) else options.json_path
-    assert html is not None
-    outputs = {"json": json_path, "html": html}
-    junit = options.output("junit")
-    if junit is not None:
-        outputs["junit"] = junit
     request = PlanRequest(
         source=None,
         destinations=(),
@@ -98,20 +131,25 @@ def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions
         all_pairs=True,
         facts_dir=None,
         save_facts=None,
-        vms=(),
+        vms=options.vms,
         skip=options.skip,
         strict=options.strict,
         include_storage=options.include_storage,
         output_format=options.output_format,
-        outputs=outputs,
+        outputs=dict(options.outputs),
         verbose=options.verbose,
         quiet=quiet,
     )
     with lab_environment(spec) as lab:
         hosts = [InventoryHost(name, lab.fqdn(name)) for name in spec.hosts]
         matrix = run_plan(request, lambda: lab.collect_options(options.include_storage, ()), "demo", hosts)
-    click.echo(f"Open {html.resolve()} in a browser to see the placement matrix.", err=True)
+    _say_where_to_look(options.outputs["html"], "the placement matrix")
     return matrix.exit_code
+
+
+def _say_where_to_look(html: Path, what: str) -> None:
+    if not is_special(html):
+        click.echo(f"Open {html.resolve()} in a browser to see {what}.", err=True)
 
 
 def _this_program() -> list[str]:
