@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lmpreflight.checks._helpers import (
     CREDENTIAL_GUARD,
@@ -13,6 +14,7 @@ from lmpreflight.checks._helpers import (
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
     both_hosts,
+    folded,
     fqdn_of,
     need,
     require_auth,
@@ -192,7 +194,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
             evidence=DelegationEvidence([], [], resource_based=True),
         )
         return
-    have = {spn.casefold() for spn in computer.allowed_to_delegate_to}
+    have = folded(computer.allowed_to_delegate_to)
     wanted = wanted_spns(target, with_cifs)
     missing = [spn for spn in wanted if spn.casefold() not in have]
     evidence = DelegationEvidence(missing, wanted, resource_based_needed=cross_domain(context))
@@ -393,7 +395,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     require_auth(context, "Kerberos")
     directory = need(context.destination.directory, "destination.directory")
     computer = need(directory.computer, "destination.directory.computer")
-    registered = {spn.casefold() for spn in computer.service_principal_names}
+    registered = folded(computer.service_principal_names)
     wanted = wanted_spns(context.destination, with_cifs=False)
     missing = [spn for spn in wanted if spn.casefold() not in registered]
     duplicates = {
@@ -568,6 +570,16 @@ def _share_servers(context: Context) -> dict[str, list[tuple[str, str]]]:
     return servers
 
 
+def _cifs_entries(computer: ComputerAccount) -> list[str]:
+    """The account's cifs/ delegation entries (as listed; picked once per list, not per pair)."""
+    return list(_cifs_of(tuple(computer.allowed_to_delegate_to)))
+
+
+@lru_cache(maxsize=4096)
+def _cifs_of(spns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(spn for spn in spns if spn.casefold().startswith("cifs/"))
+
+
 def _server_names(server: str, domain: str) -> list[str]:
     """The short name and the FQDN of a file server as a UNC path names it (either form)."""
     short = server.split(".", 1)[0]
@@ -613,8 +625,7 @@ def smb_share_server(context: Context) -> Iterator[Finding]:
         f"{context.destination.name}'s computer account needs Full Control on the share and its folders "
         "(not read: that ACL is out of reach over WinRM without a double hop)"
     )
-    have = {spn.casefold() for spn in computer.allowed_to_delegate_to}
-    delegated = [spn for spn in computer.allowed_to_delegate_to if spn.casefold().startswith("cifs/")]
+    have = folded(computer.allowed_to_delegate_to)
     for server, uses in servers.items():
         seen = "; ".join(f"{vm} on {share}" for vm, share in uses)
         if is_address(server):
@@ -641,7 +652,7 @@ def smb_share_server(context: Context) -> Iterator[Finding]:
         else:
             yield warned(
                 f"{seen}: {source} may not delegate to {', '.join(missing)} (its cifs entries: "
-                f"{', '.join(delegated) or 'none'}); a move started elsewhere cannot open the VM's files unless "
+                f"{', '.join(_cifs_entries(computer)) or 'none'}); a move started elsewhere cannot open the VM's files unless "
                 f"{server} accepts {source} by resource-based delegation (not read); {acl_note}",
                 "source",
                 fix=delegation_fix(context.source, missing),

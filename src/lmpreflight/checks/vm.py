@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from lmpreflight.checks._helpers import (
     DYNAMIC_PROCESSOR_COMPATIBILITY,
@@ -152,19 +153,11 @@ def configuration_version(context: Context) -> Iterator[Finding]:
     don't upgrade until you're sure you won't move the VM back to an older host."""
     destination = need(context.destination.migration, "destination.migration")
     supported = destination.supported_vm_versions
+    known = [key for key in (parse_version(v) for v in supported) if key is not None]
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         evidence = {"version": vm.version, "destination_supported": supported}
-        upgrade = Remediation(
-            text=(
-                f"Shut down {vm.name} and upgrade its configuration version on {context.source.name}; "
-                "this cannot be undone: don't upgrade until you're sure you won't move it back to an older host."
-            ),
-            powershell=f"Stop-VM -Name {ps_literal(vm.name)}; Update-VMVersion -Name {ps_literal(vm.name)} -Force",
-            run_on=context.source.name,
-        )
         version = parse_version(vm.version)
-        known = [key for key in (parse_version(v) for v in supported) if key is not None]
         if version is None:
             yield warned(
                 f"{vm.name} reports configuration version {vm.version!r}, which lmpreflight cannot read; "
@@ -176,7 +169,7 @@ def configuration_version(context: Context) -> Iterator[Finding]:
             yield failed(
                 f"{vm.name} has configuration version {vm.version}; live migration needs at least 5.0",
                 subject,
-                fix=upgrade,
+                fix=_upgrade(context, vm),
                 evidence=evidence,
             )
         elif not supported:
@@ -195,7 +188,7 @@ def configuration_version(context: Context) -> Iterator[Finding]:
             yield failed(
                 f"{vm.name} has configuration version {vm.version}, which {context.destination.name} cannot run (supported: {', '.join(supported)}); it {reason}",
                 subject,
-                fix=None if newer else upgrade,
+                fix=None if newer else _upgrade(context, vm),
                 evidence=evidence,
             )
         else:
@@ -204,6 +197,18 @@ def configuration_version(context: Context) -> Iterator[Finding]:
                 subject,
                 evidence=evidence,
             )
+
+
+def _upgrade(context: Context, vm: VirtualMachine) -> Remediation:
+    """The configuration-version upgrade of ``vm`` (built only for a VM that needs it)."""
+    return Remediation(
+        text=(
+            f"Shut down {vm.name} and upgrade its configuration version on {context.source.name}; "
+            "this cannot be undone: don't upgrade until you're sure you won't move it back to an older host."
+        ),
+        powershell=f"Stop-VM -Name {ps_literal(vm.name)}; Update-VMVersion -Name {ps_literal(vm.name)} -Force",
+        run_on=context.source.name,
+    )
 
 
 COLD_STATES = ("Off",)
@@ -252,15 +257,6 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
             "compatibility_for_migration": vm.processor.compatibility_for_migration,
             "hyperv_verdict": verdict.model_dump() if verdict else None,
         }
-        name = ps_literal(vm.name)
-        enable_compatibility = Remediation(
-            text=f"Shut {vm.name} down, enable processor compatibility, start it again.",
-            powershell=(
-                f"Stop-VM -Name {name}; Set-VMProcessor -VMName {name} -CompatibilityForMigrationEnabled $true; "
-                f"Start-VM -Name {name}"
-            ),
-            run_on=context.source.name,
-        )
         same_model = source_cpu.manufacturer == dest_cpu.manufacturer and source_cpu.name == dest_cpu.name
         if vm.state in COLD_STATES and not same_model:
             if vm.checkpoint_count:
@@ -285,7 +281,7 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
                 subject,
                 fix=Remediation(
                     text=f"Shut {vm.name} down; a VM that is off can move to the other vendor.",
-                    powershell=f"Stop-VM -Name {name}",
+                    powershell=f"Stop-VM -Name {ps_literal(vm.name)}",
                     run_on=context.source.name,
                 ),
                 evidence=evidence,
@@ -302,7 +298,7 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
                 yield failed(
                     f"{vm.name}: Hyper-V on {context.destination.name} rejects it: {reasons}",
                     subject,
-                    fix=enable_compatibility,
+                    fix=_enable_compatibility(context, vm),
                     evidence=evidence,
                 )
         elif same_model:
@@ -320,6 +316,18 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
                 fix=_compare_vm(context, vm),
                 evidence=evidence,
             )
+
+
+def _enable_compatibility(context: Context, vm: VirtualMachine) -> Remediation:
+    name = ps_literal(vm.name)
+    return Remediation(
+        text=f"Shut {vm.name} down, enable processor compatibility, start it again.",
+        powershell=(
+            f"Stop-VM -Name {name}; Set-VMProcessor -VMName {name} -CompatibilityForMigrationEnabled $true; "
+            f"Start-VM -Name {name}"
+        ),
+        run_on=context.source.name,
+    )
 
 
 def _compare_vm(context: Context, vm: VirtualMachine) -> Remediation:
@@ -616,6 +624,7 @@ def _is_shared(path: str) -> bool:
     return path.startswith("\\\\")
 
 
+@lru_cache(maxsize=65536)
 def _is_root(path: str) -> bool:
     """D:\\ or \\server\\share: the root of a volume or a share, not a folder in it."""
     trimmed = path.rstrip("\\/")
@@ -624,8 +633,9 @@ def _is_root(path: str) -> bool:
     return len(trimmed) <= 2 and trimmed.endswith(":")
 
 
+@lru_cache(maxsize=65536)
 def _share_of(path: str) -> str:
-    """\\server\\share of a UNC path."""
+    """\\server\\share of a UNC path (cached: a fleet asks for every VM file once per pair)."""
     parts = [p for p in path[2:].replace("/", "\\").split("\\") if p]
     return "\\\\" + "\\".join(parts[:2])
 

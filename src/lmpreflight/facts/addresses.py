@@ -7,6 +7,7 @@ ask the same questions, so the answers live here, with the facts, and not in any
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from lmpreflight.facts.model import HostFacts, MigrationSettings, NetAdapter
 
@@ -28,10 +29,18 @@ def host_networks(adapters: list[NetAdapter]) -> list[Interface]:
     interfaces: list[Interface] = []
     for adapter in adapters:
         for addr in adapter.addresses:
-            interfaces.append(ipaddress.ip_interface(f"{addr.address}/{addr.prefix_length}"))
+            interfaces.append(_interface(addr.address, addr.prefix_length))
     return interfaces
 
 
+@lru_cache(maxsize=65536)
+def _interface(address: str, prefix_length: int) -> Interface:
+    """Parsed once per address: a fleet asks about every host's addresses once per pair (the
+    objects are immutable, so sharing them is safe)."""
+    return ipaddress.ip_interface(f"{address}/{prefix_length}")
+
+
+@lru_cache(maxsize=65536)
 def parse_subnet(subnet: str) -> Network:
     """Migration networks are entered as CIDR or as a bare address (a /32 or /128)."""
     return ipaddress.ip_network(subnet, strict=False)
