@@ -174,6 +174,83 @@ def test_get_winevent_json_without_message_uses_the_manifest_parameter(tmp_path:
     assert event.message.startswith("'APP9' failed to live migrate")
 
 
+POSITIONAL = DATA / "events" / "providers-positional.xml"
+
+
+def test_each_providers_positional_parameters_are_read_in_order() -> None:
+    """Without rendered text, a known template is filled (VMMS 20415, High-Availability 21159,
+    ComputeLib 1001); otherwise the insertion strings are joined in their numeric order."""
+    messages = {(e.provider.rsplit("-", 1)[-1], e.id): e.message for e in read_event_file(POSITIONAL)}
+    assert messages[("VMMS", 20415)] == (
+        "The Virtual Machine Management service successfully completed the live migration of virtual machine "
+        "'FS07' with a blackout time of 0.5 seconds (VMID E0D09432-A320-44CC-8A12-E1300549B99D)."
+    )
+    assert messages[("Availability", 21159)] == (
+        "'Virtual Machine WEB07' failed to live migrate because a virtual switch used by the VM does not exist "
+        "on the destination node 'HV22'."
+    )
+    assert messages[("ComputeLib", 1001)].startswith("Starting compute system 'APP8' failed: The virtual machine")
+    assert messages[("VMMS", 21502)].endswith("security package (0x8009030E).")
+    worker = messages[("Worker", 12030)]
+    assert worker.index("Ran out of memory") < worker.index("0x8007000E") < worker.index("Restore of the virtual")
+
+
+@pytest.mark.parametrize(
+    ("provider", "event_id", "cause"),
+    [
+        ("VMMS", 21502, "credssp_remote_start"),
+        ("High-Availability", 21159, "virtual_switch_missing"),
+        ("Worker", 12030, "insufficient_memory"),
+        ("ComputeLib", 1001, "hypervisor_not_running"),
+    ],
+)
+def test_each_providers_failure_is_explained_from_its_parameters(provider: str, event_id: int, cause: str) -> None:
+    (event,) = [e for e in read_event_file(POSITIONAL) if e.id == event_id and e.provider.endswith(provider)]
+    (incident,) = find_incidents({"HV21": [event]})
+    assert cause in [c.id for c in incident.explanation.causes[:2]]
+
+
+def test_a_successful_move_is_not_an_incident() -> None:
+    (event,) = [e for e in read_event_file(POSITIONAL) if e.id == 20415]
+    assert find_incidents({"HV21": [event]}) == []
+
+
+def test_a_template_with_fewer_parameters_than_placeholders_renders_them_empty() -> None:
+    from lmpreflight.explain.knowledge import knowledge
+
+    entry = knowledge().event(21126, "Microsoft-Windows-Hyper-V-High-Availability")
+    assert entry is not None
+    assert entry.render(["HV22"]) == "Failed to get the network address for the destination node 'HV22':  ()."
+
+
+def test_small_event_ids_other_providers_share_are_not_read_from_pasted_text() -> None:
+    from lmpreflight.explain.engine import explain_text
+    from lmpreflight.explain.knowledge import knowledge
+
+    assert knowledge().event(1001) is None
+    assert knowledge().event(1001, "Microsoft-Windows-Hyper-V-ComputeLib") is not None
+    explanation = explain_text("Application Error, Event ID 1000: Faulting application name: app.exe")
+    assert not [m for m in explanation.matches if m.kind == "event"]
+
+
+def test_get_winevent_json_properties_fill_the_manifest_template(tmp_path: Path) -> None:
+    item = {
+        "TimeCreated": "2026-11-21T08:14:03Z",
+        "Id": 21145,
+        "ProviderName": "Microsoft-Windows-Hyper-V-High-Availability",
+        "LogName": "Microsoft-Windows-Hyper-V-High-Availability-Admin",
+        "Level": 2,
+        "Properties": [{"Value": "Virtual Machine APP9"}, {"Value": "HV12"}],
+    }
+    path = tmp_path / "ha.json"
+    path.write_text(json.dumps([item]))
+    (event,) = read_event_file(path)
+    assert event.message == (
+        "'Virtual Machine APP9' failed to live migrate because a virtual switch used by the VM is disconnected "
+        "on the destination node 'HV12'."
+    )
+
+
 def test_truncated_evtx_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     whole = (DATA / "system.evtx").read_bytes()
     half = tmp_path / "half.evtx"

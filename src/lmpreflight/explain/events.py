@@ -79,8 +79,9 @@ def event_parameters(element: ET.Element) -> list[str]:
 
 
 def _message(element: ET.Element, event_id: int, provider: str) -> str:
-    """The rendered message when the export has one; otherwise the parameter the provider's
-    manifest puts the whole message in (%3 of the High-Availability 2150x events), or all of them."""
+    """The rendered message when the export has one; otherwise the provider's message template
+    filled with the positional parameters (the High-Availability 2150x events are just "%3"), or
+    all of the parameters when the template is not known."""
     rendered = element.find(f"{EVENT_NS}RenderingInfo/{EVENT_NS}Message")
     if rendered is not None and rendered.text:
         return rendered.text.strip()
@@ -88,12 +89,11 @@ def _message(element: ET.Element, event_id: int, provider: str) -> str:
 
 
 def _from_parameters(parameters: list[str], event_id: int, provider: str) -> str:
-    """The message from positional parameters: the one the manifest names, or all of them."""
+    """The message from positional parameters: through the event's template when it is known
+    (and the parameters fill it), otherwise all of them in order."""
     entry = knowledge().event(event_id, provider)
-    index = entry.message_parameter if entry else None
-    if index is not None and index < len(parameters) and parameters[index]:
-        return parameters[index]
-    return " ".join(p for p in parameters if p)
+    rendered = entry.render(parameters) if entry is not None else None
+    return rendered or " ".join(p for p in parameters if p)
 
 
 def event_from_xml(element: ET.Element) -> EventRecord:

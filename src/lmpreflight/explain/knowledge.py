@@ -84,9 +84,30 @@ class EventEntry(KbModel):
     causes: list[str]
     source: str
     generic: bool = Field(False, description="Logged for any failed move: its text, not its ID, names the cause")
-    message_parameter: int | None = Field(
-        None, description="The positional parameter (Parameter0..N) that holds the whole message"
+    template: str | None = Field(
+        None,
+        description="The message as the provider's manifest (or a published capture) gives it, with %1..%n for "
+        "the positional insertion strings Parameter0..N-1: an export without rendered text is read through it",
     )
+    pasted: bool = Field(
+        True,
+        description="Whether 'Event ID N' in pasted text means this event: False where other providers use the "
+        "same small number (ComputeLib's 1000 is also Application Error's)",
+    )
+
+    def render(self, parameters: list[str]) -> str | None:
+        """The message from positional insertion strings, as Event Viewer would show it; None
+        without a template. A missing parameter renders empty, never as its placeholder."""
+        if self.template is None:
+            return None
+        return _INSERT.sub(lambda m: _parameter(parameters, int(m.group(1))), self.template).strip()
+
+
+_INSERT = re.compile(r"%(\d{1,2})")
+
+
+def _parameter(parameters: list[str], number: int) -> str:
+    return parameters[number - 1] if 0 < number <= len(parameters) else ""
 
 
 class ToolCode(KbModel):
@@ -205,10 +226,12 @@ class KnowledgeBase(KbModel):
 
     @cached_property
     def _events_by_id(self) -> dict[int, EventEntry]:
-        """An event ID without its provider (pasted text) means the first provider listed for it."""
+        """An event ID without its provider (pasted text) means the first provider listed for it,
+        among the events whose number no other provider shares."""
         by_id: dict[int, EventEntry] = {}
         for entry in self.events:
-            by_id.setdefault(entry.id, entry)
+            if entry.pasted:
+                by_id.setdefault(entry.id, entry)
         return by_id
 
     def code(self, value: int) -> CodeEntry | None:
