@@ -537,3 +537,367 @@ def test_event_ids_as_event_viewer_shows_them_in_each_language(text: str) -> Non
     explanation = explain_text(text)
     assert [m.value for m in explanation.matches if m.kind == "event"] == ["21125"]
     assert explanation.causes[0].id == "virtual_switch_missing"
+
+
+# --- What admins paste: PowerShell error records, Hyper-V Manager dialogs, VMM job output, Event
+# Viewer exports, forum prose, mixed languages, wrapped lines and mojibake (written for these tests).
+
+PASTES = [
+    # 1 delegation, PowerShell error record, wrapped
+    (
+        """Move-VM : Virtual machine migration operation for 'FILE01' failed at migration source 'HYPERV-A'. (Virtual machine ID
+4B1E0F62-3C9D-4E7A-8F21-6A0B5C4D3E2F)
+The Virtual Machine Management Service failed to establish a connection for a Virtual Machine migration with host
+'HYPERV-B': No credentials are available in the security package (0x8009030E).
+At line:1 char:1
++ Move-VM -Name FILE01 -DestinationHost HYPERV-B -IncludeStorage -DestinationStoragePath D:\\VMs\\FILE01
++ ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+    + CategoryInfo          : NotSpecified: (:) [Move-VM], VirtualizationException
+    + FullyQualifiedErrorId : OperationFailed,Microsoft.HyperV.PowerShell.Commands.MoveVM""",
+        "kerberos_delegation_missing",
+    ),
+    # 2 CredSSP from workstation: explicit CredSSP mention
+    (
+        """PS C:\\Users\\admin> Move-VM -ComputerName hv1 -Name web3 -DestinationHost hv2
+Move-VM : Virtual machine migration operation for 'web3' failed at migration source 'hv1'.
+Failed to establish a connection with host 'hv2': No credentials are available in the security package (0x8009030E).
+  (both hosts are set to CredSSP, I run this from my admin workstation)
+    + CategoryInfo          : NotSpecified: (:) [Move-VM], VirtualizationException
+    + FullyQualifiedErrorId : Unspecified,Microsoft.HyperV.PowerShell.Commands.MoveVM""",
+        "credssp_remote_start",
+    ),
+    # 3 0x8009030D, Hyper-V Manager dialog
+    (
+        """Move Wizard
+The operation failed.
+Virtual machine migration operation for 'DC02' failed at migration source 'HV-NODE1'.
+The Virtual Machine Management Service failed to authenticate the connection for a Virtual Machine migration at the source host: The credentials supplied to the package were not recognized (0x8009030D).
+[OK]""",
+        "kerberos_delegation_missing",
+    ),
+    # 4 live migration disabled - Hyper-V manager
+    (
+        """Hyper-V Manager
+An error occurred while attempting to move 'PRINT01'.
+The operation cannot be performed because the destination host 'HV-03' does not allow incoming live migrations.
+Verify that live migrations are enabled in Hyper-V Settings on the destination.""",
+        "migration_disabled_or_vmms_down",
+    ),
+    # 5 migration disabled with PowerShell record, Compare-VM
+    (
+        """Compare-VM : The Virtual Machine Management Service on host 'HV04' is not configured to accept incoming virtual machine migrations.
+At line:1 char:8
++ $rep = Compare-VM -Name APP5 -DestinationHost HV04
++        ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+    + CategoryInfo          : InvalidOperation: (:) [Compare-VM], VirtualizationException
+    + FullyQualifiedErrorId : InvalidState,Microsoft.HyperV.PowerShell.Commands.CompareVM""",
+        "migration_disabled_or_vmms_down",
+    ),
+    # 6 version incompatible: 2012R2 VM to 2022
+    (
+        """Move-VM : The virtual machine 'LEGACY01' is using a configuration version (5.0) that this host does not support.
+The supported versions on 'HV2022-01' are 8.0, 9.0, 9.1, 9.2, 9.3, 10.0.
+    + CategoryInfo          : InvalidArgument: (LEGACY01:VirtualMachine) [Move-VM], VirtualizationException
+    + FullyQualifiedErrorId : InvalidParameter,Microsoft.HyperV.PowerShell.Commands.MoveVM""",
+        "vm_version_unsupported",
+    ),
+    # 7 version incompatible: Compare-VM incompatibility report
+    (
+        """PS> (Compare-VM -Name OLDSQL -DestinationHost HV25).Incompatibilities | Format-Table Message, MessageId
+Message                                                                                      MessageId
+-------                                                                                      ---------
+The virtual machine's configuration version is not supported by the destination host.        24007
+Virtual machine version 7.1 is not supported on this version of Windows.                       24007""",
+        "vm_version_unsupported",
+    ),
+    # 8 processor: VMM job output
+    (
+        """Error (23801)
+VM OLAP02 is not compatible with host hv07.contoso.local. The processor on the destination is not compatible with
+the processor features of the virtual machine (processor compatibility mode is off).
+
+Recommended Action
+Shut down the VM, enable processor compatibility and retry the migration.""",
+        "processor_incompatible",
+    ),
+    # 9 processor: Event Viewer export
+    (
+        """Log Name:      Microsoft-Windows-Hyper-V-VMMS-Admin
+Source:        Microsoft-Windows-Hyper-V-VMMS
+Date:          3/14/2026 2:41:07 AM
+Event ID:      21502
+Task Category: None
+Level:         Error
+Keywords:
+User:          SYSTEM
+Computer:      HV-EDGE2.corp.local
+Description:
+'ERP-APP' could not be moved: The virtual machine is using processor-specific features not supported on host 'HV-EDGE3'. To allow for migration of this virtual machine to a physical computer with a different processor, modify the virtual machine settings to limit the processor features used by the virtual machine.""",
+        "processor_incompatible",
+    ),
+    # 10 switch missing with German UI and mojibake
+    (
+        """Move-VM : Fehler beim Migrationsvorgang fÃ¼r den virtuellen Computer "WEB05" am Migrationsziel "HV-B".
+Der virtuelle Switch "LAN-Trunk" ist auf dem Zielhost nicht vorhanden.
+    + CategoryInfo          : NotSpecified: (:) [Move-VM], VirtualizationException
+    + FullyQualifiedErrorId : OperationFailed,Microsoft.HyperV.PowerShell.Commands.MoveVM""",
+        "virtual_switch_missing",
+    ),
+    # 11 switch: Compare-VM incompatibility text
+    (
+        """Incompatibilities:
+Could not find Ethernet switch 'vSwitch-External'.
+Message: The network adapter 'Network Adapter' is connected to a switch that does not exist on the destination. (Source: EthernetPortAllocationSettingData)""",
+        "virtual_switch_missing",
+    ),
+    # 12 storage path missing
+    (
+        """Move-VM : Virtual machine migration operation for 'BI01' failed at migration destination 'HV9'.
+Virtual machine migration destination for 'BI01' could not create storage path 'F:\\Hyper-V\\BI01\\Virtual Hard Disks':
+The system cannot find the path specified. (0x80070003)""",
+        "destination_path_missing",
+    ),
+    # 13 storage permission: access denied on destination folder
+    (
+        """Move-VMStorage / Move-VM -IncludeStorage:
+Virtual machine migration destination for 'HR-DB' could not create storage path 'E:\\VMs\\HR-DB': General access denied error (0x80070005).
+'HR-DB' failed to create folder E:\\VMs\\HR-DB\\Virtual Machines: Access is denied.""",
+        "storage_access_denied",
+    ),
+    # 14 TCP 6600 blocked / 10060
+    (
+        """Move-VM : Virtual machine migration operation for 'CRM1' failed at migration source 'HV10'.
+Failed to establish a connection with host 'hv11.lab.local': A connection attempt failed because the connected party did
+not properly respond after a period of time, or established connection failed because connected host has failed to respond. (0x8007274C)
+Test-NetConnection hv11 -Port 6600 => TcpTestSucceeded : False""",
+        "migration_network_unreachable_or_firewall",
+    ),
+    # 15 10061 refused, socket in .NET
+    (
+        """[hv12] The live migration failed. System.Net.Sockets.SocketException (10061): No connection could be made because the target machine actively refused it 10.20.0.12:6600""",
+        "migration_network_unreachable_or_firewall",
+    ),
+    # 16 6600 firewall in forum words
+    (
+        """Live migration to the new 2025 host stops at 0% and then fails with error 10060. Both hosts can ping each other, but port 6600 seems to be blocked by the firewall between the migration VLANs.""",
+        "migration_network_unreachable_or_firewall",
+    ),
+    # 17 authentication type mismatch
+    (
+        """Move-VM : Virtual machine migration operation for 'APP7' failed at migration source 'HVA'.
+The Virtual Machine Management Service failed to authenticate the connection for a Virtual Machine migration at the source host: the destination host 'HVB' uses CredSSP authentication for live migration while the source uses Kerberos.
+(VirtualMachineMigrationAuthenticationType differs between the hosts)""",
+        "auth_type_mismatch",
+    ),
+    # 18 Kerberos clock skew
+    (
+        """Failed to establish a connection with host 'HV-DR1': The clocks on the client and server machines are skewed. (0x80090324)
+w32tm /stripchart shows the DR host 7 minutes ahead.""",
+        "clock_skew",
+    ),
+    # 19 clock skew, KRB_AP_ERR_SKEW from System log
+    (
+        """Event ID 4 Security-Kerberos: The Kerberos client received a KRB_AP_ERR_SKEW error from the server hv02$. This indicates that the time on the client and server differs by more than the maximum allowed.""",
+        "clock_skew",
+    ),
+    # 20 SMB share permission
+    (
+        """Move-VM : Virtual machine migration operation for 'VDI-07' failed at migration destination 'HV14'.
+'VDI-07' failed to open '\\\\sofs01\\VMStore\\VDI-07\\Virtual Hard Disks\\VDI-07.vhdx': General access denied error (0x80070005). The computer account HV14$ has no Full Control on the share VMStore.""",
+        "storage_access_denied",
+    ),
+    # 21 SMB share from remote: access denied on \\fs\share, Kerberos delegation cifs
+    (
+        """Hyper-V Manager: 'SQL22' could not read the configuration file \\\\fs01\\hyperv\\SQL22\\Virtual Machines\\1A2B.vmcx: Access is denied. ('SQL22' was moved with the storage on the SMB 3.0 share \\\\fs01\\hyperv, the file server's share permissions grant only Domain Admins)""",
+        "storage_access_denied",
+    ),
+    # 22 mixed language: French + English code
+    (
+        """Move-VM : Échec de l'opération de migration de l'ordinateur virtuel « COMPTA » sur la source de migration « HV-PARIS ».
+Impossible d'établir une connexion avec l'hôte « HV-LYON » : Aucune information d'identification n'est disponible dans le package de sécurité (0x8009030E).
+    + CategoryInfo          : NotSpecified: (:) [Move-VM], VirtualizationException
+    + FullyQualifiedErrorId : OperationFailed,Microsoft.HyperV.PowerShell.Commands.MoveVM""",
+        "credssp_remote_start",
+    ),
+    # 23 Japanese 10061 (ASCII mojibake through cp1252?)
+    (
+        """Move-VM : 仮想マシン 'ファイル01' の移行操作は移行元 'HV-TKY1' で失敗しました。
+ホスト 'HV-TKY2' との接続を確立できませんでした: 対象のコンピューターによって拒否されたため、接続できませんでした。 (0x8007274D)""",
+        "migration_network_unreachable_or_firewall",
+    ),
+    # 24 Spanish switch missing with wrapped line mid-word
+    (
+        """Move-VM : Error en la operación de migración de la máquina virtual 'WEB9' en el destino 'HV-MAD2'.
+No se encontró el conmutador virtual 'Externo' en el host
+ de destino.""",
+        "virtual_switch_missing",
+    ),
+    # 25 delegation: kerberos only checkbox forum text
+    (
+        """We configured constrained delegation for cifs and Microsoft Virtual System Migration Service on both computer objects (Trust this computer for delegation to specified services only - Use Kerberos only), but Move-VM started from the management server still fails with 0x8009030E.""",
+        "kerberos_only_delegation",
+    ),
+    # 26 VMM job: 0x8009030E wrapped by 12700
+    (
+        """Error (12700)
+VMM cannot complete the host operation on the hv31.fabrikam.com server because of the error: Virtual machine migration operation for 'SP-WFE1' failed at migration source 'HV30'. (Virtual machine ID 5E7F...)
+Failed to establish a connection with host 'HV31': No credentials are available in the security package (0x8009030E).
+Unknown error (0x8009030e)
+
+Recommended Action
+Resolve the host issue and then try the operation again.""",
+        "kerberos_delegation_missing",
+    ),
+    # 27 vFC
+    (
+        """Move-VM : Virtual machine migration operation for 'ORA-RAC1' failed at migration destination 'HV40'.
+Synthetic Fibre Channel Port: Failed to finish reserving resources: virtual SAN 'FabricB' does not exist on this host.""",
+        "vfc_san_missing",
+    ),
+    # 28 cancelled by user in VMM
+    (
+        """Error (12711) VMM cannot complete the WMI operation on the server (hv05.corp.example) because of an error: [MSCluster...] The operation was canceled by the user. (0x800704C7)""",
+        "migration_cancelled",
+    ),
+    # 29 timeout
+    (
+        """Move-VM : Virtual machine migration operation for 'BIGSQL' failed at migration source 'HV1'. This operation returned because the timeout period expired. (0x800705B4)""",
+        "slow_migration_network",
+    ),
+    # 30 vm stopped
+    (
+        """Live migration of 'Virtual Machine TERM3' failed. Virtual machine migration operation for 'TERM3' was cancelled because the virtual machine 'TERM3' was turned off.""",
+        "vm_stopped_during_migration",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "cause"), PASTES, ids=[f"{p[1]}-{i}" for i, p in enumerate(PASTES)])
+def test_pasted_errors_rank_their_cause_in_the_top_two(text: str, cause: str) -> None:
+    ranked = [c.id for c in explain_text(text).causes]
+    assert cause in ranked[:2], ranked[:3]
+
+
+# One-line statements of the same causes in other words: a group is recognised by its meaning,
+# whatever the wording.
+RESTATED = [
+    ("Hyper-V could not find a virtual switch named 'Prod-LAN' on 'HV2'.", "virtual_switch_missing"),
+    (
+        "The virtual network adapter 'NIC1' is connected to switch 'Corp', which is not present on the destination host.",
+        "virtual_switch_missing",
+    ),
+    (
+        "Live migration is turned off on the destination server HV5. Enable incoming and outgoing live migrations first.",
+        "migration_disabled_or_vmms_down",
+    ),
+    ("Set-VMHost: live migration is currently disabled for this host.", "migration_disabled_or_vmms_down"),
+    (
+        "The virtual machine cannot be moved because its version 5.0 is older than the minimum version supported by Windows Server 2025.",
+        "vm_version_unsupported",
+    ),
+    (
+        "Cannot migrate 'X': VM configuration version 8.0 is not compatible with the destination host running Windows Server 2016.",
+        "vm_version_unsupported",
+    ),
+    (
+        "Migration fails: the processors on source and destination are from different vendors (Intel to AMD).",
+        "processor_incompatible",
+    ),
+    (
+        "Move-VM: The virtual machine 'SQL' cannot be moved because the destination processor does not support features in use (AVX-512).",
+        "processor_incompatible",
+    ),
+    (
+        "Move-VM : Failed to establish a connection with host 'HV2': The connection was refused. Port 6600.",
+        "migration_network_unreachable_or_firewall",
+    ),
+    ("Hyper-V migration error 0x8007274C connection timed out to hv-b", "migration_network_unreachable_or_firewall"),
+    (
+        "Delegation is configured only on HV1, not on HV2, so moving back from HV2 fails with 0x8009030E.",
+        "kerberos_delegation_missing",
+    ),
+    (
+        "Move-VM fails with 'No credentials are available in the security package' when run from a jump host; works when run locally on the source.",
+        "credssp_remote_start",
+    ),
+    (
+        "The Kerberos constrained delegation for 'Microsoft Virtual System Migration Service' is missing on the computer object of HV3.",
+        "kerberos_delegation_missing",
+    ),
+    (
+        "Access to the path '\\\\nas\\vms\\x.vhdx' is denied. The share permissions only allow the admin group, not the Hyper-V computer accounts.",
+        "storage_access_denied",
+    ),
+    (
+        "The destination path D:\\Hyper-V does not exist on HV7; the VM's configuration uses D: and HV7 only has C:.",
+        "destination_path_missing",
+    ),
+    (
+        "Failed to create the virtual hard disk at the destination: Access denied (0x80070005) on \\\\fs2\\vmstore.",
+        "storage_access_denied",
+    ),
+    (
+        "Kerberos error: KRB_AP_ERR_TKT_NYV, the ticket is not yet valid; the clock on hv3 is 10 minutes behind the DC.",
+        "clock_skew",
+    ),
+    (
+        "Live migration authentication failed: source uses Kerberos, destination is set to CredSSP.",
+        "auth_type_mismatch",
+    ),
+    (
+        'Virtueller Computer "SQL" konnte nicht verschoben werden: Livemigration ist auf dem Zielhost deaktiviert.',
+        "migration_disabled_or_vmms_down",
+    ),
+    ("Le commutateur virtuel « Externe » est introuvable sur l’hôte « HV2 ».", "virtual_switch_missing"),
+    (
+        "Migração ao vivo falhou: o comutador virtual 'LAN' não foi encontrado no host de destino.",
+        "virtual_switch_missing",
+    ),
+    ("Move-VM : 仮想スイッチ 'Ext' が見つかりませんでした。", "virtual_switch_missing"),
+    (
+        "Не удалось выполнить динамическую миграцию: версия конфигурации 5.0 не поддерживается на узле HV3.",
+        "vm_version_unsupported",
+    ),
+    ("실시간 마이그레이션 실패: 대상 호스트의 프로세서가 호환되지 않습니다.", "processor_incompatible"),
+    ("虚拟机迁移失败：目标主机上的实时迁移已禁用。", "migration_disabled_or_vmms_down"),
+    ("Move-VM : The operation on computer 'HV2' failed: WinRM cannot complete the operation.", "winrm_unreachable"),
+]
+
+
+@pytest.mark.parametrize(("text", "cause"), RESTATED, ids=[f"{p[1]}-{i}" for i, p in enumerate(RESTATED)])
+def test_restated_causes_rank_in_the_top_two(text: str, cause: str) -> None:
+    ranked = [c.id for c in explain_text(text).causes]
+    assert cause in ranked[:2], ranked[:3]
+
+
+def test_a_cancelled_move_is_told_apart_only_as_far_as_the_text_allows() -> None:
+    def ranked(text: str) -> list[str]:
+        return [c.id for c in explain_text(text).causes]
+
+    by_user = ranked("Move-VM : The operation was canceled by the user. (0x800704C7)")
+    assert by_user[0] == "migration_cancelled" and "vm_stopped_during_migration" not in by_user
+    timed_out = ranked("Move-VM : This operation returned because the timeout period expired. (0x800705B4)")
+    assert timed_out[0] == "slow_migration_network" and "vm_stopped_during_migration" not in timed_out
+    stopped = ranked(
+        "Virtual machine migration operation for 'TERM3' was cancelled because the virtual machine 'TERM3' was shut down."
+    )
+    assert stopped[0] == "vm_stopped_during_migration"
+    unexplained = ranked("Move-VM : Virtual machine migration operation for 'TERM3' was cancelled.")
+    assert set(unexplained[:2]) == {"migration_cancelled", "vm_stopped_during_migration"}
+
+
+def test_a_missing_virtual_san_is_not_mistaken_for_a_missing_switch() -> None:
+    ranked = [
+        c.id
+        for c in explain_text(
+            "Compare-VM: Could not find virtual SAN 'Production' on host 'HV04'. "
+            "(Fibre Channel adapter 'Fibre Channel Adapter', WWPN set A C003FF0000FFFF00)"
+        ).causes
+    ]
+    assert ranked[0] == "vfc_san_missing" and "virtual_switch_missing" not in ranked
+
+
+def test_a_number_at_the_end_of_a_sentence_is_still_an_error_code_and_a_version_is_not() -> None:
+    codes = [m.value for m in explain_text("The move fails with error 10060.").matches if m.kind == "code"]
+    assert codes == ["0x8007274C"]
+    assert not [m for m in explain_text("Fehler 5.0 ist die Version").matches if m.kind == "code"]

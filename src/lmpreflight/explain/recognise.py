@@ -18,9 +18,10 @@ _HEX = re.compile(r"0x([0-9a-f]{1,8})(?![0-9a-z])")
 _BARE_HEX = re.compile(r"(?<![0-9a-z<-])([89abc][0-9a-f]{7})(?![0-9a-z>-])")
 _CODE_CONTEXT = re.compile(r"code|error|fehler|erreur|errore|erro|ошибк|hresult|エラー|오류|错误|錯誤")
 _DECIMAL = re.compile(r"(?<![\w.-])(-?\d{9,10})(?![\w.])")
-# "error 10061", "Fehler: 1326", "error code = 5", "エラー 10060" (one optional space each: the text is canonical).
+# "error 10061", "Fehler: 1326", "error code = 5", "エラー 10060" (one optional space each: the text is canonical);
+# a sentence may end right after the number ("fails with error 10060."), a version may not ("error 5.0").
 _WIN32 = re.compile(
-    r"(?:error|fehler|erreur|errore|erro|ошибка|エラー|오류|错误|錯誤) ?(?:code ?)?[:=#]? ?(\d{1,5})(?![\d.])"
+    r"(?:error|fehler|erreur|errore|erro|ошибка|エラー|오류|错误|錯誤) ?(?:code ?)?[:=#]? ?(\d{1,5})(?!\d|[.,]\d)"
 )
 # Windows socket errors by name or in the "(10061)" form .NET and WinRM print.
 _SOCKET_NAME = re.compile(r"wsae(connrefused|timedout|connreset|connaborted|hostunreach|netunreach)")
