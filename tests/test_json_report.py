@@ -11,6 +11,7 @@ from rich.console import Console
 
 from lmpreflight.report.actions import before_the_move, numbered
 from lmpreflight.report.build import build_report
+from lmpreflight.report.fixscript import plan_fixes
 from lmpreflight.report.json_report import render_json
 from lmpreflight.report.model import REPORT_SCHEMA_VERSION
 from lmpreflight.report.text import render_text
@@ -105,3 +106,16 @@ def test_analyze_json_on_stdout_and_in_a_file_carry_the_steps(tmp_path, capsys, 
     on_stdout = validate_report_json(out)
     in_file = validate_report_json((tmp_path / "r.json").read_text())
     assert on_stdout["before_the_move"] == in_file["before_the_move"] != []
+
+
+def test_a_vm_fix_that_runs_on_the_destination_is_listed_there() -> None:
+    """The missing switch is created on the destination, though the result is about the VM."""
+    document = json.loads(render_json(broken_report()))
+    places = {
+        cid: group["place"] for group in document["before_the_move"] for a in group["actions"] for cid in a["check_ids"]
+    }
+    assert places["vm.switches-on-destination"] == "destination"
+    assert places["vm.configuration-version"] == "source"
+    plan = plan_fixes(broken_report())
+    assert "vm.switches-on-destination" in [step.check_id for step in plan.steps["destination"]]
+    assert "vm.switches-on-destination" not in [step.check_id for step in plan.steps["source"]]

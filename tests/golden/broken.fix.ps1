@@ -99,11 +99,6 @@ if ($Part -eq 'Source') {
     # Not automated: needs a decision or downtime
     # Eject local media, and move with storage or place every VM file on shared storage.
 
-    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
-    # Not automated: needs a decision or downtime
-    # Create the switch(es) on HV03 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
-    #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false
-
     # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
     # Not automated: needs a decision or downtime
     # Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.
@@ -141,6 +136,11 @@ if ($Part -eq 'Destination') {
     } {
         Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
     }
+
+    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
+    # Not automated: needs a decision or downtime
+    # Create the switch(es) on HV03 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
+    #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false
 
     # After Part Directory has replicated, renew this host's tickets.
     Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'

@@ -1,15 +1,16 @@
 """The "Before the move" list every report opens with: what to do, grouped by where it is
 done, in the order to do it, one step per root cause.
 
-Where a step runs comes from the check's own fix step when it has one, else from the result's
-subject. Steps that are the same change in the same place (a disabled firewall rule blocks
-TCP 6600, so both checks say "enable the rule") are merged into one step naming every check
-behind it. Directory changes come first (hosts must renew their tickets after them), then
+Where a step runs comes from the check's own fix step when it has one, else from the host its
+remediation says to run on, else from the result's subject. Steps that are the same change in
+the same place (a disabled firewall rule blocks TCP 6600, so both checks say "enable the rule")
+are merged into one step naming every check behind it. Directory changes come first (hosts must renew their tickets after them), then
 the source, then the destination, then what only the network team can change.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,7 +39,7 @@ class ActionGroup:
     actions: list[Action] = field(default_factory=list)
 
 
-def place_of(result: ResultOut) -> Place:
+def place_of(result: ResultOut, report: Report) -> Place:
     """Where the fix for ``result`` is done."""
     fix = result.remediation
     where = (fix.run_on or "").casefold() if fix else ""
@@ -48,7 +49,22 @@ def place_of(result: ResultOut) -> Place:
         return result.fix_step.runs_on
     if "domain admin" in where or "dns administrator" in where or "active directory" in where:
         return "directory"
-    return "destination" if result.subject == "destination" else "source"
+    # A VM's result is about the VM, not a host: the host its fix runs on decides (a missing
+    # switch is created on the destination).
+    return _host_first_named(where, report) or ("destination" if result.subject == "destination" else "source")
+
+
+def _host_first_named(where: str, report: Report) -> Literal["source", "destination"] | None:
+    """The role of the host a remediation's "run on" starts with: 'HV02', 'hv02.corp.example',
+    'the destination host (and …)', 'HV01, then HV02'."""
+    first = re.match(r"(?:the )?([^\s,(]+)", where)
+    if first is None:
+        return None
+    word = first.group(1)
+    for host in report.hosts:
+        if word in (host.role, host.name.casefold(), (host.fqdn or host.target).casefold()):
+            return host.role
+    return None
 
 
 def subject_name(result: ResultOut) -> str:
@@ -70,7 +86,7 @@ def before_the_move(report: Report) -> list[ActionGroup]:
     groups = {place: ActionGroup(place, _label(place, report)) for place in PLACES}
     merged: dict[str, Action] = {}
     actionable = [
-        (place_of(r), r)
+        (place_of(r, report), r)
         for r in report.results
         if r.status in ACTIONABLE and r.remediation is not None and r.accepted is None
     ]

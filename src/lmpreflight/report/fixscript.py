@@ -62,9 +62,9 @@ class FixPlan:
         return any(step.change for step in self.steps[place])
 
 
-def _manual(r: ResultOut) -> tuple[ScriptPlace, ScriptStep]:
+def _manual(r: ResultOut, report: Report) -> tuple[ScriptPlace, ScriptStep]:
     fix = r.remediation
-    return place_of(r), ScriptStep(
+    return place_of(r, report), ScriptStep(
         r.check_id,
         r.message,
         "Not automated: needs a decision or downtime",
@@ -73,10 +73,10 @@ def _manual(r: ResultOut) -> tuple[ScriptPlace, ScriptStep]:
     )
 
 
-def _step(r: ResultOut) -> tuple[ScriptPlace, ScriptStep]:
+def _step(r: ResultOut, report: Report) -> tuple[ScriptPlace, ScriptStep]:
     step = r.fix_step
     if step is None:
-        return _manual(r)
+        return _manual(r, report)
     return step.runs_on, ScriptStep(r.check_id, r.message, step.description, step.needed, step.change, step.manual)
 
 
@@ -85,7 +85,7 @@ def plan_fixes(report: Report) -> FixPlan:
     for result in report.results:
         if result.status not in ("fail", "warn") or result.accepted is not None:
             continue
-        place, step = _step(result)
+        place, step = _step(result, report)
         held = report.held_fixes.get(place) if place != "network" else None
         if held and place == "directory":
             step = ScriptStep(
