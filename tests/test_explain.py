@@ -861,6 +861,56 @@ RESTATED = [
     ("실시간 마이그레이션 실패: 대상 호스트의 프로세서가 호환되지 않습니다.", "processor_incompatible"),
     ("虚拟机迁移失败：目标主机上的实时迁移已禁用。", "migration_disabled_or_vmms_down"),
     ("Move-VM : The operation on computer 'HV2' failed: WinRM cannot complete the operation.", "winrm_unreachable"),
+    # The same groups in the other UI languages, without a code.
+    (
+        "La migrazione non riesce: la delega vincolata Kerberos per il servizio di migrazione non è configurata sull'account computer di HV1.",
+        "kerberos_delegation_missing",
+    ),
+    (
+        "A migração falha: a delegação restrita do Kerberos não está configurada na conta de computador do HV1.",
+        "kerberos_delegation_missing",
+    ),
+    (
+        "La migración falla: la delegación restringida de Kerberos no está configurada en la cuenta de equipo de HV1.",
+        "kerberos_delegation_missing",
+    ),
+    (
+        "Миграция не выполняется: ограниченное делегирование Kerberos не настроено для учетной записи компьютера HV1.",
+        "kerberos_delegation_missing",
+    ),
+    ("HV1 컴퓨터 계정에 Kerberos 제한된 위임이 구성되지 않았습니다.", "kerberos_delegation_missing"),
+    ("HV1 的计算机帐户上未配置 Kerberos 约束委派。", "kerberos_delegation_missing"),
+    ("Gli orologi dei computer client e server non sono sincronizzati. (0x80090324)", "clock_skew"),
+    (
+        "O relógio do HV3 está 7 minutos adiantado em relação ao controlador de domínio; a autenticação Kerberos falha.",
+        "clock_skew",
+    ),
+    ("Hyper-V 관리자: 라이브 마이그레이션 실패. 클라이언트와 서버 컴퓨터의 시계가 맞지 않습니다.", "clock_skew"),
+    (
+        "Move-VM : 仮想マシン 'SQL01' の構成バージョン 5.0 は、このホストではサポートされていません。",
+        "vm_version_unsupported",
+    ),
+    ("Move-VM : La versione 5.0 della macchina virtuale non è supportata da questo host.", "vm_version_unsupported"),
+    (
+        'Move-VM : Der Zielhost unterstützt die Konfigurationsversion 5.0 des virtuellen Computers "ALT01" nicht.',
+        "vm_version_unsupported",
+    ),
+    (
+        "Die Livemigration schlägt fehl: Port 6600 ist auf HV2 nicht erreichbar (Test-NetConnection: TcpTestSucceeded : False).",
+        "migration_network_unreachable_or_firewall",
+    ),
+    (
+        "Move-VM : Le processeur de l'ordinateur de destination ne prend pas en charge les fonctionnalités utilisées par l'ordinateur virtuel.",
+        "processor_incompatible",
+    ),
+    (
+        "Move-VM : The Hyper-V Virtual Machine Management service on 'HV2' is not accepting migration connections.",
+        "migration_disabled_or_vmms_down",
+    ),
+    (
+        'Move-VM : Die Livemigration ist auf dem Host "HV2" nicht aktiviert. Aktivieren Sie eingehende und ausgehende Livemigrationen.',
+        "migration_disabled_or_vmms_down",
+    ),
 ]
 
 
