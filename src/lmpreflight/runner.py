@@ -283,13 +283,16 @@ def vm_readiness(
     # Whether a check's facts are there is the same for every VM: decided once, not per VM.
     host_context = selection.context(source, destination, ())
     unmet = {check.id: unmet_need(check, host_context) for check in vm_checks}
+    fixed = [(check.id, missing.status) for check in vm_checks if (missing := unmet[check.id]) is not None]
+    live = [check for check in vm_checks if unmet[check.id] is None]
     summary = []
     for vm in source.vms or []:
         context = selection.context(source, destination, (vm.name,))
         found: dict[Status, set[str]] = {}
-        for check in vm_checks:
-            missing = unmet[check.id]
-            for finding in [missing] if missing is not None else call_check(check, context):
+        for check_id, status in fixed:
+            found.setdefault(status, set()).add(check_id)
+        for check in live:
+            for finding in call_check(check, context):
                 found.setdefault(finding.status, set()).add(check.id)
         judged = [status for status in found if status != Status.SKIP]
         blocking = found.get(Status.FAIL, set()) | found.get(Status.ERROR, set())

@@ -98,8 +98,9 @@ def fqdn_of(host: HostFacts) -> str:
 
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
     """The VMs the user named, each with its facts on the source (``None`` if absent)."""
-    context.required("source").vms  # noqa: B018 - raises MissingFact when the VMs were not collected
-    return [(name, context.source.vm(name)) for name in context.vms]
+    need(context.source.vms, "source.vms")
+    find = context.source.vm
+    return [(name, find(name)) for name in context.vms]
 
 
 def vm_collection_error(context: Context, name: str) -> CollectionError | None:

@@ -47,18 +47,18 @@ STEADY_STATES = ("Running", "Off", "Saved", "Paused")
 """VM states a move can start from; the others (Stopping, Saving, Starting, ...) are transitions."""
 
 
-def _present_vms(context: Context) -> Iterator[VirtualMachine]:
+def _present_vms(context: Context) -> list[VirtualMachine]:
     """The selected VMs that exist on the source; absent ones are reported by vm.exists-on-source."""
     if not context.vms:
         raise NotApplicable("no VM was selected (--vm)")
     selected = selected_vms(context)
     present = [vm for _name, vm in selected if vm is not None]
-    unread = [e for name, vm in selected if vm is None and (e := vm_collection_error(context, name)) is not None]
-    if not present and unread:
-        raise MissingFact(f"source.{unread[0].section}")
     if not present:
+        unread = [e for name, _vm in selected if (e := vm_collection_error(context, name)) is not None]
+        if unread:
+            raise MissingFact(f"source.{unread[0].section}")
         raise NotApplicable("none of the selected VMs exists on the source")
-    yield from present
+    return present
 
 
 @check(
