@@ -153,23 +153,31 @@ def test_positional_parameters_of_real_event_xml_are_read(tmp_path: Path) -> Non
     assert incident.vm == "APP9" and incident.explanation.causes[0].id == "virtual_switch_missing"
 
 
-def test_get_winevent_json_without_message_uses_the_manifest_parameter(tmp_path: Path) -> None:
+def _high_availability_json(tmp_path: Path, event_id: int, values: list[str]) -> Path:
+    """Get-WinEvent | ConvertTo-Json of one High-Availability event without its Message."""
     item = {
         "TimeCreated": "2026-11-21T08:14:03Z",
-        "Id": 21502,
+        "Id": event_id,
         "ProviderName": "Microsoft-Windows-Hyper-V-High-Availability",
         "LogName": "Microsoft-Windows-Hyper-V-High-Availability-Admin",
         "Level": 2,
-        "Properties": [
-            {"Value": "Virtual Machine APP9"},
-            {"Value": "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"},
-            {
-                "Value": "'APP9' failed to live migrate because a virtual switch used by the VM does not exist on 'HV12'."
-            },
-        ],
+        "Properties": [{"Value": value} for value in values],
     }
     path = tmp_path / "ha.json"
     path.write_text(json.dumps([item]))
+    return path
+
+
+def test_get_winevent_json_without_message_uses_the_manifest_parameter(tmp_path: Path) -> None:
+    path = _high_availability_json(
+        tmp_path,
+        21502,
+        [
+            "Virtual Machine APP9",
+            "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0",
+            "'APP9' failed to live migrate because a virtual switch used by the VM does not exist on 'HV12'.",
+        ],
+    )
     (event,) = read_event_file(path)
     assert event.message.startswith("'APP9' failed to live migrate")
 
@@ -234,17 +242,7 @@ def test_small_event_ids_other_providers_share_are_not_read_from_pasted_text() -
 
 
 def test_get_winevent_json_properties_fill_the_manifest_template(tmp_path: Path) -> None:
-    item = {
-        "TimeCreated": "2026-11-21T08:14:03Z",
-        "Id": 21145,
-        "ProviderName": "Microsoft-Windows-Hyper-V-High-Availability",
-        "LogName": "Microsoft-Windows-Hyper-V-High-Availability-Admin",
-        "Level": 2,
-        "Properties": [{"Value": "Virtual Machine APP9"}, {"Value": "HV12"}],
-    }
-    path = tmp_path / "ha.json"
-    path.write_text(json.dumps([item]))
-    (event,) = read_event_file(path)
+    (event,) = read_event_file(_high_availability_json(tmp_path, 21145, ["Virtual Machine APP9", "HV12"]))
     assert event.message == (
         "'Virtual Machine APP9' failed to live migrate because a virtual switch used by the VM is disconnected "
         "on the destination node 'HV12'."
