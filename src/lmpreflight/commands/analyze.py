@@ -18,7 +18,7 @@ from lmpreflight.report.catalogue import checks_json, checks_markdown, checks_te
 from lmpreflight.report.json_report import report_json_schema
 
 
-@click.command("checks")
+@click.command("checks", short_help="List the registered checks.")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
@@ -32,7 +32,7 @@ def list_checks(output_format: str) -> None:
         click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
 
 
-@click.command()
+@click.command(short_help="Check a pair from two saved fact files.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @report_options
@@ -63,7 +63,7 @@ def _identity(facts: HostFacts) -> str:
     return (facts.identity.fqdn if facts.identity else facts.target).casefold()
 
 
-@click.command()
+@click.command(short_help="Print the JSON Schema of a document lmpreflight writes.")
 @click.argument("document", type=click.Choice(["report", "facts", "explanation", "plan"]))
 def schema(document: str) -> None:
     """Print the JSON Schema of the JSON report, a host-facts file, 'explain --json' or 'plan --json'."""

@@ -86,7 +86,7 @@ def live_check(
     )
 
 
-@click.command()
+@click.command(short_help="Collect both hosts live and check the move.")
 @click.argument("source")
 @click.argument("destination")
 @report_options
@@ -94,6 +94,7 @@ def live_check(
 @click.option(
     "--save-facts",
     "facts_dir",
+    metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
     help="Also save both hosts' facts in this folder (for 'analyze' later).",
 )
@@ -113,7 +114,7 @@ def check(
     sys.exit(live_check(source, destination, report, connect, connection.quiet, "check", facts_dir).exit_code)
 
 
-@click.command()
+@click.command(short_help="Collect one host's facts into a file.")
 @click.argument("host")
 @click.option(
     "-o",
@@ -172,7 +173,7 @@ def _report_collection(facts: HostFacts) -> int:
     return ExitCode.INCOMPLETE if facts.errors else ExitCode.READY
 
 
-@click.command("collector-script")
+@click.command("collector-script", short_help="Print the offline collector, for hosts WinRM cannot reach.")
 @click.option("--vm", "vms", multiple=True, metavar="NAME", help="A VM the move concerns (repeatable).")
 @click.option(
     "-o",

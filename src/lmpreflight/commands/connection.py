@@ -91,7 +91,12 @@ def connection_options(function: F) -> F:
                 help="Active Directory domain to read and authenticate to "
                 "(default: from each host's FQDN as typed, else from --user user@domain).",
             ),
-            click.option("--dns-server", metavar="ADDRESS[:PORT]", help="DNS server to ask (default: the system's)."),
+            click.option(
+                "--dns-server",
+                metavar="ADDRESS|NAME[:PORT]",
+                help="DNS server to ask, such as a DC: an address or a name, [IPv6]:PORT for IPv6 with a port "
+                "(default: the system's).",
+            ),
             click.option(
                 "--endpoint",
                 "endpoints",

@@ -56,11 +56,12 @@ def _host_label(path: Path, events: list[EventRecord]) -> str:
     return short_host_name(sorted(computers)[0]) if len(computers) == 1 else path.stem
 
 
-@click.command()
+@click.command(short_help="Explain the failed moves in the hosts' event logs.")
 @click.argument("hosts", nargs=-1, metavar="[SOURCE DESTINATION]")
 @click.option(
     "--since",
     "since_hours",
+    metavar="DURATION",
     default="24h",
     show_default=True,
     callback=lambda _ctx, _param, value: parse_since(value),

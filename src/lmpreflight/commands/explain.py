@@ -64,7 +64,9 @@ facts_option = click.option(
 )
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(
+    short_help="Explain a failed move from its error text or code.", context_settings={"ignore_unknown_options": True}
+)
 @click.argument("text", nargs=-1, required=True)
 @facts_option
 @click.option(

@@ -161,7 +161,7 @@ def _this_program() -> list[str]:
     return [sys.executable, "-m", "lmpreflight"]
 
 
-@click.group()
+@click.group(short_help="The built-in lab: simulated hosts, DNS and AD.")
 def lab() -> None:
     """The built-in lab: simulated Hyper-V hosts, DNS and Active Directory on loopback."""
 

@@ -32,7 +32,7 @@ FORMATS: tuple[Format, ...] = (
     Format("junit", "Write JUnit XML.", render_junit),
     Format(
         "fix-script",
-        "Write a PowerShell script that fixes what can be fixed safely (plan first, -Apply to change).",
+        "Write a PowerShell script that fixes what can be fixed safely (-WhatIf previews; each change is confirmed).",
         lambda report: powershell_text(render_fix_script(report)),
     ),
     Format("markdown", "Write a short Markdown summary for a change ticket.", render_markdown),

@@ -1,0 +1,45 @@
+"""What `--help` says agrees with the README, and the command list shows each command's whole summary."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import REPO, invoke
+
+README = (REPO / "README.md").read_text()
+
+
+def test_every_command_summary_is_whole_in_the_command_list(capsys, monkeypatch) -> None:
+    code, out, _ = invoke(capsys, monkeypatch, "--help")
+    assert code == 0
+    listed = dict(re.findall(r"^  (\S+)\s{2,}(.+)$", out.split("Commands:")[1], flags=re.MULTILINE))
+    mine = set(listed) - {"plan"}
+    assert mine >= {"analyze", "check", "checks", "collect", "collector-script", "demo", "diagnose", "explain", "lab"}
+    for name in mine:
+        assert not listed[name].endswith("..."), f"{name}: {listed[name]}"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown", "in_readme"),
+    [
+        ("check", "--dns-server ADDRESS|NAME[:PORT]", "--dns-server ADDRESS|NAME[:PORT]"),
+        ("check", "--save-facts DIR", "--save-facts DIR"),
+        ("check", "--timeout SECONDS", "--timeout SECONDS"),
+        ("check", "--password-env VAR", "--password-env VAR"),
+        ("collect", "--record DIR", "--record DIR"),
+        ("diagnose", "--since DURATION", "--since 24h"),
+    ],
+)
+def test_help_names_values_as_the_readme_does(command: str, shown: str, in_readme: str, capsys, monkeypatch) -> None:
+    code, out, _ = invoke(capsys, monkeypatch, command, "--help")
+    assert code == 0 and shown in out
+    assert in_readme in README
+
+
+def test_fix_script_help_describes_the_script_it_writes(capsys, monkeypatch) -> None:
+    """The script is a SupportsShouldProcess script: -WhatIf previews, each change is confirmed."""
+    _, out, _ = invoke(capsys, monkeypatch, "check", "--help")
+    assert "-WhatIf previews" in " ".join(out.split())
+    assert "-Apply" not in out and "-Apply" not in README
