@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 
+from lmpreflight.collect.directory import DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progress, collect_hosts
 from lmpreflight.errors import UserError
 from lmpreflight.explain.incidents import find_incidents
@@ -32,11 +33,16 @@ def _silent(host: str, stage: str) -> None:
 
 
 def collect_host(
-    target: str, options: CollectOptions, progress: Progress | None = None, gate: CredentialGate | None = None
+    target: str,
+    options: CollectOptions,
+    progress: Progress | None = None,
+    gate: CredentialGate | None = None,
+    directory: DirectorySessions | None = None,
 ) -> HostFacts:
     """One host's facts over WinRM, LDAP and DNS; what could not be read is recorded in ``errors``.
-    ``gate``: the password's fate shared with other hosts collected one by one (``plan``)."""
-    (facts,) = collect_hosts([target], options, progress or _silent, gate=gate)
+    ``gate`` and ``directory``: the password's fate and the LDAP connections shared with other
+    hosts collected one by one (``plan``)."""
+    (facts,) = collect_hosts([target], options, progress or _silent, gate=gate, directory=directory)
     return facts
 
 

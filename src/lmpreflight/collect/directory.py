@@ -15,7 +15,9 @@ import contextlib
 import math
 import re
 import ssl
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +45,9 @@ MAX_DCS = 3
 """Domain controllers tried per read; the rest of a long SRV list is not contacted."""
 CONNECT_TIMEOUT = 5.0
 RECEIVE_TIMEOUT = 10.0
+CONNECTIONS_PER_SERVER = 4
+"""Bound connections one run keeps open to one domain's DCs (or Global Catalogs) at most."""
+STALE_RETRIES = 3
 
 
 class DirectoryError(Exception):
@@ -267,6 +272,107 @@ def _connect(
     )
 
 
+_Key = tuple[DnsServer, str, str, DirectoryCredentials]
+
+
+@dataclass(frozen=True)
+class _DomainView:
+    """The part of a directory read that is the same for every host of the domain."""
+
+    trusts: list[Trust]
+    user: UserAccount | None
+
+
+class DirectorySessions:
+    """Bound LDAP connections shared by the hosts of one run.
+
+    Every host of a fleet is read in the same domain: a StartTLS handshake and a SASL bind
+    per host (twice, with the Global Catalog) cost far more than the host's searches, and
+    each bind is one more logon on the DC. Connections are opened as hosts need them, at
+    most ``per_server`` per (DNS server, domain, locator record, credentials), and lent to
+    one host at a time (an ldap3 connection is not thread-safe). The domain, locator and
+    credentials are part of the key, so a connection never serves another domain or user.
+    What does not depend on the host (the domain's trusts, the account the tool runs as) is
+    read once per domain and credentials."""
+
+    def __init__(self, per_server: int = CONNECTIONS_PER_SERVER) -> None:
+        self.per_server = per_server
+        self._lock = threading.Lock()
+        self._slots: dict[_Key, threading.BoundedSemaphore] = {}
+        self._idle: dict[_Key, list[tuple[Any, str]]] = {}
+        self._domain: dict[tuple[str, str, DirectoryCredentials], _DomainView] = {}
+        self._closed = False
+
+    def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _DomainView | None:
+        """What an earlier host read from this DC about the domain, if any."""
+        with self._lock:
+            return self._domain.get((dc_name.casefold(), domain.casefold(), credentials))
+
+    def keep_domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials, view: _DomainView) -> None:
+        with self._lock:
+            self._domain.setdefault((dc_name.casefold(), domain.casefold(), credentials), view)
+
+    def __enter__(self) -> DirectorySessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def borrow(
+        self,
+        server: DnsServer,
+        domain: str,
+        credentials: DirectoryCredentials,
+        deadline: float,
+        locator: str | None = None,
+    ) -> Iterator[tuple[Any, str, bool]]:
+        """A bound connection, its DC's name, and whether it served an earlier host. It goes
+        back to the pool when the block ends normally; after an error it is closed, since
+        its state is unknown."""
+        key = (server, domain.casefold(), locator or f"_ldap._tcp.dc._msdcs.{domain}", credentials)
+        with self._lock:
+            slots = self._slots.setdefault(key, threading.BoundedSemaphore(self.per_server))
+        if not slots.acquire(timeout=_remaining(deadline, math.inf)):
+            raise DirectoryError("no time left to read Active Directory (--timeout)")
+        try:
+            with self._lock:
+                idle = self._idle.get(key)
+                held = idle.pop() if idle else None
+            reused = held is not None
+            if held is None:
+                held = _connect(server, domain, credentials, deadline, locator)
+            else:
+                # This host's deadline bounds its reads, not the one of the host that opened it.
+                held[0].socket.settimeout(_remaining(deadline, RECEIVE_TIMEOUT))
+            returned = False
+            try:
+                yield held[0], held[1], reused
+                with self._lock:
+                    if not self._closed:
+                        self._idle.setdefault(key, []).append(held)
+                        returned = True
+            finally:
+                if not returned:
+                    _close(held[0])
+        finally:
+            slots.release()
+
+    def forget_idle(self) -> None:
+        """Close the idle connections, so the next host opens a fresh one."""
+        with self._lock:
+            idle = [held for pool in self._idle.values() for held in pool]
+            self._idle.clear()
+        for connection, _ in idle:
+            _close(connection)
+
+    def close(self) -> None:
+        """Unbind every idle connection; one still lent out is closed when it comes back."""
+        with self._lock:
+            self._closed = True
+        self.forget_idle()
+
+
 def tls_server_end_point(certificate: bytes) -> bytes:
     """RFC 5929 channel binding data for the server certificate: the certificate's hash with
     its own signature algorithm, SHA-256 when that is MD5 or SHA-1. It ties the NTLM or
@@ -320,86 +426,128 @@ def read_directory(
     fqdn: str,
     credentials: DirectoryCredentials,
     deadline: float,
+    sessions: DirectorySessions | None = None,
 ) -> DirectoryFacts:
     """The host's computer account (``None`` when there is none by that name), who holds its
     migration SPNs, the domain's trusts, and the DC's clock. ``domain`` is the one the admin
-    chose, never one a host reported; ``deadline`` (time.monotonic) bounds the whole read."""
-    from ldap3 import BASE, SUBTREE
-    from ldap3.core.exceptions import LDAPException
+    chose, never one a host reported; ``deadline`` (time.monotonic) bounds the whole read.
+    ``sessions`` shares bound connections with the other hosts of the run."""
+    if sessions is None:
+        with DirectorySessions() as own:
+            return read_directory(server, domain, computer_name, fqdn, credentials, deadline, own)
+    for _ in range(STALE_RETRIES):
+        try:
+            return _read_directory(server, domain, computer_name, fqdn, credentials, deadline, sessions)
+        except _StaleConnection:
+            # A DC closes connections idle for long (MaxConnIdleTime): the others kept are as old.
+            sessions.forget_idle()
+    raise DirectoryError(f"the domain controllers of {domain} kept closing the LDAP connection")
 
-    connection, dc_name = _connect(server, domain, credentials, deadline)
-    try:
-        root = base_dn(domain)
-        observer = datetime.now(UTC)
-        connection.search("", "(objectClass=*)", BASE, attributes=["currentTime", "rootDomainNamingContext"])
-        root_dse = connection.response[0]["raw_attributes"] if connection.response else {}
-        dc_time = _generalized_time(_first(root_dse, "currentTime"))
-        forest_dn = _first(root_dse, "rootDomainNamingContext")
-        forest = ".".join(p.split("=", 1)[1] for p in forest_dn.split(",")) if forest_dn else None
-        account = f"{computer_name.upper()}$"
-        connection.search(
-            root,
-            f"(&(objectClass=computer)(sAMAccountName={ldap_filter_value(account)}))",
-            SUBTREE,
-            attributes=[
-                "distinguishedName",
-                "sAMAccountName",
-                "dNSHostName",
-                "servicePrincipalName",
-                "msDS-AllowedToDelegateTo",
-                "msDS-AllowedToActOnBehalfOfOtherIdentity",
-                "objectSid",
-                "userAccountControl",
-            ],
-        )
-        entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
-        computer = None
-        if entries:
-            raw = entries[0]["raw_attributes"]
-            sids = _raw(raw, "objectSid")
-            acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
-            computer = ComputerAccount(
-                distinguished_name=entries[0]["dn"],
-                sam_account_name=_first(raw, "sAMAccountName") or account,
-                dns_host_name=_first(raw, "dNSHostName"),
-                service_principal_names=_all(raw, "servicePrincipalName"),
-                allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
-                user_account_control=int(_first(raw, "userAccountControl") or 0),
-                object_sid=sid_text(sids[0]) if sids else None,
-                allowed_to_act=allowed_sids(acting[0]) if acting else [],
+
+class _StaleConnection(Exception):
+    """A connection kept from an earlier host failed before answering this one."""
+
+
+def _read_directory(
+    server: DnsServer,
+    domain: str,
+    computer_name: str,
+    fqdn: str,
+    credentials: DirectoryCredentials,
+    deadline: float,
+    sessions: DirectorySessions,
+) -> DirectoryFacts:
+    from ldap3 import BASE, SUBTREE
+    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+    with sessions.borrow(server, domain, credentials, deadline) as (connection, dc_name, reused):
+        try:
+            root = base_dn(domain)
+            observer = datetime.now(UTC)
+            connection.search("", "(objectClass=*)", BASE, attributes=["currentTime", "rootDomainNamingContext"])
+            root_dse = connection.response[0]["raw_attributes"] if connection.response else {}
+            dc_time = _generalized_time(_first(root_dse, "currentTime"))
+            forest_dn = _first(root_dse, "rootDomainNamingContext")
+            forest = ".".join(p.split("=", 1)[1] for p in forest_dn.split(",")) if forest_dn else None
+            account = f"{computer_name.upper()}$"
+            connection.search(
+                root,
+                f"(&(objectClass=computer)(sAMAccountName={ldap_filter_value(account)}))",
+                SUBTREE,
+                attributes=[
+                    "distinguishedName",
+                    "sAMAccountName",
+                    "dNSHostName",
+                    "servicePrincipalName",
+                    "msDS-AllowedToDelegateTo",
+                    "msDS-AllowedToActOnBehalfOfOtherIdentity",
+                    "objectSid",
+                    "userAccountControl",
+                ],
             )
-        names = list(dict.fromkeys([computer_name, fqdn]))
-        # The forest comes from the DC's rootDSE: credentials go to its Global Catalog only
-        # when it is the chosen domain or a parent of it, so a DC cannot send them elsewhere.
-        inside = forest is not None and f".{domain}".casefold().endswith(f".{forest}".casefold())
-        holders = _forest_spn_holders(server, forest, credentials, deadline, names) if forest and inside else None
-        scope = "forest" if holders is not None else "domain"
-        if holders is None:
-            holders = _spn_holders(connection, root, names)
-        connection.search(
-            f"CN=System,{root}",
-            "(objectClass=trustedDomain)",
-            SUBTREE,
-            attributes=["trustPartner", "trustDirection", "trustAttributes"],
-        )
-        trusts = [_trust(e["raw_attributes"]) for e in connection.response if e.get("type") == "searchResEntry"]
-        user = _read_user(connection, root, _user_name(credentials.user))
-    except LDAPException as exc:
-        raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
-    finally:
-        _close(connection)
+            entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
+            computer = None
+            if entries:
+                raw = entries[0]["raw_attributes"]
+                sids = _raw(raw, "objectSid")
+                acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
+                computer = ComputerAccount(
+                    distinguished_name=entries[0]["dn"],
+                    sam_account_name=_first(raw, "sAMAccountName") or account,
+                    dns_host_name=_first(raw, "dNSHostName"),
+                    service_principal_names=_all(raw, "servicePrincipalName"),
+                    allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
+                    user_account_control=int(_first(raw, "userAccountControl") or 0),
+                    object_sid=sid_text(sids[0]) if sids else None,
+                    allowed_to_act=allowed_sids(acting[0]) if acting else [],
+                )
+            names = list(dict.fromkeys([computer_name, fqdn]))
+            # The forest comes from the DC's rootDSE: credentials go to its Global Catalog only
+            # when it is the chosen domain or a parent of it, so a DC cannot send them elsewhere.
+            inside = forest is not None and f".{domain}".casefold().endswith(f".{forest}".casefold())
+            holders = (
+                _forest_spn_holders(server, forest, credentials, deadline, names, sessions)
+                if forest and inside
+                else None
+            )
+            scope = "forest" if holders is not None else "domain"
+            if holders is None:
+                holders = _spn_holders(connection, root, names)
+            view = sessions.domain_view(dc_name, domain, credentials)
+            if view is None:
+                view = _read_domain_view(connection, root, credentials)
+                sessions.keep_domain_view(dc_name, domain, credentials, view)
+        except LDAPCommunicationError as exc:
+            if reused:
+                raise _StaleConnection() from exc
+            raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
+        except LDAPException as exc:
+            raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
     return DirectoryFacts(
         domain_dns_name=domain,
         domain_controller=dc_name,
         forest=forest,
         computer=computer,
-        user=user,
+        user=view.user,
         migration_spn_holders=holders,
         spn_search_scope=scope,
-        trusts=trusts,
+        trusts=view.trusts,
         dc_utc=dc_time,
         observer_utc=observer,
     )
+
+
+def _read_domain_view(connection: Any, root: str, credentials: DirectoryCredentials) -> _DomainView:
+    from ldap3 import SUBTREE
+
+    connection.search(
+        f"CN=System,{root}",
+        "(objectClass=trustedDomain)",
+        SUBTREE,
+        attributes=["trustPartner", "trustDirection", "trustAttributes"],
+    )
+    trusts = [_trust(e["raw_attributes"]) for e in connection.response if e.get("type") == "searchResEntry"]
+    return _DomainView(trusts, _read_user(connection, root, _user_name(credentials.user)))
 
 
 def _spn_holders(connection: Any, base: str, names: list[str]) -> list[SpnHolder]:
@@ -418,27 +566,34 @@ def _spn_holders(connection: Any, base: str, names: list[str]) -> list[SpnHolder
 
 
 def _forest_spn_holders(
-    server: DnsServer, forest: str, credentials: DirectoryCredentials, deadline: float, names: list[str]
+    server: DnsServer,
+    forest: str,
+    credentials: DirectoryCredentials,
+    deadline: float,
+    names: list[str],
+    sessions: DirectorySessions,
 ) -> list[SpnHolder] | None:
     """Who holds the migration SPNs anywhere in the forest, or ``None`` when no Global Catalog
     of the forest answered. An SPN must be unique in the whole forest: a duplicate in another
     domain breaks the Kerberos ticket as surely as one in the host's own, and a DC serves only
     its own domain. A Global Catalog (``_gc._tcp.<forest>``, port 3268) holds every domain's
     ``servicePrincipalName``, and the empty base searches all of them."""
-    from ldap3.core.exceptions import LDAPException
+    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
     try:
-        connection, _ = _connect(server, forest, credentials, deadline, f"_gc._tcp.{forest}")
+        with sessions.borrow(server, forest, credentials, deadline, f"_gc._tcp.{forest}") as (connection, _, reused):
+            try:
+                return _spn_holders(connection, "", names)
+            except LDAPCommunicationError as exc:
+                if reused:
+                    raise _StaleConnection() from exc
+                return None
+            except LDAPException:
+                return None
     except DirectoryError as exc:
         if exc.credentials_rejected:
             raise
         return None
-    try:
-        return _spn_holders(connection, "", names)
-    except LDAPException:
-        return None
-    finally:
-        _close(connection)
 
 
 def _read_user(connection: Any, root: str, name: str) -> UserAccount | None:

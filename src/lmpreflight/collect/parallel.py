@@ -17,7 +17,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from lmpreflight._version import __version__
-from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
+from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, DirectorySessions, read_directory
 from lmpreflight.collect.dns import DnsServer, dns_facts
 from lmpreflight.collect.recording import Transcript, refuse_existing, write_recording
 from lmpreflight.collect.script import RehearsalRequest, StageTwoRequest, render_collector
@@ -204,6 +204,7 @@ class _HostJob:
     cancel: threading.Event
     progress: Progress
     gate: CredentialGate = field(default_factory=CredentialGate)
+    directory: DirectorySessions = field(default_factory=DirectorySessions)
     deadline: float = 0.0
     stage_one: HostFacts | None = None
 
@@ -389,6 +390,7 @@ class _HostJob:
                     names.fqdn,
                     DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
                     self.deadline or time.monotonic() + options.timeout,
+                    self.directory,
                 )
                 if directory.computer is None:
                     errors.append(
@@ -433,10 +435,15 @@ def collect_hosts(
     progress: Progress = lambda host, stage: None,
     pair: bool = False,
     gate: CredentialGate | None = None,
+    directory: DirectorySessions | None = None,
 ) -> list[HostFacts]:
     """Facts for every host, in the order given. With ``pair``, hosts[0] is the source and
     hosts[1] the destination, and each tests TCP to the other's migration addresses.
-    ``gate`` shares one password's fate across calls (a fleet collects host by host)."""
+    ``gate`` shares one password's fate across calls (a fleet collects host by host), and
+    ``directory`` the LDAP connections (closed by the caller that passes it)."""
+    if directory is None:
+        with DirectorySessions() as own:
+            return collect_hosts(hosts, options, progress, pair, gate, own)
     if options.record_dir is not None:
         refuse_existing(options.record_dir, hosts)
     rendezvous = Rendezvous(hosts)
@@ -446,7 +453,7 @@ def collect_hosts(
     for index, host in enumerate(hosts):
         peer = hosts[1 - index] if pair else None
         role = ("source" if index == 0 else "destination") if pair else "source"
-        jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress, gate))
+        jobs.append(_HostJob(host, peer, role, options, rendezvous, cancel, progress, gate, directory))
     # A pair's hosts wait for each other after stage one: both must run at once.
     slots = threading.BoundedSemaphore(len(hosts) if pair else max(1, min(options.concurrency, len(hosts))))
 

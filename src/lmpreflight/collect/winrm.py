@@ -117,12 +117,18 @@ def _protocol(connection: Connection) -> Protocol:
 def _refuse_redirects(protocol: Protocol) -> None:
     """A WinRM listener never redirects; following one would hand the credentials (a full
     NTLM exchange) to whatever host the Location names. requests raises TooManyRedirects at
-    the first redirect when a session allows none."""
+    the first redirect when a session allows none.
+
+    The session also stops consulting the environment on every exchange: pywinrm has already
+    merged what it needs (the CA bundle, and ``no_proxy: *``, since no proxy is ever used)
+    when it built the session, but requests would still read the proxy variables and
+    evaluate them against the URL for each of a host's dozen exchanges."""
     transport = protocol.transport
     send = transport._send_message_request
 
     def without_redirects(session: requests.Session, prepared: requests.PreparedRequest) -> requests.Response:
         session.max_redirects = 0
+        session.trust_env = False
         return send(session, prepared)
 
     setattr(transport, "_send_message_request", without_redirects)  # noqa: B010 (an instance override)

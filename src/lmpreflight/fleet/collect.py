@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from lmpreflight.collect.directory import DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
@@ -46,23 +47,25 @@ def collect_inventory(
     ``check``; the others are collected regardless. One password is tried on one host at a
     time until a host accepts it, and not at all once one rejects it: a mistyped password
     costs one failed logon, not one per host (each counts towards the domain's lockout).
+    The hosts share their LDAP connections: one domain is bound a few times, not per host.
     """
     gate = CredentialGate(enabled=options.password is not None)
-
-    def one(host: InventoryHost) -> HostFacts:
-        return collect_host(host.target, host_options(host, options), gate=gate)
-
     results: dict[str, HostFacts] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
-    try:
-        futures = {pool.submit(one, host): host for host in hosts}
-        for future in as_completed(futures):
-            host = futures[future]
-            results[host.name] = future.result()
-            done(host, results[host.name])
-    except BaseException:
-        # Interrupted: hosts not started yet are not started at all.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
+    with DirectorySessions() as directory:
+
+        def one(host: InventoryHost) -> HostFacts:
+            return collect_host(host.target, host_options(host, options), gate=gate, directory=directory)
+
+        pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
+        try:
+            futures = {pool.submit(one, host): host for host in hosts}
+            for future in as_completed(futures):
+                host = futures[future]
+                results[host.name] = future.result()
+                done(host, results[host.name])
+        except BaseException:
+            # Interrupted: hosts not started yet are not started at all.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     return {host.name: results[host.name] for host in hosts}
