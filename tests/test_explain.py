@@ -905,6 +905,43 @@ RESTATED = [
         'Move-VM : Die Livemigration ist auf dem Host "HV2" nicht aktiviert. Aktivieren Sie eingehende und ausgehende Livemigrationen.',
         "migration_disabled_or_vmms_down",
     ),
+    # Start failures, VMM wrappers and RPC errors as they appear around a failed move.
+    (
+        "'APP1' could not be started because one of the Hyper-V components is not running. (Virtual machine ID 1A2B3C4D-0000-1111-2222-333344445555)",
+        "hypervisor_not_running",
+    ),
+    (
+        "Error (23008) The VM SQL5 cannot be migrated to Host hv9.corp.local because the VM is not compatible with the host's processor.",
+        "processor_incompatible",
+    ),
+    (
+        "Error (2912) An internal error has occurred trying to contact the hv3.corp.local server: : WinRM: URL: [http://hv3.corp.local:5985], Verb: [INVOKE], Method: [GetVersion]. Unknown error (0x80338012)",
+        "winrm_unreachable",
+    ),
+    (
+        "Move-VM: the destination host runs an older version of Hyper-V (Windows Server 2016) than the VM's configuration version 10.0 requires.",
+        "vm_version_unsupported",
+    ),
+    (
+        "Live migration from Windows Server 2012 R2 to Windows Server 2022 is not supported for VM version 5.0.",
+        "vm_version_unsupported",
+    ),
+    (
+        "Hyper-V Manager: There was an error during move operation. Migration operation on 'VM1' failed. The Virtual Machine Management Service failed to establish a connection for a Virtual Machine migration with host 'HV2': The remote procedure call failed and did not execute (0x800706BF).",
+        "migration_network_unreachable_or_firewall",
+    ),
+    (
+        "Move-VM : Failed to verify collection registry for virtual machine 'X': The system cannot find the file specified. (0x80070002). (Virtual Machine ID ...)",
+        "destination_path_missing",
+    ),
+    (
+        "Start-VM : 'X' failed to start. Microsoft Emulated IDE Controller: Failed to power on with Error 'The system cannot find the file specified.'",
+        "destination_path_missing",
+    ),
+    (
+        "Error (2912) An internal error has occurred trying to contact the 'hv3.corp.local' server: : NO_PARAM: NO_PARAM",
+        "winrm_unreachable",
+    ),
 ]
 
 
