@@ -84,6 +84,11 @@ def _model_type(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+@functools.cache
+def _field_annotations(model: type[BaseModel]) -> dict[str, Any]:
+    return {name: field.annotation for name, field in model.model_fields.items()}
+
+
 def normalise(value: Any, annotation: Any) -> Any:
     """Undo PowerShell 5.1 serialisation quirks in ``value`` expected to match ``annotation``."""
     item_type = _list_item_type(annotation)
@@ -97,10 +102,8 @@ def normalise(value: Any, annotation: Any) -> Any:
         return [normalise(item, item_type) for item in value]
     model = _model_type(annotation)
     if model is not None and isinstance(value, dict):
-        return {
-            key: normalise(item, model.model_fields[key].annotation) if key in model.model_fields else item
-            for key, item in value.items()
-        }
+        fields = _field_annotations(model)
+        return {key: normalise(item, fields[key]) if key in fields else item for key, item in value.items()}
     if isinstance(value, str):
         match = _MS_DATE.match(value)
         if match:
