@@ -446,6 +446,18 @@ CASES: list[Case] = [
     ),
     Case(
         "delegation.smb-share-server",
+        "cifs to the file server missing, the account delegating to a whole fleet",
+        _set(
+            "directory.computer.allowed_to_delegate_to",
+            [f"cifs/HV{n:03d}" for n in range(1, 13)],
+            "source",
+        ),
+        "warn",
+        "(its cifs entries: cifs/HV001, cifs/HV002, cifs/HV003, cifs/HV004, cifs/HV005, cifs/HV006, cifs/HV007, "
+        "cifs/HV008, cifs/HV009, cifs/HV010 and 2 more)",
+    ),
+    Case(
+        "delegation.smb-share-server",
         "started on the source",
         _set("directory.computer.allowed_to_delegate_to", [], "source"),
         "pass",

@@ -570,9 +570,16 @@ def _share_servers(context: Context) -> dict[str, list[tuple[str, str]]]:
     return servers
 
 
-def _cifs_entries(computer: ComputerAccount) -> list[str]:
-    """The account's cifs/ delegation entries (as listed; picked once per list, not per pair)."""
-    return list(_cifs_of(tuple(computer.allowed_to_delegate_to)))
+CIFS_ENTRIES_SHOWN = 10
+"""cifs/ entries a message names before "and N more": a host in a fleet delegates to hundreds."""
+
+
+def _cifs_entries(computer: ComputerAccount) -> str:
+    """The account's cifs/ delegation entries as a message lists them (picked once per list, not per pair)."""
+    entries = _cifs_of(tuple(computer.allowed_to_delegate_to))
+    shown = ", ".join(entries[:CIFS_ENTRIES_SHOWN]) or "none"
+    more = len(entries) - CIFS_ENTRIES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 @lru_cache(maxsize=4096)
@@ -652,7 +659,7 @@ def smb_share_server(context: Context) -> Iterator[Finding]:
         else:
             yield warned(
                 f"{seen}: {source} may not delegate to {', '.join(missing)} (its cifs entries: "
-                f"{', '.join(_cifs_entries(computer)) or 'none'}); a move started elsewhere cannot open the VM's files unless "
+                f"{_cifs_entries(computer)}); a move started elsewhere cannot open the VM's files unless "
                 f"{server} accepts {source} by resource-based delegation (not read); {acl_note}",
                 "source",
                 fix=delegation_fix(context.source, missing),
