@@ -942,6 +942,14 @@ RESTATED = [
         "Error (2912) An internal error has occurred trying to contact the 'hv3.corp.local' server: : NO_PARAM: NO_PARAM",
         "winrm_unreachable",
     ),
+    # Event 21024 is named by its text: a lost network after the move, or a creating account AD cannot resolve.
+    ("Event ID 21024", "vm_lost_network_after_move"),
+    (
+        "Log Name: Microsoft-Windows-Hyper-V-VMMS-Admin  Event ID: 21024  Level: Error  Description: Virtual machine "
+        "migration operation for 'RDS07' failed at migration source 'NODE2'. No mapping between account names and "
+        "security IDs was done. (0x80070534)",
+        "vm_owner_sid_unresolved",
+    ),
 ]
 
 
