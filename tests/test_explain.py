@@ -992,3 +992,26 @@ def test_a_number_at_the_end_of_a_sentence_is_still_an_error_code_and_a_version_
     codes = [m.value for m in explain_text("The move fails with error 10060.").matches if m.kind == "code"]
     assert codes == ["0x8007274C"]
     assert not [m for m in explain_text("Fehler 5.0 ist die Version").matches if m.kind == "code"]
+
+
+def test_text_a_console_cut_at_its_width_is_joined_before_matching() -> None:
+    message = (
+        "Move-VM : Virtual machine migration operation for 'FILE01' failed at migration source 'HYPERV-A'. The "
+        "Virtual Machine Management Service failed to establish a connection for a Virtual Machine migration with "
+        "host 'HYPERV-B': The credentials supplied to the package were not recognized. Make sure the operation is "
+        "initiated on the source host."
+    )
+    cut = "\n".join(message[i : i + 80] for i in range(0, len(message), 80))
+    assert "recogn\nized" in cut or "initiate\nd" in cut or any(len(line) == 80 for line in cut.splitlines())
+    phrases = [m.value for m in explain_text(cut).matches if m.kind == "message"]
+    assert "credentials supplied to the package were not recognized" in phrases
+
+
+def test_lines_without_a_repeated_console_width_keep_their_breaks() -> None:
+    from lmpreflight.explain.normalize import unwrap_console
+
+    prose = "\n".join(["a line of a forum post that is long enough to be looked at here, but alone", "next line"])
+    assert unwrap_console(prose) == prose
+    assert unwrap_console("short line\nanother\n") == "short line\nanother\n"
+    lengths = "\n".join(["x" * 70, "second", "y" * 75, "third"])
+    assert unwrap_console(lengths) == lengths

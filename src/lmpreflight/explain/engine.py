@@ -19,7 +19,7 @@ from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.decode import decode, hresult_from_win32
 from lmpreflight.explain.knowledge import LANGUAGES, KnowledgeBase, knowledge
 from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
-from lmpreflight.explain.normalize import canonical, unique_lines
+from lmpreflight.explain.normalize import canonical, unique_lines, unwrap_console
 from lmpreflight.explain.recognise import (
     find_events,
     find_hosts,
@@ -94,7 +94,7 @@ def explain_text(
     facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
     truncated = len(text) > MAX_TEXT
     raw = text[:MAX_TEXT].replace("\x00", "")
-    plain = canonical(unique_lines(raw))
+    plain = canonical(unique_lines(unwrap_console(raw)))
     kb = knowledge()
     scores: dict[str, _Score] = defaultdict(_Score)
     notes: list[str] = []

@@ -56,6 +56,37 @@ def unique_lines(text: str) -> str:
     return "\n".join(dict.fromkeys(text.splitlines()))
 
 
+# A console window hard-wraps long lines at its width; text copied out of it breaks there, in
+# the middle of a word ("No credentials are available in the secur" / "ity package").
+CONSOLE_MIN_WIDTH = 60
+
+
+def unwrap_console(text: str) -> str:
+    """Join the lines a console cut at its window width: when at least two lines share one length
+    of 60 or more characters and are followed by more text, each such line runs on into the next
+    without a separator. Other pastes are returned unchanged."""
+    lines = text.splitlines()
+    lengths: dict[int, int] = {}
+    for index, line in enumerate(lines[:-1]):
+        if len(line) >= CONSOLE_MIN_WIDTH and lines[index + 1]:
+            lengths[len(line)] = lengths.get(len(line), 0) + 1
+    if not lengths:
+        return text
+    width, count = max(lengths.items(), key=lambda item: (item[1], item[0]))
+    if count < 2:
+        return text
+    joined: list[list[str]] = []
+    running_on = False
+    for line in lines:
+        if running_on and line:
+            joined[-1].append(line)
+        else:
+            joined.append([line])
+        # A line cut at the width runs on; so does each further full-width piece of it.
+        running_on = len(line) == width
+    return "\n".join("".join(parts) for parts in joined)
+
+
 def canonical(text: str) -> str:
     """The form all patterns match against (see the module docstring)."""
     text = unicodedata.normalize("NFKC", repair_encoding(text)).translate(_QUOTES).lower()
