@@ -259,6 +259,7 @@ def test_html_matrix_in_chromium(lab: Lab, tmp_path: Path, capsys, monkeypatch) 
             "hv012.corp.example",
         ]
         page.locator("td.c.b").first.click()
+        page.locator("#detail .problem").first.wait_for()  # the problems' words are unpacked on demand
         detail = page.locator("#detail").inner_text()
         assert "HV004-VM01 (hv004.corp.example) → hv001.corp.example: blocked" in detail
         assert "vm.processor-compatibility" in detail
@@ -267,6 +268,7 @@ def test_html_matrix_in_chromium(lab: Lab, tmp_path: Path, capsys, monkeypatch) 
         page.fill("input[name=dest]", "hv005")
         assert page.locator("#matrix thead th.dest").all_inner_texts() == ["hv005.corp.example"]
         page.locator("details.hostp summary").last.click()
+        page.locator("details.hostp[open] .problem").first.wait_for()
         assert "collection.host" in page.locator("#hosts").inner_text()
         browser.close()
         assert errors == []
