@@ -86,9 +86,9 @@ def generated_scripts() -> dict[str, str]:
     """Name -> text of every PowerShell script or snippet the tool can hand to Windows or a user."""
     scripts = {
         "the stdin bootstrap (collect/script.py BOOTSTRAP)": BOOTSTRAP,
-        "collector.ps1.j2, live": render_collector(["SQL01", "WEB02"]),
+        "collector.ps1.j2, live": render_collector(["SQL01", "WEB02"], peer_names=["HV02", "hv02.corp.example"]),
         "collector.ps1.j2, live with events (diagnose)": render_collector(["SQL01"], events_hours=24),
-        "collector.ps1.j2, offline": render_collector(["SQL01"], "offline"),
+        "collector.ps1.j2, offline": render_collector(["SQL01"], "offline", peer_names=["hv02.corp.example"]),
     }
     seen = set(scripts.values())
     for name, report, _, _ in _reports_of_every_case():

@@ -32,6 +32,7 @@ CHECK_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*
 BUILTIN_MODULES = (
     "lmpreflight.checks.domain",
     "lmpreflight.checks.identity",
+    "lmpreflight.checks.resolver",
     "lmpreflight.checks.hyperv",
     "lmpreflight.checks.delegation",
     "lmpreflight.checks.credssp",

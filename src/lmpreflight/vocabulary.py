@@ -24,6 +24,7 @@ from lmpreflight.facts.model import (
     NetworkFacts,
     OsInfo,
     Rehearsal,
+    ResolverFacts,
     SecurityFacts,
     SessionFacts,
     StorageFacts,
@@ -278,6 +279,7 @@ class RequiredFacts:
     directory = _Required[DirectoryFacts]()
     dns = _Required[DnsFacts]()
     events = _Required[list[EventRecord]]()
+    resolver = _Required[ResolverFacts]()
 
     def __init__(self, host: HostFacts, role: str) -> None:
         self.host = host

@@ -1188,3 +1188,7 @@ CASES.append(Case("domain.dc-discovery", "DC published but silent", _dc_silent, 
 from tests.checks.identity_cases import IDENTITY_CASES  # noqa: E402
 
 CASES += IDENTITY_CASES
+
+from tests.checks.resolver_cases import RESOLVER_CASES  # noqa: E402
+
+CASES += RESOLVER_CASES

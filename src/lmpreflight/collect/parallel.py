@@ -287,7 +287,7 @@ class _HostJob:
                 raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", self.gate.hint)
             stage, answer = run_collector(
                 connection,
-                render_collector(options.vm_names, events_hours=options.events_hours),
+                render_collector(options.vm_names, events_hours=options.events_hours, peer_names=self.peer_names()),
                 self.stage_two_for,
                 deadline,
                 self.cancel,
@@ -330,15 +330,21 @@ class _HostJob:
         a host typed as an address is looked up under the name it reports, and the
         identity checks say that name was not verified."""
         typed = self.target.rstrip(".")
-        by_address = _is_address(typed)
-        if by_address and facts is not None and facts.identity is not None:
-            computer, fqdn = facts.identity.computer_name, facts.identity.fqdn
-        else:
-            computer, fqdn = short_host_name(typed), typed
-        domain = chosen_domain(self.options, None if by_address else typed)
-        if "." not in fqdn and domain is not None:
-            fqdn = f"{fqdn}.{domain}"
-        return _Names(computer, fqdn, domain)
+        if not _is_address(typed):
+            return typed_names(typed, self.options)
+        domain = chosen_domain(self.options, None)
+        if facts is not None and facts.identity is not None:
+            return _Names(facts.identity.computer_name, _qualified(facts.identity.fqdn, domain), domain)
+        return _Names(short_host_name(typed), typed, domain)
+
+    def peer_names(self) -> tuple[str, ...]:
+        """The peer's names for this host to resolve itself: as typed and as the FQDN the tool
+        resolves it by (both are in the peer's own DNS facts, to compare with). A peer typed
+        as an address has no name to resolve."""
+        if self.peer is None or _is_address(self.peer.rstrip(".")):
+            return ()
+        typed = self.peer.rstrip(".")
+        return tuple(dict.fromkeys([typed, typed_names(typed, self.options).fqdn]))
 
     def _with_tool_facts(self, facts: HostFacts, early: Future[_ToolFacts] | None) -> HostFacts:
         """Add what the tool reads itself (read early unless the host was typed as an address)."""
@@ -412,6 +418,16 @@ class _HostJob:
             options.dns, [self.target, names.fqdn], names.domain, self.deadline or time.monotonic() + options.timeout
         )
         return _ToolFacts(names, directory, dns, errors)
+
+
+def _qualified(name: str, domain: str | None) -> str:
+    return f"{name}.{domain}" if "." not in name and domain is not None else name
+
+
+def typed_names(typed: str, options: CollectOptions) -> _Names:
+    """Computer name, FQDN and domain of a host named ``typed`` (a name, not an address)."""
+    domain = chosen_domain(options, typed)
+    return _Names(short_host_name(typed), _qualified(typed, domain), domain)
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,16 @@ def bootstrap_arguments() -> list[str]:
     return ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encode_command(BOOTSTRAP)]
 
 
-def render_collector(vm_names: Sequence[str] = (), mode: str = "live", events_hours: int | None = None) -> str:
+def render_collector(
+    vm_names: Sequence[str] = (),
+    mode: str = "live",
+    events_hours: int | None = None,
+    peer_names: Sequence[str] = (),
+) -> str:
     """The collector for ``mode`` "live" (over WinRM, behind the bootstrap) or "offline"
     (run on the host by hand; also reads AD and DNS itself); with ``events_hours``, it also
-    reads the Hyper-V event logs of that many past hours (for diagnose)."""
+    reads the Hyper-V event logs of that many past hours (for diagnose). ``peer_names`` are
+    the other host's names for this host to resolve itself (offline: the default of -Peer)."""
     template = template_environment(autoescape=False).get_template("collector.ps1.j2")
     return template.render(
         vm_names=list(vm_names),
@@ -68,6 +74,7 @@ def render_collector(vm_names: Sequence[str] = (), mode: str = "live", events_ho
         events_hours=int(events_hours) if events_hours else None,
         max_events=MAX_EVENTS_PER_CHANNEL,
         firewall_rule_name=FIREWALL_RULE_NAME,
+        peer_names=list(dict.fromkeys(peer_names)),
     )
 
 

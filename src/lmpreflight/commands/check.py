@@ -176,22 +176,31 @@ def _report_collection(facts: HostFacts) -> int:
 @click.command("collector-script", short_help="Print the offline collector, for hosts WinRM cannot reach.")
 @click.option("--vm", "vms", multiple=True, metavar="NAME", help="A VM the move concerns (repeatable).")
 @click.option(
+    "--peer",
+    "peers",
+    multiple=True,
+    metavar="NAME",
+    help="The other host's name as the move will use it, for this host to resolve itself (repeatable; "
+    "the script's -Peer parameter overrides it).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the script to this file (UTF-8 with a byte-order mark) instead of standard output.",
 )
-def collector_script(vms: tuple[str, ...], output: Path | None) -> None:
+def collector_script(vms: tuple[str, ...], peers: tuple[str, ...], output: Path | None) -> None:
     """Print the offline collector script, for hosts WinRM cannot reach.
 
     Run it on the host in an elevated PowerShell session, then copy the file here and run
     'lmpreflight analyze':
 
     \b
-      powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json
+      powershell -ExecutionPolicy Bypass -File collect.ps1 -OutFile HV01.json -Peer hv02.corp.example
     """
     refuse_invalid_text(vms)
-    script = powershell_text(render_collector(vms, mode="offline"))
+    refuse_invalid_text(peers)
+    script = powershell_text(render_collector(vms, mode="offline", peer_names=peers))
     if output is not None:
         write_atomic(output, script)
         click.echo(f"wrote {output}", err=True)

@@ -29,6 +29,7 @@ from lmpreflight.facts.model import (
     VirtualMachine,
 )
 from lmpreflight.facts.msvm_error import read_msvm_error
+from lmpreflight.facts.nltest import parse_dsgetdc
 from lmpreflight.facts.validation import describe_validation_error
 
 COLLECTOR_FORMAT = 1
@@ -36,6 +37,9 @@ TOOL_SECTIONS = ("directory", "dns")
 """Read by the tool in a live collection; the offline script reads them on the host itself."""
 OPTIONAL_SECTIONS = ("events",)
 """Collected only when asked for (diagnose)."""
+LATER_SECTIONS = ("resolver",)
+"""Host sections newer than the first collector: a document (or a recording) from an older
+collector lacks them without any error, and the checks that read them say so."""
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
 
@@ -180,8 +184,10 @@ def facts_from_collector(
                 )
                 continue
             raw = {**raw, "observer_utc": observer_utc.isoformat()}
+        if name == "resolver":
+            raw = with_dc_locator_read(raw)
         if raw is None:
-            if name not in reported and name not in (*TOOL_SECTIONS, *OPTIONAL_SECTIONS):
+            if name not in reported and name not in (*TOOL_SECTIONS, *OPTIONAL_SECTIONS, *LATER_SECTIONS):
                 errors.append(CollectionError(section=name, message="the collector did not report this section"))
             continue
         if name == "vms":
@@ -199,6 +205,19 @@ def facts_from_collector(
         errors=errors,
         **values,
     )
+
+
+def with_dc_locator_read(raw: Any) -> Any:
+    """The resolver section with nltest's printed output read into the DC locator's fields."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("dc_locator"), dict):
+        return raw
+    locator = raw["dc_locator"]
+    if set(locator) - {"domain", "exit_code", "output"}:
+        return raw  # already read: fields beside the printed output are validated as they are
+    exit_code = locator.get("exit_code")
+    output = normalise(locator.get("output"), list[Any])
+    parsed = parse_dsgetdc(str(locator.get("domain") or ""), exit_code if isinstance(exit_code, int) else None, output)
+    return {**raw, "dc_locator": parsed}
 
 
 def with_stage_two(facts: HostFacts, answer: dict[str, Any]) -> HostFacts:

@@ -36,6 +36,7 @@ HOST_SECTIONS = (
     "security",
     "storage",
     "clock",
+    "resolver",
 )
 """Sections the collector reads on the host itself; the tool adds ``directory`` (LDAP) and ``dns``."""
 WHOLE_HOST = "winrm"
@@ -544,6 +545,54 @@ class DnsFacts(FactModel):
     dc_srv_error: str | None = None
 
 
+class NameLookup(FactModel):
+    """One name as the host's own resolver answers it (Resolve-DnsName with its defaults: the DNS
+    client cache, the hosts file, the host's DNS servers and, for single labels, LLMNR and
+    NetBIOS): what the host connects to when a move names that host."""
+
+    name: Name
+    addresses: list[Address] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Resolve-DnsName's error when the name did not resolve")
+
+
+class DcLocator(FactModel):
+    """The domain controller the host's DC locator hands out (``nltest /dsgetdc:<domain>``, read
+    from its output): the DC its Kerberos and Netlogon talk to."""
+
+    domain: str = Field(description="The domain asked for (the host's own)")
+    exit_code: int | None = None
+    domain_controller: str | None = Field(default=None, description="DC: without the leading backslashes")
+    address: str | None = Field(default=None, description="Address: without the leading backslashes")
+    domain_name: str | None = Field(default=None, description="Dom Name: (DNS or NetBIOS form)")
+    forest: str | None = Field(default=None, description="Forest Name:")
+    dc_site: str | None = Field(default=None, description="Dc Site Name: the DC's site")
+    client_site: str | None = Field(default=None, description="Our Site Name: the host's own site")
+    flags: list[str] = Field(default_factory=list, description="Flags: e.g. GC DS LDAP KDC WRITABLE CLOSE_SITE")
+    status: int | None = Field(default=None, description="The Win32 status of a failed lookup, e.g. 1355")
+    error: str | None = Field(
+        default=None, description="Why no DC came back: nltest's failure line, or output that could not be read"
+    )
+    output: list[str] = Field(default_factory=list, description="nltest's output as printed (stdout and stderr)")
+
+    @property
+    def found(self) -> bool:
+        return self.error is None and self.domain_controller is not None
+
+
+class ResolverFacts(FactModel):
+    """The host's own view of names and domain controllers, beside the tool's (``dns``): a
+    stale record, a hosts-file entry or a different DNS server on the host is seen only here."""
+
+    peer_names: list[NameLookup] = Field(
+        default_factory=list,
+        description="The peer host's names as this host resolves them; empty when the collection was not told the "
+        "peer (a single-host collect, an offline script run without -Peer)",
+    )
+    dc_locator: DcLocator | None = Field(
+        default=None, description="The host's DC locator answer; None when the host is not domain-joined"
+    )
+
+
 class EventRecord(FactModel):
     """One Hyper-V event from the host's logs (for diagnosing failed moves)."""
 
@@ -594,6 +643,11 @@ class HostFacts(FactModel):
     dns: DnsFacts | None = None
     events: list[EventRecord] | None = Field(
         default=None, description="Hyper-V events of the window asked for (collected by `diagnose` only)"
+    )
+    resolver: ResolverFacts | None = Field(
+        default=None,
+        description="The host's own name resolution of its peer and its DC locator answer (absent in facts from "
+        "collectors before it was read)",
     )
     errors: list[CollectionError] = Field(default_factory=list)
 

@@ -320,14 +320,11 @@ class Lab:
                 if dns_name in self.endpoints.global_catalogs:
                     port = self.endpoints.global_catalogs[dns_name]
                     table.add(f"_gc._tcp.{dns_name}", "SRV", f"0 100 {port} {domain.dc}")
-        for name in self.scenario.hosts:
-            fqdn = self.fqdn(name)
-            network = self.scenario.host_facts(name).get("network") or {}
-            for adapter in network.get("adapters", []):
-                if adapter.get("is_management"):
-                    for address in adapter.get("addresses", []):
-                        table.add(fqdn, "A", address["address"])
-                        table.add(reverse_name(address["address"]), "PTR", fqdn + ".")
+        # The same records every lab host's own resolver starts from (LabWorld.resolve_on).
+        for fqdn, addresses in self.world.host_records().items():
+            for address in addresses:
+                table.add(fqdn, "A", address)
+                table.add(reverse_name(address), "PTR", fqdn + ".")
         for change in self.scenario.dns_changes:
             name = reverse_name(change.name) if change.type == "PTR" and change.name[0].isdigit() else change.name
             table.replace(name, change.type, change.values)

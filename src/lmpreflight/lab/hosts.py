@@ -16,6 +16,7 @@ import json
 import re
 import threading
 import time
+import uuid
 import xml.etree.ElementTree as ET
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT, LANGUAGE_MODE_M
 from lmpreflight.collect.winrm import STAGE_ONE_MARKER
 from lmpreflight.facts.model import HOST_SECTIONS
 from lmpreflight.facts.windows import MIGRATION_PORT
-from lmpreflight.lab.scenario import HostSpec, Scenario
+from lmpreflight.lab.scenario import DnsChange, HostSpec, Scenario
 from lmpreflight.lab.wsman import ConnectionDropped
 
 FACT_QUERY = re.compile(r"^# lmpreflight-fact: (\w+)", re.M)
@@ -332,6 +333,8 @@ class LabHost:
             sections["session"] = {**sections["session"], "user": self.world.client_user}
         if isinstance(sections.get("network"), dict):
             sections["network"] = {**sections["network"], "port_tests": []}
+        if sections.get("resolver") is None:
+            sections["resolver"] = self.resolver_section(rendered_names(script, "LmpPeerNames"))
         errors = []
         for section, message in self.spec.section_errors.items():
             sections[section] = None
@@ -350,6 +353,20 @@ class LabHost:
             "sections": sections,
             "errors": errors,
         }
+
+    def resolver_section(self, peer_names: list[str]) -> dict[str, Any]:
+        """The resolver section as the collector prints it here: each peer name through this
+        host's resolver (its hosts file, then its DNS view) and nltest's own printed output."""
+        lookups = []
+        for name in peer_names:
+            addresses, error = self.world.resolve_on(self.name, name)
+            lookups.append({"name": name, "addresses": addresses, "error": error})
+        domain = (self.world.scenario.host_facts(self.name).get("domain") or {}).get("part_of_domain")
+        locator = None
+        if domain:
+            exit_code, output = self.world.dc_locator_output(self.name)
+            locator = {"domain": self.spec.domain, "exit_code": exit_code, "output": output}
+        return {"peer_names": lookups, "dc_locator": locator}
 
     def rehearse(self, ask: dict[str, Any]) -> list[dict[str, Any]]:
         """What Compare-VM answers on this host, run in a WinRM session (a network logon, so
@@ -374,9 +391,16 @@ class LabHost:
             )
             if vm is None:
                 result["error"] = f'Hyper-V was unable to find a virtual machine with name "{vm_name}".'
-            elif destination is None or not self._runs_hyperv(destination):
+            elif destination is None or not self._runs_hyperv(destination) or not self._reaches(destination, ask):
                 result["error"] = (
                     f"The Virtual Machine Management Service on host '{ask.get('destination')}' is not available."
+                )
+            elif not self._finds_dc():
+                result["error"] = (
+                    f"Virtual machine migration operation for '{vm_name}' failed at migration source '{self.name}'. "
+                    f"The Virtual Machine Management Service failed to authenticate the connection for a Virtual "
+                    f"Machine migration at the source host: No authority could be contacted for authentication. "
+                    f"(0x80090311)."
                 )
             elif not self._can_authenticate_to(destination):
                 result["error"] = (
@@ -389,6 +413,15 @@ class LabHost:
                 result["incompatibilities"] = self._incompatibilities(vm, destination)
             results.append(result)
         return results
+
+    def _reaches(self, destination: str, ask: dict[str, Any]) -> bool:
+        """Whether this host's own resolver leads the destination's name to the destination."""
+        addresses, _ = self.world.resolve_on(self.name, str(ask.get("destination", "")))
+        return any((found := self.world.owner_of(a)) is not None and found[0] == destination for a in addresses)
+
+    def _finds_dc(self) -> bool:
+        code, _ = self.world.dc_locator_output(self.name)
+        return code == 0
 
     def _runs_hyperv(self, host: str) -> bool:
         hyperv = self.world.scenario.host_facts(host).get("hyperv") or {}
@@ -512,10 +545,24 @@ def _verdict(
 
 def named_vms(script: str) -> list[str]:
     """The VM names the collector was rendered with ($LmpVmNames = @('a', 'b''c'))."""
-    match = re.search(r"^\$LmpVmNames = @\((.*)\)\r?$", script, re.M)
+    return rendered_names(script, "LmpVmNames")
+
+
+def rendered_names(script: str, variable: str) -> list[str]:
+    """The names a collector variable was rendered with (``$<variable> = @('a', 'b''c')``)."""
+    match = re.search(rf"^\${variable} = @\((.*)\)\r?$", script, re.M)
     if not match:
         return []
     return [value.replace("''", "'") for value in re.findall(r"'((?:[^']|'')*)'", match.group(1))]
+
+
+NO_SUCH_NAME = "DNS name does not exist"
+"""Resolve-DnsName's message for a name its resolver cannot find (DNS_ERROR_RCODE_NAME_ERROR, 9003)."""
+NO_SUCH_DOMAIN = "Getting DC name failed: Status = 1355 0x54b ERROR_NO_SUCH_DOMAIN"
+"""What nltest /dsgetdc prints when the DC locator finds no DC for the domain."""
+DC_FLAGS = "PDC GC DS LDAP KDC TIMESERV GTIMESERV WRITABLE DNS_DC DNS_DOMAIN DNS_FOREST"
+LAB_DC_ADDRESS = "127.0.0.1"
+"""Every lab DC listens on loopback (its A record in the lab's DNS)."""
 
 
 class LabWorld:
@@ -535,6 +582,68 @@ class LabWorld:
             if typed.casefold() in (name.casefold(), self.fqdn_of(name).casefold()):
                 return name
         return None
+
+    def host_records(self) -> dict[str, list[str]]:
+        """The A records the lab's DNS holds for its hosts (before any scenario change): each
+        host's name → the addresses of its management adapters."""
+        records: dict[str, list[str]] = {}
+        for name in self.scenario.hosts:
+            for adapter in self.adapters(name):
+                if adapter.get("is_management"):
+                    addresses = [str(a["address"]) for a in adapter.get("addresses", [])]
+                    records.setdefault(self.fqdn_of(name).lower(), []).extend(addresses)
+        return records
+
+    def _changes_seen_by(self, host: str) -> list[DnsChange]:
+        return [*self.scenario.dns_changes, *self.scenario.hosts[host].resolver.dns_changes]
+
+    def resolve_on(self, host: str, name: str) -> tuple[list[str], str | None]:
+        """What Resolve-DnsName answers on ``host`` for ``name``: a hosts-file entry first, then
+        the host's DNS view (the lab's DNS with the host's own differences); a single label is
+        asked with the host's primary DNS suffix (its domain). Not modelled: LLMNR and NetBIOS
+        fallback for single labels, so a short name DNS lacks fails here."""
+        spec = self.scenario.hosts[host]
+        typed = name.rstrip(".")
+        for entry, addresses in spec.resolver.hosts_file.items():
+            if entry.casefold() == typed.casefold():
+                return list(addresses), None
+        query = (typed if "." in typed else f"{typed}.{spec.domain}").lower()
+        records = self.host_records()
+        for change in self._changes_seen_by(host):
+            if change.type == "A":
+                records[change.name.rstrip(".").lower()] = list(change.values)
+        found = records.get(query)
+        if found:
+            return found, None
+        return [], f"{query} : {NO_SUCH_NAME}"
+
+    def dc_locator_output(self, host: str) -> tuple[int, list[str]]:
+        """What ``nltest /dsgetdc:<domain>`` prints on ``host``, and its exit code: the DC of the
+        host's domain with the sites, or ERROR_NO_SUCH_DOMAIN when the host's DNS does not
+        publish the domain's DC locator record (the locator asks DNS for it)."""
+        spec = self.scenario.hosts[host]
+        domain = self.scenario.domains[spec.domain]
+        record = f"_ldap._tcp.dc._msdcs.{spec.domain}".lower()
+        published = domain.publish_srv
+        for change in self._changes_seen_by(host):
+            if change.type == "SRV" and change.name.rstrip(".").lower() == record:
+                published = bool(change.values)
+        if not published:
+            return 1, [NO_SUCH_DOMAIN]
+        site = spec.resolver.site
+        dc_site = spec.resolver.dc_site or site
+        flags = DC_FLAGS + (" CLOSE_SITE" if dc_site == site else "") + " FULL_SECRET WS DS_8 DS_9 DS_10"
+        fields = (
+            ("DC", f"\\\\{domain.dc}"),
+            ("Address", f"\\\\{LAB_DC_ADDRESS}"),
+            ("Dom Guid", str(uuid.uuid5(uuid.NAMESPACE_DNS, spec.domain))),
+            ("Dom Name", spec.domain),
+            ("Forest Name", domain.forest or spec.domain),
+            ("Dc Site Name", dc_site),
+            ("Our Site Name", site),
+            ("Flags", flags),
+        )
+        return 0, [*(f"{label:>13}: {value}" for label, value in fields), "The command completed successfully"]
 
     def adapters(self, name: str) -> list[dict[str, Any]]:
         network = self.scenario.host_facts(name).get("network") or {}

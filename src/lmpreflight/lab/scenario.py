@@ -73,6 +73,26 @@ class Event(SpecModel):
     message: str
 
 
+class DnsChange(SpecModel):
+    name: str
+    type: Literal["A", "PTR", "SRV"]
+    values: list[str] = Field(default_factory=list, description="Empty removes the records")
+
+
+class ResolverSpec(SpecModel):
+    """How the host's own resolver and DC locator differ from the lab's DNS (by default they agree)."""
+
+    hosts_file: dict[str, list[str]] = Field(
+        default_factory=dict, description="Entries of the host's hosts file: name → addresses (they win over DNS)"
+    )
+    dns_changes: list[DnsChange] = Field(
+        default_factory=list,
+        description="What the host's own DNS servers answer differently from the lab's DNS (A and SRV records)",
+    )
+    site: str = Field("Default-First-Site-Name", description="The AD site the host is in")
+    dc_site: str | None = Field(None, description="The site of the DC its locator finds (default: the host's own)")
+
+
 class HostSpec(SpecModel):
     role: Literal["source", "destination", "other"] = "other"
     domain: str
@@ -99,18 +119,13 @@ class HostSpec(SpecModel):
     dns_name: str | None = Field(
         None, description="The host's name in DNS and AD when it reports another (a host lying about itself)"
     )
+    resolver: ResolverSpec = Field(default_factory=ResolverSpec)
     replay: str | None = Field(
         None,
         description="A folder written by '--record' for this host: its WinRM answers the collector with the "
         "recorded stdout and stderr instead of these facts (DNS and LDAP still come from them)",
     )
     facts: dict[str, Any]
-
-
-class DnsChange(SpecModel):
-    name: str
-    type: Literal["A", "PTR", "SRV"]
-    values: list[str] = Field(default_factory=list, description="Empty removes the records")
 
 
 class NetworkBlock(SpecModel):
