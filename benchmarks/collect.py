@@ -70,6 +70,8 @@ NAIVE_QUERIES = [
     ("storage", "(Get-VMHost).VirtualHardDiskPath"),
     ("storage", "Get-Volume | ConvertTo-Json"),
     ("storage", "Get-VMSan | ConvertTo-Json"),
+    ("resolver", "Resolve-DnsName -Name hv02.corp.example -Type A_AAAA | ConvertTo-Json"),
+    ("resolver", "nltest /dsgetdc:corp.example"),
 ]
 
 
