@@ -139,7 +139,7 @@ RESOLVER_CASES = [
         "info",
         "HV02 was not told its peer's names",
     ),
-    Case("resolver.peer-names", "older facts", _older_facts, "skip", "neither host's own resolver"),
+    Case("resolver.peer-names", "older facts", _older_facts, "skip", "HV01's own resolver was not read"),
     Case(
         "resolver.peer-names",
         "missing facts",
@@ -183,7 +183,13 @@ RESOLVER_CASES = [
         "warn",
         "could not be read (nltest printed no DC: line): Fehler",
     ),
-    Case("resolver.domain-controller", "older facts", _older_facts, "skip", "neither host's DC locator"),
+    Case(
+        "resolver.domain-controller",
+        "older facts",
+        _older_facts,
+        "skip",
+        "HV02's own resolver was not read (facts from a collector before lmpreflight read it)",
+    ),
     Case(
         "resolver.domain-controller",
         "missing facts",

@@ -144,11 +144,12 @@ def host_resolves_peer(context: Context) -> Iterator[Finding]:
     (cache, hosts file, DNS, LLMNR/NetBIOS for short names); an answer counts when it is one of
     the peer's own addresses, even if the tool resolved another of them. On the destination a
     problem only affects moving the VM back, so it is a warning."""
-    judged = 0
+    unjudged: list[str] = []
     for role in ROLES:
         host, peer = context.host(role), context.host(_peer_of(role))
         own = _own_view(context, role)
         if isinstance(own, str):
+            unjudged.append(own)
             yield info(f"{own}: its view of {peer.name}'s name is unknown", role)
             continue
         if not own.peer_names:
@@ -158,15 +159,15 @@ def host_resolves_peer(context: Context) -> Iterator[Finding]:
                 if is_address(typed)
                 else f"{host.name} was not told its peer's names (collected alone): its view of them is unknown"
             )
+            unjudged.append(reason)
             yield info(reason, role)
             continue
-        judged += 1
         view = _PeerView()
         for lookup in own.peer_names:
             _judge_lookup(view, lookup, peer)
         yield from _peer_findings(role, host, peer, own.peer_names, view)
-    if judged == 0:
-        raise NotApplicable("neither host's own resolver was asked for its peer's names (see the notes above)")
+    if len(unjudged) == len(ROLES):
+        raise NotApplicable("; ".join(unjudged))
 
 
 def _peer_findings(
@@ -226,22 +227,23 @@ def host_locates_dc(context: Context) -> Iterator[Finding]:
     and a delegation just changed may not have replicated there yet. A DC that DNS no longer
     lists is a cached, possibly retired one. Read with nltest /dsgetdc (without /force: the DC
     the host really uses)."""
-    judged = 0
+    unjudged: list[str] = []
     for role in ROLES:
         host = context.host(role)
         own = _own_view(context, role)
         if isinstance(own, str):
+            unjudged.append(own)
             yield info(own, role)
             continue
         if own.dc_locator is None:
             joined = host.domain is not None and host.domain.part_of_domain
             why = "no DC locator answer was recorded" if joined else "not domain-joined (domain.members judges that)"
+            unjudged.append(f"{host.name}: {why}")
             yield info(f"{host.name}: {why}", role)
             continue
-        judged += 1
         yield _locator_finding(role, host, own.dc_locator)
-    if judged == 0:
-        raise NotApplicable("neither host's DC locator was read (see the notes above)")
+    if len(unjudged) == len(ROLES):
+        raise NotApplicable("; ".join(unjudged))
 
 
 def _locator_fix(host: HostFacts, domain: str) -> Remediation:
