@@ -1015,3 +1015,7 @@ def test_lines_without_a_repeated_console_width_keep_their_breaks() -> None:
     assert unwrap_console("short line\nanother\n") == "short line\nanother\n"
     lengths = "\n".join(["x" * 70, "second", "y" * 75, "third"])
     assert unwrap_console(lengths) == lengths
+    log = "\n".join(
+        f"Event ID 21502: Live migration of 'VM{n:03d}' failed at migration source 'HV01'." for n in range(5)
+    )
+    assert unwrap_console(log) == log

@@ -94,7 +94,7 @@ def explain_text(
     facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
     truncated = len(text) > MAX_TEXT
     raw = text[:MAX_TEXT].replace("\x00", "")
-    plain = canonical(unique_lines(unwrap_console(raw)))
+    plain = canonical(unwrap_console(unique_lines(raw)))
     kb = knowledge()
     scores: dict[str, _Score] = defaultdict(_Score)
     notes: list[str] = []

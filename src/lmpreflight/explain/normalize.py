@@ -63,18 +63,23 @@ CONSOLE_MIN_WIDTH = 60
 
 def unwrap_console(text: str) -> str:
     """Join the lines a console cut at its window width: when at least two lines share one length
-    of 60 or more characters and are followed by more text, each such line runs on into the next
-    without a separator. Other pastes are returned unchanged."""
+    of 60 or more characters, are followed by more text, and at least one of them ends inside a
+    word (a letter or digit, then a lower-case letter on the next line), each line of that length
+    runs on into the next without a separator. Other pastes (logs whose lines happen to be
+    equally long, tables) are returned unchanged."""
     lines = text.splitlines()
     lengths: dict[int, int] = {}
+    cut_words: set[int] = set()
     for index, line in enumerate(lines[:-1]):
-        if len(line) >= CONSOLE_MIN_WIDTH and lines[index + 1]:
+        following = lines[index + 1]
+        if len(line) >= CONSOLE_MIN_WIDTH and following:
             lengths[len(line)] = lengths.get(len(line), 0) + 1
-    if not lengths:
+            if line[-1].isalnum() and following[0].islower():
+                cut_words.add(len(line))
+    candidates = [(count, width) for width, count in lengths.items() if count >= 2 and width in cut_words]
+    if not candidates:
         return text
-    width, count = max(lengths.items(), key=lambda item: (item[1], item[0]))
-    if count < 2:
-        return text
+    width = max(candidates)[1]
     joined: list[list[str]] = []
     running_on = False
     for line in lines:
