@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import resource
 import shutil
 import socket
@@ -53,16 +54,34 @@ GOAL_RSS_MIB = 500
 GOAL_HTML_SECONDS = 1.0
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (user and system)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def serve_lab(scenario_file: str, connection: Connection) -> None:
-    """The child process: the lab, until the parent says stop."""
+    """The child process: the lab, until the parent says stop; it tells its CPU time when asked."""
     scenario = load_scenario(scenario_file)
     with Lab(scenario, TUNING) as lab:
         names = {name: lab.fqdn(name) for name in scenario.hosts}
         connection.send((lab.collect_options(False, ()), names))
-        connection.recv()
+        while connection.recv() == "cpu":
+            connection.send(cpu_seconds())
 
 
-def collect(options: CollectOptions, names: dict[str, str], concurrency: int) -> tuple[float, float, dict[str, Any]]:
+@dataclasses.dataclass
+class Collection:
+    one: float
+    many: float
+    facts: dict[str, Any]
+    tool_cpu: float
+    lab_cpu: float
+    load: tuple[float, float]
+    """The machine's one-minute load average before and after the fleet collection."""
+
+
+def collect(options: CollectOptions, names: dict[str, str], concurrency: int, lab: Connection) -> Collection:
     hosts = [InventoryHost(name, fqdn) for name, fqdn in names.items()]
     singles = []
     for host in hosts[1:4]:
@@ -70,9 +89,15 @@ def collect(options: CollectOptions, names: dict[str, str], concurrency: int) ->
         collect_hosts([host.target], options)
         singles.append(time.perf_counter() - started)
     one = sorted(singles)[len(singles) // 2]
+    load_before = os.getloadavg()[0]
+    lab.send("cpu")
+    lab_before, tool_before = lab.recv(), cpu_seconds()
     started = time.perf_counter()
     facts = collect_inventory(hosts, dataclasses.replace(options, concurrency=concurrency))
-    return one, time.perf_counter() - started, facts
+    many = time.perf_counter() - started
+    lab.send("cpu")
+    lab_cpu, tool_cpu = lab.recv() - lab_before, cpu_seconds() - tool_before
+    return Collection(one, many, facts, tool_cpu, lab_cpu, (load_before, os.getloadavg()[0]))
 
 
 def timed(page: Page, script: str) -> float:
@@ -135,16 +160,24 @@ def main(short: bool = False) -> None:
         print(
             f"lab: {hosts} hosts x {vms} VMs in a child process, 25 ms per HTTP exchange, 300 ms per PowerShell start-up"
         )
-        one, many, facts = collect(options, names, concurrency)
+        collection = collect(options, names, concurrency, parent)
     finally:
         parent.send("stop")
         lab.join(30)
-    ratio = many / one
+    facts = collection.facts
+    ratio = collection.many / collection.one
     after_collection = rss_mib()
-    print(f"one host collected: {one:.2f} s")
+    print(f"one host collected: {collection.one:.2f} s")
     print(
-        f"{hosts} hosts, concurrency {concurrency}: {many:.2f} s = {ratio:.1f}x one host "
+        f"{hosts} hosts, concurrency {concurrency}: {collection.many:.2f} s = {ratio:.1f}x one host "
         f"(goal < {GOAL_COLLECT_RATIO:.0f}x) {verdict(ratio < GOAL_COLLECT_RATIO)}"
+    )
+    cpu = collection.tool_cpu + collection.lab_cpu
+    print(
+        f"  CPU meanwhile: tool {collection.tool_cpu:.1f} s ({collection.tool_cpu / hosts * 1000:.0f} ms per host), "
+        f"lab {collection.lab_cpu:.1f} s ({collection.lab_cpu / hosts * 1000:.0f} ms per host); "
+        f"on {os.cpu_count()} cores that alone takes {cpu / (os.cpu_count() or 1):.1f} s; "
+        f"load average {collection.load[0]:.1f} before, {collection.load[1]:.1f} after"
     )
 
     started = time.perf_counter()
