@@ -1,4 +1,4 @@
-"""The lab on the command line: demo, lab list, lab run."""
+"""The lab on the command line: demo, lab list, lab run, lab facts."""
 
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ import click
 
 from lmpreflight.commands.check import live_check
 from lmpreflight.commands.common import ReportOptions, refuse_unwritable, report_options, validate_skips
+from lmpreflight.commands.connection import HostProgress
 from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
+from lmpreflight.facts import save_host_facts
 from lmpreflight.fileio import is_special
 from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.lab.fact_files import pinned
 from lmpreflight.lab.scenario import DEFAULT_SCENARIO, Scenario, builtin_names, load_scenario
+from lmpreflight.pipeline import collect_pair
 from lmpreflight.registry import load_checks
 
 if TYPE_CHECKING:
@@ -213,3 +217,35 @@ def lab_run(scenario: str) -> None:
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("\nlmpreflight lab: stopped", err=True)
+
+
+@lab.command("facts")
+@click.argument("scenario", metavar="SCENARIO|PATH")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=".",
+    show_default=True,
+    help="Existing folder for source.json and destination.json.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def lab_facts(scenario: str, folder: Path, quiet: bool) -> None:
+    """Collect the scenario's source and destination from the lab, as 'check' does, and write
+    their fact files (for 'analyze'). Times, the tool's machine and the lab's ports are pinned,
+    so the same scenario always gives the same files: examples/facts/ is written this way
+    (scripts/regenerate-examples)."""
+    if not folder.is_dir():
+        raise UserError(f"--out {folder}: not a folder")
+    lab_environment = _lab_environment()
+    spec = load_scenario(scenario)
+    roles = {"source": spec.role("source"), "destination": spec.role("destination")}
+    with lab_environment(spec) as running:
+        source, destination = running.fqdn(roles["source"]), running.fqdn(roles["destination"])
+        options = running.collect_options(spec.include_storage, tuple(spec.vms))
+        with HostProgress([source, destination], quiet) as progress:
+            collected = collect_pair(source, destination, options, progress.update)
+    for (role, name), facts in zip(roles.items(), collected, strict=True):
+        path = folder / f"{role}.json"
+        save_host_facts(pinned(facts, spec, name), path)
+        click.echo(f"wrote {path} ({name}, scenario '{spec.name}')", err=True)
