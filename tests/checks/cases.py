@@ -1027,6 +1027,14 @@ CASES: list[Case] = [
         vms=("SQL01",),
     ),
     Case("vm.hyperv-rehearsal", "not collected", None, "skip", "Compare-VM runs only in a live"),
+    Case(
+        "vm.hyperv-rehearsal",
+        "VM not named when collected",
+        _set("rehearsal", [], "source"),
+        "skip",
+        "Compare-VM did not run for SQL01: it runs for the VMs named with --vm",
+        vms=("SQL01",),
+    ),
     Case("vm.host-bound-devices", "pass", None, "pass", "no pass-through disks"),
     Case(
         "vm.host-bound-devices",

@@ -1173,7 +1173,14 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
         raise NotApplicable("Compare-VM runs only in a live `check` naming VMs (--vm)")
     rehearsals = {r.vm.casefold(): r for r in context.source.rehearsal}
     auth = context.source.migration.authentication_type if context.source.migration else None
-    for vm in _present_vms(context):
+    present = list(_present_vms(context))
+    not_rehearsed = [vm.name for vm in present if vm.name.casefold() not in rehearsals]
+    if len(not_rehearsed) == len(present):
+        raise NotApplicable(
+            f"Compare-VM did not run for {', '.join(not_rehearsed)}: it runs for the VMs named with --vm "
+            "when the facts are collected"
+        )
+    for vm in present:
         rehearsal = rehearsals.get(vm.name.casefold())
         if rehearsal is None:
             continue
