@@ -229,12 +229,15 @@ def lab_run(scenario: str) -> None:
     show_default=True,
     help="Existing folder for source.json and destination.json.",
 )
+@click.option(
+    "--vm", "vms", multiple=True, metavar="NAME", help="Also gather Hyper-V's verdicts on this VM (repeatable)."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def lab_facts(scenario: str, folder: Path, quiet: bool) -> None:
-    """Collect the scenario's source and destination from the lab, as 'check' does, and write
-    their fact files (for 'analyze'). Times, the tool's machine and the lab's ports are pinned,
-    so the same scenario always gives the same files: examples/facts/ is written this way
-    (scripts/regenerate-examples)."""
+def lab_facts(scenario: str, folder: Path, vms: tuple[str, ...], quiet: bool) -> None:
+    """Collect the scenario's source and destination from the lab, as 'check --save-facts' does,
+    and write their fact files (for 'analyze'). Times, the tool's machine and the lab's ports
+    are pinned, so the same scenario always gives the same files: examples/facts/ is written
+    this way (scripts/regenerate-examples)."""
     if not folder.is_dir():
         raise UserError(f"--out {folder}: not a folder")
     lab_environment = _lab_environment()
@@ -242,7 +245,7 @@ def lab_facts(scenario: str, folder: Path, quiet: bool) -> None:
     roles = {"source": spec.role("source"), "destination": spec.role("destination")}
     with lab_environment(spec) as running:
         source, destination = running.fqdn(roles["source"]), running.fqdn(roles["destination"])
-        options = running.collect_options(spec.include_storage, tuple(spec.vms))
+        options = running.collect_options(spec.include_storage, vms)
         with HostProgress([source, destination], quiet) as progress:
             collected = collect_pair(source, destination, options, progress.update)
     for (role, name), facts in zip(roles.items(), collected, strict=True):
