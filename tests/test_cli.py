@@ -169,7 +169,7 @@ def test_without_vms_every_source_vm_gets_a_readiness_line(capsys, monkeypatch, 
     assert "VMs on HV01 (name them with --vm for the full check):" in out
     assert "LEGACY01: blocked by " in out and "vm.configuration-version" in out
     readiness = validate_report_json((tmp_path / "r.json").read_text())["vm_readiness"]
-    assert [(v["vm"], v["status"]) for v in readiness] == [("LEGACY01", "fail"), ("WEB02", "fail")]
+    assert [(v["vm"], v["status"]) for v in readiness] == [("SQL01", "warn"), ("WEB02", "fail"), ("LEGACY01", "fail")]
     code, out, _ = invoke(capsys, monkeypatch, "analyze", *HEALTHY)
     assert "SQL01: ready" in out and "WEB02: ready" in out
 

@@ -88,6 +88,17 @@ def test_offline_diagnose_with_facts_confirms_the_cause(capsys, monkeypatch) -> 
     # The WEB02 incident's text names a missing switch: facts confirming delegation do not replace it (P4).
     web02 = document["incidents"][1]["explanation"]["causes"]
     assert web02[0]["id"] == "virtual_switch_missing"
+    assert "the events come from" not in err, "facts and events are about the same hosts"
+
+
+def test_offline_diagnose_warns_when_the_facts_are_about_other_hosts(tmp_path: Path, capsys, monkeypatch) -> None:
+    other = json.loads((EXAMPLES / "broken" / "destination.json").read_text())
+    other["identity"]["computer_name"] = "HV03"
+    (tmp_path / "hv03.json").write_text(json.dumps(other))
+    events = [str(DATA / "events" / "hv01-vmms-admin.xml"), str(DATA / "events" / "hv02-vmms-admin.json")]
+    facts = [str(EXAMPLES / "broken" / "source.json"), str(tmp_path / "hv03.json")]
+    code, _, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", events[0], "--evtx", events[1], "--facts", *facts)
+    assert code == 1
     assert "the facts are for HV01, HV03 but the events come from HV01, HV02" in err
 
 

@@ -35,7 +35,7 @@ def test_the_script_asks_before_each_change_and_stops_on_errors() -> None:
     assert "$PSCmdlet.ShouldProcess(" in script and "$ErrorActionPreference = 'Stop'" in script
     assert "[switch]$Apply" not in script, "PowerShell's own -WhatIf and -Confirm, not a custom switch"
     assert "if (-not (& $Needed))" in script, "every step checks its precondition first"
-    for part, host in (("Source", "HV01"), ("Destination", "HV03")):
+    for part, host in (("Source", "HV01"), ("Destination", "HV02")):
         assert f"if ($Part -eq '{part}') {{\n    Assert-LmpHost '{host}'" in script
     assert "Import-Module ActiveDirectory" in script
 

@@ -77,7 +77,7 @@ def test_steps_are_numbered_across_groups() -> None:
 
 def test_vms_are_never_ready_while_host_checks_block_the_move() -> None:
     verdicts = {v.vm: v for v in vm_verdicts(broken_report(vms=()))}
-    assert set(verdicts) == {"LEGACY01", "WEB02"}
+    assert set(verdicts) == {"SQL01", "LEGACY01", "WEB02"}
     for verdict in verdicts.values():
         assert verdict.state == "blocked"
         assert "delegation.spns-to-destination" in verdict.host_blockers

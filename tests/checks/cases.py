@@ -254,7 +254,7 @@ def _vtpm(on_destination: bool) -> Callable[[Doc, Doc], None]:
     return mutate
 
 
-def _mtu(value: int) -> Callable[[Doc, Doc], None]:
+def _mtu(value: int | None) -> Callable[[Doc, Doc], None]:
     def mutate(source: Doc, destination: Doc) -> None:
         for adapter in destination["network"]["adapters"]:
             adapter["mtu"] = value
@@ -263,7 +263,13 @@ def _mtu(value: int) -> Callable[[Doc, Doc], None]:
 
 
 CASES: list[Case] = [
-    Case("network.migration-mtu", "values not reported", None, "info", "adapter 'LiveMigration' MTU not reported"),
+    Case(
+        "network.migration-mtu",
+        "values not reported",
+        _mtu(None),
+        "info",
+        "HV02: adapter 'LiveMigration' MTU not reported",
+    ),
     Case("network.migration-mtu", "jumbo frames", _mtu(9014), "info", "HV02: adapter 'LiveMigration' MTU 9014"),
     # domain
     Case("domain.members", "pass", None, "pass", "member of corp.example"),

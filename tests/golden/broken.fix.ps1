@@ -1,11 +1,11 @@
 #Requires -Version 5.1
-# lmpreflight remediation script for HV01 -> HV03
+# lmpreflight remediation script for HV01 -> HV02
 # Generated 2026-11-20 10:05 UTC by lmpreflight <version>; verdict: not-ready.
 #
 # Run the parts in this order, each where it says:
 #   1. -Part Directory    on a machine with the ActiveDirectory module, as a Domain Admin
 #   2. -Part Source       on HV01 (the source host), in an elevated session
-#   3. -Part Destination  on HV03 (the destination host), in an elevated session
+#   3. -Part Destination  on HV02 (the destination host), in an elevated session
 #
 # Each change is a high-impact change: PowerShell asks before making it (-Confirm:$false does
 # not ask; -WhatIf shows what would change and changes nothing). Every step checks first
@@ -56,7 +56,7 @@ function Assert-LmpHost([string]$Name) {
 if ($Part -eq 'Directory') {
     Import-Module ActiveDirectory
     Save-LmpBefore 'HV01' { Get-ADComputer -Identity 'HV01' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
-    Save-LmpBefore 'HV03' { Get-ADComputer -Identity 'HV03' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
+    Save-LmpBefore 'HV02' { Get-ADComputer -Identity 'HV02' -Properties @('msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') | Select-Object -Property @('Name', 'msDS-AllowedToDelegateTo', 'TrustedForDelegation', 'TrustedToAuthForDelegation') }
     if (-not $WhatIfPreference) { Write-LmpBefore }
 
     # delegation.protocol-transition: HV01's delegation is "Kerberos only" (userAccountControl 4096): moves started from another machine fail with 0x8009030E
@@ -66,15 +66,15 @@ if ($Part -eq 'Directory') {
         Set-ADAccountControl -Identity (Get-ADComputer -Identity 'HV01') -TrustedToAuthForDelegation $true
     }
 
-    # delegation.spns-to-destination: HV01 may not delegate to Microsoft Virtual System Migration Service/HV03, Microsoft Virtual System Migration Service/hv03.corp.example
-    Invoke-LmpStep 'delegation.spns-to-destination' 'Let HV01 delegate to: Microsoft Virtual System Migration Service/HV03, Microsoft Virtual System Migration Service/hv03.corp.example' {
-        @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ }).Count -gt 0
+    # delegation.spns-to-destination: HV01 may not delegate to Microsoft Virtual System Migration Service/HV02, Microsoft Virtual System Migration Service/hv02.corp.example
+    Invoke-LmpStep 'delegation.spns-to-destination' 'Let HV01 delegate to: Microsoft Virtual System Migration Service/HV02, Microsoft Virtual System Migration Service/hv02.corp.example' {
+        @(@('Microsoft Virtual System Migration Service/HV02', 'Microsoft Virtual System Migration Service/hv02.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ }).Count -gt 0
     } {
-        $add = @(@('Microsoft Virtual System Migration Service/HV03', 'Microsoft Virtual System Migration Service/hv03.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
+        $add = @(@('Microsoft Virtual System Migration Service/HV02', 'Microsoft Virtual System Migration Service/hv02.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ })
         Set-ADComputer -Identity 'HV01' -Add @{'msDS-AllowedToDelegateTo' = $add}
     }
 
-    # delegation.smb-share-server: WEB02 on \\fs01.corp.example\vms: HV01 may not delegate to cifs/fs01, cifs/fs01.corp.example (its cifs entries: cifs/HV03, cifs/hv03.corp.example); a move started elsewhere cannot open the VM's files unless fs01.corp.example accepts HV01 by resource-based delegation (not read); HV03's computer account needs Full Control on the share and its folders (not read: that ACL is out of reach over WinRM without a double hop)
+    # delegation.smb-share-server: WEB02 on \\fs01.corp.example\vms: HV01 may not delegate to cifs/fs01, cifs/fs01.corp.example (its cifs entries: cifs/HV02, cifs/hv02.corp.example); a move started elsewhere cannot open the VM's files unless fs01.corp.example accepts HV01 by resource-based delegation (not read); HV02's computer account needs Full Control on the share and its folders (not read: that ACL is out of reach over WinRM without a double hop)
     Invoke-LmpStep 'delegation.smb-share-server' 'Let HV01 delegate to: cifs/fs01, cifs/fs01.corp.example' {
         @(@('cifs/fs01', 'cifs/fs01.corp.example') | Where-Object { @((Get-ADComputer -Identity 'HV01' -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo') -notcontains $_ }).Count -gt 0
     } {
@@ -90,24 +90,25 @@ if ($Part -eq 'Directory') {
 if ($Part -eq 'Source') {
     Assert-LmpHost 'HV01'
 
-    # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV03 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
+    # vm.configuration-version: LEGACY01 has configuration version 7.0, which HV02 cannot run (supported: 8.0, 8.1, 8.2, 8.3, 9.0, 9.1, 9.2, 9.3, 10.0); it is too old for the destination: Update-VMVersion is needed first, and it is irreversible
     # Not automated: needs a decision or downtime
     # Shut down LEGACY01 and upgrade its configuration version on HV01; this cannot be undone: don't upgrade until you're sure you won't move it back to an older host.
     #   PS> Stop-VM -Name 'LEGACY01'; Update-VMVersion -Name 'LEGACY01' -Force
 
-    # vm.storage-reachable: LEGACY01: files on local storage (D:\Hyper-V\LEGACY01, D:\Hyper-V\LEGACY01\LEGACY01.vhdx); the move needs -IncludeStorage
+    # vm.storage-reachable: LEGACY01: ISO attached from a local path: C:\ISO\WindowsServer2016.iso; files on local storage (D:\Hyper-V\LEGACY01, D:\Hyper-V\LEGACY01\LEGACY01.vhdx); the move needs -IncludeStorage
     # Not automated: needs a decision or downtime
     # Eject local media, and move with storage or place every VM file on shared storage.
+    #   PS> Get-VMDvdDrive -VMName 'LEGACY01' | Set-VMDvdDrive -Path $null
 
-    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # vm.processor-compatibility: LEGACY01: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (no compatibility information was collected for this VM): cannot confirm the destination offers every processor feature the VM uses
     # Not automated: needs a decision or downtime
     # Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.
-    #   PS> (Compare-VM -Name 'LEGACY01' -DestinationHost 'hv03.corp.example').Incompatibilities | Format-Table MessageId, Message
+    #   PS> (Compare-VM -Name 'LEGACY01' -DestinationHost 'hv02.corp.example').Incompatibilities | Format-Table MessageId, Message
 
-    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (the hosts were not collected together with `check`): cannot confirm the destination offers every processor feature the VM uses
+    # vm.processor-compatibility: WEB02: processors differ (Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz → Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz), processor compatibility is off, and Hyper-V's own verdict is missing (no compatibility information was collected for this VM): cannot confirm the destination offers every processor feature the VM uses
     # Not automated: needs a decision or downtime
     # Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.
-    #   PS> (Compare-VM -Name 'WEB02' -DestinationHost 'hv03.corp.example').Incompatibilities | Format-Table MessageId, Message
+    #   PS> (Compare-VM -Name 'WEB02' -DestinationHost 'hv02.corp.example').Incompatibilities | Format-Table MessageId, Message
 
     # After Part Directory has replicated, renew this host's tickets.
     Write-Host 'When Part Directory is done: klist purge -li 0x3e7 (or restart the host) to use the new delegation.'
@@ -115,10 +116,10 @@ if ($Part -eq 'Source') {
 }
 
 # =====================================================================================
-# Part Destination (3 of 3): run on HV03, in an elevated PowerShell session
+# Part Destination (3 of 3): run on HV02, in an elevated PowerShell session
 # =====================================================================================
 if ($Part -eq 'Destination') {
-    Assert-LmpHost 'HV03'
+    Assert-LmpHost 'HV02'
     Save-LmpBefore 'VMHost' { Get-VMHost | Select-Object -Property @('VirtualMachineMigrationEnabled', 'VirtualMachineMigrationAuthenticationType', 'VirtualMachineMigrationPerformanceOption', 'MaximumVirtualMachineMigrations', 'UseAnyNetworkForMigration') }
     Save-LmpBefore 'MigrationNetworks' { @(Get-VMMigrationNetwork | Select-Object -Property @('Subnet', 'Priority')) }
     Save-LmpBefore 'FirewallRule' { Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope' | Select-Object -Property @('Name', 'Enabled') }
@@ -126,20 +127,20 @@ if ($Part -eq 'Destination') {
     Save-LmpBefore 'HyperVAdministrators' { @(Get-LocalGroupMember -SID 'S-1-5-32-578' | Select-Object -Property Name) }
     if (-not $WhatIfPreference) { Write-LmpBefore }
 
-    # network.port-6600: HV01 → 10.0.50.13:6600 timed out: HV03's firewall rule Hyper-V (MIG-TCP-In) is disabled
-    # Enable the built-in rule on HV03.
-    # Enable the built-in rule on HV03. PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
+    # network.port-6600: HV01 from 10.0.50.11 → 10.0.50.12:6600 timed out: HV02's firewall rule Hyper-V (MIG-TCP-In) is disabled
+    # Enable the built-in rule on HV02.
+    # Enable the built-in rule on HV02. PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
 
-    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV03
+    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV02
     Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {
         [string](Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope').Enabled -ne 'True'
     } {
         Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
     }
 
-    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV03 (it has: External-Prod)
+    # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV02 (it has: External-Prod)
     # Not automated: needs a decision or downtime
-    # Create the switch(es) on HV03 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
+    # Create the switch(es) on HV02 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
     #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false
 
     # After Part Directory has replicated, renew this host's tickets.
