@@ -19,6 +19,7 @@ from lmpreflight.commands.plan import PlanRequest, run_plan
 from lmpreflight.errors import UserError
 from lmpreflight.facts import save_host_facts
 from lmpreflight.fileio import is_special
+from lmpreflight.fleet.formats import PLAN_FORMATS
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.fact_files import pinned
 from lmpreflight.lab.scenario import DEFAULT_SCENARIO, Scenario, builtin_names, load_scenario
@@ -85,22 +86,17 @@ def demo_options(spec: Scenario, report: ReportOptions) -> ReportOptions:
     files that cannot be written — before the lab starts, so a mistake costs no lab run."""
     validate_skips(load_checks(), report.skip)
     if spec.demo == "plan":
-        given = {
-            "--markdown": report.markdown_path is not None,
-            "--fix-script": report.output("fix-script") is not None,
-            "--waivers": report.waivers_path is not None,
-            "--move-from": report.move_from is not None,
-            "--storage-path": report.storage_path is not None,
-        }
-        refused = [option for option, present in given.items() if present]
+        plan_formats = {f.name for f in PLAN_FORMATS}
+        refused = [f"--{name}" for name in report.outputs if name not in plan_formats]
+        check_only = (
+            ("--waivers", report.waivers_path),
+            ("--move-from", report.move_from),
+            ("--storage-path", report.storage_path),
+        )
+        refused += [option for option, value in check_only if value is not None]
         if refused:
             raise UserError(f"demo {spec.name} runs 'plan', which does not take {refused[0]}")
-        plan_outputs = {name: path for name, path in report.outputs.items() if name == "junit"}
-        outputs = {
-            "json": _unless_default(report.json_path, Path("report.json")) or Path("plan.json"),
-            "html": _unless_default(report.html_path, Path("report.html")) or Path("plan.html"),
-            **plan_outputs,
-        }
+        outputs = {"json": Path("plan.json"), "html": Path("plan.html"), **report.outputs}
         options = dataclasses.replace(report, outputs=outputs)
     else:
         options = dataclasses.replace(
@@ -118,11 +114,6 @@ def demo_options(spec: Scenario, report: ReportOptions) -> ReportOptions:
     for path in options.outputs.values():
         refuse_unwritable(path)
     return options
-
-
-def _unless_default(path: Path | None, check_default: Path) -> Path | None:
-    """A report file named on the command line, unless it is the one 'check' writes by default."""
-    return None if path == check_default else path
 
 
 def demo_plan(spec: Scenario, lab_environment: type[Lab], options: ReportOptions, quiet: bool) -> int:
