@@ -19,6 +19,10 @@ def test_every_command_summary_is_whole_in_the_command_list(capsys, monkeypatch)
     assert mine >= {"analyze", "check", "checks", "collect", "collector-script", "demo", "diagnose", "explain", "lab"}
     for name in mine:
         assert not listed[name].endswith("..."), f"{name}: {listed[name]}"
+    code, out, _ = invoke(capsys, monkeypatch, "lab", "--help")
+    assert code == 0
+    lab = dict(re.findall(r"^  (\S+)\s{2,}(.+)$", out.split("Commands:")[1], flags=re.MULTILINE))
+    assert set(lab) == {"list", "run"} and not any(text.endswith("...") for text in lab.values()), lab
 
 
 @pytest.mark.parametrize(

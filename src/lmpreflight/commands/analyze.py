@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from lmpreflight.commands.common import ReportOptions, load_registry, report_options, run_and_report
+from lmpreflight.commands.common import ReportOptions, load_registry, loaded_checks, report_options, run_and_report
 from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import explanation_json_schema
 from lmpreflight.facts import facts_json_schema, load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.document import plan_json_schema
-from lmpreflight.registry import load_checks
 from lmpreflight.report.catalogue import checks_json, checks_markdown, checks_text
 from lmpreflight.report.json_report import report_json_schema
 
@@ -24,12 +23,8 @@ from lmpreflight.report.json_report import report_json_schema
 )
 def list_checks(output_format: str) -> None:
     """List the registered checks: id, title, category, severity (markdown: the full catalogue)."""
-    registry = load_checks()
-    checks = registry.sorted()
     render = {"markdown": checks_markdown, "json": checks_json, "text": checks_text}[output_format]
-    click.echo(render(checks), nl=False)
-    for error in registry.load_errors:
-        click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
+    click.echo(render(loaded_checks().sorted()), nl=False)
 
 
 @click.command(short_help="Check a pair from two saved fact files.")

@@ -206,11 +206,17 @@ def make_console(stderr: bool) -> Console:
     return console
 
 
-def load_registry(options: ReportOptions) -> tuple[Registry, frozenset[str]]:
-    """The checks, with --skip validated before any slow work starts."""
+def loaded_checks() -> Registry:
+    """Every check, built-in and plugin, with a warning for each plugin that failed to load."""
     registry = load_checks()
     for error in registry.load_errors:
         click.echo(f"lmpreflight: warning: plugin '{error.name}' failed to load: {error.error}", err=True)
+    return registry
+
+
+def load_registry(options: ReportOptions) -> tuple[Registry, frozenset[str]]:
+    """The checks, with --skip validated before any slow work starts."""
+    registry = loaded_checks()
     return registry, validate_skips(registry, options.skip)
 
 

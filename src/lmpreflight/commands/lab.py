@@ -169,7 +169,7 @@ def lab_list() -> None:
         click.echo(f"{name:<32} {spec.summary}")
 
 
-@lab.command("run")
+@lab.command("run", short_help="Run the lab and print the command that checks it.")
 @click.argument("scenario", metavar="SCENARIO|PATH")
 def lab_run(scenario: str) -> None:
     """Run the lab in the foreground and print how to point 'lmpreflight check' at it."""
