@@ -1206,3 +1206,7 @@ CASES += IDENTITY_CASES
 from tests.checks.resolver_cases import RESOLVER_CASES  # noqa: E402
 
 CASES += RESOLVER_CASES
+
+from tests.checks.firewall_cases import FIREWALL_CASES  # noqa: E402
+
+CASES += FIREWALL_CASES

@@ -33,6 +33,8 @@ VERIFIED = {
     f"{LEARN}windows-server/administration/windows-commands/nltest": f"{WSD}administration/windows-commands/nltest.md",
     f"{LEARN}windows/win32/ad/directory-service-functions": "MicrosoftDocs/win32 desktop-src/AD/directory-service-functions.md",
     f"{LEARN}troubleshoot/windows-server/windows-security/kerberos-authentication-troubleshooting-guidance": f"{SUPPORT}windows-security/kerberos-authentication-troubleshooting-guidance.md",
+    f"{LEARN}powershell/module/netsecurity/get-netfirewallrule": "MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/NetSecurity/Get-NetFirewallRule.md",
+    f"{LEARN}powershell/module/netconnection/get-netconnectionprofile": "MicrosoftDocs/windows-powershell-docs docset/winserver2016-ps/netconnection/Get-NetConnectionProfile.md",
     f"{LEARN}powershell/module/dnsclient/resolve-dnsname": "MicrosoftDocs/windows-powershell-docs docset/winserver2022-ps/dnsclient/Resolve-DnsName.md",
     f"{LEARN}troubleshoot/windows-server/virtualization/troubleshoot-live-migration-issues": f"{SUPPORT}virtualization/troubleshoot-live-migration-issues.md",
     f"{LEARN}troubleshoot/windows-server/virtualization/hyper-v-virtual-machine-live-migration": f"{SUPPORT}virtualization/hyper-v-virtual-machine-live-migration.md",

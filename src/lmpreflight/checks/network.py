@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, fqdn_of, need
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
-from lmpreflight.facts.model import HostFacts, PortTest
+from lmpreflight.facts.model import CATEGORY_PROFILE, HostFacts, PortTest
 from lmpreflight.facts.windows import FIREWALL_RULE, FIREWALL_RULE_NAME, MIGRATION_PORT
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -357,8 +357,11 @@ def _blocked_reason(context: Context, test: PortTest) -> str:
             cause = f"nothing listens there (restart vmms on {dest.name} if the address came up after it started)"
         return f"{source.name}{origin} → {test.address}:6600 refused: {cause}"
     rule = dest.network.migration_firewall_rule if dest.network else None
+    uncovered = _uncovered_profile(dest, test.address)
     if rule is not None and not (rule.present and rule.enabled):
         cause = f"{dest.name}'s firewall rule {FIREWALL_RULE} is {'disabled' if rule.present else 'missing'}"
+    elif uncovered is not None:
+        cause = f"{dest.name}'s firewall rule {FIREWALL_RULE} is not assigned to {uncovered.label()}"
     else:
         cause = f"a firewall or route between {source.name} and {dest.name} drops it (the host rule is enabled)"
     kind = "unreachable" if test.outcome == "unreachable" else "timed out"
@@ -369,6 +372,8 @@ def _fix_place(context: Context, test: PortTest) -> RunPlace:
     """The destination holds the cause unless the network between the hosts does."""
     rule = context.destination.network.migration_firewall_rule if context.destination.network else None
     if _refused(test) or (rule is not None and not (rule.present and rule.enabled)):
+        return "destination"
+    if _uncovered_profile(context.destination, test.address) is not None:
         return "destination"
     return "source"
 
@@ -389,6 +394,13 @@ def _blocked_fix(context: Context, test: PortTest) -> Remediation:
     rule = dest.network.migration_firewall_rule if dest.network else None
     if rule is not None and rule.present and not rule.enabled:
         return Remediation(text=f"Enable the built-in rule on {dest.name}.", powershell=ENABLE_RULE, run_on=dest.name)
+    uncovered = _uncovered_profile(dest, test.address)
+    if uncovered is not None:
+        return Remediation(
+            text=f"Assign the built-in rule to the {uncovered.profile} profile of {uncovered.label()} on {dest.name}.",
+            powershell=f"Set-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)} -Profile Any",
+            run_on=dest.name,
+        )
     return Remediation(
         text=(
             f"Ask the network team to allow TCP 6600 from {test.source_address or context.source.name} to "
@@ -435,21 +447,96 @@ def migration_mtu(context: Context) -> Iterator[Finding]:
         yield info(f"{host.name}: {values or 'no adapter carries a migration address'}", role, evidence={"mtu": seen})
 
 
+GET_NET_FIREWALL_RULE = "https://learn.microsoft.com/powershell/module/netsecurity/get-netfirewallrule"
+GET_NET_CONNECTION_PROFILE = "https://learn.microsoft.com/powershell/module/netconnection/get-netconnectionprofile"
+
+
 @dataclass(frozen=True)
 class FirewallRuleEvidence:
     present: bool
     enabled: bool | None
+    uncovered: list[str] = field(default_factory=list)
+    """Migration adapters whose firewall profile the enabled rule is not assigned to."""
+
+
+@dataclass(frozen=True)
+class _AdapterFirewall:
+    """How Windows Firewall treats TCP 6600 arriving on one of the destination's migration adapters."""
+
+    adapter: str
+    profile: str
+    addresses: frozenset[str]
+    firewall_on: bool
+    covered: bool | None
+    """Whether the enabled built-in rule is assigned to this profile; None when the rule's profiles are unknown."""
+
+    @property
+    def admits(self) -> bool:
+        return not self.firewall_on or self.covered is not False
+
+    def label(self) -> str:
+        return f"'{self.adapter}' ({self.profile} profile)"
+
+
+def _migration_adapters_firewall(dest: HostFacts) -> list[_AdapterFirewall] | None:
+    """Per migration adapter of the destination: its firewall profile (from its network category),
+    whether that profile's firewall is on, and whether the enabled rule covers it. None when the
+    facts predate profiles (no network category): the rule alone is judged then."""
+    network = dest.network
+    rule = network.migration_firewall_rule if network is not None else None
+    if network is None or rule is None or dest.migration is None:
+        return None
+    incoming = set(incoming_addresses(dest, "destination"))
+    adapters = [a for a in network.adapters if incoming & {x.address for x in a.addresses}]
+    if not adapters or any(a.network_category is None for a in adapters):
+        return None
+    states = {p.name.casefold(): p.enabled for p in rule.profiles or []}
+    covers = rule.applies_to()
+    result = []
+    for adapter in adapters:
+        profile = CATEGORY_PROFILE[adapter.network_category or "Public"]
+        enabled = bool(rule.present and rule.enabled)
+        covered = (profile in covers if covers is not None else None) if enabled else False
+        result.append(
+            _AdapterFirewall(
+                adapter.name,
+                profile,
+                frozenset(x.address for x in adapter.addresses),
+                states.get(profile.casefold(), True),
+                covered,
+            )
+        )
+    return result
+
+
+def _uncovered_profile(dest: HostFacts, address: str) -> _AdapterFirewall | None:
+    """The migration adapter carrying ``address`` when the enabled rule does not cover its profile."""
+    rule = dest.network.migration_firewall_rule if dest.network else None
+    if rule is None or not (rule.present and rule.enabled):
+        return None
+    for adapter in _migration_adapters_firewall(dest) or []:
+        if address in adapter.addresses and not adapter.admits:
+            return adapter
+    return None
 
 
 def _enable_firewall_rule(finding: Finding, host: HostFacts) -> FixStep:
-    if not finding.evidence_as(FirewallRuleEvidence).present:
+    evidence = finding.evidence_as(FirewallRuleEvidence)
+    rule = ps_literal(FIREWALL_RULE_NAME)
+    if evidence.present and evidence.enabled and evidence.uncovered:
+        return FixStep(
+            "destination",
+            f"Assign the {ps_literal(FIREWALL_RULE)} firewall rule to every profile",
+            f"[string](Get-NetFirewallRule -Name {rule}).Profile -ne 'Any'",
+            f"Set-NetFirewallRule -Name {rule} -Profile Any",
+        )
+    if not evidence.present:
         return FixStep(
             "destination",
             "Restore the built-in Hyper-V firewall rules",
             manual="The rule is missing entirely: re-add the Hyper-V role's firewall "
             f"rules (reinstalling the role) or create an inbound rule for TCP {MIGRATION_PORT} to vmms.exe.",
         )
-    rule = ps_literal(FIREWALL_RULE_NAME)
     return FixStep(
         "destination",
         f"Enable the {ps_literal(FIREWALL_RULE)} firewall rule",
@@ -469,7 +556,7 @@ def _enable_firewall_rule(finding: Finding, host: HostFacts) -> FixStep:
         powershell=f"Enable-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)}",
         run_on="the destination host",
     ),
-    references=(TROUBLESHOOT_GUIDE,),
+    references=(TROUBLESHOOT_GUIDE, GET_NET_FIREWALL_RULE, GET_NET_CONNECTION_PROFILE),
     fix=_enable_firewall_rule,
     shows_on=(PathPart.TCP_6600,),
 )
@@ -478,47 +565,89 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
     (MIG-TCP-In)' (Name VIRT-MIGL-In-TCP-NoScope, TCP 6600, vmms.exe). Disabled, the source's
     connection times out (0x8007274C) unless another rule, a GPO or a third-party firewall
     allows it; so when the source's TCP 6600 test got through, the port test decides and the
-    disabled rule is only a warning.
-    Source: the live-migration troubleshooting article (firewall settings)."""
+    disabled rule is only a warning. The rule is read from the active store (GPO rules
+    included) and counts only for the profiles it is assigned to: each migration adapter is in
+    the profile of its network category (an isolated migration network is usually an
+    unidentified network: Public), and a profile whose firewall is off filters nothing.
+    Sources: the live-migration troubleshooting article (firewall settings); the NetSecurity
+    reference (Get-NetFirewallRule -PolicyStore ActiveStore, Profile) and Get-NetConnectionProfile."""
     rule = need(context.destination.network, "destination.network").migration_firewall_rule
     rule = need(rule, "destination.network.migration_firewall_rule")
-    dest = context.destination.name
-    if rule.present and rule.enabled:
-        yield passed(
-            f"{FIREWALL_RULE} is enabled on {dest}",
-            "destination",
-            evidence=FirewallRuleEvidence(present=True, enabled=True),
-        )
-        return
-    state = "disabled" if rule.present else "missing"
+    host = context.destination
+    dest = host.name
+    state = "enabled" if rule.present and rule.enabled else "disabled" if rule.present else "missing"
     evidence = FirewallRuleEvidence(present=rule.present, enabled=rule.enabled)
-    fix = (
-        Remediation(text=f"Enable the built-in rule on {dest}.", powershell=ENABLE_RULE, run_on=dest)
-        if rule.present
-        else Remediation(
-            text=f"Allow TCP 6600 into vmms on {dest} (the built-in rule is missing).",
-            powershell=(
-                "New-NetFirewallRule -Name 'lmpreflight-MIG-TCP-In' -DisplayName 'Live migration (TCP 6600)' "
-                "-Direction Inbound -Protocol TCP -LocalPort 6600 -Program '%systemroot%\\system32\\vmms.exe' "
-                "-Action Allow"
-            ),
-            run_on=dest,
-        )
-    )
-    # Only a test to this destination's own migration addresses counts: saved facts can carry
-    # the source's tests towards another host (plan judges one source with many destinations).
-    incoming = set(incoming_addresses(context.destination, "destination"))
-    reached = [t.address for t in _tests(context.source).values() if t.succeeded and t.address in incoming]
+    fix = _rule_fix(rule.present, dest)
+    adapters = _migration_adapters_firewall(host)
+    if adapters is not None:
+        blocked = [a for a in adapters if not a.admits]
+        if not blocked:
+            yield passed(_admitted_message(dest, state, rule.rule_profiles, adapters), "destination", evidence=evidence)
+            return
+        labels = ", ".join(a.label() for a in blocked)
+        if state == "enabled":
+            problem = (
+                f"{FIREWALL_RULE} on {dest} is enabled only for {rule.rule_profiles}; migration adapter {labels} is not"
+            )
+            evidence = FirewallRuleEvidence(present=True, enabled=True, uncovered=[a.label() for a in blocked])
+            fix = Remediation(
+                text=f"Assign the built-in rule to every profile on {dest} (or at least to {labels}).",
+                powershell=f"Set-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)} -Profile Any",
+                run_on=dest,
+            )
+        else:
+            problem = f"{FIREWALL_RULE} is {state} on {dest}, and Windows Firewall is on for {labels}"
+        reached = [a for a in _reached(context) if any(a in b.addresses for b in blocked)]
+    elif state == "enabled":
+        yield passed(f"{FIREWALL_RULE} is enabled on {dest}", "destination", evidence=evidence)
+        return
+    else:
+        problem = f"{FIREWALL_RULE} is {state} on {dest}"
+        reached = _reached(context)
     if reached:
         yield warned(
-            f"{FIREWALL_RULE} is {state} on {dest}, but {context.source.name} reached TCP 6600 on "
-            f"{', '.join(reached)}: another rule, a GPO or another firewall allows it",
+            f"{problem}, but {context.source.name} reached TCP 6600 on {', '.join(reached)}: another rule, a GPO "
+            "or another firewall allows it",
             "destination",
             fix=fix,
             evidence=evidence,
         )
     else:
-        yield failed(f"{FIREWALL_RULE} is {state} on {dest}", "destination", fix=fix, evidence=evidence)
+        yield failed(problem, "destination", fix=fix, evidence=evidence)
+
+
+def _reached(context: Context) -> list[str]:
+    """The destination's migration addresses the source's TCP 6600 test got through to. Only a
+    test to this destination's own addresses counts: saved facts can carry the source's tests
+    towards another host (plan judges one source with many destinations)."""
+    incoming = set(incoming_addresses(context.destination, "destination"))
+    return [t.address for t in _tests(context.source).values() if t.succeeded and t.address in incoming]
+
+
+def _admitted_message(dest: str, state: str, profiles: str | None, adapters: list[_AdapterFirewall]) -> str:
+    off = [a.label() for a in adapters if not a.firewall_on]
+    covered = [a.label() for a in adapters if a.firewall_on]
+    parts = []
+    if covered:
+        parts.append(f"{FIREWALL_RULE} is enabled on {dest} for {profiles or 'its profiles'}: {', '.join(covered)}")
+    if off:
+        prefix = f"{FIREWALL_RULE} is {state} on {dest}, but " if not covered else ""
+        parts.append(f"{prefix}Windows Firewall is off for {', '.join(off)}: nothing filters TCP 6600 there")
+    return "; ".join(parts)
+
+
+def _rule_fix(present: bool, dest: str) -> Remediation:
+    if present:
+        return Remediation(text=f"Enable the built-in rule on {dest}.", powershell=ENABLE_RULE, run_on=dest)
+    return Remediation(
+        text=f"Allow TCP 6600 into vmms on {dest} (the built-in rule is missing).",
+        powershell=(
+            "New-NetFirewallRule -Name 'lmpreflight-MIG-TCP-In' -DisplayName 'Live migration (TCP 6600)' "
+            "-Direction Inbound -Protocol TCP -LocalPort 6600 -Program '%systemroot%\\system32\\vmms.exe' "
+            "-Action Allow"
+        ),
+        run_on=dest,
+    )
 
 
 @check(

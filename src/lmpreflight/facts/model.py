@@ -182,6 +182,11 @@ class NetAdapter(FactModel):
     mtu: int | None = Field(
         default=None, description="Active MTU in bytes (Get-NetAdapter ActiveMaximumTransmissionUnit)"
     )
+    network_category: Literal["Public", "Private", "DomainAuthenticated"] | None = Field(
+        default=None,
+        description="The adapter's connection profile (Get-NetConnectionProfile NetworkCategory): which firewall "
+        "profile applies to its traffic; unknown in older facts",
+    )
 
 
 class SmbSettings(FactModel):
@@ -196,6 +201,11 @@ class IpsecRules(FactModel):
     """Enabled IPsec connection-security rules (Get-NetIPsecRule); shown for information only."""
 
     enabled_rules: list[str] = Field(default_factory=list)
+
+
+FIREWALL_PROFILES = ("Domain", "Private", "Public")
+CATEGORY_PROFILE = {"DomainAuthenticated": "Domain", "Private": "Private", "Public": "Public"}
+"""The firewall profile that applies to an adapter of each network category."""
 
 
 class FirewallProfile(FactModel):
@@ -214,6 +224,20 @@ class FirewallRule(FactModel):
     profiles: list[FirewallProfile] | None = Field(
         default=None, description="Firewall profiles in the active store and whether each is on"
     )
+    rule_profiles: str | None = Field(
+        default=None,
+        description="The profiles the rule is assigned to, as Windows prints its Profile flags: 'Any', or e.g. "
+        "'Domain, Private'; unknown in older facts",
+    )
+
+    def applies_to(self) -> frozenset[str] | None:
+        """The firewall profiles (Domain, Private, Public) the rule covers; None when unknown."""
+        if self.rule_profiles is None:
+            return None
+        names = {part.strip().casefold() for part in self.rule_profiles.split(",") if part.strip()}
+        if "any" in names:
+            return frozenset(FIREWALL_PROFILES)
+        return frozenset(p for p in FIREWALL_PROFILES if p.casefold() in names)
 
 
 PortOutcome = Literal["connected", "refused", "timed-out", "unreachable", "error"]

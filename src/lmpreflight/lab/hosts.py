@@ -27,7 +27,7 @@ from lmpreflight._version import __version__
 from lmpreflight.collect.recording import Recording, read_recording
 from lmpreflight.collect.script import BOOTSTRAP, END_OF_SCRIPT, LANGUAGE_MODE_MARKER
 from lmpreflight.collect.winrm import STAGE_ONE_MARKER
-from lmpreflight.facts.model import HOST_SECTIONS
+from lmpreflight.facts.model import CATEGORY_PROFILE, FIREWALL_PROFILES, HOST_SECTIONS, FirewallRule
 from lmpreflight.facts.windows import MIGRATION_PORT
 from lmpreflight.lab.scenario import DnsChange, HostSpec, Scenario
 from lmpreflight.lab.wsman import ConnectionDropped
@@ -332,7 +332,7 @@ class LabHost:
         if isinstance(sections.get("session"), dict):
             sections["session"] = {**sections["session"], "user": self.world.client_user}
         if isinstance(sections.get("network"), dict):
-            sections["network"] = {**sections["network"], "port_tests": []}
+            sections["network"] = {**network_with_defaults(sections["network"]), "port_tests": []}
         if sections.get("resolver") is None:
             sections["resolver"] = self.resolver_section(rendered_names(script, "LmpPeerNames"))
         errors = []
@@ -485,6 +485,44 @@ class LabHost:
             f"computer '{self.name}'."
         )
         return _verdict(vm, False, 32784, [message], [msvm_error_instance(PROCESSOR_MESSAGE_ID, message)])
+
+
+def _category(adapter: dict[str, Any]) -> str:
+    """The connection profile Windows gives an adapter the scenario says nothing about: a network
+    with a gateway (and the domain's DCs) is identified as the domain's; an isolated migration
+    network is an unidentified network, which Windows puts in the Public profile."""
+    return str(
+        adapter.get("network_category") or ("DomainAuthenticated" if adapter.get("default_gateway") else "Public")
+    )
+
+
+def network_with_defaults(network: dict[str, Any]) -> dict[str, Any]:
+    """The network section as a host reports it where the scenario is silent: each adapter's
+    connection profile, the built-in rule assigned to every profile (its default, Profile Any)
+    and every firewall profile on."""
+    adapters = [{**a, "network_category": _category(a)} for a in network.get("adapters", [])]
+    rule = network.get("migration_firewall_rule")
+    if isinstance(rule, dict):
+        rule = dict(rule)
+        if rule.get("present") and rule.get("rule_profiles") is None:
+            rule["rule_profiles"] = "Any"
+        if rule.get("profiles") is None:
+            rule["profiles"] = [{"name": name, "enabled": True} for name in FIREWALL_PROFILES]
+    return {**network, "adapters": adapters, "migration_firewall_rule": rule}
+
+
+def _firewall_admits(network: dict[str, Any], adapter: dict[str, Any]) -> bool:
+    """Whether Windows Firewall lets TCP 6600 in on ``adapter``: its profile's firewall is off,
+    or the built-in rule is enabled and assigned to that profile."""
+    rule = network.get("migration_firewall_rule") or {}
+    profile = CATEGORY_PROFILE[_category(adapter)]
+    states = {str(p["name"]).casefold(): bool(p["enabled"]) for p in rule.get("profiles") or []}
+    if not states.get(profile.casefold(), True):
+        return True
+    if not rule.get("present") or not rule.get("enabled"):
+        return False
+    covers = FirewallRule.model_validate(rule).applies_to()
+    return covers is None or profile in covers
 
 
 TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
@@ -689,8 +727,8 @@ class LabWorld:
         if port in spec.blocked_ports:
             return "timed-out", from_address, timed_out
         if port == MIGRATION_PORT:
-            rule = (facts.get("network") or {}).get("migration_firewall_rule") or {}
-            if (not rule.get("present") or not rule.get("enabled")) and port not in spec.allowed_ports:
+            network = network_with_defaults(facts.get("network") or {})
+            if not _firewall_admits(network, found[1]) and port not in spec.allowed_ports:
                 return "timed-out", from_address, timed_out
             migration = facts.get("migration") or {}
             hyperv = facts.get("hyperv") or {}
