@@ -136,9 +136,23 @@ def test_evtx_without_facts_writes_json_and_markdown_and_refuses_the_rest(tmp_pa
     assert [i["vm"] for i in document["incidents"]] == ["SQL01", "WEB02"]
     markdown = (tmp_path / "d.md").read_text()
     assert "# Recent migration failures" in markdown and "WEB02" in markdown
-    for flag in (["--html", str(tmp_path / "x.html")], ["--junit", str(tmp_path / "x.xml")], ["--strict"], ["-v"]):
+    waivers = tmp_path / "w.yaml"
+    waivers.write_text("waivers: []\n")
+    for flag in (
+        ["--html", str(tmp_path / "x.html")],
+        ["--junit", str(tmp_path / "x.xml")],
+        ["--strict"],
+        ["-v"],
+        ["--waivers", str(waivers)],
+        ["--storage-path", "E:\\VMs"],
+    ):
         code, _, err = invoke(capsys, monkeypatch, "diagnose", *EVTX_ARGS, *flag)
-        assert code == 2 and flag[0] in err and "--facts" in err
+        (line,) = err.strip().splitlines()
+        assert (
+            code == 2
+            and line.startswith(f"lmpreflight: error: {flag[0]}: about the hosts' checks")
+            and "--facts" in line
+        )
 
 
 def test_evtx_vm_filter(capsys, monkeypatch) -> None:

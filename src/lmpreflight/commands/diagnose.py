@@ -118,6 +118,7 @@ NEEDS_FACTS = {
     "move_from": "--move-from",
     "storage_path": "--storage-path",
     "verbose": "-v",
+    "waivers_path": "--waivers",
 }
 
 
@@ -151,10 +152,15 @@ def _hosts_differ(facts_hosts: tuple[str, ...], by_host: dict[str, list[EventRec
 def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: ReportOptions) -> int:
     if facts is None:
         refused = [f"--{name}" for name in options.outputs if name not in WITHOUT_FACTS]
-        refused += [flag for name, flag in NEEDS_FACTS.items() if getattr(options, name)]
+        refused += [
+            flag
+            for name, flag in NEEDS_FACTS.items()
+            if getattr(options, name) and not (flag == "--include-storage" and options.storage_path is not None)
+        ]
         if refused:
             raise UserError(
-                f"{', '.join(refused)} report(s) on the hosts' checks: with --evtx add --facts SOURCE.json DEST.json"
+                f"{', '.join(refused)}: about the hosts' checks, which need the hosts' facts: with --evtx add "
+                "--facts SOURCE.json DEST.json (without them, --json and --markdown write the failures found)"
             )
     by_host = _read_files(files)
     read = sum(len(events) for events in by_host.values())
