@@ -210,7 +210,7 @@ def lab_run(scenario: str) -> None:
             click.echo("\nlmpreflight lab: stopped", err=True)
 
 
-@lab.command("facts")
+@lab.command("facts", short_help="Collect a scenario's two hosts into fact files.")
 @click.argument("scenario", metavar="SCENARIO|PATH")
 @click.option(
     "--out",
