@@ -1019,3 +1019,26 @@ def test_lines_without_a_repeated_console_width_keep_their_breaks() -> None:
         f"Event ID 21502: Live migration of 'VM{n:03d}' failed at migration source 'HV01'." for n in range(5)
     )
     assert unwrap_console(log) == log
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Get-WinEvent | ConvertTo-Json (Windows PowerShell 5.1 escapes quotes and line breaks).
+        r'{"Id": 21502, "Message": "Virtual machine migration operation for \u0027WEB01\u0027 failed at migration '
+        r"destination \u0027HV2\u0027.\r\n\r\nThe virtual switch \u0027LAN-Prod\u0027 is not present on the "
+        r'destination.", "MachineName": "HV1.corp.example"}',
+        # The same message inside PowerShell's CLIXML error stream.
+        '<S S="Error">Move-VM : Virtual machine migration operation for _x0027_WEB01_x0027_ failed._x000D__x000A_'
+        "The virtual switch _x0027_LAN-Prod_x0027_ is not present on the destination._x000D__x000A_</S>",
+    ],
+)
+def test_escaped_quotes_and_line_breaks_are_read_as_text(text: str) -> None:
+    assert explain_text(text).causes[0].id == "virtual_switch_missing"
+
+
+def test_paths_in_plain_text_are_not_taken_for_escapes() -> None:
+    from lmpreflight.explain.normalize import unescape
+
+    plain = r"Failed to open \\nas01\vms\new\SQL01.vhdx from C:\users\net: access denied"
+    assert unescape(plain) == plain

@@ -46,6 +46,29 @@ _GUID = re.compile(r"\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 _PATH = re.compile(r"(?<![\w\\])(?:[a-z]:\\|\\\\[\w.$-]+\\)[^\s\"'<>|]{0,400}")
 
 
+# Text copied out of ConvertTo-Json ("\u0027HV02\u0027", "\r\n") or PowerShell's CLIXML
+# ("_x000D__x000A_") carries its quotes and line breaks escaped.
+_JSON_ESCAPE = re.compile(r"\\\\|\\u([0-9a-fA-F]{4})|\\r\\n|\\n|\\\"")
+_JSON_UNICODE = re.compile(r"\\u[0-9a-fA-F]{4}")
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text: str) -> str:
+    """Undo JSON string escapes and CLIXML's _xHHHH_ escapes, where the text has them."""
+    if "\\r\\n" in text or _JSON_UNICODE.search(text):
+        text = _JSON_ESCAPE.sub(_json_character, text)
+    if "_x" in text:
+        text = _CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return text
+
+
+def _json_character(match: re.Match[str]) -> str:
+    if match.group(1):
+        return chr(int(match.group(1), 16))
+    escape = match.group(0)
+    return {"\\\\": "\\", '\\"': '"'}.get(escape, "\n")
+
+
 def repair_encoding(text: str) -> str:
     """Undo UTF-8 shown as Windows-1252 or Latin-1 (ftfy only changes text that is plainly mis-decoded)."""
     return ftfy.fix_encoding(text)
@@ -94,7 +117,7 @@ def unwrap_console(text: str) -> str:
 
 def canonical(text: str) -> str:
     """The form all patterns match against (see the module docstring)."""
-    text = unicodedata.normalize("NFKC", repair_encoding(text)).translate(_QUOTES).lower()
+    text = unicodedata.normalize("NFKC", repair_encoding(unescape(text))).translate(_QUOTES).lower()
     text = " ".join(text.split())
     # The substitutions scan every character; most pastes have no GUID or path at all.
     if "-" in text:
