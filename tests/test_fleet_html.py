@@ -5,9 +5,15 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from lmpreflight.fleet.html import PROBLEMS_PER_BLOCK, plan_data, problem_blocks
+import pytest
+
+from lmpreflight.fleet.document import PlanInfo
+from lmpreflight.fleet.html import PROBLEMS_PER_BLOCK, plan_data, problem_blocks, render_plan_html
 from lmpreflight.fleet.placement import PlacementMatrix
 from lmpreflight.vocabulary import Status
 from tests.test_fleet_placement import fleet, matrix_for
@@ -46,3 +52,31 @@ def test_rows_mark_warnings_and_cells_unpack_to_the_cell_problems() -> None:
             warned = any(matrix.problems[i].status == Status.WARN for i in ids)
             assert drawn[2][index] == (code.upper() if warned else code)
     assert any(c.isupper() for row in data["rows"] for c in row[2])  # the warning was marked
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (./scripts/bootstrap)")
+def test_a_cell_unpacks_its_problems_in_chromium_or_says_why_not(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "plan.html"
+    info = PlanInfo(command="test", run_from="here", generated_at=datetime.now(UTC))
+    path.write_text(render_plan_html(sample(), info), encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri())
+        assert page.locator("td.c.r.w").count() == 2  # the warning mark drawn from the row's letters
+        page.locator("td.c.f").first.press("Enter")  # the keyboard opens a cell as a click does
+        page.locator("#detail .problem").first.wait_for()
+        assert "network.firewall-rule" in page.locator("#detail").inner_text()
+        old = browser.new_page()
+        old.add_init_script("delete window.DecompressionStream")
+        old.goto(path.as_uri())
+        old.locator("td.c.f").first.click()
+        old.locator("#detail .alert").wait_for()
+        assert "cannot unpack the details" in old.locator("#detail").inner_text()
+        browser.close()
+    assert errors == []
