@@ -950,6 +950,20 @@ RESTATED = [
         "security IDs was done. (0x80070534)",
         "vm_owner_sid_unresolved",
     ),
+    # Names that do not resolve and domains that cannot be reached, with and without a code.
+    (
+        "Move-VM : Failed to establish a connection with host 'hv2-lm': No such host is known. (0x80072AF9)",
+        "spn_or_name_mismatch",
+    ),
+    (
+        "Live migration fails because HV1 cannot resolve the migration name hv2-lm.corp.local in DNS.",
+        "spn_or_name_mismatch",
+    ),
+    (
+        "Move-VM : The specified domain either does not exist or could not be contacted. (0x8007054B)",
+        "dc_unreachable",
+    ),
+    ("Hyper-V Manager: The system detected a possible attempt to compromise security (0x80090350).", "dc_unreachable"),
 ]
 
 
