@@ -170,3 +170,19 @@ def test_judged_in_worker_processes_the_same_as_in_one() -> None:
     assert {h: [one.problems[i] for i in ids] for h, ids in one.host_problems.items()} == {
         h: [many.problems[i] for i in ids] for h, ids in many.host_problems.items()
     }
+
+
+def test_the_json_plan_is_written_one_problem_and_one_vm_at_a_time() -> None:
+    """A fleet's plan has a hundred thousand problems: the document never holds them in one
+    piece, and the pieces join into the same document as the whole."""
+    from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
+
+    matrix = matrix_for(fleet())
+    info = PlanInfo(command="plan", run_from="admin-pc", generated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    pieces = list(plan_json_chunks(matrix, info))
+    document = json.loads("".join(pieces))
+    assert matrix.problems and len(document["problems"]) == len(matrix.problems)
+    assert [p["id"] for p in document["problems"]] == list(range(len(matrix.problems)))
+    assert len(document["vms"]) == len(matrix.rows)
+    assert len(pieces) >= len(matrix.problems) + len(matrix.rows)
+    assert all(piece.count('"check_id"') <= 1 for piece in pieces)

@@ -153,7 +153,8 @@ def without_destination(matrix: PlacementMatrix) -> list[str]:
 
 
 def plan_head(matrix: PlacementMatrix, info: PlanInfo) -> dict[str, Any]:
-    """Everything but the VMs: small at any size."""
+    """Everything but the problems and the VMs: small at any size (a fleet has a hundred
+    thousand problems, each with its message and fix)."""
     return {
         "schema_version": PLAN_SCHEMA_VERSION,
         "tool_version": __version__,
@@ -187,14 +188,16 @@ def plan_head(matrix: PlacementMatrix, info: PlanInfo) -> dict[str, Any]:
             }
             for host in matrix.hosts
         ],
-        "problems": [problem_out(i, p) for i, p in enumerate(matrix.problems)],
     }
 
 
 def plan_json_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
-    """The JSON document piece by piece: the head, then one VM per piece."""
+    """The JSON document piece by piece: the head, then one problem and one VM per piece."""
     head = json.dumps(plan_head(matrix, info), indent=2, ensure_ascii=False)
-    yield head[: head.rindex("}")].rstrip() + ',\n  "vms": ['
+    yield head[: head.rindex("}")].rstrip() + ',\n  "problems": ['
+    for index, problem in enumerate(matrix.problems):
+        yield ("," if index else "") + "\n    " + json.dumps(problem_out(index, problem), ensure_ascii=False)
+    yield '\n  ],\n  "vms": ['
     for index, row in enumerate(matrix.rows):
         yield ("," if index else "") + "\n    " + json.dumps(vm_placement(matrix, row), ensure_ascii=False)
     yield "\n  ]\n}\n"
