@@ -1056,3 +1056,16 @@ def test_paths_in_plain_text_are_not_taken_for_escapes() -> None:
 
     plain = r"Failed to open \\nas01\vms\new\SQL01.vhdx from C:\users\net: access denied"
     assert unescape(plain) == plain
+
+
+def test_the_hosts_facts_confirm_a_missing_virtual_san() -> None:
+    def vfc(source: dict[str, Any], destination: dict[str, Any]) -> None:
+        source["vms"][0]["fibre_channel_sans"] = ["Fabric-A"]
+        destination["storage"]["virtual_sans"] = ["Fabric-B"]
+
+    source, destination = healthy_pair(vfc)
+    name = source.vms[0].name
+    text = f"Move-VM : The virtual SAN 'Fabric-A' used by '{name}' does not exist on the destination host."
+    first = explain_text(text, full_run(source, destination, (name,)), "Kerberos").causes[0]
+    assert first.id == "vfc_san_missing" and first.confidence == "high"
+    assert "New-VMSan -Name 'Fabric-A'" in (first.fix.powershell or "")
