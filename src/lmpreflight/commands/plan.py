@@ -83,10 +83,13 @@ def plan_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--facts-dir",
                 type=folder,
+                metavar="DIR",
                 help="Judge the fact files in this folder (from 'collect', --save-facts or the Ansible playbook); "
                 "nothing is collected.",
             ),
-            click.option("--save-facts", type=folder, help="Also save every host's facts in this folder."),
+            click.option(
+                "--save-facts", type=folder, metavar="DIR", help="Also save every host's facts in this folder."
+            ),
             click.option(
                 "--vm", "vms", multiple=True, metavar="NAME", help="Only this VM of the sources (repeatable)."
             ),
@@ -109,7 +112,7 @@ def plan_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-@click.command()
+@click.command(short_help="Where can each VM go: check many hosts at once.")
 @plan_options
 @connection_options
 def plan(concurrency: int, connection: ConnectionSettings, **kwargs: Any) -> None:
