@@ -125,11 +125,11 @@ def test_collect_summary_names_what_is_missing() -> None:
     )
     assert full == (
         "HV01: Microsoft Windows Server 2022 Datacenter (build 20348); Hyper-V vmms Running; "
-        "migration auth Kerberos; 2 VM(s); 17 section(s) collected, 0 failed"
+        "migration auth Kerberos; 2 VM(s); 18 section(s) collected, 0 failed"
     )
     assert collection_summary(broken) == (
         "HV01: OS not collected; Hyper-V vmms Running; migration settings not collected; 2 VM(s); "
-        "15 section(s) collected, 1 failed"
+        "16 section(s) collected, 1 failed"
     )
 
 
