@@ -131,7 +131,7 @@ if ($Part -eq 'Destination') {
     # Enable the built-in rule on HV02.
     # Enable the built-in rule on HV02. PS> Enable-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope'
 
-    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV02
+    # network.firewall-rule: Hyper-V (MIG-TCP-In) is disabled on HV02, and Windows Firewall is on for 'LiveMigration' (Public profile)
     Invoke-LmpStep 'network.firewall-rule' 'Enable the ''Hyper-V (MIG-TCP-In)'' firewall rule' {
         [string](Get-NetFirewallRule -Name 'VIRT-MIGL-In-TCP-NoScope').Enabled -ne 'True'
     } {
