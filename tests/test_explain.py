@@ -1069,3 +1069,12 @@ def test_the_hosts_facts_confirm_a_missing_virtual_san() -> None:
     first = explain_text(text, full_run(source, destination, (name,)), "Kerberos").causes[0]
     assert first.id == "vfc_san_missing" and first.confidence == "high"
     assert "New-VMSan -Name 'Fabric-A'" in (first.fix.powershell or "")
+
+
+def test_text_copied_from_a_web_page_is_read_through_its_entities_and_invisible_characters() -> None:
+    text = (
+        "Failed to establish a connection with host &#39;HV02&#39;: No cre\u200bdentials are available in the "
+        "security package (0x8009030E). Move-VM -Name &quot;SQL01&quot; &amp; retry"
+    )
+    phrases = [m.value for m in explain_text(text).matches if m.kind == "message"]
+    assert "no credentials are available in the security package" in phrases

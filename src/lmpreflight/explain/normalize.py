@@ -10,6 +10,7 @@ space, GUIDs and paths replaced by placeholders. Every step is linear in the tex
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -39,6 +40,12 @@ _QUOTES = str.maketrans(
         "\u300d": '"',
         "\u300e": '"',
         "\u300f": '"',
+        # Zero-width characters web pages put inside words.
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
     }
 )
 _GUID = re.compile(r"\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?")
@@ -54,7 +61,10 @@ _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def unescape(text: str) -> str:
-    """Undo JSON string escapes and CLIXML's _xHHHH_ escapes, where the text has them."""
+    """Undo JSON string escapes, CLIXML's _xHHHH_ escapes and HTML character references (text
+    copied from a web page's source), where the text has them."""
+    if "&#" in text or "&quot;" in text or "&amp;" in text:
+        text = html.unescape(text)
     if "\\r\\n" in text or _JSON_UNICODE.search(text):
         text = _JSON_ESCAPE.sub(_json_character, text)
     if "_x" in text:
