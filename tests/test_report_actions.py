@@ -244,3 +244,71 @@ def test_one_rejected_password_is_one_step() -> None:
     steps = [a for g in before_the_move(report) for a in g.actions]
     assert len(steps) == 1, [a.text for a in steps]
     assert "collection.host" in steps[0].check_ids and "password" in steps[0].text
+
+
+PLACEHOLDERS = ("'VM'", "<VMName>", "<DestinationHost>", "'SWITCH'", "'NIC'", "SOURCE", "DESTINATION")
+
+
+def _rehearsed(vms: tuple[str, ...], error: str | None, incompatible: bool) -> Report:
+    """The broken pair as a live `check --vm` sees it: Compare-VM ran for each named VM."""
+    from lmpreflight.facts.model import Incompatibility, Rehearsal
+
+    source = load_host_facts(EXAMPLES / "broken" / "source.json")
+    destination = load_host_facts(EXAMPLES / "broken" / "destination.json")
+    found = [Incompatibility(message_id=33012, message="Could not find Ethernet switch.")] if incompatible else []
+    source = source.model_copy(
+        update={
+            "rehearsal": [
+                Rehearsal(vm=vm, destination="hv02.corp.example", incompatibilities=found, error=error) for vm in vms
+            ]
+        }
+    )
+    results = full_run(source, destination, vms)
+    return build_report(
+        results, source, destination, Selection(vms=vms), RunInfo("check", "ADMIN-WS01", generated_at=NOW)
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "incompatible"),
+    [("No credentials are available in the security package (0x8009030E).", False), (None, True), ("RPC", False)],
+)
+def test_each_vms_compare_vm_step_names_that_vm_and_the_destination(error: str | None, incompatible: bool) -> None:
+    report = _rehearsed(BROKEN_VMS, error, incompatible)
+    steps = [a for g in before_the_move(report) for a in g.actions if "vm.hyperv-rehearsal" in a.check_ids]
+    assert sorted(a.subjects[0] for a in steps) == sorted(BROKEN_VMS) and all(len(a.subjects) == 1 for a in steps)
+    for action in steps:
+        (vm,) = action.subjects
+        assert action.powershell is not None
+        assert f"Compare-VM -Name '{vm}' -DestinationHost 'hv02.corp.example'" in action.powershell
+
+
+def test_a_generic_fix_names_the_vm_its_finding_is_about() -> None:
+    """A check's fallback fix writes the VM as <VMName>; a finding about one VM fills it in."""
+    from lmpreflight.vocabulary import Result, failed
+
+    check = load_checks(include_plugins=False).checks["vm.processor-compatibility-mode"]
+    assert check.remediation.powershell and "<VMName>" in check.remediation.powershell
+    fix = Result(check, failed("x", "vm:O'Brien")).remediation
+    assert fix.powershell is not None and "-VMName 'O''Brien'" in fix.powershell and "<VMName>" not in fix.powershell
+    assert Result(check, failed("x", "source")).remediation == check.remediation
+
+
+def test_a_step_still_holding_a_placeholder_is_one_per_subject() -> None:
+    """WEB02's and another VM's missing switch need an adapter chosen on the destination: two steps."""
+    report = broken_report()
+    for action in (a for g in before_the_move(report) for a in g.actions):
+        if action.powershell and "<" in action.powershell:
+            assert len(action.subjects) == 1, action
+
+
+@pytest.mark.parametrize("report", [pytest.param(broken_report, id="broken"), pytest.param(None, id="demo")])
+def test_no_step_shows_a_placeholder_for_a_name_the_facts_know(report: object) -> None:
+    """The demo (a live check of both VMs, Compare-VM included) and the broken example: every step
+    names its VMs and hosts; only what no fact says (the destination's adapter for a new switch)
+    stays a marked placeholder."""
+    built = broken_report() if report is not None else scenario_report(load_scenario("broken-upgrade"))
+    for action in (a for g in before_the_move(built) for a in g.actions):
+        shown = action.powershell or ""
+        assert not any(p in shown for p in PLACEHOLDERS), shown
+        assert re.findall(r"<[A-Za-z ]+>", shown) in ([], ["<NetAdapterName>"]), shown

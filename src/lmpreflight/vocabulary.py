@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, overload
 
+from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import (
     ClockFacts,
     CompatibilityVerdict,
@@ -98,6 +99,12 @@ class EvidenceModel(Protocol):
 
 Evidence = Mapping[str, Json] | EvidenceModel
 E = TypeVar("E")
+
+
+VM_SUBJECT = "vm:"
+"""A finding about one VM has the subject ``vm:<name>``."""
+VM_NAME_PLACEHOLDER = "<VMName>"
+"""Where a check's generic fix names the VM; filled in for a finding about one VM."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,4 +374,10 @@ class Result:
 
     @property
     def remediation(self) -> Remediation:
-        return self.finding.remediation or self.check.remediation
+        """The finding's own fix, else the check's generic one with the VM it is about filled in
+        for ``<VMName>``: a step shown for one VM names that VM, never a placeholder."""
+        fix = self.finding.remediation or self.check.remediation
+        vm = self.finding.subject.removeprefix(VM_SUBJECT) if self.finding.subject.startswith(VM_SUBJECT) else None
+        if vm is None or not fix.powershell or VM_NAME_PLACEHOLDER not in fix.powershell:
+            return fix
+        return dataclasses.replace(fix, powershell=fix.powershell.replace(VM_NAME_PLACEHOLDER, ps_literal(vm)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 from lmpreflight.checks._helpers import (
@@ -24,7 +24,7 @@ from lmpreflight.checks._helpers import (
     vm_subject,
 )
 from lmpreflight.escape import ps_literal
-from lmpreflight.facts.model import WHOLE_HOST, CompatibilityVerdict, VirtualMachine
+from lmpreflight.facts.model import WHOLE_HOST, CompatibilityVerdict, Rehearsal, VirtualMachine
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
     Category,
@@ -1145,6 +1145,23 @@ def shielded_destination(context: Context) -> Iterator[Finding]:
 
 
 COMPARE_VM = "https://learn.microsoft.com/powershell/module/hyper-v/compare-vm"
+
+
+def _rehearse_again(context: Context, rehearsal: Rehearsal) -> Callable[[str], Remediation]:
+    """A fix for one VM's rehearsal: what to do, then the same Compare-VM the collector ran, with
+    the VM's and destination's real names (each VM its own step, never a placeholder)."""
+    storage = ""
+    if rehearsal.include_storage:
+        storage = " -IncludeStorage" + (
+            f" -DestinationStoragePath {ps_literal(context.storage_path)}" if context.storage_path else ""
+        )
+    powershell = (
+        f"(Compare-VM -Name {ps_literal(rehearsal.vm)} -DestinationHost {ps_literal(rehearsal.destination)}{storage})"
+        ".Incompatibilities | Format-Table MessageId, Message"
+    )
+    return lambda text: Remediation(text=text, powershell=powershell, run_on=context.source.name)
+
+
 NO_CREDENTIALS = "0x8009030E"
 
 
@@ -1156,7 +1173,10 @@ NO_CREDENTIALS = "0x8009030E"
     needs=("source.vms",),
     remediation=Remediation(
         text="Resolve each incompatibility Compare-VM lists (its MessageId and Message say what), then compare again.",
-        powershell="(Compare-VM -Name 'VM' -DestinationHost 'HV02').Incompatibilities | Format-Table MessageId, Message",
+        powershell=(
+            "(Compare-VM -Name <VMName> -DestinationHost <DestinationHost>).Incompatibilities "
+            "| Format-Table MessageId, Message"
+        ),
         run_on="the source host",
     ),
     references=(COMPARE_VM, USE_GUIDE, TROUBLESHOOT_GUIDE),
@@ -1192,6 +1212,7 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
             "error": rehearsal.error,
             "authentication_type": auth,
         }
+        again = _rehearse_again(context, rehearsal)
         if rehearsal.error and NO_CREDENTIALS.casefold() in rehearsal.error.casefold():
             if auth == "CredSSP" and context.starts_on_source():
                 # Run remotely, it could not hand on credentials; a move started on the source can.
@@ -1208,6 +1229,10 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
                     f"authenticate to {rehearsal.destination} with CredSSP ({NO_CREDENTIALS}): start the move in a "
                     f"session on {context.source.name}",
                     subject,
+                    fix=again(
+                        f"Start the move, and Compare-VM, in a session on {context.source.name} "
+                        f"(Enter-PSSession -ComputerName {ps_literal(fqdn_of(context.source))})."
+                    ),
                     evidence=evidence,
                 )
             else:
@@ -1216,10 +1241,19 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
                     f"{rehearsal.destination} with Kerberos ({NO_CREDENTIALS}): the constrained delegation of "
                     f"{context.source.name} to the destination's migration service is missing or not yet in effect",
                     subject,
+                    fix=again(
+                        f"Fix {context.source.name}'s constrained delegation to the destination "
+                        "(see delegation.spns-to-destination and delegation.protocol-transition), then compare again."
+                    ),
                     evidence=evidence,
                 )
         elif rehearsal.error:
-            yield warned(f"{vm.name}: Compare-VM gave no report: {rehearsal.error}", subject, evidence=evidence)
+            yield warned(
+                f"{vm.name}: Compare-VM gave no report: {rehearsal.error}",
+                subject,
+                fix=again("Run Compare-VM again on the source and read what it says."),
+                evidence=evidence,
+            )
         elif rehearsal.incompatibilities:
             listed = "; ".join(
                 f"{i.message_id}: {i.message}" if i.message_id is not None else i.message
@@ -1229,6 +1263,10 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
                 f"{vm.name}: Compare-VM against {rehearsal.destination} lists {len(rehearsal.incompatibilities)} "
                 f"incompatibilit{'y' if len(rehearsal.incompatibilities) == 1 else 'ies'}: {listed}",
                 subject,
+                fix=again(
+                    "Resolve each incompatibility Compare-VM lists (its MessageId and Message say what), "
+                    "then compare again."
+                ),
                 evidence=evidence,
             )
         else:

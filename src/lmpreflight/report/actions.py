@@ -4,8 +4,10 @@ done, in the order to do it, one step per root cause.
 Where a step runs comes from the check's own fix step when it has one, else from the host its
 remediation says to run on, else from the result's subject. Steps that are the same change in
 the same place (a disabled firewall rule blocks TCP 6600, so both checks say "enable the rule")
-are merged into one step naming every check behind it. Directory changes come first (hosts must renew their tickets after them), then
-the source, then the destination, then what only the network team can change.
+are merged into one step naming every check behind it; a command that still holds a placeholder
+is never merged across subjects (each VM its own step). Directory changes come first (hosts
+must renew their tickets after them), then the source, then the destination, then what only
+the network team can change.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from lmpreflight.report.model import Report, ResultOut
 Place = Literal["directory", "source", "destination", "network"]
 PLACES: tuple[Place, ...] = ("directory", "source", "destination", "network")
 ACTIONABLE = ("fail", "error", "warn")
+PLACEHOLDER = re.compile(r"<[A-Z][A-Za-z ]*>")
+"""A name the fix could not know, written so a paste fails loudly (``<NetAdapterName>``)."""
 
 
 @dataclass
@@ -104,6 +108,10 @@ def before_the_move(report: Report) -> list[ActionGroup]:
             if fix.powershell
             else (text if result.status == "error" else f"{place}: {text}")
         )
+        if fix.powershell and PLACEHOLDER.search(fix.powershell):
+            # A command still holding a placeholder is one the admin completes for one object:
+            # never one step standing for several objects behind a single placeholder.
+            key = f"{key}\0{result.subject}"
         action = merged.get(key.casefold())
         if action is None:
             action = merged[key.casefold()] = Action(fix.text, fix.powershell, result.status)
