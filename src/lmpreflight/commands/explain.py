@@ -11,7 +11,7 @@ from lmpreflight.commands.common import make_console
 from lmpreflight.errors import UserError
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.engine import MAX_TEXT, FactsContext, explain_text
-from lmpreflight.explain.incidents import vm_names_in
+from lmpreflight.explain.names import vm_names_in
 from lmpreflight.explain.render import render_explanation
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts

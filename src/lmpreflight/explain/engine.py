@@ -19,6 +19,7 @@ from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.decode import decode, hresult_from_win32
 from lmpreflight.explain.knowledge import LANGUAGES, KnowledgeBase, knowledge
 from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
+from lmpreflight.explain.names import KnownNames, filled, names_in
 from lmpreflight.explain.normalize import canonical, unique_lines, unwrap_console
 from lmpreflight.explain.recognise import (
     find_events,
@@ -29,7 +30,7 @@ from lmpreflight.explain.recognise import (
     find_wmi_returns,
     whole_number,
 )
-from lmpreflight.vocabulary import Result, Status
+from lmpreflight.vocabulary import Remediation, Result, Status
 
 MAX_TEXT = 5 * 1024 * 1024
 MAX_CODES = 25
@@ -109,7 +110,7 @@ def explain_text(
         notes += _host_mismatch(plain, facts.hosts)
     if not any(match.known for match in matches):
         notes.append(NOTHING_RECOGNISED.format(tried=_tried(kb)))
-    causes = _rank(kb, scores, facts)
+    causes = _rank(kb, scores, facts, names_in(raw, facts.hosts if facts else ()))
     return Explanation(characters=len(raw), truncated=truncated, matches=matches, causes=causes, notes=notes)
 
 
@@ -284,12 +285,15 @@ def _host_mismatch(plain: str, hosts: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _rank(kb: KnowledgeBase, scores: dict[str, _Score], facts: FactsContext | None) -> list[CauseOut]:
+def _rank(
+    kb: KnowledgeBase, scores: dict[str, _Score], facts: FactsContext | None, names: KnownNames
+) -> list[CauseOut]:
     any_stated = any(s.stated for s in scores.values())
     ranked = sorted(scores.items(), key=lambda item: (not item[1].stated, -item[1].value, item[1].order, item[0]))
     results = facts.results if facts else None
     return [
-        _cause_out(kb, cause_id, score, rank, results, any_stated) for rank, (cause_id, score) in enumerate(ranked, 1)
+        _cause_out(kb, cause_id, score, rank, results, any_stated, names)
+        for rank, (cause_id, score) in enumerate(ranked, 1)
     ]
 
 
@@ -317,13 +321,22 @@ def _ranking(score: _Score, rank: int, any_stated: bool) -> str:
 
 
 def _cause_out(
-    kb: KnowledgeBase, cause_id: str, score: _Score, rank: int, results: list[Result] | None, any_stated: bool
+    kb: KnowledgeBase,
+    cause_id: str,
+    score: _Score,
+    rank: int,
+    results: list[Result] | None,
+    any_stated: bool,
+    names: KnownNames,
 ) -> CauseOut:
     cause = kb.causes[cause_id]
     related = [r for r in results or [] if r.check.id in (*cause.checks, *cause.likely_when_passing)]
-    # A check that confirmed the cause knows the real names: its own fix beats the generic one.
+    # A check that confirmed the cause knows the real names: its own fix beats the generic one,
+    # whose placeholders get the names the text or the facts state (else a marked placeholder).
     confirming = [r for r in related if r.check.id in cause.checks and r.status in (Status.FAIL, Status.WARN)]
     fix = confirming[0].remediation if confirming else cause.fix.remediation()
+    if not confirming and fix.powershell:
+        fix = Remediation(fix.text, filled(fix.powershell, names), fix.run_on)
     return CauseOut(
         id=cause_id,
         rank=rank,

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.knowledge import knowledge
 from lmpreflight.explain.model import Incident, IncidentEvent
+from lmpreflight.explain.names import vm_names_in
 from lmpreflight.facts.model import EventRecord
 from lmpreflight.vocabulary import Result
 
@@ -25,10 +26,6 @@ HYPERV = re.compile(r"hyper-v", re.IGNORECASE)
 WINDOW = timedelta(minutes=2)
 MAX_INCIDENTS = 200
 MAX_MEMBERS = 50
-_VM_NAME = re.compile(
-    r"""(?:operation for|live migration of|virtual machine)\s{1,5}["'“](?:virtual machine\s{1,5})?([^"'”\r\n]{1,100}?)["'”]""",
-    re.IGNORECASE,
-)
 
 
 def is_failure(event: EventRecord) -> bool:
@@ -36,11 +33,6 @@ def is_failure(event: EventRecord) -> bool:
     if entry is not None:
         return entry.failure
     return event.level in ("Error", "Critical") and bool(HYPERV.search(event.provider + event.channel))
-
-
-def vm_names_in(text: str) -> list[str]:
-    """The VM names a migration message quotes ("operation for 'SQL01'", "Live migration of 'Virtual Machine X'")."""
-    return [m.group(1).strip() for m in _VM_NAME.finditer(text)]
 
 
 def vm_of(event: EventRecord) -> str | None:

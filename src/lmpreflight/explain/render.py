@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -12,6 +14,20 @@ from lmpreflight.explain.model import CauseOut, Explanation, Incident
 SHOWN_CAUSES = 3
 INCIDENT_CAUSES = 2
 CONFIDENCE_STYLES = {"high": "bold green", "medium": "yellow", "low": "dim"}
+EVENT_TEXT_TERMINAL = 220
+EVENT_TEXT_MARKDOWN = 300
+CUT = "…"
+
+
+def event_text(message: str, limit: int) -> str:
+    """An event's text on one line, cut at a word boundary and marked with "…" when longer than
+    ``limit``: a cut must never read as the whole message (a switch name lost mid-sentence)."""
+    text = " ".join(message.split())
+    if len(text) <= limit:
+        return text
+    short = textwrap.shorten(text, limit, placeholder=CUT)
+    # One word longer than the limit (a path, a GUID run) leaves only the mark: cut inside it.
+    return short if short != CUT else text[: limit - len(CUT)] + CUT
 
 
 def render_explanation(explanation: Explanation, console: Console, show_all: bool = False) -> None:
@@ -81,7 +97,7 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
             )
         )
         for event in incident.events:
-            first_line = visible(" ".join(event.message.split())[:220])
+            first_line = visible(event_text(event.message, EVENT_TEXT_TERMINAL))
             host = visible(event.host)
             console.print(f"    {escape(host)} event {event.id} {event.level}: {escape(first_line)}", highlight=False)
         for cause in incident.explanation.causes[:INCIDENT_CAUSES]:
@@ -101,7 +117,7 @@ def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
         hosts = ", ".join(md_text(visible(h)) for h in incident.hosts)
         lines += [f"## {when} · VM {vm} · {hosts}", ""]
         for event in incident.events:
-            message = md_text(visible(" ".join(event.message.split())[:300]))
+            message = md_text(visible(event_text(event.message, EVENT_TEXT_MARKDOWN)))
             lines.append(f"- {md_text(visible(event.host))} event {event.id} ({event.level}): {message}")
         lines.append("")
         for cause in incident.explanation.causes[:INCIDENT_CAUSES]:

@@ -1,0 +1,128 @@
+"""The real names behind a generic fix: the VM, hosts and switch an error text or the hosts'
+facts name, filled into the knowledge base's placeholders (SOURCE, DESTINATION, VM, 'SWITCH', …).
+
+A name nobody stated stays a placeholder, written ``<SourceHost>``: pasted outside quotes,
+PowerShell refuses it ("The '<' operator is reserved"), so a fix never acts on a host that is
+really called SOURCE. Every filled-in name passes through ``escape.ps_literal``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lmpreflight.escape import ps_literal
+
+_QUOTES = "\"'\u201c\u201d"
+_NAME = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}?)\.?"
+_SOURCE = re.compile(rf"migration source [{_QUOTES}]{_NAME}[{_QUOTES}]", re.IGNORECASE)
+_DESTINATION = re.compile(
+    rf"(?:migration destination [{_QUOTES}]{_NAME}[{_QUOTES}]|-DestinationHost [{_QUOTES}]?{_NAME}(?:[{_QUOTES}\s]|$))",
+    re.IGNORECASE,
+)
+_WITH_HOST = re.compile(rf"with host [{_QUOTES}]{_NAME}[{_QUOTES}]", re.IGNORECASE)
+_VM_NAME = re.compile(
+    r"""(?:operation for|live migration of|virtual machine)\s{1,5}["'“](?:virtual machine\s{1,5})?([^"'”\r\n]{1,100}?)["'”]""",
+    re.IGNORECASE,
+)
+_SWITCH = re.compile(r"switch [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
+
+MARKERS = {
+    "SOURCE": "<SourceHost>",
+    "DESTINATION": "<DestinationHost>",
+    "VM": "<VMName>",
+    "SWITCH": "<SwitchName>",
+    "NIC": "<NetAdapterName>",
+    "HOST": "<HostName>",
+    "USER": "<UserName>",
+    "VMID": "<VMId>",
+}
+"""The knowledge base's placeholders and how an unknown one is shown."""
+_FQDN_MARKERS = {"SOURCE": "<SourceFQDN>", "DESTINATION": "<DestinationFQDN>"}
+_SEGMENTS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"")
+_BARE = re.compile(r"(?<![\w\\/.$-])(SOURCE|DESTINATION|VM|HOST|USER|VMID)(?![\w.$-])")
+_QUOTED = re.compile(r"(?<![\w-])(SOURCE|DESTINATION)(\.domain)?(?![\w-])")
+
+
+def vm_names_in(text: str) -> list[str]:
+    """The VM names a migration message quotes ("operation for 'SQL01'", "Live migration of 'Virtual Machine X'")."""
+    return [m.group(1).strip() for m in _VM_NAME.finditer(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownNames:
+    """The names a fix may use; None where neither the text nor the facts say."""
+
+    source: str | None = None
+    destination: str | None = None
+    vm: str | None = None
+    switch: str | None = None
+
+    def get(self, token: str) -> str | None:
+        return {"SOURCE": self.source, "DESTINATION": self.destination, "VM": self.vm, "SWITCH": self.switch}.get(token)
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    for match in pattern.finditer(text):
+        found = next((group for group in match.groups() if group), None)
+        if found:
+            return found
+    return None
+
+
+def names_in(text: str, hosts: tuple[str, ...] = ()) -> KnownNames:
+    """The names ``text`` states (the failed move's own), else the facts' ``hosts`` (source,
+    destination). "With host 'X'" is the peer the source could not reach: the destination."""
+    source = _first(_SOURCE, text)
+    destination = _first(_DESTINATION, text)
+    peer = _first(_WITH_HOST, text)
+    if destination is None and peer is not None and (source is None or peer.casefold() != source.casefold()):
+        destination = peer
+    if len(hosts) == 2:
+        source = source or hosts[0]
+        destination = destination or hosts[1]
+    vms = vm_names_in(text)
+    return KnownNames(source, destination, vms[0] if vms else None, _first(_SWITCH, text))
+
+
+def filled(powershell: str, names: KnownNames) -> str:
+    """``powershell`` with each placeholder replaced by its known name, else by its marker."""
+    parts: list[str] = []
+    last = 0
+    for segment in _SEGMENTS.finditer(powershell):
+        parts.append(_BARE.sub(lambda m: _bare(m.group(1), names), powershell[last : segment.start()]))
+        parts.append(_quoted(segment.group(0), names))
+        last = segment.end()
+    parts.append(_BARE.sub(lambda m: _bare(m.group(1), names), powershell[last:]))
+    return "".join(parts)
+
+
+def _bare(token: str, names: KnownNames) -> str:
+    name = names.get(token)
+    return ps_literal(name) if name else MARKERS[token]
+
+
+def _quoted(segment: str, names: KnownNames) -> str:
+    """A quoted literal: 'SWITCH' and 'NIC' whole, or SOURCE/DESTINATION inside a single-quoted
+    one ('…Service/DESTINATION', 'DOMAIN\\DESTINATION$'); double-quoted text is left alone."""
+    if segment.startswith('"'):
+        return segment  # a store or path name ("Shielded VM Local Certificates"), never a placeholder
+    inner = segment[1:-1]
+    if inner in ("SWITCH", "NIC"):
+        return _bare(inner, names)
+
+    def inside(match: re.Match[str]) -> str:
+        token, fqdn = match.group(1), match.group(2)
+        name = names.get(token)
+        if fqdn:
+            known = _inside_quotes(name) if name and "." in name else None
+            return known or _FQDN_MARKERS[token]
+        return (_inside_quotes(name.split(".")[0]) if name else None) or MARKERS[token]
+
+    return "'" + _QUOTED.sub(inside, inner) + "'"
+
+
+def _inside_quotes(name: str) -> str | None:
+    """``name`` as it reads inside a single-quoted literal, or None when it needs more than one."""
+    literal = ps_literal(name)
+    return literal[1:-1] if literal.startswith("'") else None

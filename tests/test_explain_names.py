@@ -1,0 +1,143 @@
+"""explain and diagnose fixes name the VM, hosts and switch the error text or the facts state;
+what nobody stated stays a marked placeholder (<SourceHost>) that PowerShell refuses to run.
+Event text shown shortened is cut at a word and marked with "…"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from rich.console import Console
+
+from lmpreflight.explain.engine import explain_text
+from lmpreflight.explain.incidents import find_incidents
+from lmpreflight.explain.names import KnownNames, filled, names_in
+from lmpreflight.explain.render import EVENT_TEXT_TERMINAL, event_text, incidents_markdown, render_incidents
+from lmpreflight.facts.model import EventRecord
+from tests.helpers import EXAMPLES, invoke
+
+MOVE_VM_ERROR = (
+    "Move-VM : Virtual machine migration operation for 'SQL01' failed at migration source 'HV01'. "
+    "Failed to establish a connection with host 'HV02': No credentials are available in the security "
+    "package (0x8009030E)."
+)
+BARE = ("SOURCE", "DESTINATION", "-Name VM ", "'SWITCH'", "'NIC'")
+
+
+def _commands(explanation_causes: list) -> str:  # type: ignore[type-arg]
+    return "\n".join(c.fix.powershell or "" for c in explanation_causes)
+
+
+def test_the_names_an_error_states_fill_the_fixes() -> None:
+    shown = _commands(explain_text(MOVE_VM_ERROR).causes)
+    assert "Enter-PSSession -ComputerName 'HV01'" in shown
+    assert "Move-VM -Name 'SQL01' -DestinationHost 'HV02'" in shown
+    assert "Set-ADAccountControl -Identity (Get-ADComputer -Identity 'HV01')" in shown
+    assert "'Microsoft Virtual System Migration Service/HV02'" in shown
+    assert not any(word in shown for word in BARE), shown
+
+
+def test_names_nobody_stated_are_marked_placeholders() -> None:
+    shown = _commands(explain_text("0x8009030E").causes)
+    assert "Enter-PSSession -ComputerName <SourceHost>" in shown
+    assert "Move-VM -Name <VMName> -DestinationHost <DestinationHost>" in shown
+    assert "'Microsoft Virtual System Migration Service/<DestinationFQDN>'" in shown
+    assert not any(word in shown for word in BARE), shown
+
+
+def test_a_processor_message_names_its_vm() -> None:
+    text = "The virtual machine 'WEB02' is using processor-specific features not supported on physical computer 'HV02'."
+    code = _commands(explain_text(text).causes)
+    assert "Stop-VM -Name 'WEB02'; Set-VMProcessor -VMName 'WEB02'" in code
+
+
+def test_the_facts_name_the_hosts_the_text_does_not(capsys, monkeypatch) -> None:
+    facts = [str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json")]
+    code, out, _ = invoke(capsys, monkeypatch, "explain", "0x8009030E", "--all", "--facts", *facts)
+    assert code == 0, "recognised"
+    assert "Enter-PSSession -ComputerName 'HV01'" in out and "-DestinationHost 'HV02'" in out
+    assert "<VMName>" in out, "the facts name no failed VM"
+
+
+@pytest.mark.parametrize(
+    ("command", "names", "expected"),
+    [
+        (
+            "Move-VM -Name VM -DestinationHost DESTINATION",
+            KnownNames(vm="O'Brien"),
+            "Move-VM -Name 'O''Brien' -DestinationHost <DestinationHost>",
+        ),
+        (
+            "New-VMSwitch -Name 'SWITCH' -NetAdapterName 'NIC'",
+            KnownNames(switch="DMZ"),
+            "New-VMSwitch -Name 'DMZ' -NetAdapterName <NetAdapterName>",
+        ),
+        ("Get-VM VM; (Get-VM VM).Id", KnownNames(vm="SQL01"), "Get-VM 'SQL01'; (Get-VM 'SQL01').Id"),
+        (
+            "Move-VM -Name VM -DestinationStoragePath 'D:\\Hyper-V\\VM'",
+            KnownNames(vm="A"),
+            "Move-VM -Name 'A' -DestinationStoragePath 'D:\\Hyper-V\\VM'",
+        ),
+        (
+            'certutil -store "Shielded VM Local Certificates"',
+            KnownNames(vm="A"),
+            'certutil -store "Shielded VM Local Certificates"',
+        ),
+        (
+            "Grant-SmbShareAccess -AccountName 'DOMAIN\\DESTINATION$'",
+            KnownNames(destination="hv02.corp.example"),
+            "Grant-SmbShareAccess -AccountName 'DOMAIN\\hv02$'",
+        ),
+        (
+            "Test-NetConnection DESTINATION -Port 6600",
+            KnownNames(destination="HV\u04302"),
+            "Test-NetConnection ('HV' + [char]0x0430 + '2') -Port 6600",
+        ),
+        (
+            "Set-ADComputer -Add @{x = @('cifs/DESTINATION')}",
+            KnownNames(destination="HV\u04302"),
+            "Set-ADComputer -Add @{x = @('cifs/<DestinationHost>')}",
+        ),
+    ],
+)
+def test_placeholders_are_filled_through_the_escaping_module(command: str, names: KnownNames, expected: str) -> None:
+    assert filled(command, names) == expected
+
+
+def test_the_text_names_outrank_the_facts_and_the_peer_is_the_destination() -> None:
+    assert names_in(MOVE_VM_ERROR, ("HV07", "HV08")) == KnownNames("HV01", "HV02", "SQL01", None)
+    assert names_in("0x8009030E", ("HV07", "HV08")) == KnownNames("HV07", "HV08", None, None)
+    assert names_in("Could not find Ethernet switch 'Production'.").switch == "Production"
+
+
+def test_event_text_is_cut_at_a_word_and_marked() -> None:
+    long = "Virtual machine migration operation for 'WEB02' failed at migration source 'HV01'. " * 5
+    shown = event_text(long, EVENT_TEXT_TERMINAL)
+    assert shown.endswith("…") and len(shown) <= EVENT_TEXT_TERMINAL
+    assert long.startswith(shown[:-1]) and long[len(shown) - 1] == " ", "cut between words"
+    assert event_text("short  text", 50) == "short text"
+    assert event_text("x" * 300, 50) == "x" * 49 + "…"
+
+
+def test_diagnose_shows_a_cut_event_with_the_mark_and_the_incidents_names() -> None:
+    message = (
+        "Virtual machine migration operation for 'WEB02' failed at migration source 'HV01'. 'WEB02' failed to live "
+        "migrate because a virtual switch used by the VM doesn't exist on the destination node 'HV02'. "
+        + "Detail. "
+        * 30
+    )
+    event = EventRecord(
+        time_created=datetime(2026, 11, 20, 10, 5, tzinfo=UTC),
+        id=21502,
+        provider="Microsoft-Windows-Hyper-V-VMMS",
+        channel="Microsoft-Windows-Hyper-V-VMMS-Admin",
+        level="Error",
+        message=message,
+    )
+    incidents = find_incidents({"HV01": [event]})
+    console = Console(width=400, record=True, color_system=None)
+    render_incidents(incidents, console, 1)
+    out = console.export_text()
+    assert "Detail. Detail.…" in out or "Detail.…" in out
+    assert "Move-VM -Name VM" not in out and "SWITCH" not in out
+    assert "…" in incidents_markdown(incidents, 1)
