@@ -498,12 +498,14 @@ def _category(adapter: dict[str, Any]) -> str:
 
 def network_with_defaults(network: dict[str, Any]) -> dict[str, Any]:
     """The network section as a host reports it where the scenario is silent: each adapter's
-    connection profile, the built-in rule assigned to every profile (its default, Profile Any)
-    and every firewall profile on."""
+    connection profile, the rule read from the active store (as the collector always does),
+    assigned to every profile (its default, Profile Any), and every firewall profile on."""
     adapters = [{**a, "network_category": _category(a)} for a in network.get("adapters", [])]
     rule = network.get("migration_firewall_rule")
     if isinstance(rule, dict):
         rule = dict(rule)
+        if rule.get("store") is None:
+            rule["store"] = "ActiveStore"
         if rule.get("present") and rule.get("rule_profiles") is None:
             rule["rule_profiles"] = "Any"
         if rule.get("profiles") is None:
