@@ -198,3 +198,19 @@ RESOLVER_CASES = [
         "destination.resolver could not be collected from HV02: Access is denied",
     ),
 ]
+
+
+def _asked_about_another_host(source: Doc, destination: Doc) -> None:
+    """Facts saved in another pair (plan): the source resolved HV09, not this destination."""
+    _views(source_names=[_lookup("hv09.corp.example", "10.0.10.19")])(source, destination)
+
+
+RESOLVER_CASES.append(
+    Case(
+        "resolver.peer-names",
+        "lookups of another pair's host",
+        _asked_about_another_host,
+        "info",
+        "HV01 resolved hv09.corp.example, not a name of HV02",
+    )
+)

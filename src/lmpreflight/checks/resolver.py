@@ -60,6 +60,14 @@ def _norm(name: str) -> str:
     return name.rstrip(".").casefold()
 
 
+def _names_of(host: HostFacts) -> set[str]:
+    """The names ``host`` goes by: as typed, its FQDN and its computer name."""
+    names = {_norm(host.target)}
+    if host.identity is not None:
+        names |= {_norm(host.identity.fqdn), _norm(host.identity.computer_name)}
+    return names
+
+
 @dataclass
 class _PeerView:
     """How one host's lookups of its peer's names compare with the peer's own addresses."""
@@ -162,10 +170,18 @@ def host_resolves_peer(context: Context) -> Iterator[Finding]:
             unjudged.append(reason)
             yield info(reason, role)
             continue
+        lookups = [lookup for lookup in own.peer_names if _norm(lookup.name) in _names_of(peer)]
+        if not lookups:
+            # Facts collected in another pair (plan, saved files): this host was asked about other hosts.
+            asked = ", ".join(lookup.name for lookup in own.peer_names)
+            reason = f"{host.name} resolved {asked}, not a name of {peer.name}: its view of {peer.name} is unknown"
+            unjudged.append(reason)
+            yield info(reason, role)
+            continue
         view = _PeerView()
-        for lookup in own.peer_names:
+        for lookup in lookups:
             _judge_lookup(view, lookup, peer)
-        yield from _peer_findings(role, host, peer, own.peer_names, view)
+        yield from _peer_findings(role, host, peer, lookups, view)
     if len(unjudged) == len(ROLES):
         raise NotApplicable("; ".join(unjudged))
 
