@@ -312,3 +312,30 @@ def test_no_step_shows_a_placeholder_for_a_name_the_facts_know(report: object) -
         shown = action.powershell or ""
         assert not any(p in shown for p in PLACEHOLDERS), shown
         assert re.findall(r"<[A-Za-z ]+>", shown) in ([], ["<NetAdapterName>"]), shown
+
+
+def test_a_missing_switch_is_created_as_the_type_the_source_has() -> None:
+    """An internal or private switch needs no adapter; an external one names the destination's
+    candidate adapters and keeps the adapter a marked placeholder (no fact says which carries it)."""
+    source = load_host_facts(EXAMPLES / "broken" / "source.json")
+    destination = load_host_facts(EXAMPLES / "broken" / "destination.json")
+
+    def switch_step(source_facts: object) -> tuple[str, str]:
+        results = full_run(source_facts, destination, BROKEN_VMS)  # type: ignore[arg-type]
+        report = build_report(results, source_facts, destination, Selection(vms=BROKEN_VMS), RunInfo("analyze", "A"))  # type: ignore[arg-type]
+        (step,) = [a for g in before_the_move(report) for a in g.actions if "vm.switches-on-destination" in a.check_ids]
+        return step.text, step.powershell or ""
+
+    text, command = switch_step(source)
+    assert command == "New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false"
+    assert "HV02's adapters other than the management one: 'LiveMigration'" in text
+    assert source.switches is not None
+    internal = source.model_copy(
+        update={
+            "switches": [
+                s.model_copy(update={"switch_type": "Internal"}) if s.name == "External-DMZ" else s
+                for s in source.switches
+            ]
+        }
+    )
+    assert switch_step(internal)[1] == "New-VMSwitch -Name 'External-DMZ' -SwitchType Internal"

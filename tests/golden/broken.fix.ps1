@@ -140,7 +140,7 @@ if ($Part -eq 'Destination') {
 
     # vm.switches-on-destination: WEB02 uses switch(es) 'External-DMZ' not present on HV02 (it has: External-Prod)
     # Not automated: needs a decision or downtime
-    # Create the switch(es) on HV02 with the same names, on the adapter that carries that network (not the management adapter, or the host loses its connection).
+    # Create the switch(es) on HV02 with the same names and type as on HV01; an external one on the adapter that carries that network (HV02's adapters other than the management one: 'LiveMigration'), not the management adapter, or the host loses its connection.
     #   PS> New-VMSwitch -Name 'External-DMZ' -NetAdapterName <NetAdapterName> -AllowManagementOS $false
 
     # After Part Directory has replicated, renew this host's tickets.

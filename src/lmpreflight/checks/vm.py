@@ -433,21 +433,45 @@ def switches_on_destination(context: Context) -> Iterator[Finding]:
             yield failed(
                 f"{vm.name} uses switch(es) {', '.join(repr(s) for s in missing)} not present on {context.destination.name} (it has: {', '.join(sorted(names)) or 'none'})",
                 subject,
-                fix=Remediation(
-                    text=(
-                        f"Create the switch(es) on {context.destination.name} with the same names, on the adapter "
-                        "that carries that network (not the management adapter, or the host loses its connection)."
-                    ),
-                    powershell="\n".join(
-                        f"New-VMSwitch -Name {ps_literal(s)} -NetAdapterName <NetAdapterName> -AllowManagementOS $false"
-                        for s in missing
-                    ),
-                    run_on=context.destination.name,
-                ),
+                fix=_create_switches(context, missing),
                 evidence={"missing": missing, "destination_switches": sorted(names)},
             )
         else:
             yield passed(f"{vm.name}: switches {', '.join(used) or '(none)'} exist on the destination", subject)
+
+
+def _create_switches(context: Context, missing: list[str]) -> Remediation:
+    """New-VMSwitch for each missing switch, of the type the source's switch of that name has:
+    an internal or private switch needs no adapter; an external one needs the adapter that
+    carries its network, which no fact says, so it stays a marked placeholder and the text
+    lists the destination's candidates (its adapters other than the management one)."""
+    types = {s.name.casefold(): s.switch_type for s in context.source.switches or []}
+    network = context.destination.network
+    candidates = [
+        a.name
+        for a in (network.adapters if network else [])
+        if not a.is_management and not a.name.startswith("vEthernet")
+    ]
+    commands = []
+    for name in missing:
+        kind = types.get(name.casefold())
+        if kind in ("Internal", "Private"):
+            commands.append(f"New-VMSwitch -Name {ps_literal(name)} -SwitchType {kind}")
+        else:
+            commands.append(
+                f"New-VMSwitch -Name {ps_literal(name)} -NetAdapterName <NetAdapterName> -AllowManagementOS $false"
+            )
+    quoted = ", ".join(f"'{c}'" for c in candidates)
+    adapters = f" ({context.destination.name}'s adapters other than the management one: {quoted})" if candidates else ""
+    return Remediation(
+        text=(
+            f"Create the switch(es) on {context.destination.name} with the same names and type as on "
+            f"{context.source.name}; an external one on the adapter that carries that network{adapters}, "
+            "not the management adapter, or the host loses its connection."
+        ),
+        powershell="\n".join(commands),
+        run_on=context.destination.name,
+    )
 
 
 @check(
