@@ -1078,3 +1078,10 @@ def test_text_copied_from_a_web_page_is_read_through_its_entities_and_invisible_
     )
     phrases = [m.value for m in explain_text(text).matches if m.kind == "message"]
     assert "no credentials are available in the security package" in phrases
+
+
+def test_the_virtual_san_an_error_names_fills_the_fix() -> None:
+    named = explain_text("Compare-VM: Could not find virtual SAN 'Fabric-A' on host 'HV04'.").causes[0]
+    assert named.id == "vfc_san_missing" and "New-VMSan -Name 'Fabric-A'" in (named.fix.powershell or "")
+    unnamed = explain_text("Move-VM : no matching virtual SAN on the destination host.").causes[0]
+    assert unnamed.id == "vfc_san_missing" and "New-VMSan -Name <SanName>" in (unnamed.fix.powershell or "")

@@ -26,12 +26,14 @@ _VM_NAME = re.compile(
     re.IGNORECASE,
 )
 _SWITCH = re.compile(r"switch [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
+_SAN = re.compile(r"virtual (?:fibre channel )?SAN [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
 
 MARKERS = {
     "SOURCE": "<SourceHost>",
     "DESTINATION": "<DestinationHost>",
     "VM": "<VMName>",
     "SWITCH": "<SwitchName>",
+    "SAN": "<SanName>",
     "NIC": "<NetAdapterName>",
     "HOST": "<HostName>",
     "USER": "<UserName>",
@@ -57,9 +59,16 @@ class KnownNames:
     destination: str | None = None
     vm: str | None = None
     switch: str | None = None
+    san: str | None = None
 
     def get(self, token: str) -> str | None:
-        return {"SOURCE": self.source, "DESTINATION": self.destination, "VM": self.vm, "SWITCH": self.switch}.get(token)
+        return {
+            "SOURCE": self.source,
+            "DESTINATION": self.destination,
+            "VM": self.vm,
+            "SWITCH": self.switch,
+            "SAN": self.san,
+        }.get(token)
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -82,7 +91,7 @@ def names_in(text: str, hosts: tuple[str, ...] = ()) -> KnownNames:
         source = source or hosts[0]
         destination = destination or hosts[1]
     vms = vm_names_in(text)
-    return KnownNames(source, destination, vms[0] if vms else None, _first(_SWITCH, text))
+    return KnownNames(source, destination, vms[0] if vms else None, _first(_SWITCH, text), _first(_SAN, text))
 
 
 def filled(powershell: str, names: KnownNames) -> str:
@@ -103,12 +112,12 @@ def _bare(token: str, names: KnownNames) -> str:
 
 
 def _quoted(segment: str, names: KnownNames) -> str:
-    """A quoted literal: 'SWITCH' and 'NIC' whole, or SOURCE/DESTINATION inside a single-quoted
+    """A quoted literal: 'SWITCH', 'SAN' and 'NIC' whole, or SOURCE/DESTINATION inside a single-quoted
     one ('…Service/DESTINATION', 'DOMAIN\\DESTINATION$'); double-quoted text is left alone."""
     if segment.startswith('"'):
         return segment  # a store or path name ("Shielded VM Local Certificates"), never a placeholder
     inner = segment[1:-1]
-    if inner in ("SWITCH", "NIC"):
+    if inner in ("SWITCH", "SAN", "NIC"):
         return _bare(inner, names)
 
     def inside(match: re.Match[str]) -> str:
