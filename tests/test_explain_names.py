@@ -141,3 +141,34 @@ def test_diagnose_shows_a_cut_event_with_the_mark_and_the_incidents_names() -> N
     assert "Detail. Detail.…" in out or "Detail.…" in out
     assert "Move-VM -Name VM" not in out and "SWITCH" not in out
     assert "…" in incidents_markdown(incidents, 1)
+
+
+def _event(message: str, computer: str | None) -> EventRecord:
+    return EventRecord(
+        time_created=datetime(2026, 11, 20, 10, 5, tzinfo=UTC),
+        id=21502,
+        provider="Microsoft-Windows-Hyper-V-VMMS",
+        channel="Microsoft-Windows-Hyper-V-VMMS-Admin",
+        level="Error",
+        computer=computer,
+        message=message,
+    )
+
+
+@pytest.mark.parametrize(("computer", "source"), [("HV21.corp.example", "'HV21'"), (None, "<SourceHost>")])
+def test_an_incident_names_the_machine_that_logged_it_as_the_source(computer: str | None, source: str) -> None:
+    """The event's own machine name (not the file it was read from) is the source when the text
+    names only the destination; an AD -Identity gets the short name."""
+    text = "Failed to establish a connection with host 'HV22': No credentials are available in the security package (0x8009030E)."
+    (incident,) = find_incidents({"exported-file": [_event(text, computer)]})
+    shown = _commands(incident.explanation.causes)
+    assert f"Set-ADComputer -Identity {source} -Add" in shown
+    assert "'Microsoft Virtual System Migration Service/HV22'" in shown
+    assert "exported-file" not in shown
+
+
+def test_an_ad_identity_takes_the_short_name() -> None:
+    names = KnownNames(source="hv01.corp.example")
+    assert filled("Get-ADComputer -Identity SOURCE; Test-WSMan SOURCE", names) == (
+        "Get-ADComputer -Identity 'hv01'; Test-WSMan 'hv01.corp.example'"
+    )

@@ -85,11 +85,17 @@ def looks_binary(text: str) -> bool:
 
 
 def explain_text(
-    text: str, results: list[Result] | None = None, source_auth: str | None = None, hosts: Sequence[str] = ()
+    text: str,
+    results: list[Result] | None = None,
+    source_auth: str | None = None,
+    hosts: Sequence[str] = (),
+    vm: str | None = None,
+    logged_on: Sequence[str] = (),
 ) -> Explanation:
     """Rank the causes of the failure described by ``text``; ``results`` are the checks' results
     on the two hosts' facts, ``source_auth`` the source's protocol and ``hosts`` the facts' host
-    names, when known."""
+    names, when known; ``vm`` and ``logged_on`` (the hosts whose logs hold the text) name the
+    objects of an incident found in event logs, for its fixes."""
     if looks_binary(text):
         return _not_text(len(text))
     facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
@@ -110,7 +116,7 @@ def explain_text(
         notes += _host_mismatch(plain, facts.hosts)
     if not any(match.known for match in matches):
         notes.append(NOTHING_RECOGNISED.format(tried=_tried(kb)))
-    causes = _rank(kb, scores, facts, names_in(raw, facts.hosts if facts else ()))
+    causes = _rank(kb, scores, facts, names_in(raw, facts.hosts if facts else (), vm, tuple(logged_on)))
     return Explanation(characters=len(raw), truncated=truncated, matches=matches, causes=causes, notes=notes)
 
 

@@ -128,7 +128,11 @@ def _incident(group: _Group, results: list[Result] | None, source_auth: str | No
             )
             for h, e in members
         ],
-        explanation=explain_text(text, results, source_auth, hosts),
+        # The machines the events themselves name, not the hosts they were read for: an exported
+        # file's host is only its file name.
+        explanation=explain_text(
+            text, results, source_auth, hosts, group.vm, tuple(sorted({e.computer for _, e in members if e.computer}))
+        ),
     )
 
 

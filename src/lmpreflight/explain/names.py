@@ -79,19 +79,31 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
     return None
 
 
-def names_in(text: str, hosts: tuple[str, ...] = ()) -> KnownNames:
+def names_in(
+    text: str, hosts: tuple[str, ...] = (), vm: str | None = None, logged_on: tuple[str, ...] = ()
+) -> KnownNames:
     """The names ``text`` states (the failed move's own), else the facts' ``hosts`` (source,
-    destination). "With host 'X'" is the peer the source could not reach: the destination."""
+    destination). "With host 'X'" is the peer the source could not reach: the destination.
+    An incident adds its ``vm`` and the hosts whose logs hold its events (``logged_on``): the
+    one of them that is not the destination is the source."""
     source = _first(_SOURCE, text)
     destination = _first(_DESTINATION, text)
     peer = _first(_WITH_HOST, text)
     if destination is None and peer is not None and (source is None or peer.casefold() != source.casefold()):
         destination = peer
+    if source is None and destination is not None:
+        others = {h for h in logged_on if _short(h) != _short(destination)}
+        source = others.pop() if len(others) == 1 else None
     if len(hosts) == 2:
         source = source or hosts[0]
         destination = destination or hosts[1]
     vms = vm_names_in(text)
-    return KnownNames(source, destination, vms[0] if vms else None, _first(_SWITCH, text), _first(_SAN, text))
+    vm = vm or (vms[0] if vms else None)
+    return KnownNames(source, destination, vm, _first(_SWITCH, text), _first(_SAN, text))
+
+
+def _short(host: str) -> str:
+    return host.split(".")[0].casefold()
 
 
 def filled(powershell: str, names: KnownNames) -> str:
@@ -99,11 +111,20 @@ def filled(powershell: str, names: KnownNames) -> str:
     parts: list[str] = []
     last = 0
     for segment in _SEGMENTS.finditer(powershell):
-        parts.append(_BARE.sub(lambda m: _bare(m.group(1), names), powershell[last : segment.start()]))
+        parts.append(_BARE.sub(lambda m: _bare_in(m, names), powershell[last : segment.start()]))
         parts.append(_quoted(segment.group(0), names))
         last = segment.end()
-    parts.append(_BARE.sub(lambda m: _bare(m.group(1), names), powershell[last:]))
+    parts.append(_BARE.sub(lambda m: _bare_in(m, names), powershell[last:]))
     return "".join(parts)
+
+
+def _bare_in(match: re.Match[str], names: KnownNames) -> str:
+    """A bare placeholder; an AD -Identity takes the computer's short name, not its DNS name."""
+    token = match.group(1)
+    name = names.get(token)
+    if name and token in ("SOURCE", "DESTINATION") and match.string[: match.start()].endswith("-Identity "):
+        return ps_literal(name.split(".")[0])
+    return _bare(token, names)
 
 
 def _bare(token: str, names: KnownNames) -> str:
