@@ -59,6 +59,19 @@ def _both(*mutators: Callable[[Doc, Doc], None]) -> Callable[[Doc, Doc], None]:
     return mutate
 
 
+def _rehearsal(
+    error: str | None = None, incompatibilities: list[dict[str, Any]] | None = None
+) -> Callable[[Doc, Doc], None]:
+    """The source's Compare-VM rehearsal of SQL01 towards HV02: its error or its incompatibilities."""
+    entry = {
+        "vm": "SQL01",
+        "destination": "hv02.corp.example",
+        "incompatibilities": incompatibilities or [],
+        "error": error,
+    }
+    return _set("rehearsal", [entry], "source")
+
+
 def _credssp(source: Doc, destination: Doc) -> None:
     source["migration"]["authentication_type"] = "CredSSP"
     destination["migration"]["authentication_type"] = "CredSSP"
@@ -918,11 +931,7 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "nothing in the way",
-        _set(
-            "rehearsal",
-            [{"vm": "SQL01", "destination": "hv02.corp.example", "incompatibilities": [], "error": None}],
-            "source",
-        ),
+        _rehearsal(),
         "pass",
         "lists no incompatibilities",
         vms=("SQL01",),
@@ -930,19 +939,8 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "missing switch",
-        _set(
-            "rehearsal",
-            [
-                {
-                    "vm": "SQL01",
-                    "destination": "hv02.corp.example",
-                    "incompatibilities": [
-                        {"message_id": 33012, "message": "Could not find Ethernet switch 'Production'."}
-                    ],
-                    "error": None,
-                }
-            ],
-            "source",
+        _rehearsal(
+            incompatibilities=[{"message_id": 33012, "message": "Could not find Ethernet switch 'Production'."}]
         ),
         "fail",
         "33012: Could not find Ethernet switch 'Production'.",
@@ -951,18 +949,7 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "kerberos without delegation",
-        _set(
-            "rehearsal",
-            [
-                {
-                    "vm": "SQL01",
-                    "destination": "hv02.corp.example",
-                    "incompatibilities": [],
-                    "error": "No credentials are available in the security package (0x8009030E).",
-                }
-            ],
-            "source",
-        ),
+        _rehearsal("No credentials are available in the security package (0x8009030E)."),
         "fail",
         "constrained delegation of HV01",
         vms=("SQL01",),
@@ -972,18 +959,7 @@ CASES: list[Case] = [
         "credssp from elsewhere",
         _both(
             _credssp,
-            _set(
-                "rehearsal",
-                [
-                    {
-                        "vm": "SQL01",
-                        "destination": "hv02.corp.example",
-                        "incompatibilities": [],
-                        "error": "No credentials are available in the security package (0x8009030E).",
-                    }
-                ],
-                "source",
-            ),
+            _rehearsal("No credentials are available in the security package (0x8009030E)."),
         ),
         "warn",
         "start the move in a session on HV01",
@@ -995,18 +971,7 @@ CASES: list[Case] = [
         "credssp started on the source",
         _both(
             _credssp,
-            _set(
-                "rehearsal",
-                [
-                    {
-                        "vm": "SQL01",
-                        "destination": "hv02.corp.example",
-                        "incompatibilities": [],
-                        "error": "No credentials are available in the security package (0x8009030E).",
-                    }
-                ],
-                "source",
-            ),
+            _rehearsal("No credentials are available in the security package (0x8009030E)."),
         ),
         "info",
         "could not rehearse the move started on HV01",
@@ -1016,18 +981,7 @@ CASES: list[Case] = [
     Case(
         "vm.hyperv-rehearsal",
         "no report",
-        _set(
-            "rehearsal",
-            [
-                {
-                    "vm": "SQL01",
-                    "destination": "hv02.corp.example",
-                    "incompatibilities": [],
-                    "error": "The operation timed out.",
-                }
-            ],
-            "source",
-        ),
+        _rehearsal("The operation timed out."),
         "warn",
         "Compare-VM gave no report: The operation timed out.",
         vms=("SQL01",),
