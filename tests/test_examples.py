@@ -70,6 +70,17 @@ def test_lab_facts_refuses_a_missing_folder(tmp_path: Path, capsys: pytest.Captu
     assert err.strip().splitlines() == [f"lmpreflight: error: --out {tmp_path / 'nowhere'}: not a folder"]
 
 
+def test_lab_facts_refuses_a_vm_the_source_lacks_before_the_lab_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = invoke(capsys, monkeypatch, "lab", "facts", "healthy", "--out", str(tmp_path), "--vm", "NOPE")
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("lmpreflight: error: --vm NOPE: not a VM of HV01 in scenario 'healthy' (it has: ")
+    assert "SQL01" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_lab_facts_with_a_vm_gathers_hyperv_verdicts_on_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -234,6 +234,14 @@ def lab_facts(scenario: str, folder: Path, vms: tuple[str, ...], quiet: bool) ->
     lab_environment = _lab_environment()
     spec = load_scenario(scenario)
     roles = {"source": spec.role("source"), "destination": spec.role("destination")}
+    on_source = [vm.get("name") for vm in spec.host_facts(roles["source"]).get("vms") or []]
+    unknown = [vm for vm in vms if vm not in on_source]
+    if unknown:
+        # Facts gathered naming a VM the source lacks would be written silently and misread later.
+        raise UserError(
+            f"--vm {', '.join(unknown)}: not a VM of {roles['source']} in scenario '{spec.name}' "
+            f"(it has: {', '.join(map(str, on_source)) or 'none'})"
+        )
     with lab_environment(spec) as running:
         source, destination = running.fqdn(roles["source"]), running.fqdn(roles["destination"])
         options = running.collect_options(spec.include_storage, vms)
