@@ -51,7 +51,8 @@ def test_a_busy_or_timed_out_send_is_retried_with_back_off(monkeypatch: pytest.M
                 raise failures.pop(0)
             sent.append((data, end, self.operation_timeout_sec))
 
-    transport._send(Host(), "S", "C", b"x", True, _exchanges(10))
+    with _exchanges(10) as exchange:
+        transport._send(Host(), "S", "C", b"x", True, exchange)
     assert sent == [(b"x", True, transport.SEND_OPERATION_TIMEOUT)]
 
 
@@ -65,8 +66,8 @@ def test_send_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         def send_command_input(self, *args: Any, **kwargs: Any) -> None:
             raise WSManFaultError(500, "busy", "", "busy", wsman_fault_code=170)
 
-    with pytest.raises(WSManFaultError):
-        transport._send(Host(), "S", "C", b"x", False, _exchanges(10))
+    with _exchanges(10) as exchange, pytest.raises(WSManFaultError):
+        transport._send(Host(), "S", "C", b"x", False, exchange)
 
 
 def test_an_exchange_that_trickles_past_the_deadline_is_abandoned() -> None:
@@ -74,6 +75,21 @@ def test_an_exchange_that_trickles_past_the_deadline_is_abandoned() -> None:
     with pytest.raises(CollectionFailed, match="did not finish the collection in time"):
         _exchanges(0.5).run(lambda: time.sleep(30))
     assert time.monotonic() - started < 2
+
+
+def test_a_hosts_exchanges_are_made_in_turn_by_one_worker_which_an_abandoned_exchange_retires() -> None:
+    with _exchanges(10) as exchange:
+        workers = {exchange.run(threading.get_ident) for _ in range(3)}
+        assert len(workers) == 1 and threading.get_ident() not in workers
+        exchange.cancel.set()
+        with pytest.raises(transport.Cancelled):
+            exchange.run(lambda: time.sleep(30))
+        # Closing the shell still gets its exchange, on a worker not stuck in the abandoned one.
+        exchange.cancel.clear()
+        assert exchange.quietly(lambda: None) is False  # nothing more after abandoning ...
+        exchange.abandoned = False  # ... unless the caller decides to close anyway
+        closer = exchange.run(threading.get_ident, transport.CLOSE_BUDGET)
+        assert closer not in workers
 
 
 def test_a_redirect_is_refused_and_said_so() -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import re
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -209,72 +211,82 @@ def run_collector(
 ) -> tuple[StageOne, dict[str, Any]]:
     """Run the collector; return its stage-one document and its stage-two answer.
     ``transcript`` receives the host's stdout and stderr as they arrive (``--record``)."""
-    exchange = _Exchanges(connection, deadline, cancel)
-    try:
-        on_progress("connecting")
-        protocol = _protocol(connection)
-        shell = exchange.run(lambda: protocol.open_shell(codepage=65001))
-    except (CollectionFailed, Cancelled):
-        raise
-    except BaseException as exc:
-        raise describe(exc, connection) from None
-    try:
-        command = exchange.run(
-            lambda: protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
-        )
+    with _Exchanges(connection, deadline, cancel) as exchange:
         try:
-            on_progress("collecting")
-            return _converse(protocol, shell, command, exchange, script, stage_two_for, transcript)
+            on_progress("connecting")
+            protocol = _protocol(connection)
+            shell = exchange.run(lambda: protocol.open_shell(codepage=65001))
+        except (CollectionFailed, Cancelled):
+            raise
+        except BaseException as exc:
+            raise describe(exc, connection) from None
+        try:
+            command = exchange.run(
+                lambda: protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
+            )
+            try:
+                on_progress("collecting")
+                return _converse(protocol, shell, command, exchange, script, stage_two_for, transcript)
+            finally:
+                exchange.quietly(lambda: protocol.cleanup_command(shell, command))
+        except (CollectionFailed, Cancelled):
+            raise
+        except BaseException as exc:
+            raise describe(exc, connection) from None
         finally:
-            exchange.quietly(lambda: protocol.cleanup_command(shell, command))
-    except (CollectionFailed, Cancelled):
-        raise
-    except BaseException as exc:
-        raise describe(exc, connection) from None
-    finally:
-        _close_shell(protocol, shell, exchange)
+            _close_shell(protocol, shell, exchange)
 
 
 class _Exchanges:
     """Every HTTP exchange with one host runs under the host's deadline as a whole: requests'
     read timeout restarts with each byte, so a host trickling one byte every few seconds
     would otherwise hold the run for ever. An exchange past the deadline is abandoned (its
-    thread ends with the socket) and the host is reported as not finishing in time; Ctrl-C
-    is noticed within a fraction of a second."""
+    worker ends with the socket) and the host is reported as not finishing in time; Ctrl-C
+    is noticed within a fraction of a second.
+
+    The exchanges are made in turn by one worker thread per host, not a thread each: a
+    collection is a dozen exchanges, and starting a thread for each costs more CPU than
+    the sealing of its message. Use as a context manager, which lets the worker go."""
 
     def __init__(self, connection: Connection, deadline: float, cancel: threading.Event) -> None:
         self.connection = connection
         self.deadline = deadline
         self.cancel = cancel
         self.abandoned = False
+        self._worker: _Worker | None = None
+
+    def __enter__(self) -> _Exchanges:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._let_worker_go()
 
     def run(self, call: Callable[[], T], budget: float | None = None) -> T:
         end = self.deadline if budget is None else min(self.deadline, time.monotonic() + budget)
         if self.abandoned and budget is None:
             raise self.too_late()
-        outcome: list[tuple[bool, Any]] = []
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                outcome.append((True, call()))
-            except BaseException as exc:
-                outcome.append((False, exc))
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name=f"winrm-{self.connection.host}", daemon=True).start()
-        while not done.wait(0.2):
+        if self._worker is None:
+            self._worker = _Worker(f"winrm-{self.connection.host}")
+        outcome = self._worker.submit(call)
+        while not wait((outcome,), 0.2).done:
             if self.cancel.is_set():
-                self.abandoned = True
+                self._abandon()
                 raise Cancelled()
             if time.monotonic() > end:
-                self.abandoned = True
+                self._abandon()
                 raise self.too_late()
-        ok, value = outcome[0]
-        if not ok:
-            raise value
-        return cast(T, value)
+        return cast(T, outcome.result())
+
+    def _abandon(self) -> None:
+        """The worker stays blocked in the abandoned exchange; later exchanges (the closing
+        ones, with their own budget) get a fresh worker."""
+        self.abandoned = True
+        self._let_worker_go()
+
+    def _let_worker_go(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
 
     def quietly(self, action: Callable[[], object]) -> bool:
         """Closing is best effort and short: a host that stopped answering must not hide the
@@ -292,6 +304,33 @@ class _Exchanges:
             f"{self.connection.host} did not finish the collection in time",
             "the host may be overloaded or a cmdlet is hanging; raise --timeout or run the offline collector script",
         )
+
+
+class _Worker:
+    """A daemon thread making the calls it is given in turn. Unlike a thread pool's workers,
+    which the interpreter joins at exit, it cannot delay the exit after Ctrl-C while stuck on
+    a silent socket."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        outcome: Future[Any] = Future()
+        self._calls.put((call, outcome))
+        return outcome
+
+    def stop(self) -> None:
+        """End the thread once the calls given so far are made."""
+        self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, outcome = item
+            try:
+                outcome.set_result(call())
+            except BaseException as exc:  # handed to the caller waiting for the outcome
+                outcome.set_exception(exc)
 
 
 def _close_shell(protocol: Protocol, shell: str, exchange: _Exchanges) -> None:
