@@ -4,6 +4,7 @@ over stdin, faults turned into one-line errors, shells always closed, secrets ne
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import threading
@@ -11,6 +12,7 @@ import time
 
 import pytest
 
+from lmpreflight.collect import winrm as transport
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.collect.script import BOOTSTRAP, bootstrap_arguments, render_collector
 from lmpreflight.facts.model import PortTest
@@ -192,6 +194,34 @@ def test_the_password_appears_nowhere() -> None:
     report = build_report(results, source, destination, Selection(), RunInfo("check", "test"))
     for text in (render_json(report), render_html(report), source.model_dump_json(), destination.model_dump_json()):
         assert secret not in text
+
+
+def test_the_ntlm_hashes_are_derived_once_a_run_and_appear_nowhere(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    scenario = load_scenario("healthy")
+    secret = scenario.client.password
+    assert secret is not None
+    derived = []
+    lmowfv1 = transport.lmowfv1
+    monkeypatch.setattr(transport, "lmowfv1", lambda password: derived.append(password) or lmowfv1(password))
+    transport._derive_ntlm_hashes.cache_clear()
+    with Lab(scenario) as lab:
+        source, destination = collect_pair(lab, scenario)
+    assert source.errors == [] and destination.errors == [], "the hosts accept the hashes as the password"
+    assert derived.count(secret) == 1, "two hosts, one derivation"
+    lm, nt = transport.ntlm_hashes(secret).split(":")
+    rejected = load_scenario("bad-password")
+    with Lab(rejected) as lab:
+        _, refused = collect_pair(lab, rejected)
+    assert refused.whole_host_error is not None
+    assert rejected.client.password is not None
+    rejected_nt = transport.ntlm_hashes(rejected.client.password).split(":")[1]
+    texts = [caplog.text, source.model_dump_json(), refused.model_dump_json(), repr(options_for(lab, rejected))]
+    for text in texts:
+        for value in (secret, lm, nt, rejected.client.password, rejected_nt):
+            assert value.casefold() not in text.casefold()
 
 
 def test_bootstrap_reads_the_script_from_stdin_as_utf8() -> None:

@@ -10,6 +10,7 @@ host's deadline, and the command and shell are always closed in ``finally``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import queue
 import re
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import requests
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -99,10 +101,13 @@ T = TypeVar("T")
 
 
 def _protocol(connection: Connection) -> Protocol:
+    password = connection.password
+    if connection.transport == "ntlm" and password is not None:
+        password = ntlm_hashes(password)
     options: dict[str, Any] = {
         "transport": "plaintext" if connection.transport == "basic" else connection.transport,
         "username": connection.username,
-        "password": connection.password,
+        "password": password,
         "server_cert_validation": "validate" if connection.verify else "ignore",
         "ca_trust_path": connection.ca_cert,
         "read_timeout_sec": OPERATION_TIMEOUT + 10,
@@ -114,6 +119,27 @@ def _protocol(connection: Connection) -> Protocol:
     protocol = Protocol(connection.endpoint, **options)
     _refuse_redirects(protocol)
     return protocol
+
+
+def ntlm_hashes(password: str) -> str:
+    """The password's LM and NT hashes as ``LM:NT``, the form in which pyspnego takes an NTLM
+    credential without deriving the hashes again. pyspnego derives them for every NTLM
+    context, one per host, and its LM hash is pure-Python DES (milliseconds a host in a
+    fleet); a run uses one password, so they are derived once, by pyspnego's own functions,
+    while the hosts that start together wait for that one derivation. NTLM needs nothing
+    else from the password; the other transports get it unchanged (CredSSP hands the
+    password itself to the host). The hashes are as secret as the password: like it, they
+    go only to pywinrm, never into a message, log or error."""
+    with _DERIVING:
+        return _derive_ntlm_hashes(password)
+
+
+_DERIVING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _derive_ntlm_hashes(password: str) -> str:
+    return f"{lmowfv1(password).hex()}:{ntowfv1(password).hex()}"
 
 
 def _refuse_redirects(protocol: Protocol) -> None:
