@@ -53,6 +53,7 @@ def check(
     fix: FixBuilder | None = None,
     shows_on: Iterable[ShowsOn] = (),
     guards: Iterable[RunPlace] = (),
+    quotes_destination: bool = False,
 ) -> Callable[[CheckFunction], Check]:
     """Declare a check. The function's docstring is its explanation: why it matters.
 
@@ -61,6 +62,7 @@ def check(
     report's migration-path picture the check colours, e.g. ``(PathPart.FORWARD_AUTH,)`` or,
     for findings about one subject only, ``((PathPart.TCP_6600, "source"),)``. ``guards`` names
     the places (e.g. ``"directory"``) whose fix steps are written only when this check passed.
+    ``quotes_destination``: see :attr:`lmpreflight.vocabulary.Check.quotes_destination`.
     """
     if not CHECK_ID.match(id):
         raise ValueError(f"check id {id!r} must look like 'family.kebab-name'")
@@ -83,6 +85,7 @@ def check(
             fix=fix,
             shows_on=places,
             guards=tuple(guards),
+            quotes_destination=quotes_destination,
         )
 
     return declare

@@ -7,12 +7,21 @@ nothing yields ``error`` too, because silence is not a pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, cast
 
 from lmpreflight.facts.model import WHOLE_HOST, HostFacts
+from lmpreflight.recorded import (
+    DestinationReads,
+    NameInspected,
+    Recording,
+    Traced,
+    can_render,
+    has_marker,
+    rendered,
+)
 from lmpreflight.registry import PluginLoadError, Registry
 from lmpreflight.vocabulary import (
     Category,
@@ -180,66 +189,56 @@ def _pair_results(
     return sort_results(results)
 
 
-class _Watched:
-    """A host's facts that remember whether anything looked at them.
+@dataclass(slots=True)
+class _Branch:
+    """A point in what one check read of destinations: the next read, or (at a leaf) the findings."""
 
-    Stands in for the destination the first time a check runs for a source: every attribute,
-    method and operator is passed through to the real facts and marks the facts as seen. A
-    check that ran without seeing them concluded without the destination (checks are pure
-    functions of what they read), so its findings hold for every destination of that source.
-    """
-
-    __slots__ = ("_facts", "_seen")
-
-    def __init__(self, facts: HostFacts) -> None:
-        object.__setattr__(self, "_facts", facts)
-        object.__setattr__(self, "_seen", False)
-
-    def __getattr__(self, name: str) -> Any:
-        object.__setattr__(self, "_seen", True)
-        return getattr(self._facts, name)
-
-    @property  # type: ignore[misc]  # isinstance() asks __class__; it is a look too
-    def __class__(self) -> type:
-        object.__setattr__(self, "_seen", True)
-        return type(self._facts)
+    read: int | None = None
+    """The number of the next read (:meth:`lmpreflight.recorded.DestinationReads.read_number`)."""
+    branches: dict[int, _Branch] = field(default_factory=dict)
+    findings: list[Finding] | None = None
+    marked: tuple[bool, ...] = ()
+    """Per finding, whether it holds a destination's name as a marker (rendered per destination)."""
 
 
-def _passed_on(name: str) -> Callable[..., Any]:
-    def method(self: _Watched, *args: Any, **kwargs: Any) -> Any:
-        object.__setattr__(self, "_seen", True)
-        return getattr(self._facts, name)(*args, **kwargs)
-
-    method.__name__ = name
-    return method
-
-
-for _operator in (
-    *("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__len__", "__iter__"),
-    *("__contains__", "__getitem__", "__repr__", "__str__", "__format__", "__dir__", "__reduce_ex__", "__reduce__"),
-    *("__copy__", "__deepcopy__", "__setattr__", "__delattr__", "__getstate__", "__sizeof__"),
-):
-    setattr(_Watched, _operator, _passed_on(_operator))
+LEAVES_PER_CHECK = 4
+"""Different ways one check may have read a source's destinations before it is run for real
+for each of them: a check that reads what every host has of its own (its VMs, its addresses)
+never repeats itself, and keeping its findings would only hold memory."""
 
 
 @dataclass(slots=True)
 class SourcePairs:
     """:func:`evaluate` for one source against many destinations, with the same results.
 
-    The first time a check runs for this source it sees the destination through
-    :class:`_Watched`; when it did not look at the destination at all (the source's own VM
-    files, CredSSP settings, ...), its findings are kept and stand for every destination. The
-    checks that do look are run again for each pair. A fleet of n hosts so judges what
-    concerns one host n times, not n² times.
+    A check runs against a destination seen through :class:`lmpreflight.recorded.Traced`,
+    which records each part of the destination the check read and what it found there. A
+    later destination that holds the same at each of those parts (compared as numbers,
+    :class:`lmpreflight.recorded.DestinationReads`) gets the same findings without the check
+    running: a check is a pure function of what it reads. A check that never looked at the
+    destination is so run once per source; one that compared processors, once per kind of
+    processor. The destination's names reach the check as markers and are put into its
+    findings per destination; a check that did more than quote a name, or whose findings
+    rendered for the destination it ran against differ from running it for real there, or
+    that reads something different for every destination, is run for real for every pair.
     """
 
     registry: Registry
     source: HostFacts
     selection: Selection
+    reads: DestinationReads = field(default_factory=DestinationReads)
+    """Shared by every source of a fleet: each destination's answers are worked out once."""
     _checks: list[Check] = field(default_factory=list)
-    _kept: dict[str, list[Finding]] = field(default_factory=dict)
-    _looked: set[str] = field(default_factory=set)
-    """Checks seen to read the destination (run for every pair)."""
+    _trees: dict[str, _Branch] = field(default_factory=dict)
+    _leaves: dict[str, int] = field(default_factory=dict)
+    _real: set[str] = field(default_factory=set)
+    """Checks run for real for every pair."""
+    _asked: tuple[int, ...] | None = None
+    """Every read in the trees (``None``: to be worked out again, a tree changed)."""
+    _kinds: dict[tuple[int, ...], dict[str, _Branch]] = field(default_factory=dict)
+    """A destination's answers to :attr:`_asked` → each check's leaf for it. Destinations that
+    answer alike walk every tree alike: most destinations of a fleet are found here with one
+    look-up per read, not a walk per check."""
 
     def __post_init__(self) -> None:
         self._checks = self.registry.sorted()
@@ -247,23 +246,108 @@ class SourcePairs:
     def evaluate(self, destination: HostFacts, keep: Container[Status] | None = None) -> list[Result]:
         """The results :func:`evaluate` gives for the pair; with ``keep``, only those of these statuses."""
         context = self.selection.context(self.source, destination)
+        leaves = self._leaves_for(destination)
         return _pair_results(
-            self.registry, self._checks, context, self.selection, lambda c: self._findings(c, context), keep
+            self.registry,
+            self._checks,
+            context,
+            self.selection,
+            lambda check: self._findings(check, context, keep, leaves),
+            keep,
         )
 
-    def _findings(self, check: Check, context: Context) -> list[Finding]:
-        kept = self._kept.get(check.id)
-        if kept is not None:
-            return kept
-        if check.id in self._looked:
+    def _leaves_for(self, destination: HostFacts) -> dict[str, _Branch]:
+        """The leaf each check's tree reaches for ``destination`` (a check without one records)."""
+        reads = self.reads
+        answers = reads.of(destination)
+        if self._asked is None:
+            self._asked = tuple(sorted({read for tree in self._trees.values() for read in _reads_in(tree)}))
+            self._kinds.clear()
+        numbers = answers.numbers
+        key = tuple(numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked)
+        leaves = self._kinds.get(key)
+        if leaves is None:
+            leaves = self._kinds[key] = {}
+            for check_id, tree in self._trees.items():
+                branch: _Branch | None = tree
+                while branch is not None and branch.read is not None:
+                    branch = branch.branches.get(numbers[branch.read])
+                if branch is not None:
+                    leaves[check_id] = branch
+        return leaves
+
+    def _findings(
+        self, check: Check, context: Context, keep: Container[Status] | None, leaves: dict[str, _Branch]
+    ) -> list[Finding]:
+        if check.id in self._real:
             return run_check(check, context)
-        watched = _Watched(context.destination)
-        findings = run_check(check, self.selection.context(self.source, cast(HostFacts, watched)))
-        if watched._seen:
-            self._looked.add(check.id)
-        else:
-            self._kept[check.id] = findings
-        return findings
+        leaf = leaves.get(check.id)
+        if leaf is None:
+            return self._record(check, context)
+        assert leaf.findings is not None
+        if not any(leaf.marked):
+            return leaf.findings
+        names = self.reads.names(self.reads.of(context.destination))
+        return [
+            rendered(finding, names) if marked else finding
+            for finding, marked in zip(leaf.findings, leaf.marked, strict=True)
+            if keep is None or finding.status in keep
+        ]
+
+    def _record(self, check: Check, context: Context) -> list[Finding]:
+        """Run the check against the traced destination and remember what it read and found."""
+        recording = Recording(self.reads, context.destination, check.quotes_destination)
+        traced = self.selection.context(self.source, cast(HostFacts, Traced(recording, ())))
+        try:
+            findings = run_check(check, traced)
+        except NameInspected:
+            return self._run_for_real(check, context)
+        if recording.marked:
+            if not can_render(findings):
+                return self._run_for_real(check, context)
+            real = run_check(check, context)
+            if rendered(findings, self.reads.names(recording.answers)) != real:
+                return self._run_for_real(check, context, real)
+        if not self._remember(check.id, recording.trace, findings):
+            self._real.add(check.id)
+            self._forget(check.id)
+        return real if recording.marked else findings
+
+    def _run_for_real(self, check: Check, context: Context, real: list[Finding] | None = None) -> list[Finding]:
+        self._real.add(check.id)
+        self._forget(check.id)
+        return run_check(check, context) if real is None else real
+
+    def _remember(self, check_id: str, trace: list[tuple[int, int]], findings: list[Finding]) -> bool:
+        """Add a run to the check's tree; ``False`` when the check must run for real instead."""
+        leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
+        if leaves > LEAVES_PER_CHECK:
+            return False
+        self._asked = None
+        branch = self._trees.setdefault(check_id, _Branch())
+        for read, number in trace:
+            if branch.read is None and branch.findings is None:
+                branch.read = read
+            elif branch.read != read:  # not a pure function of what it reads
+                return False
+            branch = branch.branches.setdefault(number, _Branch())
+        if branch.read is not None or branch.findings is not None:
+            return False
+        branch.findings = findings
+        branch.marked = tuple(has_marker(finding) for finding in findings)
+        return True
+
+
+    def _forget(self, check_id: str) -> None:
+        if self._trees.pop(check_id, None) is not None:
+            self._asked = None
+
+
+def _reads_in(branch: _Branch) -> Iterator[int]:
+    if branch.read is not None:
+        yield branch.read
+        for below in branch.branches.values():
+            yield from _reads_in(below)
 
 
 @dataclass(frozen=True, slots=True)

@@ -346,6 +346,12 @@ class Check:
     fix: FixBuilder | None = None
     shows_on: tuple[tuple[PathPart, str | None], ...] = ()
     guards: tuple[RunPlace, ...] = ()
+    quotes_destination: bool = False
+    """The check uses the destination's names (``name``, ``target``, ``identity.fqdn``,
+    ``identity.computer_name``) only to put them into its findings' text: it never compares,
+    measures or parses them, nor text built from them. A fleet run then reuses its findings
+    for every destination that is otherwise alike, with each one's names put in
+    (:class:`lmpreflight.runner.SourcePairs`); without it, each name is a value like any other."""
 
     def fix_step(self, finding: Finding, host: HostFacts) -> FixStep | None:
         """The remediation-script step for a failing or warning finding, if this check automates one."""

@@ -606,6 +606,7 @@ def _server_names(server: str, domain: str) -> list[str]:
     references=(SETUP_GUIDE, SMB_DELEGATION, KCD_OVERVIEW),
     fix=_add_delegation,
     shows_on=(PathPart.FORWARD_AUTH,),
+    quotes_destination=True,
 )
 def smb_share_server(context: Context) -> Iterator[Finding]:
     """A VM whose files live on an SMB share is opened by the source's vmms on the file server

@@ -41,6 +41,7 @@ SKEW_REFERENCE = (
         run_on="each host that is not a member",
     ),
     references=(SETUP_GUIDE,),
+    quotes_destination=True,
 )
 def members(context: Context) -> Iterator[Finding]:
     """The setup guide requires both hosts to belong to Active Directory domains: live
@@ -127,6 +128,7 @@ def _trust_path(context: Context, trusting_host: HostFacts, trusted_host: HostFa
         KCD_OVERVIEW,
     ),
     shows_on=(PathPart.FORWARD_AUTH, PathPart.REVERSE_AUTH),
+    quotes_destination=True,
 )
 def same_or_trusted(context: Context) -> Iterator[Finding]:
     """The setup guide requires the hosts to be in the same domain or in domains that trust each
@@ -204,6 +206,7 @@ def same_or_trusted(context: Context) -> Iterator[Finding]:
         run_on="the host, and 'net stop netlogon; net start netlogon' on a DC whose records are missing",
     ),
     references=("https://learn.microsoft.com/windows-server/identity/ad-ds/manage/dc-locator",),
+    quotes_destination=True,
 )
 def dc_discovery(context: Context) -> Iterator[Finding]:
     """Kerberos tickets, delegation and secure channels all need a reachable DC, found
@@ -255,6 +258,7 @@ def dc_discovery(context: Context) -> Iterator[Finding]:
     references=(
         "https://learn.microsoft.com/powershell/module/microsoft.powershell.management/test-computersecurechannel",
     ),
+    quotes_destination=True,
 )
 def secure_channel(context: Context) -> Iterator[Finding]:
     """A broken secure channel means the host's computer account password no longer matches

@@ -66,6 +66,7 @@ NO_VERSION_5 = ("2022", "2025")
         SETUP_GUIDE,
         "https://learn.microsoft.com/windows-server/virtualization/hyper-v/get-started/install-hyper-v",
     ),
+    quotes_destination=True,
 )
 def role_installed(context: Context) -> Iterator[Finding]:
     """Live migration is a service of the Hyper-V Virtual Machine Management Service (vmms).
@@ -105,6 +106,7 @@ def role_installed(context: Context) -> Iterator[Finding]:
         "Set-Service -Name vmms -StartupType Automatic; Start-Service -Name vmms",
     ),
     references=(TROUBLESHOOT_GUIDE,),
+    quotes_destination=True,
 )
 def vmms_running(context: Context) -> Iterator[Finding]:
     """vmms owns the migration listener on TCP 6600 and performs the move. A stopped service
@@ -141,6 +143,7 @@ def vmms_running(context: Context) -> Iterator[Finding]:
         "Install-WindowsFeature -Name Hyper-V-PowerShell",
     ),
     references=(USE_GUIDE,),
+    quotes_destination=True,
 )
 def module_present(context: Context) -> Iterator[Finding]:
     """Move-VM, Compare-VM and every fix this tool suggests are Hyper-V module cmdlets;
@@ -167,6 +170,7 @@ def module_present(context: Context) -> Iterator[Finding]:
         ),
     ),
     references=(SETUP_GUIDE, VM_VERSION_GUIDE, CLIENT_HYPERV),
+    quotes_destination=True,
 )
 def os_pair_supported(context: Context) -> Iterator[Finding]:
     """The setup guide (revised 2025) says: "You can run a live migration between hosts running
@@ -247,6 +251,7 @@ def os_pair_supported(context: Context) -> Iterator[Finding]:
         "Enable-VMMigration",
     ),
     references=(SETUP_GUIDE,),
+    quotes_destination=True,
 )
 def migration_enabled(context: Context) -> Iterator[Finding]:
     """With live migration disabled, a host neither accepts incoming nor starts outgoing
@@ -293,6 +298,7 @@ def _use_source_authentication(finding: Finding, host: HostFacts) -> FixStep:
     fix=_use_source_authentication,
     shows_on=(PathPart.FORWARD_AUTH, PathPart.REVERSE_AUTH),
     references=(SETUP_GUIDE,),
+    quotes_destination=True,
 )
 def auth_type_consistent(context: Context) -> Iterator[Finding]:
     """The source authenticates to the destination's vmms with its own configured protocol
@@ -333,6 +339,7 @@ def auth_type_consistent(context: Context) -> Iterator[Finding]:
         "Set-VMHost -MaximumVirtualMachineMigrations 2",
     ),
     references=(SETUP_GUIDE, TROUBLESHOOT_GUIDE),
+    quotes_destination=True,
 )
 def simultaneous_migrations(context: Context) -> Iterator[Finding]:
     """Each host queues moves beyond its limit and fails them with event 21501 ("migration
@@ -375,6 +382,7 @@ SMB_FIREWALL_RULE = "FPS-SMB-In-TCP"
         run_on="the source host",
     ),
     references=(SETUP_GUIDE, SMB_DIRECT, SMB_SIGNING),
+    quotes_destination=True,
 )
 def performance_option(context: Context) -> Iterator[Finding]:
     """The source's performance option decides how memory travels (setup guide). Compression
@@ -486,6 +494,7 @@ def _add_to_hyperv_administrators(finding: Finding, host: HostFacts) -> FixStep:
     ),
     fix=_add_to_hyperv_administrators,
     references=(SETUP_GUIDE,),
+    quotes_destination=True,
 )
 def user_rights(context: Context) -> Iterator[Finding]:
     """Starting a move requires membership in Administrators or Hyper-V Administrators on

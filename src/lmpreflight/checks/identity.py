@@ -109,6 +109,7 @@ def host_is_who_it_says(context: Context) -> Iterator[Finding]:
     ),
     references=(SETUP_GUIDE, COMPUTER_NAME),
     guards=("directory",),  # directory fixes are built on these hosts' names
+    quotes_destination=True,
 )
 def domain_as_chosen(context: Context) -> Iterator[Finding]:
     """The domain whose DCs receive the admin's credentials is chosen by the admin (the typed

@@ -74,6 +74,7 @@ def _isolate_migration_networks(finding: Finding, host: HostFacts) -> FixStep:
     ),
     references=(SETUP_GUIDE,),
     fix=_isolate_migration_networks,
+    quotes_destination=True,
 )
 def migration_networks_isolated(context: Context) -> Iterator[Finding]:
     """Live-migration traffic is not encrypted: VM memory (keys, passwords) crosses the wire
@@ -662,6 +663,7 @@ def _rule_fix(present: bool, dest: str) -> Remediation:
         run_on="each host",
     ),
     references=("https://learn.microsoft.com/powershell/module/netsecurity/get-netipsecrule",),
+    quotes_destination=True,
 )
 def ipsec_rules(context: Context) -> Iterator[Finding]:
     """An IPsec connection-security rule that requires authentication between the hosts can

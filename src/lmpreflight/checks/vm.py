@@ -145,6 +145,7 @@ def _swapped_hint(context: Context, name: str) -> str:
         run_on="the source host",
     ),
     references=(VM_VERSION_GUIDE,),
+    quotes_destination=True,
 )
 def configuration_version(context: Context) -> Iterator[Finding]:
     """A host can only run configuration versions in its supported list (the VM version table).
@@ -231,6 +232,7 @@ RELEASE_2025 = 26100
         run_on="the source host, with the VM off",
     ),
     references=(PROCESSOR_COMPATIBILITY, USE_GUIDE, TROUBLESHOOT_GUIDE),
+    quotes_destination=True,
 )
 def processor_compatibility(context: Context) -> Iterator[Finding]:
     """A running or saved VM keeps the processor features it booted with, and Hyper-V cancels a
@@ -356,6 +358,7 @@ def _compare_vm(context: Context, vm: VirtualMachine) -> Remediation:
         run_on="the source host, with the VM off",
     ),
     references=(DYNAMIC_PROCESSOR_COMPATIBILITY,),
+    quotes_destination=True,
 )
 def processor_compatibility_mode(context: Context) -> Iterator[Finding]:
     """Windows Server 2025's dynamic processor compatibility computes the feature set common to
@@ -416,6 +419,7 @@ def _no_verdict_reason(context: Context, vm: VirtualMachine, verdict: Compatibil
         run_on="the destination host",
     ),
     references=(TROUBLESHOOT_GUIDE,),
+    quotes_destination=True,
 )
 def switches_on_destination(context: Context) -> Iterator[Finding]:
     """Hyper-V reconnects each network adapter to the switch *of the same name* on the
@@ -485,6 +489,7 @@ def _create_switches(context: Context, missing: list[str]) -> Remediation:
         run_on="the destination host",
     ),
     references=(TROUBLESHOOT_GUIDE,),
+    quotes_destination=True,
 )
 def destination_memory(context: Context) -> Iterator[Finding]:
     """The destination must create a partition holding all the VM's current memory before the
@@ -530,6 +535,7 @@ def destination_memory(context: Context) -> Iterator[Finding]:
         run_on="the destination host",
     ),
     references=(NUMA_GUIDE,),
+    quotes_destination=True,
 )
 def compute_fit(context: Context) -> Iterator[Finding]:
     """A VM cannot have more virtual processors than the destination has logical processors.
@@ -707,6 +713,7 @@ def _storage_size(vm: VirtualMachine) -> tuple[int, bool]:
         run_on="the destination host",
     ),
     references=(USE_GUIDE, FILE_LOCATIONS),
+    quotes_destination=True,
 )
 def destination_storage(context: Context) -> Iterator[Finding]:
     """A move with storage copies the virtual disks, their differencing parents, checkpoints and
@@ -797,6 +804,7 @@ def destination_storage(context: Context) -> Iterator[Finding]:
         run_on="the source host",
     ),
     references=(USE_GUIDE, TROUBLESHOOT_GUIDE, SETUP_GUIDE),
+    quotes_destination=True,
 )
 def storage_reachable(context: Context) -> Iterator[Finding]:
     """A move without storage hands the destination the VM's file paths: configuration,
@@ -975,6 +983,7 @@ def shared_disks(context: Context) -> Iterator[Finding]:
         run_on="the destination host",
     ),
     references=(f"{LEARN}/plan/virtual-fibre-channel-for-hyper-v",),
+    quotes_destination=True,
 )
 def fibre_channel_san(context: Context) -> Iterator[Finding]:
     """A virtual Fibre Channel adapter is associated with a virtual SAN: a named group of the
@@ -1067,6 +1076,7 @@ def gpu_partition(context: Context) -> Iterator[Finding]:
         run_on="the source host (export) and the destination host (import)",
     ),
     references=(LIVE_MIGRATION_TROUBLESHOOTING,),
+    quotes_destination=True,
 )
 def vtpm_key_protector(context: Context) -> Iterator[Finding]:
     """A VM with a virtual TPM is encrypted to its key protector's guardian. On a host outside a
@@ -1140,6 +1150,7 @@ def vtpm_key_protector(context: Context) -> Iterator[Finding]:
         "https://learn.microsoft.com/windows-server/security/guarded-fabric-shielded-vm/guarded-fabric-troubleshoot-hosts",
         LIVE_MIGRATION_TROUBLESHOOTING,
     ),
+    quotes_destination=True,
 )
 def shielded_destination(context: Context) -> Iterator[Finding]:
     """A shielded VM's keys are released by the Host Guardian Service only to guarded hosts that

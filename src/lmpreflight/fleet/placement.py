@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from lmpreflight.facts.model import HostFacts
+from lmpreflight.recorded import DestinationReads
 from lmpreflight.registry import Registry
 from lmpreflight.runner import Selection, SourcePairs
 from lmpreflight.vocabulary import Finding, Result, Status
@@ -241,10 +242,12 @@ def build_matrix(
     matrix = _empty(destination_names, strict, source_names, [_summary(name, host) for name, host in facts.items()])
     forking = "fork" in multiprocessing.get_all_start_methods()
     if workers > 1 and len(source_names) > 1 and forking:
-        _judge_in_processes(matrix, (registry, facts, destination_names, selection, strict), workers, judged)
+        work = (registry, facts, destination_names, selection, strict, DestinationReads())
+        _judge_in_processes(matrix, work, workers, judged)
         return matrix
+    reads = DestinationReads()
     for source_name in source_names:
-        _judge_source(matrix, registry, facts, source_name, selection)
+        _judge_source(matrix, registry, facts, source_name, selection, reads)
         judged(source_name)
     return matrix
 
@@ -274,7 +277,7 @@ def workers_for(pairs: int) -> int:
     return (os.cpu_count() or 1) if pairs > PAIRS_PER_PROCESS_POOL else 1
 
 
-_Work = tuple[Registry, Mapping[str, HostFacts], list[str], Selection, bool]
+_Work = tuple[Registry, Mapping[str, HostFacts], list[str], Selection, bool, DestinationReads]
 _work: _Work | None = None
 """What forked workers judge from: set before the pool forks, so it is inherited, not pickled."""
 
@@ -295,9 +298,9 @@ def _judge_in_processes(matrix: PlacementMatrix, work: _Work, workers: int, judg
 def _judge_one(source_name: str) -> PlacementMatrix:
     """In a worker: one source's pairs, numbered on their own (the parent renumbers)."""
     assert _work is not None
-    registry, facts, destinations, selection, strict = _work
+    registry, facts, destinations, selection, strict, reads = _work
     part = _empty(destinations, strict)
-    _judge_source(part, registry, facts, source_name, selection)
+    _judge_source(part, registry, facts, source_name, selection, reads)
     part._index.clear()  # rebuilt by the parent; no need to send it back
     part._listed.clear()
     return part
@@ -309,8 +312,10 @@ def _judge_source(
     facts: Mapping[str, HostFacts],
     source_name: str,
     selection: Selection,
+    reads: DestinationReads,
 ) -> None:
-    """One row per VM of the source: its pair with every destination, evaluated once."""
+    """One row per VM of the source: its pair with every destination, evaluated once;
+    ``reads`` holds what each destination answers, worked out once for every source."""
     source = facts[source_name]
     vm_names = vms_to_place(source, selection.vms)
     if not vm_names:
@@ -318,7 +323,7 @@ def _judge_source(
     keys = [vm.casefold() for vm in vm_names]
     codes: dict[str, list[str]] = {key: [] for key in keys}
     own: dict[str, dict[int, tuple[int, ...]]] = {key: {} for key in keys}
-    pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage))
+    pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage), reads)
     split = _Splitter(matrix, source_name, source)
     placed: dict[tuple[int, ...], str] = {}
     for index, destination_name in enumerate(matrix.destinations):

@@ -1,0 +1,350 @@
+"""What a check read of a destination, so its findings can be reused for an equal destination.
+
+A check is a pure function of the facts it reads. Run once against a destination seen
+through :class:`Traced`, it leaves a trace: each part of the destination it read (a path
+such as ``("processor", "manufacturer")``) and what it found there, in the order read. Any
+other destination that holds the same at every one of those paths makes the check read
+exactly the same and so conclude exactly the same: its findings can be reused.
+
+Names are the exception: every destination has its own, and messages quote them. So the
+destination's names (``name``, ``target``, ``identity.fqdn``, ``identity.computer_name``)
+are handed to a check as a :class:`Name`: a ``str`` whose text is a marker, which may be
+formatted into text (f-strings, ``%``, ``+``, ``str()``) and nothing else. Anything else
+(comparing, hashing, slicing, any ``str`` method) raises :class:`NameInspected`, which no
+check catches: the check depended on the real name and is run for real per destination.
+A finding made with markers is rendered for each destination by putting its names in place
+of the markers (:func:`rendered`). Only names made of the characters of DNS names
+are passed as markers (the marker is made of them too), so text code that treats such
+characters alike (escaping for PowerShell, markup) treats the marker and the name alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import operator
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from lmpreflight.facts.model import HostFacts
+
+Path = tuple[str, ...]
+Read = tuple[str, Path]
+"""How a path was read and the path: ``attr``, its value; ``quoted``, a name only quoted
+(the same answer for every plain name); ``whole``, used as a whole (compared, iterated, ...)."""
+
+NAME_PATHS: frozenset[Path] = frozenset({("name",), ("target",), ("identity", "fqdn"), ("identity", "computer_name")})
+"""The destination's names: different for every destination, quoted in messages."""
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+"""Names passed as markers: the characters of a DNS name, which no escaping changes."""
+_NONCE = "lmp" + secrets.token_hex(8)
+"""Starts every marker: random per process, so no fact a check quotes can look like one."""
+MARKERS: dict[Path, str] = {path: f"{_NONCE}n{index}z" for index, path in enumerate(sorted(NAME_PATHS))}
+
+
+class NameInspected(BaseException):
+    """A check did more with a destination's name than put it into text.
+
+    A ``BaseException``: a check's own ``except Exception`` must not swallow it and go on
+    with a marker where the name should be."""
+
+
+def _inspected(self: Name, *args: Any, **kwargs: Any) -> Any:
+    raise NameInspected(self.path)
+
+
+class Name(str):
+    """A destination's name as a marker: fine to format into text, an error to look into."""
+
+    path: Path
+
+    def __new__(cls, path: Path) -> Name:
+        name = super().__new__(cls, MARKERS[path])
+        name.path = path
+        return name
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        if spec:  # padding and alignment depend on the length of the real name
+            raise NameInspected(self.path)
+        return str.__str__(self)
+
+    def __add__(self, other: object) -> str:
+        if type(other) is not str:
+            raise NameInspected(self.path)
+        return str.__str__(self) + other
+
+    def __radd__(self, other: object) -> str:
+        if type(other) is not str:
+            raise NameInspected(self.path)
+        return other + str.__str__(self)
+
+
+_FORMATTING = {"__str__", "__format__", "__add__", "__radd__", "__new__", "__init__", "__getattribute__"}
+_FORMATTING |= {"__class__", "__init_subclass__", "__subclasshook__", "__setattr__", "__delattr__", "__dir__"}
+for _method in dir(str):
+    if _method not in _FORMATTING and callable(getattr(str, _method)):
+        setattr(Name, _method, _inspected)
+Name.__hash__ = _inspected  # type: ignore[assignment]
+
+
+def plain_name(value: object) -> bool:
+    return type(value) is str and PLAIN_NAME.fullmatch(value) is not None
+
+
+def frozen(value: Any) -> Any:
+    """A hashable stand-in for a value: equal stand-ins mean values a check cannot tell apart
+    (the type is part of it, so ``1`` is not ``True`` and a list is not a tuple)."""
+    kind = type(value)
+    if isinstance(value, BaseModel):
+        return kind, tuple(frozen(getattr(value, name)) for name in kind.model_fields)
+    if kind in (list, tuple):
+        return kind, tuple(frozen(item) for item in value)
+    if kind is dict:
+        return kind, tuple((frozen(key), frozen(item)) for key, item in value.items())
+    if kind in (set, frozenset):
+        return kind, frozenset(frozen(item) for item in value)
+    try:
+        hash(value)
+    except TypeError:
+        return kind, id(value)  # an unknown mutable value: equal only to itself
+    return kind, value
+
+
+class _Raised:
+    """What reading a path raised (``getattr`` with a default reads absent attributes so)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class _Answers:
+    """One destination's values by path and answers by read (see :class:`DestinationReads`)."""
+
+    __slots__ = ("destination", "names", "numbers", "values")
+
+    def __init__(self, destination: HostFacts) -> None:
+        self.destination = destination
+        self.values: dict[Path, Any] = {(): destination}
+        self.numbers: dict[int, int] = {}
+        """Read number → answer number."""
+        self.names: dict[str, str] | None = None
+
+
+class DestinationReads:
+    """Each destination's answer to each read, as a small number: a trace is compared with a
+    destination by a few dictionary look-ups, not by comparing facts. Reads are numbered too.
+    Shared by every source a process judges: the destinations are the same for all of them."""
+
+    def __init__(self) -> None:
+        self._answers: dict[Any, int] = {}
+        self._reads: dict[Read, int] = {}
+        self._read_of: list[Read] = []
+        self._destinations: dict[int, _Answers] = {}
+
+    def of(self, destination: HostFacts) -> _Answers:
+        answers = self._destinations.get(id(destination))
+        if answers is None or answers.destination is not destination:
+            answers = self._destinations[id(destination)] = _Answers(destination)
+        return answers
+
+    def read_number(self, read: Read) -> int:
+        number = self._reads.get(read)
+        if number is None:
+            number = self._reads[read] = len(self._read_of)
+            self._read_of.append(read)
+        return number
+
+    def value(self, answers: _Answers, path: Path) -> Any:
+        """The destination's value at ``path``, or :class:`_Raised` with what reading it raised."""
+        values = answers.values
+        if path not in values:
+            parent = self.value(answers, path[:-1])
+            try:
+                values[path] = parent if isinstance(parent, _Raised) else getattr(parent, path[-1])
+            except Exception as error:
+                values[path] = _Raised(error)
+        return values[path]
+
+    def number(self, answers: _Answers, read: int) -> int:
+        """The destination's answer to the read numbered ``read``, as a number."""
+        number = answers.numbers.get(read)
+        if number is None:
+            answer = self._answer(answers, self._read_of[read])
+            number = answers.numbers[read] = self._answers.setdefault(answer, len(self._answers))
+        return number
+
+    def _answer(self, answers: _Answers, read: Read) -> Any:
+        how, path = read
+        value = self.value(answers, path)
+        if isinstance(value, _Raised):
+            return "raised", type(value.error), str(value.error)
+        if how == "whole":
+            return "whole", frozen(value)
+        if how == "quoted" and plain_name(value):
+            return "name"
+        if isinstance(value, BaseModel):
+            return "model", type(value)
+        if callable(value):  # a method: its answer depends on the whole object it belongs to
+            return "method", frozen(self.value(answers, path[:-1]))
+        return "value", frozen(value)
+
+    def names(self, answers: _Answers) -> dict[str, str]:
+        """The destination's names that are handed out as markers, by marker."""
+        if answers.names is None:
+            values = {marker: self.value(answers, path) for path, marker in MARKERS.items()}
+            answers.names = {marker: value for marker, value in values.items() if plain_name(value)}
+        return answers.names
+
+
+class Recording:
+    """One run of a check against a destination seen through :class:`Traced`: the reads it made,
+    in order, each with the destination's answer."""
+
+    def __init__(self, reads: DestinationReads, destination: HostFacts, quotes: bool) -> None:
+        self.reads = reads
+        self.answers = reads.of(destination)
+        self.quotes = quotes
+        """Whether the check only quotes the destination's names (they are handed out as markers)."""
+        self.trace: list[tuple[int, int]] = []
+        """(read number, answer number) for each read, in order."""
+        self.marked = False
+        """Whether a name was handed out as a marker (the findings must be rendered per destination)."""
+
+    def _note(self, how: str, path: Path) -> Any:
+        read = self.reads.read_number((how, path))
+        self.trace.append((read, self.reads.number(self.answers, read)))
+        return self.reads.value(self.answers, path)
+
+    def read(self, path: Path) -> Any:
+        """The value at ``path`` as the check is to see it, with the read recorded."""
+        quoted = self.quotes and path in NAME_PATHS
+        value = self._note("quoted" if quoted else "attr", path)
+        if isinstance(value, _Raised):
+            raise value.error
+        if quoted and plain_name(value):
+            self.marked = True
+            return Name(path)
+        if isinstance(value, BaseModel):
+            return Traced(self, path)
+        return value
+
+    def whole(self, path: Path) -> Any:
+        """The value at ``path``, used as a whole (compared, hashed, iterated, ...)."""
+        return self._note("whole", path)
+
+
+def can_render(value: Any) -> bool:
+    """Whether :func:`rendered` knows every part of ``value`` (else a marker might hide in it)."""
+    if value is None or isinstance(value, (str, int, float, Enum)):
+        return True
+    if type(value) in (list, tuple):
+        return all(can_render(item) for item in value)
+    if type(value) is dict:
+        return all(can_render(key) and can_render(item) for key, item in value.items())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return all(can_render(getattr(value, field.name)) for field in dataclasses.fields(value))
+    return False
+
+
+def has_marker(value: Any) -> bool:
+    if isinstance(value, str):
+        return str.__contains__(value, _NONCE)
+    if type(value) in (list, tuple):
+        return any(has_marker(item) for item in value)
+    if type(value) is dict:
+        return any(has_marker(key) or has_marker(item) for key, item in value.items())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(has_marker(getattr(value, field.name)) for field in dataclasses.fields(value))
+    return False
+
+
+def rendered(value: Any, names: Mapping[str, str]) -> Any:
+    """``value`` (findings) with each marker replaced by the destination's name."""
+    if isinstance(value, str):
+        if not str.__contains__(value, _NONCE):
+            return value
+        text = str.__str__(value)
+        for marker, name in names.items():
+            text = text.replace(marker, name)
+        return text
+    if type(value) in (list, tuple):
+        return type(value)(rendered(item, names) for item in value)
+    if type(value) is dict:
+        return {rendered(key, names): rendered(item, names) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            field.name: rendered(getattr(value, field.name), names) for field in dataclasses.fields(value) if field.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+class Traced:
+    """A part of the destination's facts that records what a check reads of it.
+
+    Attributes are read through the :class:`Recording` (nested facts come back traced too);
+    every operator uses the part as a whole and records that. ``isinstance`` sees the real
+    type (the type is part of what was recorded when the part was reached)."""
+
+    __slots__ = ("_path", "_recording")
+
+    def __init__(self, recording: Recording, path: Path) -> None:
+        object.__setattr__(self, "_recording", recording)
+        object.__setattr__(self, "_path", path)
+
+    def __getattr__(self, name: str) -> Any:
+        recording: Recording = object.__getattribute__(self, "_recording")
+        return recording.read((*object.__getattribute__(self, "_path"), name))
+
+    @property  # type: ignore[misc]  # isinstance() asks __class__
+    def __class__(self) -> type:
+        recording: Recording = object.__getattribute__(self, "_recording")
+        return type(recording.reads.value(recording.answers, object.__getattribute__(self, "_path")))
+
+
+def _whole(name: str, use: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: Traced, *args: Any) -> Any:
+        recording: Recording = object.__getattribute__(self, "_recording")
+        return use(recording.whole(object.__getattribute__(self, "_path")), *args)
+
+    method.__name__ = name
+    return method
+
+
+_OPERATORS: dict[str, Callable[..., Any]] = {
+    "__eq__": operator.eq,
+    "__ne__": operator.ne,
+    "__lt__": operator.lt,
+    "__le__": operator.le,
+    "__gt__": operator.gt,
+    "__ge__": operator.ge,
+    "__hash__": hash,
+    "__bool__": bool,
+    "__len__": len,
+    "__iter__": iter,
+    "__contains__": operator.contains,
+    "__getitem__": operator.getitem,
+    "__repr__": repr,
+    "__str__": str,
+    "__format__": format,
+    "__dir__": dir,
+    "__reduce_ex__": lambda value, protocol: value.__reduce_ex__(protocol),
+    "__reduce__": lambda value: value.__reduce__(),
+    "__copy__": copy.copy,
+    "__deepcopy__": copy.deepcopy,
+    "__sizeof__": lambda value: value.__sizeof__(),
+    "__setattr__": setattr,
+    "__delattr__": delattr,
+}
+"""Whatever a check does with a part of the facts other than reading an attribute, done to the
+real value (``bool(part)`` works for a model without ``__bool__``), using it as a whole."""
+for _name, _use in _OPERATORS.items():
+    setattr(Traced, _name, _whole(_name, _use))
