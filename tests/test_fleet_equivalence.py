@@ -1,10 +1,14 @@
 """The fleet's shortcuts give exactly what judging each pair on its own gives.
 
-A fleet run concludes once per source what a check found without looking at the destination
-(:class:`lmpreflight.runner.SourcePairs`) and numbers each such problem once. Here every pair of
-hosts collected from lab scenarios over the real transport, and of a generated fleet, is judged
-both ways: the fleet's results must equal :func:`lmpreflight.runner.evaluate`'s, and each matrix
-cell must hold exactly the non-passing results of ``pipeline.check_pair`` for that VM.
+A fleet run reuses a check's findings for every destination that answers alike what the check
+read of it, with each destination's names put in where the check only quoted them
+(:class:`lmpreflight.runner.SourcePairs`), and numbers each such problem once. Here every pair
+of hosts collected from lab scenarios over the real transport, of a generated fleet, and of
+hand-made hosts whose names are the point (a destination named like the source's FQDN, short
+names and FQDNs, names no marker may stand for) is judged both ways, also by checks defined
+here that do odd things with the destination: the fleet's results must equal
+:func:`lmpreflight.runner.evaluate`'s, and each matrix cell must hold exactly the non-passing
+results of ``pipeline.check_pair`` for that VM.
 """
 
 from __future__ import annotations
@@ -15,16 +19,20 @@ from collections.abc import Iterator
 import pytest
 
 from lmpreflight import pipeline
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.checks._helpers import fqdn_of
+from lmpreflight.escape import ps_literal
+from lmpreflight.facts.model import HostFacts, Identity
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.fleet.placement import CODES, VM_PREFIX, Placement, Problem, build_matrix, place
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from lmpreflight.registry import load_checks
+from lmpreflight.recorded import DestinationReads
+from lmpreflight.registry import Registry, check, load_checks
 from lmpreflight.report.model import ResultOut
 from lmpreflight.runner import Selection, SourcePairs, evaluate
-from lmpreflight.vocabulary import Finding, Result, Status
+from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Result, Severity, Status, failed, warned
+from tests.helpers import healthy_pair
 from tests.lab_helpers import _collected
 
 SCENARIOS = (
@@ -63,6 +71,103 @@ def generated_fleet() -> Iterator[dict[str, HostFacts]]:
         yield collect_inventory(hosts, dataclasses.replace(lab.collect_options(False, ()), concurrency=4))
 
 
+def _odd(id: str, quotes: bool = False):  # type: ignore[no-untyped-def]
+    return check(
+        id=id,
+        title="A plug-in's check",
+        category=Category.PLUGIN,
+        severity=Severity.MEDIUM,
+        remediation=Remediation("fix"),
+        references=("https://example.invalid",),
+        quotes_destination=quotes,
+    )
+
+
+@_odd("plugin.quotes-names", quotes=True)
+def quotes_names(context: Context):  # type: ignore[no-untyped-def]
+    """Puts the destination's names everywhere a finding holds text: each must be its own."""
+    destination = context.destination
+    yield warned(
+        f"{destination.name} ({fqdn_of(destination)}, named {destination.target}) " + "is " + destination.name,
+        "destination",
+        fix=Remediation(
+            text="On %s: nothing to do" % destination.name,  # noqa: UP031  # a template the name fills  # noqa: UP031  # a template a name may fill
+            powershell=f"Get-VMHost -ComputerName {ps_literal(fqdn_of(destination))}",
+            run_on=str(destination.name),
+        ),
+        evidence={"names": [destination.name, (destination.target,)]},
+    )
+
+
+@_odd("plugin.branches-on-name")
+def branches_on_name(context: Context):  # type: ignore[no-untyped-def]
+    """Decides by the destination's name, so its findings hold only for that name."""
+    name = context.destination.name
+    if name.casefold() == fqdn_of(context.source).casefold() or name.startswith("HV0"):
+        yield failed(f"{name} is named like the source or like the lab's hosts")
+    else:
+        yield warned(f"{name} has {len(name)} characters")
+
+
+@_odd("plugin.inspects-a-quoted-name", quotes=True)
+def inspects_a_quoted_name(context: Context):  # type: ignore[no-untyped-def]
+    """Says it only quotes the destination's name but compares it: run for real for each pair."""
+    if context.destination.name in {context.source.name, "HV02"}:
+        yield failed(f"{context.destination.name} is HV02 or the source")
+    else:
+        yield warned(f"{context.destination.name} is another host")
+
+
+@_odd("plugin.odd-reads", quotes=True)
+def odd_reads(context: Context):  # type: ignore[no-untyped-def]
+    """Reads the destination by a method, isinstance, iteration, comparison and absent attributes."""
+    destination = context.destination
+    vm = destination.vm("FILE03")
+    switches = [switch.name for switch in destination.switches or []]
+    same_processor = destination.processor == context.source.processor
+    kinds = isinstance(destination.identity, Identity), getattr(destination, "no_such_fact", "absent")
+    counted = len(destination.vms or []), bool(destination.network), destination.os and destination.os.build
+    yield warned(
+        f"{destination.name}: FILE03 {'is' if vm else 'is not'} there; switches {switches}; same processor "
+        f"{same_processor}; {kinds}; {counted}",
+        "destination",
+    )
+
+
+PLUGIN_CHECKS = (quotes_names, branches_on_name, inspects_a_quoted_name, odd_reads)
+
+
+def with_plugins() -> Registry:
+    registry = load_checks(include_plugins=False)
+    registry.checks.update({plugin.id: plugin for plugin in PLUGIN_CHECKS})
+    return registry
+
+
+def renamed(host: HostFacts, computer_name: str | None, fqdn: str, target: str) -> HostFacts:
+    """The host under other names (no identity facts: its name comes from the name it was given)."""
+    identity = None if computer_name is None else Identity(computer_name=computer_name, fqdn=fqdn, addresses=[])
+    return host.model_copy(update={"identity": identity, "target": target})
+
+
+@pytest.fixture(scope="module")
+def named_hosts() -> dict[str, HostFacts]:
+    """Hosts alike but for their names: plain names (shared, each put in), a destination named
+    like the source's FQDN, short names and FQDNs, and names no marker may stand for."""
+    source, destination = healthy_pair()
+    hosts = {"source": source}
+    for number in range(3, 7):
+        hosts[f"plain{number}"] = renamed(destination, f"HV0{number}", f"hv0{number}.corp.example", f"hv0{number}")
+    hosts["like-source-fqdn"] = renamed(destination, "hv01.corp.example", "hv01.corp.example", "hv01.corp.example")
+    hosts["short"] = renamed(destination, None, "", "hv07")
+    hosts["fqdn"] = renamed(destination, None, "", "hv07.corp.example")
+    hosts["address"] = renamed(destination, None, "", "10.0.10.99")
+    hosts["quote"] = renamed(destination, "HV'08", "hv'08.corp.example", "hv'08")
+    hosts["unicode"] = renamed(destination, "HVÄ09", "hvä09.corp.example", "HVÄ09")
+    hosts["spaced"] = renamed(destination, "HV10", "hv10.corp.example", " hv10 ")
+    hosts["healthy-destination"] = destination
+    return hosts
+
+
 def same(results: list[Result]) -> list[tuple[str, Finding]]:
     """What two runs must agree on (the runner's own results carry a fresh check object each time)."""
     return [(result.check.id, result.finding) for result in results]
@@ -72,22 +177,42 @@ def every_vm(source: HostFacts) -> Selection:
     return Selection(vms=tuple(vm.name for vm in source.vms or []))
 
 
-@pytest.mark.parametrize("pool", ["scenario_hosts", "generated_fleet"])
+@pytest.mark.parametrize("pool", ["scenario_hosts", "generated_fleet", "named_hosts"])
 def test_source_pairs_give_what_evaluate_gives(pool: str, request: pytest.FixtureRequest) -> None:
     hosts: dict[str, HostFacts] = request.getfixturevalue(pool)
-    registry = load_checks(include_plugins=False)
-    kept = 0
+    registry = with_plugins()
+    reads = DestinationReads()
+    reused = 0
     for source_name, source in hosts.items():
         for selection in (every_vm(source), Selection(include_storage=True, skip=frozenset({"vm.gpu-partition"}))):
-            pairs = SourcePairs(registry, source, selection)
+            pairs = SourcePairs(registry, source, selection, reads)
             for destination_name, destination in hosts.items():
                 if destination_name == source_name:
                     continue
                 expected = same(evaluate(registry, source, destination, selection))
                 assert same(pairs.evaluate(destination)) == expected, (source_name, destination_name)
                 assert same(pairs.evaluate(destination, SHOWN)) == [r for r in expected if r[1].status in SHOWN]
-            kept += len(pairs._trees)
-    assert kept  # the shortcut was taken, so it was tested
+            reused += sum(leaves > 1 for leaves in pairs._leaves.values()) < len(pairs._trees)
+            assert "plugin.inspects-a-quoted-name" in pairs._real
+    assert reused  # findings were reused for other destinations, so that was tested
+
+
+def test_quoted_names_are_shared_and_put_in_per_destination(named_hosts: dict[str, HostFacts]) -> None:
+    """The plain-named destinations share one run of a quoting check; the others do not."""
+    source = named_hosts["source"]
+    registry = with_plugins()
+    pairs = SourcePairs(registry, source, every_vm(source))
+    shown = {}
+    for name, destination in named_hosts.items():
+        if name != "source":
+            shown[name] = [r.finding for r in pairs.evaluate(destination) if r.check.id == "plugin.quotes-names"]
+    assert pairs._leaves["plugin.quotes-names"] < len(shown)
+    assert shown["plain3"][0].message == "HV03 (hv03.corp.example, named hv03) is HV03"
+    assert shown["plain4"][0].remediation == Remediation(
+        "On HV04: nothing to do", "Get-VMHost -ComputerName 'hv04.corp.example'", "HV04"
+    )
+    assert shown["plain5"][0].evidence == {"names": ["HV05", ("hv05",)]}
+    assert shown["quote"][0].remediation.powershell == "Get-VMHost -ComputerName 'hv''08.corp.example'"  # type: ignore[union-attr]
 
 
 def expected_cell(results: list[ResultOut], vm: str) -> list[tuple[str, Status, str]]:

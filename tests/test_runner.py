@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from lmpreflight.facts.model import CollectionError
+import dataclasses
+from typing import Any
+
+import pytest
+
+from lmpreflight.facts.model import CollectionError, HostFacts, Identity
+from lmpreflight.recorded import MARKERS, Name, NameInspected, can_render, frozen, has_marker, rendered
 from lmpreflight.registry import Registry, check, load_checks
-from lmpreflight.runner import Selection, evaluate, run_check, vm_readiness
-from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed
+from lmpreflight.runner import Selection, SourcePairs, evaluate, run_check, vm_readiness
+from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed, warned
 from tests.helpers import healthy_pair
 
 
@@ -106,3 +112,89 @@ def test_with_no_vm_named_a_vm_the_source_could_not_read_is_listed_as_incomplete
     }
     assert summary["WEB02"] == Status.ERROR
     assert set(summary) == {"SQL01", "WEB02"}
+
+
+def _renamed(destination: HostFacts, number: int) -> HostFacts:
+    identity = Identity(computer_name=f"HV{number:02d}", fqdn=f"hv{number:02d}.corp.example", addresses=[])
+    return destination.model_copy(update={"identity": identity, "target": identity.fqdn})
+
+
+def test_a_check_runs_once_for_destinations_that_answer_alike_and_quotes_each_name() -> None:
+    runs = []
+
+    def quotes(context: Context):
+        """Reads the destination's processor and quotes its name."""
+        runs.append(context.destination)
+        yield warned(f"{context.destination.processor.manufacturer} on {context.destination.name}", "destination")
+
+    registry = Registry()
+    registry.checks["test.probe"] = dataclasses.replace(_declare(quotes), quotes_destination=True)
+    source, destination = healthy_pair()
+    pairs = SourcePairs(registry, source, Selection())
+    messages = [pairs.evaluate(_renamed(destination, number))[0].finding.message for number in range(2, 7)]
+    amd = destination.processor.model_copy(update={"manufacturer": "AuthenticAMD"})  # type: ignore[union-attr]
+    other = pairs.evaluate(_renamed(destination, 7).model_copy(update={"processor": amd}))[0].finding.message
+    assert messages == [f"GenuineIntel on HV{number:02d}" for number in range(2, 7)]
+    assert other == "AuthenticAMD on HV07"
+    assert len(runs) == 4  # per processor: the run that recorded, and one for real to confirm the names put in
+
+
+def test_a_check_that_does_more_than_quote_a_name_runs_for_every_destination() -> None:
+    def compares(context: Context):
+        """Says it only quotes the name, but slices it."""
+        yield warned(f"{context.destination.name[:3]}")
+
+    registry = Registry()
+    registry.checks["test.probe"] = dataclasses.replace(_declare(compares), quotes_destination=True)
+    source, destination = healthy_pair()
+    pairs = SourcePairs(registry, source, Selection())
+    assert [pairs.evaluate(_renamed(destination, n))[0].finding.message for n in (2, 13)] == ["HV0", "HV1"]
+    assert "test.probe" in pairs._real
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda name: name == "HV02",
+        lambda name: name in {"HV02"},
+        lambda name: "HV" in name,
+        lambda name: len(name),
+        lambda name: name[0],
+        lambda name: name.casefold(),
+        lambda name: name.split("."),
+        lambda name: name.startswith("HV"),
+        lambda name: f"{name:>10}",
+        lambda name: "%-10s" % name,  # noqa: UP031
+        lambda name: name * 2,
+        lambda name: name + 1,
+        lambda name: list(name),
+        lambda name: repr(name),
+    ],
+)
+def test_a_quoted_name_may_only_be_formatted(use: Any) -> None:
+    with pytest.raises(NameInspected):
+        use(Name(("name",)))
+
+
+def test_a_quoted_name_formats_as_its_marker_and_findings_are_rendered_with_the_real_one() -> None:
+    name = Name(("name",))
+    marker = MARKERS[("name",)]
+    assert [f"{name}", "%s!" % name, "on " + name + ".", str(name), "{}".format(name)] == [  # noqa: UP031, UP032
+        marker,
+        f"{marker}!",
+        f"on {marker}.",
+        marker,
+        marker,
+    ]
+    finding = warned(f"on {name}", "destination", evidence={"hosts": [name, (f"{name}s",)]})
+    assert has_marker(finding) and can_render(finding)
+    assert rendered(finding, {marker: "HV02"}) == warned(
+        "on HV02", "destination", evidence={"hosts": ["HV02", ("HV02s",)]}
+    )
+
+
+def test_answers_tell_apart_what_a_check_could_tell_apart() -> None:
+    assert frozen(1) != frozen(True) and frozen([1]) != frozen((1,))
+    source, destination = healthy_pair()
+    assert frozen(destination) == frozen(destination.model_copy())
+    assert frozen(destination) != frozen(source)

@@ -86,8 +86,14 @@ class Name(str):
             raise NameInspected(self.path)
         return other + str.__str__(self)
 
+    def __rmod__(self, template: object) -> str:
+        """``template % name``: only a template whose one conversion is a plain ``%s``."""
+        if type(template) is not str or template.replace("%%", "").replace("%s", "", 1).count("%"):
+            raise NameInspected(self.path)
+        return template % str.__str__(self)
 
-_FORMATTING = {"__str__", "__format__", "__add__", "__radd__", "__new__", "__init__", "__getattribute__"}
+
+_FORMATTING = {"__str__", "__format__", "__add__", "__radd__", "__rmod__", "__new__", "__init__", "__getattribute__"}
 _FORMATTING |= {"__class__", "__init_subclass__", "__subclasshook__", "__setattr__", "__delattr__", "__dir__"}
 for _method in dir(str):
     if _method not in _FORMATTING and callable(getattr(str, _method)):

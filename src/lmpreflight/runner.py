@@ -7,6 +7,7 @@ nothing yields ``error`` too, because silence is not a pass.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -163,7 +164,13 @@ class Selection:
 def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection) -> list[Result]:
     """Every registered check against the pair, worst results first."""
     context = selection.context(source, destination)
-    return _pair_results(registry, registry.sorted(), context, selection, lambda check: run_check(check, context))
+    return _pair_results(
+        registry, registry.sorted(), context, selection, lambda check: _results(check, run_check(check, context))
+    )
+
+
+def _results(check: Check, findings: Iterable[Finding]) -> list[Result]:
+    return [Result(check, finding) for finding in findings]
 
 
 def _pair_results(
@@ -171,19 +178,18 @@ def _pair_results(
     checks: Iterable[Check],
     context: Context,
     selection: Selection,
-    findings_of: Callable[[Check], Iterable[Finding]],
+    results_of: Callable[[Check], Iterable[Result]],
     keep: Container[Status] | None = None,
 ) -> list[Result]:
-    """The pair's results, with each check's findings from ``findings_of``; with ``keep``,
-    only those of these statuses (sorted the same: a stable sort keeps their order)."""
+    """The pair's results, with each check's from ``results_of``; with ``keep``, only those of
+    these statuses (sorted the same: a stable sort keeps their order)."""
     results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
     results += [unreachable_result(role, context.host(role)) for role in ROLES if context.host(role).whole_host_error]
     for check in checks:
         if check.id in selection.skip:
-            findings: Iterable[Finding] = [Finding(Status.SKIP, "skipped by the user (--skip)")]
+            results.append(Result(check, Finding(Status.SKIP, "skipped by the user (--skip)")))
         else:
-            findings = findings_of(check)
-        results.extend(Result(check, finding) for finding in findings if keep is None or finding.status in keep)
+            results.extend(results_of(check))
     if keep is not None:
         results = [result for result in results if result.status in keep]
     return sort_results(results)
@@ -196,9 +202,19 @@ class _Branch:
     read: int | None = None
     """The number of the next read (:meth:`lmpreflight.recorded.DestinationReads.read_number`)."""
     branches: dict[int, _Branch] = field(default_factory=dict)
-    findings: list[Finding] | None = None
-    marked: tuple[bool, ...] = ()
-    """Per finding, whether it holds a destination's name as a marker (rendered per destination)."""
+    results: list[tuple[Result, tuple[str, ...]]] | None = None
+    """At a leaf: each result, with the fields of its finding that hold a destination's name
+    as a marker (put in per destination; none: the result stands as it is)."""
+    kept: tuple[Container[Status] | None, list[tuple[Result, tuple[str, ...]]]] = (None, [])
+    """The results of the statuses last asked for (a fleet asks for the same ones every pair)."""
+
+    def shown(self, keep: Container[Status] | None) -> list[tuple[Result, tuple[str, ...]]]:
+        assert self.results is not None
+        if keep is None:
+            return self.results
+        if self.kept[0] is not keep:
+            self.kept = (keep, [(result, marked) for result, marked in self.results if result.status in keep])
+        return self.kept[1]
 
 
 LEAVES_PER_CHECK = 4
@@ -233,8 +249,10 @@ class SourcePairs:
     _leaves: dict[str, int] = field(default_factory=dict)
     _real: set[str] = field(default_factory=set)
     """Checks run for real for every pair."""
+    _read_set: set[int] | None = field(default_factory=set)
+    """Every read in the trees (``None``: to be worked out again, a tree was dropped)."""
     _asked: tuple[int, ...] | None = None
-    """Every read in the trees (``None``: to be worked out again, a tree changed)."""
+    """The same, in order (``None``: to be worked out again, a tree changed)."""
     _kinds: dict[tuple[int, ...], dict[str, _Branch]] = field(default_factory=dict)
     """A destination's answers to :attr:`_asked` → each check's leaf for it. Destinations that
     answer alike walk every tree alike: most destinations of a fleet are found here with one
@@ -252,7 +270,7 @@ class SourcePairs:
             self._checks,
             context,
             self.selection,
-            lambda check: self._findings(check, context, keep, leaves),
+            lambda check: self._results_of(check, context, keep, leaves),
             keep,
         )
 
@@ -261,10 +279,12 @@ class SourcePairs:
         reads = self.reads
         answers = reads.of(destination)
         if self._asked is None:
-            self._asked = tuple(sorted({read for tree in self._trees.values() for read in _reads_in(tree)}))
+            if self._read_set is None:
+                self._read_set = {read for tree in self._trees.values() for read in _reads_in(tree)}
+            self._asked = tuple(sorted(self._read_set))
             self._kinds.clear()
         numbers = answers.numbers
-        key = tuple(numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked)
+        key = tuple([numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked])
         leaves = self._kinds.get(key)
         if leaves is None:
             leaves = self._kinds[key] = {}
@@ -276,23 +296,19 @@ class SourcePairs:
                     leaves[check_id] = branch
         return leaves
 
-    def _findings(
+    def _results_of(
         self, check: Check, context: Context, keep: Container[Status] | None, leaves: dict[str, _Branch]
-    ) -> list[Finding]:
+    ) -> list[Result]:
         if check.id in self._real:
-            return run_check(check, context)
+            return _results(check, run_check(check, context))
         leaf = leaves.get(check.id)
         if leaf is None:
-            return self._record(check, context)
-        assert leaf.findings is not None
-        if not any(leaf.marked):
-            return leaf.findings
+            return _results(check, self._record(check, context))
+        shown = leaf.shown(keep)
+        if not any(marked for _, marked in shown):
+            return [result for result, _ in shown]
         names = self.reads.names(self.reads.of(context.destination))
-        return [
-            rendered(finding, names) if marked else finding
-            for finding, marked in zip(leaf.findings, leaf.marked, strict=True)
-            if keep is None or finding.status in keep
-        ]
+        return [Result(check, _named(result.finding, marked, names)) if marked else result for result, marked in shown]
 
     def _record(self, check: Check, context: Context) -> list[Finding]:
         """Run the check against the traced destination and remember what it read and found."""
@@ -308,7 +324,7 @@ class SourcePairs:
             real = run_check(check, context)
             if rendered(findings, self.reads.names(recording.answers)) != real:
                 return self._run_for_real(check, context, real)
-        if not self._remember(check.id, recording.trace, findings):
+        if not self._remember(check, recording.trace, findings):
             self._real.add(check.id)
             self._forget(check.id)
         return real if recording.marked else findings
@@ -318,29 +334,42 @@ class SourcePairs:
         self._forget(check.id)
         return run_check(check, context) if real is None else real
 
-    def _remember(self, check_id: str, trace: list[tuple[int, int]], findings: list[Finding]) -> bool:
+    def _remember(self, check: Check, trace: list[tuple[int, int]], findings: list[Finding]) -> bool:
         """Add a run to the check's tree; ``False`` when the check must run for real instead."""
+        check_id = check.id
         leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
         if leaves > LEAVES_PER_CHECK:
             return False
         self._asked = None
+        if self._read_set is not None:
+            self._read_set.update(read for read, _ in trace)
         branch = self._trees.setdefault(check_id, _Branch())
         for read, number in trace:
-            if branch.read is None and branch.findings is None:
+            if branch.read is None and branch.results is None:
                 branch.read = read
             elif branch.read != read:  # not a pure function of what it reads
                 return False
             branch = branch.branches.setdefault(number, _Branch())
-        if branch.read is not None or branch.findings is not None:
+        if branch.read is not None or branch.results is not None:
             return False
-        branch.findings = findings
-        branch.marked = tuple(has_marker(finding) for finding in findings)
+        branch.results = [(Result(check, finding), _marked_fields(finding)) for finding in findings]
         return True
-
 
     def _forget(self, check_id: str) -> None:
         if self._trees.pop(check_id, None) is not None:
-            self._asked = None
+            self._asked = self._read_set = None
+
+
+FINDING_TEXT = ("message", "subject", "evidence", "remediation")
+
+
+def _marked_fields(finding: Finding) -> tuple[str, ...]:
+    return tuple(name for name in FINDING_TEXT if has_marker(getattr(finding, name)))
+
+
+def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> Finding:
+    """The finding with the destination's names in place of the markers in ``marked`` fields."""
+    return dataclasses.replace(finding, **{name: rendered(getattr(finding, name), names) for name in marked})
 
 
 def _reads_in(branch: _Branch) -> Iterator[int]:
