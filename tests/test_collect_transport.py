@@ -50,6 +50,19 @@ def test_one_shell_one_process_and_few_exchanges_per_host() -> None:
     assert source.dns is not None and source.dns.dc_srv[0].target == "dc01.corp.example"
 
 
+def test_a_host_without_a_peer_gets_its_empty_second_stage_behind_the_script_in_one_send() -> None:
+    scenario = load_scenario("healthy")
+    name = scenario.role("source")
+    with Lab(scenario) as lab:
+        [alone] = collect_hosts([lab.fqdn(name)], options_for(lab, scenario))
+        actions = lab.wsman[name].stats.actions
+    assert actions.count("Send") == 1, actions
+    assert actions[-2:] == ["Signal", "Delete"]
+    assert alone.errors == []
+    assert alone.network is not None and alone.network.port_tests == [], "the empty request was answered"
+    assert alone.compatibility == []
+
+
 def test_port_tests_are_made_from_the_source_to_the_destination_migration_address() -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:

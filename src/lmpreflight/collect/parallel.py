@@ -222,11 +222,11 @@ class _HostJob:
     def stage_two_for(self, stage: StageOne) -> StageTwoRequest:
         """Publish this host's stage one, wait for the peer's, and ask for what only this host
         can tell: TCP to the peer's migration addresses and, on the destination, Hyper-V's
-        verdict on the source VMs' compatibility information."""
+        verdict on the source VMs' compatibility information. A host without a peer has
+        nothing to ask after stage one: it gets the empty request with the script."""
+        assert self.peer is not None
         self.stage_one = own = self.parse_stage_one(stage)
         self.rendezvous.publish(self.target, own)
-        if self.peer is None:
-            return StageTwoRequest()
         # Wait for the peer only as long as leaves time for this host's own tests.
         reserve = min(STAGE_TWO_RESERVE, self.options.timeout / 3)
         self.progress(self.target, "peer")
@@ -288,7 +288,7 @@ class _HostJob:
             stage, answer = run_collector(
                 connection,
                 render_collector(options.vm_names, events_hours=options.events_hours, peer_names=self.peer_names()),
-                self.stage_two_for,
+                self.stage_two_for if self.peer is not None else StageTwoRequest(),
                 deadline,
                 self.cancel,
                 on_progress,

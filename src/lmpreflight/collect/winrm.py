@@ -229,14 +229,18 @@ def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
 def run_collector(
     connection: Connection,
     script: str,
-    stage_two_for: StageTwoFor,
+    stage_two: StageTwoFor | StageTwoRequest,
     deadline: float,
     cancel: threading.Event,
     on_progress: Callable[[str], None] = lambda stage: None,
     transcript: Transcript | None = None,
 ) -> tuple[StageOne, dict[str, Any]]:
     """Run the collector; return its stage-one document and its stage-two answer.
-    ``transcript`` receives the host's stdout and stderr as they arrive (``--record``)."""
+    ``stage_two`` is what to ask once stage one has arrived, or the request itself when it
+    does not depend on stage one (a host without a peer): that goes on stdin behind the
+    script, in the same Send, and the collector reads it from there when stage one is done,
+    one exchange fewer. ``transcript`` receives the host's stdout and stderr as they arrive
+    (``--record``)."""
     with _Exchanges(connection, deadline, cancel) as exchange:
         try:
             on_progress("connecting")
@@ -252,7 +256,7 @@ def run_collector(
             )
             try:
                 on_progress("collecting")
-                return _converse(protocol, shell, command, exchange, script, stage_two_for, transcript)
+                return _converse(protocol, shell, command, exchange, script, stage_two, transcript)
             finally:
                 exchange.quietly(lambda: protocol.cleanup_command(shell, command))
         except (CollectionFailed, Cancelled):
@@ -412,14 +416,16 @@ def _converse(
     command: str,
     exchange: _Exchanges,
     script: str,
-    stage_two_for: StageTwoFor,
+    stage_two: StageTwoFor | StageTwoRequest,
     transcript: Transcript | None = None,
 ) -> tuple[StageOne, dict[str, Any]]:
     connection = exchange.connection
     transcript = transcript or Transcript(keep=False)
-    payload = stdin_payload(script)
+    known = stage_two if isinstance(stage_two, StageTwoRequest) else None
+    payload = stdin_payload(script) + (known.line() if known is not None else b"")
     for offset in range(0, len(payload), SEND_CHUNK):
-        _send(protocol, shell, command, payload[offset : offset + SEND_CHUNK], False, exchange)
+        last = offset + SEND_CHUNK >= len(payload)
+        _send(protocol, shell, command, payload[offset : offset + SEND_CHUNK], known is not None and last, exchange)
     stdout, stderr = bytearray(), bytearray()
     stage_one: StageOne | None = None
     exit_code: int | None = None
@@ -451,8 +457,8 @@ def _converse(
         if stage_one is None:
             stage_one, skipped, position = _find_stage_one(stdout, connection)
             noise = noise or skipped
-            if stage_one is not None and exit_code is None:
-                _send(protocol, shell, command, stage_two_for(stage_one).line(), True, exchange)
+            if stage_one is not None and exit_code is None and not isinstance(stage_two, StageTwoRequest):
+                _send(protocol, shell, command, stage_two(stage_one).line(), True, exchange)
             del stdout[:position]
     if stage_one is None:
         if noise or stdout.strip():
@@ -461,11 +467,11 @@ def _converse(
             _no_output_message(connection, exit_code, stdout, stderr),
             "run 'lmpreflight collector-script' on the host to see the error there",
         )
-    stage_two: dict[str, Any] = {}
+    answer: dict[str, Any] = {}
     for line in bytes(stdout).splitlines():
         if line.strip():
-            stage_two = _decode_document(line, connection)
-    return stage_one, stage_two
+            answer = _decode_document(line, connection)
+    return stage_one, answer
 
 
 def _bound_output(size: int, connection: Connection) -> None:
