@@ -198,3 +198,28 @@ def test_answers_tell_apart_what_a_check_could_tell_apart() -> None:
     source, destination = healthy_pair()
     assert frozen(destination) == frozen(destination.model_copy())
     assert frozen(destination) != frozen(source)
+
+
+def test_a_method_call_is_shared_by_what_it_returns() -> None:
+    runs = []
+
+    def asks(context: Context):
+        """Asks the destination's facts for an error and a VM by name."""
+        runs.append(context.destination)
+        error = context.destination.error_for("resolver")
+        yield warned(f"{error.message if error else 'no error'}; FILE03 {bool(context.destination.vm('FILE03'))}")
+
+    registry = Registry()
+    registry.checks["test.probe"] = _declare(asks)
+    source, destination = healthy_pair()
+    pairs = SourcePairs(registry, source, Selection())
+    broken = destination.model_copy(update={"errors": [CollectionError(section="resolver", message="no peer")]})
+    hosts = [destination, destination.model_copy(), broken, broken.model_copy(), destination.model_copy()]
+    assert [pairs.evaluate(host)[0].finding.message for host in hosts] == [
+        "no error; FILE03 True",
+        "no error; FILE03 True",
+        "no peer; FILE03 True",
+        "no peer; FILE03 True",
+        "no error; FILE03 True",
+    ]
+    assert len(runs) == 2

@@ -33,7 +33,8 @@ from pydantic import BaseModel
 
 from lmpreflight.facts.model import HostFacts
 
-Path = tuple[str, ...]
+Path = tuple[Any, ...]
+"""Attribute names from the destination; a call's last step is its ``(args, kwargs)``."""
 Read = tuple[str, Path]
 """How a path was read and the path: ``attr``, its value; ``quoted``, a name only quoted
 (the same answer for every plain name); ``whole``, used as a whole (compared, iterated, ...)."""
@@ -154,6 +155,10 @@ class DestinationReads:
         self._reads: dict[Read, int] = {}
         self._read_of: list[Read] = []
         self._destinations: dict[int, _Answers] = {}
+        self.per_pair: set[str] = set()
+        """Checks that ran for real for every pair of an earlier source: for the next sources
+        they are given up on after their second kind of destination, not after many (a hint
+        that costs runs, never correctness)."""
 
     def of(self, destination: HostFacts) -> _Answers:
         answers = self._destinations.get(id(destination))
@@ -172,9 +177,14 @@ class DestinationReads:
         """The destination's value at ``path``, or :class:`_Raised` with what reading it raised."""
         values = answers.values
         if path not in values:
-            parent = self.value(answers, path[:-1])
+            parent, step = self.value(answers, path[:-1]), path[-1]
             try:
-                values[path] = parent if isinstance(parent, _Raised) else getattr(parent, path[-1])
+                if isinstance(parent, _Raised):
+                    values[path] = parent
+                elif isinstance(step, tuple):
+                    values[path] = parent(*step[0], **dict(step[1]))
+                else:
+                    values[path] = getattr(parent, step)
             except Exception as error:
                 values[path] = _Raised(error)
         return values[path]
@@ -192,14 +202,12 @@ class DestinationReads:
         value = self.value(answers, path)
         if isinstance(value, _Raised):
             return "raised", type(value.error), str(value.error)
-        if how == "whole":
-            return "whole", frozen(value)
+        if how in ("whole", "call"):
+            return how, frozen(value)
         if how == "quoted" and plain_name(value):
             return "name"
         if isinstance(value, BaseModel):
             return "model", type(value)
-        if callable(value):  # a method: its answer depends on the whole object it belongs to
-            return "method", frozen(self.value(answers, path[:-1]))
         return "value", frozen(value)
 
     def names(self, answers: _Answers) -> dict[str, str]:
@@ -232,7 +240,10 @@ class Recording:
     def read(self, path: Path) -> Any:
         """The value at ``path`` as the check is to see it, with the read recorded."""
         quoted = self.quotes and path in NAME_PATHS
-        value = self._note("quoted" if quoted else "attr", path)
+        value = self.reads.value(self.answers, path)
+        if callable(value) and not isinstance(value, (_Raised, BaseModel)):
+            return _Method(self, path)  # what the check learns is what the call returns
+        self._note("quoted" if quoted else "attr", path)
         if isinstance(value, _Raised):
             raise value.error
         if quoted and plain_name(value):
@@ -245,6 +256,24 @@ class Recording:
     def whole(self, path: Path) -> Any:
         """The value at ``path``, used as a whole (compared, hashed, iterated, ...)."""
         return self._note("whole", path)
+
+    def call(self, path: Path, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """What the method at ``path`` returns for these arguments: facts are immutable, so that
+        is all a check learns from the call (``error_for("resolver")`` is the same for every
+        host without a resolver error). Arguments other than plain values (a marker, a part of
+        the facts) make it a use of the whole object the method belongs to."""
+        if not all(_plain(value) for value in (*args, *kwargs.values())):
+            return getattr(self.whole(path[:-1]), path[-1])(*args, **kwargs)
+        value = self._note("call", (*path, (args, tuple(sorted(kwargs.items())))))
+        if isinstance(value, _Raised):
+            raise value.error
+        return value
+
+
+def _plain(value: object) -> bool:
+    if type(value) is tuple:
+        return all(_plain(item) for item in value)
+    return value is None or type(value) in (str, int, float, bool)
 
 
 def can_render(value: Any) -> bool:
@@ -291,6 +320,23 @@ def rendered(value: Any, names: Mapping[str, str]) -> Any:
         }
         return dataclasses.replace(value, **changes)
     return value
+
+
+class _Method:
+    """A method of the destination's facts: calling it records the call and what it returned;
+    anything else done with it uses the whole object it belongs to."""
+
+    __slots__ = ("_path", "_recording")
+
+    def __init__(self, recording: Recording, path: Path) -> None:
+        self._recording = recording
+        self._path = path
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._recording.call(self._path, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(getattr(self._recording.whole(self._path[:-1]), self._path[-1]), name)
 
 
 class Traced:

@@ -338,7 +338,7 @@ class SourcePairs:
         """Add a run to the check's tree; ``False`` when the check must run for real instead."""
         check_id = check.id
         leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
-        if leaves > LEAVES_PER_CHECK:
+        if leaves > (1 if check_id in self.reads.per_pair else LEAVES_PER_CHECK):
             return False
         self._asked = None
         if self._read_set is not None:
@@ -356,6 +356,7 @@ class SourcePairs:
         return True
 
     def _forget(self, check_id: str) -> None:
+        self.reads.per_pair.add(check_id)
         if self._trees.pop(check_id, None) is not None:
             self._asked = self._read_set = None
 

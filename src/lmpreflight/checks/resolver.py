@@ -232,6 +232,7 @@ def _peer_findings(
         run_on="the host",
     ),
     references=(KERBEROS_TROUBLESHOOTING, DC_LOCATOR, DC_LOCATOR_CACHE, NLTEST),
+    quotes_destination=True,
 )
 def host_locates_dc(context: Context) -> Iterator[Finding]:
     """Microsoft's Kerberos troubleshooting guide: "both the client and the target server require
