@@ -110,18 +110,13 @@ class Lab:
         for dns_name, domain in scenario.domains.items():
             for user, password in domain.users.items():
                 NtlmUsers.register(domain.netbios, user, password, dns_name)
-            ldap_server = LabLdapServer(self._directory(dns_name), self.certificates)
+            ldap_server = LabLdapServer(self.directory(dns_name), self.certificates)
             self.endpoints.ldap[dns_name] = ldap_server.start()
             self.ldap[dns_name] = ldap_server
         for root, root_domain in self.scenario.domains.items():
             if (root_domain.forest or root) != root:
                 continue  # a Global Catalog is served for each forest root the scenario has
-            catalog = replace(self._directory(root), global_catalog=True)
-            for name, member in self.scenario.domains.items():
-                if name != root and member.forest == root:
-                    catalog.entries.extend(self._directory(name).entries)
-                    catalog.users.update(member.users)
-            self.global_catalogs[root] = LabLdapServer(catalog, self.certificates)
+            self.global_catalogs[root] = LabLdapServer(self.global_catalog(root), self.certificates)
             self.endpoints.global_catalogs[root] = self.global_catalogs[root].start()
         self.dns = LabDnsServer(self._dns_table())
         self.endpoints.dns = self.dns.start()
@@ -225,7 +220,17 @@ class Lab:
         spec = self.scenario.hosts[name]
         return f"{self.domain_sid(spec.domain)}-{1100 + sorted(self.scenario.hosts).index(name)}"
 
-    def _directory(self, dns_name: str) -> DomainDirectory:
+    def global_catalog(self, root: str) -> DomainDirectory:
+        """What the Global Catalog of the forest rooted at ``root`` serves: every domain's entries."""
+        catalog = replace(self.directory(root), global_catalog=True)
+        for name, member in self.scenario.domains.items():
+            if name != root and member.forest == root:
+                catalog.entries.extend(self.directory(name).entries)
+                catalog.users.update(member.users)
+        return catalog
+
+    def directory(self, dns_name: str) -> DomainDirectory:
+        """What the DC of the domain ``dns_name`` serves: its users, computers, trusts."""
         domain = self.scenario.domains[dns_name]
         base = ",".join(f"DC={label}" for label in dns_name.split("."))
         domain_sid = self.domain_sid(dns_name)

@@ -126,10 +126,12 @@ def tls_server_end_point(certificates: LabCertificates) -> bytes:
     return b"tls-server-end-point:" + hashlib.sha256(der).digest()
 
 
-def _build_tree(directory: DomainDirectory) -> Any:
-    from ldaptor.inmemory import ReadOnlyInMemoryLDAPEntry
+def build_tree(directory: DomainDirectory) -> Any:
+    """The directory as an in-memory ldaptor tree, indexed once it is complete (it is never
+    written: the lab's DCs refuse writes)."""
+    from lmpreflight.lab.ldap_index import DirectoryIndex, IndexedEntry
 
-    root = ReadOnlyInMemoryLDAPEntry(
+    root = IndexedEntry(
         directory.base_dn.encode(),
         {b"objectClass": [b"top", b"domain", b"domainDNS"], b"distinguishedName": [directory.base_dn.encode()]},
     )
@@ -145,6 +147,7 @@ def _build_tree(directory: DomainDirectory) -> Any:
         }
         attributes[b"distinguishedName"] = [entry.dn.encode()]
         nodes[entry.dn.casefold()] = parent.addChild(rdn.encode(), attributes)
+    DirectoryIndex(root)
     return root
 
 
@@ -167,12 +170,14 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
     from ldaptor.protocols.ldap.ldapserver import LDAPServer
     from twisted.internet import ssl as twisted_ssl
 
+    from lmpreflight.lab.ldap_index import ReadOnlyIndexedServer
+
     tls = twisted_ssl.DefaultOpenSSLContextFactory(  # type: ignore[no-untyped-call]
         str(certificates.key_path), str(certificates.cert_path)
     )
     binding = tls_server_end_point(certificates)
 
-    class LabLdapServer(LDAPServer):  # type: ignore[misc]
+    class LabLdapServer(ReadOnlyIndexedServer, LDAPServer):  # type: ignore[misc]
         acceptor: Any = None
 
         def handle_LDAPBindRequest(self, request: Any, controls: Any, reply: Any) -> Any:
@@ -277,7 +282,7 @@ class LabLdapServer:
         from twisted.internet import protocol
         from twisted.python.components import registerAdapter
 
-        tree = _build_tree(self.directory)
+        tree = build_tree(self.directory)
         server_class = _server_class(self.directory, self.certificates)
 
         class Factory(protocol.ServerFactory):

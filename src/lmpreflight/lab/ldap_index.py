@@ -1,0 +1,227 @@
+"""The lab directory's index of attribute values (subtree searches without a walk of every
+entry), and the server side that answers from it.
+
+ldaptor answers a subtree search by walking every entry below the base and testing the
+filter on each. In a generated fleet every host's searches (its computer account by
+``sAMAccountName``, the holders of its migration SPNs by ``servicePrincipalName``) then visit
+every computer account with its hundreds of delegation SPNs, so the lab's CPU per collected
+host grows with the estate. AD answers these searches from indexes (``sAMAccountName``,
+``servicePrincipalName`` and ``objectClass`` are indexed attributes in its schema); so does
+the lab. The index only narrows the walk to candidates: each candidate is still tested with
+ldaptor's own filter matching, and results come in the walk's order, so an indexed search
+answers exactly what the walk answers. Filters the index cannot narrow are walked as before.
+Results are encoded without ldaptor's object per value (the same bytes), and writes are
+refused, so the index never goes stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ldaptor.inmemory import ReadOnlyInMemoryLDAPEntry
+from ldaptor.protocols import pureldap
+from ldaptor.protocols.ldap import ldaperrors
+from twisted.internet import defer
+
+COMPARISONS = (pureldap.LDAPFilter_equalityMatch, pureldap.LDAPFilter_greaterOrEqual, pureldap.LDAPFilter_lessOrEqual)
+COMBINATIONS = (pureldap.LDAPFilter_and, pureldap.LDAPFilter_or)
+
+
+def _wire_text(value: Any) -> bool:
+    """Whether ``value`` is what a filter read off the wire holds: UTF-8 bytes."""
+    if not isinstance(value, bytes):
+        return False
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _matched_safely(search: Any) -> bool:
+    """Whether ldaptor's matching evaluates ``search`` on any entry without raising. Otherwise
+    (another kind of filter, a value that is not UTF-8 bytes) the walk's outcome depends on
+    where in the walk it fails, so such a search is left to the walk."""
+    if isinstance(search, COMBINATIONS):
+        return all(_matched_safely(part) for part in search)
+    if isinstance(search, pureldap.LDAPFilter_not):
+        return _matched_safely(search.value)
+    if isinstance(search, COMPARISONS):
+        return _wire_text(search.attributeDesc.value) and _wire_text(search.assertionValue.value)
+    if isinstance(search, pureldap.LDAPFilter_present):
+        return _wire_text(search.value)
+    if isinstance(search, pureldap.LDAPFilter_substrings):
+        return _wire_text(search.type) and all(_wire_text(part.value) for part in search.substrings)
+    return False
+
+
+def _key(attribute: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """How ldaptor compares an equality assertion: attribute names and values lowered as bytes."""
+    return attribute.lower(), value.lower()
+
+
+class DirectoryIndex:
+    """Every entry of one directory tree by (attribute, lowered value), and its place in the walk."""
+
+    def __init__(self, root: IndexedEntry) -> None:
+        walked: list[IndexedEntry] = []
+        root.subtree(callback=walked.append)  # the in-memory tree answers synchronously
+        self.position = {id(entry): place for place, entry in enumerate(walked)}
+        self.by_id = {id(entry): entry for entry in walked}
+        self.by_value: dict[tuple[bytes, bytes], list[IndexedEntry]] = {}
+        for entry in walked:
+            for attribute, values in entry.items():
+                name = attribute.encode() if isinstance(attribute, str) else attribute
+                for value in values:
+                    if isinstance(value, bytes):  # a text value never equals a filter's bytes
+                        self.by_value.setdefault(_key(name, value), []).append(entry)
+            entry.index = self
+
+    def candidates(self, search: Any) -> set[int] | None:
+        """Ids of the entries that may match ``search`` (a superset of those that do), or
+        ``None`` when the index cannot narrow it."""
+        return self._narrow(search) if _matched_safely(search) else None
+
+    def _narrow(self, search: Any) -> set[int] | None:
+        if isinstance(search, pureldap.LDAPFilter_equalityMatch):
+            found = self.by_value.get(_key(search.attributeDesc.value, search.assertionValue.value), [])
+            return {id(entry) for entry in found}
+        if isinstance(search, pureldap.LDAPFilter_and):
+            narrowed = [ids for ids in map(self._narrow, search) if ids is not None]
+            return min(narrowed, key=len) if narrowed else None
+        if isinstance(search, pureldap.LDAPFilter_or):
+            union: set[int] = set()
+            for part in search:
+                ids = self._narrow(part)
+                if ids is None:
+                    return None
+                union |= ids
+            return union
+        return None
+
+    def below(self, base: IndexedEntry, ids: set[int]) -> list[IndexedEntry]:
+        """The entries with these ids at or below ``base``, in the order the walk visits them."""
+        return [self.by_id[key] for key in sorted(ids, key=self.position.__getitem__) if _under(self.by_id[key], base)]
+
+
+SEQUENCE, SET, OCTET_STRING, SEARCH_RESULT_ENTRY = 0x30, 0x31, 0x04, 0x64
+"""BER identifiers (constructed where they hold others; searchResEntry is [APPLICATION 4])."""
+
+
+def _ber(identifier: int, content: bytes) -> bytes:
+    """One BER element, its length in the shortest form (as ldaptor writes it)."""
+    length = len(content)
+    if length < 0x80:
+        return bytes((identifier, length)) + content
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((identifier, 0x80 | len(size))) + size + content
+
+
+def _octets(value: bytes | str) -> bytes:
+    return _ber(OCTET_STRING, value.encode() if isinstance(value, str) else value)
+
+
+def encoded_result_entry(entry: Any, requested: list[bytes]) -> EncodedResult:
+    """The searchResEntry ldaptor sends for ``entry`` with the ``requested`` attributes, byte
+    for byte, without ldaptor's object per value: a computer account carries hundreds of
+    delegation SPNs, and every host's collection asks for them."""
+    if requested and b"*" not in requested:
+        attributes = [(name, entry.get(name)) for name in requested if name in entry]
+    else:
+        attributes = entry.items()
+    listed = b"".join(
+        _ber(SEQUENCE, _octets(name) + _ber(SET, b"".join(map(_octets, values)))) for name, values in attributes
+    )
+    return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(entry.dn.getText()) + _ber(SEQUENCE, listed)))
+
+
+class EncodedResult:
+    """A protocol response already encoded; ldaptor wraps it in its LDAPMessage as it is."""
+
+    def __init__(self, wire: bytes) -> None:
+        self.wire = wire
+
+    def toWire(self) -> bytes:
+        return self.wire
+
+
+def _under(entry: Any, base: Any) -> bool:
+    while entry is not None:
+        if entry is base:
+            return True
+        entry = entry.parent()
+    return False
+
+
+class IndexedEntry(ReadOnlyInMemoryLDAPEntry):  # type: ignore[misc]
+    """An in-memory entry whose subtree searches use its tree's :class:`DirectoryIndex`."""
+
+    index: DirectoryIndex | None = None
+
+    def search(
+        self,
+        filterText: str | None = None,
+        filterObject: Any = None,
+        attributes: Iterable[Any] = (),
+        scope: int | None = None,
+        derefAliases: int | None = None,
+        sizeLimit: int = 0,
+        timeLimit: int = 0,
+        typesOnly: int = 0,
+        callback: Callable[[Any], None] | None = None,
+    ) -> Any:
+        ids = None
+        subtree = scope in (None, pureldap.LDAP_SCOPE_wholeSubtree)
+        if self.index is not None and subtree and filterText is None and filterObject is not None:
+            ids = self.index.candidates(filterObject)
+        if ids is None:
+            return super().search(
+                filterText, filterObject, attributes, scope, derefAliases, sizeLimit, timeLimit, typesOnly, callback
+            )
+        found = [entry for entry in self.index.below(self, ids) if entry.match(filterObject)]  # type: ignore[union-attr]
+        if callback is None:
+            return defer.succeed(found)
+        for entry in found:
+            callback(entry)
+        return defer.succeed(None)
+
+
+INSUFFICIENT_ACCESS = "00002098: SecErr: DSID-03150F94, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0"
+"""AD's message to an account without the right to write an object."""
+
+
+class ReadOnlyIndexedServer:
+    """What a lab DC's ldaptor server does differently, for a tree of :class:`IndexedEntry`:
+    it encodes search results itself (the same bytes, cheaper), and it refuses every write.
+    lmpreflight only ever reads AD (a write reaching the lab is a bug this answer surfaces),
+    and the index describes a tree that never changes."""
+
+    def _cbSearchGotBase(self, base: IndexedEntry, dn: Any, request: Any, reply: Callable[[Any], None]) -> Any:
+        found = base.search(
+            filterObject=request.filter,
+            attributes=request.attributes,
+            scope=request.scope,
+            derefAliases=request.derefAliases,
+            sizeLimit=request.sizeLimit,
+            timeLimit=request.timeLimit,
+            typesOnly=request.typesOnly,
+            callback=lambda entry: reply(encoded_result_entry(entry, request.attributes)),
+        )
+        return found.addCallback(lambda _: pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode))
+
+    @staticmethod
+    def _refuse_write(response: Any) -> Any:
+        return response(resultCode=ldaperrors.LDAPInsufficientAccessRights.resultCode, errorMessage=INSUFFICIENT_ACCESS)
+
+    def handle_LDAPAddRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        return self._refuse_write(pureldap.LDAPAddResponse)
+
+    def handle_LDAPDelRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        return self._refuse_write(pureldap.LDAPDelResponse)
+
+    def handle_LDAPModifyRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        return self._refuse_write(pureldap.LDAPModifyResponse)
+
+    def handle_LDAPModifyDNRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        return self._refuse_write(pureldap.LDAPModifyDNResponse)
