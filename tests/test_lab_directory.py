@@ -114,8 +114,8 @@ def test_the_index_narrows_the_collectors_searches_to_their_answers(tmp_path: An
     account = _as_received("(&(objectClass=computer)(sAMAccountName=hv007$))")
     spn = _as_received(f"(servicePrincipalName={MIGRATION}/HV007.corp.example)")
     for search in (account, spn):
-        ids = index.candidates(search)
-        assert ids is not None and len(ids) == 1
+        candidates = index.candidates(search)
+        assert candidates is not None and len(candidates) == 1
         assert _indexed(root, search, SUBTREE) == ["CN=HV007,OU=Hyper-V,DC=corp,DC=example"]
     assert index.candidates(_as_received("(objectClass=*)")) is None
     assert index.candidates(ldapfilter.parseFilter("(sAMAccountName=hv007$)")) is None  # text, not bytes
@@ -161,3 +161,13 @@ def test_a_result_entry_is_encoded_as_ldaptor_encodes_it(tmp_path: Any) -> None:
                 attributes = entry.items()
             expected = pureldap.LDAPSearchResultEntry(objectName=entry.dn.getText(), attributes=attributes).toWire()
             assert encoded_result_entry(entry, requested).toWire() == expected
+
+
+def test_an_entry_holding_a_value_twice_in_different_cases_is_found_once() -> None:
+    from lmpreflight.lab.ldap_server import DirectoryEntry
+
+    spns: list[str | bytes] = ["HOST/hv01.corp.example", "host/HV01.CORP.EXAMPLE", "WSMAN/hv01"]
+    entry = DirectoryEntry("CN=HV01,OU=Hyper-V,DC=corp,DC=example", {"servicePrincipalName": spns})
+    root = build_tree(DomainDirectory("corp.example", "CORP", "dc01.corp.example", 0.0, {}, [entry]))
+    search = _as_received("(servicePrincipalName=host/hv01.corp.example)")
+    assert _indexed(root, search, SUBTREE) == _walk(root, search, SUBTREE) == [entry.dn]

@@ -300,19 +300,10 @@ class LabHost:
         Hyper-V's compatibility information for the VMs the run names, and the scenario's
         events when the script asks for them."""
         named = named_vms(script)
-        facts = self.world.scenario.host_facts(self.name)
-        processor = facts.get("processor") or {}
-        for vm in facts.get("vms") or []:
-            if vm["name"].casefold() in {n.casefold() for n in named or []}:
-                vm["compatibility_info"] = compatibility_blob(
-                    {
-                        "host": self.name,
-                        "manufacturer": processor.get("manufacturer"),
-                        "model": processor.get("name"),
-                        "compatibility_mode": vm["processor"]["compatibility_for_migration"],
-                    }
-                )
+        facts = self.world.facts(self.name)
         sections: dict[str, Any] = {name: facts.get(name) for name in HOST_SECTIONS if name != "clock"}
+        if named and facts.get("vms"):
+            sections["vms"] = [self._with_compatibility_info(vm, named) for vm in facts["vms"]]
         now = datetime.now(UTC) + timedelta(seconds=self.spec.clock_offset)
         domain = self.world.scenario.domains[self.spec.domain]
         sections["clock"] = {"host_utc": now.isoformat(), "time_source": domain.dc}
@@ -354,6 +345,19 @@ class LabHost:
             "errors": errors,
         }
 
+    def _with_compatibility_info(self, vm: dict[str, Any], named: list[str]) -> dict[str, Any]:
+        """The VM with what GetSystemCompatibilityInfo returns for it, when the run names it."""
+        if vm["name"].casefold() not in {n.casefold() for n in named}:
+            return vm
+        processor = self.world.facts(self.name).get("processor") or {}
+        info = {
+            "host": self.name,
+            "manufacturer": processor.get("manufacturer"),
+            "model": processor.get("name"),
+            "compatibility_mode": vm["processor"]["compatibility_for_migration"],
+        }
+        return {**vm, "compatibility_info": compatibility_blob(info)}
+
     def resolver_section(self, peer_names: list[str]) -> dict[str, Any]:
         """The resolver section as the collector prints it here: each peer name through this
         host's resolver (its hosts file, then its DNS view) and nltest's own printed output."""
@@ -361,7 +365,7 @@ class LabHost:
         for name in peer_names:
             addresses, error = self.world.resolve_on(self.name, name)
             lookups.append({"name": name, "addresses": addresses, "error": error})
-        domain = (self.world.scenario.host_facts(self.name).get("domain") or {}).get("part_of_domain")
+        domain = (self.world.facts(self.name).get("domain") or {}).get("part_of_domain")
         locator = None
         if domain:
             exit_code, output = self.world.dc_locator_output(self.name)
@@ -386,9 +390,7 @@ class LabHost:
                 "incompatibilities": [],
                 "error": None,
             }
-            vm = next(
-                (v for v in self.world.scenario.host_facts(self.name).get("vms") or [] if v["name"] == vm_name), None
-            )
+            vm = next((v for v in self.world.facts(self.name).get("vms") or [] if v["name"] == vm_name), None)
             if vm is None:
                 result["error"] = f'Hyper-V was unable to find a virtual machine with name "{vm_name}".'
             elif destination is None or not self._runs_hyperv(destination) or not self._reaches(destination, ask):
@@ -424,11 +426,11 @@ class LabHost:
         return code == 0
 
     def _runs_hyperv(self, host: str) -> bool:
-        hyperv = self.world.scenario.host_facts(host).get("hyperv") or {}
+        hyperv = self.world.facts(host).get("hyperv") or {}
         return bool(hyperv.get("role_installed")) and hyperv.get("vmms_status") == "Running"
 
     def _can_authenticate_to(self, destination: str) -> bool:
-        migration = self.world.scenario.host_facts(self.name).get("migration") or {}
+        migration = self.world.facts(self.name).get("migration") or {}
         if migration.get("authentication_type") != "Kerberos":
             return False
         target = self.world.scenario.hosts[destination].account
@@ -445,7 +447,7 @@ class LabHost:
 
     def _incompatibilities(self, vm: dict[str, Any], destination: str) -> list[dict[str, Any]]:
         found = []
-        switches = {s["name"] for s in self.world.scenario.host_facts(destination).get("switches") or []}
+        switches = {s["name"] for s in self.world.facts(destination).get("switches") or []}
         for adapter in vm.get("network_adapters") or []:
             switch = adapter.get("switch_name")
             if switch and switch not in switches:
@@ -453,7 +455,7 @@ class LabHost:
         if vm.get("state") not in RUNNING_STATES:
             return found  # a VM that is off carries no processor state to compare
         peer = LabHost(self.world, destination)
-        processor = self.world.scenario.host_facts(self.name).get("processor") or {}
+        processor = self.world.facts(self.name).get("processor") or {}
         blob = compatibility_blob(
             {
                 "manufacturer": processor.get("manufacturer"),
@@ -470,13 +472,13 @@ class LabHost:
         """What CheckSystemCompatibilityInfo answers here for a VM that ran on another host, as
         documented: 0 compatible, 32784 not compatible with embedded Msvm_Error reasons, 32773
         (invalid parameter) for data it cannot read; without Hyper-V the CIM call itself fails."""
-        hyperv = self.world.scenario.host_facts(self.name).get("hyperv") or {}
+        hyperv = self.world.facts(self.name).get("hyperv") or {}
         if not hyperv.get("role_installed"):
             return _verdict(vm, None, None, error="Invalid namespace")
         blob = read_compatibility_blob(info)
         if blob is None:
             return _verdict(vm, None, 32773, error="CheckSystemCompatibilityInfo returned 32773")
-        processor = self.world.scenario.host_facts(self.name).get("processor") or {}
+        processor = self.world.facts(self.name).get("processor") or {}
         same_vendor = blob.get("manufacturer") == processor.get("manufacturer")
         if same_vendor and (blob.get("model") == processor.get("name") or blob.get("compatibility_mode")):
             return _verdict(vm, True, 0)
@@ -611,10 +613,20 @@ class LabWorld:
     def __init__(self, scenario: Scenario, client_user: str) -> None:
         self.scenario = scenario
         self.client_user = client_user
+        self._facts: dict[str, dict[str, Any]] = {}
+
+    def facts(self, name: str) -> dict[str, Any]:
+        """The host's facts in collector form, copied from the scenario once per lab: a host
+        answers many requests (and its peers' resolvers and port tests ask about it), and a
+        fleet host's VMs make the copy dear. Read-only: callers build new dicts for what they
+        change."""
+        if name not in self._facts:
+            self._facts[name] = self.scenario.host_facts(name)
+        return self._facts[name]
 
     def fqdn_of(self, name: str) -> str:
         spec = self.scenario.hosts[name]
-        return spec.dns_name or str((self.scenario.host_facts(name).get("identity") or {}).get("fqdn", name))
+        return spec.dns_name or str((self.facts(name).get("identity") or {}).get("fqdn", name))
 
     def host_named(self, typed: str) -> str | None:
         """The lab host an admin's name for it (short name or FQDN) means."""
@@ -686,7 +698,7 @@ class LabWorld:
         return 0, [*(f"{label:>13}: {value}" for label, value in fields), "The command completed successfully"]
 
     def adapters(self, name: str) -> list[dict[str, Any]]:
-        network = self.scenario.host_facts(name).get("network") or {}
+        network = self.facts(name).get("network") or {}
         return list(network.get("adapters", []))
 
     def owner_of(self, address: str) -> tuple[str, dict[str, Any]] | None:
@@ -725,7 +737,7 @@ class LabWorld:
         if any(b.source == source and b.address == address and b.port == port for b in self.scenario.network_blocks):
             return "timed-out", from_address, timed_out
         spec = self.scenario.hosts[owner]
-        facts = self.scenario.host_facts(owner)
+        facts = self.facts(owner)
         if port in spec.blocked_ports:
             return "timed-out", from_address, timed_out
         if port == MIGRATION_PORT:

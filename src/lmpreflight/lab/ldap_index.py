@@ -68,41 +68,38 @@ class DirectoryIndex:
         walked: list[IndexedEntry] = []
         root.subtree(callback=walked.append)  # the in-memory tree answers synchronously
         self.position = {id(entry): place for place, entry in enumerate(walked)}
-        self.by_id = {id(entry): entry for entry in walked}
         self.by_value: dict[tuple[bytes, bytes], list[IndexedEntry]] = {}
+        """Entries in the walk's order, each once."""
         for entry in walked:
             for attribute, values in entry.items():
                 name = attribute.encode() if isinstance(attribute, str) else attribute
                 for value in values:
                     if isinstance(value, bytes):  # a text value never equals a filter's bytes
-                        self.by_value.setdefault(_key(name, value), []).append(entry)
+                        holders = self.by_value.setdefault(_key(name, value), [])
+                        if not holders or holders[-1] is not entry:
+                            holders.append(entry)
             entry.index = self
 
-    def candidates(self, search: Any) -> set[int] | None:
-        """Ids of the entries that may match ``search`` (a superset of those that do), or
-        ``None`` when the index cannot narrow it."""
+    def candidates(self, search: Any) -> list[IndexedEntry] | None:
+        """The entries that may match ``search`` (a superset of those that do) in the walk's
+        order, or ``None`` when the index cannot narrow it."""
         return self._narrow(search) if _matched_safely(search) else None
 
-    def _narrow(self, search: Any) -> set[int] | None:
+    def _narrow(self, search: Any) -> list[IndexedEntry] | None:
         if isinstance(search, pureldap.LDAPFilter_equalityMatch):
-            found = self.by_value.get(_key(search.attributeDesc.value, search.assertionValue.value), [])
-            return {id(entry) for entry in found}
+            return self.by_value.get(_key(search.attributeDesc.value, search.assertionValue.value), [])
         if isinstance(search, pureldap.LDAPFilter_and):
-            narrowed = [ids for ids in map(self._narrow, search) if ids is not None]
+            narrowed = [found for found in map(self._narrow, search) if found is not None]
             return min(narrowed, key=len) if narrowed else None
         if isinstance(search, pureldap.LDAPFilter_or):
-            union: set[int] = set()
+            union: dict[int, IndexedEntry] = {}
             for part in search:
-                ids = self._narrow(part)
-                if ids is None:
+                found = self._narrow(part)
+                if found is None:
                     return None
-                union |= ids
-            return union
+                union.update((id(entry), entry) for entry in found)
+            return sorted(union.values(), key=lambda entry: self.position[id(entry)])
         return None
-
-    def below(self, base: IndexedEntry, ids: set[int]) -> list[IndexedEntry]:
-        """The entries with these ids at or below ``base``, in the order the walk visits them."""
-        return [self.by_id[key] for key in sorted(ids, key=self.position.__getitem__) if _under(self.by_id[key], base)]
 
 
 SEQUENCE, SET, OCTET_STRING, SEARCH_RESULT_ENTRY = 0x30, 0x31, 0x04, 0x64
@@ -171,15 +168,15 @@ class IndexedEntry(ReadOnlyInMemoryLDAPEntry):  # type: ignore[misc]
         typesOnly: int = 0,
         callback: Callable[[Any], None] | None = None,
     ) -> Any:
-        ids = None
+        candidates = None
         subtree = scope in (None, pureldap.LDAP_SCOPE_wholeSubtree)
         if self.index is not None and subtree and filterText is None and filterObject is not None:
-            ids = self.index.candidates(filterObject)
-        if ids is None:
+            candidates = self.index.candidates(filterObject)
+        if candidates is None:
             return super().search(
                 filterText, filterObject, attributes, scope, derefAliases, sizeLimit, timeLimit, typesOnly, callback
             )
-        found = [entry for entry in self.index.below(self, ids) if entry.match(filterObject)]  # type: ignore[union-attr]
+        found = [entry for entry in candidates if _under(entry, self) and entry.match(filterObject)]
         if callback is None:
             return defer.succeed(found)
         for entry in found:
