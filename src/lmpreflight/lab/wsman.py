@@ -93,7 +93,7 @@ TIMED_OUT = (
 class NtlmUsers:
     """The accounts the NTLM acceptor knows. pyspnego reads them from the file named by
     NTLM_USER_FILE, one process-wide variable, so every lab in a process shares one file.
-    It holds passwords, so it is removed when the last running lab stops."""
+    It holds password hashes, so it is removed when the last running lab stops."""
 
     _lock = threading.Lock()
     _path: str | None = None
@@ -122,7 +122,13 @@ class NtlmUsers:
 
     @classmethod
     def register(cls, domain: str, user: str, password: str, dns_domain: str) -> None:
-        lines = [f"{domain}:{user}:{password}", f":{user}@{dns_domain}:{password}", f":{user}:{password}"]
+        """The account under the names a client may give (DOMAIN\\user, user@domain, user), with
+        its LM and NT hashes as a DC stores them (smbpasswd lines): pyspnego reads the file on
+        every logon and would otherwise derive the LM hash again each time, with DES in Python."""
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+        hashes = f"{lmowfv1(password).hex().upper()}:{ntowfv1(password).hex().upper()}"
+        lines = [f"{name}:0:{hashes}:[U]:LCT-0" for name in (f"{domain}\\{user}", f"{user}@{dns_domain}", user)]
         with cls._lock:
             if cls._path is None:
                 handle, cls._path = tempfile.mkstemp(prefix="lmpreflight-lab-ntlm-", suffix=".txt")
