@@ -48,7 +48,19 @@ def parse_subnet(subnet: str) -> Network:
 
 def addresses_in(adapters: list[NetAdapter], network: Network) -> list[str]:
     """The adapters' addresses inside ``network``."""
-    return [str(i.ip) for i in host_networks(adapters) if i.ip.version == network.version and i.ip in network]
+    return list(_addresses_in(_interfaces(adapters), network))
+
+
+def _interfaces(adapters: list[NetAdapter]) -> tuple[tuple[str, int], ...]:
+    """The adapters' addresses as a key for the caches below (the facts' lists are not hashable)."""
+    return tuple((a.address, a.prefix_length) for adapter in adapters for a in adapter.addresses)
+
+
+@lru_cache(maxsize=4096)
+def _addresses_in(interfaces: tuple[tuple[str, int], ...], network: Network) -> tuple[str, ...]:
+    """Worked out once per host's addresses and network: a fleet asks it for every pair."""
+    parsed = (_interface(address, prefix_length) for address, prefix_length in interfaces)
+    return tuple(str(i.ip) for i in parsed if i.ip.version == network.version and i.ip in network)
 
 
 def incoming_addresses(host: HostFacts) -> list[str] | None:
@@ -63,16 +75,23 @@ def accepting_addresses(migration: MigrationSettings, adapters: list[NetAdapter]
     """The adapters' addresses on which these migration settings accept incoming live migrations.
 
     With UseAnyNetworkForMigration every address qualifies; otherwise only those inside a
-    configured migration network (the setting governs incoming traffic).
+    configured migration network (the setting governs incoming traffic). Worked out once per
+    host's settings and addresses: a fleet's checks ask it several times for every pair.
     """
-    if migration.use_any_network:
-        return [str(i.ip) for i in host_networks(adapters)]
+    subnets = None if migration.use_any_network else tuple(network.subnet for network in migration.networks)
+    return list(_accepting(subnets, _interfaces(adapters)))
+
+
+@lru_cache(maxsize=4096)
+def _accepting(subnets: tuple[str, ...] | None, interfaces: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    if subnets is None:
+        return tuple(str(_interface(address, prefix_length).ip) for address, prefix_length in interfaces)
     found: list[str] = []
-    for network in migration.networks:
-        for address in addresses_in(adapters, parse_subnet(network.subnet)):
+    for subnet in subnets:
+        for address in _addresses_in(interfaces, parse_subnet(subnet)):
             if address not in found:
                 found.append(address)
-    return found
+    return tuple(found)
 
 
 def on_a_subnet_of(host: HostFacts, address: str) -> bool:
