@@ -180,11 +180,13 @@ def _pair_results(
     selection: Selection,
     results_of: Callable[[Check], Iterable[Result]],
     keep: Container[Status] | None = None,
+    known: Iterable[Result] = (),
 ) -> list[Result]:
-    """The pair's results, with each check's from ``results_of``; with ``keep``, only those of
-    these statuses (sorted the same: a stable sort keeps their order)."""
+    """The pair's results: those ``known`` already, then each check's from ``results_of``;
+    with ``keep``, only those of these statuses (sorted the same: a stable sort keeps their order)."""
     results: list[Result] = [plugin_load_result(error) for error in registry.load_errors]
     results += [unreachable_result(role, context.host(role)) for role in ROLES if context.host(role).whole_host_error]
+    results += known
     for check in checks:
         if check.id in selection.skip:
             results.append(Result(check, Finding(Status.SKIP, "skipped by the user (--skip)")))
@@ -205,16 +207,30 @@ class _Branch:
     results: list[tuple[Result, tuple[str, ...]]] | None = None
     """At a leaf: each result, with the fields of its finding that hold a destination's name
     as a marker (put in per destination; none: the result stands as it is)."""
-    kept: tuple[Container[Status] | None, list[tuple[Result, tuple[str, ...]]]] = (None, [])
-    """The results of the statuses last asked for (a fleet asks for the same ones every pair)."""
 
-    def shown(self, keep: Container[Status] | None) -> list[tuple[Result, tuple[str, ...]]]:
-        assert self.results is not None
-        if keep is None:
-            return self.results
+
+@dataclass(slots=True)
+class _Kind:
+    """What a source's trees say for destinations that answer alike: the leaves they reach."""
+
+    leaves: list[_Branch]
+    others: list[Check]
+    """The checks without a leaf for this kind of destination (run for real, or to record)."""
+    kept: tuple[object, list[Result], list[tuple[Result, tuple[str, ...]]]] = (object(), [], [])
+    """For the statuses last asked for (a fleet asks for the same every pair): the leaves'
+    results that stand as they are, and those to put the destination's names in."""
+
+    def shown(self, keep: Container[Status] | None) -> tuple[list[Result], list[tuple[Result, tuple[str, ...]]]]:
         if self.kept[0] is not keep:
-            self.kept = (keep, [(result, marked) for result, marked in self.results if result.status in keep])
-        return self.kept[1]
+            shown = [
+                (result, marked)
+                for leaf in self.leaves
+                for result, marked in leaf.results or ()
+                if keep is None or result.status in keep
+            ]
+            standing = [result for result, marked in shown if not marked]
+            self.kept = (keep, standing, [(result, marked) for result, marked in shown if marked])
+        return self.kept[1], self.kept[2]
 
 
 LEAVES_PER_CHECK = 4
@@ -253,7 +269,7 @@ class SourcePairs:
     """Every read in the trees (``None``: to be worked out again, a tree was dropped)."""
     _asked: tuple[int, ...] | None = None
     """The same, in order (``None``: to be worked out again, a tree changed)."""
-    _kinds: dict[tuple[int, ...], dict[str, _Branch]] = field(default_factory=dict)
+    _kinds: dict[tuple[int, ...], _Kind] = field(default_factory=dict)
     """A destination's answers to :attr:`_asked` → each check's leaf for it. Destinations that
     answer alike walk every tree alike: most destinations of a fleet are found here with one
     look-up per read, not a walk per check."""
@@ -264,17 +280,24 @@ class SourcePairs:
     def evaluate(self, destination: HostFacts, keep: Container[Status] | None = None) -> list[Result]:
         """The results :func:`evaluate` gives for the pair; with ``keep``, only those of these statuses."""
         context = self.selection.context(self.source, destination)
-        leaves = self._leaves_for(destination)
+        kind = self._kind_of(destination)
+        standing, named = kind.shown(keep)
+        if named:
+            names = self.reads.names(self.reads.of(destination))
+            standing = standing + [
+                Result(result.check, _named(result.finding, marked, names)) for result, marked in named
+            ]
         return _pair_results(
             self.registry,
-            self._checks,
+            kind.others,
             context,
             self.selection,
-            lambda check: self._results_of(check, context, keep, leaves),
+            lambda check: self._results_of(check, context),
             keep,
+            standing,
         )
 
-    def _leaves_for(self, destination: HostFacts) -> dict[str, _Branch]:
+    def _kind_of(self, destination: HostFacts) -> _Kind:
         """The leaf each check's tree reaches for ``destination`` (a check without one records)."""
         reads = self.reads
         answers = reads.of(destination)
@@ -285,30 +308,24 @@ class SourcePairs:
             self._kinds.clear()
         numbers = answers.numbers
         key = tuple([numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked])
-        leaves = self._kinds.get(key)
-        if leaves is None:
-            leaves = self._kinds[key] = {}
+        kind = self._kinds.get(key)
+        if kind is None:
+            leaves = {}
             for check_id, tree in self._trees.items():
                 branch: _Branch | None = tree
                 while branch is not None and branch.read is not None:
                     branch = branch.branches.get(numbers[branch.read])
                 if branch is not None:
                     leaves[check_id] = branch
-        return leaves
+            others = [check for check in self._checks if check.id not in leaves]
+            kind = self._kinds[key] = _Kind([leaves[check.id] for check in self._checks if check.id in leaves], others)
+        return kind
 
-    def _results_of(
-        self, check: Check, context: Context, keep: Container[Status] | None, leaves: dict[str, _Branch]
-    ) -> list[Result]:
+    def _results_of(self, check: Check, context: Context) -> list[Result]:
+        """The results of a check without a leaf for this destination: run for real, or recorded."""
         if check.id in self._real:
             return _results(check, run_check(check, context))
-        leaf = leaves.get(check.id)
-        if leaf is None:
-            return _results(check, self._record(check, context))
-        shown = leaf.shown(keep)
-        if not any(marked for _, marked in shown):
-            return [result for result, _ in shown]
-        names = self.reads.names(self.reads.of(context.destination))
-        return [Result(check, _named(result.finding, marked, names)) if marked else result for result, marked in shown]
+        return _results(check, self._record(check, context))
 
     def _record(self, check: Check, context: Context) -> list[Finding]:
         """Run the check against the traced destination and remember what it read and found."""
