@@ -45,8 +45,8 @@ from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
 from lmpreflight.fleet.html import render_plan_html
 from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.fleet.junit import plan_junit_chunks
 from lmpreflight.fleet.placement import Placement, build_matrix, workers_for
-from lmpreflight.fleet.render import plan_junit_chunks
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import load_scenario
 from lmpreflight.registry import load_checks

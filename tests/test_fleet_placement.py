@@ -182,7 +182,6 @@ def test_the_json_plan_is_written_one_problem_and_one_vm_at_a_time() -> None:
     pieces = list(plan_json_chunks(matrix, info))
     document = json.loads("".join(pieces))
     assert matrix.problems and len(document["problems"]) == len(matrix.problems)
-    assert [p["id"] for p in document["problems"]] == list(range(len(matrix.problems)))
     assert len(document["vms"]) == len(matrix.rows)
     assert len(pieces) >= len(matrix.problems) + len(matrix.rows)
     assert all(piece.count('"check_id"') <= 1 for piece in pieces)

@@ -51,14 +51,17 @@ def plan_json(path: Path) -> dict[str, Any]:
 
 def placed(document: dict[str, Any], vm: str, field: str) -> list[str]:
     row = next(r for r in document["vms"] if r["vm"] == vm)
-    return [cell["destination"] for cell in row[field]]
+    return list(row[field])
 
 
 def blocking(document: dict[str, Any], vm: str, field: str, destination: str) -> set[str]:
+    """The blocking checks of a cell: its pair's problems and its VM's own there."""
     row = next(r for r in document["vms"] if r["vm"] == vm)
-    cell = next(c for c in row[field] if c["destination"] == destination)
+    assert destination in row[field]
+    shared = next((p["problems"] for p in document["pairs"] if p["source"] == row["source"]), {})
+    ids = shared.get(destination, []) + row["problems"].get(destination, [])
     problems = document["problems"]
-    return {problems[i]["check_id"] for i in cell["problems"] if problems[i]["status"] != "warn"}
+    return {problems[i]["check_id"] for i in ids if problems[i]["status"] != "warn"}
 
 
 def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -93,11 +96,14 @@ def test_drain_one_host_to_named_destinations(lab: Lab, tmp_path: Path, capsys, 
         assert blocking(document, vm, "after_fixes", "hv005.corp.example") == {"network.firewall-rule"}
         assert blocking(document, vm, "blocked", "hv004.corp.example") == {"vm.processor-compatibility"}
     suites = ET.parse(tmp_path / "plan.xml").getroot()
-    assert suites.get("tests") == "9" and suites.get("failures") == "6" and suites.get("errors") == "0"
-    cases = suites.findall("testsuite/testcase")
+    # 3 VMs x 3 destinations, and the 4 hosts, of which HV005 (firewall rule off) fails
+    assert suites.get("tests") == "13" and suites.get("failures") == "7" and suites.get("errors") == "0"
+    cases = suites.findall("testsuite[@name='hv001.corp.example']/testcase")
     assert len(cases) == 9
     blocked = [c for c in cases if c.get("name") == "to hv004.corp.example"]
     assert all("vm.processor-compatibility" in (c.find("failure").get("message") or "") for c in blocked)
+    hv005 = suites.find("testsuite[@name='hosts']/testcase[@name='hv005.corp.example']/failure")
+    assert hv005 is not None and "Enable-NetFirewallRule" in (hv005.text or "")
 
 
 def test_inventory_all_pairs_then_the_saved_facts_judged_again(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
@@ -150,7 +156,7 @@ def test_inventory_all_pairs_then_the_saved_facts_judged_again(lab: Lab, tmp_pat
         short = {name: name.split(".")[0].upper() for name in document["destinations"]}
         return {
             row["vm"]: {
-                field: sorted(short.get(c["destination"], c["destination"]) for c in row[field])
+                field: sorted(short.get(name, name) for name in row[field])
                 for field in ("ready", "after_fixes", "blocked", "unknown")
             }
             for row in document["vms"]

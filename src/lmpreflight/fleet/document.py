@@ -2,8 +2,17 @@
 
 The schema is generated from these models. At fleet size (4,000 VMs × 200 destinations)
 building one model object per cell would cost hundreds of MiB, so :func:`plan_json_chunks`
-writes the same shape row by row from the matrix; the tests validate what it writes
+writes the same shape piece by piece from the matrix; the tests validate what it writes
 against the generated schema.
+
+Version 2 writes each fact once. Version 1 gave every VM × destination cell the list of all
+its problems, so a problem about a pair (every VM of it) or a host (every pair with it) was
+named in thousands of cells, and every problem carried its check's title and a copy of a fix
+most problems share: 162 MB for 200 hosts × 20 VMs, a third of it repetition. Here a cell is
+a destination's name in one of its VM's placement lists; the problems every VM of a pair
+shares are listed once per pair (``pairs``), a VM's own once per destination (``vms[].problems``);
+a check's title is in ``checks`` and each distinct fix in ``remedies``. Version 1 documents
+are described by ``schemas/plan.v1.schema.json``.
 """
 
 from __future__ import annotations
@@ -17,27 +26,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmpreflight._version import __version__
-from lmpreflight.fleet.placement import Placement, PlacementMatrix, Problem, VmRow
+from lmpreflight.fleet.placement import SAME_HOST, Placement, PlacementMatrix, Problem, VmRow
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 2
 
 
 class PlanModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ProblemOut(PlanModel):
-    id: int = Field(description="Referred to by the cells and hosts")
-    check_id: str
+class CheckOut(PlanModel):
     title: str
+
+
+class RemedyOut(PlanModel):
+    fix: str | None
+    powershell: str | None
+    run_on: str | None
+    automated: bool = Field(description="The remediation script (--fix-script of 'check') makes the change safely")
+
+
+class ProblemOut(PlanModel):
+    check_id: str = Field(description="A key of 'checks'")
     status: Literal["fail", "error", "warn"]
     subject: str = Field(description="'source', 'destination', 'pair' or 'vm:<name>' (as in the report)")
     host: str | None = Field(description="The host it is about, when it is about one host")
     message: str
-    fix: str | None
-    powershell: str | None
-    run_on: str | None
-    automated_fix: bool = Field(description="The remediation script (--fix-script of 'check') fixes it safely")
+    remedy: int | None = Field(description="Index in 'remedies', when there is a fix")
 
 
 class HostOut(PlanModel):
@@ -50,18 +65,27 @@ class HostOut(PlanModel):
     problems: list[int] = Field(description="Problems about this host alone, listed once (not per pair)")
 
 
-class Placed(PlanModel):
-    destination: str
-    problems: list[int] = Field(description="Blocking problems first, then warnings")
+Problems = dict[str, list[int]]
+"""Destination → indexes in 'problems'."""
+
+
+class PairProblems(PlanModel):
+    source: str
+    problems: Problems = Field(
+        description="Per destination, the problems every VM of the source has there (the pair's and the hosts')"
+    )
 
 
 class VmPlacement(PlanModel):
     source: str
     vm: str
-    ready: list[Placed] = Field(description="Destinations that can take the VM now (warnings allowed unless strict)")
-    after_fixes: list[Placed] = Field(description="Destinations that can after the named, automated fixes")
-    blocked: list[Placed] = Field(description="Destinations that cannot without a decision (the blocking checks)")
-    unknown: list[Placed] = Field(description="Destinations with facts missing to judge")
+    ready: list[str] = Field(description="Destinations that can take the VM now (warnings allowed unless strict)")
+    after_fixes: list[str] = Field(description="Destinations that can after the named, automated fixes")
+    blocked: list[str] = Field(description="Destinations that cannot without a decision (the blocking checks)")
+    unknown: list[str] = Field(description="Destinations with facts missing to judge")
+    problems: Problems = Field(
+        description="Per destination, the problems of this VM alone there; with the pair's, all of the cell's"
+    )
 
 
 class PlanSummary(PlanModel):
@@ -84,7 +108,7 @@ class PlanRun(PlanModel):
 
 
 class PlanDocument(PlanModel):
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     tool_version: str
     generated_at: datetime
     run: PlanRun
@@ -93,7 +117,10 @@ class PlanDocument(PlanModel):
     sources: list[str]
     destinations: list[str]
     hosts: list[HostOut]
-    problems: list[ProblemOut]
+    checks: dict[str, CheckOut] = Field(description="Every check with a problem, by id")
+    remedies: list[RemedyOut] = Field(description="Each distinct fix once; problems refer to it by index")
+    problems: list[ProblemOut] = Field(description="Each distinct problem once; referred to by index")
+    pairs: list[PairProblems] = Field(description="One per source with problems shared by its VMs")
     vms: list[VmPlacement]
 
 
@@ -123,29 +150,37 @@ FIELDS = {
     Placement.BLOCKED: "blocked",
     Placement.UNKNOWN: "unknown",
 }
+BY_CODE_FIELD = {"r": "ready", "f": "after_fixes", "b": "blocked", "u": "unknown"}
 
 
-def problem_out(index: int, problem: Problem) -> dict[str, Any]:
+Remedy = tuple[str | None, str | None, str | None, bool]
+
+
+def remedy_of(problem: Problem) -> Remedy | None:
+    if problem.fix is None and problem.powershell is None and problem.run_on is None and not problem.automated:
+        return None
+    return (problem.fix, problem.powershell, problem.run_on, problem.automated)
+
+
+def problem_out(problem: Problem, remedies: dict[Remedy, int]) -> dict[str, Any]:
+    remedy = remedy_of(problem)
     return {
-        "id": index,
         "check_id": problem.check_id,
-        "title": problem.title,
         "status": problem.status.value,
         "subject": problem.subject,
         "host": problem.host,
         "message": problem.message,
-        "fix": problem.fix,
-        "powershell": problem.powershell,
-        "run_on": problem.run_on,
-        "automated_fix": problem.automated,
+        "remedy": None if remedy is None else remedies[remedy],
     }
 
 
 def vm_placement(matrix: PlacementMatrix, row: VmRow) -> dict[str, Any]:
-    placed: dict[str, list[dict[str, Any]]] = {name: [] for name in FIELDS.values()}
-    for cell in matrix.cells(row):
-        placed[FIELDS[cell.placement]].append({"destination": cell.destination, "problems": list(cell.problems)})
-    return {"source": row.source, "vm": row.vm, **placed}
+    placed: dict[str, list[str]] = {name: [] for name in FIELDS.values()}
+    for destination, code in zip(matrix.destinations, row.placements, strict=True):
+        if code != SAME_HOST:
+            placed[BY_CODE_FIELD[code]].append(destination)
+    own = {matrix.destinations[index]: list(ids) for index, ids in sorted(row.own.items())}
+    return {"source": row.source, "vm": row.vm, **placed, "problems": own}
 
 
 def without_destination(matrix: PlacementMatrix) -> list[str]:
@@ -153,8 +188,8 @@ def without_destination(matrix: PlacementMatrix) -> list[str]:
 
 
 def plan_head(matrix: PlacementMatrix, info: PlanInfo) -> dict[str, Any]:
-    """Everything but the problems and the VMs: small at any size (a fleet has a hundred
-    thousand problems, each with its message and fix)."""
+    """Everything but the problems, their fixes and the placements: small at any size (a
+    fleet has a hundred thousand problems, each with its message)."""
     return {
         "schema_version": PLAN_SCHEMA_VERSION,
         "tool_version": __version__,
@@ -188,16 +223,48 @@ def plan_head(matrix: PlacementMatrix, info: PlanInfo) -> dict[str, Any]:
             }
             for host in matrix.hosts
         ],
+        "checks": {
+            check_id: {"title": title} for check_id, title in sorted({(p.check_id, p.title) for p in matrix.problems})
+        },
     }
 
 
+def _pair_problems(matrix: PlacementMatrix) -> Iterator[dict[str, Any]]:
+    by_source: dict[str, dict[str, list[int]]] = {}
+    for (source, index), ids in matrix.pair_problems.items():
+        by_source.setdefault(source, {})[matrix.destinations[index]] = list(ids)
+    for source in matrix.sources:
+        shared = by_source.get(source)
+        if shared:
+            ordered = {d: shared[d] for d in matrix.destinations if d in shared}
+            yield {"source": source, "problems": ordered}
+
+
+def _items(name: str, pieces: Iterator[str], last: bool = False) -> Iterator[str]:
+    """A list member of the document, one element per piece."""
+    yield f'\n  "{name}": ['
+    for index, piece in enumerate(pieces):
+        yield ("," if index else "") + "\n    " + piece
+    yield "\n  ]" + ("" if last else ",")
+
+
 def plan_json_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
-    """The JSON document piece by piece: the head, then one problem and one VM per piece."""
+    """The JSON document piece by piece: the head, then one remedy, problem, source's pairs
+    and VM per piece."""
+    remedies: dict[Remedy, int] = {}
+    for problem in matrix.problems:
+        remedy = remedy_of(problem)
+        if remedy is not None:
+            remedies.setdefault(remedy, len(remedies))
     head = json.dumps(plan_head(matrix, info), indent=2, ensure_ascii=False)
-    yield head[: head.rindex("}")].rstrip() + ',\n  "problems": ['
-    for index, problem in enumerate(matrix.problems):
-        yield ("," if index else "") + "\n    " + json.dumps(problem_out(index, problem), ensure_ascii=False)
-    yield '\n  ],\n  "vms": ['
-    for index, row in enumerate(matrix.rows):
-        yield ("," if index else "") + "\n    " + json.dumps(vm_placement(matrix, row), ensure_ascii=False)
-    yield "\n  ]\n}\n"
+    yield head[: head.rindex("}")].rstrip() + ","
+
+    def dumped(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+        return (json.dumps(item, ensure_ascii=False) for item in items)
+
+    fields = ("fix", "powershell", "run_on", "automated")
+    yield from _items("remedies", dumped(dict(zip(fields, remedy, strict=True)) for remedy in remedies))
+    yield from _items("problems", dumped(problem_out(problem, remedies) for problem in matrix.problems))
+    yield from _items("pairs", dumped(_pair_problems(matrix)))
+    yield from _items("vms", dumped(vm_placement(matrix, row) for row in matrix.rows), last=True)
+    yield "\n}\n"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
 from lmpreflight.fleet.html import render_plan_html
+from lmpreflight.fleet.junit import plan_junit_chunks
 from lmpreflight.fleet.placement import PlacementMatrix
-from lmpreflight.fleet.render import plan_junit_chunks
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,11 @@
-"""Terminal and JUnit renders of the placement matrix."""
+"""The terminal render of the placement matrix (the JUnit one is in :mod:`lmpreflight.fleet.junit`)."""
 
 from __future__ import annotations
-
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 
 from rich.console import Console
 from rich.text import Text
 
-from lmpreflight.fleet.document import PlanInfo
 from lmpreflight.fleet.placement import Cell, Placement, PlacementMatrix, Problem
-from lmpreflight.vocabulary import Status
 
 SHOWN_PER_LIST = 6
 """Destinations named per list before "+N more" (the JSON and HTML have them all)."""
@@ -127,61 +122,3 @@ def _fixes(matrix: PlacementMatrix, console: Console) -> None:
         if problem.powershell:
             console.print(Text(f"      {problem.powershell}", style="cyan"), soft_wrap=True)
     console.print()
-
-
-def plan_junit_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
-    """JUnit XML, piece by piece (one test suite, a VM, per piece): one testcase per VM ×
-    destination. Ready passes; after fixes and blocked fail; unknown is an error; warnings
-    fail only in a strict run (as in the placement)."""
-    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-    counts = {
-        "tests": sum(len(row.placements) - row.placements.count("-") for row in matrix.rows),
-        "failures": matrix.count(Placement.AFTER_FIXES) + matrix.count(Placement.BLOCKED),
-        "errors": matrix.count(Placement.UNKNOWN),
-    }
-    root = ET.Element("testsuites", {"name": "lmpreflight plan", **{k: str(v) for k, v in counts.items()}})
-    opening = ET.tostring(root, encoding="unicode").replace(" />", ">")
-    yield opening + "\n"
-    stamp = info.generated_at.replace(microsecond=0).isoformat()
-    for row in matrix.rows:
-        cells = matrix.cells(row)
-        suite = ET.Element(
-            "testsuite",
-            {
-                "name": f"{row.source}/{row.vm}",
-                "tests": str(len(cells)),
-                "failures": str(sum(1 for c in cells if c.placement in (Placement.AFTER_FIXES, Placement.BLOCKED))),
-                "errors": str(sum(1 for c in cells if c.placement == Placement.UNKNOWN)),
-                "skipped": "0",
-                "timestamp": stamp,
-                "hostname": info.run_from,
-                "time": "0",
-            },
-        )
-        for cell in cells:
-            suite.append(_case(matrix, row.source, row.vm, cell))
-        ET.indent(suite, level=1)
-        yield "  " + ET.tostring(suite, encoding="unicode") + "\n"
-    yield "</testsuites>\n"
-
-
-def _case(matrix: PlacementMatrix, source: str, vm: str, cell: Cell) -> ET.Element:
-    case = ET.Element(
-        "testcase", {"classname": f"lmpreflight.plan.{source}.{vm}", "name": f"to {cell.destination}", "time": "0"}
-    )
-    problems = [matrix.problems[i] for i in cell.problems]
-    detail = "\n".join(
-        f"{p.status.value.upper()} {p.check_id}: {p.message}" + (f"\n  fix: {p.fix}" if p.fix else "") for p in problems
-    )
-    blocking = [p for p in problems if p.blocks or (matrix.strict and p.status == Status.WARN)]
-    summary = "; ".join(sorted({p.check_id for p in blocking}))
-    if cell.placement == Placement.UNKNOWN:
-        ET.SubElement(case, "error", message=f"not judged: {summary}", type="incomplete").text = detail
-    elif cell.placement == Placement.BLOCKED:
-        ET.SubElement(case, "failure", message=f"blocked: {summary}", type="blocked").text = detail
-    elif cell.placement == Placement.AFTER_FIXES:
-        ET.SubElement(case, "failure", message=f"ready after fixes: {summary}", type="after-fixes").text = detail
-    else:
-        ET.SubElement(case, "system-out").text = "READY" + (f"\n{detail}" if detail else "")
-    return case
