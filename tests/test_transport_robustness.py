@@ -13,10 +13,12 @@ import requests
 from winrm.exceptions import WinRMOperationTimeoutError, WSManFaultError
 
 from lmpreflight.collect import winrm as transport
+from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.collect.winrm import CollectionFailed, Connection, clixml_errors, describe
+from lmpreflight.lab import wsman as lab_wsman
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.lab_helpers import collect_pair
+from tests.lab_helpers import collect_pair, options_for
 
 DATA = Path(__file__).parent / "data" / "clixml"
 CONNECTION = Connection("hv01.corp.example", "http://hv01.corp.example:5985/wsman", "ntlm", "CORP\\a", "pw")
@@ -90,6 +92,23 @@ def test_a_hosts_exchanges_are_made_in_turn_by_one_worker_which_an_abandoned_exc
         exchange.abandoned = False  # ... unless the caller decides to close anyway
         closer = exchange.run(threading.get_ident, transport.CLOSE_BUDGET)
         assert closer not in workers
+
+
+@pytest.mark.parametrize("limit", [None, 512])
+def test_output_in_one_receive_or_spread_over_many_gives_the_same_facts(
+    limit: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows packs the output it holds into one Receive reply; a large or slow output still
+    takes several, and the stage-one line may then end in any of them."""
+    if limit is not None:
+        monkeypatch.setattr(lab_wsman, "RECEIVE_OUTPUT_LIMIT", limit)
+    scenario = load_scenario("healthy")
+    name = scenario.role("source")
+    with Lab(scenario) as lab:
+        [facts] = collect_hosts([lab.fqdn(name)], options_for(lab, scenario))
+        receives = lab.wsman[name].stats.actions.count("Receive")
+    assert facts.errors == [] and facts.vms
+    assert (receives > 3) if limit else (receives <= 2), receives
 
 
 def test_a_redirect_is_refused_and_said_so() -> None:

@@ -1,8 +1,9 @@
 """A WS-Management (WinRS) server on loopback that pywinrm's unmodified client talks to.
 
 It implements what a Windows WinRM listener does for the remote shell: Create, Command,
-Send, Receive, Signal and Delete, with SOAP faults, output spread over several Receive
-replies and operation timeouts. Authentication is NTLM with MS-WSMV message encryption
+Send, Receive, Signal and Delete, with SOAP faults, output in 4 KB chunks (as many in one
+Receive reply as the envelope holds, more replies as it grows or trickles) and operation
+timeouts. Authentication is NTLM with MS-WSMV message encryption
 (pyspnego's acceptor; the realistic default for domain-joined hosts) or Basic; HTTPS is
 optional. What runs inside a shell is delegated to a :class:`CommandRunner`: the lab's
 simulated host.
@@ -50,6 +51,12 @@ BOUNDARY = b"--Encrypted Boundary"
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 CMD_LINE_LIMIT = 8191
 OUTPUT_CHUNK = 4096
+RECEIVE_OUTPUT_LIMIT = 96 * 1024
+"""Bytes of output one ReceiveResponse carries at most. Windows packs the output it holds
+into one response as several ``rsp:Stream`` elements, with the end of the streams and the
+Done state when the command has ended (pywinrm's recorded responses, winrm/tests/conftest.py),
+within the client's MaxEnvelopeSize: pywinrm asks for 153,600 bytes, and base64 makes 96 KiB
+of output 128 KiB."""
 
 for _prefix, _uri in NS.items():
     ET.register_namespace(_prefix, _uri)
@@ -289,10 +296,13 @@ class WsmanServer:
             command.stderr += err
             command.exit_code = code
         streams: list[tuple[str, bytes]] = []
+        room = RECEIVE_OUTPUT_LIMIT
         for name, buffer in (("stdout", command.stdout), ("stderr", command.stderr)):
-            if buffer:
-                streams.append((name, bytes(buffer[:OUTPUT_CHUNK])))
-                del buffer[:OUTPUT_CHUNK]
+            while buffer and room > 0:
+                chunk = bytes(buffer[: min(OUTPUT_CHUNK, room)])
+                del buffer[: len(chunk)]
+                streams.append((name, chunk))
+                room -= len(chunk)
         if not streams and command.exit_code is None:
             raise WsmanFault(*TIMED_OUT)
         finished = command.exit_code is not None and not command.stdout and not command.stderr
