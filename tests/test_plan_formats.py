@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
-from lmpreflight.fleet.junit import plan_junit_chunks
+from lmpreflight.fleet.junit import HOSTS_CLASS, plan_junit_chunks
 from lmpreflight.fleet.placement import Placement, PlacementMatrix, build_matrix
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection
@@ -258,10 +258,14 @@ def test_junit_stays_well_formed_whatever_a_vm_is_called() -> None:
     assert "\u202e" not in text
 
 
-def test_junit_is_written_a_source_at_a_time(matrix: PlacementMatrix) -> None:
+def test_junit_is_written_a_host_and_a_source_at_a_time(matrix: PlacementMatrix) -> None:
+    """A host's list can hold a problem per pair it is in, a source's testsuite a testcase per
+    VM and destination: no piece holds more than one of either."""
     pieces = list(plan_junit_chunks(matrix, INFO))
     sources = list(dict.fromkeys(r.source for r in matrix.rows))
-    assert len(pieces) == 3 + len(sources)
-    for piece, source in zip(pieces[2:-1], sources, strict=True):
+    hosts = len(matrix.hosts)
+    assert len(pieces) == 4 + hosts + len(sources)
+    assert all(piece.count(HOSTS_CLASS) == 1 for piece in pieces[2 : 2 + hosts])
+    for piece, source in zip(pieces[3 + hosts : -1], sources, strict=True):
         classes = set(re.findall(r'classname="lmpreflight\.plan\.([^."]+)\.', piece))
         assert classes == {source}

@@ -144,24 +144,28 @@ class _Writer:
     def checks(self, problems: list[Problem]) -> str:
         return ", ".join(dict.fromkeys(p.check_id for p in problems if self.blocks(p)))
 
-    def host_case(self, host: HostSummary) -> tuple[str, Placement]:
-        """A host's own problems, listed once (not per pair): it fails as its blockers would fail a move."""
+    def host_placement(self, host: HostSummary) -> Placement:
+        """A host's testcase fails as its own blockers would fail a move."""
+        return place(
+            [self.matrix.problems[i] for i in self.matrix.host_problems.get(host.name, [])], self.matrix.strict
+        )
+
+    def host_case(self, host: HostSummary, placement: Placement) -> str:
+        """A host's own problems, listed once (not per pair)."""
         ids = self.matrix.host_problems.get(host.name, [])
-        problems = [self.matrix.problems[i] for i in ids]
-        placement = place(problems, self.matrix.strict)
         opening = f'    <testcase classname="{HOSTS_CLASS}" name={_attribute(host.name)} time="0"'
         if not ids:
-            return opening + "/>\n", placement
+            return opening + "/>\n"
         listing = _text("\n".join(self.full_text(i) for i in ids))
         if placement == Placement.READY:
-            return f"{opening}>\n      <system-out>{listing}</system-out>\n    </testcase>\n", placement
+            return f"{opening}>\n      <system-out>{listing}</system-out>\n    </testcase>\n"
         element, kind, words = FAILING[placement]
-        message = _attribute(f"{words}: {host.name}: {self.checks(problems)}")
-        case = f'{opening}>\n      <{element} message={message} type="{kind}">{listing}</{element}>\n    </testcase>\n'
-        return case, placement
+        message = _attribute(f"{words}: {host.name}: {self.checks([self.matrix.problems[i] for i in ids])}")
+        return f'{opening}>\n      <{element} message={message} type="{kind}">{listing}</{element}>\n    </testcase>\n'
 
     def source_cases(self, rows: list[VmRow]) -> tuple[list[tuple[str, Placement]], list[int]]:
-        """The testcases of a source's VMs, and the problems of its pairs and VMs they concern."""
+        """The testcases of a source's VMs, and the problems of its pairs and VMs (a cell's
+        are its pair's and its VM's own there; the hosts' are listed with the hosts)."""
         matrix = self.matrix
         cases: list[tuple[str, Placement]] = []
         concerned: set[int] = set()
@@ -175,9 +179,7 @@ class _Writer:
                 if placement == Placement.READY:
                     cases.append((f'{opening}{self.to[index]} time="0"/>\n', placement))
                     continue
-                ids = matrix.cell_problems(row, index)
-                concerned.update(ids)
-                blockers = [i for i in ids if self.blocks(matrix.problems[i])]
+                blockers = [i for i in matrix.cell_problems(row, index) if self.blocks(matrix.problems[i])]
                 element, kind, words = FAILING[placement]
                 checks = self.checks([matrix.problems[i] for i in blockers])
                 message = _attribute(f"{words}: {vm}{matrix.destinations[index]}: {checks}")
@@ -195,30 +197,33 @@ class _Writer:
             concerned.update(matrix.pair_problems.get((rows[0].source, index), ()))
         return cases, sorted(i for i in concerned if self.host_of(matrix.problems[i]) is None)
 
-    def suite(self, name: str, cases: list[tuple[str, Placement]], output: str = "") -> str:
-        failures = sum(1 for _, p in cases if p in (Placement.AFTER_FIXES, Placement.BLOCKED))
-        errors = sum(1 for _, p in cases if p == Placement.UNKNOWN)
-        opening = (
-            f'  <testsuite name={_attribute(name)} tests="{len(cases)}" failures="{failures}" '
+    def suite(self, name: str, placements: list[Placement]) -> str:
+        """A testsuite's opening, with its counts."""
+        failures = sum(1 for p in placements if p in (Placement.AFTER_FIXES, Placement.BLOCKED))
+        errors = placements.count(Placement.UNKNOWN)
+        return (
+            f'  <testsuite name={_attribute(name)} tests="{len(placements)}" failures="{failures}" '
             f'errors="{errors}" {self.suite_attributes}>\n'
         )
-        output = f"    <system-out>{output}</system-out>\n" if output else ""
-        return opening + "".join(case for case, _ in cases) + output + "  </testsuite>\n"
 
 
 def plan_junit_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
-    """The JUnit document piece by piece: the head and the ``hosts`` testsuite, then one
-    testsuite per source (its VMs' testcases, then its pairs' and VMs' problems)."""
+    """The JUnit document piece by piece: the head; the ``hosts`` testsuite a host at a time
+    (a host's list holds a problem for each pair it is in); then a testsuite per source (its
+    VMs' testcases, then its pairs' and VMs' problems)."""
     writer = _Writer(matrix, info)
-    hosts = [writer.host_case(host) for host in matrix.hosts]
-    placements = [p for _, p in hosts] + [BY_CODE[c] for row in matrix.rows for c in row.placements if c != SAME_HOST]
-    failures = sum(1 for p in placements if p in (Placement.AFTER_FIXES, Placement.BLOCKED))
-    errors = placements.count(Placement.UNKNOWN)
+    placed = [writer.host_placement(host) for host in matrix.hosts]
+    tests = len(placed) + sum(len(row.placements) - row.placements.count(SAME_HOST) for row in matrix.rows)
+    failures = sum(matrix.count(p) + placed.count(p) for p in (Placement.AFTER_FIXES, Placement.BLOCKED))
+    errors = matrix.count(Placement.UNKNOWN) + placed.count(Placement.UNKNOWN)
     yield (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="lmpreflight plan" tests="{len(placements)}" failures="{failures}" errors="{errors}">\n'
+        f'<testsuites name="lmpreflight plan" tests="{tests}" failures="{failures}" errors="{errors}">\n'
     )
-    yield writer.suite("hosts", hosts)
+    yield writer.suite("hosts", placed)
+    for host, placement in zip(matrix.hosts, placed, strict=True):
+        yield writer.host_case(host, placement)
+    yield "  </testsuite>\n"
     by_source: dict[str, list[VmRow]] = {}
     for row in matrix.rows:
         by_source.setdefault(row.source, []).append(row)
@@ -230,6 +235,12 @@ def plan_junit_chunks(matrix: PlacementMatrix, info: PlanInfo) -> Iterator[str]:
                 f"The problems of {source}'s pairs and VMs, each once (a testcase names its blockers by #id; "
                 f"each host's own problems are in its testcase hosts/NAME):\n"
             )
-            output = _text(heading + "\n".join(writer.full_text(i) for i in concerned))
-        yield writer.suite(source, cases, output)
+            text = _text(heading + "\n".join(writer.full_text(i) for i in concerned))
+            output = f"    <system-out>{text}</system-out>\n"
+        yield (
+            writer.suite(source, [p for _, p in cases])
+            + "".join(case for case, _ in cases)
+            + output
+            + "  </testsuite>\n"
+        )
     yield "</testsuites>\n"
