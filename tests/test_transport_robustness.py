@@ -111,6 +111,14 @@ def test_output_in_one_receive_or_spread_over_many_gives_the_same_facts(
     assert (receives > 3) if limit else (receives <= 2), receives
 
 
+def test_an_exchange_that_fails_with_a_timeout_of_its_own_is_that_failure_not_a_wait() -> None:
+    def read() -> None:
+        raise TimeoutError("read timed out")
+
+    with _exchanges(10) as exchange, pytest.raises(TimeoutError, match="read timed out"):
+        exchange.run(read)
+
+
 def test_a_redirect_is_refused_and_said_so() -> None:
     failure = describe(requests.exceptions.TooManyRedirects("Exceeded 0 redirects."), CONNECTION)
     assert "never redirects" in failure.message

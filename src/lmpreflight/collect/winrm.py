@@ -18,7 +18,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -298,14 +298,18 @@ class _Exchanges:
         if self._worker is None:
             self._worker = _Worker(f"winrm-{self.connection.host}")
         outcome = self._worker.submit(call)
-        while not wait((outcome,), 0.2).done:
-            if self.cancel.is_set():
-                self._abandon()
-                raise Cancelled()
-            if time.monotonic() > end:
-                self._abandon()
-                raise self.too_late()
-        return cast(T, outcome.result())
+        while True:
+            try:
+                outcome.exception(timeout=0.2)  # waits, and returns (not raises) the call's own error
+            except TimeoutError:
+                if self.cancel.is_set():
+                    self._abandon()
+                    raise Cancelled() from None
+                if time.monotonic() > end:
+                    self._abandon()
+                    raise self.too_late() from None
+                continue
+            return cast(T, outcome.result())
 
     def _abandon(self) -> None:
         """The worker stays blocked in the abandoned exchange; later exchanges (the closing

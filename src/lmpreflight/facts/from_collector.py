@@ -63,10 +63,8 @@ def hint_for(message: str) -> str | None:
     return None
 
 
-@functools.cache
 def _list_item_type(annotation: Any) -> Any | None:
-    """``X`` when the annotation is ``list[X]`` (optionally ``| None``), else ``None``.
-    Cached, like the two below: a fleet's documents walk the same few annotations millions of times."""
+    """``X`` when the annotation is ``list[X]`` (optionally ``| None``), else ``None``."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
@@ -79,7 +77,6 @@ def _list_item_type(annotation: Any) -> Any | None:
     return None
 
 
-@functools.cache
 def _model_type(annotation: Any) -> type[BaseModel] | None:
     candidates = typing.get_args(annotation) or (annotation,)
     for candidate in candidates:
@@ -88,14 +85,25 @@ def _model_type(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-@functools.cache
 def _field_annotations(model: type[BaseModel]) -> dict[str, Any]:
     return {name: field.annotation for name, field in model.model_fields.items()}
 
 
+@functools.cache
+def _shape(annotation: Any) -> tuple[Any | None, dict[str, Any] | None]:
+    """What :func:`normalise` needs of an annotation, in one lookup: a list's item type, else
+    a model's field annotations. Hashing a typing annotation is slow, and a fleet's documents
+    walk the same few annotations millions of times."""
+    item_type = _list_item_type(annotation)
+    if item_type is not None:
+        return item_type, None
+    model = _model_type(annotation)
+    return None, _field_annotations(model) if model is not None else None
+
+
 def normalise(value: Any, annotation: Any) -> Any:
     """Undo PowerShell 5.1 serialisation quirks in ``value`` expected to match ``annotation``."""
-    item_type = _list_item_type(annotation)
+    item_type, fields = _shape(annotation)
     if item_type is not None:
         if value is None:
             return []
@@ -104,9 +112,7 @@ def normalise(value: Any, annotation: Any) -> Any:
         if not isinstance(value, list):
             value = [value]
         return [normalise(item, item_type) for item in value]
-    model = _model_type(annotation)
-    if model is not None and isinstance(value, dict):
-        fields = _field_annotations(model)
+    if fields is not None and isinstance(value, dict):
         return {key: normalise(item, fields[key]) if key in fields else item for key, item in value.items()}
     if isinstance(value, str):
         match = _MS_DATE.match(value)
