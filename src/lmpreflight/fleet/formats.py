@@ -27,5 +27,5 @@ class PlanFormat:
 PLAN_FORMATS: tuple[PlanFormat, ...] = (
     PlanFormat("json", "Write the plan as JSON (schemas/plan.schema.json).", plan_json_chunks),
     PlanFormat("html", "Write the HTML placement matrix.", render_plan_html),
-    PlanFormat("junit", "Write JUnit XML: one testcase per VM × destination.", plan_junit_chunks),
+    PlanFormat("junit", "Write JUnit XML: one testcase per VM × destination, and one per host.", plan_junit_chunks),
 )
