@@ -275,7 +275,7 @@ class _Exchanges:
     is noticed within a fraction of a second.
 
     The exchanges are made in turn by one worker thread per host, not a thread each: a
-    collection is a dozen exchanges, and starting a thread for each costs more CPU than
+    collection is several exchanges, and starting a thread for each costs more CPU than
     the sealing of its message. Use as a context manager, which lets the worker go."""
 
     def __init__(self, connection: Connection, deadline: float, cancel: threading.Event) -> None:
