@@ -11,7 +11,8 @@ Printed, each against its goal:
 - the evaluation of every (source, destination) pair from those facts, timed on its own
   (goal: under 10 s for 200 hosts x 20 VMs);
 - the tool's peak RSS (goal: under 500 MiB);
-- the HTML placement matrix in Chromium: load, and the slowest filter (goal: under 1 s).
+- the HTML placement matrix in Chromium, the median and range of 5 loads: until the page has
+  loaded and the matrix is painted, and the slowest interaction after it (goal: under 1 s).
 
 ``--short``: 12 hosts with 3 VMs at concurrency 4, the same figures (the test suite runs it).
 ``--save-facts DIR``: also save every host's facts there; ``--facts-dir DIR``: no lab and no
@@ -27,6 +28,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -105,41 +107,86 @@ def collect(options: CollectOptions, names: dict[str, str], concurrency: int, la
     return Collection(one, many, facts, tool_cpu, lab_cpu, (load_before, os.getloadavg()[0]))
 
 
-def timed(page: Page, script: str) -> float:
-    """Milliseconds for a change and the layout it causes."""
+PAINTED = """
+window.__matrixPainted = 0;
+new MutationObserver(function (changes, observer) {
+  if (!document.querySelector('#matrix tbody tr')) return;
+  observer.disconnect();
+  requestAnimationFrame(function () { setTimeout(function () { window.__matrixPainted = performance.now(); }); });
+}).observe(document, { childList: true, subtree: true });
+"""
+"""Notes when the first rows of the matrix have been painted: the frame after they are drawn."""
+NEXT_FRAME = "new Promise(done => requestAnimationFrame(() => setTimeout(done)))"
+SHOWN = (
+    "new Promise(done => {{ const box = document.querySelector('{0}'); const seen = () => box.querySelector('.problem');"
+    " if (seen()) return done(); new MutationObserver((c, o) => {{ if (seen()) {{ o.disconnect(); done(); }} }})"
+    ".observe(box, {{ childList: true, subtree: true }}); }}).then(() => " + NEXT_FRAME + ")"
+)
+"""Until the problems of what was opened are on the page, and painted."""
+LOADS = 5
+"""Page loads per measurement: the figures are the median and the spread (the machine is shared)."""
+
+
+def timed(page: Page, script: str, until: str = NEXT_FRAME) -> float:
+    """Milliseconds from a change until the frame that shows it has been painted (or, for a
+    cell or a host opened, until its problems are on the page)."""
     return float(
         page.evaluate(
-            f"() => {{ const t = performance.now(); {script}; document.body.offsetHeight; return performance.now() - t; }}"
+            f"async () => {{ const t = performance.now(); {script}; await {until}; return performance.now() - t; }}"
         )
     )
 
 
-def browse(path: Path) -> tuple[float, float]:
+def interactions(page: Page) -> float:
+    """The slowest of: opening a cell and a host, searching, paging, filtering rows and
+    destinations, and scrolling to the last destinations, in seconds."""
+    fire = "f.dispatchEvent(new Event('input', {bubbles: true}))"
+    change = "f.dispatchEvent(new Event('change', {bubbles: true}))"
+    times = [
+        timed(page, "document.querySelector('td.c:not(.same)').click()", SHOWN.format("#detail")),
+        timed(page, "document.querySelector('details.hostp').open = true", SHOWN.format("details.hostp")),
+        timed(page, f"const f = document.querySelector('input[name=q]'); f.value = 'VM02'; {fire}"),
+        timed(page, "document.getElementById('next').click()"),
+        timed(page, f"const f = document.querySelector('input[name=q]'); f.value = ''; {fire}"),
+        timed(page, f"const f = document.querySelector('select[name=rows]'); f.value = 'noready'; {change}"),
+        timed(page, "const s = document.getElementById('scroll'); s.scrollLeft = s.scrollWidth"),
+        timed(page, f"const f = document.querySelector('input[name=dest]'); f.value = 'HV0'; {fire}"),
+    ]
+    return max(times) / 1000
+
+
+def browse(path: Path) -> tuple[list[float], list[float]]:
+    """Each of :data:`LOADS` loads in a fresh tab: seconds from navigating to the page until it
+    has loaded and its matrix has been painted, and the slowest interaction after it."""
     chromium = shutil.which("chromium")
     assert chromium, "install Chromium (./scripts/bootstrap)"
+    loads, slowest = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
         blank = path.parent / "blank.html"
         blank.write_text("<!DOCTYPE html><title>blank</title>")
-        page.goto(blank.as_uri())  # a renderer for file:// pages starts here, not in the timed load
-        started = time.perf_counter()
-        page.goto(path.as_uri(), wait_until="load")
-        page.locator("#matrix tbody tr").first.wait_for()
-        load = time.perf_counter() - started
-        fire = "f.dispatchEvent(new Event('input', {bubbles: true}))"
-        change = "f.dispatchEvent(new Event('change', {bubbles: true}))"
-        filters = [
-            "document.querySelector('td.c:not(.same)').click()",
-            f"const f = document.querySelector('input[name=q]'); f.value = 'VM02'; {fire}",
-            "document.getElementById('next').click()",
-            f"const f = document.querySelector('input[name=q]'); f.value = ''; {fire}",
-            f"const f = document.querySelector('select[name=rows]'); f.value = 'noready'; {change}",
-            f"const f = document.querySelector('input[name=dest]'); f.value = 'HV0'; {fire}",
-        ]
-        slowest = max(timed(page, script) for script in filters) / 1000
+        for _ in range(LOADS):
+            page = browser.new_page()
+            page.add_init_script(PAINTED)
+            page.goto(blank.as_uri())  # a renderer for file:// pages starts here, not in the timed load
+            started = time.perf_counter()
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_function("window.__matrixPainted > 0", polling="raf")
+            loads.append(time.perf_counter() - started)
+            slowest.append(interactions(page))
+            page.close()
         browser.close()
-    return load, slowest
+    return loads, slowest
+
+
+def spread(seconds: list[float], unit: float = 1.0, digits: int = 2) -> str:
+    """The median and the range of a few measurements."""
+    low, middle, high = (round(x / unit, digits) for x in (min(seconds), statistics.median(seconds), max(seconds)))
+    return (
+        f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+        if digits
+        else f"{middle:.0f} ({low:.0f}-{high:.0f})"
+    )
 
 
 def rss_mib() -> int:
@@ -237,10 +284,13 @@ def judge_and_render(facts: dict[str, HostFacts], folder: Path) -> None:
         f"{after_evaluation}, after the reports {peak}) (goal < {GOAL_RSS_MIB} MiB) {verdict(peak < GOAL_RSS_MIB)}"
     )
     print(f"reports written: {', '.join(written)}; load average {os.getloadavg()[0]:.1f}")
-    load, slowest = browse(path)
+    load_before = os.getloadavg()[0]
+    loads, slowest = browse(path)
     print(
-        f"HTML matrix: Chromium load {load:.2f} s, slowest filter {slowest * 1000:.0f} ms "
-        f"(goal < {GOAL_HTML_SECONDS:.0f} s) {verdict(max(load, slowest) < GOAL_HTML_SECONDS)}"
+        f"HTML matrix in Chromium, median (range) of {LOADS} loads: "
+        f"load until the matrix is painted {spread(loads)} s, slowest interaction {spread(slowest, 0.001, 0)} ms; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        f"(goal < {GOAL_HTML_SECONDS:.0f} s) {verdict(max(statistics.median(loads), statistics.median(slowest)) < GOAL_HTML_SECONDS)}"
     )
 
 
