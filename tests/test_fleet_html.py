@@ -245,3 +245,14 @@ def test_hostile_vm_and_host_names_stay_text(browser: Any, tmp_path: Path) -> No
     assert page.locator("#detail h2").inner_text().startswith(f"{vm} (hv01) → {destination}")
     assert page.evaluate("window.__xss") is None
     assert page.locator("img").count() == 0
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_a_printed_page_has_every_destination(big_page: Any) -> None:
+    page = big_page
+    assert len(drawn_destinations(page)) < 30
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert len(drawn_destinations(page)) == 30
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    assert len(drawn_destinations(page)) < 30
