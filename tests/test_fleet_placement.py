@@ -185,3 +185,18 @@ def test_the_json_plan_is_written_one_problem_and_one_vm_at_a_time() -> None:
     assert len(document["vms"]) == len(matrix.rows)
     assert len(pieces) >= len(matrix.problems) + len(matrix.rows)
     assert all(piece.count('"check_id"') <= 1 for piece in pieces)
+
+
+def test_a_source_with_hundreds_of_vms_is_judged() -> None:
+    """What a check reads chains VM after VM: 200 VMs against 30 destinations go deeper than
+    Python's stack allowed a recursive walk (plan stopped with RecursionError at about 150)."""
+
+    def crowded(hosts: dict[str, Any]) -> None:
+        template = hosts["hv01"]["vms"][0]
+        hosts["hv01"]["vms"] = [{**json.loads(json.dumps(template)), "name": f"APP{n:03d}"} for n in range(200)]
+        for n in range(6, 32):
+            hosts[f"hv{n:02d}"] = renamed(hosts["hv02"], "HV02", f"HV{n:02d}")
+
+    matrix = matrix_for(fleet({"crowded": crowded}))
+    assert len(matrix.rows) == 200
+    assert {row.placements[:3] + row.placements[-1] for row in matrix.rows} == {"rfbu"}

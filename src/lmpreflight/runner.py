@@ -391,10 +391,14 @@ def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> 
 
 
 def _reads_in(branch: _Branch) -> Iterator[int]:
-    if branch.read is not None:
-        yield branch.read
-        for below in branch.branches.values():
-            yield from _reads_in(below)
+    """Every read in a check's tree, walked without recursion: a check reads a few facts per
+    VM, so a host with a few hundred VMs makes a chain deeper than Python's stack."""
+    waiting = [branch]
+    while waiting:
+        below = waiting.pop()
+        if below.read is not None:
+            yield below.read
+            waiting.extend(below.branches.values())
 
 
 @dataclass(frozen=True, slots=True)
