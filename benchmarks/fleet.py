@@ -287,7 +287,7 @@ def judge_and_render(facts: dict[str, HostFacts], folder: Path) -> None:
     load_before = os.getloadavg()[0]
     loads, slowest = browse(path)
     print(
-        f"HTML matrix in Chromium, median (range) of {LOADS} loads: "
+        f"HTML matrix: in Chromium, median (range) of {LOADS} loads: "
         f"load until the matrix is painted {spread(loads)} s, slowest interaction {spread(slowest, 0.001, 0)} ms; "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
         f"(goal < {GOAL_HTML_SECONDS:.0f} s) {verdict(max(statistics.median(loads), statistics.median(slowest)) < GOAL_HTML_SECONDS)}"
