@@ -115,8 +115,13 @@ def _ber(identifier: int, content: bytes) -> bytes:
     return bytes((identifier, 0x80 | len(size))) + size + content
 
 
+SHORT_OCTET_STRINGS = [bytes((OCTET_STRING, length)) for length in range(0x80)]
+"""The identifier and length of each OCTET STRING shorter than 128 bytes (nearly every value)."""
+
+
 def _octets(value: bytes | str) -> bytes:
-    return _ber(OCTET_STRING, value.encode() if isinstance(value, str) else value)
+    data = value.encode() if isinstance(value, str) else value
+    return SHORT_OCTET_STRINGS[len(data)] + data if len(data) < 0x80 else _ber(OCTET_STRING, data)
 
 
 def encoded_result_entry(entry: Any, requested: list[bytes]) -> EncodedResult:
@@ -128,7 +133,8 @@ def encoded_result_entry(entry: Any, requested: list[bytes]) -> EncodedResult:
     else:
         attributes = entry.items()
     listed = b"".join(
-        _ber(SEQUENCE, _octets(name) + _ber(SET, b"".join(map(_octets, values)))) for name, values in attributes
+        _ber(SEQUENCE, _octets(name) + _ber(SET, b"".join([_octets(value) for value in values])))
+        for name, values in attributes
     )
     return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(entry.dn.getText()) + _ber(SEQUENCE, listed)))
 
