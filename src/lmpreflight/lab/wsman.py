@@ -426,11 +426,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    wbufsize = 1 << 16
+    wbufsize = 1 << 18
     """A reply's status line, headers and body leave in one write when the handler is done
     (http.server flushes then), not in two: a system call and a wake-up of the client fewer
-    per exchange. A Receive carries at most 4 KB of output, so every reply fits; a larger one
-    would only be written in parts."""
+    per exchange. The largest reply, a Receive of RECEIVE_OUTPUT_LIMIT bytes of output in
+    base64 and sealed, fits; a larger one would only be written in parts."""
     server_ref: WsmanServer
 
     def setup(self) -> None:
