@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from lmpreflight.fileio import write_atomic
 from lmpreflight.fleet.document import PlanInfo, plan_json_chunks
 from lmpreflight.fleet.junit import HOSTS_CLASS, plan_junit_chunks
 from lmpreflight.fleet.placement import Placement, PlacementMatrix, build_matrix
@@ -269,3 +273,20 @@ def test_junit_is_written_a_host_and_a_source_at_a_time(matrix: PlacementMatrix)
     for piece, source in zip(pieces[3 + hosts : -1], sources, strict=True):
         classes = set(re.findall(r'classname="lmpreflight\.plan\.([^."]+)\.', piece))
         assert classes == {source}
+
+
+def test_a_plan_file_that_fails_midway_leaves_the_previous_one(matrix: PlacementMatrix, tmp_path: Path) -> None:
+    """Pieces are written as they come, through a temporary file: a failure after the first
+    testsuites leaves the last complete file and nothing beside it."""
+    path = tmp_path / "plan.xml"
+    path.write_text("previous")
+
+    def failing() -> Iterator[str]:
+        pieces = plan_junit_chunks(matrix, INFO)
+        yield from itertools.islice(pieces, 3)
+        raise RuntimeError("the renderer broke")
+
+    with pytest.raises(RuntimeError, match="the renderer broke"):
+        write_atomic(path, failing())
+    assert path.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.xml"]
