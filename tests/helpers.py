@@ -15,11 +15,11 @@ import pytest
 
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
-from lmpreflight.registry import load_checks
+from lmpreflight.registry import check, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.runner import Selection, evaluate, run_check
-from lmpreflight.vocabulary import Context, Status
+from lmpreflight.vocabulary import Category, Check, CheckFunction, Context, Remediation, Severity, Status
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "facts"
@@ -55,6 +55,22 @@ def run_one(
 ) -> list[Any]:
     check = load_checks(include_plugins=False).checks[check_id]
     return run_check(check, Context(source, destination, vms, include_storage))
+
+
+def probe_check(
+    id: str = "test.probe", needs: tuple[str, ...] = (), quotes_destination: bool = False
+) -> Callable[[CheckFunction], Check]:
+    """The decorator for a check a test defines, as a plug-in would."""
+    return check(
+        id=id,
+        title="Probe",
+        category=Category.PLUGIN,
+        severity=Severity.LOW,
+        remediation=Remediation("fix"),
+        references=("https://example.invalid",),
+        needs=needs,
+        quotes_destination=quotes_destination,
+    )
 
 
 def statuses(findings: list[Any]) -> set[Status]:

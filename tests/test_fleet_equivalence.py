@@ -28,11 +28,11 @@ from lmpreflight.fleet.placement import CODES, VM_PREFIX, Placement, Problem, bu
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 from lmpreflight.recorded import DestinationReads
-from lmpreflight.registry import Registry, check, load_checks
+from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.model import ResultOut
 from lmpreflight.runner import Selection, SourcePairs, evaluate
-from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Result, Severity, Status, failed, warned
-from tests.helpers import healthy_pair
+from lmpreflight.vocabulary import Context, Finding, Remediation, Result, Status, failed, warned
+from tests.helpers import healthy_pair, probe_check
 from tests.lab_helpers import _collected
 
 SCENARIOS = (
@@ -71,19 +71,7 @@ def generated_fleet() -> Iterator[dict[str, HostFacts]]:
         yield collect_inventory(hosts, dataclasses.replace(lab.collect_options(False, ()), concurrency=4))
 
 
-def _odd(id: str, quotes: bool = False):  # type: ignore[no-untyped-def]
-    return check(
-        id=id,
-        title="A plug-in's check",
-        category=Category.PLUGIN,
-        severity=Severity.MEDIUM,
-        remediation=Remediation("fix"),
-        references=("https://example.invalid",),
-        quotes_destination=quotes,
-    )
-
-
-@_odd("plugin.quotes-names", quotes=True)
+@probe_check("plugin.quotes-names", quotes_destination=True)
 def quotes_names(context: Context):  # type: ignore[no-untyped-def]
     """Puts the destination's names everywhere a finding holds text: each must be its own."""
     destination = context.destination
@@ -99,7 +87,7 @@ def quotes_names(context: Context):  # type: ignore[no-untyped-def]
     )
 
 
-@_odd("plugin.branches-on-name")
+@probe_check("plugin.branches-on-name")
 def branches_on_name(context: Context):  # type: ignore[no-untyped-def]
     """Decides by the destination's name, so its findings hold only for that name."""
     name = context.destination.name
@@ -109,7 +97,7 @@ def branches_on_name(context: Context):  # type: ignore[no-untyped-def]
         yield warned(f"{name} has {len(name)} characters")
 
 
-@_odd("plugin.inspects-a-quoted-name", quotes=True)
+@probe_check("plugin.inspects-a-quoted-name", quotes_destination=True)
 def inspects_a_quoted_name(context: Context):  # type: ignore[no-untyped-def]
     """Says it only quotes the destination's name but compares it: run for real for each pair."""
     if context.destination.name in {context.source.name, "HV02"}:
@@ -118,7 +106,7 @@ def inspects_a_quoted_name(context: Context):  # type: ignore[no-untyped-def]
         yield warned(f"{context.destination.name} is another host")
 
 
-@_odd("plugin.odd-reads", quotes=True)
+@probe_check("plugin.odd-reads", quotes_destination=True)
 def odd_reads(context: Context):  # type: ignore[no-untyped-def]
     """Reads the destination by a method, isinstance, iteration, comparison and absent attributes."""
     destination = context.destination

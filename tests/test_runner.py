@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
 from lmpreflight.facts.model import CollectionError, HostFacts, Identity
 from lmpreflight.recorded import MARKERS, Name, NameInspected, can_render, frozen, has_marker, rendered
-from lmpreflight.registry import Registry, check, load_checks
+from lmpreflight.registry import Registry, load_checks
 from lmpreflight.runner import Selection, SourcePairs, evaluate, run_check, vm_readiness
-from lmpreflight.vocabulary import Category, Context, Remediation, Severity, Status, passed, warned
-from tests.helpers import healthy_pair
+from lmpreflight.vocabulary import Category, Context, Status, passed, warned
+from tests.helpers import healthy_pair, probe_check
 
 
 def _declare(function, needs=()):
-    return check(
-        id="test.probe",
-        title="Probe",
-        category=Category.PLUGIN,
-        severity=Severity.LOW,
-        remediation=Remediation("fix"),
-        references=("https://example.invalid",),
-        needs=needs,
-    )(function)
+    return probe_check(needs=needs)(function)
 
 
 def test_a_raising_check_is_an_error_with_the_exception() -> None:
@@ -128,7 +119,7 @@ def test_a_check_runs_once_for_destinations_that_answer_alike_and_quotes_each_na
         yield warned(f"{context.destination.processor.manufacturer} on {context.destination.name}", "destination")
 
     registry = Registry()
-    registry.checks["test.probe"] = dataclasses.replace(_declare(quotes), quotes_destination=True)
+    registry.checks["test.probe"] = probe_check(quotes_destination=True)(quotes)
     source, destination = healthy_pair()
     pairs = SourcePairs(registry, source, Selection())
     messages = [pairs.evaluate(_renamed(destination, number))[0].finding.message for number in range(2, 7)]
@@ -145,7 +136,7 @@ def test_a_check_that_does_more_than_quote_a_name_runs_for_every_destination() -
         yield warned(f"{context.destination.name[:3]}")
 
     registry = Registry()
-    registry.checks["test.probe"] = dataclasses.replace(_declare(compares), quotes_destination=True)
+    registry.checks["test.probe"] = probe_check(quotes_destination=True)(compares)
     source, destination = healthy_pair()
     pairs = SourcePairs(registry, source, Selection())
     assert [pairs.evaluate(_renamed(destination, n))[0].finding.message for n in (2, 13)] == ["HV0", "HV1"]

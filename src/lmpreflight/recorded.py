@@ -25,7 +25,7 @@ import dataclasses
 import operator
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
 from typing import Any
 
@@ -276,29 +276,30 @@ def _plain(value: object) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
+def _parts(value: Any) -> Iterator[Any]:
+    """The scalars ``value`` is made of, through the containers :func:`rendered` rebuilds; any
+    other object is yielded as itself."""
+    if type(value) in (list, tuple):
+        for item in value:
+            yield from _parts(item)
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield from _parts(key)
+            yield from _parts(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _parts(getattr(value, field.name))
+    else:
+        yield value
+
+
 def can_render(value: Any) -> bool:
     """Whether :func:`rendered` knows every part of ``value`` (else a marker might hide in it)."""
-    if value is None or isinstance(value, (str, int, float, Enum)):
-        return True
-    if type(value) in (list, tuple):
-        return all(can_render(item) for item in value)
-    if type(value) is dict:
-        return all(can_render(key) and can_render(item) for key, item in value.items())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return all(can_render(getattr(value, field.name)) for field in dataclasses.fields(value))
-    return False
+    return all(part is None or isinstance(part, (str, int, float, Enum)) for part in _parts(value))
 
 
 def has_marker(value: Any) -> bool:
-    if isinstance(value, str):
-        return str.__contains__(value, _NONCE)
-    if type(value) in (list, tuple):
-        return any(has_marker(item) for item in value)
-    if type(value) is dict:
-        return any(has_marker(key) or has_marker(item) for key, item in value.items())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return any(has_marker(getattr(value, field.name)) for field in dataclasses.fields(value))
-    return False
+    return any(isinstance(part, str) and str.__contains__(part, _NONCE) for part in _parts(value))
 
 
 def rendered(value: Any, names: Mapping[str, str]) -> Any:
