@@ -110,3 +110,17 @@ def test_a_fleet_collected_in_parallel_equals_each_host_collected_alone(tmp_path
     assert together["HV010"].whole_host_error is not None  # the unreachable one stays so
     assert binds_alone == len(hosts), "alone, each host binds to the DC once"
     assert binds_together <= CONNECTIONS_PER_SERVER, "together, a few connections serve every host"
+
+
+def test_a_hosts_facts_are_copied_once_and_a_run_naming_a_vm_leaves_them_unchanged() -> None:
+    from lmpreflight.lab.hosts import LabHost, LabWorld
+
+    scenario = load_scenario("fleet")
+    world = LabWorld(scenario, scenario.client.user)
+    host = LabHost(world, "HV001")
+    named = host.collector_document("$LmpVmNames = @('hv001-vm02')\n")["sections"]["vms"]
+    assert [("compatibility_info" in vm) for vm in named] == [False, True, False]
+    again = host.collector_document("")["sections"]["vms"]
+    assert not any("compatibility_info" in vm for vm in again)
+    assert world.facts("HV001") is world.facts("HV001")
+    assert world.facts("HV001") == scenario.host_facts("HV001")
