@@ -150,6 +150,13 @@ class CredentialGate:
                     return None
                 self._condition.wait(remaining)
 
+    @property
+    def is_accepted(self) -> bool:
+        """A host or the DC accepted the password (or there is none) and none rejected it:
+        whoever shares this outcome may log on without waiting its turn."""
+        with self._condition:
+            return self._accepted and self._rejection is None
+
     def accepted(self) -> None:
         with self._condition:
             self._accepted = True

@@ -1,0 +1,130 @@
+"""A fleet's collection split across forked processes, over the real transport against the lab:
+the same facts as one process, progress per host in the parent, one failed logon for a wrong
+password, and Ctrl-C leaving no worker and no open shell behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
+from lmpreflight.facts.model import HostFacts
+from lmpreflight.fleet import collect as fleet_collect
+from lmpreflight.fleet.collect import collect_inventory, processes_for
+from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import Scenario, load_scenario
+
+pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the split needs fork")
+
+
+def estate(tmp_path: Path, hosts: int, problems: bool = True) -> Scenario:
+    path = tmp_path / "estate.yaml"
+    body = f"generate: {{hosts: {hosts}, vms_per_host: 2, problems: {str(problems).lower()}}}\n"
+    path.write_text(f"extends: fleet\nname: estate\n{body}", encoding="utf-8")
+    return load_scenario(str(path))
+
+
+@pytest.fixture
+def split(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Split a lab-sized fleet as a 200-host one is split: two hosts a process suffice, on two cores."""
+    monkeypatch.setattr(fleet_collect, "HOSTS_PER_PROCESS", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    yield
+
+
+def _comparable(facts: HostFacts) -> dict[str, object]:
+    """A host's facts without what differs between two reads by nature: the clocks."""
+    data = facts.model_dump(mode="json", exclude={"collected_at"})
+    if data.get("clock"):
+        data["clock"] = None
+    if data.get("directory"):
+        data["directory"] |= {"dc_utc": None, "observer_utc": None}
+    return data
+
+
+def test_processes_for_a_fleet_are_the_cores_within_the_concurrency() -> None:
+    cores = os.cpu_count() or 1
+    assert processes_for(10, 32) == 1, "a few hosts stay in one process"
+    assert processes_for(200, 32) == min(cores, 32)
+    assert processes_for(200, 1) == 1, "never more processes than hosts at once"
+
+
+def test_a_fleet_split_across_processes_finds_what_one_process_finds(tmp_path: Path, split: None) -> None:
+    scenario = estate(tmp_path, 10)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4)
+        assert processes_for(len(hosts), options.concurrency) == 2
+        binds_before = len(lab.ldap["corp.example"].directory.bind_attempts)
+        progress: list[tuple[str, int, str]] = []
+
+        def done(host: InventoryHost, facts: HostFacts) -> None:
+            workers = len(multiprocessing.active_children())
+            progress.append((host.name, workers, threading.current_thread().name))
+
+        split_facts = collect_inventory(hosts, options, done)
+        binds = len(lab.ldap["corp.example"].directory.bind_attempts) - binds_before
+        with pytest.MonkeyPatch.context() as one_process:
+            one_process.setattr(fleet_collect, "HOSTS_PER_PROCESS", 1000)
+            single = collect_inventory(hosts, options)
+    assert {n: _comparable(f) for n, f in split_facts.items()} == {n: _comparable(f) for n, f in single.items()}
+    assert split_facts["HV003"].directory is not None and split_facts["HV003"].directory.computer is not None
+    assert split_facts["HV010"].whole_host_error is not None  # the unreachable one stays so
+    assert sorted(name for name, _, _ in progress) == sorted(scenario.hosts), "progress for every host, once"
+    assert {thread for _, _, thread in progress} == {"MainThread"}, "reported in the parent"
+    assert max(workers for _, workers, _ in progress) == 2, "the hosts after the first came from two workers"
+    # The first host's connection is closed before the fork; each worker keeps half the bound.
+    assert binds <= 1 + CONNECTIONS_PER_SERVER
+    assert multiprocessing.active_children() == []
+
+
+def test_a_rejected_password_stops_before_any_worker_starts(tmp_path: Path, split: None) -> None:
+    scenario = estate(tmp_path, 8, problems=False)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), password="wrong", concurrency=8)
+        workers: list[int] = []
+        facts = collect_inventory(
+            hosts, options, lambda host, f: workers.append(len(multiprocessing.active_children()))
+        )
+        winrm_failures = sum(server.stats.failed_logons for server in lab.wsman.values())
+        ldap_failures = sum(server.directory.failed_binds for server in lab.ldap.values())
+    assert winrm_failures + ldap_failures == 1, "only the first logon tries the rejected password"
+    assert workers == [0] * len(hosts), "no worker was forked to try it again"
+    assert all(f.whole_host_error is not None for f in facts.values())
+    held_back = sum("not tried" in (f.whole_host_error.message if f.whole_host_error else "") for f in facts.values())
+    assert held_back >= len(hosts) - 1  # at most one host heard the password (the DC may have been first)
+
+
+def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(tmp_path: Path, split: None) -> None:
+    # A background job of a non-interactive shell starts with SIGINT ignored: install the
+    # handler an interactive run has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        scenario = estate(tmp_path, 40)
+        hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+        with Lab(scenario) as lab:
+            options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
+            collected: list[str] = []
+
+            def done(host: InventoryHost, facts: HostFacts) -> None:
+                collected.append(host.name)
+                if len(collected) == 3:  # the workers are running: interrupt the parent
+                    os.kill(os.getpid(), signal.SIGINT)
+
+            with pytest.raises(KeyboardInterrupt):
+                collect_inventory(hosts, options, done)
+            assert multiprocessing.active_children() == [], "no worker outlives the run"
+            assert all(server.shells == {} for server in lab.wsman.values()), "running hosts closed their shells"
+            started = sum(server.stats.shells_created for server in lab.wsman.values())
+        assert started < len(hosts) - 1, "hosts not started yet were not started at all"
+    finally:
+        signal.signal(signal.SIGINT, previous)
