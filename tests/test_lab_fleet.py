@@ -124,3 +124,24 @@ def test_a_hosts_facts_are_copied_once_and_a_run_naming_a_vm_leaves_them_unchang
     assert not any("compatibility_info" in vm for vm in again)
     assert world.facts("HV001") is world.facts("HV001")
     assert world.facts("HV001") == scenario.host_facts("HV001")
+
+
+def test_the_dc_locator_records_are_asked_once_a_run_and_answered_alike(tmp_path: Path) -> None:
+    """Every host of a domain asks DNS the same SRV question: within the answer's TTL a run
+    asks it once for the facts (and once to open its LDAP connection), as a caching resolver
+    would, and every host's facts carry the same answer."""
+    scenario = load_scenario(str(generated(tmp_path, "generate: {hosts: 6, vms_per_host: 1}\n")))
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    locator = ("_ldap._tcp.dc._msdcs.corp.example", "SRV")
+    with Lab(scenario) as lab:
+        assert lab.dns is not None
+        questions = lab.dns.resolver.questions
+        collect_hosts([hosts[0].target], lab.collect_options(False, ()))
+        alone = questions[locator]
+        facts = collect_inventory(hosts, dataclasses.replace(lab.collect_options(False, ()), concurrency=1))
+        in_fleet = questions[locator] - alone
+        own_names = questions[(hosts[1].target, "A")]
+    assert alone == 2 and in_fleet == alone, "six hosts one after another ask what one host asks"
+    assert own_names >= 1, "each host's own names are still asked"
+    answers = {tuple(f.dns.dc_srv) for f in facts.values() if f.dns is not None}
+    assert len(answers) == 1 and answers != {()}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import dns.resolver
 from spnego.channel_bindings import GssChannelBindings
 from spnego.exceptions import SpnegoError
 
@@ -293,7 +294,7 @@ class DirectorySessions:
     one host at a time (an ldap3 connection is not thread-safe). The domain, locator and
     credentials are part of the key, so a connection never serves another domain or user.
     What does not depend on the host (the domain's trusts, the account the tool runs as) is
-    read once per domain and credentials."""
+    read once per domain and credentials, and the DC locator records once per TTL."""
 
     def __init__(self, per_server: int = CONNECTIONS_PER_SERVER) -> None:
         self.per_server = per_server
@@ -302,6 +303,7 @@ class DirectorySessions:
         self._idle: dict[_Key, list[tuple[Any, str]]] = {}
         self._domain: dict[tuple[str, str, DirectoryCredentials], _DomainView] = {}
         self._closed = False
+        self._locators: dict[DnsServer, dns.resolver.Cache] = {}
 
     def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _DomainView | None:
         """What an earlier host read from this DC about the domain, if any."""
@@ -311,6 +313,12 @@ class DirectorySessions:
     def keep_domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials, view: _DomainView) -> None:
         with self._lock:
             self._domain.setdefault((dc_name.casefold(), domain.casefold(), credentials), view)
+
+    def locator_cache(self, server: DnsServer) -> dns.resolver.Cache:
+        """Where the hosts of this run keep ``server``'s answers for the DC locator records
+        (each within its TTL): every host of a domain asks the same question."""
+        with self._lock:
+            return self._locators.setdefault(server, dns.resolver.Cache())
 
     def __enter__(self) -> DirectorySessions:
         return self

@@ -155,14 +155,23 @@ def srv_targets(resolver: dns.resolver.Resolver, record: str) -> tuple[list[SrvT
     return [SrvTarget(target=r.target.to_text().rstrip("."), port=r.port) for r in records], None
 
 
-def dns_facts(server: DnsServer, names: list[str], domain: str | None, deadline: float | None = None) -> DnsFacts:
+def dns_facts(
+    server: DnsServer,
+    names: list[str],
+    domain: str | None,
+    deadline: float | None = None,
+    locators: dns.resolver.Cache | None = None,
+) -> DnsFacts:
     """Forward lookups of every name used for the host, reverse lookups of the addresses they
     resolve to (the SPN Kerberos builds comes from this round trip), and the DC locator records,
-    all done by ``deadline``."""
+    all done by ``deadline``. The locator records are the same for every host of the domain:
+    ``locators``, shared by the hosts of one run, keeps their answer within its TTL, as any
+    caching resolver (Windows' own DNS client among them) would."""
     resolver = server.resolver(deadline)
     unique_names = list(dict.fromkeys(n.casefold() for n in names if n))
     forward = [resolve_addresses(resolver, name) for name in unique_names]
     addresses = dict.fromkeys(a for record in forward for a in record.addresses)
     reverse = [resolve_reverse(resolver, address) for address in addresses]
+    resolver.cache = locators
     srv, srv_error = dc_srv(resolver, domain) if domain else ([], "the host's domain is unknown")
     return DnsFacts(server=server.label(), forward=forward, reverse=reverse, dc_srv=srv, dc_srv_error=srv_error)

@@ -422,7 +422,11 @@ class _HostJob:
                     self.gate.undecided(f"ldap:{names.domain}")
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
         dns = dns_facts(
-            options.dns, [self.target, names.fqdn], names.domain, self.deadline or time.monotonic() + options.timeout
+            options.dns,
+            [self.target, names.fqdn],
+            names.domain,
+            self.deadline or time.monotonic() + options.timeout,
+            self.directory.locator_cache(options.dns),
         )
         return _ToolFacts(names, directory, dns, errors)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from dnslib import PTR, QTYPE, RCODE, RR, SRV, A, DNSLabel
@@ -15,12 +15,15 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
     def __init__(self, records: dict[tuple[str, str], list[str]]) -> None:
         self.records = records
         self.names = {name for name, _ in records}
+        self.questions: Counter[tuple[str, str]] = Counter()
+        """How often each (name, type) was asked: what a client's own caching saves is seen here."""
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         question = request.q
         name = str(question.qname).rstrip(".").lower()
         rtype = QTYPE[question.qtype]
+        self.questions[(name, rtype)] += 1
         for value in self.records.get((name, rtype), []):
             if rtype == "A":
                 rdata: Any = A(value)
@@ -55,7 +58,8 @@ class DnsTable:
 class LabDnsServer:
     def __init__(self, table: DnsTable) -> None:
         logger = DNSLogger(log="-request,-reply,-truncated,-data,-recv,-send,-error", prefix=False)
-        self.server = DNSServer(TableResolver(dict(table.records)), address="127.0.0.1", port=0, logger=logger)
+        self.resolver = TableResolver(dict(table.records))
+        self.server = DNSServer(self.resolver, address="127.0.0.1", port=0, logger=logger)
 
     def start(self) -> str:
         self.server.start_thread()
