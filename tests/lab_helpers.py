@@ -136,3 +136,13 @@ def invoke_on_lab(
     after ``args``."""
     monkeypatch.setenv("LAB_PW", scenario.client.password)
     return invoke(capsys, monkeypatch, *args, *cli_connection_args(lab, scenario, "LAB_PW"))
+
+
+def comparable(facts: HostFacts) -> dict[str, object]:
+    """A host's facts without what differs between two reads by nature: the clocks."""
+    data = facts.model_dump(mode="json", exclude={"collected_at"})
+    if data.get("clock"):
+        data["clock"] = None
+    if data.get("directory"):
+        data["directory"] |= {"dc_utc": None, "observer_utc": None}
+    return data

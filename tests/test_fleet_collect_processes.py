@@ -21,6 +21,7 @@ from lmpreflight.fleet.collect import collect_inventory, processes_for
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import Scenario, load_scenario
+from tests.lab_helpers import comparable
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the split needs fork")
 
@@ -38,16 +39,6 @@ def split(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(fleet_collect, "HOSTS_PER_PROCESS", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     yield
-
-
-def _comparable(facts: HostFacts) -> dict[str, object]:
-    """A host's facts without what differs between two reads by nature: the clocks."""
-    data = facts.model_dump(mode="json", exclude={"collected_at"})
-    if data.get("clock"):
-        data["clock"] = None
-    if data.get("directory"):
-        data["directory"] |= {"dc_utc": None, "observer_utc": None}
-    return data
 
 
 def test_processes_for_a_fleet_are_the_cores_within_the_concurrency() -> None:
@@ -75,7 +66,7 @@ def test_a_fleet_split_across_processes_finds_what_one_process_finds(tmp_path: P
         with pytest.MonkeyPatch.context() as one_process:
             one_process.setattr(fleet_collect, "HOSTS_PER_PROCESS", 1000)
             single = collect_inventory(hosts, options)
-    assert {n: _comparable(f) for n, f in split_facts.items()} == {n: _comparable(f) for n, f in single.items()}
+    assert {n: comparable(f) for n, f in split_facts.items()} == {n: comparable(f) for n, f in single.items()}
     assert split_facts["HV003"].directory is not None and split_facts["HV003"].directory.computer is not None
     assert split_facts["HV010"].whole_host_error is not None  # the unreachable one stays so
     assert sorted(name for name, _, _ in progress) == sorted(scenario.hosts), "progress for every host, once"

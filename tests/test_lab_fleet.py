@@ -10,11 +10,11 @@ import pytest
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.errors import UserError
-from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
+from tests.lab_helpers import comparable
 
 
 def generated(tmp_path: Path, body: str) -> Path:
@@ -84,16 +84,6 @@ def test_a_rejected_password_costs_one_failed_logon_in_a_fleet(tmp_path: Path) -
     assert len(held_back) >= len(facts) - 1  # at most one host heard the password (the DC may have been first)
 
 
-def _comparable(facts: HostFacts) -> dict[str, object]:
-    """A host's facts without what differs between two reads by nature: the clocks."""
-    data = facts.model_dump(mode="json", exclude={"collected_at"})
-    if data.get("clock"):
-        data["clock"] = None
-    if data.get("directory"):
-        data["directory"] |= {"dc_utc": None, "observer_utc": None}
-    return data
-
-
 def test_a_fleet_collected_in_parallel_equals_each_host_collected_alone(tmp_path: Path) -> None:
     """Hosts collected together share the domain's LDAP connections and what is the same for
     all of them; each host's facts are still exactly what a collection of it alone finds."""
@@ -105,7 +95,7 @@ def test_a_fleet_collected_in_parallel_equals_each_host_collected_alone(tmp_path
         binds_alone = len(lab.ldap["corp.example"].directory.bind_attempts)
         together = collect_inventory(hosts, dataclasses.replace(options, concurrency=8))
         binds_together = len(lab.ldap["corp.example"].directory.bind_attempts) - binds_alone
-    assert {n: _comparable(f) for n, f in together.items()} == {n: _comparable(f) for n, f in alone.items()}
+    assert {n: comparable(f) for n, f in together.items()} == {n: comparable(f) for n, f in alone.items()}
     assert together["HV003"].directory is not None and together["HV003"].directory.computer is not None
     assert together["HV010"].whole_host_error is not None  # the unreachable one stays so
     assert binds_alone == len(hosts), "alone, each host binds to the DC once"
