@@ -126,7 +126,8 @@ def plan(concurrency: int, connection: ConnectionSettings, **kwargs: Any) -> Non
 
     For each VM: the destinations that can take it now, after named fixes, and not at all
     (with the blocking checks). Exit code 0 when every VM can move somewhere now, 1 when some
-    VM cannot, 3 when that is unknown for some VM (facts missing), 2 for a usage error.
+    VM cannot, 3 when that is unknown for some VM or a source's VMs could not be read, 2 for a
+    usage error.
     """
     request = _request(kwargs, connection.quiet)
     sys.exit(run_plan(request, lambda: _collect_options(connection, request, concurrency), "plan").exit_code)

@@ -145,7 +145,10 @@ class _Writer:
         return ", ".join(dict.fromkeys(p.check_id for p in problems if self.blocks(p)))
 
     def host_placement(self, host: HostSummary) -> Placement:
-        """A host's testcase fails as its own blockers would fail a move."""
+        """A host's testcase fails as its own blockers would fail a move; a host that could not
+        be collected and has no pair to say so (a source whose VMs were not read) is an error."""
+        if not host.collected and not self.matrix.host_problems.get(host.name):
+            return Placement.UNKNOWN
         return place(
             [self.matrix.problems[i] for i in self.matrix.host_problems.get(host.name, [])], self.matrix.strict
         )
@@ -154,6 +157,11 @@ class _Writer:
         """A host's own problems, listed once (not per pair)."""
         ids = self.matrix.host_problems.get(host.name, [])
         opening = f'    <testcase classname="{HOSTS_CLASS}" name={_attribute(host.name)} time="0"'
+        if not ids and placement == Placement.UNKNOWN:
+            element, kind, words = FAILING[placement]
+            error = host.error or "nothing could be collected"
+            message = _attribute(f"{words}: {host.name}: not collected")
+            return f'{opening}>\n      <{element} message={message} type="{kind}">{_text(error)}</{element}>\n    </testcase>\n'
         if not ids:
             return opening + "/>\n"
         listing = _text("\n".join(self.full_text(i) for i in ids))

@@ -137,11 +137,19 @@ class PlacementMatrix:
         return sum(row.placements.count(code) for row in self.rows)
 
     @property
+    def unread_sources(self) -> list[HostSummary]:
+        """Sources whose VMs could not be read (unreachable, password rejected, ...): where
+        their VMs can go is unknown, which is not the same as having no VM to place."""
+        by_name = {host.name: host for host in self.hosts}
+        return [by_name[name] for name in self.sources if name in by_name and by_name[name].vm_count is None]
+
+    @property
     def exit_code(self) -> int:
         """0 when every VM has a destination that takes it now; 1 when some VM has none and
-        that is known; 3 when some VM has none and facts are missing to say why. A host that
-        could not be collected does not change a VM's answer when another host takes it now."""
-        worst = 0
+        that is known; 3 when some VM has none and facts are missing to say why, or when a
+        source's VMs could not be read at all. A destination that could not be collected does
+        not change a VM's answer when another host takes it now."""
+        worst = 3 if self.unread_sources else 0
         ready, unknown = CODES[Placement.READY], CODES[Placement.UNKNOWN]
         for row in self.rows:
             if ready in row.placements:

@@ -54,6 +54,7 @@ def render_plan_text(matrix: PlacementMatrix, console: Console, verbose: bool = 
                 line.append_text(_names(chosen, matrix, placement != Placement.READY))
                 console.print(line)
     _host_problems(matrix, console, verbose)
+    _unread_sources(matrix, console)
     _fixes(matrix, console)
     without = [f"{row.vm} ({row.source})" for row in matrix.rows if "r" not in row.placements]
     counts = ", ".join(f"{matrix.count(p)} {p.value}" for p in Placement)
@@ -63,10 +64,15 @@ def render_plan_text(matrix: PlacementMatrix, console: Console, verbose: bool = 
     if without:
         shown = ", ".join(without[:10]) + (f" and {len(without) - 10} more" if len(without) > 10 else "")
         console.print(Text(f"No destination can take {shown} now.", style="bold red"))
-    elif matrix.rows:
+    unread = ", ".join(host.name for host in matrix.unread_sources)
+    if unread:
+        console.print(
+            Text(f"Where the VMs of {unread} can go is unknown: they could not be read.", style="bold yellow")
+        )
+    elif matrix.rows and not without:
         console.print(Text("Every VM has a destination that can take it now.", style="bold green"))
-    else:
-        console.print("No VM to place (the sources have none, or none could be read).")
+    elif not matrix.rows:
+        console.print("No VM to place: the sources have none.")
     if matrix.rows:
         console.print(Text(PAIR_ONLY_NOTE, style="dim"))
 
@@ -88,6 +94,20 @@ def _host_problems(matrix: PlacementMatrix, console: Console, verbose: bool) -> 
             console.print(_problem_line(problem))
     if shown:
         console.print()
+
+
+def _unread_sources(matrix: PlacementMatrix, console: Console) -> None:
+    """A source whose VMs could not be read has no row and no pair to carry its error: said here."""
+    unlisted = [host for host in matrix.unread_sources if not matrix.host_problems.get(host.name)]
+    if not unlisted:
+        return
+    console.print(Text("Sources whose VMs could not be read", style="bold"))
+    for host in unlisted:
+        line = Text("  ")
+        line.append("ERROR", style=STYLES.get("error", ""))
+        line.append(f" {host.name}: {host.error or 'its VMs could not be read'}")
+        console.print(line)
+    console.print()
 
 
 def _problem_line(problem: Problem) -> Text:

@@ -1,0 +1,52 @@
+"""'lmpreflight plan' when a source's VMs cannot be read: unknown (exit 3) and said why, never
+"nothing to place" with exit 0. Its own lab: a rejected password counts against the account."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import load_scenario
+from tests.helpers import invoke
+
+PASSWORD_VARIABLE = "LMPREFLIGHT_TEST_PASSWORD"
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab(load_scenario("fleet")) as lab:
+        yield lab
+
+
+def test_a_rejected_password_is_unknown_and_said(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(PASSWORD_VARIABLE, "not-the-password")
+    json_path, junit_path = tmp_path / "plan.json", tmp_path / "plan.xml"
+    code, out, err = invoke(
+        capsys,
+        monkeypatch,
+        "plan",
+        "hv001.corp.example",
+        "--to",
+        "hv002.corp.example",
+        "--json",
+        str(json_path),
+        "--junit",
+        str(junit_path),
+        *lab.connection_arguments(PASSWORD_VARIABLE),
+        "-q",
+    )
+    assert code == 3, (out, err)
+    assert "Sources whose VMs could not be read" in out
+    assert "hv001.corp.example: " in out and "rejected the password" in out
+    assert "Where the VMs of hv001.corp.example can go is unknown" in out
+    assert "No VM to place" not in out
+    assert json.loads(json_path.read_text())["exit_code"] == 3
+    suites = ET.parse(junit_path).getroot()
+    error = suites.find("testsuite[@name='hosts']/testcase[@name='hv001.corp.example']/error")
+    assert error is not None and "rejected the password" in (error.text or "")
+    assert int(suites.get("errors") or 0) >= 1
