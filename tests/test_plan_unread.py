@@ -26,20 +26,10 @@ def lab() -> Iterator[Lab]:
 def test_a_rejected_password_is_unknown_and_said(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv(PASSWORD_VARIABLE, "not-the-password")
     json_path, junit_path = tmp_path / "plan.json", tmp_path / "plan.xml"
-    code, out, err = invoke(
-        capsys,
-        monkeypatch,
-        "plan",
-        "hv001.corp.example",
-        "--to",
-        "hv002.corp.example",
-        "--json",
-        str(json_path),
-        "--junit",
-        str(junit_path),
-        *lab.connection_arguments(PASSWORD_VARIABLE),
-        "-q",
-    )
+    drain = ["plan", "hv001.corp.example", "--to", "hv002.corp.example"]
+    reports = ["--json", str(json_path), "--junit", str(junit_path)]
+    connection = [*lab.connection_arguments(PASSWORD_VARIABLE), "-q"]
+    code, out, err = invoke(capsys, monkeypatch, *drain, *reports, *connection)
     assert code == 3, (out, err)
     assert "Sources whose VMs could not be read" in out
     assert "hv001.corp.example: " in out and "rejected the password" in out
