@@ -106,7 +106,7 @@ def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
         sent = time.monotonic()
         out, err = process.communicate(timeout=30)
         elapsed = time.monotonic() - sent
-    assert process.returncode == 130, (out[-3000:], err)
+    assert process.returncode == 130, (round(elapsed, 2), round(sent - waited, 2), out, err)
     assert "interrupted" in err
     # About a second; the margin is for a loaded CI machine (joining the stuck worker took
     # as long as its HTTP read timeout, 30 s and more).
