@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
 from pathlib import Path
+
+from _options import short_mode
 
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import load_checks
@@ -58,8 +59,8 @@ def analyse(vms: int) -> float:
     return cpu
 
 
-def main() -> None:
-    sizes = [500, 2000] if "--short" in sys.argv else [1000, 4000, 12000, 48000]
+def main(short: bool) -> None:
+    sizes = [500, 2000] if short else [1000, 4000, 12000, 48000]
     times = [analyse(n) for n in sizes]
     for index in range(1, len(sizes)):
         small, large = sizes[index - 1], sizes[index]
@@ -74,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(short=short_mode(__doc__))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import resource
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import winrm
+from _options import short_mode
 
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.facts.model import HOST_SECTIONS
@@ -176,4 +176,4 @@ def main(short: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(short="--short" in sys.argv[1:])
+    main(short=short_mode(__doc__))

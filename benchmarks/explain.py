@@ -12,11 +12,12 @@ seconds.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from _options import short_mode
 
 from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.events import read_event_export
@@ -94,4 +95,4 @@ def main(short: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(short="--short" in sys.argv[1:])
+    main(short=short_mode(__doc__))

@@ -29,7 +29,6 @@ import resource
 import shutil
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from _options import existing_folder, parser
 from playwright.sync_api import Page, sync_playwright
 
 from lmpreflight.collect.parallel import CollectOptions, collect_hosts
@@ -302,19 +302,13 @@ def cpu_with_workers() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def folder_option(name: str) -> Path | None:
-    arguments = sys.argv[1:]
-    if name not in arguments:
-        return None
-    position = arguments.index(name) + 1
-    if position >= len(arguments) or not Path(arguments[position]).is_dir():
-        sys.exit(f"{name}: name an existing folder")
-    return Path(arguments[position])
-
-
 if __name__ == "__main__":
-    main(
-        short="--short" in sys.argv[1:],
-        facts_dir=folder_option("--facts-dir"),
-        save_facts=folder_option("--save-facts"),
+    command_line = parser(__doc__)
+    command_line.add_argument(
+        "--save-facts", type=existing_folder, metavar="DIR", help="also save every host's facts there"
     )
+    command_line.add_argument(
+        "--facts-dir", type=existing_folder, metavar="DIR", help="no lab: evaluation and HTML from facts saved so"
+    )
+    given = command_line.parse_args()
+    main(short=given.short, facts_dir=given.facts_dir, save_facts=given.save_facts)

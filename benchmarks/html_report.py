@@ -13,11 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _options import short_mode
 from playwright.sync_api import sync_playwright
 
 from lmpreflight.facts.model import HostFacts
@@ -102,4 +102,4 @@ def main(short: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(short="--short" in sys.argv[1:])
+    main(short=short_mode(__doc__))

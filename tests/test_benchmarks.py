@@ -26,7 +26,7 @@ FIGURES = {
 
 
 def test_every_benchmark_is_covered() -> None:
-    assert sorted(p.name for p in BENCHMARKS.glob("*.py")) == sorted(FIGURES)
+    assert sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_")) == sorted(FIGURES)
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -41,3 +41,13 @@ def test_benchmark_runs_in_short_mode(name: str) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     for figure in FIGURES[name]:
         assert figure in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_a_mistyped_option_is_refused_instead_of_starting_the_full_run(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--shrot"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "unrecognized arguments: --shrot" in done.stderr
+    assert done.stdout == ""
