@@ -425,3 +425,22 @@ def test_hostile_json_exports_are_one_line_errors(content: str, tmp_path: Path, 
     path.write_text(content)
     code, _, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_live_diagnose_fixes_name_the_hosts_by_the_fqdn_the_facts_hold(capsys, monkeypatch) -> None:
+    """The event names HV01 and HV02 by their short names; the facts collected in the same run
+    know them as hv01/hv02.corp.example: a generic fix needing the FQDN gets the real one."""
+    scenario = load_scenario("switch-missing-on-destination")
+    with Lab(scenario) as lab:
+        code, out, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, "--vm", "WEB02", "--format", "json"
+        )
+    assert code == 1, err
+    (incident,) = json.loads(out)["incidents"]
+    fixes = {cause["id"]: cause["fix"]["powershell"] or "" for cause in incident["explanation"]["causes"]}
+    assert "'Microsoft Virtual System Migration Service/hv02.corp.example'" in fixes["kerberos_delegation_missing"]
+    assert "Set-ADComputer -Identity 'hv01' -Add" in fixes["kerberos_delegation_missing"]
+    shown = "\n".join(fixes.values())
+    assert not any(
+        marker in shown for marker in ("<DestinationFQDN>", "<SourceFQDN>", "<SourceHost>", "<DestinationHost>")
+    )

@@ -4,6 +4,7 @@ Event text shown shortened is cut at a word and marked with "…"."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,9 +12,9 @@ from rich.console import Console
 
 from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.incidents import find_incidents
-from lmpreflight.explain.names import KnownNames, filled, names_in
+from lmpreflight.explain.names import KnownNames, filled, host_name, names_in
 from lmpreflight.explain.render import EVENT_TEXT_TERMINAL, event_text, incidents_markdown, render_incidents
-from lmpreflight.facts.model import EventRecord
+from lmpreflight.facts.model import EventRecord, HostFacts
 from tests.helpers import EXAMPLES, invoke
 
 MOVE_VM_ERROR = (
@@ -55,8 +56,11 @@ def test_the_facts_name_the_hosts_the_text_does_not(capsys, monkeypatch) -> None
     facts = [str(EXAMPLES / "healthy" / "source.json"), str(EXAMPLES / "healthy" / "destination.json")]
     code, out, _ = invoke(capsys, monkeypatch, "explain", "0x8009030E", "--all", "--facts", *facts)
     assert code == 0, "recognised"
-    assert "Enter-PSSession -ComputerName 'HV01'" in out and "-DestinationHost 'HV02'" in out
-    assert "<VMName>" in out, "the facts name no failed VM"
+    assert "Enter-PSSession -ComputerName 'hv01.corp.example'" in out
+    assert "-DestinationHost 'hv02.corp.example'" in out
+    assert "'Microsoft Virtual System Migration Service/hv02.corp.example'" in out
+    assert "<DestinationFQDN>" not in out and "<SourceHost>" not in out
+    assert "Fill in <VMName> (the VM's name): neither the error text nor the hosts' facts state it." in out
 
 
 @pytest.mark.parametrize(
@@ -86,7 +90,12 @@ def test_the_facts_name_the_hosts_the_text_does_not(capsys, monkeypatch) -> None
         (
             "Grant-SmbShareAccess -AccountName 'DOMAIN\\DESTINATION$'",
             KnownNames(destination="hv02.corp.example"),
-            "Grant-SmbShareAccess -AccountName 'DOMAIN\\hv02$'",
+            "Grant-SmbShareAccess -AccountName '<DomainNetBIOSName>\\hv02$'",
+        ),
+        (
+            "Get-VM -Id VMID",
+            KnownNames(vm_id="0D9E6B2C-8F3A-47D1-B0C2-5A4E9D7C2B02"),
+            "Get-VM -Id '0D9E6B2C-8F3A-47D1-B0C2-5A4E9D7C2B02'",
         ),
         (
             "Test-NetConnection DESTINATION -Port 6600",
@@ -108,6 +117,71 @@ def test_the_text_names_outrank_the_facts_and_the_peer_is_the_destination() -> N
     assert names_in(MOVE_VM_ERROR, ("HV07", "HV08")) == KnownNames("HV01", "HV02", "SQL01", None)
     assert names_in("0x8009030E", ("HV07", "HV08")) == KnownNames("HV07", "HV08", None, None)
     assert names_in("Could not find Ethernet switch 'Production'.").switch == "Production"
+
+
+def test_a_host_the_text_names_short_gets_the_fqdn_the_facts_hold() -> None:
+    """The text says 'HV02'; the facts know HV02 as hv02.corp.example: the FQDN a delegation
+    entry needs is the real one, not <DestinationFQDN>. A host the facts do not know keeps its short name."""
+    facts = ("hv01.corp.example", "hv02.corp.example")
+    assert names_in(MOVE_VM_ERROR, facts) == KnownNames("hv01.corp.example", "hv02.corp.example", "SQL01")
+    assert names_in(MOVE_VM_ERROR, ("hv07.corp.example", "hv08.corp.example")).destination == "HV02"
+    shown = _commands(explain_text(MOVE_VM_ERROR, [], "Kerberos", facts).causes)
+    assert "'Microsoft Virtual System Migration Service/hv02.corp.example'" in shown
+    assert "'cifs/hv02.corp.example'" in shown and "Set-ADComputer -Identity 'hv01' -Add" in shown
+    assert "<DestinationFQDN>" not in shown and "<SourceFQDN>" not in shown
+
+
+def test_a_placeholder_left_in_a_fix_is_said_aloud() -> None:
+    """Without facts the FQDN is truly unknown: the command keeps the marker and the fix says what
+    to fill in and why it could not be."""
+    (cause,) = [c for c in explain_text(MOVE_VM_ERROR).causes if c.id == "kerberos_delegation_missing"]
+    assert "'Microsoft Virtual System Migration Service/<DestinationFQDN>'" in (cause.fix.powershell or "")
+    assert cause.fix.text.endswith(
+        "Fill in <DestinationFQDN> (the destination host's full DNS name): the error text does not state it "
+        "(--facts SOURCE.json DEST.json gives the hosts' names)."
+    )
+    everything_known = [c for c in explain_text(MOVE_VM_ERROR).causes if c.id == "credssp_remote_start"]
+    assert "Fill in" not in everything_known[0].fix.text, "nothing left to fill in: nothing said"
+
+
+def test_the_vm_id_a_message_states_fills_the_fix() -> None:
+    text = (
+        "Virtual machine migration operation for 'WEB02' failed at migration destination 'HV02'. "
+        "(Virtual machine ID 5E1B6C2A-9F0D-4C3B-8A7E-1D2C3B4A5F60) Cannot create a file when that file already "
+        "exists. (0x800700B7)"
+    )
+    (cause,) = [c for c in explain_text(text).causes if c.id == "vm_already_on_destination"]
+    assert (cause.fix.powershell or "").startswith("Get-VM -Id '5E1B6C2A-9F0D-4C3B-8A7E-1D2C3B4A5F60';")
+
+
+@pytest.mark.parametrize(
+    ("identity", "account", "target", "expected"),
+    [
+        ("hv01.corp.example", None, "10.0.0.1", "hv01.corp.example"),
+        (None, "hv01.corp.example", "10.0.0.1", "hv01.corp.example"),
+        (None, None, "hv01.corp.example.", "hv01.corp.example"),
+        (None, None, "10.0.0.1", None),
+        (None, None, "[fd00::1]", None),
+        (None, None, "HV01", None),
+    ],
+)
+def test_the_fullest_name_the_facts_hold_names_a_host(
+    identity: str | None, account: str | None, target: str, expected: str | None
+) -> None:
+    """An address typed as the host is never taken for its DNS name (None: the host's short name)."""
+    data = json.loads((EXAMPLES / "healthy" / "source.json").read_text())
+    data["target"] = target
+    if identity is None:
+        data["identity"] = None
+    else:
+        data["identity"]["fqdn"] = identity
+    if account is None:
+        data["directory"] = None
+    else:
+        data["identity"] = None
+        data["directory"]["computer"]["dns_host_name"] = account
+    facts = HostFacts.model_validate(data)
+    assert host_name(facts) == (expected or facts.name)
 
 
 def test_event_text_is_cut_at_a_word_and_marked() -> None:

@@ -20,6 +20,7 @@ from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progres
 from lmpreflight.errors import UserError
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
+from lmpreflight.explain.names import host_name
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
@@ -83,7 +84,7 @@ def check_pair(
             {source.name: source.events or [], destination.name: destination.events or []},
             results,
             auth,
-            (source.name, destination.name),
+            (host_name(source), host_name(destination)),
         )
     readiness = None if selection.vms else vm_readiness(registry, source, destination, selection)
     return build_report(

@@ -19,7 +19,7 @@ from lmpreflight.documents import RemediationOut
 from lmpreflight.explain.decode import decode, hresult_from_win32
 from lmpreflight.explain.knowledge import LANGUAGES, KnowledgeBase, knowledge
 from lmpreflight.explain.model import CauseOut, CheckOut, Explanation, MatchOut
-from lmpreflight.explain.names import KnownNames, filled, names_in
+from lmpreflight.explain.names import KnownNames, filled, names_in, unfilled
 from lmpreflight.explain.normalize import canonical, unique_lines, unwrap_console
 from lmpreflight.explain.recognise import (
     find_events,
@@ -69,7 +69,9 @@ class _Score:
 
 @dataclass(frozen=True)
 class FactsContext:
-    """The checks' results on the two hosts' facts, the source's protocol, and the hosts' names."""
+    """The checks' results on the two hosts' facts, the source's protocol, and the hosts' names:
+    each its full DNS name where the facts know it (``host_name``), so a fix that needs the FQDN
+    gets the real one."""
 
     results: list[Result]
     source_auth: str | None = None
@@ -342,7 +344,7 @@ def _cause_out(
     confirming = [r for r in related if r.check.id in cause.checks and r.status in (Status.FAIL, Status.WARN)]
     fix = confirming[0].remediation if confirming else cause.fix.remediation()
     if not confirming and fix.powershell:
-        fix = Remediation(fix.text, filled(fix.powershell, names), fix.run_on)
+        fix = _named_fix(fix, names, results is not None)
     return CauseOut(
         id=cause_id,
         rank=rank,
@@ -356,6 +358,19 @@ def _cause_out(
         fix=RemediationOut(text=fix.text, powershell=fix.powershell, run_on=fix.run_on),
         references=[kb.reference(cause.source)],
     )
+
+
+def _named_fix(fix: Remediation, names: KnownNames, with_facts: bool) -> Remediation:
+    """The generic fix with the known names filled in; each placeholder left is said aloud, with
+    why it is left: a command that still holds one must read as unfinished, not as the fix."""
+    powershell = filled(fix.powershell or "", names)
+    missing = unfilled(powershell)
+    if not missing:
+        return Remediation(fix.text, powershell, fix.run_on)
+    who = "neither the error text nor the hosts' facts state" if with_facts else "the error text does not state"
+    it = "it" if len(missing) == 1 else "them"
+    hint = "" if with_facts else " (--facts SOURCE.json DEST.json gives the hosts' names)"
+    return Remediation(f"{fix.text} Fill in {'; '.join(missing)}: {who} {it}{hint}.", powershell, fix.run_on)
 
 
 def explanation_json_schema() -> str:

@@ -1,17 +1,22 @@
 """The real names behind a generic fix: the VM, hosts and switch an error text or the hosts'
 facts name, filled into the knowledge base's placeholders (SOURCE, DESTINATION, VM, 'SWITCH', …).
 
-A name nobody stated stays a placeholder, written ``<SourceHost>``: pasted outside quotes,
-PowerShell refuses it ("The '<' operator is reserved"), so a fix never acts on a host that is
-really called SOURCE. Every filled-in name passes through ``escape.ps_literal``.
+A host the text names by its short name is the facts' host of that name, whose full DNS name
+the facts know: a fix that needs the FQDN (a delegation entry, a WinRM session) gets it. A name
+nobody stated stays a placeholder, written ``<SourceHost>``: pasted outside quotes, PowerShell
+refuses it ("The '<' operator is reserved"), so a fix never acts on a host that is really called
+SOURCE; ``unfilled`` lists what each remaining one stands for, so the fix can say so. Every
+filled-in name passes through ``escape.ps_literal``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from lmpreflight.escape import ps_literal
+from lmpreflight.facts.model import HostFacts
 
 _QUOTES = "\"'\u201c\u201d"
 _NAME = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}?)\.?"
@@ -27,6 +32,8 @@ _VM_NAME = re.compile(
 )
 _SWITCH = re.compile(r"switch [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
 _SAN = re.compile(r"virtual (?:fibre channel )?SAN [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
+# "(Virtual machine ID 0D9E…)" in Hyper-V's migration messages, "(VMID …)" in its event templates.
+_VM_ID = re.compile(r"(?:virtual machine ID|VMID)\s{1,5}([0-9A-F]{8}-(?:[0-9A-F]{4}-){3}[0-9A-F]{12})", re.IGNORECASE)
 
 MARKERS = {
     "SOURCE": "<SourceHost>",
@@ -38,12 +45,51 @@ MARKERS = {
     "HOST": "<HostName>",
     "USER": "<UserName>",
     "VMID": "<VMId>",
+    "DOMAIN": "<DomainNetBIOSName>",
 }
 """The knowledge base's placeholders and how an unknown one is shown."""
 _FQDN_MARKERS = {"SOURCE": "<SourceFQDN>", "DESTINATION": "<DestinationFQDN>"}
+MEANINGS = {
+    "<SourceHost>": "the source host's name",
+    "<DestinationHost>": "the destination host's name",
+    "<SourceFQDN>": "the source host's full DNS name",
+    "<DestinationFQDN>": "the destination host's full DNS name",
+    "<VMName>": "the VM's name",
+    "<SwitchName>": "the virtual switch's name",
+    "<SanName>": "the virtual SAN's name",
+    "<NetAdapterName>": "the physical adapter the switch uses",
+    "<HostName>": "the host's name",
+    "<UserName>": "the account that started the move",
+    "<VMId>": "the VM's ID",
+    "<DomainNetBIOSName>": "the NetBIOS name of the host's domain, as (Get-ADDomain).NetBIOSName shows it",
+}
+"""What each marker stands for, for the sentence that asks the admin to fill it in."""
 _SEGMENTS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"")
 _BARE = re.compile(r"(?<![\w\\/.$-])(SOURCE|DESTINATION|VM|HOST|USER|VMID)(?![\w.$-])")
 _QUOTED = re.compile(r"(?<![\w-])(SOURCE|DESTINATION)(\.domain)?(?![\w-])")
+# An account written 'DOMAIN\NAME$': the NetBIOS domain name, which no fact holds.
+_DOMAIN = re.compile(r"(?<![\w-])DOMAIN(?=\\)")
+
+
+def host_name(facts: HostFacts) -> str:
+    """The fullest name the facts hold for a host: the FQDN the host reports, else the DNS name
+    of its computer account, else the name typed when it is a DNS name (not an address), else its
+    short name."""
+    fqdn = facts.identity.fqdn if facts.identity is not None else None
+    account = facts.directory.computer if facts.directory is not None else None
+    typed = facts.target.rstrip(".")
+    for name in (fqdn, account.dns_host_name if account else None, typed):
+        if name and "." in name and not _is_address(name):
+            return name
+    return facts.name
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def vm_names_in(text: str) -> list[str]:
@@ -60,6 +106,7 @@ class KnownNames:
     vm: str | None = None
     switch: str | None = None
     san: str | None = None
+    vm_id: str | None = None
 
     def get(self, token: str) -> str | None:
         return {
@@ -68,6 +115,7 @@ class KnownNames:
             "VM": self.vm,
             "SWITCH": self.switch,
             "SAN": self.san,
+            "VMID": self.vm_id,
         }.get(token)
 
 
@@ -83,9 +131,11 @@ def names_in(
     text: str, hosts: tuple[str, ...] = (), vm: str | None = None, logged_on: tuple[str, ...] = ()
 ) -> KnownNames:
     """The names ``text`` states (the failed move's own), else the facts' ``hosts`` (source,
-    destination). "With host 'X'" is the peer the source could not reach: the destination.
-    An incident adds its ``vm`` and the hosts whose logs hold its events (``logged_on``): the
-    one of them that is not the destination is the source."""
+    destination, each by its full DNS name where the facts know it). "With host 'X'" is the peer
+    the source could not reach: the destination. An incident adds its ``vm`` and the hosts whose
+    logs hold its events (``logged_on``): the one of them that is not the destination is the
+    source. A host the text names by its short name that is one of the facts' hosts gets the
+    full name the facts hold for it."""
     source = _first(_SOURCE, text)
     destination = _first(_DESTINATION, text)
     peer = _first(_WITH_HOST, text)
@@ -99,11 +149,31 @@ def names_in(
         destination = destination or hosts[1]
     vms = vm_names_in(text)
     vm = vm or (vms[0] if vms else None)
-    return KnownNames(source, destination, vm, _first(_SWITCH, text), _first(_SAN, text))
+    return KnownNames(
+        _in_full(source, hosts),
+        _in_full(destination, hosts),
+        vm,
+        _first(_SWITCH, text),
+        _first(_SAN, text),
+        _first(_VM_ID, text),
+    )
 
 
 def _short(host: str) -> str:
     return host.split(".")[0].casefold()
+
+
+def _in_full(name: str | None, hosts: tuple[str, ...]) -> str | None:
+    """``name`` as the facts' full DNS name of the same host, when it is a short name of one."""
+    if name is None or "." in name:
+        return name
+    return next((host for host in hosts if "." in host and _short(host) == name.casefold()), name)
+
+
+def unfilled(powershell: str) -> list[str]:
+    """Each marker left in a filled-in command with what it stands for, in order of appearance."""
+    found = sorted((powershell.find(marker), marker) for marker in MEANINGS if marker in powershell)
+    return [f"{marker} ({MEANINGS[marker]})" for _, marker in found]
 
 
 def filled(powershell: str, names: KnownNames) -> str:
@@ -149,7 +219,7 @@ def _quoted(segment: str, names: KnownNames) -> str:
             return known or _FQDN_MARKERS[token]
         return (_inside_quotes(name.split(".")[0]) if name else None) or MARKERS[token]
 
-    return "'" + _QUOTED.sub(inside, inner) + "'"
+    return "'" + _DOMAIN.sub(MARKERS["DOMAIN"], _QUOTED.sub(inside, inner)) + "'"
 
 
 def _inside_quotes(name: str) -> str | None:
