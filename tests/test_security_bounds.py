@@ -113,6 +113,22 @@ def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
     assert elapsed < 5, f"Ctrl-C took {elapsed:.1f} s to act"
 
 
+def test_ctrl_c_while_the_command_is_still_loading_ends_in_one_line() -> None:
+    """Ctrl-C in the first second, while the modules load, is simulated where it lands: a
+    KeyboardInterrupt raised by the import of a command's module."""
+    interrupt_the_import = (
+        "import runpy, sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'lmpreflight.commands.plan':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "runpy.run_module('lmpreflight', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", interrupt_the_import, "--version"], capture_output=True, text=True)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "lmpreflight: interrupted\n", "")
+
+
 def test_the_labs_credential_file_is_removed_when_the_lab_stops() -> None:
     from lmpreflight.lab.wsman import NtlmUsers
 
