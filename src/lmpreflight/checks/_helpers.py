@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from functools import cache
 from typing import TypeVar
 
 from lmpreflight.facts.model import CollectionError, HostFacts, VirtualMachine
@@ -57,18 +57,6 @@ def version_key(version: str) -> tuple[int, ...]:
             raise ValueError(f"not a configuration version: {version!r}")
         parts.append(int(piece))
     return tuple(parts)
-
-
-def folded(names: list[str]) -> frozenset[str]:
-    """The names casefolded, to test membership without regard to case. An account's SPN
-    lists run to hundreds of entries in a fleet and every pair asks about them, so each list
-    is folded once (the cache holds tuples: an equal list gives the same answer)."""
-    return _folded(tuple(names))
-
-
-@lru_cache(maxsize=4096)
-def _folded(names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(name.casefold() for name in names)
 
 
 def need(value: T | None, path: str) -> T:

@@ -14,7 +14,6 @@ from lmpreflight.checks._helpers import (
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
     both_hosts,
-    folded,
     fqdn_of,
     need,
     require_auth,
@@ -194,7 +193,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
             evidence=DelegationEvidence([], [], resource_based=True),
         )
         return
-    have = folded(computer.allowed_to_delegate_to)
+    have = computer.folded_delegation_targets
     wanted = wanted_spns(target, with_cifs)
     missing = [spn for spn in wanted if spn.casefold() not in have]
     evidence = DelegationEvidence(missing, wanted, resource_based_needed=cross_domain(context))
@@ -395,7 +394,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     require_auth(context, "Kerberos")
     directory = need(context.destination.directory, "destination.directory")
     computer = need(directory.computer, "destination.directory.computer")
-    registered = folded(computer.service_principal_names)
+    registered = computer.folded_spns
     wanted = wanted_spns(context.destination, with_cifs=False)
     missing = [spn for spn in wanted if spn.casefold() not in registered]
     duplicates = {
@@ -633,7 +632,7 @@ def smb_share_server(context: Context) -> Iterator[Finding]:
         f"{context.destination.name}'s computer account needs Full Control on the share and its folders "
         "(not read: that ACL is out of reach over WinRM without a double hop)"
     )
-    have = folded(computer.allowed_to_delegate_to)
+    have = computer.folded_delegation_targets
     for server, uses in servers.items():
         seen = "; ".join(f"{vm} on {share}" for vm, share in uses)
         if is_address(server):

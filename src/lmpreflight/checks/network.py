@@ -35,7 +35,7 @@ ENABLE_RULE = f"Enable-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)}"
 def incoming_addresses(host: HostFacts, role: str) -> list[str]:
     """The addresses on which ``host`` accepts incoming live migrations, or :class:`MissingFact`."""
     facts = RequiredFacts(host, role)
-    return accepting_addresses(facts.migration, facts.network.adapters)
+    return accepting_addresses(facts.migration, facts.network)
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,11 @@ def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
     Source: the setup guide (incoming live migrations on the listed networks)."""
     for role, host in both_hosts(context):
         migration = context.required(role).migration
-        adapters = context.required(role).network.adapters
+        network = context.required(role).network
         if migration.use_any_network or not migration.networks:
             yield passed(f"{host.name} has no migration network entries to match", role)
             continue
-        unmatched = [n.subnet for n in migration.networks if not addresses_in(adapters, parse_subnet(n.subnet))]
+        unmatched = [n.subnet for n in migration.networks if not addresses_in(network, parse_subnet(n.subnet))]
         if unmatched:
             yield warned(
                 f"{host.name} has no address in migration network(s) {', '.join(unmatched)}",
@@ -184,11 +184,7 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     what network.port-6600 tests from the source itself; this check shows the path."""
     incoming = incoming_addresses(context.destination, "destination")
     reachable = [a for a in incoming if on_a_subnet_of(context.source, a)]
-    tests = {
-        t.address: t
-        for t in (context.source.network.port_tests if context.source.network else [])
-        if t.port == MIGRATION_PORT
-    }
+    tests = _tests(context.source)
     routed_open = [a for a in incoming if a not in reachable and a in tests and tests[a].succeeded]
     evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable, "routed_open": routed_open}
     if not incoming:
@@ -334,8 +330,9 @@ def port_6600(context: Context) -> Iterator[Finding]:
 
 
 def _tests(tester: HostFacts) -> dict[str, PortTest]:
+    """The TCP 6600 tests ``tester`` made, by address (none when its network was not read)."""
     network = tester.network
-    return {t.address: t for t in (network.port_tests if network else []) if t.port == MIGRATION_PORT}
+    return network.port_tests_by_port.get(MIGRATION_PORT, {}) if network else {}
 
 
 def _refused(test: PortTest) -> bool:
@@ -417,7 +414,7 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
     role = "source" if target_role == "destination" else "destination"
     network = need(tester.network, f"{role}.network")
     incoming = incoming_addresses(target, target_role)
-    tests = {t.address: t for t in network.port_tests if t.port == MIGRATION_PORT}
+    tests = network.port_tests_by_port.get(MIGRATION_PORT, {})
     blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
     open_ = [a for a in incoming if a in tests and tests[a].succeeded]
     untested = [a for a in incoming if a not in tests]

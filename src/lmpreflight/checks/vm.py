@@ -47,14 +47,30 @@ STEADY_STATES = ("Running", "Off", "Saved", "Paused")
 """VM states a move can start from; the others (Stopping, Saving, Starting, ...) are transitions."""
 
 
-def _present_vms(context: Context) -> list[VirtualMachine]:
+_last_present: tuple[Context | None, tuple[VirtualMachine, ...]] = (None, ())
+"""The last context's present VMs. Every VM check of a context asks for them (18 checks, once
+for each of the thousands of VMs a host may report); a context is immutable, so the answer
+holds for as long as the context asked about is that very one."""
+
+
+def _present_vms(context: Context) -> tuple[VirtualMachine, ...]:
     """The selected VMs that exist on the source; absent ones are reported by vm.exists-on-source."""
+    global _last_present
+    last, present = _last_present
+    if last is not context:
+        present = _find_present(context)
+        _last_present = (context, present)
+    return present
+
+
+def _find_present(context: Context) -> tuple[VirtualMachine, ...]:
     if not context.vms:
         raise NotApplicable("no VM was selected (--vm)")
-    selected = selected_vms(context)
-    present = [vm for _name, vm in selected if vm is not None]
+    find = context.source.vm
+    need(context.source.vms, "source.vms")
+    present = tuple(vm for name in context.vms if (vm := find(name)) is not None)
     if not present:
-        unread = [e for name, _vm in selected if (e := vm_collection_error(context, name)) is not None]
+        unread = [e for name in context.vms if (e := vm_collection_error(context, name)) is not None]
         if unread:
             raise MissingFact(f"source.{unread[0].section}")
         raise NotApplicable("none of the selected VMs exists on the source")
@@ -154,7 +170,6 @@ def configuration_version(context: Context) -> Iterator[Finding]:
     don't upgrade until you're sure you won't move the VM back to an older host."""
     destination = need(context.destination.migration, "destination.migration")
     supported = destination.supported_vm_versions
-    known = [key for key in (parse_version(v) for v in supported) if key is not None]
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         evidence = {"version": vm.version, "destination_supported": supported}
@@ -180,6 +195,7 @@ def configuration_version(context: Context) -> Iterator[Finding]:
                 evidence=evidence,
             )
         elif vm.version not in supported:
+            known = [key for key in (parse_version(v) for v in supported) if key is not None]
             newer = bool(known) and max(known) < version
             reason = (
                 "is newer than anything the destination runs (move it to a newer host instead)"
@@ -247,7 +263,7 @@ def processor_compatibility(context: Context) -> Iterator[Finding]:
     confirmed either way."""
     source_cpu = need(context.source.processor, "source.processor")
     dest_cpu = need(context.destination.processor, "destination.processor")
-    verdicts = {v.vm.casefold(): v for v in context.destination.compatibility or []}
+    verdicts = context.destination.compatibility_by_vm
     for vm in _present_vms(context):
         subject = vm_subject(vm.name)
         verdict = verdicts.get(vm.name.casefold())
@@ -1105,7 +1121,8 @@ def vtpm_key_protector(context: Context) -> Iterator[Finding]:
                 evidence=evidence,
             )
             continue
-        missing = [t for t in owners if t.casefold() not in {h.casefold() for h in have}]
+        held = {h.casefold() for h in have}
+        missing = [t for t in owners if t.casefold() not in held]
         if missing:
             yield failed(
                 f"{vm.name} has a virtual TPM whose key protector {dest} cannot unwrap: certificate(s) "
@@ -1226,9 +1243,9 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
     yet in effect. Compare-VM does not test the migration network, TCP 6600 or the transfer."""
     if context.source.rehearsal is None:
         raise NotApplicable("Compare-VM runs only in a live `check` naming VMs (--vm)")
-    rehearsals = {r.vm.casefold(): r for r in context.source.rehearsal}
+    rehearsals = context.source.rehearsal_by_vm
     auth = context.source.migration.authentication_type if context.source.migration else None
-    present = list(_present_vms(context))
+    present = _present_vms(context)
     not_rehearsed = [vm.name for vm in present if vm.name.casefold() not in rehearsals]
     if len(not_rehearsed) == len(present):
         raise NotApplicable(

@@ -9,28 +9,22 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from lmpreflight.facts.model import HostFacts, MigrationSettings, NetAdapter
+from lmpreflight.facts.model import HostFacts, MigrationSettings, NetworkFacts
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=4096)
 def is_address(text: str) -> bool:
-    """Whether a name as typed (an IPv6 one possibly in brackets) is an IP address, not a name."""
+    """Whether a name as typed (an IPv6 one possibly in brackets) is an IP address, not a name.
+    Cached: a fleet asks it of every host's name for every pair, and a name that is no address
+    costs a raised and caught exception."""
     try:
         ipaddress.ip_address(text.strip("[]"))
     except ValueError:
         return False
     return True
-
-
-def host_networks(adapters: list[NetAdapter]) -> list[Interface]:
-    """Every address of the adapters, with its prefix."""
-    interfaces: list[Interface] = []
-    for adapter in adapters:
-        for addr in adapter.addresses:
-            interfaces.append(_interface(addr.address, addr.prefix_length))
-    return interfaces
 
 
 @lru_cache(maxsize=65536)
@@ -46,14 +40,9 @@ def parse_subnet(subnet: str) -> Network:
     return ipaddress.ip_network(subnet, strict=False)
 
 
-def addresses_in(adapters: list[NetAdapter], network: Network) -> list[str]:
-    """The adapters' addresses inside ``network``."""
-    return list(_addresses_in(_interfaces(adapters), network))
-
-
-def _interfaces(adapters: list[NetAdapter]) -> tuple[tuple[str, int], ...]:
-    """The adapters' addresses as a key for the caches below (the facts' lists are not hashable)."""
-    return tuple((a.address, a.prefix_length) for adapter in adapters for a in adapter.addresses)
+def addresses_in(network_facts: NetworkFacts, network: Network) -> list[str]:
+    """The host's addresses inside ``network``."""
+    return list(_addresses_in(network_facts.interfaces, network))
 
 
 @lru_cache(maxsize=4096)
@@ -68,18 +57,18 @@ def incoming_addresses(host: HostFacts) -> list[str] | None:
     migration settings or the network were not collected."""
     if host.migration is None or host.network is None:
         return None
-    return accepting_addresses(host.migration, host.network.adapters)
+    return accepting_addresses(host.migration, host.network)
 
 
-def accepting_addresses(migration: MigrationSettings, adapters: list[NetAdapter]) -> list[str]:
-    """The adapters' addresses on which these migration settings accept incoming live migrations.
+def accepting_addresses(migration: MigrationSettings, network: NetworkFacts) -> list[str]:
+    """The host's addresses on which these migration settings accept incoming live migrations.
 
     With UseAnyNetworkForMigration every address qualifies; otherwise only those inside a
     configured migration network (the setting governs incoming traffic). Worked out once per
     host's settings and addresses: a fleet's checks ask it several times for every pair.
     """
-    subnets = None if migration.use_any_network else tuple(network.subnet for network in migration.networks)
-    return list(_accepting(subnets, _interfaces(adapters)))
+    subnets = None if migration.use_any_network else tuple(entry.subnet for entry in migration.networks)
+    return list(_accepting(subnets, network.interfaces))
 
 
 @lru_cache(maxsize=4096)
@@ -98,8 +87,15 @@ def on_a_subnet_of(host: HostFacts, address: str) -> bool:
     """Whether ``address`` lies on a subnet one of ``host``'s adapters sits on."""
     if host.network is None:
         return False
+    return _on_a_subnet(host.network.interfaces, address)
+
+
+@lru_cache(maxsize=65536)
+def _on_a_subnet(interfaces: tuple[tuple[str, int], ...], address: str) -> bool:
+    """Worked out once per host's addresses and address: a fleet asks it for every pair."""
     target = ipaddress.ip_address(address)
-    return any(i.version == target.version and target in i.network for i in host_networks(host.network.adapters))
+    parsed = (_interface(own, prefix_length) for own, prefix_length in interfaces)
+    return any(i.version == target.version and target in i.network for i in parsed)
 
 
 def shared_migration_addresses(source: HostFacts, destination: HostFacts) -> list[str] | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -64,6 +64,16 @@ class FactModel(BaseModel):
                 except UnicodeEncodeError:
                     raise ValueError("not valid Unicode text (a lone surrogate)") from None
         return value
+
+    def __copy__(self) -> Self:
+        """A copy without the cached views (``cached_property`` values, kept beside the fields in
+        ``__dict__``): ``model_copy(update=...)`` copies that dict and then changes fields, and a
+        view worked out from the old fields would go on answering for the new ones."""
+        copied = super().__copy__()
+        fields = type(self).model_fields
+        for name in [name for name in copied.__dict__ if name not in fields]:
+            del copied.__dict__[name]
+        return copied
 
 
 _LINE_BREAKS_AND_CONTROLS = frozenset(map(chr, [*range(0x01, 0x20), 0x85, 0x2028, 0x2029]))
@@ -277,6 +287,21 @@ class NetworkFacts(FactModel):
     smb: SmbSettings | None = None
     ipsec: IpsecRules | None = None
 
+    @cached_property
+    def interfaces(self) -> tuple[tuple[str, int], ...]:
+        """Every adapter's addresses with their prefix lengths, in order: gathered once, as the
+        hashable key the address helpers cache their answers under (a fleet asks for every pair)."""
+        return tuple((a.address, a.prefix_length) for adapter in self.adapters for a in adapter.addresses)
+
+    @cached_property
+    def port_tests_by_port(self) -> dict[int, dict[str, PortTest]]:
+        """The port tests by port, then by address (the last test of an address counts): looked
+        up for every pair a fleet judges, not searched."""
+        tests: dict[int, dict[str, PortTest]] = {}
+        for test in self.port_tests:
+            tests.setdefault(test.port, {})[test.address] = test
+        return tests
+
 
 class VirtualSwitch(FactModel):
     name: Name
@@ -461,8 +486,9 @@ class ClockFacts(FactModel):
     observer_utc: datetime = Field(description="Clock of the machine running the tool when the host answered")
     time_source: str | None = None
 
-    @property
+    @cached_property
     def offset_seconds(self) -> float:
+        """Worked out once: a fleet compares every host's offset with every other host's."""
         return (self.host_utc - self.observer_utc).total_seconds()
 
 
@@ -500,6 +526,17 @@ class ComputerAccount(FactModel):
         description="SIDs in msDS-AllowedToActOnBehalfOfOtherIdentity: who may delegate to this account "
         "(resource-based constrained delegation); None when not read",
     )
+
+    @cached_property
+    def folded_delegation_targets(self) -> frozenset[str]:
+        """``allowed_to_delegate_to`` casefolded, to test membership without regard to case. The
+        list runs to hundreds of SPNs, and a fleet asks about it for every pair: folded once."""
+        return frozenset(spn.casefold() for spn in self.allowed_to_delegate_to)
+
+    @cached_property
+    def folded_spns(self) -> frozenset[str]:
+        """``service_principal_names`` casefolded, once (as :attr:`folded_delegation_targets`)."""
+        return frozenset(spn.casefold() for spn in self.service_principal_names)
 
 
 class SpnHolder(FactModel):
@@ -686,21 +723,41 @@ class HostFacts(FactModel):
         """The recorded error for a fact path or for the nearest section above it."""
         parts = path.split(".")
         for depth in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:depth])
-            for error in self.errors:
-                if error.section == prefix:
-                    return error
+            error = self.errors_by_section.get(".".join(parts[:depth]))
+            if error is not None:
+                return error
         if parts[0] in HOST_SECTIONS:
             return self.whole_host_error
         return None
 
+    @cached_property
+    def errors_by_section(self) -> dict[str, CollectionError]:
+        """The first error recorded for each section: :meth:`error_for` is asked for every VM
+        and check, and a hostile host may record an error for each of thousands of VMs."""
+        index: dict[str, CollectionError] = {}
+        for error in self.errors:
+            index.setdefault(error.section, error)
+        return index
+
     @property
     def whole_host_error(self) -> CollectionError | None:
         """Set when nothing could be collected on the host itself (unreachable, bad password, ...)."""
-        return next((e for e in self.errors if e.section == WHOLE_HOST), None)
+        return self.errors_by_section.get(WHOLE_HOST)
 
     def vm(self, name: str) -> VirtualMachine | None:
         return self.vms_by_name.get(name.casefold())
+
+    @cached_property
+    def compatibility_by_vm(self) -> dict[str, CompatibilityVerdict]:
+        """Hyper-V's verdicts by casefolded VM name (the last of any two for one VM): looked up
+        for each of thousands of VMs, not built again for each."""
+        return {verdict.vm.casefold(): verdict for verdict in self.compatibility or []}
+
+    @cached_property
+    def rehearsal_by_vm(self) -> dict[str, Rehearsal]:
+        """Compare-VM's dry runs by casefolded VM name (the last of any two for one VM), as
+        :attr:`compatibility_by_vm`."""
+        return {rehearsal.vm.casefold(): rehearsal for rehearsal in self.rehearsal or []}
 
     @cached_property
     def vms_by_name(self) -> dict[str, VirtualMachine]:
