@@ -12,6 +12,7 @@ from lmpreflight.explain.events import read_event_file
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import builtin_names, load_scenario
+from lmpreflight.pipeline import explain_failures
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import evaluate
 from tests.helpers import (
@@ -358,9 +359,10 @@ def test_live_diagnosis_against_the_lab(name: str) -> None:
     with Lab(scenario) as lab:
         source, destination = collect_pair(lab, scenario, events_hours=24)
     assert source.events is not None and destination.events is not None
-    results = evaluate(load_checks(include_plugins=False), source, destination, selection_for(scenario))
-    auth = source.migration.authentication_type if source.migration else None
-    incidents = find_incidents({source.name: source.events, destination.name: destination.events}, results, auth)
+    registry, selection = load_checks(include_plugins=False), selection_for(scenario)
+    results = evaluate(registry, source, destination, selection)
+    events = {source.name: source.events, destination.name: destination.events}
+    incidents = explain_failures(events, source, destination, registry, selection, results)
     assert [i.explanation.causes[0].id for i in incidents] == scenario.expect.diagnosis
     assert all(i.explanation.causes[0].confidence == "high" for i in incidents), "confirmed by the hosts' facts"
 
@@ -444,3 +446,62 @@ def test_live_diagnose_fixes_name_the_hosts_by_the_fqdn_the_facts_hold(capsys, m
     assert not any(
         marker in shown for marker in ("<DestinationFQDN>", "<SourceFQDN>", "<SourceHost>", "<DestinationHost>")
     )
+
+
+def _switch_failure(vm: str, minutes: int) -> dict[str, object]:
+    """A Get-WinEvent JSON record of event 21502 for ``vm``'s move failing on a missing switch."""
+    return {
+        "Message": f"Live migration of 'Virtual Machine {vm}' failed. Virtual machine migration operation for "
+        f"'{vm}' failed at migration source 'HV01'. '{vm}' failed to live migrate because a virtual switch used "
+        "by the VM doesn't exist on the destination node 'HV02'.",
+        "Id": 21502,
+        "Level": 2,
+        "LevelDisplayName": "Error",
+        "ProviderName": "Microsoft-Windows-Hyper-V-VMMS",
+        "LogName": "Microsoft-Windows-Hyper-V-VMMS-Admin",
+        "MachineName": "HV01.corp.example",
+        "TimeCreated": f"/Date({1795169101000 + minutes * 60_000})/",
+    }
+
+
+def test_each_failure_is_judged_by_the_checks_of_the_vm_it_names(tmp_path: Path, capsys, monkeypatch) -> None:
+    """In the broken example WEB02's switch is missing on HV02 and SQL01's is not: the same
+    message about SQL01 is not confirmed by WEB02's problem, and each incident says what judged it."""
+    events = tmp_path / "hv01.json"
+    records = [_switch_failure("SQL01", 0), _switch_failure("WEB02", 10), _switch_failure("FILE03", 20)]
+    records.append(_switch_failure("GHOST01", 30))
+    events.write_text(json.dumps(records))
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--format", "json", "--evtx", str(events), *FACTS_ARGS)
+    assert code == 1, err
+    by_vm = {i["vm"]: i["explanation"] for i in validate_report_json(out)["incidents"]}
+    web02, sql01 = by_vm["WEB02"]["causes"][0], by_vm["SQL01"]["causes"][0]
+    assert web02["id"] == sql01["id"] == "virtual_switch_missing", "the text names the cause either way"
+    assert web02["confidence"] == "high" and "External-DMZ" in web02["fix"]["powershell"]
+    assert sql01["confidence"] != "high" and "the hosts' facts speak against it" in sql01["ranking"]
+    assert [c["message"] for c in sql01["checks"]] == ["SQL01: switches External-Prod exist on the destination"]
+    assert by_vm["SQL01"]["notes"] == [
+        "SQL01, named in the events, judged by its own VM checks on the hosts' facts; Hyper-V's own dry run "
+        "(Compare-VM) is not in these facts: a live diagnose or check with --vm SQL01 runs it"
+    ]
+    assert by_vm["FILE03"]["notes"] == [
+        "FILE03 is not on HV01, so its VM checks were not run (it is on HV02: for a move from there, run diagnose "
+        "HV02 HV01); judged by the host checks alone"
+    ]
+    assert by_vm["GHOST01"]["notes"][0].startswith("GHOST01 is not on HV01, so its VM checks were not run;")
+
+
+def test_live_diagnose_without_vm_judges_the_vm_the_failure_names(tmp_path: Path, capsys, monkeypatch) -> None:
+    """No --vm: the failed move of WEB02 in HV01's log is still confirmed by WEB02's own checks
+    over the real transport, and every report says WEB02 was judged."""
+    scenario = load_scenario("switch-missing-on-destination")
+    reports = ["--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html")]
+    with Lab(scenario) as lab:
+        code, out, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, *reports)
+    assert code == 1, err
+    assert "[high confidence]" in out and "check vm.switches-on-destination: FAIL WEB02 uses switch(es)" in out
+    assert "note: WEB02, named in the events, judged by its own VM checks on the hosts' facts" in out
+    (incident,) = validate_report_json((tmp_path / "r.json").read_text())["incidents"]
+    first = incident["explanation"]["causes"][0]
+    assert first["id"] == "virtual_switch_missing" and first["confidence"] == "high"
+    assert "New-VMSwitch -Name 'External-Prod'" in first["fix"]["powershell"]
+    assert "WEB02, named in the events, judged by its own VM checks" in (tmp_path / "r.html").read_text()

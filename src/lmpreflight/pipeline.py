@@ -12,21 +12,24 @@ collect each host once, then judge as many (source, destination) pairs as needed
 
 from __future__ import annotations
 
+import dataclasses
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from lmpreflight.collect.directory import DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progress, collect_hosts
 from lmpreflight.errors import UserError
+from lmpreflight.explain.engine import FactsContext
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.names import host_name
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import EventRecord, HostFacts
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.report.waivers import Waiver
 from lmpreflight.runner import Selection, evaluate, vm_readiness
+from lmpreflight.vocabulary import Result
 
 
 def _silent(host: str, stage: str) -> None:
@@ -79,12 +82,13 @@ def check_pair(
     selection = selection or Selection()
     results = evaluate(registry, source, destination, selection)
     if events:
-        auth = source.migration.authentication_type if source.migration else None
-        incidents = find_incidents(
+        incidents = explain_failures(
             {source.name: source.events or [], destination.name: destination.events or []},
+            source,
+            destination,
+            registry,
+            selection,
             results,
-            auth,
-            (host_name(source), host_name(destination)),
         )
     readiness = None if selection.vms else vm_readiness(registry, source, destination, selection)
     return build_report(
@@ -97,3 +101,57 @@ def check_pair(
         readiness,
         list(waivers),
     )
+
+
+def explain_failures(
+    events_by_host: Mapping[str, Iterable[EventRecord]],
+    source: HostFacts,
+    destination: HostFacts,
+    registry: Registry,
+    selection: Selection,
+    results: list[Result],
+) -> list[Incident]:
+    """The failed moves in the events, each explained with the checks of the VM it names.
+
+    A failure's cause is as often the VM's (its configuration version, processor, switch,
+    storage, devices) as the hosts': a failure that names a VM on the source is judged by that
+    VM's checks alone, whether or not --vm named it, so another VM's problem never confirms it.
+    One that names no VM is judged by ``results`` (the host checks, and those of the VMs
+    selected); each explanation says which."""
+    auth = source.migration.authentication_type if source.migration else None
+    hosts = (host_name(source), host_name(destination))
+    judged: dict[str, FactsContext] = {}
+
+    def judge(vm_name: str | None) -> FactsContext:
+        vm = source.vm(vm_name) if vm_name else None
+        if vm is None:
+            return FactsContext(results, auth, hosts, (_not_judged(vm_name, source, destination, selection),))
+        if vm.name.casefold() not in judged:
+            alone = dataclasses.replace(selection, vms=(vm.name,))
+            own = results if selection.vms == alone.vms else evaluate(registry, source, destination, alone)
+            judged[vm.name.casefold()] = FactsContext(own, auth, hosts, (_judged(vm.name, source),))
+        return judged[vm.name.casefold()]
+
+    return find_incidents(events_by_host, judge)
+
+
+def _judged(vm: str, source: HostFacts) -> str:
+    rehearsed = any(r.vm.casefold() == vm.casefold() for r in source.rehearsal or [])
+    dry_run = (
+        ""
+        if rehearsed
+        else f"; Hyper-V's own dry run (Compare-VM) is not in these facts: a live diagnose or check with --vm {vm} runs it"
+    )
+    return f"{vm}, named in the events, judged by its own VM checks on the hosts' facts{dry_run}"
+
+
+def _not_judged(vm: str | None, source: HostFacts, destination: HostFacts, selection: Selection) -> str:
+    selected = f" and the VM checks of {', '.join(selection.vms)} (--vm)" if selection.vms else " alone"
+    if vm is None:
+        return f"the events name no VM: judged by the host checks{selected}"
+    where = (
+        f" (it is on {destination.name}: for a move from there, run diagnose {destination.name} {source.name})"
+        if destination.vm(vm) is not None
+        else ""
+    )
+    return f"{vm} is not on {source.name}, so its VM checks were not run{where}; judged by the host checks{selected}"

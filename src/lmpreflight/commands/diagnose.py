@@ -12,9 +12,15 @@ from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.check import live_check
-from lmpreflight.commands.common import ReportOptions, make_console, report_options, run_and_report
+from lmpreflight.commands.common import (
+    ReportOptions,
+    load_registry,
+    make_console,
+    report_options,
+    run_and_report,
+)
 from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
-from lmpreflight.commands.explain import check_results, facts_option
+from lmpreflight.commands.explain import facts_option
 from lmpreflight.errors import UserError
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.events import read_event_export
@@ -24,7 +30,8 @@ from lmpreflight.explain.render import incidents_markdown, render_incidents
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import EventRecord, short_host_name
 from lmpreflight.fileio import write_atomic
-from lmpreflight.runner import COLLECTION_CHECK_ID
+from lmpreflight.pipeline import explain_failures
+from lmpreflight.runner import COLLECTION_CHECK_ID, evaluate
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
 MAX_HOURS = 24 * 31
@@ -172,9 +179,12 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     warning = _hosts_differ((source.name, destination.name), by_host)
     if warning:
         click.echo(f"lmpreflight: warning: {warning}", err=True)
-    context = check_results(facts, " ".join(e.message for events in by_host.values() for e in events[:500]))
-    incidents = _only_vms(find_incidents(by_host, context.results, context.source_auth, context.hosts), options.vms)
-    run_and_report(source, destination, options, "diagnose", incidents=incidents)
+    registry, skip = load_registry(options)
+    selection = options.selection(skip)
+    results = evaluate(registry, source, destination, selection)
+    found = explain_failures(by_host, source, destination, registry, selection, results)
+    incidents = _only_vms(found, options.vms)
+    run_and_report(source, destination, options, "diagnose", registry, skip, incidents=incidents)
     return 1 if incidents else 0
 
 

@@ -76,6 +76,8 @@ class FactsContext:
     results: list[Result]
     source_auth: str | None = None
     hosts: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the results judged (which VM's checks), said with the explanation."""
 
 
 def looks_binary(text: str) -> bool:
@@ -98,9 +100,17 @@ def explain_text(
     on the two hosts' facts, ``source_auth`` the source's protocol and ``hosts`` the facts' host
     names, when known; ``vm`` and ``logged_on`` (the hosts whose logs hold the text) name the
     objects of an incident found in event logs, for its fixes."""
+    facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
+    return explain_with_facts(text, facts, vm, logged_on)
+
+
+def explain_with_facts(
+    text: str, facts: FactsContext | None, vm: str | None = None, logged_on: Sequence[str] = ()
+) -> Explanation:
+    """:func:`explain_text` with the facts' context given whole, its notes (what was judged)
+    shown with the explanation's own."""
     if looks_binary(text):
         return _not_text(len(text))
-    facts = FactsContext(results, source_auth, tuple(hosts)) if results is not None else None
     truncated = len(text) > MAX_TEXT
     raw = text[:MAX_TEXT].replace("\x00", "")
     plain = canonical(unwrap_console(unique_lines(raw)))
@@ -116,6 +126,7 @@ def explain_text(
     if facts is not None:
         _apply_facts(kb, scores, facts)
         notes += _host_mismatch(plain, facts.hosts)
+        notes += facts.notes
     if not any(match.known for match in matches):
         notes.append(NOTHING_RECOGNISED.format(tried=_tried(kb)))
     causes = _rank(kb, scores, facts, names_in(raw, facts.hosts if facts else (), vm, tuple(logged_on)))

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from lmpreflight.explain.engine import explain_text
+from lmpreflight.explain.engine import FactsContext, explain_with_facts
 from lmpreflight.explain.knowledge import knowledge
 from lmpreflight.explain.model import Incident, IncidentEvent
 from lmpreflight.explain.names import vm_names_in
 from lmpreflight.facts.model import EventRecord
-from lmpreflight.vocabulary import Result
 
 HYPERV = re.compile(r"hyper-v", re.IGNORECASE)
 WINDOW = timedelta(minutes=2)
 MAX_INCIDENTS = 200
 MAX_MEMBERS = 50
+
+Judge = Callable[[str | None], FactsContext]
+"""The hosts' facts judged for one incident, given the VM it names (None: it names none)."""
 
 
 def is_failure(event: EventRecord) -> bool:
@@ -115,7 +117,7 @@ def _attach_siblings(groups: list[_Group], tagged: list[_Tagged]) -> None:
                 group.members.append((item.host, item.event))
 
 
-def _incident(group: _Group, results: list[Result] | None, source_auth: str | None, hosts: Sequence[str]) -> Incident:
+def _incident(group: _Group, judge: Judge | None) -> Incident:
     members = sorted(group.members[:MAX_MEMBERS], key=lambda member: member[1].time_created)
     text = "\n".join(f"Event ID {e.id}: {e.message}" for _, e in members)
     return Incident(
@@ -130,23 +132,22 @@ def _incident(group: _Group, results: list[Result] | None, source_auth: str | No
         ],
         # The machines the events themselves name, not the hosts they were read for: an exported
         # file's host is only its file name.
-        explanation=explain_text(
-            text, results, source_auth, hosts, group.vm, tuple(sorted({e.computer for _, e in members if e.computer}))
+        explanation=explain_with_facts(
+            text,
+            judge(group.vm) if judge is not None else None,
+            group.vm,
+            tuple(sorted({e.computer for _, e in members if e.computer})),
         ),
     )
 
 
-def find_incidents(
-    events_by_host: Mapping[str, Iterable[EventRecord]],
-    results: list[Result] | None = None,
-    source_auth: str | None = None,
-    hosts: Sequence[str] = (),
-) -> list[Incident]:
+def find_incidents(events_by_host: Mapping[str, Iterable[EventRecord]], judge: Judge | None = None) -> list[Incident]:
     """Group each failure with the Hyper-V events of the same VM (or of no named VM) within
-    two minutes on any host, and explain each group's messages together; ``results``,
-    ``source_auth`` and ``hosts`` describe the facts the causes are ranked with. The latest
-    MAX_INCIDENTS incidents are returned."""
+    two minutes on any host, and explain each group's messages together; ``judge`` gives the
+    hosts' facts each incident's causes are ranked with, judged for the VM it names (a failure
+    of one VM must never be confirmed by another VM's problem). The latest MAX_INCIDENTS
+    incidents are returned."""
     tagged = _tag(events_by_host)
     groups = _group_failures(tagged)
     _attach_siblings(groups, tagged)
-    return [_incident(group, results, source_auth, hosts) for group in groups[-MAX_INCIDENTS:]]
+    return [_incident(group, judge) for group in groups[-MAX_INCIDENTS:]]

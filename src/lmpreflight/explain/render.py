@@ -125,5 +125,7 @@ def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
                 f"{cause.rank}. **{md_text(cause.title)}** ({cause.confidence} confidence): {md_text(visible(cause.ranking))}"
             )
             lines.append(f"   - fix: {md_text(cause.fix.text)}")
+        if incident.explanation.notes:
+            lines += ["", *(f"_Note: {md_text(visible(note))}_" for note in incident.explanation.notes)]
         lines.append("")
     return "\n".join(lines)
