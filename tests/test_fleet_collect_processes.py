@@ -72,7 +72,7 @@ def test_a_fleet_split_across_processes_finds_what_one_process_finds(tmp_path: P
     assert sorted(name for name, _, _ in progress) == sorted(scenario.hosts), "progress for every host, once"
     assert {thread for _, _, thread in progress} == {"MainThread"}, "reported in the parent"
     assert max(workers for _, workers, _ in progress) == 2, "the hosts after the first came from two workers"
-    # The first host's connection is closed before the fork; each worker keeps half the bound.
+    # The first host opens one connection here; each worker keeps half the bound.
     assert binds <= 1 + CONNECTIONS_PER_SERVER
     assert multiprocessing.active_children() == []
 
@@ -119,3 +119,24 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(tmp_path: Path, split
         assert started < len(hosts) - 1, "hosts not started yet were not started at all"
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_the_fleet_starts_once_the_first_host_accepts_the_password_not_when_it_ends(
+    tmp_path: Path, split: None
+) -> None:
+    scenario = estate(tmp_path, 6, problems=False)
+    first = next(iter(scenario.hosts))
+    # The first host accepts the logon, then answers its first four Receives busy: with the
+    # tool's back-off (0.25, 0.5, 1 and 2 s) it ends seconds after the others could.
+    busy = scenario.hosts[first].model_copy(update={"winrm_faults": {"busy_receive": 4}})
+    scenario.hosts[first] = busy
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4)
+        order: list[str] = []
+        facts = collect_inventory(hosts, options, lambda host, f: order.append(host.name))
+        failed_logons = sum(server.stats.failed_logons for server in lab.wsman.values())
+    assert order[-1] == first, "every other host was collected while the first one was still running"
+    assert sorted(order) == sorted(scenario.hosts)
+    assert all(f.whole_host_error is None and f.vms for f in facts.values()), "the busy host too, in the end"
+    assert failed_logons == 0

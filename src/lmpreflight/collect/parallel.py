@@ -127,7 +127,10 @@ class CredentialGate:
     the DC rejects it, nothing else tries it. Each failed logon counts towards the domain's
     lockout threshold, so a mistyped password costs one failed logon per run, not four."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, on_accepted: Callable[[], None] = lambda: None) -> None:
+        self._on_accepted = on_accepted
+        """Called once, when the password is first known to be accepted (a fleet then starts
+        its other processes)."""
         self._condition = threading.Condition()
         self._tester: str | None = None
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
@@ -159,8 +162,11 @@ class CredentialGate:
 
     def accepted(self) -> None:
         with self._condition:
+            first = not self._accepted
             self._accepted = True
             self._condition.notify_all()
+        if first:
+            self._on_accepted()
 
     def rejected(self, message: str, hint: str | None) -> None:
         with self._condition:
@@ -283,11 +289,6 @@ class _HostJob:
 
         transcript = Transcript() if options.record_dir is not None else None
 
-        def on_progress(stage_name: str) -> None:
-            if stage_name == "collecting":  # the shell is open: the host accepted the logon
-                self.gate.accepted()
-            self.progress(self.target, stage_name)
-
         try:
             rejection = self.gate.admit(self.target)
             if rejection is not None:
@@ -298,8 +299,9 @@ class _HostJob:
                 self.stage_two_for if self.peer is not None else StageTwoRequest(),
                 deadline,
                 self.cancel,
-                on_progress,
+                lambda stage_name: self.progress(self.target, stage_name),
                 transcript,
+                on_logon=self.gate.accepted,
             )
             self._record(transcript, "collected")
             # Stage one was parsed when the host answered it (unless the collector ended right away).

@@ -234,13 +234,16 @@ def run_collector(
     cancel: threading.Event,
     on_progress: Callable[[str], None] = lambda stage: None,
     transcript: Transcript | None = None,
+    on_logon: Callable[[], None] = lambda: None,
 ) -> tuple[StageOne, dict[str, Any]]:
     """Run the collector; return its stage-one document and its stage-two answer.
     ``stage_two`` is what to ask once stage one has arrived, or the request itself when it
     does not depend on stage one (a host without a peer): that goes on stdin behind the
     script, in the same Send, and the collector reads it from there when stage one is done,
     one exchange fewer. ``transcript`` receives the host's stdout and stderr as they arrive
-    (``--record``)."""
+    (``--record``). ``on_logon`` is called as soon as the host has accepted the credentials
+    (its first exchange, which carries the authentication, opened the shell): whoever waits
+    to know the password is right need not wait for the rest of the collection."""
     with _Exchanges(connection, deadline, cancel) as exchange:
         try:
             on_progress("connecting")
@@ -250,6 +253,7 @@ def run_collector(
             raise
         except BaseException as exc:
             raise describe(exc, connection) from None
+        on_logon()
         try:
             command = exchange.run(
                 lambda: protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)

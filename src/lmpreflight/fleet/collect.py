@@ -9,10 +9,12 @@ made, and the checks say so (a warning, never a pass). The pair checks then judg
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from multiprocessing.connection import Connection, wait
@@ -70,26 +72,20 @@ def collect_inventory(
     costs one failed logon, not one per host (each counts towards the domain's lockout).
     The hosts share their LDAP connections: one domain is bound a few times, not per host.
 
-    A fleet is split across processes (``processes_for``) only once the password is
-    settled: the first host is collected here alone, and only if it accepted the password
-    are the rest forked out; otherwise they stay here behind the same gate, as a few hosts do.
+    A fleet is split across processes (``processes_for``), which start their hosts once the
+    password is known to be good: see ``_collect_in_processes``.
     """
-    gate = CredentialGate(enabled=options.password is not None)
     results: dict[str, HostFacts] = {}
 
     def keep(host: InventoryHost, facts: HostFacts) -> None:
         results[host.name] = facts
         done(host, facts)
 
-    rest = hosts
     processes = processes_for(len(hosts), options.concurrency)
-    if processes > 1 and options.password is not None:
-        _collect_here(hosts[:1], options, keep, gate)
-        rest = hosts[1:]
-    if processes > 1 and gate.is_accepted:
-        _collect_in_processes(rest, options, keep, processes)
+    if processes > 1:
+        _collect_in_processes(hosts, options, keep, processes)
     else:
-        _collect_here(rest, options, keep, gate)
+        _collect_here(hosts, options, keep, CredentialGate(enabled=options.password is not None))
     return {host.name: results[host.name] for host in hosts}
 
 
@@ -118,46 +114,119 @@ def _collect_here(
         pool.shutdown()
 
 
+GO, STAY = b"go", b"stay"
+"""What a held worker is told: start its hosts, or end without starting any."""
+
+
+class _Release:
+    """The one verdict on the held workers, whoever reaches it first: the first host's
+    logon being accepted (from its thread) or that host ending without it (from the parent)."""
+
+    def __init__(self, controls: list[Connection]) -> None:
+        self._controls = controls
+        self._lock = threading.Lock()
+        self.verdict: bytes | None = None
+
+    def __call__(self, verdict: bytes) -> bytes:
+        """Tell every worker ``verdict`` unless they were told already; the verdict they got."""
+        with self._lock:
+            if self.verdict is None:
+                self.verdict = verdict
+                for control in self._controls:
+                    with contextlib.suppress(OSError):  # a worker already gone (interrupted) hears nothing
+                        control.send_bytes(verdict)
+            return self.verdict
+
+
 def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, done: HostDone, processes: int) -> None:
     """The hosts dealt out to forked workers, each with its share of the concurrency and of
     the LDAP connections per DC, so the run keeps the user's --concurrency in all and at most
-    ``max(CONNECTIONS_PER_SERVER, processes)`` connections open per DC. Each worker sends every
-    host's facts up a pipe as it finishes: progress stays per host, and the parent holds no
-    more than it keeps anyway. On Ctrl-C (or any failure) the workers are interrupted too and,
-    like the threads of one process, start no further host and let the running ones end
-    within their deadline (shells closed, recordings whole); the parent waits for them, so
-    none outlives the run (daemonic: a second Ctrl-C leaves none behind either)."""
+    ``max(CONNECTIONS_PER_SERVER, processes)`` connections open per DC (one more while the
+    first host finishes). Each worker sends every host's facts up a pipe as it finishes:
+    progress stays per host, and the parent holds no more than it keeps anyway.
+
+    With a password, the first host is collected here, alone, while the workers wait for its
+    logon: they start their hosts the moment the host accepts it (its first authenticated
+    exchange), not when its collection ends, and end without starting any when the host ends
+    without accepting it (a rejection, or no answer); the rest are then collected here behind
+    the same gate, as a few hosts are. So a mistyped password costs one failed logon, and a
+    right one holds the fleet for one exchange, not for one host's collection. The workers are
+    forked before the first host starts, while this process runs no thread that could hold a
+    lock the children would inherit held.
+
+    On Ctrl-C (or any failure) the workers are interrupted too and, like the threads of one
+    process, start no further host and let the running ones end within their deadline
+    (shells closed, recordings whole); the parent waits for them, so none outlives the run
+    (daemonic: a second Ctrl-C leaves none behind either)."""
     context = multiprocessing.get_context("fork")
     by_name = {host.name: host for host in hosts}
+    first = hosts[:1] if options.password is not None else []
+    rest = hosts[len(first) :]
     workers: list[tuple[BaseProcess, Connection]] = []
+    controls: list[Connection] = []
+    receivers: list[Connection] = []
+    release = _Release(controls)
+
+    def start_workers() -> None:
+        release(GO)
+
+    gate = CredentialGate(enabled=bool(first), on_accepted=start_workers)
     try:
         for index in range(processes):
             share = dataclasses.replace(
                 options, concurrency=options.concurrency // processes + (index < options.concurrency % processes)
             )
             receiver, sender = context.Pipe(duplex=False)
+            held, control = context.Pipe(duplex=False) if first else (None, None)
             worker = context.Process(
                 target=_worker,
-                args=(hosts[index::processes], share, sender, max(1, CONNECTIONS_PER_SERVER // processes)),
+                args=(rest[index::processes], share, sender, max(1, CONNECTIONS_PER_SERVER // processes), held),
                 name=f"collect-{index}",
                 daemon=True,
             )
             worker.start()
             sender.close()
+            if held is not None and control is not None:
+                held.close()
+                controls.append(control)
             workers.append((worker, receiver))
-        _receive([receiver for _, receiver in workers], lambda name, facts: done(by_name[name], facts))
+            receivers.append(receiver)
+        if first:
+            receiver, sender = context.Pipe(duplex=False)
+            receivers.append(receiver)
+            threading.Thread(
+                target=_collect_and_send,
+                args=(first, options, sender, CONNECTIONS_PER_SERVER, gate),
+                name=f"collect-{first[0].name}",
+                daemon=True,
+            ).start()
+        for name, facts in _received(receivers):
+            if first and name == first[0].name and release(STAY) == STAY:
+                _dismiss(workers)  # none started a host: none hears the password
+            done(by_name[name], facts)
+        if release.verdict == STAY:
+            _collect_here(rest, options, done, gate)
     except BaseException:
+        release(STAY)  # a logon accepted from now on starts nothing
         for started, _ in workers:
             if started.pid is not None and started.is_alive():
                 os.kill(started.pid, signal.SIGINT)
         # Keep reading what the running hosts still send: a worker blocked on a full pipe would never end.
-        for _ in _messages([pipe for _, pipe in workers]):
+        for _ in _messages(receivers):
             pass
         raise
     finally:
         for started, pipe in workers:
             started.join()
             pipe.close()
+        for control in controls:
+            control.close()
+
+
+def _dismiss(workers: list[tuple[BaseProcess, Connection]]) -> None:
+    """Wait for workers told to stay to end."""
+    for started, _ in workers:
+        started.join()
 
 
 def _messages(receivers: list[Connection]) -> Iterator[object]:
@@ -172,24 +241,44 @@ def _messages(receivers: list[Connection]) -> Iterator[object]:
                 waiting.remove(ready)
 
 
-def _receive(receivers: list[Connection], done: Callable[[str, HostFacts], None]) -> None:
-    """Hand each host's facts on as a worker sends them."""
+def _received(receivers: list[Connection]) -> Iterator[tuple[str, HostFacts]]:
+    """Each host's name and facts as a worker (or the first host's thread) sends them."""
     for message in _messages(receivers):
         if isinstance(message, str):
             raise RuntimeError(f"a collection worker failed: {message}")
         assert isinstance(message, tuple)
-        done(*message)
+        yield message
 
 
-def _worker(hosts: list[InventoryHost], options: CollectOptions, sender: Connection, per_server: int) -> None:
-    """In a forked worker: its hosts, each sent up as ``(name, facts)``. The password was
-    accepted before the fork, so the worker's gate starts open; a host that rejects it
-    still stops the worker's other hosts from trying it. Ctrl-C ends the worker quietly
-    (the parent reports the interruption once)."""
+def _worker(
+    hosts: list[InventoryHost],
+    options: CollectOptions,
+    sender: Connection,
+    per_server: int,
+    held: Connection | None,
+) -> None:
+    """In a forked worker: its hosts, each sent up as ``(name, facts)``, once the parent says
+    the password is good (at once without ``held``); nothing when it says stay. The password
+    was accepted before any host starts here, so the worker's gate starts open; a host that
+    rejects it still stops the worker's other hosts from trying it. Ctrl-C ends the worker
+    quietly (the parent reports the interruption once)."""
     try:
-        _collect_here(
-            hosts, options, lambda host, facts: sender.send((host.name, facts)), CredentialGate(False), per_server
-        )
+        if held is not None and held.recv_bytes() != GO:
+            sender.close()
+            return
+    except (KeyboardInterrupt, EOFError):  # interrupted, or the parent is gone, before the verdict
+        sender.close()
+        return
+    _collect_and_send(hosts, options, sender, per_server, CredentialGate(False))
+
+
+def _collect_and_send(
+    hosts: list[InventoryHost], options: CollectOptions, sender: Connection, per_server: int, gate: CredentialGate
+) -> None:
+    """The hosts collected behind ``gate``, each sent up ``sender`` as ``(name, facts)`` as
+    it finishes; a bug is sent as one line, not a worker's traceback."""
+    try:
+        _collect_here(hosts, options, lambda host, facts: sender.send((host.name, facts)), gate, per_server)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # a bug: told to the parent in one line, not as a worker's traceback
