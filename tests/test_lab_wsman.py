@@ -1,11 +1,21 @@
-"""The lab's WS-Management replies, built as text, are the bytes ElementTree writes for them."""
+"""The lab's WS-Management replies, built as text, are the bytes ElementTree writes for them;
+its requests are read as http.server reads them."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
-from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _fault
+import pytest
+
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import load_scenario
+from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _fault, _Handler
 
 HOSTILE = 'a <b> & "c"\n\r\td'
 MESSAGE_ID = re.compile(rb"uuid:[0-9A-F-]{36}</a:MessageID>")
@@ -67,3 +77,124 @@ def test_a_fault_is_what_elementtree_writes_and_reads_back() -> None:
     read = ET.fromstring(written)
     assert read.findtext("s:Header/a:RelatesTo", namespaces=NS) == HOSTILE.replace("\r", "\n")  # XML's line ends
     assert read.find("s:Body/s:Fault/s:Detail/f:WSManFault", NS).get("Machine") == HOSTILE  # type: ignore[union-attr]
+
+
+DATE = re.compile(rb"Date: [^\r]*")
+
+
+class _Trickle(io.RawIOBase):
+    """A connection that delivers at most ``size`` bytes a read, as a slow client's segments arrive."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.data[: min(len(buffer), self.size)]
+        buffer[: len(chunk)] = chunk
+        self.data = self.data[len(chunk) :]
+        return len(chunk)
+
+
+def _parsed(parse: Callable[[_Handler], bool], data: bytes, size: int = 1 << 20) -> tuple[Any, ...]:
+    """Everything a parse of ``data`` leaves behind: its outcome, the request's fields and
+    headers, the bytes left to read and the error reply written (its Date aside)."""
+    handler = _Handler.__new__(_Handler)  # no connection: parse_request reads rfile and writes wfile only
+    handler.rfile = io.BufferedReader(_Trickle(data, size))
+    handler.wfile = io.BytesIO()
+    handler.raw_requestline = handler.rfile.readline(65537)
+    parsed = parse(handler)
+    fields = ("command", "path", "request_version", "requestline", "close_connection")
+    return (
+        parsed,
+        *(getattr(handler, name, None) for name in fields),
+        handler.headers.items() if parsed else None,
+        handler.rfile.read(),
+        DATE.sub(b"Date: -", handler.wfile.getvalue()),
+    )
+
+
+def _winrm_requests() -> list[bytes]:
+    """The request heads (and what followed them in the buffer) of a real pywinrm session with
+    the lab: the NTLM handshake, then sealed WinRS messages."""
+    import winrm
+
+    heads: list[bytes] = []
+    parse = _Handler.parse_request
+
+    def recording(handler: _Handler) -> bool:
+        assert isinstance(handler.rfile, io.BufferedReader)
+        heads.append(handler.raw_requestline + handler.rfile.peek())
+        return parse(handler)
+
+    scenario = load_scenario("healthy")
+    with pytest.MonkeyPatch.context() as patch, Lab(scenario) as lab:
+        patch.setattr(_Handler, "parse_request", recording)
+        session = winrm.Session(
+            lab.endpoints.winrm["HV01"],
+            auth=(scenario.client.user, scenario.client.password),
+            transport="ntlm",
+            proxy=None,
+            ca_trust_path=None,
+        )
+        session.run_cmd("hostname")
+    return heads
+
+
+ODD_REQUESTS = [
+    b"POST /wsman HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc",
+    b"POST /wsman HTTP/1.1\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nconnection: keep-alive\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nX-A: b \t\r\nX-B:\t\tc\r\nX-C:\r\nx-a: again\r\nWWW-Odd~Name!: d\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nX-D: caf\xe9\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nX-E: a\x0bb\x0cc\x1cd\x85e\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nX-F: folded\r\n  on\r\n\tlines\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\n continued first\r\nX-G: g\r\n\r\n",
+    b"POST /wsman HTTP/1.1\nX-H: bare line feeds\n\n",
+    b"POST /wsman HTTP/1.1\r\nX-I: a\rb\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nNo colon here\r\nX-J: j\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\n: no name\r\nX-K: k\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nBad Name: l\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nFrom nobody Mon Jan 1\r\nX-M: m\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nFrom: someone\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+    b"POST /wsman HTTP/1.1\r\nX-N: no blank line yet\r\n",
+    b"POST /wsman HTTP/1.0\r\nX-O: o\r\n\r\n",
+    b"POST /wsman HTTP/2.0\r\n\r\n",
+    b"POST /wsman HTTP/1.x\r\n\r\n",
+    b"POST  /wsman  HTTP/1.1 \r\nX-P: p\r\n\r\n",
+    b"POST //elsewhere/wsman HTTP/1.1\r\n\r\n",
+    b"GET /wsman\r\n",
+    b"POST /wsman HTTP/1.1 extra\r\n\r\n",
+    b"POST /wsman HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % n for n in range(99)) + b"\r\n",
+    b"POST /wsman HTTP/1.1\r\n" + b"".join(b"X-%d: v\r\n" % n for n in range(100)) + b"\r\n",
+    b"POST /wsman HTTP/1.1\r\nX-Q: " + b"q" * 70000 + b"\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("size", [1 << 20, 7])
+@pytest.mark.parametrize("request_bytes", ODD_REQUESTS)
+def test_a_request_is_read_as_http_server_reads_it(request_bytes: bytes, size: int) -> None:
+    """Plain or odd, whole in the buffer or trickling in: the same fields, headers, bytes left
+    and error reply as http.server's own parsing."""
+    ours = _parsed(_Handler.parse_request, request_bytes, size)
+    assert ours == _parsed(BaseHTTPRequestHandler.parse_request, request_bytes, size)
+
+
+def test_a_winrm_clients_requests_are_read_as_http_server_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request of a real session, the NTLM handshake and the sealed messages: the same
+    as http.server's parsing, and without the email package (where the lab's CPU went)."""
+    heads = _winrm_requests()
+    assert len(heads) >= 6
+    assert any(b"Authorization: Negotiate" in head for head in heads)
+    assert any(b"multipart/encrypted" in head for head in heads)
+    expected = [_parsed(BaseHTTPRequestHandler.parse_request, head) for head in heads]
+
+    def unused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a plain request went through the email package")
+
+    monkeypatch.setattr(http.client, "parse_headers", unused)
+    assert [_parsed(_Handler.parse_request, head) for head in heads] == expected
