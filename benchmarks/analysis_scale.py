@@ -5,7 +5,8 @@ Run: .venv/bin/python benchmarks/analysis_scale.py     (--short: 500 and 2,000 V
 Copies the broken example source's first VM N times (VM000000, VM000001, …), then times what
 'analyze' does without --vm: evaluating every check and the per-VM readiness, building the
 report and rendering it as JSON. Prints seconds per size, wall and CPU (the growth and the goal
-use CPU time, which other work on a shared machine does not inflate), and the growth for 4× the
+use CPU time, which other work on a shared machine inflates far less), the CPU a VM with the
+load average it was measured at (the figure to compare between runs), and the growth for 4× the
 VMs; near 4 means linear, 16 would be quadratic. The full run goes up to 48,000 VMs (a 30 MB fact file,
 under the 32 MB limit).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from pathlib import Path
 
@@ -55,7 +57,10 @@ def analyse(vms: int) -> float:
     report = build_report(results, source, destination, selection, run, readiness=readiness)
     render_json(report)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    print(f"{vms:>6} VMs: {elapsed:6.2f} s wall, {cpu:6.2f} s CPU ({len(readiness)} VMs judged)")
+    print(
+        f"{vms:>6} VMs: {elapsed:6.2f} s wall, {cpu:6.2f} s CPU, {cpu / vms * 1e6:.0f} µs of CPU a VM "
+        f"({len(readiness)} VMs judged; load average {os.getloadavg()[0]:.1f})"
+    )
     return cpu
 
 

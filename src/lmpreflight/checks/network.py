@@ -437,7 +437,11 @@ def migration_mtu(context: Context) -> Iterator[Finding]:
     so this check only shows the values seen, never a verdict."""
     for role, host in both_hosts(context):
         incoming = set(incoming_addresses(host, role))
-        adapters = [a for a in context.required(role).network.adapters if incoming & {x.address for x in a.addresses}]
+        adapters = [
+            a
+            for a in context.required(role).network.adapters
+            if not incoming.isdisjoint(x.address for x in a.addresses)
+        ]
         seen = {a.name: a.mtu for a in adapters}
         values = ", ".join(
             f"adapter '{name}' MTU {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items()
@@ -485,7 +489,7 @@ def _migration_adapters_firewall(dest: HostFacts) -> list[_AdapterFirewall] | No
     if network is None or rule is None or dest.migration is None:
         return None
     incoming = set(incoming_addresses(dest, "destination"))
-    adapters = [a for a in network.adapters if incoming & {x.address for x in a.addresses}]
+    adapters = [a for a in network.adapters if not incoming.isdisjoint(x.address for x in a.addresses)]
     if not adapters or any(a.network_category is None for a in adapters):
         return None
     states = {p.name.casefold(): p.enabled for p in rule.profiles or []}
