@@ -75,6 +75,17 @@ def test_twelve_silent_dcs_stay_within_the_timeout(blackhole: Blackhole) -> None
     assert any(e.section == "directory" for e in source.errors)
 
 
+def signal_state(pid: int) -> str:
+    """How the run and this test process stood towards SIGINT when it was sent: a run that
+    ignores Ctrl-C might have inherited an ignored or blocked SIGINT rather than lost it."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    run = " ".join(line.replace("\t", "") for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    here = (
+        f"handler {signal.getsignal(signal.SIGINT)!r}, blocked {sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))}"
+    )
+    return f"run: {run}; test process: {here}"
+
+
 def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
@@ -102,11 +113,12 @@ def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole) -> None:
             time.sleep(0.1)
         time.sleep(0.5)
         assert process.poll() is None, process.communicate()
+        dispositions = signal_state(process.pid)
         process.send_signal(signal.SIGINT)
         sent = time.monotonic()
         out, err = process.communicate(timeout=30)
         elapsed = time.monotonic() - sent
-    assert process.returncode == 130, (round(elapsed, 2), round(sent - waited, 2), out, err)
+    assert process.returncode == 130, (round(elapsed, 2), round(sent - waited, 2), dispositions, out, err)
     assert "interrupted" in err
     # About a second; the margin is for a loaded CI machine (joining the stuck worker took
     # as long as its HTTP read timeout, 30 s and more).
