@@ -253,16 +253,23 @@ def run_collector(
             raise
         except BaseException as exc:
             raise describe(exc, connection) from None
-        on_logon()
         try:
+            on_logon()
             command = exchange.run(
                 lambda: protocol.run_command(shell, "powershell.exe", bootstrap_arguments(), console_mode_stdin=False)
             )
+            ended = False
             try:
                 on_progress("collecting")
-                return _converse(protocol, shell, command, exchange, script, stage_two, transcript)
+                outcome = _converse(protocol, shell, command, exchange, script, stage_two, transcript)
+                ended = True
+                return outcome
             finally:
-                exchange.quietly(lambda: protocol.cleanup_command(shell, command))
+                # A command that has ended needs no Signal: deleting the shell frees all of its
+                # resources (MS-WSMV 3.1.4.4.1), one exchange fewer. One still running is
+                # terminated first, as it always was.
+                if not ended:
+                    exchange.quietly(lambda: protocol.cleanup_command(shell, command))
         except (CollectionFailed, Cancelled):
             raise
         except BaseException as exc:
