@@ -45,6 +45,26 @@ def test_null_lists_and_ms_dates() -> None:
     assert normalise("/Date(1763629200000)/", str) == "2025-11-20T09:00:00+00:00"
 
 
+def test_ms_dates_are_undone_in_fields_and_in_lists_of_plain_values_and_nothing_else_is_touched() -> None:
+    raw = {
+        "authentication_type": "/Date(1763629200000)/",
+        "performance_option": "/Date(soon)/",
+        "maximum_migrations": 2,
+        "supported_vm_versions": ["/Date(1763629200000)/", "10.0"],
+        "networks": [{"subnet": "/Date(1763629200000)/", "priority": 0}],
+        "not_a_field": "/Date(1763629200000)/",
+    }
+    assert normalise(raw, MigrationSettings) == {
+        "authentication_type": "2025-11-20T09:00:00+00:00",
+        "performance_option": "/Date(soon)/",
+        "maximum_migrations": 2,
+        "supported_vm_versions": ["2025-11-20T09:00:00+00:00", "10.0"],
+        "networks": [{"subnet": "2025-11-20T09:00:00+00:00", "priority": 0}],
+        "not_a_field": "/Date(1763629200000)/",
+    }
+    assert normalise("9.0", list[str]) == ["9.0"], "a one-item array unrolled by PowerShell"
+
+
 def test_lab_quirks_are_parsed() -> None:
     scenario = load_scenario("healthy")
     hosts = dict(scenario.hosts)

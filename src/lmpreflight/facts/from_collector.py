@@ -85,25 +85,31 @@ def _model_type(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _field_annotations(model: type[BaseModel]) -> dict[str, Any]:
-    return {name: field.annotation for name, field in model.model_fields.items()}
+def _is_plain(annotation: Any) -> bool:
+    """Neither a list nor a model: of such a value only a ``/Date(ms)/`` string needs undoing."""
+    return _list_item_type(annotation) is None and _model_type(annotation) is None
 
 
 @functools.cache
-def _shape(annotation: Any) -> tuple[Any | None, dict[str, Any] | None]:
-    """What :func:`normalise` needs of an annotation, in one lookup: a list's item type, else
-    a model's field annotations. Hashing a typing annotation is slow, and a fleet's documents
-    walk the same few annotations millions of times."""
+def _shape(annotation: Any) -> tuple[Any | None, bool, dict[str, tuple[Any, bool]] | None]:
+    """What :func:`normalise` needs of an annotation, in one lookup: a list's item type and
+    whether it is plain, else a model's fields, each with its annotation and whether it is
+    plain. Hashing a typing annotation is slow, and a fleet's documents walk the same few
+    annotations millions of times; a plain value (most of a document: names, numbers, flags)
+    is then undone where it stands, without a call and a lookup of its own."""
     item_type = _list_item_type(annotation)
     if item_type is not None:
-        return item_type, None
+        return item_type, _is_plain(item_type), None
     model = _model_type(annotation)
-    return None, _field_annotations(model) if model is not None else None
+    if model is None:
+        return None, False, None
+    fields = {name: (field.annotation, _is_plain(field.annotation)) for name, field in model.model_fields.items()}
+    return None, False, fields
 
 
 def normalise(value: Any, annotation: Any) -> Any:
     """Undo PowerShell 5.1 serialisation quirks in ``value`` expected to match ``annotation``."""
-    item_type, fields = _shape(annotation)
+    item_type, plain_items, fields = _shape(annotation)
     if item_type is not None:
         if value is None:
             return []
@@ -111,10 +117,26 @@ def normalise(value: Any, annotation: Any) -> Any:
             value = value["value"]
         if not isinstance(value, list):
             value = [value]
+        if plain_items:
+            return [_undated(item) for item in value]
         return [normalise(item, item_type) for item in value]
     if fields is not None and isinstance(value, dict):
-        return {key: normalise(item, fields[key]) if key in fields else item for key, item in value.items()}
-    if isinstance(value, str):
+        normalised = {}
+        for key, item in value.items():
+            field = fields.get(key)
+            if field is None:
+                normalised[key] = item
+            elif field[1]:
+                normalised[key] = _undated(item)
+            else:
+                normalised[key] = normalise(item, field[0])
+        return normalised
+    return _undated(value)
+
+
+def _undated(value: Any) -> Any:
+    """A ``/Date(ms)/`` string as ISO 8601 text; any other value as it is."""
+    if isinstance(value, str) and value.startswith("/Date("):
         match = _MS_DATE.match(value)
         if match:
             return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).isoformat()
