@@ -341,7 +341,7 @@ class SourcePairs:
             real = run_check(check, context)
             if rendered(findings, self.reads.names(recording.answers)) != real:
                 return self._run_for_real(check, context, real)
-        if not self._remember(check, recording.trace, findings):
+        if not self._remember(check, recording.trace, findings, recording.marked):
             self._real.add(check.id)
             self._forget(check.id)
         return real if recording.marked else findings
@@ -351,8 +351,10 @@ class SourcePairs:
         self._forget(check.id)
         return run_check(check, context) if real is None else real
 
-    def _remember(self, check: Check, trace: list[tuple[int, int]], findings: list[Finding]) -> bool:
-        """Add a run to the check's tree; ``False`` when the check must run for real instead."""
+    def _remember(self, check: Check, trace: list[tuple[int, int]], findings: list[Finding], marked: bool) -> bool:
+        """Add a run to the check's tree; ``False`` when the check must run for real instead.
+        Only a run that was handed a marker (``marked``) can have one in its findings: the
+        others are not searched for one (a fleet records thousands of runs)."""
         check_id = check.id
         leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
         if leaves > (1 if check_id in self.reads.per_pair else LEAVES_PER_CHECK):
@@ -369,7 +371,7 @@ class SourcePairs:
             branch = branch.branches.setdefault(number, _Branch())
         if branch.read is not None or branch.results is not None:
             return False
-        branch.results = [(Result(check, finding), _marked_fields(finding)) for finding in findings]
+        branch.results = [(Result(check, finding), _marked_fields(finding) if marked else ()) for finding in findings]
         return True
 
     def _forget(self, check_id: str) -> None:

@@ -17,10 +17,12 @@ memory); a problem about one host alone is listed once for that host, not per pa
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -249,15 +251,33 @@ def build_matrix(
     source_names, destination_names = list(sources), list(destinations)
     matrix = _empty(destination_names, strict, source_names, [_summary(name, host) for name, host in facts.items()])
     forking = "fork" in multiprocessing.get_all_start_methods()
-    if workers > 1 and len(source_names) > 1 and forking:
-        work = (registry, facts, destination_names, selection, strict, DestinationReads())
-        _judge_in_processes(matrix, work, workers, judged)
-        return matrix
-    reads = DestinationReads()
-    for source_name in source_names:
-        _judge_source(matrix, registry, facts, source_name, selection, reads)
-        judged(source_name)
+    with _collector_skips_the_facts():
+        if workers > 1 and len(source_names) > 1 and forking:
+            work = (registry, facts, destination_names, selection, strict, DestinationReads())
+            _judge_in_processes(matrix, work, workers, judged)
+            return matrix
+        reads = DestinationReads()
+        for source_name in source_names:
+            _judge_source(matrix, registry, facts, source_name, selection, reads)
+            judged(source_name)
     return matrix
+
+
+@contextmanager
+def _collector_skips_the_facts() -> Iterator[None]:
+    """Judge with every object that exists now (the facts, the checks) left out of garbage
+    collection: they outlive the evaluation, yet each full collection walked all of them
+    again while the matrix grew (a tenth or more of a fleet's evaluation), and in forked
+    workers the walk also copied their memory pages. Objects frozen by someone else before
+    are left frozen."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _empty(
@@ -334,6 +354,13 @@ def _judge_source(
     pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage), reads)
     split = _Splitter(matrix, source_name, source)
     placed: dict[tuple[int, ...], str] = {}
+
+    def code_of(ids: tuple[int, ...]) -> str:
+        code = placed.get(ids)
+        if code is None:
+            code = placed[ids] = CODES[place([matrix.problems[i] for i in ids], matrix.strict)]
+        return code
+
     for index, destination_name in enumerate(matrix.destinations):
         if _same_host(source_name, destination_name, facts):
             for key in keys:
@@ -343,17 +370,17 @@ def _judge_source(
         results = pairs.evaluate(destination, SHOWN)
         matrix.pairs += 1
         shared, per_vm = split(results, destination_name, destination)
+        pair_ids = tuple(shared)
         if shared:
-            matrix.pair_problems[(source_name, index)] = tuple(shared)
+            matrix.pair_problems[(source_name, index)] = pair_ids
+        pair_code = code_of(pair_ids)  # the cell of every VM without problems of its own
         for key in keys:
-            mine = per_vm.get(key, [])
-            if mine:
-                own[key][index] = tuple(mine)
-            ids = (*shared, *mine)
-            code = placed.get(ids)
-            if code is None:
-                code = placed[ids] = CODES[place([matrix.problems[i] for i in ids], matrix.strict)]
-            codes[key].append(code)
+            mine = per_vm.get(key)
+            if mine is None:
+                codes[key].append(pair_code)
+                continue
+            own[key][index] = tuple(mine)
+            codes[key].append(code_of((*pair_ids, *mine)))
     matrix.rows.extend(
         VmRow(source_name, vm, "".join(codes[key]), own[key]) for vm, key in zip(vm_names, keys, strict=True)
     )
