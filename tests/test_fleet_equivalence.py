@@ -27,7 +27,7 @@ from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.fleet.placement import CODES, VM_PREFIX, Placement, Problem, build_matrix, place
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from lmpreflight.recorded import DestinationReads
+from lmpreflight.recorded import DestinationReads, Recording
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.model import ResultOut
 from lmpreflight.runner import Selection, SourcePairs, evaluate
@@ -122,7 +122,20 @@ def odd_reads(context: Context):  # type: ignore[no-untyped-def]
     )
 
 
-PLUGIN_CHECKS = (quotes_names, branches_on_name, inspects_a_quoted_name, odd_reads)
+@probe_check("plugin.destination-names-and-options")
+def destination_names_and_options(context: Context):  # type: ignore[no-untyped-def]
+    """Compares each destination's own name, so runs for every pair; of the source it reads only
+    its migration protocol and the options: shared across sources that answer alike."""
+    target = context.destination.target
+    migration = context.source.migration
+    said = f"({migration.authentication_type if migration else 'unknown'}; VMs {', '.join(context.vms)})"
+    if target.casefold().startswith("hv0"):
+        yield failed(f"{target} is named like the lab's hosts {said}")
+    else:
+        yield warned(f"{target} has {len(target)} characters {said}; storage {context.include_storage}")
+
+
+PLUGIN_CHECKS = (quotes_names, branches_on_name, inspects_a_quoted_name, odd_reads, destination_names_and_options)
 
 
 def with_plugins() -> Registry:
@@ -183,6 +196,40 @@ def test_source_pairs_give_what_evaluate_gives(pool: str, request: pytest.Fixtur
             reused += sum(leaves > 1 for leaves in pairs._leaves.values()) < len(pairs._trees)
             assert "plugin.inspects-a-quoted-name" in pairs._real
     assert reused  # findings were reused for other destinations, so that was tested
+
+
+def mismatches(hosts: dict[str, HostFacts]) -> list[tuple[str, str]]:
+    """The pairs whose fleet results differ from :func:`evaluate`'s, judged as a fleet does:
+    every source against every destination, one ``DestinationReads`` for all of them."""
+    registry = with_plugins()
+    reads = DestinationReads()
+    wrong = []
+    for source_name, source in hosts.items():
+        for selection in (every_vm(source), Selection(include_storage=True)):
+            pairs = SourcePairs(registry, source, selection, reads)
+            for destination_name, destination in hosts.items():
+                if destination_name != source_name:
+                    expected = same(evaluate(registry, source, destination, selection))
+                    if same(pairs.evaluate(destination, SHOWN)) != [r for r in expected if r[1].status in SHOWN]:
+                        wrong.append((source_name, destination_name))
+    assert reads.source_hits["plugin.destination-names-and-options"]  # shared across sources, so that was tested
+    assert "plugin.destination-names-and-options" not in reads.per_source
+    return wrong
+
+
+def test_a_check_run_for_every_pair_is_shared_across_sources_that_answer_alike(
+    named_hosts: dict[str, HostFacts],
+) -> None:
+    assert mismatches(named_hosts) == []
+
+
+def test_sharing_across_sources_that_ignored_the_options_would_be_caught(
+    named_hosts: dict[str, HostFacts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison above can fail: with the options read but not recorded, a source that
+    selected other VMs gets another source's findings, and the pairs differ."""
+    monkeypatch.setattr(Recording, "option", lambda recording, name, value: value)
+    assert mismatches(named_hosts)
 
 
 def test_quoted_names_are_shared_and_put_in_per_destination(named_hosts: dict[str, HostFacts]) -> None:

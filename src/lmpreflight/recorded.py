@@ -133,9 +133,9 @@ class _Raised:
 
 
 class _Answers:
-    """One destination's values by path and answers by read (see :class:`DestinationReads`)."""
+    """One host's values by path and answers by read (see :class:`DestinationReads`)."""
 
-    __slots__ = ("destination", "names", "numbers", "values")
+    __slots__ = ("by_source", "destination", "names", "numbers", "values")
 
     def __init__(self, destination: HostFacts) -> None:
         self.destination = destination
@@ -143,6 +143,9 @@ class _Answers:
         self.numbers: dict[int, int] = {}
         """Read number → answer number."""
         self.names: dict[str, str] | None = None
+        self.by_source: dict[str, Any] = {}
+        """Check id → what the check, run for every pair, concluded against this host as the
+        destination, by what it read of each source (kept by :class:`lmpreflight.runner.SourcePairs`)."""
 
 
 class DestinationReads:
@@ -159,12 +162,25 @@ class DestinationReads:
         """Checks that ran for real for every pair of an earlier source: for the next sources
         they are given up on after their second kind of destination, not after many (a hint
         that costs runs, never correctness)."""
+        self.per_source: set[str] = set()
+        """Checks of :attr:`per_pair` that also read something different of every source: run
+        for real, nothing recorded."""
+        self.source_hits: dict[str, int] = {}
+        self.source_misses: dict[str, int] = {}
+        """Per check, how often what it read of a source was found, or not, among what other
+        sources answered against the same destination (see :attr:`_Answers.by_source`)."""
 
     def of(self, destination: HostFacts) -> _Answers:
         answers = self._destinations.get(id(destination))
         if answers is None or answers.destination is not destination:
             answers = self._destinations[id(destination)] = _Answers(destination)
         return answers
+
+    def every_host(self) -> Iterator[_Answers]:
+        return iter(self._destinations.values())
+
+    def read_of(self, number: int) -> Read:
+        return self._read_of[number]
 
     def read_number(self, read: Read) -> int:
         number = self._reads.get(read)
@@ -188,6 +204,14 @@ class DestinationReads:
             except Exception as error:
                 values[path] = _Raised(error)
         return values[path]
+
+    def is_option(self, read: int) -> bool:
+        """Whether the read numbered ``read`` is of the context's options (:meth:`Recording.option`)."""
+        return self._read_of[read][0] == "option"
+
+    def option_number(self, value: Any) -> int:
+        """An option's value (the selected VMs, ...) as an answer number."""
+        return self._answers.setdefault(("option", frozen(value)), len(self._answers))
 
     def number(self, answers: _Answers, read: int) -> int:
         """The destination's answer to the read numbered ``read``, as a number."""
@@ -219,12 +243,12 @@ class DestinationReads:
 
 
 class Recording:
-    """One run of a check against a destination seen through :class:`Traced`: the reads it made,
-    in order, each with the destination's answer."""
+    """One run of a check against a host seen through :class:`Traced` (the destination, or for
+    checks run for every pair, the source): the reads it made, in order, each with the host's answer."""
 
-    def __init__(self, reads: DestinationReads, destination: HostFacts, quotes: bool) -> None:
+    def __init__(self, reads: DestinationReads, host: HostFacts, quotes: bool) -> None:
         self.reads = reads
-        self.answers = reads.of(destination)
+        self.answers = reads.of(host)
         self.quotes = quotes
         """Whether the check only quotes the destination's names (they are handed out as markers)."""
         self.trace: list[tuple[int, int]] = []
@@ -251,6 +275,11 @@ class Recording:
             return Name(path)
         if isinstance(value, BaseModel):
             return Traced(self, path)
+        return value
+
+    def option(self, name: str, value: Any) -> Any:
+        """``value``, the context's option ``name`` (not a host's fact), with the read recorded."""
+        self.trace.append((self.reads.read_number(("option", (name,))), self.reads.option_number(value)))
         return value
 
     def whole(self, path: Path) -> Any:

@@ -269,6 +269,8 @@ class SourcePairs:
     """Every read in the trees (``None``: to be worked out again, a tree was dropped)."""
     _asked: tuple[int, ...] | None = None
     """The same, in order (``None``: to be worked out again, a tree changed)."""
+    _options: dict[int, int] = field(default_factory=dict)
+    """Read number of an option → this selection's answer (see :meth:`_source_answer`)."""
     _kinds: dict[tuple[int, ...], _Kind] = field(default_factory=dict)
     """A destination's answers to :attr:`_asked` → each check's leaf for it. Destinations that
     answer alike walk every tree alike: most destinations of a fleet are found here with one
@@ -324,8 +326,48 @@ class SourcePairs:
     def _results_of(self, check: Check, context: Context) -> list[Result]:
         """The results of a check without a leaf for this destination: run for real, or recorded."""
         if check.id in self._real:
-            return _results(check, run_check(check, context))
+            if check.id in self.reads.per_source:
+                return _results(check, run_check(check, context))
+            return self._by_source(check, context)
         return _results(check, self._record(check, context))
+
+    def _by_source(self, check: Check, context: Context) -> list[Result]:
+        """A check that reads something different of every destination, with the results another
+        source got against this destination when that source answered alike each read the check
+        made of it and of the options (the same argument as for destinations, the roles swapped:
+        a check that compares the destination's SPNs with its own account reads little of the
+        source). One that reads something different of every source too is run for real."""
+        reads = self.reads
+        trees = reads.of(context.destination).by_source
+        branch: _Branch | None = trees.get(check.id)
+        while branch is not None and branch.read is not None:
+            branch = branch.branches.get(self._source_answer(branch.read, context))
+        if branch is not None and branch.results is not None:
+            reads.source_hits[check.id] = reads.source_hits.get(check.id, 0) + 1
+            return [result for result, _ in branch.results]
+        recording = Recording(reads, self.source, quotes=False)
+        findings = run_check(check, _TracedContext(recording, context))
+        results = _results(check, findings)
+        misses = reads.source_misses[check.id] = reads.source_misses.get(check.id, 0) + (check.id in trees)
+        kept: list[tuple[Result, tuple[str, ...]]] = [(result, ()) for result in results]
+        grown = can_render(findings) and _grow(trees.setdefault(check.id, _Branch()), recording.trace, kept)
+        if not grown or misses > reads.source_hits.get(check.id, 0) + SOURCE_MISSES_ALLOWED:
+            reads.per_source.add(check.id)
+            for answers in reads.every_host():
+                answers.by_source.pop(check.id, None)
+        return results
+
+    def _source_answer(self, read: int, context: Context) -> int:
+        """This source's answer to a read recorded by :meth:`_by_source` (the options' are this
+        selection's, the same for every pair of the source)."""
+        number = self._options.get(read)
+        if number is not None:
+            return number
+        if self.reads.is_option(read):
+            name = self.reads.read_of(read)[1][0]
+            number = self._options[read] = self.reads.option_number(getattr(context, name))
+            return number
+        return self.reads.number(self.reads.of(self.source), read)
 
     def _record(self, check: Check, context: Context) -> list[Finding]:
         """Run the check against the traced destination and remember what it read and found."""
@@ -362,23 +404,59 @@ class SourcePairs:
         self._asked = None
         if self._read_set is not None:
             self._read_set.update(read for read, _ in trace)
-        branch = self._trees.setdefault(check_id, _Branch())
-        for read, number in trace:
-            if branch.read is None and branch.results is None:
-                branch.read = read
-            elif branch.read != read:  # not a pure function of what it reads
-                return False
-            branch = branch.branches.setdefault(number, _Branch())
-        if branch.read is not None or branch.results is not None:
-            return False
-        branch.results = [(Result(check, finding), _marked_fields(finding) if marked else ()) for finding in findings]
-        return True
+        results = [(Result(check, finding), _marked_fields(finding) if marked else ()) for finding in findings]
+        return _grow(self._trees.setdefault(check_id, _Branch()), trace, results)
 
     def _forget(self, check_id: str) -> None:
         self.reads.per_pair.add(check_id)
         if self._trees.pop(check_id, None) is not None:
             self._asked = self._read_set = None
 
+
+SOURCE_MISSES_ALLOWED = 32
+"""Runs of a check, beyond its first against each destination, that may find nothing another
+source answered alike (more than it found) before the check is run for real for every pair:
+one that quotes each source's name gains nothing, a fleet of a few kinds of source does."""
+
+
+def _grow(tree: _Branch, trace: Iterable[tuple[int, int]], results: list[tuple[Result, tuple[str, ...]]]) -> bool:
+    """Add a run's trace and results to a tree; ``False`` when the run read differently from
+    an earlier one that answered alike so far (the check is not a pure function of what it read)."""
+    branch = tree
+    for read, number in trace:
+        if branch.read is None and branch.results is None:
+            branch.read = read
+        elif branch.read != read:
+            return False
+        branch = branch.branches.setdefault(number, _Branch())
+    if branch.read is not None or branch.results is not None:
+        return False
+    branch.results = results
+    return True
+
+
+class _TracedContext(Context):
+    """The context of a run recorded by :meth:`SourcePairs._by_source`: the source seen through
+    :class:`lmpreflight.recorded.Traced`, and each option (the selected VMs, storage, ...) recorded
+    when read, as it is the same for all pairs of one source but not for all sources."""
+
+    __slots__ = ("_recording",)
+
+    def __init__(self, recording: Recording, context: Context) -> None:
+        fields = {name: getattr(context, name) for name in OPTIONS}
+        super().__init__(source=cast(HostFacts, Traced(recording, ())), destination=context.destination, **fields)
+        object.__setattr__(self, "_recording", recording)
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in OPTIONS:
+            recording: Recording = object.__getattribute__(self, "_recording")
+            return recording.option(name, value)
+        return value
+
+
+OPTIONS = frozenset(field.name for field in dataclasses.fields(Context)) - set(ROLES)
+"""The context's fields that are not a host."""
 
 FINDING_TEXT = ("message", "subject", "evidence", "remediation")
 
