@@ -1,5 +1,5 @@
 """The lab's directory: its index answers every search exactly as a walk of the tree does,
-and its DCs refuse writes."""
+its answers are the bytes ldaptor writes for them, and its DCs refuse writes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import pytest
 from ldaptor import ldapfilter
 from ldaptor.entryhelpers import SearchByTreeWalkingMixin
 from ldaptor.protocols import pureber, pureldap
+from ldaptor.protocols.ldap.ldapserver import LDAPServerConnectionLostException
 
 from lmpreflight.lab.environment import Lab
-from lmpreflight.lab.ldap_index import encoded_result_entry
-from lmpreflight.lab.ldap_server import DomainDirectory, build_tree
+from lmpreflight.lab.ldap_index import (
+    SEARCH_DONE,
+    ReadOnlyIndexedServer,
+    encoded_entry,
+    encoded_result_entry,
+    encoded_values,
+)
+from lmpreflight.lab.ldap_server import DomainDirectory, build_tree, root_dse
 from lmpreflight.lab.scenario import load_scenario
 
 SUBTREE, ONE_LEVEL, BASE = (
@@ -149,12 +156,31 @@ def test_the_lab_dc_refuses_writes() -> None:
         connection.unbind()
 
 
+COLLECTOR_ATTRIBUTES = [
+    b"distinguishedName",
+    b"sAMAccountName",
+    b"dNSHostName",
+    b"servicePrincipalName",
+    b"msDS-AllowedToDelegateTo",
+    b"msDS-AllowedToActOnBehalfOfOtherIdentity",
+    b"objectSid",
+    b"userAccountControl",
+]
+"""What the collector asks of a computer account (its values partly binary)."""
+
+
 def test_a_result_entry_is_encoded_as_ldaptor_encodes_it(tmp_path: Any) -> None:
     root = build_tree(_directories("fleet", tmp_path)[0])
     walked: list[Any] = []
     root.subtree(callback=walked.append)
     for entry in walked:
-        for requested in ([], [b"*"], [b"sAMAccountName", b"noSuchAttribute", b"SERVICEPRINCIPALNAME"]):
+        for requested in (
+            [],
+            [b"*"],
+            [b"sAMAccountName", b"noSuchAttribute", b"SERVICEPRINCIPALNAME"],
+            COLLECTOR_ATTRIBUTES,
+            [name.upper() for name in COLLECTOR_ATTRIBUTES] + [b"samaccountname"],
+        ):
             if requested and b"*" not in requested:
                 attributes = [(name, entry.get(name)) for name in requested if name in entry]
             else:
@@ -171,3 +197,48 @@ def test_an_entry_holding_a_value_twice_in_different_cases_is_found_once() -> No
     root = build_tree(DomainDirectory("corp.example", "CORP", "dc01.corp.example", 0.0, {}, [entry]))
     search = _as_received("(servicePrincipalName=host/hv01.corp.example)")
     assert _indexed(root, search, SUBTREE) == _walk(root, search, SUBTREE) == [entry.dn]
+
+
+def test_the_root_dse_is_encoded_as_ldaptor_encodes_it() -> None:
+    directory = _directories("spn-duplicate-in-another-domain")[0]
+    listed = root_dse(directory)
+    ours = encoded_entry("", [(name, encoded_values(values)) for name, values in listed]).toWire()
+    assert ours == pureldap.LDAPSearchResultEntry(objectName="", attributes=listed).toWire()
+    assert SEARCH_DONE.toWire() == pureldap.LDAPSearchResultDone(resultCode=0).toWire()
+
+
+class _Written:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+MESSAGE_IDS = [1, 2, 127, 128, 255, 256, 32767, 32768, 65535, 65536, 2**31 - 1]
+
+
+def test_a_message_is_wrapped_as_ldaptor_wraps_it(tmp_path: Any) -> None:
+    """Every kind of answer the lab's DC sends, at message IDs on each side of a length change."""
+    root = build_tree(_directories("fleet", tmp_path)[0])
+    walked: list[Any] = []
+    root.subtree(callback=walked.append)
+    account = next(entry for entry in walked if b"msDS-AllowedToDelegateTo" in entry)
+    answers = [
+        encoded_result_entry(account, COLLECTOR_ATTRIBUTES),
+        SEARCH_DONE,
+        pureldap.LDAPSearchResultDone(resultCode=32, errorMessage="0000208D: NameErr: DSID-03100288"),
+        pureldap.LDAPBindResponse(resultCode=14, serverSaslCreds=b"\x01" * 300),
+        pureldap.LDAPBindResponse(resultCode=49, errorMessage="8009030C: LdapErr: DSID-0C090569, data 52e"),
+        pureldap.LDAPStartTLSResponse(resultCode=0),
+        pureldap.LDAPModifyResponse(resultCode=50, errorMessage="00002098: SecErr: DSID-03150F94"),
+    ]
+    server = ReadOnlyIndexedServer()
+    server.connected, server.transport = 1, _Written()
+    for message_id in MESSAGE_IDS:
+        for answer in answers:
+            server.queue(message_id, answer)
+            assert server.transport.data.pop() == pureldap.LDAPMessage(answer, id=message_id).toWire()
+    server.connected = 0
+    with pytest.raises(LDAPServerConnectionLostException):
+        server.queue(1, SEARCH_DONE)

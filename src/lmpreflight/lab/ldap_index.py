@@ -10,8 +10,9 @@ host grows with the estate. AD answers these searches from indexes (``sAMAccount
 the lab. The index only narrows the walk to candidates: each candidate is still tested with
 ldaptor's own filter matching, and results come in the walk's order, so an indexed search
 answers exactly what the walk answers. Filters the index cannot narrow are walked as before.
-Results are encoded without ldaptor's object per value (the same bytes), and writes are
-refused, so the index never goes stale.
+Results and the messages around them are encoded without ldaptor's object per value (the
+same bytes), each attribute's values once when the lab starts, and writes are refused, so
+neither the index nor those encodings go stale.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ldaptor.inmemory import ReadOnlyInMemoryLDAPEntry
-from ldaptor.protocols import pureldap
+from ldaptor.protocols import pureber, pureldap
 from ldaptor.protocols.ldap import ldaperrors
+from ldaptor.protocols.ldap.ldapserver import LDAPServerConnectionLostException
 from twisted.internet import defer
 
 COMPARISONS = (pureldap.LDAPFilter_equalityMatch, pureldap.LDAPFilter_greaterOrEqual, pureldap.LDAPFilter_lessOrEqual)
@@ -70,7 +72,14 @@ class DirectoryIndex:
         self.position = {id(entry): place for place, entry in enumerate(walked)}
         self.by_value: dict[tuple[bytes, bytes], list[IndexedEntry]] = {}
         """Entries in the walk's order, each once."""
+        self.encoded_values: dict[int, bytes] = {}
+        """Each attribute's values as a searchResEntry carries them (a BER SET), by the identity
+        of the entry's value set: encoded once, when the lab starts, not in every answer. The
+        tree is never written, so neither the sets nor their order change."""
         for entry in walked:
+            for key in entry:
+                values = entry.get(key)
+                self.encoded_values[id(values)] = encoded_values(values)
             for attribute, values in entry.items():
                 name = attribute.encode() if isinstance(attribute, str) else attribute
                 for value in values:
@@ -124,29 +133,43 @@ def _octets(value: bytes | str) -> bytes:
     return SHORT_OCTET_STRINGS[len(data)] + data if len(data) < 0x80 else _ber(OCTET_STRING, data)
 
 
+def encoded_values(values: Iterable[bytes | str]) -> bytes:
+    """An attribute's values as ldaptor writes them in a searchResEntry: a SET of OCTET STRINGs."""
+    return _ber(SET, b"".join([_octets(value) for value in values]))
+
+
+def encoded_entry(dn: str, attributes: Iterable[tuple[bytes | str, bytes]]) -> EncodedResult:
+    """The searchResEntry ldaptor writes for ``dn`` with these attributes, each with its
+    values already encoded (by :func:`encoded_values`)."""
+    listed = b"".join(_ber(SEQUENCE, _octets(name) + values) for name, values in attributes)
+    return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(dn) + _ber(SEQUENCE, listed)))
+
+
 def encoded_result_entry(entry: Any, requested: list[bytes]) -> EncodedResult:
     """The searchResEntry ldaptor sends for ``entry`` with the ``requested`` attributes, byte
     for byte, without ldaptor's object per value: a computer account carries hundreds of
-    delegation SPNs, and every host's collection asks for them."""
+    delegation SPNs, and every host's collection asks for them. The values of a named
+    attribute come encoded from the index; all attributes (none named, or ``*``) are listed
+    as ldaptor lists them, sorted, and encoded here."""
     if requested and b"*" not in requested:
-        attributes = [(name, entry.get(name)) for name in requested if name in entry]
-    else:
-        attributes = entry.items()
-    listed = b"".join(
-        _ber(SEQUENCE, _octets(name) + _ber(SET, b"".join([_octets(value) for value in values])))
-        for name, values in attributes
-    )
-    return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(entry.dn.getText()) + _ber(SEQUENCE, listed)))
+        encoded = entry.index.encoded_values
+        named = [(name, entry.get(name)) for name in requested if name in entry]
+        return encoded_entry(entry.dn.getText(), [(name, encoded[id(values)]) for name, values in named])
+    return encoded_entry(entry.dn.getText(), [(name, encoded_values(values)) for name, values in entry.items()])
 
 
 class EncodedResult:
-    """A protocol response already encoded; ldaptor wraps it in its LDAPMessage as it is."""
+    """A protocol response already encoded; :meth:`ReadOnlyIndexedServer.queue` sends it as it is."""
 
     def __init__(self, wire: bytes) -> None:
         self.wire = wire
 
     def toWire(self) -> bytes:
         return self.wire
+
+
+SEARCH_DONE = EncodedResult(pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode).toWire())
+"""A successful search's end, as ldaptor encodes it: the same bytes for every search."""
 
 
 def _under(entry: Any, base: Any) -> bool:
@@ -196,9 +219,13 @@ INSUFFICIENT_ACCESS = "00002098: SecErr: DSID-03150F94, problem 4003 (INSUFF_ACC
 
 class ReadOnlyIndexedServer:
     """What a lab DC's ldaptor server does differently, for a tree of :class:`IndexedEntry`:
-    it encodes search results itself (the same bytes, cheaper), and it refuses every write.
+    it encodes search results and the messages around its answers itself (the same bytes,
+    cheaper), and it refuses every write.
     lmpreflight only ever reads AD (a write reaching the lab is a bug this answer surfaces),
     and the index describes a tree that never changes."""
+
+    connected: int
+    transport: Any
 
     def _cbSearchGotBase(self, base: IndexedEntry, dn: Any, request: Any, reply: Callable[[Any], None]) -> Any:
         found = base.search(
@@ -211,7 +238,16 @@ class ReadOnlyIndexedServer:
             typesOnly=request.typesOnly,
             callback=lambda entry: reply(encoded_result_entry(entry, request.attributes)),
         )
-        return found.addCallback(lambda _: pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode))
+        return found.addCallback(lambda _: SEARCH_DONE)
+
+    def queue(self, id: int, op: Any) -> None:
+        """ldaptor's queue, with the LDAPMessage around the response written here: ldaptor
+        encodes the envelope through an object per part and joins a large answer (an account
+        with hundreds of SPNs) twice over. The bytes are its own: a SEQUENCE of the message
+        ID, as ldaptor encodes an INTEGER, and the response (no controls: the lab sends none)."""
+        if not self.connected:
+            raise LDAPServerConnectionLostException()
+        self.transport.write(_ber(SEQUENCE, pureber.BERInteger(id).toWire() + op.toWire()))
 
     @staticmethod
     def _refuse_write(response: Any) -> Any:

@@ -164,13 +164,27 @@ def _ensure(nodes: dict[str, Any], dn: str, base: str) -> Any:
     return nodes[dn.casefold()]
 
 
+def root_dse(directory: DomainDirectory) -> list[tuple[str, list[str]]]:
+    """What the DC's rootDSE lists (all of it, whatever a search asks for), the time as now on its clock."""
+    now = datetime.now(UTC) + timedelta(seconds=directory.clock_offset)
+    return [
+        ("defaultNamingContext", [directory.base_dn]),
+        ("rootDomainNamingContext", [directory.forest_dn]),
+        ("dnsHostName", [directory.dc_name]),
+        ("currentTime", [now.strftime("%Y%m%d%H%M%S.0Z")]),
+        ("supportedLDAPVersion", ["3"]),
+        ("supportedExtension", [START_TLS_OID.decode()]),
+        ("supportedSASLMechanisms", ["GSSAPI", "GSS-SPNEGO", "EXTERNAL", "DIGEST-MD5"]),
+    ]
+
+
 def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> Any:
     from ldaptor.protocols import pureldap
     from ldaptor.protocols.ldap import ldaperrors
     from ldaptor.protocols.ldap.ldapserver import LDAPServer
     from twisted.internet import ssl as twisted_ssl
 
-    from lmpreflight.lab.ldap_index import ReadOnlyIndexedServer
+    from lmpreflight.lab.ldap_index import SEARCH_DONE, ReadOnlyIndexedServer, encoded_entry, encoded_values
 
     tls = twisted_ssl.DefaultOpenSSLContextFactory(  # type: ignore[no-untyped-call]
         str(certificates.key_path), str(certificates.cert_path)
@@ -243,22 +257,8 @@ def _server_class(directory: DomainDirectory, certificates: LabCertificates) -> 
             return super().handle_LDAPSearchRequest(request, controls, reply)
 
         def getRootDSE(self, request: Any, reply: Any) -> Any:
-            now = datetime.now(UTC) + timedelta(seconds=directory.clock_offset)
-            reply(
-                pureldap.LDAPSearchResultEntry(
-                    objectName="",
-                    attributes=[
-                        ("defaultNamingContext", [directory.base_dn]),
-                        ("rootDomainNamingContext", [directory.forest_dn]),
-                        ("dnsHostName", [directory.dc_name]),
-                        ("currentTime", [now.strftime("%Y%m%d%H%M%S.0Z")]),
-                        ("supportedLDAPVersion", ["3"]),
-                        ("supportedExtension", [START_TLS_OID.decode()]),
-                        ("supportedSASLMechanisms", ["GSSAPI", "GSS-SPNEGO", "EXTERNAL", "DIGEST-MD5"]),
-                    ],
-                )
-            )
-            return pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode)
+            reply(encoded_entry("", [(name, encoded_values(values)) for name, values in root_dse(directory)]))
+            return SEARCH_DONE
 
         def extendedRequest_StartTLS(self, data: Any, reply: Any) -> None:
             reply(pureldap.LDAPStartTLSResponse(resultCode=ldaperrors.Success.resultCode))
