@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 
 from lmpreflight.facts.model import CollectionError, HostFacts, Identity
-from lmpreflight.recorded import MARKERS, Name, NameInspected, can_render, frozen, has_marker, rendered
+from lmpreflight.recorded import (
+    MARKERS,
+    DestinationReads,
+    Name,
+    NameInspected,
+    can_render,
+    frozen,
+    has_marker,
+    rendered,
+)
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.runner import Selection, SourcePairs, evaluate, run_check, vm_readiness
 from lmpreflight.vocabulary import Category, Context, Status, passed, warned
@@ -214,3 +223,54 @@ def test_a_method_call_is_shared_by_what_it_returns() -> None:
         "no error; FILE03 True",
     ]
     assert len(runs) == 2
+
+
+def _fleet(destination: HostFacts, hosts: int) -> list[HostFacts]:
+    """Hosts alike but for their names (and so their accounts' names)."""
+    return [_renamed(destination, number) for number in range(2, 2 + hosts)]
+
+
+def test_a_check_that_reads_each_destination_runs_once_a_destination_for_sources_that_answer_alike() -> None:
+    runs = []
+
+    def compares(context: Context):
+        """Compares the destination's own name, and reads only the source's migration protocol."""
+        runs.append(context.destination)
+        migration = context.source.migration
+        yield warned(f"{context.destination.name.casefold()} over {migration.authentication_type if migration else ''}")
+
+    registry = Registry()
+    registry.checks["test.probe"] = _declare(compares)
+    source, destination = healthy_pair()
+    destinations = _fleet(destination, 8)
+    reads = DestinationReads()
+    messages = []
+    for number in range(3):
+        pairs = SourcePairs(registry, source.model_copy(update={"target": f"source{number}"}), Selection(), reads)
+        messages += [[result.finding.message for result in pairs.evaluate(host)] for host in destinations]
+    assert messages == [[f"hv{number:02d} over Kerberos"] for number in range(2, 10)] * 3
+    assert "test.probe" in pairs._real  # from the destinations' side, nothing is shared
+    assert len(runs) == 15 < 3 * 8  # shared from the sources' side
+    assert reads.source_hits["test.probe"] == 9
+
+
+def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_recorded_once_known() -> None:
+    traced = []
+
+    def compares(context: Context):
+        """Compares both hosts' own names."""
+        traced.append(type(context.source) is not HostFacts or type(context.destination) is not HostFacts)
+        yield warned(f"{context.source.target.casefold()} to {context.destination.name.casefold()}")
+
+    registry = Registry()
+    registry.checks["test.probe"] = _declare(compares)
+    source, destination = healthy_pair()
+    destinations = _fleet(destination, 40)
+    reads = DestinationReads()
+    for number in range(3):
+        pairs = SourcePairs(registry, source.model_copy(update={"target": f"source{number}"}), Selection(), reads)
+        assert [pairs.evaluate(host)[0].finding.message for host in destinations] == [
+            f"source{number} to hv{n:02d}" for n in range(2, 42)
+        ]
+    assert "test.probe" in reads.per_source and "test.probe" in pairs._real
+    assert len(traced) == 120 and not any(traced[80:])  # the third source's runs: for real, none recorded

@@ -324,10 +324,13 @@ class SourcePairs:
         return kind
 
     def _results_of(self, check: Check, context: Context) -> list[Result]:
-        """The results of a check without a leaf for this destination: run for real, or recorded."""
+        """The results of a check without a leaf for this destination: run for real, or recorded.
+        A check that read something of its own of every destination and of every source for an
+        earlier source is run for real at once: recording it again would find nothing to share."""
+        if check.id in self.reads.per_source:
+            self._real.add(check.id)
+            return _results(check, run_check(check, context))
         if check.id in self._real:
-            if check.id in self.reads.per_source:
-                return _results(check, run_check(check, context))
             return self._by_source(check, context)
         return _results(check, self._record(check, context))
 
