@@ -5,6 +5,7 @@ password, and Ctrl-C leaving no worker and no open shell behind."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import multiprocessing
 import os
 import signal
@@ -61,7 +62,9 @@ def test_a_fleet_split_across_processes_finds_what_one_process_finds(tmp_path: P
             workers = len(multiprocessing.active_children())
             progress.append((host.name, workers, threading.current_thread().name))
 
+        thresholds = gc.get_threshold()
         split_facts = collect_inventory(hosts, options, done)
+        assert gc.get_threshold() == thresholds, "the parent's garbage collection is as it was for what follows"
         binds = len(lab.ldap["corp.example"].directory.bind_attempts) - binds_before
         with pytest.MonkeyPatch.context() as one_process:
             one_process.setattr(fleet_collect, "HOSTS_PER_PROCESS", 1000)

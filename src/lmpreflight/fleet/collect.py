@@ -201,10 +201,11 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
                 name=f"collect-{first[0].name}",
                 daemon=True,
             ).start()
-        for name, facts in _received(receivers):
-            if first and name == first[0].name and release(STAY) == STAY:
-                _dismiss(workers)  # none started a host: none hears the password
-            done(by_name[name], facts)
+        with _fewer_young_collections():
+            for name, facts in _received(receivers):
+                if first and name == first[0].name and release(STAY) == STAY:
+                    _dismiss(workers)  # none started a host: none hears the password
+                done(by_name[name], facts)
         if release.verdict == STAY:
             _collect_here(rest, options, done, gate)
     except BaseException:
@@ -274,9 +275,9 @@ def _worker(
     _collect_and_send(hosts, options, sender, per_server, CredentialGate(False))
 
 
-WORKER_YOUNG_COLLECTION = 10_000
-"""Container allocations between two collections of the youngest generation in a worker
-(Python's default is 700)."""
+YOUNG_COLLECTION = 10_000
+"""Container allocations between two collections of the youngest generation while a fleet is
+collected (Python's default is 700)."""
 
 
 def _tune_garbage_collection() -> None:
@@ -290,7 +291,20 @@ def _tune_garbage_collection() -> None:
     100 hosts)."""
     gc.freeze()
     _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(WORKER_YOUNG_COLLECTION, middle, oldest)
+    gc.set_threshold(YOUNG_COLLECTION, middle, oldest)
+
+
+@contextlib.contextmanager
+def _fewer_young_collections() -> Iterator[None]:
+    """While the parent receives the fleet's facts: what it allocates then is almost all kept
+    (every host's facts, unpickled), so frequent collections walk it again and again and find
+    nearly nothing (300 against 100 ms for 200 hosts). The usual thresholds return after."""
+    previous = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
 
 
 def _collect_and_send(
