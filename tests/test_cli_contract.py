@@ -114,12 +114,12 @@ def test_a_good_password_still_collects_both_hosts_and_the_directory() -> None:
 
 
 def test_an_unexpected_exception_is_one_line_and_exit_4(capsys, monkeypatch) -> None:
-    import lmpreflight.commands.analyze as analyze_command
+    import lmpreflight.commands.common as common_command
 
     def broken(path: object) -> None:
         raise RuntimeError("something\nunexpected")
 
-    monkeypatch.setattr(analyze_command, "load_host_facts", broken)
+    monkeypatch.setattr(common_command, "load_host_facts", broken)
     code, out, err = invoke(capsys, monkeypatch, "analyze", "a.json", "b.json")
     assert code == 4 and "Traceback" not in out + err
     assert err == (

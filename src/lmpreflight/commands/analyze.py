@@ -7,11 +7,16 @@ from pathlib import Path
 
 import click
 
-from lmpreflight.commands.common import ReportOptions, load_registry, loaded_checks, report_options, run_and_report
-from lmpreflight.errors import UserError
+from lmpreflight.commands.common import (
+    ReportOptions,
+    load_fact_pair,
+    load_registry,
+    loaded_checks,
+    report_options,
+    run_and_report,
+)
 from lmpreflight.explain.engine import explanation_json_schema
-from lmpreflight.facts import facts_json_schema, load_host_facts
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts import facts_json_schema
 from lmpreflight.fleet.document import plan_json_schema
 from lmpreflight.report.catalogue import checks_json, checks_markdown, checks_text
 from lmpreflight.report.json_report import report_json_schema
@@ -44,18 +49,8 @@ def analyze(source: Path, destination: Path, report: ReportOptions, quiet: bool)
     """
     del quiet  # reading two files needs no progress display
     registry, skip = load_registry(report)
-    source_facts = load_host_facts(source)
-    destination_facts = load_host_facts(destination)
-    if _identity(source_facts) == _identity(destination_facts):
-        raise UserError(
-            f"{source} and {destination} both describe {source_facts.name}: a move needs two different hosts"
-        )
+    source_facts, destination_facts = load_fact_pair(source, destination)
     sys.exit(run_and_report(source_facts, destination_facts, report, "analyze", registry, skip).exit_code)
-
-
-def _identity(facts: HostFacts) -> str:
-    """Which machine a fact file describes: its FQDN when known, else the name it was collected by."""
-    return (facts.identity.fqdn if facts.identity else facts.target).casefold()
 
 
 @click.command(short_help="Print the JSON Schema of a document lmpreflight writes.")

@@ -15,7 +15,9 @@ from lmpreflight.collect.script import render_collector
 from lmpreflight.commands.common import (
     ReportOptions,
     load_registry,
+    refuse_blank,
     refuse_invalid_text,
+    refuse_unwritable,
     report_options,
     run_and_report,
 )
@@ -61,6 +63,8 @@ def live_check(
 ) -> Report:
     """Collect both hosts in parallel, save their facts if asked, then check and report.
     ``connect`` reads the password, so it is called only after every argument is checked."""
+    refuse_blank("SOURCE", (source,))
+    refuse_blank("DESTINATION", (destination,))
     if source.casefold() == destination.casefold():
         raise UserError(f"source and destination are both {source}; name two different hosts")
     registry, skip = load_registry(options)
@@ -129,8 +133,8 @@ def collect(host: str, output: Path, connection: ConnectionSettings) -> None:
 
     Exit code 0 when everything was collected, 3 when some section could not be.
     """
-    if not output.parent.is_dir():
-        raise UserError(f"cannot write {output}: the folder {output.parent} does not exist")
+    refuse_blank("HOST", (host,))
+    refuse_unwritable(output)
     options = collect_options(connection)
     with HostProgress([host], connection.quiet) as progress:
         facts = collect_host(host, options, progress.update)
@@ -200,6 +204,8 @@ def collector_script(vms: tuple[str, ...], peers: tuple[str, ...], output: Path 
     """
     refuse_invalid_text(vms)
     refuse_invalid_text(peers)
+    refuse_blank("--vm", vms)
+    refuse_blank("--peer", peers)
     script = powershell_text(render_collector(vms, mode="offline", peer_names=peers))
     if output is not None:
         write_atomic(output, script)

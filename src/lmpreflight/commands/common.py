@@ -7,7 +7,7 @@ import difflib
 import functools
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -17,6 +17,7 @@ from rich.console import Console
 
 from lmpreflight.errors import UserError
 from lmpreflight.explain.model import Incident
+from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import is_special, write_atomic
 from lmpreflight.pipeline import check_pair
@@ -161,6 +162,14 @@ def refuse_invalid_text(names: tuple[str, ...]) -> None:
             ) from None
 
 
+def refuse_blank(option: str, values: Iterable[str]) -> None:
+    """An empty name names nothing (most often a shell variable that was never set): refused in
+    one line before any slow work, never sent to a host or written into a script."""
+    for value in values:
+        if not value.strip():
+            raise UserError(f"{option}: the value is empty (an unset shell variable?); give a name")
+
+
 def refuse_unwritable(path: Path) -> None:
     """Refuse an output nobody can write before any slow collection starts: a missing or
     read-only folder, a folder named as the file. A device or FIFO is written into later."""
@@ -182,12 +191,30 @@ def report_options_from(options: ReportOptions) -> ReportOptions:
         # Move-VM takes -DestinationStoragePath only with -IncludeStorage.
         options = dataclasses.replace(options, include_storage=True)
     refuse_invalid_text((*options.vms, *options.skip))
+    refuse_blank("--vm", options.vms)
+    refuse_blank("--storage-path", () if options.storage_path is None else (options.storage_path,))
     for path in options.outputs.values():
         refuse_unwritable(path)
     if options.waivers_path is not None:
         known = set(load_checks().checks)
         options = dataclasses.replace(options, waivers=tuple(load_waivers(options.waivers_path, known)))
     return options
+
+
+def load_fact_pair(source: Path, destination: Path) -> tuple[HostFacts, HostFacts]:
+    """Two saved hosts as SOURCE and DESTINATION; the same machine twice is a mistake (a move
+    needs two hosts), refused rather than judged."""
+    source_facts, destination_facts = load_host_facts(source), load_host_facts(destination)
+    if _identity(source_facts) == _identity(destination_facts):
+        raise UserError(
+            f"{source} and {destination} both describe {source_facts.name}: a move needs two different hosts"
+        )
+    return source_facts, destination_facts
+
+
+def _identity(facts: HostFacts) -> str:
+    """Which machine a fact file describes: its FQDN when known, else the name it was collected by."""
+    return (facts.identity.fqdn if facts.identity else facts.target).casefold()
 
 
 def validate_skips(registry: Registry, skips: tuple[str, ...]) -> frozenset[str]:

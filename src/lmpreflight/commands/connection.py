@@ -172,6 +172,10 @@ def resolve_password(user: str | None, password_env: str | None, transport: str)
         value = os.environ.get(password_env)
         if value is None:
             raise UserError(f"--password-env {password_env}: the environment variable is not set")
+        if not value:
+            # Windows refuses a blank password over the network (LimitBlankPasswordUse): an
+            # empty variable is a mistake, not a password, and must not cost a failed logon.
+            raise UserError(f"--password-env {password_env}: the environment variable is empty")
         return value
     if user is None:
         if transport == "kerberos":
@@ -209,6 +213,8 @@ def collect_options(
     if transport == "certificate" and not (cert_pem and cert_key_pem):
         raise UserError("--transport certificate needs --cert-pem and --cert-key-pem")
     endpoints = parse_endpoints(settings.endpoints)
+    if settings.dns_server is not None and not settings.dns_server.strip():
+        raise UserError("--dns-server: the value is empty; give the server's address, or leave the option out")
     dns = DnsServer.parse(settings.dns_server)
     if settings.record_dir is not None and not settings.record_dir.is_dir():
         raise UserError(f"--record {settings.record_dir}: not a folder")  # before the password prompt

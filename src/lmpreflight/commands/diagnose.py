@@ -14,6 +14,7 @@ from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.check import live_check
 from lmpreflight.commands.common import (
     ReportOptions,
+    load_fact_pair,
     load_registry,
     make_console,
     report_options,
@@ -27,7 +28,6 @@ from lmpreflight.explain.events import read_event_export
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import incidents_markdown, render_incidents
-from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import EventRecord, short_host_name
 from lmpreflight.fileio import write_atomic
 from lmpreflight.pipeline import explain_failures
@@ -175,7 +175,7 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
         incidents = _only_vms(find_incidents(by_host), options.vms)
         _report_incidents(Diagnosis(events_read=read, incidents=incidents), options)
         return 1 if incidents else 0
-    source, destination = (load_host_facts(path) for path in facts)
+    source, destination = load_fact_pair(*facts)
     warning = _hosts_differ((source.name, destination.name), by_host)
     if warning:
         click.echo(f"lmpreflight: warning: {warning}", err=True)

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from lmpreflight.commands.common import make_console
+from lmpreflight.commands.common import load_fact_pair, make_console
 from lmpreflight.errors import UserError
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.engine import MAX_TEXT, FactsContext, explain_text
 from lmpreflight.explain.names import host_name, vm_names_in
 from lmpreflight.explain.render import render_explanation
-from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import Selection, evaluate
@@ -48,7 +47,7 @@ def vms_named(text: str, source: HostFacts) -> tuple[str, ...]:
 def check_results(facts: tuple[Path, Path], text: str = "") -> FactsContext:
     """The checks' results on two saved hosts (with the VMs ``text`` names), the source's
     authentication protocol and the hosts' names: what ranks the causes."""
-    source, destination = (load_host_facts(path) for path in facts)
+    source, destination = load_fact_pair(*facts)
     selection = Selection(vms=vms_named(text, source))
     results = evaluate(load_checks(), source, destination, selection)
     auth = source.migration.authentication_type if source.migration else None

@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from lmpreflight.collect.parallel import CollectOptions
-from lmpreflight.commands.common import make_console, stdout_format_option, validate_skips
+from lmpreflight.commands.common import (
+    make_console,
+    refuse_blank,
+    refuse_unwritable,
+    stdout_format_option,
+    validate_skips,
+)
 from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
 from lmpreflight.errors import UserError
 from lmpreflight.facts import load_host_facts, save_host_facts
@@ -138,9 +144,11 @@ def _request(kwargs: dict[str, Any], quiet: bool) -> PlanRequest:
     names = PlanRequest.__dataclass_fields__
     values = {name: kwargs.pop(name) for name in names if name in kwargs and name not in ("quiet", "outputs")}
     request = PlanRequest(quiet=quiet, outputs={k: v for k, v in outputs.items() if v is not None}, **values)
+    refuse_blank("SOURCE", () if request.source is None else (request.source,))
+    refuse_blank("--to", request.destinations)
+    refuse_blank("--vm", request.vms)
     for path in request.outputs.values():
-        if not path.parent.is_dir():
-            raise UserError(f"cannot write {path}: the folder {path.parent} does not exist")
+        refuse_unwritable(path)
     if request.save_facts is not None and not request.save_facts.is_dir():
         raise UserError(f"--save-facts {request.save_facts}: not a folder")
     if request.facts_dir is not None and (request.inventory is not None or request.save_facts is not None):
