@@ -15,6 +15,8 @@ Printed, each against its goal:
   loaded and the matrix is painted, and the slowest interaction after it (goal: under 1 s).
 
 ``--short``: 12 hosts with 3 VMs at concurrency 4, the same figures (the test suite runs it).
+``--collection-only``: only the collection figures (a minute, not a quarter of an hour, when
+working on the collection).
 ``--save-facts DIR``: also save every host's facts there; ``--facts-dir DIR``: no lab and no
 collection, the evaluation and the HTML figures from fact files saved so (minutes, not a
 quarter of an hour, when working on the evaluation).
@@ -199,7 +201,9 @@ def verdict(ok: bool) -> str:
     return "OK" if ok else "MISSED"
 
 
-def main(short: bool = False, facts_dir: Path | None = None, save_facts: Path | None = None) -> None:
+def main(
+    short: bool = False, facts_dir: Path | None = None, save_facts: Path | None = None, collection_only: bool = False
+) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lmpreflight-fleet-bench-"))
     if facts_dir is not None:
         facts = {path.stem: load_host_facts(path) for path in sorted(facts_dir.glob("*.json"))}
@@ -209,7 +213,8 @@ def main(short: bool = False, facts_dir: Path | None = None, save_facts: Path | 
     if save_facts is not None:
         for name, host in facts.items():
             save_host_facts(host, save_facts / f"{name}.json")
-    judge_and_render(facts, folder)
+    if not collection_only:
+        judge_and_render(facts, folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -310,5 +315,12 @@ if __name__ == "__main__":
     command_line.add_argument(
         "--facts-dir", type=existing_folder, metavar="DIR", help="no lab: evaluation and HTML from facts saved so"
     )
+    command_line.add_argument(
+        "--collection-only", action="store_true", help="only the collection figures: no evaluation, reports or HTML"
+    )
     given = command_line.parse_args()
-    main(short=given.short, facts_dir=given.facts_dir, save_facts=given.save_facts)
+    if given.collection_only and given.facts_dir is not None:
+        command_line.error("--collection-only measures a collection; --facts-dir skips it")
+    main(
+        short=given.short, facts_dir=given.facts_dir, save_facts=given.save_facts, collection_only=given.collection_only
+    )
