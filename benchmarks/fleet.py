@@ -260,6 +260,7 @@ def collected(short: bool, folder: Path) -> dict[str, HostFacts]:
 def judge_and_render(facts: dict[str, HostFacts], folder: Path) -> None:
     """The all-pairs evaluation, the reports and the HTML matrix in Chromium, each timed."""
     after_collection = rss_mib()
+    load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), cpu_with_workers()
     workers = workers_for(len(facts) ** 2)
     matrix = build_matrix(
@@ -270,7 +271,8 @@ def judge_and_render(facts: dict[str, HostFacts], folder: Path) -> None:
     print(
         f"all-pairs evaluation: {matrix.pairs} pairs, {len(matrix.rows)} VMs, {cells} VM x destination cells, "
         f"{len(matrix.problems)} distinct problems, {workers} processes: {evaluation:.2f} s "
-        f"({cpu:.1f} s of CPU, {cpu / max(matrix.pairs, 1) * 1000:.2f} ms a pair) "
+        f"({cpu:.1f} s of CPU, {cpu / max(matrix.pairs, 1) * 1000:.2f} ms a pair; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after) "
         f"(goal < {GOAL_EVALUATION_SECONDS:.0f} s for 200 hosts x 20 VMs) {verdict(evaluation < GOAL_EVALUATION_SECONDS)}"
     )
 

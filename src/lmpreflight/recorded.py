@@ -305,21 +305,36 @@ def _plain(value: object) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
-def _parts(value: Any) -> Iterator[Any]:
+def _parts(value: Any, into: list[Any] | None = None) -> list[Any]:
     """The scalars ``value`` is made of, through the containers :func:`rendered` rebuilds; any
-    other object is yielded as itself."""
-    if type(value) in (list, tuple):
+    other object is listed as itself. Gathered into one list by plain recursion: a fleet's
+    recordings search thousands of findings, and a generator per level cost more than the search."""
+    parts = [] if into is None else into
+    kind = type(value)
+    if kind is list or kind is tuple:
         for item in value:
-            yield from _parts(item)
-    elif type(value) is dict:
+            _parts(item, parts)
+    elif kind is dict:
         for key, item in value.items():
-            yield from _parts(key)
-            yield from _parts(item)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            yield from _parts(getattr(value, field.name))
+            _parts(key, parts)
+            _parts(item, parts)
+    elif (names := _field_names(kind)) is not None:
+        for name in names:
+            _parts(getattr(value, name), parts)
     else:
-        yield value
+        parts.append(value)
+    return parts
+
+
+_DATACLASS_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass ``kind`` (``None``: not a dataclass), found once per type."""
+    if kind not in _DATACLASS_FIELDS:
+        is_dataclass = dataclasses.is_dataclass(kind)
+        _DATACLASS_FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind)) if is_dataclass else None
+    return _DATACLASS_FIELDS[kind]
 
 
 def can_render(value: Any) -> bool:
