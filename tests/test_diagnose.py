@@ -11,7 +11,7 @@ import pytest
 from lmpreflight.explain.events import read_event_file
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.lab.environment import Lab
-from lmpreflight.lab.scenario import builtin_names, load_scenario
+from lmpreflight.lab.scenario import Scenario, builtin_names, load_scenario
 from lmpreflight.pipeline import explain_failures
 from lmpreflight.registry import load_checks
 from lmpreflight.runner import evaluate
@@ -505,3 +505,32 @@ def test_live_diagnose_without_vm_judges_the_vm_the_failure_names(tmp_path: Path
     assert first["id"] == "virtual_switch_missing" and first["confidence"] == "high"
     assert "New-VMSwitch -Name 'External-Prod'" in first["fix"]["powershell"]
     assert "WEB02, named in the events, judged by its own VM checks" in (tmp_path / "r.html").read_text()
+
+
+def _events_denied(name: str, host: str) -> Scenario:
+    """The scenario with ``host``'s event logs unreadable, as Get-WinEvent answers without the right."""
+    scenario = load_scenario(name)
+    denied = scenario.hosts[host].model_copy(
+        update={"section_errors": {"events": "Attempted to perform an unauthorized operation."}}
+    )
+    return scenario.model_copy(update={"hosts": {**scenario.hosts, host: denied}})
+
+
+def test_logs_not_read_are_never_reported_as_no_failures(capsys, monkeypatch) -> None:
+    """healthy logs nothing; with HV02's logs unreadable "no failures" is not known: exit 3, said in one line."""
+    scenario = _events_denied("healthy", "HV02")
+    with Lab(scenario) as lab:
+        code, _, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR)
+    assert code == 3, err
+    assert err.strip().splitlines() == [
+        "lmpreflight: warning: HV02's event logs could not be read (Attempted to perform an unauthorized operation.): "
+        "failed moves logged there are not shown"
+    ]
+
+
+def test_failures_found_on_one_host_are_reported_while_the_other_is_unread(capsys, monkeypatch) -> None:
+    scenario = _events_denied("delegation-missing", "HV02")
+    with Lab(scenario) as lab:
+        code, out, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR)
+    assert code == 1, err
+    assert "Recent migration failures: 1" in out and "HV02's event logs could not be read" in err

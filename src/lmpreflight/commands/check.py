@@ -52,6 +52,19 @@ def facts_file_names(source: str, destination: str) -> tuple[str, str]:
     return f"source-{full[0]}.json", f"destination-{full[1]}.json"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class LiveRun:
+    """A live check's report and the two hosts' facts it judged (diagnose reads their events)."""
+
+    report: Report
+    source: HostFacts
+    destination: HostFacts
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+
 def live_check(
     source: str,
     destination: str,
@@ -60,7 +73,7 @@ def live_check(
     quiet: bool,
     command: str,
     facts_dir: Path | None = None,
-) -> Report:
+) -> LiveRun:
     """Collect both hosts in parallel, save their facts if asked, then check and report.
     ``connect`` reads the password, so it is called only after every argument is checked."""
     refuse_blank("SOURCE", (source,))
@@ -79,7 +92,7 @@ def live_check(
             path = facts_dir / name
             save_host_facts(facts, path)
             click.echo(f"wrote {path}", err=True)
-    return run_and_report(
+    report = run_and_report(
         source_facts,
         destination_facts,
         options,
@@ -88,6 +101,7 @@ def live_check(
         skip,
         with_incidents=collect.events_hours is not None,
     )
+    return LiveRun(report, source_facts, destination_facts)
 
 
 @click.command(short_help="Collect both hosts live and check the move.")

@@ -23,12 +23,13 @@ from lmpreflight.commands.common import (
 from lmpreflight.commands.connection import ConnectionSettings, collect_options, connection_options
 from lmpreflight.commands.explain import facts_option
 from lmpreflight.errors import UserError
+from lmpreflight.escape import visible
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.events import read_event_export
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import incidents_markdown, render_incidents
-from lmpreflight.facts.model import EventRecord, short_host_name
+from lmpreflight.facts.model import EventRecord, HostFacts, short_host_name
 from lmpreflight.fileio import write_atomic
 from lmpreflight.pipeline import explain_failures
 from lmpreflight.runner import COLLECTION_CHECK_ID, evaluate
@@ -111,8 +112,19 @@ def diagnose(
         return dataclasses.replace(collect, events_hours=since_hours)
 
     checked = live_check(hosts[0], hosts[1], options, connect, connection.quiet, "diagnose")
-    unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in checked.results)
-    sys.exit(ExitCode.INCOMPLETE if unreachable else (ExitCode.FOUND if checked.incidents else ExitCode.NOTHING_FOUND))
+    unreachable = any(r.check_id == COLLECTION_CHECK_ID for r in checked.report.results)
+    unread = [_events_unread(facts) for facts in (checked.source, checked.destination) if facts.events is None]
+    for warning in unread:
+        click.echo(f"lmpreflight: warning: {visible(warning)}", err=True)
+    if unreachable or (unread and not checked.report.incidents):
+        sys.exit(ExitCode.INCOMPLETE)  # "no failures" cannot be said of logs that were not read
+    sys.exit(ExitCode.FOUND if checked.report.incidents else ExitCode.NOTHING_FOUND)
+
+
+def _events_unread(facts: HostFacts) -> str:
+    error = facts.error_for("events")
+    reason = f" ({error.message})" if error is not None else ""
+    return f"{facts.name}'s event logs could not be read{reason}: failed moves logged there are not shown"
 
 
 # Report files that need no checks: the incidents alone can be written as JSON and Markdown.
