@@ -534,3 +534,22 @@ def test_failures_found_on_one_host_are_reported_while_the_other_is_unread(capsy
         code, out, err = invoke_on_lab(capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR)
     assert code == 1, err
     assert "Recent migration failures: 1" in out and "HV02's event logs could not be read" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xcd\x00\xff" * 1000, "not text (neither UTF-8 nor UTF-16) and not an .evtx file"),
+        (b"[" * 200_000, "nested too deeply to be an event export"),
+        (b"{}", "not a readable event export (an event without TimeCreated)"),
+    ],
+)
+def test_an_unreadable_export_says_why_in_the_admins_words(
+    content: bytes, message: str, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """No Python internals ('utf-8' codec …, Invalid isoformat string: 'None') in what the admin reads."""
+    path = tmp_path / "events.json"
+    path.write_bytes(content)
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"lmpreflight: error: {path}: {message}") and len(err.splitlines()) == 1

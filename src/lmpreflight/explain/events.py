@@ -128,6 +128,8 @@ def event_from_json(item: Any) -> EventRecord:
     if not isinstance(item, dict):
         raise ValueError("an event that is not an object")
     created = normalise(item.get("TimeCreated"), str)
+    if created is None:
+        raise ValueError("an event without TimeCreated")
     level = item.get("Level")
     properties = item.get("Properties") or []
     if not isinstance(properties, list):
@@ -230,6 +232,13 @@ def read_event_export(path: Path) -> EventExport:
             export = EventExport(events)
     except UserError:
         raise
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path}: not text (neither UTF-8 nor UTF-16) and not an .evtx file: expected .evtx, XML from "
+            "'wevtutil qe /f:xml', or JSON from 'Get-WinEvent | ConvertTo-Json'"
+        ) from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to be an event export") from None
     except (
         ValueError,
         ET.ParseError,
@@ -238,7 +247,6 @@ def read_event_export(path: Path) -> EventExport:
         AttributeError,
         RuntimeError,
         OSError,
-        RecursionError,
     ) as exc:
         raise UserError(f"{path}: not a readable event export ({str(exc).splitlines()[0][:120]})") from None
     if not export.events and size > 0:
