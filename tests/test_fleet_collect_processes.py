@@ -124,7 +124,7 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(tmp_path: Path, split
         signal.signal(signal.SIGINT, previous)
 
 
-def test_the_fleet_starts_once_the_first_host_accepts_the_password_not_when_it_ends(
+def test_the_fleet_starts_once_the_password_is_accepted_not_when_the_first_host_ends(
     tmp_path: Path, split: None
 ) -> None:
     scenario = estate(tmp_path, 6, problems=False)

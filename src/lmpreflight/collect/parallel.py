@@ -127,10 +127,12 @@ class CredentialGate:
     the DC rejects it, nothing else tries it. Each failed logon counts towards the domain's
     lockout threshold, so a mistyped password costs one failed logon per run, not four."""
 
-    def __init__(self, enabled: bool = True, on_accepted: Callable[[], None] = lambda: None) -> None:
-        self._on_accepted = on_accepted
-        """Called once, when the password is first known to be accepted (a fleet then starts
-        its other processes)."""
+    def __init__(self, enabled: bool = True, on_domain_accepted: Callable[[], None] = lambda: None) -> None:
+        self._on_domain_accepted = on_domain_accepted
+        """Called once, when a DC first accepts the password (a fleet then starts its other
+        processes). A host's acceptance does not settle it: a host also accepts a local
+        account of the same name, whose password the domain may well reject."""
+        self._domain_accepted = False
         self._condition = threading.Condition()
         self._tester: str | None = None
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
@@ -160,13 +162,15 @@ class CredentialGate:
         with self._condition:
             return self._accepted and self._rejection is None
 
-    def accepted(self) -> None:
+    def accepted(self, by_domain: bool = False) -> None:
+        """A host (or, ``by_domain``, a DC) accepted the password."""
         with self._condition:
-            first = not self._accepted
+            first = by_domain and not self._domain_accepted
             self._accepted = True
+            self._domain_accepted = self._domain_accepted or by_domain
             self._condition.notify_all()
         if first:
-            self._on_accepted()
+            self._on_domain_accepted()
 
     def rejected(self, message: str, hint: str | None) -> None:
         with self._condition:
@@ -416,7 +420,7 @@ class _HostJob:
                             hint="is the host joined to this domain under that name?",
                         )
                     )
-                self.gate.accepted()
+                self.gate.accepted(by_domain=True)
             except DirectoryError as exc:
                 if exc.credentials_rejected:
                     self.gate.rejected(exc.message, exc.hint)

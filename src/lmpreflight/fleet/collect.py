@@ -146,14 +146,17 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     first host finishes). Each worker sends every host's facts up a pipe as it finishes:
     progress stays per host, and the parent holds no more than it keeps anyway.
 
-    With a password, the first host is collected here, alone, while the workers wait for its
-    logon: they start their hosts the moment the host accepts it (its first authenticated
-    exchange), not when its collection ends, and end without starting any when the host ends
-    without accepting it (a rejection, or no answer); the rest are then collected here behind
-    the same gate, as a few hosts are. So a mistyped password costs one failed logon, and a
-    right one holds the fleet for one exchange, not for one host's collection. The workers are
-    forked before the first host starts, while this process runs no thread that could hold a
-    lock the children would inherit held.
+    With a password, the first host is collected here, alone, while the workers wait for the
+    password's verdict: they start their hosts the moment a DC accepts it (the first host's
+    directory read, which usually logs on before its WinRM shell does), not when that host's
+    collection ends. A host's own acceptance is not enough, since a host also accepts a local
+    account of the same name whose password the domain rejects: without a DC's verdict the
+    workers start when the first host ends accepted and not rejected, and otherwise (a
+    rejection, or no answer) end without starting any host; the rest are then collected here
+    behind the same gate, as a few hosts are. So a mistyped password costs one failed logon,
+    and a right one holds the fleet for a logon, not for one host's collection. The workers
+    are forked before the first host starts, while this process runs no thread that could
+    hold a lock the children would inherit held.
 
     On Ctrl-C (or any failure) the workers are interrupted too and, like the threads of one
     process, start no further host and let the running ones end within their deadline
@@ -171,7 +174,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     def start_workers() -> None:
         release(GO)
 
-    gate = CredentialGate(enabled=bool(first), on_accepted=start_workers)
+    gate = CredentialGate(enabled=bool(first), on_domain_accepted=start_workers)
     try:
         for index in range(processes):
             share = dataclasses.replace(
@@ -203,7 +206,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
             ).start()
         with _fewer_young_collections():
             for name, facts in _received(receivers):
-                if first and name == first[0].name and release(STAY) == STAY:
+                if first and name == first[0].name and release(GO if gate.is_accepted else STAY) == STAY:
                     _dismiss(workers)  # none started a host: none hears the password
                 done(by_name[name], facts)
         if release.verdict == STAY:
