@@ -84,3 +84,40 @@ def test_an_output_under_a_file_is_refused_in_one_line(args: list[str], tmp_path
     lines = refused_before_the_password(capsys, monkeypatch, *(a.replace("{file}", str(file)) for a in args))
     assert lines == [f"lmpreflight: error: cannot write {file}/x.json: Not a directory"]
     assert file.read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    ("inventory", "limit", "reason"),
+    [
+        ("folder", [], "no hosts are listed (Ansible: Unable to parse {path} as an inventory source)"),
+        ("hosts.ini", ["--limit", "zzz"], "no hosts match --limit zzz (Ansible: Could not match supplied host pattern"),
+    ],
+)
+def test_an_inventory_without_hosts_is_one_line_with_ansibles_reason(
+    inventory: str, limit: list[str], reason: str, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Ansible prints its warnings as blocks of lines; an inventory that names no host is still one line."""
+    path = tmp_path / inventory
+    if inventory == "folder":
+        path.mkdir()
+    else:
+        path.write_text("[hyperv]\nhv01\nhv02\n")
+    lines = refused_before_the_password(capsys, monkeypatch, "plan", "--inventory", str(path), "--all-pairs", *limit)
+    assert len(lines) == 1 and lines[0].startswith(
+        f"lmpreflight: error: --inventory {path}: " + reason.format(path=path)
+    ), lines
+
+
+def test_ansibles_warnings_on_a_good_inventory_are_one_line_each(tmp_path: Path, capsys, monkeypatch) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n    hv01:\n    hv02:\n  bogus: 5\n")
+    monkeypatch.delenv("LMPREFLIGHT_UNSET_PASSWORD", raising=False)
+    lines = refused_before_the_password(
+        capsys, monkeypatch, "plan", "--inventory", str(path), "--all-pairs", *ON_THE_HOSTS
+    )
+    assert lines[0].startswith(
+        f"lmpreflight: warning: --inventory {path}: Ansible: Skipping key (bogus) in group (all)"
+    )
+    assert lines[1:] == [
+        "lmpreflight: error: --password-env LMPREFLIGHT_UNSET_PASSWORD: the environment variable is not set"
+    ]

@@ -12,13 +12,17 @@ the prompt, as for every other command.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import click
 
 from lmpreflight.errors import UserError
 
@@ -186,9 +190,29 @@ def _import_ansible() -> Any:
     return AnsibleError, InventoryManager, DataLoader, Templar, VariableManager
 
 
+_ANSIBLE_WARNING = re.compile(r"^\[WARNING\]:\s*", re.MULTILINE)
+
+
 def _ansible_hosts(path: Path, limit: str | None) -> list[InventoryHost]:
-    """The hosts Ansible itself sees in this inventory, with the variables it would use."""
-    ansible_error, inventory_manager, data_loader, templar_class, variable_manager = _import_ansible()
+    """The hosts Ansible itself sees in this inventory, with the variables it would use.
+    Ansible prints its warnings on stderr in blocks of lines; they are caught, so that an
+    inventory without hosts ends in one line that gives Ansible's first reason, and a good one
+    shows each warning as one lmpreflight warning line."""
+    ansible = _import_ansible()  # outside the capture: Ansible sets up its display on import
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        hosts = _ansible_hosts_said(ansible, path, limit)
+    warnings = [" ".join(w.split()) for w in _ANSIBLE_WARNING.split(said.getvalue()) if w.strip()]
+    if not hosts and warnings:
+        what = f" match --limit {limit}" if limit else " are listed"
+        raise UserError(f"--inventory {path}: no hosts{what} (Ansible: {warnings[0]})")
+    for warning in warnings:
+        click.echo(f"lmpreflight: warning: --inventory {path}: Ansible: {warning}", err=True)
+    return hosts
+
+
+def _ansible_hosts_said(ansible: Any, path: Path, limit: str | None) -> list[InventoryHost]:
+    ansible_error, inventory_manager, data_loader, templar_class, variable_manager = ansible
     try:
         loader = data_loader()
         inventory = inventory_manager(loader=loader, sources=[str(path)])
