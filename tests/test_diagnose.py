@@ -500,6 +500,7 @@ def test_live_diagnose_without_vm_judges_the_vm_the_failure_names(tmp_path: Path
     assert code == 1, err
     assert "[high confidence]" in out and "check vm.switches-on-destination: FAIL WEB02 uses switch(es)" in out
     assert "note: WEB02, named in the events, judged by its own VM checks on the hosts' facts" in out
+    assert "Verdict: READY\n" in out and "(exit code 0)" not in out, "diagnose exits 1: no contradicting exit code"
     (incident,) = validate_report_json((tmp_path / "r.json").read_text())["incidents"]
     first = incident["explanation"]["causes"][0]
     assert first["id"] == "virtual_switch_missing" and first["confidence"] == "high"

@@ -188,10 +188,12 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
                 Text(f"waiver {waiver.check} for {waiver.subject}: {waiver.state}", style="yellow"),
                 soft_wrap=console.soft_wrap,
             )
+    # diagnose's own exit code says whether failures were found, not the move's verdict.
+    exit_code = "" if report.events_collected else f" (exit code {report.exit_code})"
     console.print(
         Text.assemble(
             ("Verdict: ", "bold"),
             (VERDICT_TEXT[report.verdict], VERDICT_STYLES[report.verdict]),
-            f" (exit code {report.exit_code})",
+            exit_code,
         )
     )
