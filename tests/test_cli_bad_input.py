@@ -121,3 +121,22 @@ def test_ansibles_warnings_on_a_good_inventory_are_one_line_each(tmp_path: Path,
     assert lines[1:] == [
         "lmpreflight: error: --password-env LMPREFLIGHT_UNSET_PASSWORD: the environment variable is not set"
     ]
+
+
+def test_an_impossible_waiver_date_is_a_usage_error(tmp_path: Path, capsys, monkeypatch) -> None:
+    """YAML reads 2026-13-45 as a date and the calendar refuses it: one line, exit 2, not an internal error."""
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "waivers:\n  - check: network.port-6600\n    subject: HV01\n    reason: x\n    expires: 2026-13-45\n"
+    )
+    code, out, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--waivers", str(waivers))
+    assert (code, out) == (2, "")
+    assert err == f"lmpreflight: error: --waivers {waivers}: not a valid date: month must be in 1..12\n"
+
+
+def test_an_impossible_date_in_a_scenario_file_is_a_usage_error(tmp_path: Path, capsys, monkeypatch) -> None:
+    scenario = tmp_path / "mine.yaml"
+    scenario.write_text("extends: _base\nname: mine\nsummary: 2026-13-45\n")
+    code, out, err = invoke(capsys, monkeypatch, "demo", str(scenario))
+    assert (code, out) == (2, "")
+    assert err == f"lmpreflight: error: scenario {scenario}: not a valid date: month must be in 1..12\n"

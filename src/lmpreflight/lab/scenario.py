@@ -224,6 +224,8 @@ def _read(reference: str, relative_to: Path | None) -> tuple[dict[str, Any], str
         raise UserError(f"scenario {label}: not valid YAML: {str(exc).splitlines()[0]}") from None
     except RecursionError:
         raise UserError(f"scenario {label}: nested too deeply to be a scenario") from None
+    except ValueError as exc:  # a date YAML recognises but the calendar has not (2026-13-45)
+        raise UserError(f"scenario {label}: not a valid date: {exc}") from None
     if not isinstance(document, dict):
         raise UserError(f"scenario {label}: expected a mapping at the top level")
     return document, label, folder

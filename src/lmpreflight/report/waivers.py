@@ -84,6 +84,8 @@ def load_waivers(path: Path, known_checks: set[str] | None = None) -> list[Waive
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserError(f"--waivers {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # a date YAML recognises but the calendar has not (2026-13-45)
+        raise UserError(f"--waivers {path}: not a valid date: {exc}") from None
     try:
         waivers = WaiverFile.model_validate(document).waivers
     except ValidationError as exc:
