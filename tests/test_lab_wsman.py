@@ -4,6 +4,7 @@ its requests are read as http.server reads them."""
 from __future__ import annotations
 
 import http.client
+import inspect
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from lmpreflight.lab import wsman
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _fault, _Handler
+from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _expanded, _fault, _Handler
 
 HOSTILE = 'a <b> & "c"\n\r\td'
 MESSAGE_ID = re.compile(rb"uuid:[0-9A-F-]{36}</a:MessageID>")
@@ -198,3 +200,27 @@ def test_a_winrm_clients_requests_are_read_as_http_server_reads_them(monkeypatch
 
     monkeypatch.setattr(http.client, "parse_headers", unused)
     assert [_parsed(_Handler.parse_request, head) for head in heads] == expected
+
+
+REQUEST = f"""<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{NS["rsp"]}"
+ xmlns:x="{NS["x"]}" xmlns:odd="urn:odd">
+<s:Header><a:Action>A</a:Action><odd:Action>decoy</odd:Action><a:MessageID>uuid:1</a:MessageID>
+<w:OperationTimeout>PT20S</w:OperationTimeout><x:OperationTimeout>decoy</x:OperationTimeout>
+<w:SelectorSet><w:Selector Name="ShellId">S1</w:Selector><odd:Selector Name="ShellId">decoy</odd:Selector>
+<w:Selector Name="Other">S2</w:Selector></w:SelectorSet><odd:SelectorSet><w:Selector>decoy</w:Selector></odd:SelectorSet>
+<w:OptionSet><w:Option Name="WINRS_CODEPAGE">65001</w:Option><w:Option Name="B">2</w:Option></w:OptionSet></s:Header>
+<odd:Body/><s:Body><rsp:CommandLine><rsp:Command>powershell</rsp:Command><rsp:Arguments>-a</rsp:Arguments>
+<rsp:Arguments>-b</rsp:Arguments><odd:Arguments>decoy</odd:Arguments></rsp:CommandLine>
+<rsp:Send><rsp:Stream Name="stdin">QQ==</rsp:Stream></rsp:Send><rsp:Receive><rsp:DesiredStream>stdout</rsp:DesiredStream>
+</rsp:Receive><rsp:Signal CommandId="C"/><s:Header>nested</s:Header></s:Body></s:Envelope>"""
+
+
+def test_each_path_the_listener_reads_finds_what_the_prefix_map_finds() -> None:
+    """From every element of a request holding each part twice or in another namespace."""
+    paths = set(re.findall(r'_expanded\("([^"]+)"\)', inspect.getsource(wsman)))
+    assert len(paths) >= 12
+    root = ET.fromstring(REQUEST)
+    for path in paths:
+        for element in root.iter():
+            assert list(element.iterfind(_expanded(path))) == list(element.iterfind(path, NS)), path
+            assert element.find(_expanded(path)) is element.find(path, NS), path
