@@ -443,6 +443,9 @@ def test_live_diagnose_fixes_name_the_hosts_by_the_fqdn_the_facts_hold(capsys, m
     assert "'Microsoft Virtual System Migration Service/hv02.corp.example'" in fixes["kerberos_delegation_missing"]
     assert "Set-ADComputer -Identity 'hv01' -Add" in fixes["kerberos_delegation_missing"]
     shown = "\n".join(fixes.values())
+    assert incident["explanation"]["notes"] == [
+        "WEB02, named in the events, judged by its own VM checks on the hosts' facts"
+    ], "--vm WEB02: Compare-VM ran, so no hint to run it"
     assert not any(
         marker in shown for marker in ("<DestinationFQDN>", "<SourceFQDN>", "<SourceHost>", "<DestinationHost>")
     )

@@ -13,6 +13,7 @@ collect each host once, then judge as many (source, destination) pairs as needed
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -140,7 +141,8 @@ def _judged(vm: str, source: HostFacts) -> str:
     dry_run = (
         ""
         if rehearsed
-        else f"; Hyper-V's own dry run (Compare-VM) is not in these facts: a live diagnose or check with --vm {vm} runs it"
+        else f"; Hyper-V's own dry run (Compare-VM) is not in these facts: a live diagnose or check with "
+        f"--vm {shlex.quote(vm)} runs it"
     )
     return f"{vm}, named in the events, judged by its own VM checks on the hosts' facts{dry_run}"
 
