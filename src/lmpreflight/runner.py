@@ -269,8 +269,8 @@ class SourcePairs:
     """Every read in the trees (``None``: to be worked out again, a tree was dropped)."""
     _asked: tuple[int, ...] | None = None
     """The same, in order (``None``: to be worked out again, a tree changed)."""
-    _options: dict[int, int] = field(default_factory=dict)
-    """Read number of an option → this selection's answer (see :meth:`_source_answer`)."""
+    _source_answers: dict[int, int] = field(default_factory=dict)
+    """Read number → this source's answer, or this selection's for an option (see :meth:`_source_answer`)."""
     _kinds: dict[tuple[int, ...], _Kind] = field(default_factory=dict)
     """A destination's answers to :attr:`_asked` → each check's leaf for it. Destinations that
     answer alike walk every tree alike: most destinations of a fleet are found here with one
@@ -343,8 +343,10 @@ class SourcePairs:
         reads = self.reads
         trees = reads.of(context.destination).by_source
         branch: _Branch | None = trees.get(check.id)
+        known = self._source_answers
         while branch is not None and branch.read is not None:
-            branch = branch.branches.get(self._source_answer(branch.read, context))
+            number = known.get(branch.read)
+            branch = branch.branches.get(self._source_answer(branch.read, context) if number is None else number)
         if branch is not None and branch.results is not None:
             reads.source_hits[check.id] = reads.source_hits.get(check.id, 0) + 1
             return [result for result, _ in branch.results]
@@ -361,16 +363,15 @@ class SourcePairs:
         return results
 
     def _source_answer(self, read: int, context: Context) -> int:
-        """This source's answer to a read recorded by :meth:`_by_source` (the options' are this
-        selection's, the same for every pair of the source)."""
-        number = self._options.get(read)
-        if number is not None:
-            return number
-        if self.reads.is_option(read):
-            name = self.reads.read_of(read)[1][0]
-            number = self._options[read] = self.reads.option_number(getattr(context, name))
-            return number
-        return self.reads.number(self.reads.of(self.source), read)
+        """This source's answer to a read recorded by :meth:`_by_source`, kept for its other pairs
+        (an option's is this selection's, the same for every pair of the source)."""
+        reads = self.reads
+        if reads.is_option(read):
+            number = reads.option_number(getattr(context, reads.read_of(read)[1][0]))
+        else:
+            number = reads.number(reads.of(self.source), read)
+        self._source_answers[read] = number
+        return number
 
     def _record(self, check: Check, context: Context) -> list[Finding]:
         """Run the check against the traced destination and remember what it read and found."""
