@@ -239,3 +239,41 @@ def test_an_ad_identity_takes_the_short_name() -> None:
     assert filled("Get-ADComputer -Identity SOURCE; Test-WSMan SOURCE", names) == (
         "Get-ADComputer -Identity 'hv01'; Test-WSMan 'hv01.corp.example'"
     )
+
+
+def test_no_knowledge_fix_shows_an_example_name_as_if_it_were_real() -> None:
+    """Filled with nothing known, every generic fix holds only marked placeholders: no example
+    domain, share, path or account that would read as the admin's own."""
+    from lmpreflight.explain.knowledge import knowledge
+
+    examples = ("corp.example", "'VMS'", "-Name VMS", "D:\\Hyper-V", "DOMAIN\\", "\\user'", "'SHARE'", "'PATH'")
+    for cause_id, cause in knowledge().causes.items():
+        shown = filled(cause.fix.remediation().powershell or "", KnownNames())
+        assert not any(example in shown for example in examples), (cause_id, shown)
+        assert not any(word in shown for word in BARE), (cause_id, shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "hosts", "expected"),
+    [
+        (
+            "Failed to access '\\\\FS01\\VMS\\SQL01\\disk.vhdx': Access is denied. (0x80070005)",
+            ("hv01.corp.example", "hv02.corp.example"),
+            "Grant-SmbShareAccess -Name 'VMS' -AccountName '<DomainNetBIOSName>\\hv02$'",
+        ),
+        (
+            "The specified domain either does not exist or could not be contacted. (0x8007054B)",
+            ("hv01.corp.example", "hv02.corp.example"),
+            "nltest /dsgetdc:'corp.example';",
+        ),
+        (
+            "The specified domain either does not exist or could not be contacted. (0x8007054B)",
+            ("hv01.a.example", "hv02.b.example"),
+            "nltest /dsgetdc:<DomainDNSName>;",
+        ),
+    ],
+)
+def test_the_share_and_domain_the_text_or_facts_state_fill_the_fix(
+    text: str, hosts: tuple[str, str], expected: str
+) -> None:
+    assert expected in _commands(explain_text(text, [], "Kerberos", hosts).causes)

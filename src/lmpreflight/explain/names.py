@@ -32,6 +32,8 @@ _VM_NAME = re.compile(
 )
 _SWITCH = re.compile(r"switch [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
 _SAN = re.compile(r"virtual (?:fibre channel )?SAN [\"'“]([^\"'”\r\n]{1,100}?)[\"'”]", re.IGNORECASE)
+# The share of a UNC path (\\FS01\VMS\SQL01\disk.vhdx): where a VM's files are on SMB.
+_SHARE = re.compile(r"\\\\[A-Za-z0-9.-]{1,255}\\([^\\\s'\"”]{1,80})")
 # "(Virtual machine ID 0D9E…)" in Hyper-V's migration messages, "(VMID …)" in its event templates.
 _VM_ID = re.compile(r"(?:virtual machine ID|VMID)\s{1,5}([0-9A-F]{8}-(?:[0-9A-F]{4}-){3}[0-9A-F]{12})", re.IGNORECASE)
 
@@ -46,6 +48,10 @@ MARKERS = {
     "USER": "<UserName>",
     "VMID": "<VMId>",
     "DOMAIN": "<DomainNetBIOSName>",
+    "DNSDOMAIN": "<DomainDNSName>",
+    "SHARE": "<ShareName>",
+    "PATH": "<DestinationStoragePath>",
+    "FOLDER": "<VMFolder>",
 }
 """The knowledge base's placeholders and how an unknown one is shown."""
 _FQDN_MARKERS = {"SOURCE": "<SourceFQDN>", "DESTINATION": "<DestinationFQDN>"}
@@ -62,11 +68,16 @@ MEANINGS = {
     "<UserName>": "the account that started the move",
     "<VMId>": "the VM's ID",
     "<DomainNetBIOSName>": "the NetBIOS name of the host's domain, as (Get-ADDomain).NetBIOSName shows it",
+    "<DomainDNSName>": "the hosts' DNS domain name",
+    "<ShareName>": "the SMB share that holds the VM's files",
+    "<DestinationStoragePath>": "the destination folder for the VM's files",
+    "<VMFolder>": "the folder that holds the VM's files",
 }
 """What each marker stands for, for the sentence that asks the admin to fill it in."""
 _SEGMENTS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"")
-_BARE = re.compile(r"(?<![\w\\/.$-])(SOURCE|DESTINATION|VM|HOST|USER|VMID)(?![\w.$-])")
-_QUOTED = re.compile(r"(?<![\w-])(SOURCE|DESTINATION)(\.domain)?(?![\w-])")
+_BARE = re.compile(r"(?<![\w\\/.$-])(SOURCE|DESTINATION|VM|HOST|USER|VMID|DNSDOMAIN)(?![\w.$-])")
+_QUOTED = re.compile(r"(?<![\w-])(SOURCE|DESTINATION|USER)(\.domain)?(?![\w-])")
+_WHOLE_QUOTED = ("SWITCH", "SAN", "NIC", "SHARE", "PATH", "FOLDER")
 # An account written 'DOMAIN\NAME$': the NetBIOS domain name, which no fact holds.
 _DOMAIN = re.compile(r"(?<![\w-])DOMAIN(?=\\)")
 
@@ -107,6 +118,13 @@ class KnownNames:
     switch: str | None = None
     san: str | None = None
     vm_id: str | None = None
+    share: str | None = None
+
+    @property
+    def dns_domain(self) -> str | None:
+        """The DNS domain the known hosts' full names share (none when they differ or are short)."""
+        domains = {name.split(".", 1)[1].casefold() for name in (self.source, self.destination) if name and "." in name}
+        return domains.pop() if len(domains) == 1 else None
 
     def get(self, token: str) -> str | None:
         return {
@@ -116,6 +134,8 @@ class KnownNames:
             "SWITCH": self.switch,
             "SAN": self.san,
             "VMID": self.vm_id,
+            "DNSDOMAIN": self.dns_domain,
+            "SHARE": self.share,
         }.get(token)
 
 
@@ -156,6 +176,7 @@ def names_in(
         _first(_SWITCH, text),
         _first(_SAN, text),
         _first(_VM_ID, text),
+        _first(_SHARE, text),
     )
 
 
@@ -203,12 +224,13 @@ def _bare(token: str, names: KnownNames) -> str:
 
 
 def _quoted(segment: str, names: KnownNames) -> str:
-    """A quoted literal: 'SWITCH', 'SAN' and 'NIC' whole, or SOURCE/DESTINATION inside a single-quoted
-    one ('…Service/DESTINATION', 'DOMAIN\\DESTINATION$'); double-quoted text is left alone."""
+    """A quoted literal: 'SWITCH', 'SAN', 'NIC', 'SHARE', 'PATH' and 'FOLDER' whole, or SOURCE,
+    DESTINATION and USER inside a single-quoted one ('…Service/DESTINATION', 'DOMAIN\\DESTINATION$');
+    double-quoted text is left alone."""
     if segment.startswith('"'):
         return segment  # a store or path name ("Shielded VM Local Certificates"), never a placeholder
     inner = segment[1:-1]
-    if inner in ("SWITCH", "SAN", "NIC"):
+    if inner in _WHOLE_QUOTED:
         return _bare(inner, names)
 
     def inside(match: re.Match[str]) -> str:
