@@ -263,14 +263,15 @@ def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_record
         yield warned(f"{context.source.target.casefold()} to {context.destination.name.casefold()}")
 
     registry = Registry()
-    registry.checks["test.probe"] = _declare(compares)
+    registry.checks["test.probe"] = _declare(compares, needs=("hosts.clock",))
     source, destination = healthy_pair()
     destinations = _fleet(destination, 40)
+    destinations[-1] = destinations[-1].model_copy(update={"clock": None})  # its needs unmet: an error, not a run
     reads = DestinationReads()
     for number in range(3):
         pairs = SourcePairs(registry, source.model_copy(update={"target": f"source{number}"}), Selection(), reads)
-        assert [pairs.evaluate(host)[0].finding.message for host in destinations] == [
-            f"source{number} to hv{n:02d}" for n in range(2, 42)
-        ]
+        messages = [pairs.evaluate(host)[0].finding.message for host in destinations]
+        assert messages[:-1] == [f"source{number} to hv{n:02d}" for n in range(2, 41)]
+        assert messages[-1] == "destination.clock is absent from the facts of HV41 (the collection did not record it)"
     assert "test.probe" in reads.per_source and "test.probe" in pairs._real
-    assert len(traced) == 120 and not any(traced[80:])  # the third source's runs: for real, none recorded
+    assert len(traced) == 117 and not any(traced[78:])  # the third source's runs: for real, none recorded

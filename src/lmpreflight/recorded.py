@@ -135,7 +135,7 @@ class _Raised:
 class _Answers:
     """One host's values by path and answers by read (see :class:`DestinationReads`)."""
 
-    __slots__ = ("by_source", "destination", "names", "numbers", "values")
+    __slots__ = ("by_source", "destination", "names", "needs_met", "numbers", "values")
 
     def __init__(self, destination: HostFacts) -> None:
         self.destination = destination
@@ -143,6 +143,8 @@ class _Answers:
         self.numbers: dict[int, int] = {}
         """Read number → answer number."""
         self.names: dict[str, str] | None = None
+        self.needs_met: dict[tuple[str, ...], bool] = {}
+        """A check's needs → whether this host, as the destination, holds every fact of them it needs of the destination."""
         self.by_source: dict[str, Any] = {}
         """Check id → what the check, run for every pair, concluded against this host as the
         destination, by what it read of each source (kept by :class:`lmpreflight.runner.SourcePairs`)."""

@@ -52,7 +52,10 @@ def expand_need(path: str) -> list[str]:
 def resolve_fact(context: Context, path: str) -> Any:
     """The value at ``role.section.field``; ``None`` when any step was not collected."""
     role, parts = _steps(path)
-    value: Any = context.host(role)
+    return _followed(context.host(role), parts)
+
+
+def _followed(value: Any, parts: tuple[str, ...]) -> Any:
     for part in parts:
         value = getattr(value, part, None)
         if value is None:
@@ -100,6 +103,12 @@ def missing_fact_finding(context: Context, path: str) -> Finding:
             text=(error.hint if error and error.hint else "Fix the collection problem above and run the check again."),
         ),
     )
+
+
+def _holds(host: HostFacts, needs: tuple[str, ...], role: str) -> bool:
+    """Whether ``host``, in ``role``, holds every fact of ``needs`` of that role (as :func:`resolve_fact` finds them)."""
+    steps = (_steps(path) for path in _expanded(needs))
+    return all(_followed(host, parts) is not None for path_role, parts in steps if path_role == role)
 
 
 def unmet_need(check: Check, context: Context) -> Finding | None:
@@ -269,6 +278,8 @@ class SourcePairs:
     """Every read in the trees (``None``: to be worked out again, a tree was dropped)."""
     _asked: tuple[int, ...] | None = None
     """The same, in order (``None``: to be worked out again, a tree changed)."""
+    _source_needs_met: dict[tuple[str, ...], bool] = field(default_factory=dict)
+    """A check's needs → whether the source holds every fact of them it needs of the source."""
     _source_answers: dict[int, int] = field(default_factory=dict)
     """Read number → this source's answer, or this selection's for an option (see :meth:`_source_answer`)."""
     _kinds: dict[tuple[int, ...], _Kind] = field(default_factory=dict)
@@ -329,10 +340,25 @@ class SourcePairs:
         earlier source is run for real at once: recording it again would find nothing to share."""
         if check.id in self.reads.per_source:
             self._real.add(check.id)
+            if self._needs_met(check, context):
+                return _results(check, call_check(check, context))
             return _results(check, run_check(check, context))
         if check.id in self._real:
             return self._by_source(check, context)
         return _results(check, self._record(check, context))
+
+    def _needs_met(self, check: Check, context: Context) -> bool:
+        """Whether both hosts hold every fact the check needs (:func:`unmet_need` finds none),
+        known once per host and set of needs: checks run for every pair would look again per pair."""
+        needs = check.needs
+        met = self.reads.of(context.destination).needs_met
+        destination = met.get(needs)
+        if destination is None:
+            destination = met[needs] = _holds(context.destination, needs, "destination")
+        source = self._source_needs_met.get(needs)
+        if source is None:
+            source = self._source_needs_met[needs] = _holds(self.source, needs, "source")
+        return source and destination
 
     def _by_source(self, check: Check, context: Context) -> list[Result]:
         """A check that reads something different of every destination, with the results another
