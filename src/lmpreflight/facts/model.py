@@ -721,6 +721,8 @@ class HostFacts(FactModel):
 
     def error_for(self, path: str) -> CollectionError | None:
         """The recorded error for a fact path or for the nearest section above it."""
+        if not self.errors:  # most hosts: asked for every VM, answered without taking the path apart
+            return None
         parts = path.split(".")
         for depth in range(len(parts), 0, -1):
             error = self.errors_by_section.get(".".join(parts[:depth]))
