@@ -140,3 +140,15 @@ def test_an_impossible_date_in_a_scenario_file_is_a_usage_error(tmp_path: Path, 
     code, out, err = invoke(capsys, monkeypatch, "demo", str(scenario))
     assert (code, out) == (2, "")
     assert err == f"lmpreflight: error: scenario {scenario}: not a valid date: month must be in 1..12\n"
+
+
+@pytest.mark.parametrize("content", ["", "# nothing yet\n"])
+def test_an_empty_waiver_file_says_what_it_should_hold(content: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(content)
+    code, out, err = invoke(capsys, monkeypatch, "analyze", *HEALTHY, "--waivers", str(waivers))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"lmpreflight: error: --waivers {waivers}: the file is empty; it starts with 'waivers:' and lists the "
+        "accepted risks\n"
+    )

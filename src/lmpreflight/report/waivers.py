@@ -86,6 +86,8 @@ def load_waivers(path: Path, known_checks: set[str] | None = None) -> list[Waive
         raise UserError(f"--waivers {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     except ValueError as exc:  # a date YAML recognises but the calendar has not (2026-13-45)
         raise UserError(f"--waivers {path}: not a valid date: {exc}") from None
+    if document is None:
+        raise UserError(f"--waivers {path}: the file is empty; it starts with 'waivers:' and lists the accepted risks")
     try:
         waivers = WaiverFile.model_validate(document).waivers
     except ValidationError as exc:
