@@ -11,11 +11,11 @@ filled-in name passes through ``escape.ps_literal``.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
 from lmpreflight.escape import ps_literal
+from lmpreflight.facts.addresses import is_address
 from lmpreflight.facts.model import HostFacts
 
 _QUOTES = "\"'\u201c\u201d"
@@ -90,17 +90,9 @@ def host_name(facts: HostFacts) -> str:
     account = facts.directory.computer if facts.directory is not None else None
     typed = facts.target.rstrip(".")
     for name in (fqdn, account.dns_host_name if account else None, typed):
-        if name and "." in name and not _is_address(name):
+        if name and "." in name and not is_address(name):
             return name
     return facts.name
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def vm_names_in(text: str) -> list[str]:
