@@ -143,3 +143,28 @@ def test_the_fleet_starts_once_the_password_is_accepted_not_when_the_first_host_
     assert sorted(order) == sorted(scenario.hosts)
     assert all(f.whole_host_error is None and f.vms for f in facts.values()), "the busy host too, in the end"
     assert failed_logons == 0
+
+
+def test_ctrl_c_while_the_workers_wait_for_the_password_leaves_none_behind(tmp_path: Path, split: None) -> None:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        scenario = estate(tmp_path, 6, problems=False)
+        first = next(iter(scenario.hosts))
+        busy = scenario.hosts[first].model_copy(update={"winrm_faults": {"busy_receive": 3}})
+        scenario.hosts[first] = busy
+        with Lab(scenario) as lab:
+            # In a domain without a DC, no DC gives a verdict on the password: the workers wait
+            # for the first host, which takes seconds.
+            options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4, domain="no-dc.example")
+            hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+            timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                collect_inventory(hosts, options)
+            timer.join()
+            assert multiprocessing.active_children() == [], "the waiting workers ended"
+            assert all(server.shells == {} for server in lab.wsman.values())
+            started = {name for name, server in lab.wsman.items() if server.stats.shells_created}
+        assert started == {first}, "no worker started a host"
+    finally:
+        signal.signal(signal.SIGINT, previous)
