@@ -97,7 +97,9 @@ def diagnose(
 
     Live: read both hosts' VMMS and worker logs in the same single collection as 'check' and
     re-run the checks. Offline: --evtx FILE for each exported log (and --facts to rank causes).
-    Exit codes: 0 no failures found, 1 failures found and explained, 2 usage error, 3 incomplete.
+    Each failure that names a VM on the source is judged by that VM's own checks, --vm or not.
+    Exit codes: 0 no failures found, 1 failures found and explained, 2 usage error, 3 incomplete
+    (also when a host's logs could not be read and nothing was found).
     """
     options = report
     if event_files:
