@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import settings
@@ -28,6 +29,20 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         assert text == path.read_text(), f"{name} differs from the golden file; review, then --update-golden"
 
     return compare
+
+
+@pytest.fixture
+def interactive_ctrl_c() -> Iterator[None]:
+    """Ctrl-C as an interactive run has it, in this process and in the runs it starts.
+
+    A background job of a non-interactive shell (CI, ``pytest &`` in a script) starts with
+    SIGINT ignored. Python then installs no KeyboardInterrupt handler, and every process it
+    starts inherits the ignored signal: a Ctrl-C test would prove nothing, or fail."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # CI runs the property tests with a fixed seed so a run is reproducible; local runs keep exploring.

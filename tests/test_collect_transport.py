@@ -179,21 +179,15 @@ def test_unknown_host_name_is_a_resolution_error() -> None:
     assert facts.whole_host_error.message == "cannot resolve no-such-host.invalid: no DNS record; is the name right?"
 
 
-def test_ctrl_c_closes_the_remote_shells() -> None:
-    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then
-    # installs no KeyboardInterrupt handler: install it, as an interactive run has it.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        scenario = load_scenario("host-hangs")
-        with Lab(scenario) as lab:
-            options = dataclasses.replace(options_for(lab, scenario), timeout=60)
-            timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-            timer.start()
-            with pytest.raises(KeyboardInterrupt):
-                collect_hosts([lab.fqdn("HV01"), lab.fqdn("HV02")], options, pair=True)
-            assert all(server.shells == {} for server in lab.wsman.values())
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def test_ctrl_c_closes_the_remote_shells(interactive_ctrl_c: None) -> None:
+    scenario = load_scenario("host-hangs")
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(options_for(lab, scenario), timeout=60)
+        timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            collect_hosts([lab.fqdn("HV01"), lab.fqdn("HV02")], options, pair=True)
+        assert all(server.shells == {} for server in lab.wsman.values())
 
 
 def test_the_password_appears_nowhere() -> None:

@@ -98,30 +98,26 @@ def test_a_rejected_password_stops_before_any_worker_starts(tmp_path: Path, spli
     assert held_back >= len(hosts) - 1  # at most one host heard the password (the DC may have been first)
 
 
-def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(tmp_path: Path, split: None) -> None:
-    # A background job of a non-interactive shell starts with SIGINT ignored: install the
-    # handler an interactive run has.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        scenario = estate(tmp_path, 40)
-        hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
-        with Lab(scenario) as lab:
-            options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
-            collected: list[str] = []
+def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(
+    tmp_path: Path, split: None, interactive_ctrl_c: None
+) -> None:
+    scenario = estate(tmp_path, 40)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
+        collected: list[str] = []
 
-            def done(host: InventoryHost, facts: HostFacts) -> None:
-                collected.append(host.name)
-                if len(collected) == 3:  # the workers are running: interrupt the parent
-                    os.kill(os.getpid(), signal.SIGINT)
+        def done(host: InventoryHost, facts: HostFacts) -> None:
+            collected.append(host.name)
+            if len(collected) == 3:  # the workers are running: interrupt the parent
+                os.kill(os.getpid(), signal.SIGINT)
 
-            with pytest.raises(KeyboardInterrupt):
-                collect_inventory(hosts, options, done)
-            assert multiprocessing.active_children() == [], "no worker outlives the run"
-            assert all(server.shells == {} for server in lab.wsman.values()), "running hosts closed their shells"
-            started = sum(server.stats.shells_created for server in lab.wsman.values())
-        assert started < len(hosts) - 1, "hosts not started yet were not started at all"
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        with pytest.raises(KeyboardInterrupt):
+            collect_inventory(hosts, options, done)
+        assert multiprocessing.active_children() == [], "no worker outlives the run"
+        assert all(server.shells == {} for server in lab.wsman.values()), "running hosts closed their shells"
+        started = sum(server.stats.shells_created for server in lab.wsman.values())
+    assert started < len(hosts) - 1, "hosts not started yet were not started at all"
 
 
 def test_the_fleet_starts_once_the_password_is_accepted_not_when_the_first_host_ends(
@@ -145,26 +141,24 @@ def test_the_fleet_starts_once_the_password_is_accepted_not_when_the_first_host_
     assert failed_logons == 0
 
 
-def test_ctrl_c_while_the_workers_wait_for_the_password_leaves_none_behind(tmp_path: Path, split: None) -> None:
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        scenario = estate(tmp_path, 6, problems=False)
-        first = next(iter(scenario.hosts))
-        busy = scenario.hosts[first].model_copy(update={"winrm_faults": {"busy_receive": 3}})
-        scenario.hosts[first] = busy
-        with Lab(scenario) as lab:
-            # In a domain without a DC, no DC gives a verdict on the password: the workers wait
-            # for the first host, which takes seconds.
-            options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4, domain="no-dc.example")
-            hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
-            timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-            timer.start()
-            with pytest.raises(KeyboardInterrupt):
-                collect_inventory(hosts, options)
-            timer.join()
-            assert multiprocessing.active_children() == [], "the waiting workers ended"
-            assert all(server.shells == {} for server in lab.wsman.values())
-            started = {name for name, server in lab.wsman.items() if server.stats.shells_created}
-        assert started == {first}, "no worker started a host"
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def test_ctrl_c_while_the_workers_wait_for_the_password_leaves_none_behind(
+    tmp_path: Path, split: None, interactive_ctrl_c: None
+) -> None:
+    scenario = estate(tmp_path, 6, problems=False)
+    first = next(iter(scenario.hosts))
+    busy = scenario.hosts[first].model_copy(update={"winrm_faults": {"busy_receive": 3}})
+    scenario.hosts[first] = busy
+    with Lab(scenario) as lab:
+        # In a domain without a DC, no DC gives a verdict on the password: the workers wait
+        # for the first host, which takes seconds.
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4, domain="no-dc.example")
+        hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            collect_inventory(hosts, options)
+        timer.join()
+        assert multiprocessing.active_children() == [], "the waiting workers ended"
+        assert all(server.shells == {} for server in lab.wsman.values())
+        started = {name for name, server in lab.wsman.items() if server.stats.shells_created}
+    assert started == {first}, "no worker started a host"
