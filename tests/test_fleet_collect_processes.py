@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,32 @@ def test_ctrl_c_while_the_workers_wait_for_the_password_leaves_none_behind(
         assert all(server.shells == {} for server in lab.wsman.values())
         started = {name for name, server in lab.wsman.items() if server.stats.shells_created}
     assert started == {first}, "no worker started a host"
+
+
+def test_ctrl_c_stops_a_first_host_that_hangs_within_a_second_or_two(
+    tmp_path: Path, split: None, interactive_ctrl_c: None
+) -> None:
+    """The first host is collected in a thread of the parent, which Ctrl-C does not reach:
+    it must not hold the run until its deadline."""
+    scenario = estate(tmp_path, 6, problems=False)
+    first = next(iter(scenario.hosts))
+    scenario.hosts[first] = scenario.hosts[first].model_copy(update={"fault": "hang"})
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4, timeout=60)
+        hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+        signalled: list[float] = []
+
+        def interrupt() -> None:
+            signalled.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGINT)
+
+        timer = threading.Timer(1.5, interrupt)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            collect_inventory(hosts, options)
+        took = time.monotonic() - signalled[0]
+        timer.join()
+        assert multiprocessing.active_children() == []
+        assert all(server.shells == {} for server in lab.wsman.values()), "the hanging host's shell was closed too"
+    # About a second; the margin is for a loaded machine (before, the run waited for the deadline).
+    assert took < 5, f"Ctrl-C took {took:.1f} s to act"

@@ -86,7 +86,14 @@ def signal_state(pid: int) -> str:
     return f"run: {run}; test process: {here}"
 
 
-def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole, interactive_ctrl_c: None) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["check", "hv01.corp.example", "hv02.corp.example"], ["plan", "hv01.corp.example", "--to", "hv02.corp.example"]],
+    ids=["check", "plan"],
+)
+def test_ctrl_c_ends_a_run_within_a_second_or_two(
+    command: list[str], blackhole: Blackhole, interactive_ctrl_c: None
+) -> None:
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
         args = cli_connection_args(lab, scenario, "LAB_PW")
@@ -96,9 +103,7 @@ def test_ctrl_c_ends_a_run_within_a_second_or_two(blackhole: Blackhole, interact
                 sys.executable,
                 "-m",
                 "lmpreflight",
-                "check",
-                "hv01.corp.example",
-                "hv02.corp.example",
+                *command,
                 *args,
                 "--timeout",
                 "60",

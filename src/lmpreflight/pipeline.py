@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import socket
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 from lmpreflight.collect.directory import DirectorySessions
@@ -43,11 +44,12 @@ def collect_host(
     progress: Progress | None = None,
     gate: CredentialGate | None = None,
     directory: DirectorySessions | None = None,
+    cancel: threading.Event | None = None,
 ) -> HostFacts:
     """One host's facts over WinRM, LDAP and DNS; what could not be read is recorded in ``errors``.
     ``gate`` and ``directory``: the password's fate and the LDAP connections shared with other
-    hosts collected one by one (``plan``)."""
-    (facts,) = collect_hosts([target], options, progress or _silent, gate=gate, directory=directory)
+    hosts collected one by one (``plan``); ``cancel`` stops it from another thread."""
+    (facts,) = collect_hosts([target], options, progress or _silent, gate=gate, directory=directory, cancel=cancel)
     return facts
 
 

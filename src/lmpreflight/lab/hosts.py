@@ -128,6 +128,9 @@ class _CollectorProcess:
         self.started = time.monotonic()
         self.stage_one_done = False
         self.finished = False
+        self.hung = False
+        """Stage one never returns (``fault: hang``), so the script never reads stage two, even
+        when it came in the same Send (a host collected without a peer)."""
 
     def _at(self) -> float:
         return max(time.monotonic(), self.started + self.host.startup)
@@ -140,7 +143,7 @@ class _CollectorProcess:
             self.stdin = rest
             self.stage_one_done = True
             self._stage_one(script.decode("utf-8"))
-        if end and self.stage_one_done and not self.finished:
+        if end and self.stage_one_done and not self.finished and not self.hung:
             self.finished = True
             self._stage_two(self.stdin.decode("utf-8").strip())
 
@@ -151,7 +154,7 @@ class _CollectorProcess:
             self.output.finish(self._at(), 1)
             self.finished = True
         elif fault == "hang":
-            return
+            self.hung = True
         elif fault == "garbage":
             self.output.emit(
                 self._at(),
