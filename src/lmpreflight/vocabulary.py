@@ -293,9 +293,10 @@ class RequiredFacts:
         self.role = role
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Context:
-    """What a check sees: both hosts' facts, the VMs the user asked about, and options."""
+    """What a check sees: both hosts' facts, the VMs the user asked about, and options.
+    Weakly referable: what checks work out once per context is kept only as long as it lives."""
 
     source: HostFacts
     destination: HostFacts

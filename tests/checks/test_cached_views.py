@@ -4,6 +4,8 @@ written into a fact file, and never outlives a change made to a copy of the fact
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import timedelta
 
 from lmpreflight.facts.load import dump_host_facts
@@ -80,3 +82,15 @@ def test_vm_checks_answer_for_each_context_when_contexts_alternate() -> None:
     missing = selection.context(source, destination, ("NOPE",))
     assert [f.status for f in run_check(check, missing)] == [Status.SKIP]
     assert [f.subject for f in run_check(check, first)] == ["vm:SQL01"]
+
+
+def test_no_view_keeps_a_run_s_facts_alive_after_it() -> None:
+    """A memo of the last context held strongly kept its host's facts, every VM of it, in
+    memory after the run (and slowed the next run's garbage collection)."""
+    source, destination = healthy_pair()
+    evaluate(CHECKS, source, destination, Selection())
+    vm_readiness(CHECKS, source, destination, Selection())
+    gone = weakref.ref(source), weakref.ref(destination)
+    del source, destination
+    gc.collect()
+    assert gone[0]() is None and gone[1]() is None

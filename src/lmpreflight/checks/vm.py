@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
@@ -47,20 +48,28 @@ STEADY_STATES = ("Running", "Off", "Saved", "Paused")
 """VM states a move can start from; the others (Stopping, Saving, Starting, ...) are transitions."""
 
 
-_last_present: tuple[Context | None, tuple[VirtualMachine, ...]] = (None, ())
+_last_present: tuple[weakref.ref[Context] | None, tuple[VirtualMachine, ...]] = (None, ())
 """The last context's present VMs. Every VM check of a context asks for them (18 checks, once
 for each of the thousands of VMs a host may report); a context is immutable, so the answer
-holds for as long as the context asked about is that very one."""
+holds for as long as the context asked about is that very one. The context is held weakly and
+the answer dropped with it: held strongly, the last run's facts (every VM of its host) would
+stay in memory after it."""
 
 
 def _present_vms(context: Context) -> tuple[VirtualMachine, ...]:
     """The selected VMs that exist on the source; absent ones are reported by vm.exists-on-source."""
     global _last_present
     last, present = _last_present
-    if last is not context:
+    if last is None or last() is not context:
         present = _find_present(context)
-        _last_present = (context, present)
+        _last_present = (weakref.ref(context, _forget_present), present)
     return present
+
+
+def _forget_present(gone: weakref.ref[Context]) -> None:
+    global _last_present
+    if _last_present[0] is gone:
+        _last_present = (None, ())
 
 
 def _find_present(context: Context) -> tuple[VirtualMachine, ...]:
