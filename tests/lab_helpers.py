@@ -35,6 +35,20 @@ def options_for(lab: Lab, scenario: Scenario, **changes: Any) -> CollectOptions:
     return dataclasses.replace(options, timeout=5, **changes)
 
 
+def pywinrm_session(lab: Lab, scenario: Scenario, host: str = "HV01") -> Any:
+    """pywinrm's own Session against a lab host, as a plain pywinrm script would open it (NTLM,
+    no proxy): for what pywinrm does, not what lmpreflight's transport does."""
+    import winrm
+
+    return winrm.Session(
+        lab.endpoints.winrm[host],
+        auth=(scenario.client.user, scenario.client.password),
+        transport="ntlm",
+        proxy=None,
+        ca_trust_path=None,
+    )
+
+
 def collect_pair(lab: Lab, scenario: Scenario, **changes: Any) -> tuple[HostFacts, HostFacts]:
     return pipeline.collect_pair(
         lab.fqdn(scenario.role("source")), lab.fqdn(scenario.role("destination")), options_for(lab, scenario, **changes)

@@ -24,7 +24,7 @@ from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.html import render_html
 from lmpreflight.report.json_report import render_json
 from lmpreflight.runner import Selection, evaluate
-from tests.lab_helpers import collect_pair, options_for
+from tests.lab_helpers import collect_pair, options_for, pywinrm_session
 
 
 def test_collector_is_far_over_the_command_line_limit_but_the_bootstrap_is_not() -> None:
@@ -238,17 +238,9 @@ def test_bootstrap_reads_the_script_from_stdin_as_utf8() -> None:
 
 def test_the_lab_rejects_long_command_lines_silently_like_windows() -> None:
     """Why the collector goes through stdin: run_ps of a long script fails without an exception."""
-    import winrm
-
     scenario = load_scenario("healthy")
     with Lab(scenario) as lab:
-        session = winrm.Session(
-            lab.endpoints.winrm["HV01"],
-            auth=(scenario.client.user, scenario.client.password),
-            transport="ntlm",
-            proxy=None,
-            ca_trust_path=None,
-        )
+        session = pywinrm_session(lab, scenario)
         result = session.run_ps("# lmpreflight-fact: os\n" + "#" * 3500)
     assert result.status_code == 1
     assert result.std_err == b"The command line is too long.\r\n"

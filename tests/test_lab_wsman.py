@@ -18,6 +18,7 @@ from lmpreflight.lab import wsman
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _expanded, _fault, _Handler
+from tests.lab_helpers import pywinrm_session
 
 HOSTILE = 'a <b> & "c"\n\r\td'
 MESSAGE_ID = re.compile(rb"uuid:[0-9A-F-]{36}</a:MessageID>")
@@ -121,8 +122,6 @@ def _parsed(parse: Callable[[_Handler], bool], data: bytes, size: int = 1 << 20)
 def _winrm_requests() -> list[bytes]:
     """The request heads (and what followed them in the buffer) of a real pywinrm session with
     the lab: the NTLM handshake, then sealed WinRS messages."""
-    import winrm
-
     heads: list[bytes] = []
     parse = _Handler.parse_request
 
@@ -134,13 +133,7 @@ def _winrm_requests() -> list[bytes]:
     scenario = load_scenario("healthy")
     with pytest.MonkeyPatch.context() as patch, Lab(scenario) as lab:
         patch.setattr(_Handler, "parse_request", recording)
-        session = winrm.Session(
-            lab.endpoints.winrm["HV01"],
-            auth=(scenario.client.user, scenario.client.password),
-            transport="ntlm",
-            proxy=None,
-            ca_trust_path=None,
-        )
+        session = pywinrm_session(lab, scenario)
         session.run_cmd("hostname")
     return heads
 
