@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -19,8 +21,18 @@ from lmpreflight.recorded import (
 )
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.runner import Selection, SourcePairs, evaluate, run_check, vm_readiness
-from lmpreflight.vocabulary import Category, Context, Status, passed, warned
-from tests.helpers import healthy_pair, probe_check
+from lmpreflight.vocabulary import (
+    Category,
+    Context,
+    MissingFact,
+    NotApplicable,
+    Status,
+    failed,
+    info,
+    passed,
+    warned,
+)
+from tests.helpers import example_docs, healthy_pair, probe_check
 
 
 def _declare(function, needs=()):
@@ -275,3 +287,120 @@ def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_record
         assert messages[-1] == "destination.clock is absent from the facts of HV41 (the collection did not record it)"
     assert "test.probe" in reads.per_source and "test.probe" in pairs._real
     assert len(traced) == 117 and not any(traced[78:])  # the third source's runs: for real, none recorded
+
+
+def _plain_readiness(registry: Registry, source: HostFacts, destination: HostFacts) -> list[tuple[Any, ...]]:
+    """Each VM judged the plain way: every VM check run in full, needs and all, for that VM alone."""
+    judged = []
+    for vm in source.vms or []:
+        context = Selection().context(source, destination, (vm.name,))
+        found: dict[Status, set[str]] = {}
+        for check in registry.sorted():
+            if check.category == Category.VM:
+                for finding in run_check(check, context):
+                    found.setdefault(finding.status, set()).add(check.id)
+        worst = max((s for s in found if s != Status.SKIP), key=lambda s: s.rank, default=Status.PASS)
+        blocking = found.get(Status.FAIL, set()) | found.get(Status.ERROR, set())
+        judged.append((vm.name, worst, tuple(sorted(blocking)), tuple(sorted(found.get(Status.WARN, ())))))
+    return judged
+
+
+def _mixed_vms(source: dict, _destination: dict) -> None:
+    """VMs in different states, one missing a section, one not read at all."""
+    first = source["vms"][0]
+    states = ["Running", "Off", "Saved", "Paused", "Running"]
+    source["vms"] += [
+        {**copy.deepcopy(first), "name": f"MIX{i}", "id": f"a1b2c3d4-0000-4000-8000-{i:012d}", "state": state}
+        for i, state in enumerate(states)
+    ]
+    clustered, too_old, _, _, half_read = source["vms"][-len(states) :]
+    clustered["is_clustered"] = True
+    too_old["version"] = "5.0"
+    half_read["fibre_channel_sans"] = None
+    half_read["shielded"] = None
+    source["errors"].append({"section": "vms.MIX4.shielded", "message": "Get-VMSecurity timed out"})
+    source["errors"].append({"section": "vms.GONE01", "message": "Get-VM: the configuration is offline"})
+
+
+def _destination_without_memory(source: dict, destination: dict) -> None:
+    """A fact every VM check of memory needs missing on the host, for every VM at once."""
+    _mixed_vms(source, destination)
+    destination["memory"] = None
+
+
+@pytest.mark.parametrize("example", ["healthy", "broken", "mixed", "host gap"])
+def test_the_readiness_is_each_vm_judged_in_full_by_the_vm_checks(example: str) -> None:
+    if example == "mixed":
+        source, destination = healthy_pair(_mixed_vms)
+    elif example == "host gap":
+        source, destination = healthy_pair(_destination_without_memory)
+    else:
+        source, destination = (HostFacts.model_validate(doc) for doc in example_docs(example))
+    registry = load_checks(include_plugins=False)
+    readiness = vm_readiness(registry, source, destination, Selection())
+    vms = len(source.vms or [])
+    assert [(r.vm, r.status, r.blocking, r.warnings) for r in readiness[:vms]] == _plain_readiness(
+        registry, source, destination
+    )
+    if example == "mixed":
+        assert {r.status for r in readiness} == {Status.PASS, Status.FAIL, Status.ERROR}
+
+
+def test_the_readiness_counts_a_check_that_raised_said_nothing_or_said_much_as_its_results_do() -> None:
+    def many(context: Context):
+        """Says something of every kind, about one VM only."""
+        if context.vms != ("SQL01",):
+            yield passed("fine")
+            return
+        yield passed("fine")
+        yield info("noted")
+        yield warned("careful")
+        yield failed("broken")
+        yield failed("broken again")
+
+    def half(context: Context):
+        """Fails, then breaks: its failure must not count, only the break."""
+        yield failed("counted only if the check finishes")
+        raise RuntimeError("broke halfway")
+
+    def not_here(context: Context):
+        """Does not apply: a skip, which judges nothing."""
+        raise NotApplicable("not for this VM")
+
+    def lacks(context: Context):
+        """Finds a fact missing only once it looks."""
+        raise MissingFact("destination.clock")
+
+    def silent(context: Context):
+        """Says nothing, which is an error."""
+        return []
+
+    def only_info(context: Context):
+        """Notes something for the second VM only."""
+        if context.vms == ("WEB02",):
+            yield info("web")
+        else:
+            yield passed("fine")
+
+    registry = Registry()
+    for name, function, needs in [
+        ("many", many, ()),
+        ("half", half, ()),
+        ("not-here", not_here, ()),
+        ("lacks", lacks, ()),
+        ("silent", silent, ()),
+        ("only-info", only_info, ()),
+        ("needs-clock", only_info, ("destination.clock",)),
+    ]:
+        probe = probe_check(id=f"vm.{name}", needs=needs)(function)
+        registry.checks[probe.id] = dataclasses.replace(probe, category=Category.VM)
+    source, with_clock = healthy_pair()
+    for destination in (with_clock, with_clock.model_copy(update={"clock": None})):
+        readiness = vm_readiness(registry, source, destination, Selection())
+        assert [(r.vm, r.status, r.blocking, r.warnings) for r in readiness] == _plain_readiness(
+            registry, source, destination
+        )
+    assert readiness[0].blocking == ("vm.half", "vm.lacks", "vm.many", "vm.needs-clock", "vm.silent")
+    assert readiness[0].warnings == ("vm.many",)
+    assert readiness[0].status is Status.FAIL
+    assert readiness[1].status is Status.ERROR and not readiness[1].warnings

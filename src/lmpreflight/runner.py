@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
 from typing import Any, cast
 
 from lmpreflight.facts.model import WHOLE_HOST, HostFacts
@@ -131,21 +132,29 @@ def call_check(check: Check, context: Context) -> list[Finding]:
     """The check's findings, once its needs are known to be met."""
     try:
         findings = check(context)
-    except NotApplicable as exc:
-        return [Finding(Status.SKIP, f"not applicable: {exc}")]
-    except MissingFact as exc:
-        return [missing_fact_finding(context, exc.path)]
     except Exception as exc:  # a broken check must not end the run
-        return [
-            Finding(
-                Status.ERROR,
-                f"the check itself failed ({type(exc).__name__}: {exc}); its verdict is unknown",
-                evidence={"exception": type(exc).__name__, "detail": str(exc)[:500]},
-            )
-        ]
+        return [raised_finding(context, exc)]
     if not findings:
-        return [Finding(Status.ERROR, "the check produced no result; its verdict is unknown")]
+        return [silent_finding()]
     return findings
+
+
+def raised_finding(context: Context, exc: Exception) -> Finding:
+    """What a check that raised ``exc`` says instead of its findings."""
+    if isinstance(exc, NotApplicable):
+        return Finding(Status.SKIP, f"not applicable: {exc}")
+    if isinstance(exc, MissingFact):
+        return missing_fact_finding(context, exc.path)
+    return Finding(
+        Status.ERROR,
+        f"the check itself failed ({type(exc).__name__}: {exc}); its verdict is unknown",
+        evidence={"exception": type(exc).__name__, "detail": str(exc)[:500]},
+    )
+
+
+def silent_finding() -> Finding:
+    """What a check that found nothing says: silence is not a pass."""
+    return Finding(Status.ERROR, "the check produced no result; its verdict is unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,34 +532,74 @@ def vm_readiness(
     registry: Registry, source: HostFacts, destination: HostFacts, selection: Selection
 ) -> list[VmReadiness]:
     """With no VM named, every VM on the source judged by the VM checks alone; host-level
-    problems apply to all of them and are reported once, in the main results."""
+    problems apply to all of them and are reported once, in the main results.
+
+    A host may report tens of thousands of VMs, so the loop around the checks does per VM only
+    what differs per VM: a check whose facts are missing says the same for every VM, so its
+    status is tallied once; a VM check's findings are reduced to their statuses as they come,
+    and of those only what is not a pass is tallied. A check that raised or said nothing
+    counts as :func:`call_check` says, through the same :func:`raised_finding` and
+    :func:`silent_finding`."""
     vm_checks = [c for c in registry.sorted() if c.category == Category.VM and c.id not in selection.skip]
     # Whether a check's facts are there is the same for every VM: decided once, not per VM.
     host_context = selection.context(source, destination, ())
     unmet = {check.id: unmet_need(check, host_context) for check in vm_checks}
-    fixed = [(check.id, missing.status) for check in vm_checks if (missing := unmet[check.id]) is not None]
+    host_tally = _Tally()
+    for check in vm_checks:
+        missing = unmet[check.id]
+        if missing is not None:
+            host_tally.add(check.id, missing.status)
     live = [check for check in vm_checks if unmet[check.id] is None]
+    passing = Status.PASS
     summary = []
     for vm in source.vms or []:
         context = selection.context(source, destination, (vm.name,))
-        found: dict[Status, set[str]] = {}
-        for check_id, status in fixed:
-            found.setdefault(status, set()).add(check_id)
+        tally = host_tally.copy()
         for check in live:
-            for finding in call_check(check, context):
-                found.setdefault(finding.status, set()).add(check.id)
-        judged = [status for status in found if status != Status.SKIP]
-        blocking = found.get(Status.FAIL, set()) | found.get(Status.ERROR, set())
-        summary.append(
-            VmReadiness(
-                vm=vm.name,
-                status=max(judged, key=lambda s: s.rank, default=Status.PASS),
-                blocking=tuple(sorted(blocking)),
-                warnings=tuple(sorted(found.get(Status.WARN, ()))),
-            )
-        )
+            try:
+                statuses = list(map(_status_of, check.function(context)))
+            except Exception as exc:  # a broken check must not end the run: it counts as call_check says
+                statuses = [raised_finding(context, exc).status]
+            if not statuses:
+                statuses = [silent_finding().status]
+            for status in statuses:
+                if status is not passing:
+                    tally.add(check.id, status)
+        summary.append(tally.readiness(vm.name))
     summary += [VmReadiness(name, Status.ERROR, ("vm.exists-on-source",), ()) for name in unread_vms(source)]
     return summary
+
+
+_status_of = attrgetter("status")
+
+_JUDGED_RANK: dict[Status, int] = {status: status.rank for status in Status if status != Status.SKIP}
+"""A status's weight in a VM's readiness; a skip does not judge the VM."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One VM's readiness as its checks' statuses come in: the worst judged status, and the
+    checks that block the move or warn. A pass, by far the most common status, changes nothing
+    and is never added."""
+
+    worst: Status = Status.PASS
+    blocking: set[str] = field(default_factory=set)
+    warnings: set[str] = field(default_factory=set)
+
+    def copy(self) -> _Tally:
+        return _Tally(self.worst, set(self.blocking), set(self.warnings))
+
+    def add(self, check_id: str, status: Status) -> None:
+        rank = _JUDGED_RANK.get(status)
+        if rank is not None and rank > _JUDGED_RANK[self.worst]:
+            self.worst = status
+        if status == Status.FAIL or status == Status.ERROR:
+            self.blocking.add(check_id)
+        elif status == Status.WARN:
+            self.warnings.add(check_id)
+
+    def readiness(self, vm: str) -> VmReadiness:
+        return VmReadiness(vm, self.worst, tuple(sorted(self.blocking)), tuple(sorted(self.warnings)))
 
 
 def unread_vms(source: HostFacts) -> list[str]:
