@@ -12,7 +12,7 @@ from rich.console import Console
 
 from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.incidents import find_incidents
-from lmpreflight.explain.names import KnownNames, filled, host_name, names_in
+from lmpreflight.explain.names import KnownNames, filled, names_in
 from lmpreflight.explain.render import EVENT_TEXT_TERMINAL, event_text, incidents_markdown, render_incidents
 from lmpreflight.facts.model import EventRecord, HostFacts
 from tests.helpers import EXAMPLES, invoke
@@ -158,17 +158,20 @@ def test_the_vm_id_a_message_states_fills_the_fix() -> None:
     ("identity", "account", "target", "expected"),
     [
         ("hv01.corp.example", None, "10.0.0.1", "hv01.corp.example"),
+        ("hv01.corp.example", "other.corp.example", "hv01", "hv01.corp.example"),
         (None, "hv01.corp.example", "10.0.0.1", "hv01.corp.example"),
         (None, None, "hv01.corp.example.", "hv01.corp.example"),
-        (None, None, "10.0.0.1", None),
-        (None, None, "[fd00::1]", None),
-        (None, None, "HV01", None),
+        ("HV01", None, "10.0.0.1", "HV01"),
+        (None, None, "10.0.0.1", "10.0.0.1"),
+        (None, None, "[fd00::1]", "fd00::1"),
+        (None, None, "HV01", "HV01"),
     ],
 )
 def test_the_fullest_name_the_facts_hold_names_a_host(
-    identity: str | None, account: str | None, target: str, expected: str | None
+    identity: str | None, account: str | None, target: str, expected: str
 ) -> None:
-    """An address typed as the host is never taken for its DNS name (None: the host's short name)."""
+    """An address typed as the host is never taken for its DNS name while the facts hold a name:
+    Windows tries no Kerberos for an address. Known by nothing else, the address is what there is."""
     data = json.loads((EXAMPLES / "healthy" / "source.json").read_text())
     data["target"] = target
     if identity is None:
@@ -178,10 +181,16 @@ def test_the_fullest_name_the_facts_hold_names_a_host(
     if account is None:
         data["directory"] = None
     else:
-        data["identity"] = None
         data["directory"]["computer"]["dns_host_name"] = account
-    facts = HostFacts.model_validate(data)
-    assert host_name(facts) == (expected or facts.name)
+    assert HostFacts.model_validate(data).full_name == expected
+
+
+def test_a_host_known_only_by_its_address_leaves_its_placeholder_in_a_fix() -> None:
+    """No account name or SPN is built from an address: the admin is asked for the name."""
+    names = names_in("The operation failed.", ("hv01.corp.example", "10.0.0.2"))
+    assert (names.source, names.destination, names.dns_domain) == ("hv01.corp.example", None, "corp.example")
+    fix = filled("Set-ADComputer -Identity SOURCE -Add @{'msDS-AllowedToDelegateTo'='cifs/DESTINATION.domain'}", names)
+    assert fix == "Set-ADComputer -Identity 'hv01' -Add @{'msDS-AllowedToDelegateTo'='cifs/<DestinationFQDN>'}"
 
 
 def test_event_text_is_cut_at_a_word_and_marked() -> None:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 import pytest
 
 from lmpreflight import pipeline
-from lmpreflight.checks._helpers import fqdn_of
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import HostFacts, Identity
 from lmpreflight.fleet.collect import collect_inventory
@@ -76,11 +75,11 @@ def quotes_names(context: Context):  # type: ignore[no-untyped-def]
     """Puts the destination's names everywhere a finding holds text: each must be its own."""
     destination = context.destination
     yield warned(
-        f"{destination.name} ({fqdn_of(destination)}, named {destination.target}) " + "is " + destination.name,
+        f"{destination.name} ({destination.full_name}, named {destination.target}) " + "is " + destination.name,
         "destination",
         fix=Remediation(
             text="On %s: nothing to do" % destination.name,  # noqa: UP031  # a template the name fills  # noqa: UP031  # a template a name may fill
-            powershell=f"Get-VMHost -ComputerName {ps_literal(fqdn_of(destination))}",
+            powershell=f"Get-VMHost -ComputerName {ps_literal(destination.full_name)}",
             run_on=str(destination.name),
         ),
         evidence={"names": [destination.name, (destination.target,)]},
@@ -91,7 +90,7 @@ def quotes_names(context: Context):  # type: ignore[no-untyped-def]
 def branches_on_name(context: Context):  # type: ignore[no-untyped-def]
     """Decides by the destination's name, so its findings hold only for that name."""
     name = context.destination.name
-    if name.casefold() == fqdn_of(context.source).casefold() or name.startswith("HV0"):
+    if name.casefold() == context.source.full_name.casefold() or name.startswith("HV0"):
         yield failed(f"{name} is named like the source or like the lab's hosts")
     else:
         yield warned(f"{name} has {len(name)} characters")
@@ -242,7 +241,10 @@ def test_quoted_names_are_shared_and_put_in_per_destination(named_hosts: dict[st
         if name != "source":
             shown[name] = [r.finding for r in pairs.evaluate(destination) if r.check.id == "plugin.quotes-names"]
     assert pairs._leaves["plugin.quotes-names"] < len(shown)
+    assert "plugin.quotes-names" not in pairs._real  # full_name reached the check as a marker
     assert shown["plain3"][0].message == "HV03 (hv03.corp.example, named hv03) is HV03"
+    for name in ("short", "fqdn", "address"):  # no identity facts: the account's DNS name
+        assert f"({named_hosts[name].full_name}, named {named_hosts[name].target})" in shown[name][0].message
     assert shown["plain4"][0].remediation == Remediation(
         "On HV04: nothing to do", "Get-VMHost -ComputerName 'hv04.corp.example'", "HV04"
     )

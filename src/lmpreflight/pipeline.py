@@ -24,7 +24,6 @@ from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import FactsContext
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.model import Incident
-from lmpreflight.explain.names import host_name
 from lmpreflight.facts.model import EventRecord, HostFacts
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
@@ -122,7 +121,7 @@ def explain_failures(
     One that names no VM is judged by ``results`` (the host checks, and those of the VMs
     selected); each explanation says which."""
     auth = source.migration.authentication_type if source.migration else None
-    hosts = (host_name(source), host_name(destination))
+    hosts = (source.full_name, destination.full_name)
     judged: dict[str, FactsContext] = {}
 
     def judge(vm_name: str | None) -> FactsContext:

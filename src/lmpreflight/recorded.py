@@ -7,7 +7,7 @@ other destination that holds the same at every one of those paths makes the chec
 exactly the same and so conclude exactly the same: its findings can be reused.
 
 Names are the exception: every destination has its own, and messages quote them. So the
-destination's names (``name``, ``target``, ``identity.fqdn``, ``identity.computer_name``)
+destination's names (``name``, ``full_name``, ``target``, ``identity.fqdn``, ``identity.computer_name``)
 are handed to a check as a :class:`Name`: a ``str`` whose text is a marker, which may be
 formatted into text (f-strings, ``%``, ``+``, ``str()``) and nothing else. Anything else
 (comparing, hashing, slicing, any ``str`` method) raises :class:`NameInspected`, which no
@@ -39,7 +39,9 @@ Read = tuple[str, Path]
 """How a path was read and the path: ``attr``, its value; ``quoted``, a name only quoted
 (the same answer for every plain name); ``whole``, used as a whole (compared, iterated, ...)."""
 
-NAME_PATHS: frozenset[Path] = frozenset({("name",), ("target",), ("identity", "fqdn"), ("identity", "computer_name")})
+NAME_PATHS: frozenset[Path] = frozenset(
+    {("name",), ("full_name",), ("target",), ("identity", "fqdn"), ("identity", "computer_name")}
+)
 """The destination's names: different for every destination, quoted in messages."""
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 """Names passed as markers: the characters of a DNS name, which no escaping changes."""

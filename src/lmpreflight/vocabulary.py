@@ -348,7 +348,7 @@ class Check:
     shows_on: tuple[tuple[PathPart, str | None], ...] = ()
     guards: tuple[RunPlace, ...] = ()
     quotes_destination: bool = False
-    """The check uses the destination's names (``name``, ``target``, ``identity.fqdn``,
+    """The check uses the destination's names (``name``, ``full_name``, ``target``, ``identity.fqdn``,
     ``identity.computer_name``) only to put them into its findings' text: it never compares,
     measures or parses them, nor text built from them. A fleet run then reuses its findings
     for every destination that is otherwise alike, with each one's names put in

@@ -60,6 +60,28 @@ def test_credssp_pair_started_remotely_fails_with_a_fix_that_runs_on_the_source(
     assert "Move-VM -Name 'SQL01' -DestinationHost 'hv02.corp.example'" in fix["powershell"]
 
 
+def test_a_destination_typed_by_address_is_moved_to_by_its_account_dns_name(capsys, monkeypatch, tmp_path) -> None:
+    """Without identity facts, the fix names the destination by its computer account's DNS name,
+    not by the address it was typed as (Windows tries no Kerberos for an address); the address
+    only when the facts know the host by nothing else."""
+
+    def typed_by_address(source: dict[str, Any], destination: dict[str, Any]) -> None:
+        _credssp(source, destination)
+        destination["target"] = "10.0.10.2"
+        destination["identity"] = None
+        destination["errors"] = [*destination["errors"], {"section": "identity", "message": "access denied"}]
+
+    def unknown_account(source: dict[str, Any], destination: dict[str, Any]) -> None:
+        typed_by_address(source, destination)
+        destination["directory"] = None
+
+    for change, named in ((typed_by_address, "'hv02.corp.example'"), (unknown_account, "'10.0.10.2'")):
+        pair = _pair(tmp_path, change)
+        _, out, _ = invoke(capsys, monkeypatch, "analyze", *pair, *SQL01_AS_JSON, "--move-from", "remote")
+        [result] = _result(json.loads(out), "credssp.start-on-source")
+        assert f"Move-VM -Name 'SQL01' -DestinationHost {named}" in result["remediation"]["powershell"]
+
+
 def test_storage_path_is_the_one_judged_and_implies_a_storage_move(capsys, monkeypatch) -> None:
     code, out, _ = invoke(
         capsys, monkeypatch, "analyze", *HEALTHY, "--vm", "SQL01", "--storage-path", "E:\\VMs", "--format", "json"

@@ -78,12 +78,6 @@ def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:
     yield "destination", context.destination
 
 
-def fqdn_of(host: HostFacts) -> str:
-    if host.identity is not None:
-        return host.identity.fqdn
-    return host.target
-
-
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
     """The VMs the user named, each with its facts on the source (``None`` if absent)."""
     need(context.source.vms, "source.vms")

@@ -9,7 +9,6 @@ from lmpreflight.checks._helpers import (
     SETUP_GUIDE,
     USE_GUIDE,
     both_hosts,
-    fqdn_of,
     need,
     require_auth,
 )
@@ -36,7 +35,7 @@ ENCRYPTION_ORACLE = {0: "Force Updated Clients", 1: "Mitigated", 2: "Vulnerable"
 def move_command(context: Context) -> str:
     """The Move-VM line for the VMs of this run (a visible placeholder when none was named)."""
     vms = context.vms or (VM_PLACEHOLDER,)
-    destination = ps_literal(fqdn_of(context.destination))
+    destination = ps_literal(context.destination.full_name)
     return "\n".join(
         f"Move-VM -Name {vm if vm == VM_PLACEHOLDER else ps_literal(vm)} -DestinationHost {destination}" for vm in vms
     )

@@ -14,7 +14,6 @@ from lmpreflight.checks._helpers import (
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
     both_hosts,
-    fqdn_of,
     need,
     require_auth,
     selected_vms,
@@ -58,7 +57,7 @@ def storage_involved(context: Context) -> bool:
 
 
 def wanted_spns(target: HostFacts, with_cifs: bool) -> list[str]:
-    names = [target.name, fqdn_of(target)]
+    names = [target.name, target.full_name]
     services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
     return [f"{service}/{name}" for service in services for name in names]
 
@@ -208,7 +207,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
     services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
     usable = [
         name
-        for name in (fqdn_of(target), target.name)
+        for name in (target.full_name, target.name)
         if all(f"{service}/{name}".casefold() in have for service in services)
     ]
     if not missing:

@@ -12,7 +12,6 @@ from lmpreflight.checks._helpers import (
     USE_GUIDE,
     VM_VERSION_GUIDE,
     both_hosts,
-    fqdn_of,
 )
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import HostFacts
@@ -412,7 +411,7 @@ def performance_option(context: Context) -> Iterator[Finding]:
             "source",
             fix=Remediation(
                 text=f"Test TCP 445 from {context.source.name} to {context.destination.name}'s migration address.",
-                powershell=f"Test-NetConnection -ComputerName {ps_literal(fqdn_of(context.destination))} -Port 445",
+                powershell=f"Test-NetConnection -ComputerName {ps_literal(context.destination.full_name)} -Port 445",
                 run_on=context.source.name,
             ),
             evidence=evidence,

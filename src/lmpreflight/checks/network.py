@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, fqdn_of, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import CATEGORY_PROFILE, HostFacts, PortTest
@@ -305,7 +305,7 @@ def port_6600(context: Context) -> Iterator[Finding]:
             evidence=evidence,
         )
     elif not open_:
-        target = untested[0] if untested else fqdn_of(context.destination)
+        target = untested[0] if untested else context.destination.full_name
         yield warned(
             f"TCP 6600 from {context.source.name} to {context.destination.name} was not tested",
             "source",

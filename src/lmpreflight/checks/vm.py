@@ -17,7 +17,6 @@ from lmpreflight.checks._helpers import (
     TROUBLESHOOT_GUIDE,
     USE_GUIDE,
     VM_VERSION_GUIDE,
-    fqdn_of,
     need,
     parse_version,
     selected_vms,
@@ -362,7 +361,7 @@ def _compare_vm(context: Context, vm: VirtualMachine) -> Remediation:
         text="Ask Hyper-V itself: Compare-VM lists what the destination cannot honour.",
         powershell=(
             f"(Compare-VM -Name {ps_literal(vm.name)} -DestinationHost "
-            f"{ps_literal(fqdn_of(context.destination))}).Incompatibilities | Format-Table MessageId, Message"
+            f"{ps_literal(context.destination.full_name)}).Incompatibilities | Format-Table MessageId, Message"
         ),
         run_on=context.source.name,
     )
@@ -1292,7 +1291,7 @@ def hyperv_rehearsal(context: Context) -> Iterator[Finding]:
                     subject,
                     fix=again(
                         f"Start the move, and Compare-VM, in a session on {context.source.name} "
-                        f"(Enter-PSSession -ComputerName {ps_literal(fqdn_of(context.source))})."
+                        f"(Enter-PSSession -ComputerName {ps_literal(context.source.full_name)})."
                     ),
                     evidence=evidence,
                 )

@@ -11,7 +11,7 @@ from lmpreflight.commands.common import load_fact_pair, make_console
 from lmpreflight.errors import UserError
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.engine import MAX_TEXT, FactsContext, explain_text
-from lmpreflight.explain.names import host_name, vm_names_in
+from lmpreflight.explain.names import vm_names_in
 from lmpreflight.explain.render import render_explanation
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import load_checks
@@ -51,7 +51,7 @@ def check_results(facts: tuple[Path, Path], text: str = "") -> FactsContext:
     selection = Selection(vms=vms_named(text, source))
     results = evaluate(load_checks(), source, destination, selection)
     auth = source.migration.authentication_type if source.migration else None
-    return FactsContext(results, auth, (host_name(source), host_name(destination)))
+    return FactsContext(results, auth, (source.full_name, destination.full_name))
 
 
 facts_option = click.option(

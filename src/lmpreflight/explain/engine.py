@@ -70,7 +70,7 @@ class _Score:
 @dataclass(frozen=True)
 class FactsContext:
     """The checks' results on the two hosts' facts, the source's protocol, and the hosts' names:
-    each its full DNS name where the facts know it (``host_name``), so a fix that needs the FQDN
+    each by :attr:`~lmpreflight.facts.model.HostFacts.full_name`, so a fix that needs the FQDN
     gets the real one."""
 
     results: list[Result]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.addresses import is_address
-from lmpreflight.facts.model import HostFacts
 
 _QUOTES = "\"'\u201c\u201d"
 _NAME = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}?)\.?"
@@ -82,19 +81,6 @@ _WHOLE_QUOTED = ("SWITCH", "SAN", "NIC", "SHARE", "PATH", "FOLDER")
 _DOMAIN = re.compile(r"(?<![\w-])DOMAIN(?=\\)")
 
 
-def host_name(facts: HostFacts) -> str:
-    """The fullest name the facts hold for a host: the FQDN the host reports, else the DNS name
-    of its computer account, else the name typed when it is a DNS name (not an address), else its
-    short name."""
-    fqdn = facts.identity.fqdn if facts.identity is not None else None
-    account = facts.directory.computer if facts.directory is not None else None
-    typed = facts.target.rstrip(".")
-    for name in (fqdn, account.dns_host_name if account else None, typed):
-        if name and "." in name and not is_address(name):
-            return name
-    return facts.name
-
-
 def vm_names_in(text: str) -> list[str]:
     """The VM names a migration message quotes ("operation for 'SQL01'", "Live migration of 'Virtual Machine X'")."""
     return [m.group(1).strip() for m in _VM_NAME.finditer(text)]
@@ -143,7 +129,7 @@ def names_in(
     text: str, hosts: tuple[str, ...] = (), vm: str | None = None, logged_on: tuple[str, ...] = ()
 ) -> KnownNames:
     """The names ``text`` states (the failed move's own), else the facts' ``hosts`` (source,
-    destination, each by its full DNS name where the facts know it). "With host 'X'" is the peer
+    destination, each by :attr:`HostFacts.full_name`). "With host 'X'" is the peer
     the source could not reach: the destination. An incident adds its ``vm`` and the hosts whose
     logs hold its events (``logged_on``): the one of them that is not the destination is the
     source. A host the text names by its short name that is one of the facts' hosts gets the
@@ -157,8 +143,8 @@ def names_in(
         others = {h for h in logged_on if _short(h) != _short(destination)}
         source = others.pop() if len(others) == 1 else None
     if len(hosts) == 2:
-        source = source or hosts[0]
-        destination = destination or hosts[1]
+        source = source or _a_name(hosts[0])
+        destination = destination or _a_name(hosts[1])
     vms = vm_names_in(text)
     vm = vm or (vms[0] if vms else None)
     return KnownNames(
@@ -172,6 +158,13 @@ def names_in(
     )
 
 
+def _a_name(host: str) -> str | None:
+    """A host of the facts as a fix may name it: not by an address (a host the facts know only
+    by its address), which a 'DESTINATION$' account or a Kerberos SPN cannot be built from, so
+    its placeholder stays for the admin to fill in."""
+    return None if is_address(host) else host
+
+
 def _short(host: str) -> str:
     return host.split(".")[0].casefold()
 
@@ -180,7 +173,7 @@ def _in_full(name: str | None, hosts: tuple[str, ...]) -> str | None:
     """``name`` as the facts' full DNS name of the same host, when it is a short name of one."""
     if name is None or "." in name:
         return name
-    return next((host for host in hosts if "." in host and _short(host) == name.casefold()), name)
+    return next((host for host in hosts if _a_name(host) and "." in host and _short(host) == name.casefold()), name)
 
 
 def unfilled(powershell: str) -> list[str]:

@@ -719,6 +719,26 @@ class HostFacts(FactModel):
             return self.identity.computer_name
         return short_host_name(self.target)
 
+    @cached_property
+    def full_name(self) -> str:
+        """The name to give Windows for this host where Kerberos is used (a WinRM session, Move-VM
+        or Compare-VM -DestinationHost, a delegation entry): a DNS name, never an address while
+        one is known. Windows does not try Kerberos for a host named by an IP address (it falls
+        back to NTLM: https://learn.microsoft.com/windows-server/security/kerberos/configuring-kerberos-over-ip),
+        and the host's SPNs are registered for its DNS names. So: the FQDN the host reports (its
+        SPNs carry it), else its computer account's dNSHostName (what AD holds its SPNs under),
+        else the name typed when it is a DNS name, else its short name (Hyper-V registers an SPN
+        for that too); the typed address only when the facts know the host by nothing else."""
+        from lmpreflight.facts.addresses import is_address  # addresses.py imports this module
+
+        typed = self.target.strip().rstrip(".")
+        reported = self.identity.fqdn if self.identity is not None else None
+        account = self.directory.computer if self.directory is not None else None
+        for name in (reported, account.dns_host_name if account is not None else None, typed):
+            if name and "." in name and not is_address(name):
+                return name
+        return typed.strip("[]") if self.identity is None and is_address(typed) else self.name
+
     def error_for(self, path: str) -> CollectionError | None:
         """The recorded error for a fact path or for the nearest section above it."""
         if not self.errors:  # most hosts: asked for every VM, answered without taking the path apart
