@@ -17,6 +17,8 @@ import shlex
 import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from lmpreflight.collect.directory import DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progress, collect_hosts
@@ -29,8 +31,8 @@ from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.report.waivers import Waiver
-from lmpreflight.runner import Selection, evaluate, vm_readiness
-from lmpreflight.vocabulary import Result
+from lmpreflight.runner import Selection, evaluate, run_check, sort_results, vm_readiness
+from lmpreflight.vocabulary import Check, Context, Result
 
 
 def _silent(host: str, stage: str) -> None:
@@ -122,6 +124,7 @@ def explain_failures(
     selected); each explanation says which."""
     auth = source.migration.authentication_type if source.migration else None
     hosts = (source.full_name, destination.full_name)
+    per_vm = VmResults(registry, source, destination, selection, results)
     judged: dict[str, FactsContext] = {}
 
     def judge(vm_name: str | None) -> FactsContext:
@@ -129,12 +132,66 @@ def explain_failures(
         if vm is None:
             return FactsContext(results, auth, hosts, (_not_judged(vm_name, source, destination, selection),))
         if vm.name.casefold() not in judged:
-            alone = dataclasses.replace(selection, vms=(vm.name,))
-            own = results if selection.vms == alone.vms else evaluate(registry, source, destination, alone)
-            judged[vm.name.casefold()] = FactsContext(own, auth, hosts, (_judged(vm.name, source),))
+            judged[vm.name.casefold()] = FactsContext(per_vm.of(vm.name), auth, hosts, (_judged(vm.name, source),))
         return judged[vm.name.casefold()]
 
     return find_incidents(events_by_host, judge)
+
+
+@dataclass(slots=True)
+class VmResults:
+    """Each VM's results as :func:`lmpreflight.runner.evaluate` gives them with that VM alone
+    selected, without evaluating every check again for each VM a failure names.
+
+    A check is a pure function of its context, and a VM's context differs from the run's only
+    in the selected VMs: a check that never reads them says for any VM what it said in
+    ``results``. Which checks read them is seen on the first VM (each check run on a context of
+    its own that notes the read); for every later VM only those run again. The order is
+    evaluate's (worst first, each check's findings in its own order), since the first result
+    of a cause's check is the fix an explanation shows."""
+
+    registry: Registry
+    source: HostFacts
+    destination: HostFacts
+    selection: Selection
+    results: list[Result]
+    """:func:`lmpreflight.runner.evaluate` of the pair and ``selection``."""
+    _reading: list[Check] | None = None
+    """The checks that read the selected VMs (known after the first VM), in the registry's order."""
+
+    def of(self, vm: str) -> list[Result]:
+        alone = dataclasses.replace(self.selection, vms=(vm,))
+        if alone.vms == self.selection.vms:
+            return self.results
+        context = alone.context(self.source, self.destination)
+        if self._reading is None:
+            checks = [check for check in self.registry.sorted() if check.id not in self.selection.skip]
+            runs = [(check, _VmsNoted(context)) for check in checks]
+            found = [(check, run_check(check, noted), noted) for check, noted in runs]
+            own = [(check, findings) for check, findings, noted in found if noted.vms_read]
+            self._reading = [check for check, _ in own]
+        else:
+            own = [(check, run_check(check, context)) for check in self._reading]
+        again = {check.id for check, _ in own}
+        kept = [result for result in self.results if result.check.id not in again]
+        return sort_results(kept + [Result(check, finding) for check, findings in own for finding in findings])
+
+
+class _VmsNoted(Context):
+    """A copy of a context, for one check, that notes whether the check read the selected VMs.
+    One per check: a check may keep what it worked out from the VMs for the context it was
+    given (``checks.vm`` does), and a check after it would then not read them itself."""
+
+    __slots__ = ("vms_read",)
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(**{field.name: getattr(context, field.name) for field in dataclasses.fields(Context)})
+        object.__setattr__(self, "vms_read", False)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "vms":
+            object.__setattr__(self, "vms_read", True)
+        return object.__getattribute__(self, name)
 
 
 def _judged(vm: str, source: HostFacts) -> str:
