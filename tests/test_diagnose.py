@@ -10,6 +10,8 @@ import pytest
 
 from lmpreflight.explain.events import read_event_file
 from lmpreflight.explain.incidents import find_incidents
+from lmpreflight.facts import save_host_facts
+from lmpreflight.facts.model import EventRecord
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import Scenario, builtin_names, load_scenario
 from lmpreflight.pipeline import explain_failures
@@ -557,3 +559,70 @@ def test_an_unreadable_export_says_why_in_the_admins_words(
     code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(path))
     assert (code, out) == (2, "")
     assert err.startswith(f"lmpreflight: error: {path}: {message}") and len(err.splitlines()) == 1
+
+
+HOST_WIDE = (
+    "The Virtual Machine Management Service failed to authenticate the connection for a Virtual Machine migration "
+    "at the source host: no suitable credentials available. (0x8009030E)"
+)
+
+
+def _three_failures() -> Scenario:
+    """The switch scenario with failed moves of WEB02 and SQL01 and one that names no VM (the
+    host's authentication), each far from the others in time: three incidents."""
+    scenario = load_scenario("switch-missing-on-destination")
+    host = scenario.hosts["HV01"]
+    sql01 = host.events[0].message.replace("WEB02", "SQL01")
+    events = [
+        host.events[0],
+        host.events[0].model_copy(update={"minutes_ago": 50.0, "message": sql01}),
+        host.events[0].model_copy(update={"id": 20306, "minutes_ago": 20.0, "message": HOST_WIDE}),
+    ]
+    return scenario.model_copy(update={"hosts": {**scenario.hosts, "HV01": host.model_copy(update={"events": events})}})
+
+
+def _exported(events: list[EventRecord]) -> list[dict[str, object]]:
+    """Events as Get-WinEvent | ConvertTo-Json writes them."""
+    return [
+        {
+            "Message": e.message,
+            "Id": e.id,
+            "Level": 2,
+            "LevelDisplayName": e.level,
+            "ProviderName": e.provider,
+            "LogName": e.channel,
+            "MachineName": e.computer,
+            "TimeCreated": f"/Date({int(e.time_created.timestamp() * 1000)})/",
+        }
+        for e in events
+    ]
+
+
+def test_vm_shows_its_own_and_the_hosts_failures_live_and_from_exported_logs(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """--vm WEB02: WEB02's failed move and the host-wide one, not SQL01's, whether the logs are
+    read live from the lab or exported from it (with and without the hosts' facts)."""
+    scenario = _three_failures()
+    with Lab(scenario) as lab:
+        shown = {}
+        for vms in ((), ("--vm", "WEB02")):
+            code, out, err = invoke_on_lab(
+                capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, *vms, "--format", "json"
+            )
+            assert code == 1, err
+            shown[vms] = [i["vm"] for i in json.loads(out)["incidents"]]
+        source, destination = collect_pair(lab, scenario, events_hours=24)
+    assert shown[()] == ["WEB02", "SQL01", None]
+    assert shown[("--vm", "WEB02")] == ["WEB02", None]
+    assert source.events is not None
+    export = tmp_path / "hv01.json"
+    export.write_text(json.dumps(_exported(source.events)))
+    facts = [tmp_path / "hv01-facts.json", tmp_path / "hv02-facts.json"]
+    save_host_facts(source, facts[0])
+    save_host_facts(destination, facts[1])
+    for with_facts in ((), ("--facts", *map(str, facts))):
+        args = ("--evtx", str(export), *with_facts, "--vm", "web02", "--format", "json")
+        code, out, err = invoke(capsys, monkeypatch, "diagnose", *args)
+        assert code == 1, err
+        assert [i["vm"] for i in json.loads(out)["incidents"]] == shown[("--vm", "WEB02")], with_facts

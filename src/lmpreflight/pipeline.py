@@ -115,7 +115,8 @@ def explain_failures(
     selection: Selection,
     results: list[Result],
 ) -> list[Incident]:
-    """The failed moves in the events, each explained with the checks of the VM it names.
+    """The failed moves in the events that concern the selected VMs (:func:`concerning`), each
+    explained with the checks of the VM it names.
 
     A failure's cause is as often the VM's (its configuration version, processor, switch,
     storage, devices) as the hosts': a failure that names a VM on the source is judged by that
@@ -135,7 +136,15 @@ def explain_failures(
             judged[vm.name.casefold()] = FactsContext(per_vm.of(vm.name), auth, hosts, (_judged(vm.name, source),))
         return judged[vm.name.casefold()]
 
-    return find_incidents(events_by_host, judge)
+    return concerning(find_incidents(events_by_host, judge), selection.vms)
+
+
+def concerning(incidents: list[Incident], vms: Sequence[str]) -> list[Incident]:
+    """The failed moves a move of ``vms`` (--vm) is to hear about: those of these VMs, and those
+    that name no VM, which are the host's (an authentication, service or network failure stops
+    a move of any VM); every one when no VM is named. Live and exported logs alike."""
+    wanted = {vm.casefold() for vm in vms}
+    return [i for i in incidents if not wanted or i.vm is None or i.vm.casefold() in wanted]
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from lmpreflight.explain.model import Incident
 from lmpreflight.explain.render import incidents_markdown, render_incidents
 from lmpreflight.facts.model import EventRecord, HostFacts, short_host_name
 from lmpreflight.fileio import write_atomic
-from lmpreflight.pipeline import explain_failures
+from lmpreflight.pipeline import concerning, explain_failures
 from lmpreflight.runner import COLLECTION_CHECK_ID, evaluate
 
 _SINCE = re.compile(r"^(\d+)\s*([hd])$", re.IGNORECASE)
@@ -98,6 +98,7 @@ def diagnose(
     Live: read both hosts' VMMS and worker logs in the same single collection as 'check' and
     re-run the checks. Offline: --evtx FILE for each exported log (and --facts to rank causes).
     Each failure that names a VM on the source is judged by that VM's own checks, --vm or not.
+    With --vm, only those VMs' failures are shown, and those that name no VM (the hosts').
     Exit codes: 0 no failures found, 1 failures found and explained, 2 usage error, 3 incomplete
     (also when a host's logs could not be read and nothing was found).
     """
@@ -153,11 +154,6 @@ def _read_files(files: tuple[Path, ...]) -> dict[str, list[EventRecord]]:
     return by_host
 
 
-def _only_vms(incidents: list[Incident], vms: tuple[str, ...]) -> list[Incident]:
-    wanted = {vm.casefold() for vm in vms}
-    return [i for i in incidents if not wanted or (i.vm or "").casefold() in wanted]
-
-
 def _hosts_differ(facts_hosts: tuple[str, ...], by_host: dict[str, list[EventRecord]]) -> str | None:
     """A warning when the events come from hosts the facts are not about."""
     known = {h.split(".")[0].casefold() for h in facts_hosts}
@@ -186,7 +182,7 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     by_host = _read_files(files)
     read = sum(len(events) for events in by_host.values())
     if facts is None:
-        incidents = _only_vms(find_incidents(by_host), options.vms)
+        incidents = concerning(find_incidents(by_host), options.vms)
         _report_incidents(Diagnosis(events_read=read, incidents=incidents), options)
         return 1 if incidents else 0
     source, destination = load_fact_pair(*facts)
@@ -196,8 +192,7 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     registry, skip = load_registry(options)
     selection = options.selection(skip)
     results = evaluate(registry, source, destination, selection)
-    found = explain_failures(by_host, source, destination, registry, selection, results)
-    incidents = _only_vms(found, options.vms)
+    incidents = explain_failures(by_host, source, destination, registry, selection, results)
     run_and_report(source, destination, options, "diagnose", registry, skip, incidents=incidents)
     return 1 if incidents else 0
 
