@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from lmpreflight.collect import parallel
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.errors import UserError
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.inventory import InventoryHost
-from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import load_scenario
 from tests.lab_helpers import comparable
 
@@ -82,6 +83,28 @@ def test_a_rejected_password_costs_one_failed_logon_in_a_fleet(tmp_path: Path) -
         if f.whole_host_error and "not tried" in f.whole_host_error.message
     ]
     assert len(held_back) >= len(facts) - 1  # at most one host heard the password (the DC may have been first)
+
+
+def test_a_slow_first_logon_lets_one_more_host_try_the_password_not_every_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logon with no outcome after FIRST_LOGON_WAIT hands the turn to one waiting host; the
+    rest wait on. Each exchange takes a second here, so a rejected NTLM logon (three
+    exchanges) takes three, longer than the wait but shorter than two."""
+    monkeypatch.setattr(parallel, "FIRST_LOGON_WAIT", 2.5)
+    scenario = load_scenario(str(generated(tmp_path, "generate: {hosts: 6, vms_per_host: 1, problems: false}\n")))
+    with Lab(scenario, LabTuning(http_latency=1.0)) as lab:
+        base = lab.collect_options(False, ())
+        # Short names and a NetBIOS user name: no domain to read, so only WinRM hears the password.
+        short = {name.lower(): url for name, url in lab.endpoints.winrm.items() if name != "HV006"}
+        options = dataclasses.replace(
+            base, password="wrong", concurrency=5, endpoints={**base.endpoints, **short}, domain=None
+        )
+        facts = collect_inventory([InventoryHost(name.upper(), name) for name in short], options)
+        winrm_failures = sum(server.stats.failed_logons for server in lab.wsman.values())
+    assert winrm_failures == 2, "the first host and the one that took its turn after the wait"
+    held_back = [f for f in facts.values() if f.whole_host_error and "not tried" in f.whole_host_error.message]
+    assert len(held_back) == len(facts) - 2
 
 
 def test_a_fleet_collected_in_parallel_equals_each_host_collected_alone(tmp_path: Path) -> None:

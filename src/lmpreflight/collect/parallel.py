@@ -113,8 +113,9 @@ class Rendezvous:
 
 
 FIRST_LOGON_WAIT = 10.0
-"""Seconds the other hosts wait for the first logon's outcome before trying anyway (a host
-that hangs after accepting the connection must not stall the rest)."""
+"""Seconds the other hosts wait for a logon's outcome before one of them tries in its place
+(a host that hangs after accepting the connection must not stall the rest). Only one: the
+password may still be wrong, and every host that tries a wrong one costs a failed logon."""
 CREDENTIALS_HINT = "check the user name and password, then run again"
 LOCKOUT_HINT = (
     "not tried, to protect the account from a lockout: trying a rejected password on more hosts and the DC "
@@ -135,25 +136,29 @@ class CredentialGate:
         self._domain_accepted = False
         self._condition = threading.Condition()
         self._tester: str | None = None
+        self._testing_since = 0.0
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
         self._rejection: str | None = None
         self.hint = CREDENTIALS_HINT
         """The first rejection's hint, which every run held back repeats: one cause, one fix."""
 
-    def admit(self, who: str, timeout: float = FIRST_LOGON_WAIT) -> str | None:
-        """``None`` when ``who`` may log on now; else why it must not (the rejection)."""
-        end = time.monotonic() + timeout
+    def admit(self, who: str) -> str | None:
+        """``None`` when ``who`` may log on now; else why it must not (the rejection).
+
+        A tester without an outcome after ``FIRST_LOGON_WAIT`` is replaced by one waiter, the
+        others wait on for that one: a slow logon costs one more try per wait, never one per
+        host (with a wrong password, each try is a failed logon)."""
         with self._condition:
             while True:
                 if self._rejection is not None:
                     return self._rejection
-                if self._accepted or self._tester is None:
-                    self._tester = self._tester or who
+                now = time.monotonic()
+                if self._accepted:
                     return None
-                remaining = end - time.monotonic()
-                if remaining <= 0:
+                if self._tester is None or now - self._testing_since >= FIRST_LOGON_WAIT:
+                    self._tester, self._testing_since = who, now
                     return None
-                self._condition.wait(remaining)
+                self._condition.wait(self._testing_since + FIRST_LOGON_WAIT - now)
 
     @property
     def is_accepted(self) -> bool:
