@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from lmpreflight import pipeline
+from lmpreflight.checks import _helpers
 from lmpreflight.escape import ps_literal
 from lmpreflight.facts.model import HostFacts, Identity
 from lmpreflight.fleet.collect import collect_inventory
@@ -228,6 +229,17 @@ def test_sharing_across_sources_that_ignored_the_options_would_be_caught(
     """The comparison above can fail: with the options read but not recorded, a source that
     selected other VMs gets another source's findings, and the pairs differ."""
     monkeypatch.setattr(Recording, "option", lambda recording, name, value: value)
+    assert mismatches(named_hosts)
+
+
+def test_own_findings_kept_under_too_loose_a_key_would_be_caught(
+    named_hosts: dict[str, HostFacts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks' findings about one host alone are kept per host, check and role
+    (:func:`lmpreflight.checks._helpers.own_view`); kept without the role, a host's findings as
+    a destination would answer for it as a source, and the pairs would differ."""
+    keep = _helpers.own_view
+    monkeypatch.setattr(_helpers, "own_view", lambda host, key, work: keep(host, key[0], work))
     assert mismatches(named_hosts)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from functools import cache
 from typing import TypeVar
 
 from lmpreflight.facts.model import CollectionError, HostFacts, VirtualMachine
-from lmpreflight.vocabulary import Context, MissingFact, NotApplicable
+from lmpreflight.vocabulary import Context, Finding, MissingFact, NotApplicable
 
 LEARN = "https://learn.microsoft.com/windows-server/virtualization/hyper-v"
 SETUP_GUIDE = f"{LEARN}/deploy/set-up-hosts-for-live-migration-without-failover-clustering"
@@ -76,6 +76,29 @@ def require_auth(context: Context, protocol: str) -> None:
 def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:
     yield "source", context.source
     yield "destination", context.destination
+
+
+def own_view(host: HostFacts, key: Hashable, work: Callable[[], T]) -> T:
+    """What ``work`` makes of ``host``'s facts alone, made once per host and ``key``: a fleet
+    judges each host against every other, and a pair check's own half of a comparison (what it
+    says of one host, the names it looks for on it) is the same for every peer. ``key`` names
+    the check and whatever else ``work`` depends on (the role, an option). A stand-in for the
+    facts that records what a check reads is not a ``HostFacts``: it goes through the work
+    every time, so that every read is seen."""
+    if type(host) is not HostFacts:
+        return work()
+    views = host.own_views
+    if key in views:
+        found: T = views[key]
+        return found
+    made = views[key] = work()
+    return made
+
+
+def own_findings(host: HostFacts, key: Hashable, work: Callable[[], Iterable[Finding]]) -> tuple[Finding, ...]:
+    """The findings ``work`` makes about ``host`` alone, made once per host and ``key``
+    (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
+    return own_view(host, key, lambda: tuple(work()))
 
 
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:

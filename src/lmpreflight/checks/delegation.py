@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from lmpreflight.checks._helpers import (
     CREDENTIAL_GUARD,
@@ -15,6 +15,8 @@ from lmpreflight.checks._helpers import (
     TROUBLESHOOT_GUIDE,
     both_hosts,
     need,
+    own_findings,
+    own_view,
     require_auth,
     selected_vms,
 )
@@ -183,9 +185,10 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
     back = delegating_role == "destination"
     prefix = "moving back will fail: " if back else ""
     computer = _computer(delegating, delegating_role)
-    _computer(target, target_role)
+    target_computer = _computer(target, target_role)
     with_cifs = storage_involved(context)
-    if rbcd_allows(delegating, target, delegating_role, target_role):
+    sid = computer.object_sid  # as rbcd_allows, with the accounts already at hand
+    if sid is not None and sid in (target_computer.allowed_to_act or []):
         yield passed(
             f"{target.name} accepts delegation from {delegating.name} (resource-based constrained delegation)",
             delegating_role,
@@ -193,10 +196,12 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         )
         return
     have = computer.folded_delegation_targets
-    wanted = wanted_spns(target, with_cifs)
-    missing = [spn for spn in wanted if spn.casefold() not in have]
-    evidence = DelegationEvidence(missing, wanted, resource_based_needed=cross_domain(context))
-    if cross_domain(context) and len(missing) < len(wanted):
+    spns = own_view(target, ("delegation.spns", with_cifs), partial(_spns_of, target, with_cifs))
+    wanted = [spn for spn, _ in spns.wanted]
+    missing = [spn for spn, folded in spns.wanted if folded not in have]
+    across = cross_domain(context)
+    evidence = DelegationEvidence(missing, wanted, resource_based_needed=across)
+    if across and len(missing) < len(wanted):
         message = (
             f"{prefix}{delegating.name} ({_domain(delegating)}) lists {target.name} ({_domain(target)}) for classic "
             "constrained delegation, which cannot cross domains; use resource-based constrained delegation"
@@ -204,17 +209,13 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         fix = rbcd_fix(delegating, target)
         yield (warned if back else failed)(message, delegating_role, fix=fix, evidence=evidence)
         return
-    services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
-    usable = [
-        name
-        for name in (target.full_name, target.name)
-        if all(f"{service}/{name}".casefold() in have for service in services)
-    ]
     if not missing:
         yield passed(
             f"{delegating.name} may delegate to all of {target.name}'s services", delegating_role, evidence=evidence
         )
-    elif usable:
+        return
+    usable = [name for name, folded in spns.by_name if have.issuperset(folded)]
+    if usable:
         yield warned(
             f"{delegating.name} may delegate to {target.name}'s services only by the name {usable[0]}: start moves "
             f"with -DestinationHost {usable[0]} (other names fail with 0x8009030E)",
@@ -224,8 +225,30 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         )
     else:
         message = f"{prefix}{delegating.name} may not delegate to {', '.join(missing)}"
-        fix = rbcd_fix(delegating, target) if cross_domain(context) else delegation_fix(delegating, missing)
+        fix = rbcd_fix(delegating, target) if across else delegation_fix(delegating, missing)
         yield (warned if back else failed)(message, delegating_role, fix=fix, evidence=evidence)
+
+
+@dataclass(frozen=True)
+class _TargetSpns:
+    """A host's services as a delegating account must list them, worked out once per host."""
+
+    wanted: tuple[tuple[str, str], ...]
+    """:func:`wanted_spns`, each with its casefolded form (delegation lists are compared so)."""
+    by_name: tuple[tuple[str, frozenset[str]], ...]
+    """Each name a move may use (its full name first, then the short name), with its services casefolded:
+    delegation works by that name when the account lists all of them."""
+
+
+def _spns_of(target: HostFacts, with_cifs: bool) -> _TargetSpns:
+    services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
+    return _TargetSpns(
+        wanted=tuple((spn, spn.casefold()) for spn in wanted_spns(target, with_cifs)),
+        by_name=tuple(
+            (name, frozenset(f"{service}/{name}".casefold() for service in services))
+            for name in (target.full_name, target.name)
+        ),
+    )
 
 
 @check(
@@ -310,13 +333,6 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
         if role == "destination" and (host.directory is None or host.directory.computer is None):
             continue
         computer = _computer(host, role)
-        uac = computer.user_account_control
-        evidence = AccountControlEvidence(
-            userAccountControl=uac,
-            trusted_to_auth_for_delegation=bool(uac & TRUSTED_TO_AUTH_FOR_DELEGATION),
-            trusted_for_delegation=bool(uac & TRUSTED_FOR_DELEGATION),
-        )
-        identity = f"(Get-ADComputer -Identity {ps_literal(host.name)})"
         if (
             peer.directory is not None
             and peer.directory.computer is not None
@@ -325,49 +341,68 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
             yield passed(
                 f"{host.name} delegates to {peer.name} through resource-based constrained delegation",
                 role,
+                evidence=_account_control(computer.user_account_control),
+            )
+        else:
+            key = ("delegation.protocol-transition", role, remote)
+            yield from own_findings(host, key, partial(_account_delegation, host, role, remote))
+
+
+def _account_control(uac: int) -> AccountControlEvidence:
+    return AccountControlEvidence(
+        userAccountControl=uac,
+        trusted_to_auth_for_delegation=bool(uac & TRUSTED_TO_AUTH_FOR_DELEGATION),
+        trusted_for_delegation=bool(uac & TRUSTED_FOR_DELEGATION),
+    )
+
+
+def _account_delegation(host: HostFacts, role: str, remote: bool) -> Iterator[Finding]:
+    """What :func:`protocol_transition` says of a host whose peer's account does not accept it by
+    resource-based delegation: its own account and where the move starts alone decide."""
+    uac = _computer(host, role).user_account_control
+    evidence = _account_control(uac)
+    identity = f"(Get-ADComputer -Identity {ps_literal(host.name)})"
+    if uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
+        yield passed(f"{host.name} delegates with any authentication protocol", role, evidence=evidence)
+    elif uac & TRUSTED_FOR_DELEGATION:
+        yield warned(
+            f"{host.name} is trusted for unconstrained delegation: not what live migration needs, and blocked "
+            "by Credential Guard; use constrained delegation with any authentication protocol",
+            role,
+            fix=Remediation(
+                text=f"Replace unconstrained delegation on {host.name} with protocol transition.",
+                powershell=(
+                    f"Set-ADAccountControl -Identity {identity} -TrustedForDelegation $false "
+                    "-TrustedToAuthForDelegation $true"
+                ),
+                run_on=AD_ADMIN,
+            ),
+            evidence=evidence,
+        )
+    else:
+        fix = Remediation(
+            text=f'Set "Use any authentication protocol" on {host.name}\'s computer account.',
+            powershell=f"Set-ADAccountControl -Identity {identity} -TrustedToAuthForDelegation $true",
+            run_on=AD_ADMIN,
+        )
+        kerberos_only = f'{host.name}\'s delegation is "Kerberos only" (userAccountControl {uac})'
+        if role == "source" and remote:
+            yield failed(
+                f"{kerberos_only}: moves started from another machine fail with 0x8009030E",
+                role,
+                fix=fix,
                 evidence=evidence,
             )
-        elif uac & TRUSTED_TO_AUTH_FOR_DELEGATION:
-            yield passed(f"{host.name} delegates with any authentication protocol", role, evidence=evidence)
-        elif uac & TRUSTED_FOR_DELEGATION:
+        elif role == "source":
             yield warned(
-                f"{host.name} is trusted for unconstrained delegation: not what live migration needs, and blocked "
-                "by Credential Guard; use constrained delegation with any authentication protocol",
+                f"{kerberos_only}: moves started on {host.name} are reported to work, but from any other "
+                "machine they fail with 0x8009030E",
                 role,
-                fix=Remediation(
-                    text=f"Replace unconstrained delegation on {host.name} with protocol transition.",
-                    powershell=(
-                        f"Set-ADAccountControl -Identity {identity} -TrustedForDelegation $false "
-                        "-TrustedToAuthForDelegation $true"
-                    ),
-                    run_on=AD_ADMIN,
-                ),
+                fix=fix,
                 evidence=evidence,
             )
         else:
-            fix = Remediation(
-                text=f'Set "Use any authentication protocol" on {host.name}\'s computer account.',
-                powershell=f"Set-ADAccountControl -Identity {identity} -TrustedToAuthForDelegation $true",
-                run_on=AD_ADMIN,
-            )
-            kerberos_only = f'{host.name}\'s delegation is "Kerberos only" (userAccountControl {uac})'
-            if role == "source" and remote:
-                yield failed(
-                    f"{kerberos_only}: moves started from another machine fail with 0x8009030E",
-                    role,
-                    fix=fix,
-                    evidence=evidence,
-                )
-            elif role == "source":
-                yield warned(
-                    f"{kerberos_only}: moves started on {host.name} are reported to work, but from any other "
-                    "machine they fail with 0x8009030E",
-                    role,
-                    fix=fix,
-                    evidence=evidence,
-                )
-            else:
-                yield warned(f"moving back may fail: {kerberos_only}", role, fix=fix, evidence=evidence)
+            yield warned(f"moving back may fail: {kerberos_only}", role, fix=fix, evidence=evidence)
 
 
 @check(
@@ -437,44 +472,49 @@ def name_resolution(context: Context) -> Iterator[Finding]:
     wrong principal (0x80090322). Windows builds the SPN from the name given, without a reverse
     lookup, so a PTR record that names another host is shown for information only."""
     for role, host in both_hosts(context):
-        dns = need(host.dns, f"{role}.dns")
-        identity = need(host.identity, f"{role}.identity")
-        own = set(identity.addresses)
-        problems: list[str] = []
-        for record in dns.forward:
-            if record.error:
-                problems.append(f"{record.name} does not resolve on {dns.server} ({record.error})")
-            elif not own.intersection(record.addresses):
-                problems.append(f"{record.name} resolves to {', '.join(record.addresses)}, not to {host.name}")
-        notes = []
-        for reverse in dns.reverse:
-            names = {n.rstrip(".").casefold() for n in reverse.names}
-            if reverse.error or identity.fqdn.casefold() not in names:
-                notes.append(
-                    f"PTR of {reverse.address} is {', '.join(reverse.names) or reverse.error or 'missing'}, "
-                    f"not {identity.fqdn}"
-                )
-        evidence = {
-            "forward": [r.model_dump() for r in dns.forward],
-            "reverse": [r.model_dump() for r in dns.reverse],
-        }
-        if problems:
-            yield failed(
-                f"{host.name}: " + "; ".join(problems),
-                role,
-                fix=Remediation(
-                    text=f"Register {identity.fqdn} in DNS with {host.name}'s management address.",
-                    powershell="ipconfig /registerdns",
-                    run_on=host.name,
-                ),
-                evidence=evidence,
+        yield from own_findings(host, ("delegation.name-resolution", role), partial(_names_resolve, host, role))
+
+
+def _names_resolve(host: HostFacts, role: str) -> Iterator[Finding]:
+    """What :func:`name_resolution` says of one host: it depends on that host's facts alone."""
+    dns = need(host.dns, f"{role}.dns")
+    identity = need(host.identity, f"{role}.identity")
+    own = set(identity.addresses)
+    problems: list[str] = []
+    for record in dns.forward:
+        if record.error:
+            problems.append(f"{record.name} does not resolve on {dns.server} ({record.error})")
+        elif not own.intersection(record.addresses):
+            problems.append(f"{record.name} resolves to {', '.join(record.addresses)}, not to {host.name}")
+    notes = []
+    for reverse in dns.reverse:
+        names = {n.rstrip(".").casefold() for n in reverse.names}
+        if reverse.error or identity.fqdn.casefold() not in names:
+            notes.append(
+                f"PTR of {reverse.address} is {', '.join(reverse.names) or reverse.error or 'missing'}, "
+                f"not {identity.fqdn}"
             )
-        elif notes:
-            yield info(
-                f"{host.name}: " + "; ".join(notes) + " (Kerberos does not use PTR records)", role, evidence=evidence
-            )
-        else:
-            yield passed(f"{host.name}'s names and addresses agree in DNS", role, evidence=evidence)
+    evidence = {
+        "forward": [r.model_dump() for r in dns.forward],
+        "reverse": [r.model_dump() for r in dns.reverse],
+    }
+    if problems:
+        yield failed(
+            f"{host.name}: " + "; ".join(problems),
+            role,
+            fix=Remediation(
+                text=f"Register {identity.fqdn} in DNS with {host.name}'s management address.",
+                powershell="ipconfig /registerdns",
+                run_on=host.name,
+            ),
+            evidence=evidence,
+        )
+    elif notes:
+        yield info(
+            f"{host.name}: " + "; ".join(notes) + " (Kerberos does not use PTR records)", role, evidence=evidence
+        )
+    else:
+        yield passed(f"{host.name}'s names and addresses agree in DNS", role, evidence=evidence)
 
 
 @check(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
-from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, need, own_findings
 from lmpreflight.facts.model import HostFacts, Trust
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -331,14 +332,19 @@ def clock_skew(context: Context) -> Iterator[Finding]:
         destination_offset=round(dest.offset_seconds, 1),
     )
     for role, host in both_hosts(context):
-        directory = host.directory
-        clock = source if role == "source" else dest
-        if directory is None or directory.dc_utc is None or directory.observer_utc is None:
-            continue
-        dc_offset = (directory.dc_utc - directory.observer_utc).total_seconds()
-        yield _skew_finding(
-            abs(clock.offset_seconds - dc_offset),
-            f"{host.name}'s clock and DC {directory.domain_controller}'s",
-            role,
-            domain_controller=directory.domain_controller,
-        )
+        yield from own_findings(host, ("domain.clock-skew", role), partial(_skew_to_dc, host, role))
+
+
+def _skew_to_dc(host: HostFacts, role: str) -> Iterator[Finding]:
+    """How far the host's clock is from its DC's, when that was read: its own facts alone decide."""
+    directory = host.directory
+    clock = need(host.clock, f"{role}.clock")
+    if directory is None or directory.dc_utc is None or directory.observer_utc is None:
+        return
+    dc_offset = (directory.dc_utc - directory.observer_utc).total_seconds()
+    yield _skew_finding(
+        abs(clock.offset_seconds - dc_offset),
+        f"{host.name}'s clock and DC {directory.domain_controller}'s",
+        role,
+        domain_controller=directory.domain_controller,
+    )

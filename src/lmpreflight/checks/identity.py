@@ -10,8 +10,9 @@ typed name must agree before any of them is used.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need, own_findings
 from lmpreflight.facts.addresses import is_address
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.registry import check
@@ -75,22 +76,27 @@ def host_is_who_it_says(context: Context) -> Iterator[Finding]:
     typed, the computer name and FQDN the host reports, and the AD account found for the
     typed name (its sAMAccountName and dNSHostName) must all agree."""
     for role, host in both_hosts(context):
-        problems, evidence = _mismatches(host, role)
-        typed = host.target.rstrip(".")
-        if problems:
-            yield failed(
-                f"{typed} is not confirmed as {host.name}: {'; '.join(problems)}",
-                role,
-                evidence=evidence,
-            )
-        elif is_address(typed):
-            yield warned(
-                f"{typed} was typed as an address; it reports {host.name}, which only its AD account confirms",
-                role,
-                evidence=evidence,
-            )
-        else:
-            yield passed(f"{typed} is {host.name}, as its AD account says", role, evidence=evidence)
+        yield from own_findings(host, ("identity.host-is-who-it-says", role), partial(_confirmed, host, role))
+
+
+def _confirmed(host: HostFacts, role: str) -> Iterator[Finding]:
+    """What :func:`host_is_who_it_says` says of one host: it depends on that host's facts alone."""
+    problems, evidence = _mismatches(host, role)
+    typed = host.target.rstrip(".")
+    if problems:
+        yield failed(
+            f"{typed} is not confirmed as {host.name}: {'; '.join(problems)}",
+            role,
+            evidence=evidence,
+        )
+    elif is_address(typed):
+        yield warned(
+            f"{typed} was typed as an address; it reports {host.name}, which only its AD account confirms",
+            role,
+            evidence=evidence,
+        )
+    else:
+        yield passed(f"{typed} is {host.name}, as its AD account says", role, evidence=evidence)
 
 
 @check(

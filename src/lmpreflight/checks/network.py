@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need
+from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need, own_findings
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import CATEGORY_PROFILE, HostFacts, PortTest
@@ -141,25 +142,31 @@ def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
     the host listens nowhere for it, and if it is the only entry, nowhere at all.
     Source: the setup guide (incoming live migrations on the listed networks)."""
     for role, host in both_hosts(context):
-        migration = context.required(role).migration
-        network = context.required(role).network
-        if migration.use_any_network or not migration.networks:
-            yield passed(f"{host.name} has no migration network entries to match", role)
-            continue
-        unmatched = [n.subnet for n in migration.networks if not addresses_in(network, parse_subnet(n.subnet))]
-        if unmatched:
-            yield warned(
-                f"{host.name} has no address in migration network(s) {', '.join(unmatched)}",
-                role,
-                fix=Remediation(
-                    text="Remove or correct the stale entries.",
-                    powershell="; ".join(f"Remove-VMMigrationNetwork -Subnet {ps_literal(s)}" for s in unmatched),
-                    run_on=host.name,
-                ),
-                evidence=UnmatchedSubnetsEvidence(unmatched),
-            )
-        else:
-            yield passed(f"every migration network of {host.name} matches a local address", role)
+        key = ("network.migration-subnets-match-addresses", role)
+        yield from own_findings(host, key, partial(_subnets_matched, host, role))
+
+
+def _subnets_matched(host: HostFacts, role: str) -> Iterator[Finding]:
+    """What :func:`migration_subnets_match_addresses` says of one host: its own facts alone decide."""
+    migration = RequiredFacts(host, role).migration
+    network = RequiredFacts(host, role).network
+    if migration.use_any_network or not migration.networks:
+        yield passed(f"{host.name} has no migration network entries to match", role)
+        return
+    unmatched = [n.subnet for n in migration.networks if not addresses_in(network, parse_subnet(n.subnet))]
+    if unmatched:
+        yield warned(
+            f"{host.name} has no address in migration network(s) {', '.join(unmatched)}",
+            role,
+            fix=Remediation(
+                text="Remove or correct the stale entries.",
+                powershell="; ".join(f"Remove-VMMigrationNetwork -Subnet {ps_literal(s)}" for s in unmatched),
+                run_on=host.name,
+            ),
+            evidence=UnmatchedSubnetsEvidence(unmatched),
+        )
+    else:
+        yield passed(f"every migration network of {host.name} matches a local address", role)
 
 
 @check(
@@ -436,17 +443,20 @@ def migration_mtu(context: Context) -> Iterator[Finding]:
     as slow or stalled moves, not as an error. No Microsoft rule names an MTU for live migration,
     so this check only shows the values seen, never a verdict."""
     for role, host in both_hosts(context):
-        incoming = set(incoming_addresses(host, role))
-        adapters = [
-            a
-            for a in context.required(role).network.adapters
-            if not incoming.isdisjoint(x.address for x in a.addresses)
-        ]
-        seen = {a.name: a.mtu for a in adapters}
-        values = ", ".join(
-            f"adapter '{name}' MTU {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items()
-        )
-        yield info(f"{host.name}: {values or 'no adapter carries a migration address'}", role, evidence={"mtu": seen})
+        yield from own_findings(host, ("network.migration-mtu", role), partial(_mtu_seen, host, role))
+
+
+def _mtu_seen(host: HostFacts, role: str) -> Iterator[Finding]:
+    """What :func:`migration_mtu` shows of one host: its own facts alone decide."""
+    incoming = set(incoming_addresses(host, role))
+    adapters = [
+        a for a in RequiredFacts(host, role).network.adapters if not incoming.isdisjoint(x.address for x in a.addresses)
+    ]
+    seen = {a.name: a.mtu for a in adapters}
+    values = ", ".join(
+        f"adapter '{name}' MTU {mtu if mtu is not None else 'not reported'}" for name, mtu in seen.items()
+    )
+    yield info(f"{host.name}: {values or 'no adapter carries a migration address'}", role, evidence={"mtu": seen})
 
 
 GET_NET_FIREWALL_RULE = "https://learn.microsoft.com/powershell/module/netsecurity/get-netfirewallrule"

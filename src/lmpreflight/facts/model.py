@@ -12,9 +12,10 @@ projects them to strings so that nothing downstream depends on serialiser quirks
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Hashable
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -780,6 +781,14 @@ class HostFacts(FactModel):
         """Compare-VM's dry runs by casefolded VM name (the last of any two for one VM), as
         :attr:`compatibility_by_vm`."""
         return {rehearsal.vm.casefold(): rehearsal for rehearsal in self.rehearsal or []}
+
+    @cached_property
+    def own_views(self) -> dict[Hashable, Any]:
+        """What checks work out from this host's facts alone, by what was worked out: a fleet
+        judges each host against every other, and its own half of a comparison (its findings
+        about itself, its names as a set, ...) stays the same for every peer. Like the other
+        cached views, it is left behind when the facts are copied."""
+        return {}
 
     @cached_property
     def vms_by_name(self) -> dict[str, VirtualMachine]:
