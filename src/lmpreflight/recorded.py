@@ -363,12 +363,22 @@ def rendered(value: Any, names: Mapping[str, str]) -> Any:
         return type(value)(rendered(item, names) for item in value)
     if type(value) is dict:
         return {rendered(key, names): rendered(item, names) for key, item in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            field.name: rendered(getattr(value, field.name), names) for field in dataclasses.fields(value) if field.init
-        }
-        return dataclasses.replace(value, **changes)
+    if (fields := _init_field_names(type(value))) is not None:
+        return type(value)(**{name: rendered(getattr(value, name), names) for name in fields})
     return value
+
+
+_INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _init_field_names(kind: type) -> tuple[str, ...] | None:
+    """The fields ``kind``'s constructor takes when it is a dataclass (``None``: it is not),
+    found once per type: a fleet renders findings for every pair. Rebuilding with every such
+    field given is what ``dataclasses.replace`` does."""
+    if kind not in _INIT_FIELDS:
+        is_dataclass = dataclasses.is_dataclass(kind)
+        _INIT_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.init) if is_dataclass else None
+    return _INIT_FIELDS[kind]
 
 
 class _Method:

@@ -187,8 +187,12 @@ def evaluate(registry: Registry, source: HostFacts, destination: HostFacts, sele
     )
 
 
-def _results(check: Check, findings: Iterable[Finding]) -> list[Result]:
-    return [Result(check, finding) for finding in findings]
+def _results(check: Check, findings: Iterable[Finding], keep: Container[Status] | None = None) -> list[Result]:
+    """The findings as results; with ``keep``, only those of these statuses (a fleet keeps what
+    is not a pass, and most findings are passes: they are not wrapped only to be dropped)."""
+    if keep is None:
+        return [Result(check, finding) for finding in findings]
+    return [Result(check, finding) for finding in findings if finding.status in keep]
 
 
 def _pair_results(
@@ -314,7 +318,7 @@ class SourcePairs:
             kind.others,
             context,
             self.selection,
-            lambda check: self._results_of(check, context),
+            lambda check: self._results_of(check, context, keep),
             keep,
             standing,
         )
@@ -343,17 +347,17 @@ class SourcePairs:
             kind = self._kinds[key] = _Kind([leaves[check.id] for check in self._checks if check.id in leaves], others)
         return kind
 
-    def _results_of(self, check: Check, context: Context) -> list[Result]:
+    def _results_of(self, check: Check, context: Context, keep: Container[Status] | None) -> list[Result]:
         """The results of a check without a leaf for this destination: run for real, or recorded.
         A check that read something of its own of every destination and of every source for an
         earlier source is run for real at once: recording it again would find nothing to share."""
         if check.id in self.reads.per_source:
             self._real.add(check.id)
             if self._needs_met(check, context):
-                return _results(check, call_check(check, context))
-            return _results(check, run_check(check, context))
+                return _results(check, call_check(check, context), keep)
+            return _results(check, run_check(check, context), keep)
         if check.id in self._real:
-            return self._by_source(check, context)
+            return self._by_source(check, context, keep)
         return _results(check, self._record(check, context))
 
     def _needs_met(self, check: Check, context: Context) -> bool:
@@ -369,7 +373,7 @@ class SourcePairs:
             source = self._source_needs_met[needs] = _holds(self.source, needs, "source")
         return source and destination
 
-    def _by_source(self, check: Check, context: Context) -> list[Result]:
+    def _by_source(self, check: Check, context: Context, keep: Container[Status] | None) -> list[Result]:
         """A check that reads something different of every destination, with the results another
         source got against this destination when that source answered alike each read the check
         made of it and of the options (the same argument as for destinations, the roles swapped:
@@ -384,7 +388,7 @@ class SourcePairs:
             branch = branch.branches.get(self._source_answer(branch.read, context) if number is None else number)
         if branch is not None and branch.results is not None:
             reads.source_hits[check.id] = reads.source_hits.get(check.id, 0) + 1
-            return [result for result, _ in branch.results]
+            return [result for result, _ in branch.results if keep is None or result.status in keep]
         recording = Recording(reads, self.source, quotes=False)
         findings = run_check(check, _TracedContext(recording, context))
         results = _results(check, findings)
@@ -505,8 +509,18 @@ def _marked_fields(finding: Finding) -> tuple[str, ...]:
 
 
 def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> Finding:
-    """The finding with the destination's names in place of the markers in ``marked`` fields."""
-    return dataclasses.replace(finding, **{name: rendered(getattr(finding, name), names) for name in marked})
+    """The finding with the destination's names in place of the markers in ``marked`` fields
+    (built directly, not by ``dataclasses.replace``: a fleet renders a few for every pair)."""
+    message, subject, evidence, remediation = finding.message, finding.subject, finding.evidence, finding.remediation
+    if "message" in marked:
+        message = rendered(message, names)
+    if "subject" in marked:
+        subject = rendered(subject, names)
+    if "evidence" in marked:
+        evidence = rendered(evidence, names)
+    if "remediation" in marked:
+        remediation = rendered(remediation, names)
+    return Finding(finding.status, message, subject, evidence, remediation)
 
 
 def _reads_in(branch: _Branch) -> Iterator[int]:

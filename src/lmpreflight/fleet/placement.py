@@ -23,8 +23,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.recorded import DestinationReads
@@ -64,6 +65,14 @@ class Problem:
     def blocks(self) -> bool:
         return self.status in (Status.FAIL, Status.ERROR)
 
+    def __reduce__(self) -> tuple[type[Problem], tuple[object, ...]]:
+        """Pickled as its fields in a tuple: a fleet's workers send hundreds of problems per
+        source, and the default for a slotted dataclass goes through a state dict for each."""
+        return Problem, _problem_fields(self)
+
+
+_problem_fields = attrgetter(*(problem_field.name for problem_field in fields(Problem)))
+"""A problem's fields as a tuple, in the constructor's order."""
 
 CODES = {Placement.READY: "r", Placement.AFTER_FIXES: "f", Placement.BLOCKED: "b", Placement.UNKNOWN: "u"}
 SAME_HOST = "-"
