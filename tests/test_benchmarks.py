@@ -51,3 +51,18 @@ def test_a_mistyped_option_is_refused_instead_of_starting_the_full_run(name: str
     assert done.returncode == 2
     assert "unrecognized arguments: --shrot" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("arguments", [["--hosts", "40"], ["--short", "--collection-only", "--hosts", "40"]])
+def test_fleet_sizes_only_a_collection_only_lab(arguments: list[str]) -> None:
+    """The evaluation, memory and HTML goals are for 200 hosts: a smaller lab measures only the collection."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "fleet.py"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--hosts sizes the lab of --collection-only" in done.stderr
+    assert done.stdout == ""
