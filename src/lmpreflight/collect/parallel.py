@@ -113,9 +113,11 @@ class Rendezvous:
 
 
 FIRST_LOGON_WAIT = 10.0
-"""Seconds the other hosts wait for a logon's outcome before one of them tries in its place
-(a host that hangs after accepting the connection must not stall the rest). Only one: the
-password may still be wrong, and every host that tries a wrong one costs a failed logon."""
+"""Seconds the other hosts wait for a logon's outcome before one of them tries as well (a host
+that hangs after accepting the connection must not stall the rest)."""
+MOST_TESTERS = 2
+"""Hosts trying a password whose verdict is not known yet, at most: the password may be wrong,
+and every host that tries a wrong one costs a failed logon towards the account's lockout."""
 CREDENTIALS_HINT = "check the user name and password, then run again"
 LOCKOUT_HINT = (
     "not tried, to protect the account from a lockout: trying a rejected password on more hosts and the DC "
@@ -135,8 +137,8 @@ class CredentialGate:
         account of the same name, whose password the domain may well reject."""
         self._domain_accepted = False
         self._condition = threading.Condition()
-        self._tester: str | None = None
-        self._testing_since = 0.0
+        self._testers: dict[str, float] = {}
+        """Who is trying the password without a verdict yet, and since when."""
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
         self._rejection: str | None = None
         self.hint = CREDENTIALS_HINT
@@ -145,20 +147,23 @@ class CredentialGate:
     def admit(self, who: str) -> str | None:
         """``None`` when ``who`` may log on now; else why it must not (the rejection).
 
-        A tester without an outcome after ``FIRST_LOGON_WAIT`` is replaced by one waiter, the
-        others wait on for that one: a slow logon costs one more try per wait, never one per
-        host (with a wrong password, each try is a failed logon)."""
+        A host without an outcome after ``FIRST_LOGON_WAIT`` is joined by one waiting host,
+        the others wait on: a slow logon costs at most ``MOST_TESTERS`` tries of a password,
+        never one per host. A tester that ends without a verdict (``undecided``) frees its
+        place."""
         with self._condition:
             while True:
                 if self._rejection is not None:
                     return self._rejection
-                now = time.monotonic()
                 if self._accepted:
                     return None
-                if self._tester is None or now - self._testing_since >= FIRST_LOGON_WAIT:
-                    self._tester, self._testing_since = who, now
+                now = time.monotonic()
+                latest = max(self._testers.values(), default=None)
+                if latest is None or (len(self._testers) < MOST_TESTERS and now - latest >= FIRST_LOGON_WAIT):
+                    self._testers[who] = now
                     return None
-                self._condition.wait(self._testing_since + FIRST_LOGON_WAIT - now)
+                full = len(self._testers) >= MOST_TESTERS
+                self._condition.wait(None if full else latest + FIRST_LOGON_WAIT - now)
 
     @property
     def is_accepted(self) -> bool:
@@ -186,8 +191,7 @@ class CredentialGate:
     def undecided(self, who: str) -> None:
         """``who`` got no answer about the password (host down, no DC): let another try."""
         with self._condition:
-            if self._tester == who and not self._accepted:
-                self._tester = None
+            if self._testers.pop(who, None) is not None and not self._accepted:
                 self._condition.notify_all()
 
 
