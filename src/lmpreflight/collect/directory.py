@@ -12,15 +12,16 @@ here, so the result does not depend on the server publishing a schema.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import dns.resolver
 from spnego.channel_bindings import GssChannelBindings
@@ -49,6 +50,27 @@ RECEIVE_TIMEOUT = 10.0
 CONNECTIONS_PER_SERVER = 4
 """Bound connections one run keeps open to one domain's DCs (or Global Catalogs) at most."""
 STALE_RETRIES = 3
+BATCH_HOSTS = 50
+"""Hosts of a fleet whose computer accounts one search reads (and whose migration SPNs' holders
+one Global Catalog search finds): the search's own cost (a request, a round trip, its end)
+is then shared by 50 hosts, while each host still waits only for its own group's answer."""
+PAGE_SIZE = 1000
+"""Entries a batched search asks for per page: Active Directory's default MaxPageSize. A DC
+returns at most MaxPageSize entries to a search without the paged-results control and ends it
+with sizeLimitExceeded ("View and set LDAP policy in Active Directory by using Ntdsutil.exe",
+KB 315071), so a batched search pages; a single host's searches find one entry or a few."""
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+"""The simple paged results control (RFC 2696)."""
+COMPUTER_ATTRIBUTES = [
+    "distinguishedName",
+    "sAMAccountName",
+    "dNSHostName",
+    "servicePrincipalName",
+    "msDS-AllowedToDelegateTo",
+    "msDS-AllowedToActOnBehalfOfOtherIdentity",
+    "objectSid",
+    "userAccountControl",
+]
 
 
 class DirectoryError(Exception):
@@ -274,6 +296,10 @@ def _connect(
 
 
 _Key = tuple[DnsServer, str, str, DirectoryCredentials]
+_Group = tuple[tuple[str, str], ...]
+"""The (computer name, FQDN) of the hosts whose directory entries are read together."""
+_Found = dict[bytes, list[dict[str, Any]]]
+"""A batched search's entries by the lowered value each was asked for."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +308,69 @@ class _DomainView:
 
     trusts: list[Trust]
     user: UserAccount | None
+
+
+class HostNames(Protocol):
+    """The names a host's directory facts are read by (``typed_names`` in collect.parallel)."""
+
+    @property
+    def computer(self) -> str: ...
+
+    @property
+    def fqdn(self) -> str: ...
+
+    @property
+    def domain(self) -> str | None: ...
+
+
+def _batchable(host: HostNames) -> bool:
+    """Whether a host's entries can be told apart in a batched answer exactly as the DC tells
+    them apart: an ASCII name, which AD and the lab both match ignoring case byte by byte
+    (another script's case rules could differ between the DC and this comparison), and a
+    name, not an address, with a domain to read it in."""
+    if host.domain is None or not (host.computer.isascii() and host.fqdn.isascii()):
+        return False
+    try:
+        ipaddress.ip_address(host.fqdn.strip("[]"))
+    except ValueError:
+        return True
+    return False
+
+
+class _Batch:
+    """One batched search for a group of hosts, made by the first host of the group that needs
+    it, on its own connection and within its own deadline; the others wait for its answer.
+    ``found`` is ``None`` once the batch has failed: each host then makes its own search, so
+    each records what its own search gives (its error too), exactly as without the batch."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.found: _Found | None = None
+
+    def entries(
+        self, term: bytes, read: Callable[[], _Found | None], reused: bool, deadline: float
+    ) -> list[dict[str, Any]] | None:
+        """The entries asked for by ``term``, or ``None`` when the host must search alone. A
+        connection kept from an earlier host that fails leaves the batch to be made again on
+        a fresh one (the caller retries); a fresh one failing fails the batch, and its error
+        is this host's, as its own search would have met it."""
+        from ldap3.core.exceptions import LDAPCommunicationError
+
+        if not self.lock.acquire(timeout=_remaining(deadline, math.inf)):
+            raise DirectoryError("no time left to read Active Directory (--timeout)")
+        try:
+            if not self.done:
+                try:
+                    self.found = read()
+                except LDAPCommunicationError:
+                    if not reused:
+                        self.done = True
+                    raise
+                self.done = True
+        finally:
+            self.lock.release()
+        return None if self.found is None else self.found.get(term, [])
 
 
 class DirectorySessions:
@@ -304,6 +393,37 @@ class DirectorySessions:
         self._domain: dict[tuple[str, str, DirectoryCredentials], _DomainView] = {}
         self._closed = False
         self._locators: dict[DnsServer, dns.resolver.Cache] = {}
+        self._groups: dict[tuple[str, str, str], _Group] = {}
+        self._batches: dict[tuple[str, _Key, _Group], _Batch] = {}
+
+    def expect(self, hosts: Iterable[HostNames]) -> None:
+        """Name the hosts this run will read, before any is read: their computer accounts are
+        then read BATCH_HOSTS at a time in one search, and the holders of their migration SPNs
+        in one Global Catalog search, each host handed exactly the entries its own searches
+        would have found. A host not named, or read by other names, searches alone."""
+        by_domain: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
+        for host in hosts:
+            if _batchable(host):
+                assert host.domain is not None
+                names = by_domain.setdefault(host.domain.casefold(), {})
+                names.setdefault((host.computer.casefold(), host.fqdn.casefold()), (host.computer, host.fqdn))
+        for domain, names in by_domain.items():
+            listed = list(names.values())
+            for start in range(0, len(listed), BATCH_HOSTS):
+                group = tuple(listed[start : start + BATCH_HOSTS])
+                if len(group) > 1:  # a host alone searches as it always has
+                    for computer, fqdn in group:
+                        self._groups[(domain, computer.casefold(), fqdn.casefold())] = group
+
+    def group(self, domain: str, computer: str, fqdn: str) -> _Group | None:
+        """The hosts this host's entries are read with, if it was expected."""
+        return self._groups.get((domain.casefold(), computer.casefold(), fqdn.casefold()))
+
+    def batch(self, kind: str, key: _Key, group: _Group) -> _Batch:
+        """The batched search of ``kind`` for ``group`` over connections of ``key``: a
+        batch read with one user's credentials serves only hosts read with the same."""
+        with self._lock:
+            return self._batches.setdefault((kind, key, group), _Batch())
 
     def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _DomainView | None:
         """What an earlier host read from this DC about the domain, if any."""
@@ -326,6 +446,11 @@ class DirectorySessions:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @staticmethod
+    def key(server: DnsServer, domain: str, credentials: DirectoryCredentials, locator: str | None = None) -> _Key:
+        """What a connection serves: a DNS server's DCs (or Global Catalogs) of one domain, for one user."""
+        return (server, domain.casefold(), locator or f"_ldap._tcp.dc._msdcs.{domain}", credentials)
+
     @contextlib.contextmanager
     def borrow(
         self,
@@ -338,7 +463,7 @@ class DirectorySessions:
         """A bound connection, its DC's name, and whether it served an earlier host. It goes
         back to the pool when the block ends normally; after an error it is closed, since
         its state is unknown."""
-        key = (server, domain.casefold(), locator or f"_ldap._tcp.dc._msdcs.{domain}", credentials)
+        key = self.key(server, domain, credentials, locator)
         with self._lock:
             slots = self._slots.setdefault(key, threading.BoundedSemaphore(self.per_server))
         if not slots.acquire(timeout=_remaining(deadline, math.inf)):
@@ -478,43 +603,28 @@ def _read_directory(
             forest_dn = _first(root_dse, "rootDomainNamingContext")
             forest = ".".join(p.split("=", 1)[1] for p in forest_dn.split(",")) if forest_dn else None
             account = f"{computer_name.upper()}$"
-            connection.search(
-                root,
-                f"(&(objectClass=computer)(sAMAccountName={ldap_filter_value(account)}))",
-                SUBTREE,
-                attributes=[
-                    "distinguishedName",
-                    "sAMAccountName",
-                    "dNSHostName",
-                    "servicePrincipalName",
-                    "msDS-AllowedToDelegateTo",
-                    "msDS-AllowedToActOnBehalfOfOtherIdentity",
-                    "objectSid",
-                    "userAccountControl",
-                ],
-            )
-            entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
-            computer = None
-            if entries:
-                raw = entries[0]["raw_attributes"]
-                sids = _raw(raw, "objectSid")
-                acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
-                computer = ComputerAccount(
-                    distinguished_name=entries[0]["dn"],
-                    sam_account_name=_first(raw, "sAMAccountName") or account,
-                    dns_host_name=_first(raw, "dNSHostName"),
-                    service_principal_names=_all(raw, "servicePrincipalName"),
-                    allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
-                    user_account_control=int(_first(raw, "userAccountControl") or 0),
-                    object_sid=sid_text(sids[0]) if sids else None,
-                    allowed_to_act=allowed_sids(acting[0]) if acting else [],
+            group = sessions.group(domain, computer_name, fqdn)
+            entries = None
+            if group is not None:
+                batch = sessions.batch("accounts", sessions.key(server, domain, credentials), group)
+                entries = batch.entries(
+                    account.encode().lower(), lambda: _read_accounts(connection, root, group), reused, deadline
                 )
+            if entries is None:
+                connection.search(
+                    root,
+                    f"(&(objectClass=computer)(sAMAccountName={ldap_filter_value(account)}))",
+                    SUBTREE,
+                    attributes=COMPUTER_ATTRIBUTES,
+                )
+                entries = [e for e in connection.response if e.get("type") == "searchResEntry"]
+            computer = _computer(entries[0], account) if entries else None
             names = list(dict.fromkeys([computer_name, fqdn]))
             # The forest comes from the DC's rootDSE: credentials go to its Global Catalog only
             # when it is the chosen domain or a parent of it, so a DC cannot send them elsewhere.
             inside = forest is not None and f".{domain}".casefold().endswith(f".{forest}".casefold())
             holders = (
-                _forest_spn_holders(server, forest, credentials, deadline, names, sessions)
+                _forest_spn_holders(server, forest, credentials, deadline, names, sessions, group)
                 if forest and inside
                 else None
             )
@@ -543,6 +653,99 @@ def _read_directory(
         dc_utc=dc_time,
         observer_utc=observer,
     )
+
+
+def _computer(entry: dict[str, Any], account: str) -> ComputerAccount:
+    raw = entry["raw_attributes"]
+    sids = _raw(raw, "objectSid")
+    acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
+    return ComputerAccount(
+        distinguished_name=entry["dn"],
+        sam_account_name=_first(raw, "sAMAccountName") or account,
+        dns_host_name=_first(raw, "dNSHostName"),
+        service_principal_names=_all(raw, "servicePrincipalName"),
+        allowed_to_delegate_to=_all(raw, "msDS-AllowedToDelegateTo"),
+        user_account_control=int(_first(raw, "userAccountControl") or 0),
+        object_sid=sid_text(sids[0]) if sids else None,
+        allowed_to_act=allowed_sids(acting[0]) if acting else [],
+    )
+
+
+def _paged_entries(
+    connection: Any, base: str, search_filter: str, attributes: list[str]
+) -> list[dict[str, Any]] | None:
+    """Every entry a subtree search finds, PAGE_SIZE a page (continuation references skipped);
+    ``None`` when a page ends in anything but success. ldap3 raises no exception for
+    sizeLimitExceeded or timeLimitExceeded, whose answers are partial: an entry left out
+    would read as a host without an account."""
+    from ldap3 import SUBTREE
+
+    entries: list[dict[str, Any]] = []
+    cookie: bytes | None = None
+    while True:
+        connection.search(
+            base, search_filter, SUBTREE, attributes=attributes, paged_size=PAGE_SIZE, paged_cookie=cookie
+        )
+        if connection.result.get("result") != 0:
+            return None
+        entries += [e for e in connection.response if e.get("type") == "searchResEntry"]
+        cookie = connection.result.get("controls", {}).get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
+        if not cookie:
+            return entries
+
+
+def _by_value(entries: list[dict[str, Any]], attribute: str, terms: Iterable[str]) -> _Found | None:
+    """The entries holding each term in ``attribute``, compared as the DC compares these ASCII
+    names (ignoring case), in the order the DC sent them and each once per term, so a term's
+    list is what a search for that term alone answers. ``None`` when an entry holds none of the
+    terms (say a value list sent as a range, or a value the DC matched by other rules): no
+    host can then be sure its part is whole, and each searches alone."""
+    found: _Found = {term.encode().lower(): [] for term in terms}
+    for entry in entries:
+        held = {value.lower() for value in _raw(entry["raw_attributes"], attribute)}.intersection(found)
+        if not held:
+            return None
+        for term in held:
+            found[term].append(entry)
+    return found
+
+
+def _any_of(attribute: str, values: Iterable[str]) -> str:
+    return "(|" + "".join(f"({attribute}={ldap_filter_value(value)})" for value in values) + ")"
+
+
+def _read_accounts(connection: Any, root: str, group: _Group) -> _Found | None:
+    """The computer accounts of ``group`` by lowered sAMAccountName; ``None`` when the DC
+    answered the batch with an error (a broken connection is raised: see ``_Batch``)."""
+    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+    accounts = [f"{computer.upper()}$" for computer, _ in group]
+    try:
+        entries = _paged_entries(
+            connection,
+            root,
+            f"(&(objectClass=computer){_any_of('sAMAccountName', accounts)})",
+            COMPUTER_ATTRIBUTES,
+        )
+    except LDAPCommunicationError:
+        raise
+    except LDAPException:
+        return None
+    return None if entries is None else _by_value(entries, "sAMAccountName", accounts)
+
+
+def _read_spn_holders(connection: Any, group: _Group) -> _Found | None:
+    """Who holds the migration SPNs of ``group`` in the forest (a Global Catalog), by lowered SPN."""
+    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+    spns = [f"{MIGRATION_SERVICE}/{name}" for host in group for name in dict.fromkeys(host)]
+    try:
+        entries = _paged_entries(connection, "", _any_of("servicePrincipalName", spns), ["servicePrincipalName"])
+    except LDAPCommunicationError:
+        raise
+    except LDAPException:
+        return None
+    return None if entries is None else _by_value(entries, "servicePrincipalName", spns)
 
 
 def _read_domain_view(connection: Any, root: str, credentials: DirectoryCredentials) -> _DomainView:
@@ -580,17 +783,31 @@ def _forest_spn_holders(
     deadline: float,
     names: list[str],
     sessions: DirectorySessions,
+    group: _Group | None = None,
 ) -> list[SpnHolder] | None:
     """Who holds the migration SPNs anywhere in the forest, or ``None`` when no Global Catalog
     of the forest answered. An SPN must be unique in the whole forest: a duplicate in another
     domain breaks the Kerberos ticket as surely as one in the host's own, and a DC serves only
     its own domain. A Global Catalog (``_gc._tcp.<forest>``, port 3268) holds every domain's
-    ``servicePrincipalName``, and the empty base searches all of them."""
+    ``servicePrincipalName``, and the empty base searches all of them. With ``group``, one
+    search finds the holders of every SPN of the group."""
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
+    locator = f"_gc._tcp.{forest}"
     try:
-        with sessions.borrow(server, forest, credentials, deadline, f"_gc._tcp.{forest}") as (connection, _, reused):
+        with sessions.borrow(server, forest, credentials, deadline, locator) as (connection, _, reused):
             try:
+                if group is not None:
+                    batch = sessions.batch("spn-holders", sessions.key(server, forest, credentials, locator), group)
+                    holders = []
+                    for spn in (f"{MIGRATION_SERVICE}/{name}" for name in names):
+                        entries = batch.entries(
+                            spn.encode().lower(), lambda: _read_spn_holders(connection, group), reused, deadline
+                        )
+                        if entries is None:
+                            return _spn_holders(connection, "", names)
+                        holders.append(SpnHolder(spn=spn, holders=[e["dn"] for e in entries]))
+                    return holders
                 return _spn_holders(connection, "", names)
             except LDAPCommunicationError as exc:
                 if reused:

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
-from lmpreflight.collect.parallel import CollectOptions, CredentialGate
+from lmpreflight.collect.parallel import CollectOptions, CredentialGate, typed_names
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.pipeline import collect_host
@@ -98,7 +98,8 @@ def _collect_here(
     per_server: int = CONNECTIONS_PER_SERVER,
     cancel: threading.Event | None = None,
 ) -> None:
-    """The hosts in threads of this process, sharing one gate and the LDAP connections.
+    """The hosts in threads of this process, sharing one gate and the LDAP connections (their
+    computer accounts and SPN holders read a group of hosts at a time: ``DirectorySessions.expect``).
 
     Ctrl-C reaches only the thread that runs this, not the hosts' threads: it sets ``cancel``,
     which stops every running host within a fraction of a second (its shell closed), as in
@@ -106,6 +107,7 @@ def _collect_here(
     thread of its own passes ``cancel`` and sets it on Ctrl-C."""
     cancel = cancel or threading.Event()
     with DirectorySessions(per_server) as directory:
+        directory.expect(typed_names(host.target.rstrip("."), host_options(host, options)) for host in hosts)
 
         def one(host: InventoryHost) -> HostFacts:
             return collect_host(host.target, host_options(host, options), gate=gate, directory=directory, cancel=cancel)

@@ -170,6 +170,35 @@ class EncodedResult:
 
 SEARCH_DONE = EncodedResult(pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode).toWire())
 """A successful search's end, as ldaptor encodes it: the same bytes for every search."""
+SIZE_LIMIT_EXCEEDED = EncodedResult(
+    pureldap.LDAPSearchResultDone(resultCode=ldaperrors.LDAPSizeLimitExceeded.resultCode).toWire()
+)
+"""The end of a search that found more entries than it may return."""
+PAGED_RESULTS = b"1.2.840.113556.1.4.319"
+"""The simple paged results control (RFC 2696), which AD implements as "paged query"."""
+MAX_PAGE_SIZE = 1000
+MAX_RESULT_SETS_PER_CONNECTION = 10
+"""AD's default LDAP policy: at most MaxPageSize entries answer one search (or one page of a
+paged one), and a connection keeps at most MaxResultSetsPerConn paged searches open ("View and
+set LDAP policy in Active Directory by using Ntdsutil.exe", KB 315071; "How LDAP server cookies
+are handled", Windows Server documentation)."""
+UNKNOWN_COOKIE = "00000057: LdapErr: DSID-0C090797, comment: Error processing control, data 0, v23f0"
+"""What a DC answered (unavailableCriticalExtension) to a paged search continued with a cookie
+it no longer held, as quoted on the UnboundID LDAP SDK mailing list (2016-08-08)."""
+
+
+class PagedSearchEnd(EncodedResult):
+    """The end of one page of a paged search, with the paged-results control that tells the
+    client whether (``cookie``) and how to ask for the next page."""
+
+    def __init__(self, wire: bytes, cookie: bytes) -> None:
+        super().__init__(wire)
+        value = _ber(SEQUENCE, pureber.BERInteger(0).toWire() + _octets(cookie))
+        self.controls = _ber(CONTROLS, _ber(SEQUENCE, _octets(PAGED_RESULTS) + _octets(value)))
+
+
+CONTROLS = 0xA0
+"""The controls of an LDAPMessage: [0], constructed."""
 
 
 def _under(entry: Any, base: Any) -> bool:
@@ -217,18 +246,75 @@ INSUFFICIENT_ACCESS = "00002098: SecErr: DSID-03150F94, problem 4003 (INSUFF_ACC
 """AD's message to an account without the right to write an object."""
 
 
+def _paging(controls: list[tuple[bytes, Any, Any]] | None) -> tuple[int, bytes] | None:
+    """The page size and cookie a search asks for with the paged-results control, if it does;
+    any other critical control is refused, as ldaptor refuses it."""
+    paging = None
+    for control_type, critical, value in controls or []:
+        if control_type == PAGED_RESULTS:
+            try:
+                decoded, _ = pureber.berDecodeObject(pureber.BERDecoderContext(), value)
+                size, cookie = (part.value for part in decoded.data)
+            except Exception:
+                raise ldaperrors.LDAPProtocolError(b"malformed paged results control") from None
+            paging = (int(size), bytes(cookie))
+        elif critical:
+            raise ldaperrors.LDAPUnavailableCriticalExtension(b"Unknown control %s" % control_type)
+    return paging
+
+
 class ReadOnlyIndexedServer:
     """What a lab DC's ldaptor server does differently, for a tree of :class:`IndexedEntry`:
     it encodes search results and the messages around its answers itself (the same bytes,
-    cheaper), and it refuses every write.
+    cheaper), it refuses every write, and it holds searches to AD's limits, which ldaptor
+    does not know: MaxPageSize entries a search (sizeLimitExceeded after them), the request's
+    own size limit, and paged searches (RFC 2696) a page at a time.
     lmpreflight only ever reads AD (a write reaching the lab is a bug this answer surfaces),
     and the index describes a tree that never changes."""
 
     connected: int
     transport: Any
+    factory: Any
+    getRootDSE: Callable[[Any, Any], Any]
+    _cbSearchLDAPError: Callable[[Any], Any]
+    _cbSearchOtherError: Callable[[Any], Any]
+    max_page_size = MAX_PAGE_SIZE
+    busy: Callable[[Any], bool] = staticmethod(lambda request: False)
+    """Whether a search is answered busy (and counted): the lab DC's own say."""
 
-    def _cbSearchGotBase(self, base: IndexedEntry, dn: Any, request: Any, reply: Callable[[Any], None]) -> Any:
-        found = base.search(
+    def __init__(self) -> None:
+        super().__init__()
+        self._paged: dict[bytes, tuple[bytes, int]] = {}
+        """Open paged searches by cookie: the request they continue (its encoding) and how
+        many entries were sent. The tree never changes, so a page is the same search, entries on."""
+        self._cookies = 0
+
+    def handle_LDAPSearchRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        """ldaptor's search, with the paged-results control understood (and passed on)."""
+        from ldaptor.interfaces import IConnectedLDAPEntry
+        from ldaptor.protocols.ldap import distinguishedname
+
+        paging = _paging(controls)
+        if self.busy(request):
+            return pureldap.LDAPSearchResultDone(resultCode=ldaperrors.LDAPBusy.resultCode)
+        if (
+            request.baseObject == b""
+            and request.scope == pureldap.LDAP_SCOPE_baseObject
+            and request.filter == pureldap.LDAPFilter_present("objectClass")
+        ):
+            return self.getRootDSE(request, reply)
+        found = IConnectedLDAPEntry(self.factory).lookup(distinguishedname.DistinguishedName(request.baseObject))
+        found.addCallback(self._cbSearchGotBase, request, reply, paging)
+        found.addErrback(self._cbSearchLDAPError)
+        found.addErrback(defer.logError)
+        found.addErrback(self._cbSearchOtherError)
+        return found
+
+    def _cbSearchGotBase(
+        self, base: IndexedEntry, request: Any, reply: Callable[[Any], None], paging: tuple[int, bytes] | None
+    ) -> Any:
+        found: list[Any] = []
+        searched = base.search(
             filterObject=request.filter,
             attributes=request.attributes,
             scope=request.scope,
@@ -236,18 +322,60 @@ class ReadOnlyIndexedServer:
             sizeLimit=request.sizeLimit,
             timeLimit=request.timeLimit,
             typesOnly=request.typesOnly,
-            callback=lambda entry: reply(encoded_result_entry(entry, request.attributes)),
+            callback=found.append,
         )
-        return found.addCallback(lambda _: SEARCH_DONE)
+        return searched.addCallback(lambda _: self._answer(found, request, reply, paging))
+
+    def _answer(
+        self, found: list[Any], request: Any, reply: Callable[[Any], None], paging: tuple[int, bytes] | None
+    ) -> Any:
+        """The entries this search (or this page of it) may return, and its end."""
+        allowed = len(found) if request.sizeLimit <= 0 else min(len(found), request.sizeLimit)
+        if paging is None:
+            sent = min(allowed, self.max_page_size)
+            for entry in found[:sent]:
+                reply(encoded_result_entry(entry, request.attributes))
+            return SEARCH_DONE if sent == len(found) else SIZE_LIMIT_EXCEEDED
+        size, cookie = paging
+        asked = request.toWire()
+        start = 0
+        if cookie:
+            held = self._paged.pop(cookie, None)
+            if held is None or held[0] != asked:
+                return pureldap.LDAPSearchResultDone(
+                    resultCode=ldaperrors.LDAPUnavailableCriticalExtension.resultCode, errorMessage=UNKNOWN_COOKIE
+                )
+            start = held[1]
+            if size == 0:  # RFC 2696: a size of 0 abandons the search
+                return PagedSearchEnd(SEARCH_DONE.wire, b"")
+        end = min(allowed, start + min(size or self.max_page_size, self.max_page_size))
+        for entry in found[start:end]:
+            reply(encoded_result_entry(entry, request.attributes))
+        if end < allowed:
+            return PagedSearchEnd(SEARCH_DONE.wire, self._keep_page(asked, end))
+        return PagedSearchEnd((SEARCH_DONE if allowed == len(found) else SIZE_LIMIT_EXCEEDED).wire, b"")
+
+    def _keep_page(self, asked: bytes, sent: int) -> bytes:
+        """A cookie for the rest of a paged search; the connection's oldest open search is
+        dropped beyond MaxResultSetsPerConn, as a DC drops it."""
+        pages = self._paged
+        self._cookies += 1
+        cookie = self._cookies.to_bytes(4, "little")
+        pages[cookie] = (asked, sent)
+        while len(pages) > MAX_RESULT_SETS_PER_CONNECTION:
+            del pages[next(iter(pages))]
+        return cookie
 
     def queue(self, id: int, op: Any) -> None:
         """ldaptor's queue, with the LDAPMessage around the response written here: ldaptor
         encodes the envelope through an object per part and joins a large answer (an account
         with hundreds of SPNs) twice over. The bytes are its own: a SEQUENCE of the message
-        ID, as ldaptor encodes an INTEGER, and the response (no controls: the lab sends none)."""
+        ID, as ldaptor encodes an INTEGER, the response, and the paged-results control that
+        ends a page of a paged search (the lab sends no other control)."""
         if not self.connected:
             raise LDAPServerConnectionLostException()
-        self.transport.write(_ber(SEQUENCE, pureber.BERInteger(id).toWire() + op.toWire()))
+        controls = op.controls if isinstance(op, PagedSearchEnd) else b""
+        self.transport.write(_ber(SEQUENCE, pureber.BERInteger(id).toWire() + op.toWire() + controls))
 
     @staticmethod
     def _refuse_write(response: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,6 +83,18 @@ class DomainDirectory:
     global_catalog: bool = False
     """A Global Catalog of the forest: it holds every domain's entries, and a search from the
     empty base covers all of them."""
+    max_page_size: int = 1000
+    """The DC's MaxPageSize (AD's default): entries one search, or one page of a paged search, returns."""
+    searches: int = 0
+    """Searches this DC received: what a client's batching saves is seen here."""
+    busy_when: Callable[[Any], bool] | None = None
+    """Which search requests (as ldaptor decodes them) the DC answers busy, as a loaded DC
+    does (for tests of what a client makes of a failed search)."""
+
+    def take_search(self, request: Any) -> bool:
+        """Count a search; whether it is answered busy."""
+        self.searches += 1
+        return self.busy_when is not None and self.busy_when(request)
 
     @property
     def forest_dn(self) -> str:
@@ -285,10 +298,14 @@ class LabLdapServer:
         tree = build_tree(self.directory)
         server_class = _server_class(self.directory, self.certificates)
 
+        directory = self.directory
+
         class Factory(protocol.ServerFactory):
             def buildProtocol(self, addr: Any) -> Any:
                 proto = server_class()
                 proto.factory = self
+                proto.max_page_size = directory.max_page_size
+                proto.busy = directory.take_search
                 return proto
 
         factory = Factory()

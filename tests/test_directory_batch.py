@@ -1,0 +1,208 @@
+"""Directory reads of a fleet in batches: each host's facts are exactly what its own searches
+give (a missing account, a duplicate SPN, an error), and the lab DC holds a batched search to
+AD's limits (MaxPageSize, paged results, the request's size limit)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ldap3 import SUBTREE
+from ldap3.core.exceptions import LDAPUnavailableCriticalExtensionResult
+from ldaptor.protocols import pureldap
+
+from lmpreflight.collect.directory import (
+    PAGED_RESULTS,
+    DirectoryCredentials,
+    DirectoryError,
+    DirectorySessions,
+    read_directory,
+)
+from lmpreflight.collect.parallel import CollectOptions, typed_names
+from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.scenario import load_scenario
+
+SIZE_LIMIT_EXCEEDED = 4
+"""The LDAP result code (RFC 4511), which ldap3 does not raise."""
+
+
+def _fleet(tmp_path: Path, hosts: int) -> Lab:
+    path = tmp_path / "estate.yaml"
+    path.write_text(f"extends: fleet\nname: estate\ngenerate: {{hosts: {hosts}, vms_per_host: 1}}\n", encoding="utf-8")
+    return Lab(load_scenario(str(path)))
+
+
+def _targets(lab: Lab) -> list[str]:
+    """Every host of the lab, and one name no account answers to."""
+    domain = next(iter(lab.scenario.domains))
+    return [lab.fqdn(name) for name in lab.scenario.hosts] + [f"nohost.{domain}"]
+
+
+def _read_all(lab: Lab, targets: list[str], batched: bool) -> dict[str, object]:
+    """Each target's directory facts (without the clocks) or its error, read by 8 threads
+    sharing one run's connections, as a fleet's hosts read them."""
+    options = lab.collect_options(False, ())
+    credentials = _credentials(options)
+    found: dict[str, object] = {}
+    with DirectorySessions(2) as sessions:
+        if batched:
+            sessions.expect(typed_names(target, options) for target in targets)
+
+        def read(target: str) -> None:
+            names = typed_names(target, options)
+            assert names.domain is not None
+            try:
+                facts = read_directory(
+                    options.dns, names.domain, names.computer, names.fqdn, credentials, time.monotonic() + 30, sessions
+                )
+            except DirectoryError as exc:
+                found[target] = ("error", exc.message, exc.hint)
+                return
+            found[target] = facts.model_dump(mode="json", exclude={"dc_utc", "observer_utc"})
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(read, targets))
+    return found
+
+
+def _searches(lab: Lab) -> int:
+    return sum(server.directory.searches for server in [*lab.ldap.values(), *lab.global_catalogs.values()])
+
+
+@pytest.mark.parametrize(
+    "scenario", ["healthy", "spn-duplicate-in-another-domain", "child-domains-one-forest", "delegation-resource-based"]
+)
+def test_a_batched_read_gives_each_host_what_its_own_searches_give(scenario: str) -> None:
+    with Lab(load_scenario(scenario)) as lab:
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    missing = together[targets[-1]]
+    assert isinstance(missing, dict) and missing["computer"] is None
+
+
+def test_a_fleet_is_read_in_a_few_searches_paged_as_ad_pages_them(tmp_path: Path) -> None:
+    """Two groups of hosts, each read in one search a page of 4 entries at a time: every
+    host gets exactly its own account and SPN holders, for far fewer searches."""
+    lab = _fleet(tmp_path, 60)
+    with lab:
+        for server in [*lab.ldap.values(), *lab.global_catalogs.values()]:
+            server.directory.max_page_size = 4
+        targets = _targets(lab)
+        before = _searches(lab)
+        alone = _read_all(lab, targets, batched=False)
+        searches_alone = _searches(lab) - before
+        together = _read_all(lab, targets, batched=True)
+        searches_together = _searches(lab) - before - searches_alone
+    assert together == alone
+    holders = together[targets[0]]
+    assert isinstance(holders, dict) and holders["migration_spn_holders"][0]["holders"] == [
+        "CN=HV001,OU=Hyper-V,DC=corp,DC=example"
+    ]
+    assert searches_alone >= 4 * len(targets)
+    assert searches_together <= len(targets) + 2 * 2 * (60 // 4 + 2)  # a rootDSE a host, the groups' pages
+
+
+def _parts(search: Any) -> list[Any]:
+    """A filter (as the DC decodes it) and every filter inside it."""
+    inner = list(search) if isinstance(search, pureldap.LDAPFilter_and | pureldap.LDAPFilter_or) else []
+    return [search, *(part for each in inner for part in _parts(each))]
+
+
+def _or_filters_busy(request: Any) -> bool:
+    """A DC answering busy every search with an OR in its filter: the batched ones."""
+    return any(isinstance(part, pureldap.LDAPFilter_or) for part in _parts(request.filter))
+
+
+def _account_searches_busy(request: Any) -> bool:
+    """A DC answering busy every search for computer accounts, batched or not."""
+    return any(
+        isinstance(part, pureldap.LDAPFilter_equalityMatch) and part.attributeDesc.value.lower() == b"samaccountname"
+        for part in _parts(request.filter)
+    )
+
+
+def test_a_failed_batched_search_leaves_each_host_to_its_own_search(tmp_path: Path) -> None:
+    """A DC refusing the batched searches (busy): each host searches alone, and gets what it
+    gets alone."""
+    lab = _fleet(tmp_path, 8)
+    with lab:
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        for server in [*lab.ldap.values(), *lab.global_catalogs.values()]:
+            server.directory.busy_when = _or_filters_busy
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+
+
+def test_a_search_failing_for_every_host_gives_each_the_error_its_own_search_gives(tmp_path: Path) -> None:
+    lab = _fleet(tmp_path, 8)
+    with lab:
+        for server in lab.ldap.values():
+            server.directory.busy_when = _account_searches_busy
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    assert all(isinstance(result, tuple) and "busy" in result[1].lower() for result in together.values())
+
+
+def test_holders_the_global_catalog_refuses_to_batch_come_from_each_hosts_own_search(tmp_path: Path) -> None:
+    lab = _fleet(tmp_path, 8)
+    with lab:
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        for server in lab.global_catalogs.values():
+            server.directory.busy_when = _or_filters_busy
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    assert all(isinstance(result, dict) and result["spn_search_scope"] == "forest" for result in together.values())
+
+
+def _entries(ldap: Any) -> int:
+    return len([entry for entry in ldap.response if entry["type"] == "searchResEntry"])
+
+
+def _credentials(options: CollectOptions) -> DirectoryCredentials:
+    return DirectoryCredentials(str(options.username), str(options.password), options.ca_cert, options.verify)
+
+
+def test_the_lab_dc_pages_and_limits_searches_as_ad_does(tmp_path: Path) -> None:
+    """MaxPageSize entries and sizeLimitExceeded without paging; pages of at most
+    MaxPageSize with a cookie to go on; an unknown cookie refused; the request's size limit."""
+    lab = _fleet(tmp_path, 10)
+    with lab:
+        lab.ldap["corp.example"].directory.max_page_size = 4
+        options = lab.collect_options(False, ())
+        credentials = _credentials(options)
+        computers = "(objectClass=computer)"
+        with (
+            DirectorySessions() as sessions,
+            sessions.borrow(options.dns, "corp.example", credentials, time.monotonic() + 30) as (ldap, _, _),
+        ):
+            ldap.search("DC=corp,DC=example", computers, SUBTREE, attributes=["sAMAccountName"])
+            assert (ldap.result["result"], _entries(ldap)) == (SIZE_LIMIT_EXCEEDED, 4)
+            pages: list[int] = []
+            cookie = None
+            while True:
+                ldap.search(
+                    "DC=corp,DC=example",
+                    computers,
+                    SUBTREE,
+                    attributes=["sAMAccountName"],
+                    paged_size=100,
+                    paged_cookie=cookie,
+                )
+                pages.append(_entries(ldap))
+                cookie = ldap.result["controls"][PAGED_RESULTS]["value"]["cookie"]
+                if not cookie:
+                    break
+            assert pages == [4, 4, 2]
+            with pytest.raises(LDAPUnavailableCriticalExtensionResult):
+                ldap.search("DC=corp,DC=example", computers, SUBTREE, paged_size=4, paged_cookie=b"\x07\x00\x00\x00")
+            ldap.search("DC=corp,DC=example", computers, SUBTREE, size_limit=3)
+            assert (ldap.result["result"], _entries(ldap)) == (SIZE_LIMIT_EXCEEDED, 3)
