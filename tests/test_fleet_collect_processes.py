@@ -12,11 +12,15 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lmpreflight import pipeline
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
+from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet import collect as fleet_collect
 from lmpreflight.fleet.collect import collect_inventory, processes_for
@@ -192,3 +196,57 @@ def test_ctrl_c_stops_a_first_host_that_hangs_within_a_second_or_two(
         assert all(server.shells == {} for server in lab.wsman.values()), "the hanging host's shell was closed too"
     # About a second; the margin is for a loaded machine (before, the run waited for the deadline).
     assert took < 5, f"Ctrl-C took {took:.1f} s to act"
+
+
+def _killed_after_the_verdict(
+    hosts: list[InventoryHost], options: CollectOptions, sender: Connection, per_server: int, held: Connection | None
+) -> None:
+    """A worker the system kills (the OOM killer) once told to start, before it sends anything."""
+    if any(host.name == "HV003" for host in hosts):
+        assert held is not None
+        held.recv_bytes()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_worker(hosts, options, sender, per_server, held)
+
+
+real_worker = fleet_collect._worker
+
+
+def test_a_worker_killed_by_the_system_costs_its_hosts_not_the_fleet(
+    tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fleet_collect, "_worker", _killed_after_the_verdict)
+    scenario = estate(tmp_path, 8, problems=False)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4)
+        reported: list[str] = []
+        facts = collect_inventory(hosts, options, lambda host, f: reported.append(host.name))
+    lost = {name: f.whole_host_error for name, f in facts.items() if f.whole_host_error is not None}
+    assert sorted(lost) == ["HV003", "HV005", "HV007"], "the dead worker's hosts, and only those"
+    assert {e.message for e in lost.values()} == {"its collection process ended unexpectedly (killed by SIGKILL)"}
+    assert all(f.vms for name, f in facts.items() if name not in lost), "every other host's facts are kept"
+    assert sorted(reported) == sorted(scenario.hosts), "progress for every host, the lost ones too"
+    assert multiprocessing.active_children() == []
+
+
+def test_a_bug_in_a_worker_becomes_an_error_of_its_unsent_hosts(
+    tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_collect_host = pipeline.collect_host
+
+    def failing(target: str, options: CollectOptions, **shared: Any) -> HostFacts:
+        if target.startswith("hv004"):
+            raise ValueError("a bug")
+        return real_collect_host(target, options, **shared)
+
+    monkeypatch.setattr(fleet_collect, "collect_host", failing)
+    scenario = estate(tmp_path, 8, problems=False)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
+        facts = collect_inventory(hosts, options)
+    assert facts["HV004"].whole_host_error is not None
+    assert facts["HV004"].whole_host_error.message == "its collection process failed: ValueError: a bug"
+    assert all(facts[name].vms for name in ["HV001", "HV003", "HV005", "HV007"]), "the other worker's hosts"
+    assert multiprocessing.active_children() == []

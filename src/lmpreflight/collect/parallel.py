@@ -195,6 +195,22 @@ class CredentialGate:
                 self._condition.notify_all()
 
 
+def collector_info(options: CollectOptions) -> CollectorInfo:
+    """Who collected, from where, as whom: recorded with every host's facts."""
+    return CollectorInfo(method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=options.username)
+
+
+def failed_host(target: str, options: CollectOptions, message: str, hint: str | None) -> HostFacts:
+    """The facts of a host whose collection failed as a whole: only why, so every check of it
+    says INCOMPLETE with that reason."""
+    return HostFacts(
+        collected_at=datetime.now(UTC),
+        collector=collector_info(options),
+        target=target,
+        errors=[CollectionError(section=WHOLE_HOST, message=message, hint=hint)],
+    )
+
+
 def _incoming(facts: HostFacts | None) -> list[str]:
     return (incoming_addresses(facts) if facts is not None else None) or []
 
@@ -236,9 +252,7 @@ class _HostJob:
 
     @property
     def collector(self) -> CollectorInfo:
-        return CollectorInfo(
-            method="winrm", tool_version=__version__, run_from=socket.gethostname(), user=self.options.username
-        )
+        return collector_info(self.options)
 
     def parse_stage_one(self, stage: StageOne) -> HostFacts:
         return facts_from_collector(
@@ -327,12 +341,7 @@ class _HostJob:
                 self.gate.undecided(self.target)
             self.rendezvous.publish(self.target, None)
             self.progress(self.target, "failed")
-            facts = HostFacts(
-                collected_at=datetime.now(UTC),
-                collector=self.collector,
-                target=self.target,
-                errors=[CollectionError(section=WHOLE_HOST, message=failure.message, hint=failure.hint)],
-            )
+            facts = failed_host(self.target, options, failure.message, failure.hint)
         except BaseException:
             self.rendezvous.publish(self.target, None)
             raise

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
-from lmpreflight.collect.parallel import CollectOptions, CredentialGate, typed_names
+from lmpreflight.collect.parallel import CollectOptions, CredentialGate, failed_host, typed_names
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.pipeline import collect_host
@@ -175,6 +175,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     by_name = {host.name: host for host in hosts}
     first = hosts[:1] if options.password is not None else []
     rest = hosts[len(first) :]
+    shares = [rest[index::processes] for index in range(processes)]
     workers: list[tuple[BaseProcess, Connection]] = []
     controls: list[Connection] = []
     receivers: list[Connection] = []
@@ -194,7 +195,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
             held, control = context.Pipe(duplex=False) if first else (None, None)
             worker = context.Process(
                 target=_worker,
-                args=(rest[index::processes], share, sender, max(1, CONNECTIONS_PER_SERVER // processes), held),
+                args=(shares[index], share, sender, max(1, CONNECTIONS_PER_SERVER // processes), held),
                 name=f"collect-{index}",
                 daemon=True,
             )
@@ -214,22 +215,30 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
                 name=f"collect-{first[0].name}",
                 daemon=True,
             ).start()
+        sent: set[str] = set()
+        failures: dict[Connection, str] = {}
         with _fewer_young_collections():
-            for name, facts in _received(receivers):
-                if first and name == first[0].name and release(GO if gate.is_accepted else STAY) == STAY:
+            for receiver, message in _messages(receivers):
+                # The first host's thread sends one message: its facts, or its bug in one line.
+                if first and receiver is receivers[-1] and release(GO if gate.is_accepted else STAY) == STAY:
                     _dismiss(workers)  # none started a host: none hears the password
+                if isinstance(message, str):  # a bug, in one line
+                    failures[receiver] = f"its collection process failed: {message}"
+                    continue
+                assert isinstance(message, tuple)
+                name, facts = message
+                sent.add(name)
                 done(by_name[name], facts)
+        senders: list[_Sender] = [(receivers[-1], first, None)] if first else []
+        if release.verdict != STAY:
+            senders += [(r, dealt, w) for (w, r), dealt in zip(workers, shares, strict=True)]
+        _report_unsent(senders, sent, failures, options, done)
         if release.verdict == STAY:
             _collect_here(rest, options, done, gate)
     except BaseException:
         release(STAY)  # a logon accepted from now on starts nothing
         first_cancel.set()
-        for started, _ in workers:
-            if started.pid is not None and started.is_alive():
-                os.kill(started.pid, signal.SIGINT)
-        # Keep reading what the running hosts still send: a worker blocked on a full pipe would never end.
-        for _ in _messages(receivers):
-            pass
+        _interrupt(workers, receivers)
         raise
     finally:
         for started, pipe in workers:
@@ -239,31 +248,73 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
             control.close()
 
 
+def _interrupt(workers: list[tuple[BaseProcess, Connection]], receivers: list[Connection]) -> None:
+    """Stop the workers' hosts, and read what the running ones still send until every worker
+    has ended: a worker blocked on a full pipe would never end."""
+    for started, _ in workers:
+        if started.pid is not None and started.is_alive():
+            os.kill(started.pid, signal.SIGINT)
+    for _ in _messages(receivers):
+        pass
+
+
+LOST_HINT = (
+    "collect this host again; if the system ended the process (out of memory), lower --concurrency or "
+    "split the inventory"
+)
+
+
+_Sender = tuple[Connection, list[InventoryHost], BaseProcess | None]
+"""A pipe, the hosts whose facts should come up it, and the worker sending them (``None``: the
+first host's thread)."""
+
+
+def _report_unsent(
+    senders: list[_Sender],
+    sent: set[str],
+    failures: dict[Connection, str],
+    options: CollectOptions,
+    done: HostDone,
+) -> None:
+    """Every host a worker (or the first host's thread) never sent facts for gets facts saying
+    why, so the run says INCOMPLETE for it and keeps every other host's facts: a worker the
+    system killed (out of memory) or that hit a bug must not cost the whole fleet."""
+    for receiver, dealt, process in senders:
+        unsent = [host for host in dealt if host.name not in sent]
+        if unsent:
+            reason = failures.get(receiver) or _how_it_ended(process)
+            for host in unsent:
+                done(host, failed_host(host.target, host_options(host, options), reason, LOST_HINT))
+
+
+def _how_it_ended(process: BaseProcess | None) -> str:
+    """Why a worker's hosts have no facts although it ran: it ended before sending them."""
+    if process is None:
+        return "its collection ended unexpectedly"
+    process.join()
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"its collection process ended unexpectedly (killed by {signal.Signals(-code).name})"
+    return f"its collection process ended unexpectedly (exit code {code})"
+
+
 def _dismiss(workers: list[tuple[BaseProcess, Connection]]) -> None:
     """Wait for workers told to stay to end."""
     for started, _ in workers:
         started.join()
 
 
-def _messages(receivers: list[Connection]) -> Iterator[object]:
-    """What the workers send, as it arrives, until every worker has closed its pipe."""
+def _messages(receivers: list[Connection]) -> Iterator[tuple[Connection, object]]:
+    """What the workers send, with the pipe it came up, as it arrives, until every worker has
+    closed its pipe."""
     waiting = list(receivers)
     while waiting:
         for ready in wait(waiting):
             assert isinstance(ready, Connection)
             try:
-                yield ready.recv()
+                yield ready, ready.recv()
             except EOFError:
                 waiting.remove(ready)
-
-
-def _received(receivers: list[Connection]) -> Iterator[tuple[str, HostFacts]]:
-    """Each host's name and facts as a worker (or the first host's thread) sends them."""
-    for message in _messages(receivers):
-        if isinstance(message, str):
-            raise RuntimeError(f"a collection worker failed: {message}")
-        assert isinstance(message, tuple)
-        yield message
 
 
 def _worker(
