@@ -22,8 +22,7 @@ from lmpreflight.checks._helpers import (
 )
 from lmpreflight.checks.vm import _is_shared, _share_of, _vm_files
 from lmpreflight.escape import ps_array, ps_literal
-from lmpreflight.facts.addresses import is_address
-from lmpreflight.facts.model import ComputerAccount, HostFacts
+from lmpreflight.facts.model import ComputerAccount, HostFacts, is_address
 from lmpreflight.facts.windows import MIGRATION_SERVICE
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (

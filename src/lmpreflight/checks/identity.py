@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need, own_findings
-from lmpreflight.facts.addresses import is_address
-from lmpreflight.facts.model import HostFacts
+from lmpreflight.facts.model import HostFacts, is_address
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Severity, failed, info, passed, warned
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 from lmpreflight.checks._helpers import LIVE_MIGRATION_TROUBLESHOOTING, TROUBLESHOOT_GUIDE
 from lmpreflight.escape import ps_literal
-from lmpreflight.facts.addresses import is_address
-from lmpreflight.facts.model import WHOLE_HOST, DcLocator, HostFacts, NameLookup, ResolverFacts
+from lmpreflight.facts.model import WHOLE_HOST, DcLocator, HostFacts, NameLookup, ResolverFacts, is_address
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
     Category,

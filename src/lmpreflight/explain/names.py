@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from lmpreflight.escape import ps_literal
-from lmpreflight.facts.addresses import is_address
+from lmpreflight.facts.model import is_address
 
 _QUOTES = "\"'\u201c\u201d"
 _NAME = r"([A-Za-z0-9][A-Za-z0-9.-]{0,62}?)\.?"

@@ -15,18 +15,6 @@ Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@lru_cache(maxsize=4096)
-def is_address(text: str) -> bool:
-    """Whether a name as typed (an IPv6 one possibly in brackets) is an IP address, not a name.
-    Cached: a fleet asks it of every host's name for every pair, and a name that is no address
-    costs a raised and caught exception."""
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 @lru_cache(maxsize=65536)
 def _interface(address: str, prefix_length: int) -> Interface:
     """Parsed once per address: a fleet asks about every host's addresses once per pair (the

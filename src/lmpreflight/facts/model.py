@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Hashable
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -672,6 +672,18 @@ def short_host_name(name: str) -> str:
     return name.split(".")[0].upper()
 
 
+@lru_cache(maxsize=4096)
+def is_address(text: str) -> bool:
+    """Whether a name as typed (an IPv6 one possibly in brackets) is an IP address, not a name.
+    Cached: a fleet asks it of every host's name for every pair, and a name that is no address
+    costs a raised and caught exception."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class HostFacts(FactModel):
     """Everything known about one host. Written by ``collect``, read by ``analyze``."""
 
@@ -730,8 +742,6 @@ class HostFacts(FactModel):
         SPNs carry it), else its computer account's dNSHostName (what AD holds its SPNs under),
         else the name typed when it is a DNS name, else its short name (Hyper-V registers an SPN
         for that too); the typed address only when the facts know the host by nothing else."""
-        from lmpreflight.facts.addresses import is_address  # addresses.py imports this module
-
         typed = self.target.strip().rstrip(".")
         reported = self.identity.fqdn if self.identity is not None else None
         account = self.directory.computer if self.directory is not None else None
