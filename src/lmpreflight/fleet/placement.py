@@ -187,10 +187,11 @@ class PlacementMatrix:
     def absorb(self, part: PlacementMatrix) -> None:
         """Add what a worker judged (with its own problem numbering) to this matrix."""
         ids = [self.intern(problem) for problem in part.problems]
+        renumbered = ids.__getitem__
         for key, local in part.pair_problems.items():
-            self.pair_problems[key] = tuple(ids[i] for i in local)
+            self.pair_problems[key] = tuple(map(renumbered, local))
         for row in part.rows:
-            own = {index: tuple(ids[i] for i in local) for index, local in row.own.items()}
+            own = {index: tuple(map(renumbered, local)) for index, local in row.own.items()}
             self.rows.append(VmRow(row.source, row.vm, row.placements, own))
         for host, listed in part.host_problems.items():
             for i in listed:
@@ -201,8 +202,10 @@ class PlacementMatrix:
 def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Problem:
     finding = result.finding
     subject = finding.subject
-    host = {"source": source.name, "destination": destination.name}.get(subject)
-    if subject.startswith(VM_PREFIX):
+    host = None
+    if subject == "destination":
+        host = destination.name
+    elif subject == "source" or subject.startswith(VM_PREFIX):
         host = source.name
     fix = result.remediation
     step = result.check.fix_step(finding, destination if subject == "destination" else source)
@@ -221,12 +224,22 @@ def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Probl
 
 
 def place(problems: Sequence[Problem], strict: bool) -> Placement:
-    blockers = [p for p in problems if p.blocks or (strict and p.status == Status.WARN)]
-    if any(p.status != Status.ERROR and not p.automated for p in blockers):
-        return Placement.BLOCKED
-    if any(p.status == Status.ERROR for p in blockers):
-        return Placement.UNKNOWN
-    return Placement.AFTER_FIXES if blockers else Placement.READY
+    """A cell's placement: blocked by any blocker that needs a decision, else unknown while a
+    fact is missing, else ready after the fixes that clear its blockers, else ready."""
+    return BY_RANK[max((rank(problem, strict) for problem in problems), default=0)]
+
+
+def rank(problem: Problem, strict: bool) -> int:
+    """What one problem does to a cell, as a number the worst of which places it (:data:`BY_RANK`):
+    a cell's placement is its problems' worst, so a fleet ranks each problem once, not each cell."""
+    if not (problem.blocks or (strict and problem.status == Status.WARN)):
+        return 0
+    if problem.status == Status.ERROR:
+        return 2
+    return 1 if problem.automated else 3
+
+
+BY_RANK = (Placement.READY, Placement.AFTER_FIXES, Placement.UNKNOWN, Placement.BLOCKED)
 
 
 def vms_to_place(source: HostFacts, wanted: Sequence[str]) -> list[str]:
@@ -362,13 +375,17 @@ def _judge_source(
     own: dict[str, dict[int, tuple[int, ...]]] = {key: {} for key in keys}
     pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage), reads)
     split = _Splitter(matrix, source_name, source)
-    placed: dict[tuple[int, ...], str] = {}
+    ranks: dict[int, int] = {}
+    codes_by_rank = [CODES[placement] for placement in BY_RANK]
 
     def code_of(ids: tuple[int, ...]) -> str:
-        code = placed.get(ids)
-        if code is None:
-            code = placed[ids] = CODES[place([matrix.problems[i] for i in ids], matrix.strict)]
-        return code
+        worst = 0
+        for i in ids:
+            problem_rank = ranks.get(i)
+            if problem_rank is None:
+                problem_rank = ranks[i] = rank(matrix.problems[i], matrix.strict)
+            worst = max(worst, problem_rank)
+        return codes_by_rank[worst]
 
     for index, destination_name in enumerate(matrix.destinations):
         if _same_host(source_name, destination_name, facts):
