@@ -25,9 +25,10 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet import collect as fleet_collect
 from lmpreflight.fleet.collect import collect_inventory, processes_for
 from lmpreflight.fleet.inventory import InventoryHost
-from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario, load_scenario
 from tests.lab_helpers import comparable
+from tests.test_lab_fleet import refusing_one_host
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the split needs fork")
 
@@ -250,3 +251,19 @@ def test_a_bug_in_a_worker_becomes_an_error_of_its_unsent_hosts(
     assert facts["HV004"].whole_host_error.message == "its collection process failed: ValueError: a bug"
     assert all(facts[name].vms for name in ["HV001", "HV003", "HV005", "HV007"]), "the other worker's hosts"
     assert multiprocessing.active_children() == []
+
+
+def test_a_host_refusing_the_account_holds_back_none_of_its_workers_hosts(tmp_path: Path, split: None) -> None:
+    """The workers start on the DC's acceptance: a host's 401 after it refuses the account,
+    not the password, and the worker's later hosts are still collected."""
+    scenario, refusing = refusing_one_host(tmp_path, 8)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario, LabTuning(https=True)) as lab:
+        lab.wsman[refusing].options.basic_users = {}
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2, transport="basic")
+        assert processes_for(len(hosts), options.concurrency) == 2
+        facts = collect_inventory(hosts, options)
+    refused = facts[refusing].whole_host_error
+    assert refused is not None and refused.hint is not None and "the domain accepted this password" in refused.hint
+    others = [name for name in scenario.hosts if name != refusing]
+    assert all(facts[name].whole_host_error is None and facts[name].vms for name in others)

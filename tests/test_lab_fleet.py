@@ -14,7 +14,7 @@ from lmpreflight.errors import UserError
 from lmpreflight.fleet.collect import collect_inventory
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.lab.environment import Lab, LabTuning
-from lmpreflight.lab.scenario import load_scenario
+from lmpreflight.lab.scenario import Scenario, load_scenario
 from tests.lab_helpers import comparable
 
 
@@ -158,3 +158,28 @@ def test_the_dc_locator_records_are_asked_once_a_run_and_answered_alike(tmp_path
     assert own_names >= 1, "each host's own names are still asked"
     answers = {tuple(f.dns.dc_srv) for f in facts.values() if f.dns is not None}
     assert len(answers) == 1 and answers != {()}
+
+
+def refusing_one_host(tmp_path: Path, hosts: int) -> tuple[Scenario, str]:
+    """A fleet reached with Basic over HTTPS where the second host does not let the account
+    in (HTTP 401 although the DC accepts the password): say, not in its Administrators group."""
+    scenario = load_scenario(
+        str(generated(tmp_path, f"generate: {{hosts: {hosts}, vms_per_host: 1, problems: false}}\n"))
+    )
+    client = scenario.client.model_copy(update={"transport": "basic"})
+    return scenario.model_copy(update={"client": client}), list(scenario.hosts)[1]
+
+
+def test_a_host_refusing_the_account_holds_back_no_other_host_once_the_dc_accepted(tmp_path: Path) -> None:
+    scenario, refusing = refusing_one_host(tmp_path, 6)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario, LabTuning(https=True)) as lab:
+        lab.wsman[refusing].options.basic_users = {}
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=1, transport="basic")
+        facts = collect_inventory(hosts, options)
+    refused = facts[refusing].whole_host_error
+    assert refused is not None and refused.message.startswith(f"{refusing.lower()}.corp.example rejected the")
+    assert refused.hint is not None and "the domain accepted this password" in refused.hint
+    assert "allows Basic authentication" in refused.hint
+    reachable = [name for name in scenario.hosts if name not in (refusing, "HV006")]
+    assert all(facts[name].whole_host_error is None and facts[name].vms for name in reachable)

@@ -141,6 +141,7 @@ class CredentialGate:
         """Who is trying the password without a verdict yet, and since when."""
         self._accepted = not enabled  # nothing to lock out without a password (certificates, Kerberos tickets)
         self._rejection: str | None = None
+        self._rejected_by_host = False
         self.hint = CREDENTIALS_HINT
         """The first rejection's hint, which every run held back repeats: one cause, one fix."""
 
@@ -172,27 +173,67 @@ class CredentialGate:
         with self._condition:
             return self._accepted and self._rejection is None
 
+    @property
+    def is_domain_accepted(self) -> bool:
+        """A DC accepted the password: a host refusing it from now on refuses the account, not
+        the password."""
+        with self._condition:
+            return self._domain_accepted
+
     def accepted(self, by_domain: bool = False) -> None:
-        """A host (or, ``by_domain``, a DC) accepted the password."""
+        """A host (or, ``by_domain``, a DC) accepted the password. A DC's acceptance also lifts
+        a host's earlier refusal: that host refused the account, not the password."""
         with self._condition:
             first = by_domain and not self._domain_accepted
             self._accepted = True
             self._domain_accepted = self._domain_accepted or by_domain
+            if by_domain and self._rejected_by_host:
+                self._rejection, self._rejected_by_host, self.hint = None, False, CREDENTIALS_HINT
             self._condition.notify_all()
         if first:
             self._on_domain_accepted()
 
-    def rejected(self, message: str, hint: str | None) -> None:
+    def rejected(self, message: str, hint: str | None, by_domain: bool = False) -> bool:
+        """A host (or, ``by_domain``, a DC) refused the password: whether that now holds every
+        later logon back. Not once a DC has accepted the password: a host answering HTTP 401
+        then refuses the account (not in its Administrators group, or the authentication
+        method is off in its WinRM service; Ansible's Windows setup guide lists the causes of a
+        401), so only that host fails and the password, proven right, costs no lockout."""
         with self._condition:
+            if self._domain_accepted and not by_domain:
+                return False
             if self._rejection is None:
                 self._rejection, self.hint = message, hint or CREDENTIALS_HINT
+                self._rejected_by_host = not by_domain
             self._condition.notify_all()
+            return True
 
     def undecided(self, who: str) -> None:
         """``who`` got no answer about the password (host down, no DC): let another try."""
         with self._condition:
             if self._testers.pop(who, None) is not None and not self._accepted:
                 self._condition.notify_all()
+
+
+WINRM_AUTH_SETTING = {
+    "basic": "Basic",
+    "ntlm": "Negotiate",
+    "kerberos": "Kerberos",
+    "credssp": "CredSSP",
+    "certificate": "Certificate",
+}
+"""Each --transport's setting under winrm/config/service/auth on the host."""
+
+
+def account_refused_hint(transport: str) -> str:
+    """The fix for a host's HTTP 401 once the domain accepted the password: the account, not
+    the password, is what this host refuses."""
+    setting = WINRM_AUTH_SETTING.get(transport, transport)
+    return (
+        "the domain accepted this password, so this host refuses the account itself: add it to the host's "
+        "Administrators group (Remote Management Users and Hyper-V Administrators allow a partial collection), "
+        f"and check that its WinRM service allows {setting} authentication (winrm get winrm/config/service/auth)"
+    )
 
 
 def collector_info(options: CollectOptions) -> CollectorInfo:
@@ -336,7 +377,8 @@ class _HostJob:
         except CollectionFailed as failure:
             self._record(transcript, f"failed: {failure.message}")
             if failure.credentials_rejected:
-                self.gate.rejected(failure.message, failure.hint)
+                if not self.gate.rejected(failure.message, failure.hint):
+                    failure = CollectionFailed(failure.message, account_refused_hint(options.transport))
             else:
                 self.gate.undecided(self.target)
             self.rendezvous.publish(self.target, None)
@@ -441,7 +483,7 @@ class _HostJob:
                 self.gate.accepted(by_domain=True)
             except DirectoryError as exc:
                 if exc.credentials_rejected:
-                    self.gate.rejected(exc.message, exc.hint)
+                    self.gate.rejected(exc.message, exc.hint, by_domain=True)
                 else:
                     self.gate.undecided(f"ldap:{names.domain}")
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))

@@ -124,8 +124,10 @@ def _collect_here(
         pool.shutdown()
 
 
-GO, STAY = b"go", b"stay"
-"""What a held worker is told: start its hosts, or end without starting any."""
+GO, DOMAIN_GO, STAY = b"go", b"go:domain", b"stay"
+"""What a held worker is told: start its hosts (``DOMAIN_GO``: a DC accepted the password, so
+a host refusing it refuses the account, and holds back no other host), or end without
+starting any."""
 
 
 class _Release:
@@ -183,7 +185,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     first_cancel = threading.Event()
 
     def start_workers() -> None:
-        release(GO)
+        release(DOMAIN_GO)
 
     gate = CredentialGate(enabled=bool(first), on_domain_accepted=start_workers)
     try:
@@ -220,7 +222,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
         with _fewer_young_collections():
             for receiver, message in _messages(receivers):
                 # The first host's thread sends one message: its facts, or its bug in one line.
-                if first and receiver is receivers[-1] and release(GO if gate.is_accepted else STAY) == STAY:
+                if first and receiver is receivers[-1] and release(_verdict(gate)) == STAY:
                     _dismiss(workers)  # none started a host: none hears the password
                 if isinstance(message, str):  # a bug, in one line
                     failures[receiver] = f"its collection process failed: {message}"
@@ -246,6 +248,13 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
             pipe.close()
         for control in controls:
             control.close()
+
+
+def _verdict(gate: CredentialGate) -> bytes:
+    """What the held workers are told once the first host has ended."""
+    if not gate.is_accepted:
+        return STAY
+    return DOMAIN_GO if gate.is_domain_accepted else GO
 
 
 def _interrupt(workers: list[tuple[BaseProcess, Connection]], receivers: list[Connection]) -> None:
@@ -326,18 +335,22 @@ def _worker(
 ) -> None:
     """In a forked worker: its hosts, each sent up as ``(name, facts)``, once the parent says
     the password is good (at once without ``held``); nothing when it says stay. The password
-    was accepted before any host starts here, so the worker's gate starts open; a host that
-    rejects it still stops the worker's other hosts from trying it. Ctrl-C ends the worker
-    quietly (the parent reports the interruption once)."""
+    was accepted before any host starts here, so the worker's gate starts open. A host that
+    rejects it stops the worker's other hosts from trying it, unless a DC accepted it: then
+    that host refuses only the account (as in one process). Ctrl-C ends the worker quietly
+    (the parent reports the interruption once)."""
     _tune_garbage_collection()
     try:
-        if held is not None and held.recv_bytes() != GO:
-            sender.close()
-            return
+        verdict = held.recv_bytes() if held is not None else GO
     except (KeyboardInterrupt, EOFError):  # interrupted, or the parent is gone, before the verdict
+        verdict = STAY
+    if verdict == STAY:
         sender.close()
         return
-    _collect_and_send(hosts, options, sender, per_server, CredentialGate(False))
+    gate = CredentialGate(False)
+    if verdict == DOMAIN_GO:
+        gate.accepted(by_domain=True)
+    _collect_and_send(hosts, options, sender, per_server, gate)
 
 
 YOUNG_COLLECTION = 10_000
