@@ -4,6 +4,7 @@ AD's limits (MaxPageSize, paged results, the request's size limit)."""
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,8 +87,8 @@ def test_a_batched_read_gives_each_host_what_its_own_searches_give(scenario: str
 
 
 def test_a_fleet_is_read_in_a_few_searches_paged_as_ad_pages_them(tmp_path: Path) -> None:
-    """Two groups of hosts, each read in one search a page of 4 entries at a time: every
-    host gets exactly its own account and SPN holders, for far fewer searches."""
+    """Two groups of hosts (50 and 11), each read in one search a page of 4 entries at a time:
+    every host gets exactly its own account and SPN holders, for far fewer searches."""
     lab = _fleet(tmp_path, 60)
     with lab:
         for server in [*lab.ldap.values(), *lab.global_catalogs.values()]:
@@ -104,7 +105,10 @@ def test_a_fleet_is_read_in_a_few_searches_paged_as_ad_pages_them(tmp_path: Path
         "CN=HV001,OU=Hyper-V,DC=corp,DC=example"
     ]
     assert searches_alone >= 4 * len(targets)
-    assert searches_together <= len(targets) + 2 * 2 * (60 // 4 + 2)  # a rootDSE a host, the groups' pages
+    pages = math.ceil(50 / 4) + math.ceil(11 / 4)  # the two groups' entries, 4 a page
+    # A rootDSE a group, the pages of accounts and of SPN holders, and the domain's trusts and
+    # user (3 searches, which each of the 8 threads may read once before one keeps them).
+    assert searches_together <= 2 + 2 * pages + 3 * 8
 
 
 def _parts(search: Any) -> list[Any]:
@@ -206,3 +210,31 @@ def test_the_lab_dc_pages_and_limits_searches_as_ad_does(tmp_path: Path) -> None
                 ldap.search("DC=corp,DC=example", computers, SUBTREE, paged_size=4, paged_cookie=b"\x07\x00\x00\x00")
             ldap.search("DC=corp,DC=example", computers, SUBTREE, size_limit=3)
             assert (ldap.result["result"], _entries(ldap)) == (SIZE_LIMIT_EXCEEDED, 3)
+
+
+def test_hosts_sharing_a_rootdse_read_each_carry_the_dcs_clock_offset(tmp_path: Path) -> None:
+    """A group of hosts shares one read of the DC's rootDSE: each host's facts hold the DC's
+    clock and the tool's at that read, so the DC's offset the clock checks use is its own."""
+    lab = _fleet(tmp_path, 6)
+    with lab:
+        lab.ldap["corp.example"].directory.clock_offset = 400.0
+        options = lab.collect_options(False, ())
+        names = [typed_names(lab.fqdn(name), options) for name in lab.scenario.hosts]
+        with DirectorySessions(2) as sessions:
+            sessions.expect(names)
+            facts = [
+                read_directory(
+                    options.dns,
+                    "corp.example",
+                    host.computer,
+                    host.fqdn,
+                    _credentials(options),
+                    time.monotonic() + 30,
+                    sessions,
+                )
+                for host in names
+            ]
+        searches = lab.ldap["corp.example"].directory.searches
+    offsets = [(f.dc_utc - f.observer_utc).total_seconds() for f in facts if f.dc_utc and f.observer_utc]
+    assert len(offsets) == 6 and all(399 <= offset <= 401 for offset in offsets)
+    assert searches <= 1 + 1 + 3  # one rootDSE, one page of accounts, the domain's trusts and user

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import dns.resolver
 from spnego.channel_bindings import GssChannelBindings
@@ -71,6 +71,28 @@ COMPUTER_ATTRIBUTES = [
     "objectSid",
     "userAccountControl",
 ]
+
+
+def _unconverted(value: bytes) -> bytes:
+    return value
+
+
+RAW_VALUES = dict.fromkeys(
+    [
+        *COMPUTER_ATTRIBUTES,
+        "currentTime",
+        "rootDomainNamingContext",
+        "trustPartner",
+        "trustDirection",
+        "trustAttributes",
+        "tokenGroups",
+    ],
+    _unconverted,
+)
+"""ldap3's formatter for every attribute the tool reads: the value as it came. The tool reads
+only the raw values (converted here, so nothing depends on the server publishing a schema);
+ldap3's own conversion of each value to text fills a dictionary nothing reads, and costs a
+fifth of decoding an account with hundreds of delegation SPNs."""
 
 
 class DirectoryError(Exception):
@@ -254,6 +276,7 @@ def _connect(
             port=target.port,
             get_info=ldap3.NONE,
             tls=tls,
+            formatter=RAW_VALUES,
             connect_timeout=_remaining(deadline, CONNECT_TIMEOUT),
         )
         connection = ldap3.Connection(
@@ -300,6 +323,9 @@ _Group = tuple[tuple[str, str], ...]
 """The (computer name, FQDN) of the hosts whose directory entries are read together."""
 _Found = dict[bytes, list[dict[str, Any]]]
 """A batched search's entries by the lowered value each was asked for."""
+_RootDse = tuple[datetime, dict[str, list[bytes]]]
+"""When the tool asked for a DC's rootDSE (its own clock), and what the DC answered."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -337,23 +363,21 @@ def _batchable(host: HostNames) -> bool:
     return False
 
 
-class _Batch:
-    """One batched search for a group of hosts, made by the first host of the group that needs
+class _Batch(Generic[T]):
+    """One read shared by a group of hosts, made by the first host of the group that needs
     it, on its own connection and within its own deadline; the others wait for its answer.
-    ``found`` is ``None`` once the batch has failed: each host then makes its own search, so
+    ``value`` is ``None`` once the read has failed: each host then makes its own search, so
     each records what its own search gives (its error too), exactly as without the batch."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.done = False
-        self.found: _Found | None = None
+        self.value: T | None = None
 
-    def entries(
-        self, term: bytes, read: Callable[[], _Found | None], reused: bool, deadline: float
-    ) -> list[dict[str, Any]] | None:
-        """The entries asked for by ``term``, or ``None`` when the host must search alone. A
-        connection kept from an earlier host that fails leaves the batch to be made again on
-        a fresh one (the caller retries); a fresh one failing fails the batch, and its error
+    def get(self, read: Callable[[], T | None], reused: bool, deadline: float) -> T | None:
+        """What ``read`` gave the group, or ``None`` when the host must search alone. A
+        connection kept from an earlier host that fails leaves the read to be made again on
+        a fresh one (the caller retries); a fresh one failing fails the read, and its error
         is this host's, as its own search would have met it."""
         from ldap3.core.exceptions import LDAPCommunicationError
 
@@ -362,7 +386,7 @@ class _Batch:
         try:
             if not self.done:
                 try:
-                    self.found = read()
+                    self.value = read()
                 except LDAPCommunicationError:
                     if not reused:
                         self.done = True
@@ -370,7 +394,22 @@ class _Batch:
                 self.done = True
         finally:
             self.lock.release()
-        return None if self.found is None else self.found.get(term, [])
+        return self.value
+
+
+def _answered(read: Callable[[], T | None]) -> Callable[[], T | None]:
+    """``read``, with an error the DC answered (not a broken connection, which is raised) as ``None``."""
+    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+    def guarded() -> T | None:
+        try:
+            return read()
+        except LDAPCommunicationError:
+            raise
+        except LDAPException:
+            return None
+
+    return guarded
 
 
 class DirectorySessions:
@@ -394,7 +433,7 @@ class DirectorySessions:
         self._closed = False
         self._locators: dict[DnsServer, dns.resolver.Cache] = {}
         self._groups: dict[tuple[str, str, str], _Group] = {}
-        self._batches: dict[tuple[str, _Key, _Group], _Batch] = {}
+        self._batches: dict[tuple[str, _Key, str, _Group], _Batch[Any]] = {}
 
     def expect(self, hosts: Iterable[HostNames]) -> None:
         """Name the hosts this run will read, before any is read: their computer accounts are
@@ -419,11 +458,12 @@ class DirectorySessions:
         """The hosts this host's entries are read with, if it was expected."""
         return self._groups.get((domain.casefold(), computer.casefold(), fqdn.casefold()))
 
-    def batch(self, kind: str, key: _Key, group: _Group) -> _Batch:
-        """The batched search of ``kind`` for ``group`` over connections of ``key``: a
-        batch read with one user's credentials serves only hosts read with the same."""
+    def batch(self, kind: str, key: _Key, dc_name: str, group: _Group) -> _Batch[Any]:
+        """The read of ``kind`` for ``group`` from ``dc_name`` over connections of ``key``:
+        a read with one user's credentials serves only hosts read with the same, and a DC's
+        answer only hosts its connections serve."""
         with self._lock:
-            return self._batches.setdefault((kind, key, group), _Batch())
+            return self._batches.setdefault((kind, key, dc_name.casefold(), group), _Batch())
 
     def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _DomainView | None:
         """What an earlier host read from this DC about the domain, if any."""
@@ -590,26 +630,28 @@ def _read_directory(
     deadline: float,
     sessions: DirectorySessions,
 ) -> DirectoryFacts:
-    from ldap3 import BASE, SUBTREE
+    from ldap3 import SUBTREE
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
     with sessions.borrow(server, domain, credentials, deadline) as (connection, dc_name, reused):
         try:
             root = base_dn(domain)
-            observer = datetime.now(UTC)
-            connection.search("", "(objectClass=*)", BASE, attributes=["currentTime", "rootDomainNamingContext"])
-            root_dse = connection.response[0]["raw_attributes"] if connection.response else {}
+            group = sessions.group(domain, computer_name, fqdn)
+            key = sessions.key(server, domain, credentials)
+            shared: _RootDse | None = None
+            if group is not None:
+                read_root = _answered(lambda: _read_root_dse(connection))
+                shared = sessions.batch("rootDSE", key, dc_name, group).get(read_root, reused, deadline)
+            observer, root_dse = shared or _read_root_dse(connection)
             dc_time = _generalized_time(_first(root_dse, "currentTime"))
             forest_dn = _first(root_dse, "rootDomainNamingContext")
             forest = ".".join(p.split("=", 1)[1] for p in forest_dn.split(",")) if forest_dn else None
             account = f"{computer_name.upper()}$"
-            group = sessions.group(domain, computer_name, fqdn)
             entries = None
             if group is not None:
-                batch = sessions.batch("accounts", sessions.key(server, domain, credentials), group)
-                entries = batch.entries(
-                    account.encode().lower(), lambda: _read_accounts(connection, root, group), reused, deadline
-                )
+                read_accounts = _answered(lambda: _read_accounts(connection, root, group))
+                found = sessions.batch("accounts", key, dc_name, group).get(read_accounts, reused, deadline)
+                entries = None if found is None else found.get(account.encode().lower())
             if entries is None:
                 connection.search(
                     root,
@@ -653,6 +695,17 @@ def _read_directory(
         dc_utc=dc_time,
         observer_utc=observer,
     )
+
+
+def _read_root_dse(connection: Any) -> _RootDse:
+    """The DC's rootDSE: its clock (with the tool's when it was asked) and its forest. In a
+    fleet a group of hosts shares one read, as they share the domain's trusts: the DC's
+    clock offset is what the checks use, and it does not move between the group's hosts."""
+    from ldap3 import BASE
+
+    observer = datetime.now(UTC)
+    connection.search("", "(objectClass=*)", BASE, attributes=["currentTime", "rootDomainNamingContext"])
+    return observer, connection.response[0]["raw_attributes"] if connection.response else {}
 
 
 def _computer(entry: dict[str, Any], account: str) -> ComputerAccount:
@@ -715,36 +768,18 @@ def _any_of(attribute: str, values: Iterable[str]) -> str:
 
 
 def _read_accounts(connection: Any, root: str, group: _Group) -> _Found | None:
-    """The computer accounts of ``group`` by lowered sAMAccountName; ``None`` when the DC
-    answered the batch with an error (a broken connection is raised: see ``_Batch``)."""
-    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
-
+    """The computer accounts of ``group`` by lowered sAMAccountName; ``None`` when the answer
+    cannot be split between the hosts."""
     accounts = [f"{computer.upper()}$" for computer, _ in group]
-    try:
-        entries = _paged_entries(
-            connection,
-            root,
-            f"(&(objectClass=computer){_any_of('sAMAccountName', accounts)})",
-            COMPUTER_ATTRIBUTES,
-        )
-    except LDAPCommunicationError:
-        raise
-    except LDAPException:
-        return None
+    search_filter = f"(&(objectClass=computer){_any_of('sAMAccountName', accounts)})"
+    entries = _paged_entries(connection, root, search_filter, COMPUTER_ATTRIBUTES)
     return None if entries is None else _by_value(entries, "sAMAccountName", accounts)
 
 
 def _read_spn_holders(connection: Any, group: _Group) -> _Found | None:
     """Who holds the migration SPNs of ``group`` in the forest (a Global Catalog), by lowered SPN."""
-    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
-
     spns = [f"{MIGRATION_SERVICE}/{name}" for host in group for name in dict.fromkeys(host)]
-    try:
-        entries = _paged_entries(connection, "", _any_of("servicePrincipalName", spns), ["servicePrincipalName"])
-    except LDAPCommunicationError:
-        raise
-    except LDAPException:
-        return None
+    entries = _paged_entries(connection, "", _any_of("servicePrincipalName", spns), ["servicePrincipalName"])
     return None if entries is None else _by_value(entries, "servicePrincipalName", spns)
 
 
@@ -795,19 +830,20 @@ def _forest_spn_holders(
 
     locator = f"_gc._tcp.{forest}"
     try:
-        with sessions.borrow(server, forest, credentials, deadline, locator) as (connection, _, reused):
+        with sessions.borrow(server, forest, credentials, deadline, locator) as (connection, catalog, reused):
             try:
                 if group is not None:
-                    batch = sessions.batch("spn-holders", sessions.key(server, forest, credentials, locator), group)
-                    holders = []
-                    for spn in (f"{MIGRATION_SERVICE}/{name}" for name in names):
-                        entries = batch.entries(
-                            spn.encode().lower(), lambda: _read_spn_holders(connection, group), reused, deadline
-                        )
-                        if entries is None:
-                            return _spn_holders(connection, "", names)
-                        holders.append(SpnHolder(spn=spn, holders=[e["dn"] for e in entries]))
-                    return holders
+                    batch = sessions.batch(
+                        "SPN holders", sessions.key(server, forest, credentials, locator), catalog, group
+                    )
+                    found = batch.get(_answered(lambda: _read_spn_holders(connection, group)), reused, deadline)
+                    spns = [f"{MIGRATION_SERVICE}/{name}" for name in names]
+                    held = [None if found is None else found.get(spn.encode().lower()) for spn in spns]
+                    if all(entries is not None for entries in held):
+                        return [
+                            SpnHolder(spn=spn, holders=[e["dn"] for e in entries or []])
+                            for spn, entries in zip(spns, held, strict=True)
+                        ]
                 return _spn_holders(connection, "", names)
             except LDAPCommunicationError as exc:
                 if reused:
