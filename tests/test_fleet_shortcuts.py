@@ -34,3 +34,17 @@ def test_a_named_finding_is_rebuilt_from_every_field() -> None:
     assert _named(finding, FINDING_TEXT, names) == expected
     assert expected.remediation == Remediation("Restart HV07", None, "HV07")
     assert _named(finding, ("message",), names) == dataclasses.replace(finding, message="HV07 is slow")
+
+
+def test_rendering_rebuilds_only_what_holds_a_marker() -> None:
+    marker = MARKERS[("name",)]
+    untouched = {"hosts": ["HV01", ("a", 1)], "fix": Remediation("nothing", None, None)}
+    finding = Finding(Status.WARN, f"{marker} is slow", "destination", untouched, Remediation(f"On {marker}"))
+    names = {marker: "HV07"}
+    assert rendered(untouched, names) is untouched
+    shown = rendered([finding], names)
+    assert shown == [Finding(Status.WARN, "HV07 is slow", "destination", untouched, Remediation("On HV07"))]
+    assert shown[0].evidence is untouched
+    nested = {"a": [("x", marker)], "b": ["y"]}
+    assert rendered(nested, names) == {"a": [("x", "HV07")], "b": ["y"]}
+    assert rendered(nested, names)["b"] is nested["b"]

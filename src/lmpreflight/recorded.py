@@ -25,7 +25,7 @@ import dataclasses
 import operator
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any
 
@@ -259,31 +259,49 @@ class Recording:
         """(read number, answer number) for each read, in order."""
         self.marked = False
         """Whether a name was handed out as a marker (the findings must be rendered per destination)."""
+        self._noted: set[int] = set()
+        """The reads already in the trace: a read made again answers as it did the first time (the
+        same part of the same host), so it tells nothing new; a check that reads the destination's
+        processor once per VM leaves it in the trace once, not once per VM."""
+        self._seen: dict[Path, Any] = {}
+        """What :meth:`read` handed out for each path, handed out again when the check reads it again."""
 
     def _note(self, how: str, path: Path) -> Any:
         read = self.reads.read_number((how, path))
-        self.trace.append((read, self.reads.number(self.answers, read)))
+        if read not in self._noted:
+            self._noted.add(read)
+            self.trace.append((read, self.reads.number(self.answers, read)))
         return self.reads.value(self.answers, path)
 
     def read(self, path: Path) -> Any:
         """The value at ``path`` as the check is to see it, with the read recorded."""
+        seen = self._seen.get(path)
+        if seen is not None:
+            return seen
         quoted = self.quotes and path in NAME_PATHS
         value = self.reads.value(self.answers, path)
         if callable(value) and not isinstance(value, (_Raised, BaseModel)):
-            return _Method(self, path)  # what the check learns is what the call returns
-        self._note("quoted" if quoted else "attr", path)
-        if isinstance(value, _Raised):
-            raise value.error
-        if quoted and plain_name(value):
-            self.marked = True
-            return Name(path)
-        if isinstance(value, BaseModel):
-            return Traced(self, path)
-        return value
+            seen = _Method(self, path)  # what the check learns is what the call returns
+        else:
+            self._note("quoted" if quoted else "attr", path)
+            if isinstance(value, _Raised):
+                raise value.error
+            if quoted and plain_name(value):
+                self.marked = True
+                seen = Name(path)
+            elif isinstance(value, BaseModel):
+                seen = Traced(self, path)
+            else:
+                seen = value
+        self._seen[path] = seen
+        return seen
 
     def option(self, name: str, value: Any) -> Any:
         """``value``, the context's option ``name`` (not a host's fact), with the read recorded."""
-        self.trace.append((self.reads.read_number(("option", (name,))), self.reads.option_number(value)))
+        read = self.reads.read_number(("option", (name,)))
+        if read not in self._noted:
+            self._noted.add(read)
+            self.trace.append((read, self.reads.option_number(value)))
         return value
 
     def whole(self, path: Path) -> Any:
@@ -351,7 +369,9 @@ def has_marker(value: Any) -> bool:
 
 
 def rendered(value: Any, names: Mapping[str, str]) -> Any:
-    """``value`` (findings) with each marker replaced by the destination's name."""
+    """``value`` (findings) with each marker replaced by the destination's name. A part without
+    a marker is handed back as it is, not rebuilt: a fleet renders every run that was handed a
+    marker, findings about many VMs among them, and most of their parts quote no name."""
     if isinstance(value, str):
         if not str.__contains__(value, _NONCE):
             return value
@@ -359,13 +379,28 @@ def rendered(value: Any, names: Mapping[str, str]) -> Any:
         for marker, name in names.items():
             text = text.replace(marker, name)
         return text
-    if type(value) in (list, tuple):
-        return type(value)(rendered(item, names) for item in value)
-    if type(value) is dict:
-        return {rendered(key, names): rendered(item, names) for key, item in value.items()}
-    if (fields := _init_field_names(type(value))) is not None:
-        return type(value)(**{name: rendered(getattr(value, name), names) for name in fields})
+    kind = type(value)
+    if kind is list or kind is tuple:
+        items = [rendered(item, names) for item in value]
+        return value if _same_parts(items, value) else kind(items)
+    if kind is dict:
+        keys = [rendered(key, names) for key in value]
+        items = [rendered(item, names) for item in value.values()]
+        return (
+            value
+            if _same_parts(keys, value) and _same_parts(items, value.values())
+            else dict(zip(keys, items, strict=True))
+        )
+    if (fields := _init_field_names(kind)) is not None:
+        parts = [getattr(value, name) for name in fields]
+        changed = [rendered(part, names) for part in parts]
+        return value if _same_parts(changed, parts) else kind(**dict(zip(fields, changed, strict=True)))
     return value
+
+
+def _same_parts(rendered_parts: Iterable[Any], parts: Iterable[Any]) -> bool:
+    """Whether rendering handed back every part as it was."""
+    return all(map(operator.is_, rendered_parts, parts))
 
 
 _INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
