@@ -63,14 +63,19 @@ def test_a_fleet_split_across_processes_finds_what_one_process_finds(tmp_path: P
         assert processes_for(len(hosts), options.concurrency) == 2
         binds_before = len(lab.ldap["corp.example"].directory.bind_attempts)
         progress: list[tuple[str, int, str]] = []
+        collecting_garbage: set[bool] = set()
 
         def done(host: InventoryHost, facts: HostFacts) -> None:
             workers = len(multiprocessing.active_children())
             progress.append((host.name, workers, threading.current_thread().name))
+            collecting_garbage.add(gc.isenabled())
 
         thresholds = gc.get_threshold()
         split_facts = collect_inventory(hosts, options, done)
-        assert gc.get_threshold() == thresholds, "the parent's garbage collection is as it was for what follows"
+        assert collecting_garbage == {False}, "no cyclic collections walk the facts the parent receives"
+        assert gc.isenabled() and gc.get_threshold() == thresholds, "the parent's garbage collection is as it was"
+        young = {id(thing) for generation in (0, 1) for thing in gc.get_objects(generation)}
+        assert not young & {id(facts) for facts in split_facts.values()}, "the facts are not walked again"
         binds = len(lab.ldap["corp.example"].directory.bind_attempts) - binds_before
         with pytest.MonkeyPatch.context() as one_process:
             one_process.setattr(fleet_collect, "HOSTS_PER_PROCESS", 1000)
