@@ -626,3 +626,16 @@ def test_vm_shows_its_own_and_the_hosts_failures_live_and_from_exported_logs(
         code, out, err = invoke(capsys, monkeypatch, "diagnose", *args)
         assert code == 1, err
         assert [i["vm"] for i in json.loads(out)["incidents"]] == shown[("--vm", "WEB02")], with_facts
+
+
+def test_newer_failures_of_other_vms_never_push_out_the_vms_asked_for(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Only the latest 200 incidents are kept: with --vm, they are the latest of that VM (and of
+    none), so 250 later failed moves of other VMs leave WEB02's in the answer."""
+    records = [_switch_failure("WEB02", 0)] + [_switch_failure(f"VM{n:03}", 10 + 3 * n) for n in range(250)]
+    events = tmp_path / "hv01.json"
+    events.write_text(json.dumps(records))
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "WEB02", "--format", "json")
+    assert code == 1, err
+    assert [i["vm"] for i in json.loads(out)["incidents"]] == ["WEB02"]
+    _, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--format", "json")
+    assert len(json.loads(out)["incidents"]) == 200 and "WEB02" not in {i["vm"] for i in json.loads(out)["incidents"]}

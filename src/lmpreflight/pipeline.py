@@ -16,7 +16,7 @@ import dataclasses
 import shlex
 import socket
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,15 +136,16 @@ def explain_failures(
             judged[vm.name.casefold()] = FactsContext(per_vm.of(vm.name), auth, hosts, (_judged(vm.name, source),))
         return judged[vm.name.casefold()]
 
-    return concerning(find_incidents(events_by_host, judge), selection.vms)
+    return find_incidents(events_by_host, judge, concerning(selection.vms))
 
 
-def concerning(incidents: list[Incident], vms: Sequence[str]) -> list[Incident]:
-    """The failed moves a move of ``vms`` (--vm) is to hear about: those of these VMs, and those
-    that name no VM, which are the host's (an authentication, service or network failure stops
-    a move of any VM); every one when no VM is named. Live and exported logs alike."""
+def concerning(vms: Sequence[str]) -> Callable[[str | None], bool]:
+    """Which failed moves, by the VM they name, a move of ``vms`` (--vm) is to hear about: those
+    of these VMs, and those that name no VM, which are the host's (an authentication, service or
+    network failure stops a move of any VM); every one when no VM is named. Live and exported
+    logs alike."""
     wanted = {vm.casefold() for vm in vms}
-    return [i for i in incidents if not wanted or i.vm is None or i.vm.casefold() in wanted]
+    return lambda vm: not wanted or vm is None or vm.casefold() in wanted
 
 
 @dataclass(slots=True)

@@ -182,7 +182,7 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     by_host = _read_files(files)
     read = sum(len(events) for events in by_host.values())
     if facts is None:
-        incidents = concerning(find_incidents(by_host), options.vms)
+        incidents = find_incidents(by_host, shown=concerning(options.vms))
         _report_incidents(Diagnosis(events_read=read, incidents=incidents), options)
         return 1 if incidents else 0
     source, destination = load_fact_pair(*facts)

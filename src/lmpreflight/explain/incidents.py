@@ -141,13 +141,19 @@ def _incident(group: _Group, judge: Judge | None) -> Incident:
     )
 
 
-def find_incidents(events_by_host: Mapping[str, Iterable[EventRecord]], judge: Judge | None = None) -> list[Incident]:
+def find_incidents(
+    events_by_host: Mapping[str, Iterable[EventRecord]],
+    judge: Judge | None = None,
+    shown: Callable[[str | None], bool] | None = None,
+) -> list[Incident]:
     """Group each failure with the Hyper-V events of the same VM (or of no named VM) within
     two minutes on any host, and explain each group's messages together; ``judge`` gives the
     hosts' facts each incident's causes are ranked with, judged for the VM it names (a failure
-    of one VM must never be confirmed by another VM's problem). The latest MAX_INCIDENTS
-    incidents are returned."""
+    of one VM must never be confirmed by another VM's problem). ``shown`` keeps the incidents
+    of the VMs it accepts (given the VM an incident names), before the latest MAX_INCIDENTS are
+    taken: newer failures of other VMs never push a wanted one out, and are never explained."""
     tagged = _tag(events_by_host)
     groups = _group_failures(tagged)
     _attach_siblings(groups, tagged)
-    return [_incident(group, judge) for group in groups[-MAX_INCIDENTS:]]
+    kept = groups if shown is None else [group for group in groups if shown(group.vm)]
+    return [_incident(group, judge) for group in kept[-MAX_INCIDENTS:]]
