@@ -3,6 +3,7 @@ trickle or flood, CLIXML stderr, redirects, and PowerShell in Constrained Langua
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from lmpreflight.collect import winrm as transport
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.collect.winrm import CollectionFailed, Connection, clixml_errors, describe
 from lmpreflight.lab import wsman as lab_wsman
-from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import load_scenario
 from tests.lab_helpers import collect_pair, options_for
 
@@ -90,7 +91,7 @@ def test_a_hosts_exchanges_are_made_in_turn_by_one_worker_which_an_abandoned_exc
         exchange.cancel.clear()
         assert exchange.quietly(lambda: None) is False  # nothing more after abandoning ...
         exchange.abandoned = False  # ... unless the caller decides to close anyway
-        closer = exchange.run(threading.get_ident, transport.CLOSE_BUDGET)
+        closer = exchange.run(threading.get_ident, closing=True)
         assert closer not in workers
 
 
@@ -200,3 +201,66 @@ def test_many_lines_before_the_document_are_skipped_in_linear_time() -> None:
     )
     assert time.monotonic() - started < 3
     assert stage_one.document["lmpreflight_collector"] == 1 and stage_two == {"lmpreflight_port_tests": []}
+
+
+def _source(lab: Lab) -> tuple[str, lab_wsman.WsmanServer]:
+    name = lab.scenario.role("source")
+    return lab.fqdn(name), lab.wsman[name]
+
+
+def test_a_shell_the_host_makes_after_the_deadline_is_deleted_before_the_run_moves_on() -> None:
+    """Windows makes the shell of a Create still in flight when the tool gives up; left open,
+    it would count towards MaxShellsPerUser until its IdleTimeout."""
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        host, server = _source(lab)
+        server.options.create_latency = 2.0
+        options = options_for(lab, scenario)
+        [late] = collect_hosts([host], dataclasses.replace(options, timeout=1.0))
+        assert late.whole_host_error is not None and "did not finish" in late.whole_host_error.message
+        assert server.stats.shells_created == 1 and server.shells == {}, "made, then deleted before the return"
+        # With a quota of one shell, the next run gets its shell: none was left behind.
+        server.options.create_latency, server.options.max_shells_per_user = 0.0, 1
+        [again] = collect_hosts([host], options)
+    assert again.errors == [] and again.vms
+
+
+def test_ctrl_c_while_the_create_is_in_flight_leaves_no_shell_open() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        host, server = _source(lab)
+        server.options.create_latency = 0.6
+        cancel = threading.Event()
+        timer = threading.Timer(0.3, cancel.set)
+        timer.start()
+        with pytest.raises(transport.Cancelled):
+            collect_hosts([host], options_for(lab, scenario), cancel=cancel)
+        timer.join()
+        assert server.stats.shells_created == 1 and server.shells == {}
+
+
+def test_the_shell_is_deleted_after_the_deadline_however_slow_the_host() -> None:
+    """A collection past its deadline still gets its closing budget: each exchange takes 0.3 s
+    here, and the Delete on a fresh session (its NTLM handshake first) takes about a second."""
+    scenario = load_scenario("healthy")
+    hosts = dict(scenario.hosts)
+    source = scenario.role("source")
+    hosts[source] = hosts[source].model_copy(update={"fault": "hang"})
+    scenario = scenario.model_copy(update={"hosts": hosts})
+    with Lab(scenario, LabTuning(http_latency=0.3)) as lab:
+        host, server = _source(lab)
+        [facts] = collect_hosts([host], dataclasses.replace(options_for(lab, scenario), timeout=3.0))
+        assert facts.whole_host_error is not None and "did not finish" in facts.whole_host_error.message
+        assert server.stats.actions[-1] == "Delete" and server.shells == {}, "deleted before the return"
+
+
+def test_a_create_past_max_shells_per_user_is_refused_as_windows_refuses_it() -> None:
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        host, server = _source(lab)
+        server.options.max_shells_per_user = 1
+        server.create({})  # a shell an earlier run left open
+        [facts] = collect_hosts([host], options_for(lab, scenario))
+    error = facts.whole_host_error
+    assert error is not None and "returned a WS-Management fault" in error.message
+    assert "This user is allowed a maximum number of 1 concurrent shells, which has been exceeded" in error.message

@@ -21,7 +21,7 @@ from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, 
 from lmpreflight.collect.dns import DnsServer, dns_facts
 from lmpreflight.collect.recording import Transcript, refuse_existing, write_recording
 from lmpreflight.collect.script import RehearsalRequest, StageTwoRequest, render_collector
-from lmpreflight.collect.winrm import CollectionFailed, Connection, StageOne, run_collector
+from lmpreflight.collect.winrm import CANCELLED_CLOSE_BUDGET, CollectionFailed, Connection, StageOne, run_collector
 from lmpreflight.errors import UserError
 from lmpreflight.facts.addresses import incoming_addresses
 from lmpreflight.facts.from_collector import facts_from_collector, with_stage_two
@@ -37,8 +37,9 @@ from lmpreflight.facts.model import (
 )
 from lmpreflight.facts.windows import MIGRATION_PORT, SMB_PORT
 
-CANCEL_GRACE = 1.0
-"""Seconds the workers get after Ctrl-C to close their remote shells before the tool exits."""
+CANCEL_GRACE = CANCELLED_CLOSE_BUDGET + 0.5
+"""Seconds the workers get after Ctrl-C to close their remote shells before the tool exits:
+their closing budget, and the fraction of a second each takes to notice Ctrl-C."""
 STAGE_TWO_RESERVE = 15.0
 """Seconds kept for a host's own TCP tests when it waits for its peer's addresses."""
 

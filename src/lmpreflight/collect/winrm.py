@@ -50,7 +50,12 @@ BUSY_RETRIES = 3
 """Sends retried after a timeout or ERROR_BUSY, as Ansible's WinRM plugin does for Send."""
 ERROR_BUSY = 170
 CLOSE_BUDGET = 5.0
-"""Seconds each closing exchange (Signal, Delete) may take once the work is done or failed."""
+"""Seconds the closing exchanges (Signal, Delete) may take in all once the work is done or
+failed, the host's deadline passed or not: a shell never deleted lives on the host until its
+IdleTimeout and counts towards MaxShellsPerUser (30 by default), past which the host refuses
+every new shell of the user with wsman:QuotaLimit (MS-WSMV 3.1.4.5.2.1)."""
+CANCELLED_CLOSE_BUDGET = 1.0
+"""The same once Ctrl-C is noticed: the run must still end within a second or two."""
 
 TRANSPORT_EXTRAS = {"kerberos": "kerberos", "credssp": "credssp"}
 
@@ -248,7 +253,7 @@ def run_collector(
         try:
             on_progress("connecting")
             protocol = _protocol(connection)
-            shell = exchange.run(lambda: protocol.open_shell(codepage=65001))
+            shell = exchange.open_shell(lambda: protocol.open_shell(codepage=65001), protocol.close_shell)
         except (CollectionFailed, Cancelled):
             raise
         except BaseException as exc:
@@ -266,8 +271,10 @@ def run_collector(
                 return outcome
             finally:
                 # A command that has ended needs no Signal: deleting the shell frees all of its
-                # resources (MS-WSMV 3.1.4.4.1), one exchange fewer. One still running is
-                # terminated first, as it always was.
+                # resources (MS-WSMV 3.1.4.4.1), one exchange fewer. One still running after a
+                # failure is terminated by a Signal first; after a timeout or Ctrl-C the session
+                # is stuck in the abandoned exchange, so no Signal goes out: the Delete alone,
+                # on a fresh session, ends the command with its shell.
                 if not ended:
                     exchange.quietly(lambda: protocol.cleanup_command(shell, command))
         except (CollectionFailed, Cancelled):
@@ -283,7 +290,9 @@ class _Exchanges:
     read timeout restarts with each byte, so a host trickling one byte every few seconds
     would otherwise hold the run for ever. An exchange past the deadline is abandoned (its
     worker ends with the socket) and the host is reported as not finishing in time; Ctrl-C
-    is noticed within a fraction of a second.
+    is noticed within a fraction of a second. The closing exchanges get a budget of their
+    own instead (``CLOSE_BUDGET``, ``CANCELLED_CLOSE_BUDGET`` after Ctrl-C): the shell must
+    be deleted even after the deadline.
 
     The exchanges are made in turn by one worker thread per host, not a thread each: a
     collection is several exchanges, and starting a thread for each costs more CPU than
@@ -295,6 +304,8 @@ class _Exchanges:
         self.cancel = cancel
         self.abandoned = False
         self._worker: _Worker | None = None
+        self._closing_since: float | None = None
+        self._cancelled_since: float | None = None
 
     def __enter__(self) -> _Exchanges:
         return self
@@ -302,10 +313,14 @@ class _Exchanges:
     def __exit__(self, *exc: object) -> None:
         self._let_worker_go()
 
-    def run(self, call: Callable[[], T], budget: float | None = None) -> T:
-        end = self.deadline if budget is None else min(self.deadline, time.monotonic() + budget)
-        if self.abandoned and budget is None:
+    def run(self, call: Callable[[], T], closing: bool = False, claim: _Claim | None = None) -> T:
+        """``call``'s outcome, made by the worker; a ``closing`` exchange is bounded by the
+        closing budget instead of the deadline, and Ctrl-C only shortens it. With ``claim``,
+        an exchange given up while in flight leaves what it returns to the worker."""
+        if self.abandoned and not closing:
             raise self.too_late()
+        if closing:
+            self.closing_end()  # the closing budget starts with the first closing exchange
         if self._worker is None:
             self._worker = _Worker(f"winrm-{self.connection.host}")
         outcome = self._worker.submit(call)
@@ -313,14 +328,51 @@ class _Exchanges:
             try:
                 outcome.exception(timeout=0.2)  # waits, and returns (not raises) the call's own error
             except TimeoutError:
-                if self.cancel.is_set():
-                    self._abandon()
+                cancelled = self.cancel.is_set() and not closing
+                if not cancelled and time.monotonic() <= (self.closing_end() if closing else self.deadline):
+                    continue
+                if claim is not None and not claim.give_up():
+                    return cast(T, outcome.result())  # it returned just now: the caller takes it
+                self._abandon()
+                if cancelled:
+                    self._cancelled_since = self._cancelled_since or time.monotonic()
                     raise Cancelled() from None
-                if time.monotonic() > end:
-                    self._abandon()
-                    raise self.too_late() from None
-                continue
+                raise self.too_late() from None
             return cast(T, outcome.result())
+
+    def open_shell(self, create: Callable[[], str], delete: Callable[[str], object]) -> str:
+        """The shell ``create`` opens. A Create given up in flight (deadline, Ctrl-C) still
+        makes its shell on the host: the worker deletes the shell it gets once its caller has
+        given up, and the caller waits for that within the closing budget, so the Delete goes
+        out before the run moves on or ends."""
+        claim = _Claim()
+
+        def create_or_delete() -> str:
+            try:
+                shell = create()
+                if not claim.deliver():
+                    delete(shell)
+                return shell
+            finally:
+                claim.settled.set()
+
+        try:
+            return self.run(create_or_delete, claim=claim)
+        except BaseException:
+            while claim.given_up and not claim.settled.wait(0.05) and time.monotonic() < self.closing_end():
+                pass
+            raise
+
+    def closing_end(self) -> float:
+        """When closing must be over: ``CLOSE_BUDGET`` after it started, or
+        ``CANCELLED_CLOSE_BUDGET`` after Ctrl-C was noticed, whichever comes first."""
+        now = time.monotonic()
+        self._closing_since = self._closing_since or now
+        end = self._closing_since + CLOSE_BUDGET
+        if self.cancel.is_set():
+            self._cancelled_since = self._cancelled_since or now
+            end = min(end, self._cancelled_since + CANCELLED_CLOSE_BUDGET)
+        return end
 
     def _abandon(self) -> None:
         """The worker stays blocked in the abandoned exchange; later exchanges (the closing
@@ -339,7 +391,7 @@ class _Exchanges:
         if self.abandoned:
             return False
         try:
-            self.run(action, CLOSE_BUDGET)
+            self.run(action, closing=True)
         except BaseException:
             return False
         return True
@@ -349,6 +401,31 @@ class _Exchanges:
             f"{self.connection.host} did not finish the collection in time",
             "the host may be overloaded or a cmdlet is hanging; raise --timeout or run the offline collector script",
         )
+
+
+class _Claim:
+    """Who owns what an exchange returns when its caller gives up while it is in flight: the
+    caller if the exchange returned first, else the worker, which must undo it (delete the
+    shell a Create made). One lock decides, so nothing falls between the two."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._delivered = False
+        self.given_up = False
+        self.settled = threading.Event()
+        """Set once the exchange has ended, and what it made was undone if given up."""
+
+    def deliver(self) -> bool:
+        """In the worker: whether the caller still takes the outcome."""
+        with self._lock:
+            self._delivered = not self.given_up
+            return self._delivered
+
+    def give_up(self) -> bool:
+        """In the caller: whether it gave up (the outcome is not delivered yet)."""
+        with self._lock:
+            self.given_up = not self._delivered
+            return self.given_up
 
 
 class _Worker:
@@ -391,7 +468,7 @@ def _close_shell(protocol: Protocol, shell: str, exchange: _Exchanges) -> None:
 
     with contextlib.suppress(BaseException):
         exchange.abandoned = False
-        exchange.run(fresh_close, CLOSE_BUDGET)
+        exchange.run(fresh_close, closing=True)
 
 
 def _is_busy(exc: BaseException) -> bool:

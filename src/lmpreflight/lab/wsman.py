@@ -90,6 +90,11 @@ class WsmanFault(Exception):
 
 
 ERROR_BUSY = 170
+ERROR_WSMAN_QUOTA_MAX_SHELLS = 2150859173
+"""0x803381A5, with wsman:QuotaLimit: the answer to a Create past MaxShellsPerUser (MS-WSMV
+3.1.4.5.2.1: "SHOULD be returned by the wst:Create operation when a quota limit is exceeded";
+the code is wsman.h's, the message the one Windows gives, as quoted by the PowerShell team's
+"Configuring WSMAN Limits", devblogs.microsoft.com/powershell/configuring-wsman-limits)."""
 TIMED_OUT = (
     2150858793,
     "w:TimedOut",
@@ -156,6 +161,13 @@ class WsmanOptions:
     max_envelope: int = 512_000
     tls: ssl.SSLContext | None = None
     allow_unencrypted: bool = False
+    create_latency: float = 0.0
+    """Seconds a Create takes to start the shell, beyond the exchange's own latency: the host
+    makes the shell whether or not the client still waits for the answer."""
+    max_shells_per_user: int = 30
+    """winrm/config/winrs MaxShellsPerUser, 30 by default (learn.microsoft.com/windows/win32/winrm/quotas).
+    The lab serves one user, so every open shell counts; a shell never deleted stays open (on
+    Windows until its IdleTimeout) and a Create past the quota is refused with wsman:QuotaLimit."""
     faults: dict[str, int] = field(default_factory=dict)
     """How many of the first Sends or Receives a loaded host turns away: ``busy_send``,
     ``busy_receive`` (ERROR_BUSY, 170) and ``timeout_send`` (w:TimedOut after the operation
@@ -234,7 +246,17 @@ class WsmanServer:
 
     def create(self, options: dict[str, str]) -> str:
         shell_id = str(uuid.uuid4()).upper()
+        if self.options.create_latency:
+            time.sleep(self.options.create_latency)
         with self.lock:
+            if len(self.shells) >= self.options.max_shells_per_user:
+                raise WsmanFault(
+                    ERROR_WSMAN_QUOTA_MAX_SHELLS,
+                    "w:QuotaLimit",
+                    "The WS-Management service cannot process the request. This user is allowed a maximum number "
+                    f"of {self.options.max_shells_per_user} concurrent shells, which has been exceeded. Close "
+                    "existing shells or raise the quota for this user.",
+                )
             self.shells[shell_id] = _Shell(codepage=int(options.get("WINRS_CODEPAGE", "437")))
             self.stats.shells_created += 1
         return shell_id
