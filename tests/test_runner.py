@@ -16,7 +16,6 @@ from lmpreflight.recorded import (
     NameInspected,
     can_render,
     frozen,
-    has_marker,
     rendered,
 )
 from lmpreflight.registry import Registry, load_checks
@@ -199,7 +198,7 @@ def test_a_quoted_name_formats_as_its_marker_and_findings_are_rendered_with_the_
         marker,
     ]
     finding = warned(f"on {name}", "destination", evidence={"hosts": [name, (f"{name}s",)]})
-    assert has_marker(finding) and can_render(finding)
+    assert can_render(finding) and rendered(finding, {marker: "HV02"}) is not finding  # it holds the marker
     assert rendered(finding, {marker: "HV02"}) == warned(
         "on HV02", "destination", evidence={"hosts": ["HV02", ("HV02s",)]}
     )

@@ -352,20 +352,19 @@ _DATACLASS_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
 def _field_names(kind: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass ``kind`` (``None``: not a dataclass), found once per type."""
+    """The field names of a dataclass ``kind`` that its constructor takes, found once per type;
+    ``None`` for any other type, and for a dataclass with a field its constructor does not take:
+    :func:`rendered` could not rebuild it, so it counts as a part :func:`can_render` does not know."""
     if kind not in _DATACLASS_FIELDS:
-        is_dataclass = dataclasses.is_dataclass(kind)
-        _DATACLASS_FIELDS[kind] = tuple(field.name for field in dataclasses.fields(kind)) if is_dataclass else None
+        fields = dataclasses.fields(kind) if dataclasses.is_dataclass(kind) else None
+        rebuilt = fields is not None and all(field.init for field in fields)
+        _DATACLASS_FIELDS[kind] = tuple(field.name for field in fields) if fields is not None and rebuilt else None
     return _DATACLASS_FIELDS[kind]
 
 
 def can_render(value: Any) -> bool:
     """Whether :func:`rendered` knows every part of ``value`` (else a marker might hide in it)."""
     return all(part is None or isinstance(part, (str, int, float, Enum)) for part in _parts(value))
-
-
-def has_marker(value: Any) -> bool:
-    return any(isinstance(part, str) and str.__contains__(part, _NONCE) for part in _parts(value))
 
 
 def rendered(value: Any, names: Mapping[str, str]) -> Any:
@@ -391,7 +390,7 @@ def rendered(value: Any, names: Mapping[str, str]) -> Any:
             if _same_parts(keys, value) and _same_parts(items, value.values())
             else dict(zip(keys, items, strict=True))
         )
-    if (fields := _init_field_names(kind)) is not None:
+    if (fields := _field_names(kind)) is not None:
         parts = [getattr(value, name) for name in fields]
         changed = [rendered(part, names) for part in parts]
         return value if _same_parts(changed, parts) else kind(**dict(zip(fields, changed, strict=True)))
@@ -401,19 +400,6 @@ def rendered(value: Any, names: Mapping[str, str]) -> Any:
 def _same_parts(rendered_parts: Iterable[Any], parts: Iterable[Any]) -> bool:
     """Whether rendering handed back every part as it was."""
     return all(map(operator.is_, rendered_parts, parts))
-
-
-_INIT_FIELDS: dict[type, tuple[str, ...] | None] = {}
-
-
-def _init_field_names(kind: type) -> tuple[str, ...] | None:
-    """The fields ``kind``'s constructor takes when it is a dataclass (``None``: it is not),
-    found once per type: a fleet renders findings for every pair. Rebuilding with every such
-    field given is what ``dataclasses.replace`` does."""
-    if kind not in _INIT_FIELDS:
-        is_dataclass = dataclasses.is_dataclass(kind)
-        _INIT_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.init) if is_dataclass else None
-    return _INIT_FIELDS[kind]
 
 
 class _Method:

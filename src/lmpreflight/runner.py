@@ -21,7 +21,6 @@ from lmpreflight.recorded import (
     Recording,
     Traced,
     can_render,
-    has_marker,
     rendered,
 )
 from lmpreflight.registry import PluginLoadError, Registry
@@ -420,13 +419,15 @@ class SourcePairs:
             findings = run_check(check, traced)
         except NameInspected:
             return self._run_for_real(check, context)
+        shown: list[Finding] | None = None
         if recording.marked:
             if not can_render(findings):
                 return self._run_for_real(check, context)
             real = run_check(check, context)
-            if rendered(findings, self.reads.names(recording.answers)) != real:
+            shown = rendered(findings, self.reads.names(recording.answers))
+            if shown != real:
                 return self._run_for_real(check, context, real)
-        if not self._remember(check, recording.trace, findings, recording.marked):
+        if not self._remember(check, recording.trace, findings, shown):
             self._real.add(check.id)
             self._forget(check.id)
         return real if recording.marked else findings
@@ -436,10 +437,14 @@ class SourcePairs:
         self._forget(check.id)
         return run_check(check, context) if real is None else real
 
-    def _remember(self, check: Check, trace: list[tuple[int, int]], findings: list[Finding], marked: bool) -> bool:
+    def _remember(
+        self, check: Check, trace: list[tuple[int, int]], findings: list[Finding], shown: list[Finding] | None
+    ) -> bool:
         """Add a run to the check's tree; ``False`` when the check must run for real instead.
-        Only a run that was handed a marker (``marked``) can have one in its findings: the
-        others are not searched for one (a fleet records thousands of runs)."""
+        Only a run that was handed a marker can have one in its findings; ``shown`` are then its
+        findings rendered for the destination it ran against, and a field holds a marker where
+        rendering changed it (:func:`lmpreflight.recorded.rendered` hands back a part without
+        one as it is): the findings are not searched again (a fleet records thousands of runs)."""
         check_id = check.id
         leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
         if leaves > (1 if check_id in self.reads.per_pair else LEAVES_PER_CHECK):
@@ -447,7 +452,10 @@ class SourcePairs:
         self._asked = None
         if self._read_set is not None:
             self._read_set.update(read for read, _ in trace)
-        results = [(Result(check, finding), _marked_fields(finding) if marked else ()) for finding in findings]
+        results = [
+            (Result(check, finding), () if as_shown is finding else _marked_fields(finding, as_shown))
+            for finding, as_shown in zip(findings, findings if shown is None else shown, strict=True)
+        ]
         return _grow(self._trees.setdefault(check_id, _Branch()), trace, results)
 
     def _forget(self, check_id: str) -> None:
@@ -504,8 +512,9 @@ OPTIONS = frozenset(field.name for field in dataclasses.fields(Context)) - set(R
 FINDING_TEXT = ("message", "subject", "evidence", "remediation")
 
 
-def _marked_fields(finding: Finding) -> tuple[str, ...]:
-    return tuple(name for name in FINDING_TEXT if has_marker(getattr(finding, name)))
+def _marked_fields(finding: Finding, shown: Finding) -> tuple[str, ...]:
+    """The fields of ``finding`` that hold a marker: those rendering changed into ``shown``."""
+    return tuple(name for name in FINDING_TEXT if getattr(shown, name) is not getattr(finding, name))
 
 
 def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> Finding:
