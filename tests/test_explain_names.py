@@ -154,6 +154,23 @@ def test_the_vm_id_a_message_states_fills_the_fix() -> None:
     assert (cause.fix.powershell or "").startswith("Get-VM -Id '5E1B6C2A-9F0D-4C3B-8A7E-1D2C3B4A5F60';")
 
 
+def test_a_host_the_facts_know_by_its_account_or_only_by_address(tmp_path, capsys, monkeypatch) -> None:
+    """No identity facts: the destination's account names it in the delegation fix; with no
+    account either, it was typed as an address, and the fix asks for its name rather than
+    building an SPN from the address (or from its first octet, '10')."""
+    data = json.loads((EXAMPLES / "broken" / "destination.json").read_text())
+    data.update(target="10.0.10.2", identity=None)
+    for account, wanted in (("hv02.corp.example", "Service/hv02.corp.example'"), (None, "Service/<DestinationFQDN>'")):
+        if account is None:
+            data["directory"] = None
+        path = tmp_path / "destination.json"
+        path.write_text(json.dumps(data))
+        facts = [str(EXAMPLES / "broken" / "source.json"), str(path)]
+        code, out, _ = invoke(capsys, monkeypatch, "explain", "0x8009030E", "--all", "--facts", *facts)
+        assert code == 0 and wanted in out, out
+        assert "Service/10'" not in out and "Service/10.0.10.2'" not in out
+
+
 @pytest.mark.parametrize(
     ("identity", "account", "target", "expected"),
     [
