@@ -26,6 +26,7 @@ from lmpreflight.collect.parallel import CollectOptions, typed_names
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 
+DELEGATION = "msDS-AllowedToDelegateTo"
 SIZE_LIMIT_EXCEEDED = 4
 """The LDAP result code (RFC 4511), which ldap3 does not raise."""
 
@@ -238,3 +239,30 @@ def test_hosts_sharing_a_rootdse_read_each_carry_the_dcs_clock_offset(tmp_path: 
     offsets = [(f.dc_utc - f.observer_utc).total_seconds() for f in facts if f.dc_utc and f.observer_utc]
     assert len(offsets) == 6 and all(399 <= offset <= 401 for offset in offsets)
     assert searches <= 1 + 1 + 3  # one rootDSE, one page of accounts, the domain's trusts and user
+
+
+def test_values_beyond_maxvalrange_are_read_a_range_at_a_time(tmp_path: Path) -> None:
+    """A DC sends at most MaxValRange values of an attribute (``name;range=0-6`` here) and the
+    rest a range at a time when asked: each account's 44 delegation entries are still read
+    whole, alone and in a batch."""
+    lab = _fleet(tmp_path, 12)
+    with lab:
+        targets = _targets(lab)
+        whole = _read_all(lab, targets, batched=False)
+        lab.ldap["corp.example"].directory.max_val_range = 7
+        options = lab.collect_options(False, ())
+        with (
+            DirectorySessions() as sessions,
+            sessions.borrow(options.dns, "corp.example", _credentials(options), time.monotonic() + 30) as (ldap, _, _),
+        ):
+            sent: dict[str, int] = {}
+            for auto_range in (False, True):  # as the DC sends it, then as ldap3 completes it
+                ldap.auto_range = auto_range
+                ldap.search("DC=corp,DC=example", "(sAMAccountName=HV003$)", SUBTREE, attributes=[DELEGATION])
+                sent |= {name: len(values) for name, values in ldap.response[0]["raw_attributes"].items()}
+            assert sent == {f"{DELEGATION};range=0-6": 7, DELEGATION: 44}
+        alone = _read_all(lab, targets, batched=False)
+        together = _read_all(lab, targets, batched=True)
+    assert alone == whole and together == whole
+    account = whole[targets[2]]
+    assert isinstance(account, dict) and len(account["computer"]["allowed_to_delegate_to"]) == 44

@@ -437,9 +437,10 @@ class DirectorySessions:
 
     def expect(self, hosts: Iterable[HostNames]) -> None:
         """Name the hosts this run will read, before any is read: their computer accounts are
-        then read BATCH_HOSTS at a time in one search, and the holders of their migration SPNs
-        in one Global Catalog search, each host handed exactly the entries its own searches
-        would have found. A host not named, or read by other names, searches alone."""
+        then read BATCH_HOSTS at a time in one search, the holders of their migration SPNs in
+        one Global Catalog search and the DC's rootDSE once, each host handed exactly the
+        entries its own searches would have found. A host not named, or read by other names,
+        searches alone."""
         by_domain: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
         for host in hosts:
             if _batchable(host):
@@ -709,6 +710,9 @@ def _read_root_dse(connection: Any) -> _RootDse:
 
 
 def _computer(entry: dict[str, Any], account: str) -> ComputerAccount:
+    """The account as read. A DC sends at most MaxValRange values of an attribute at once (1500
+    by default, KB 315071), naming it ``name;range=0-1499``; ldap3 asks for the rest itself
+    (its ``auto_range``) and lists every value under the attribute's own name."""
     raw = entry["raw_attributes"]
     sids = _raw(raw, "objectSid")
     acting = _raw(raw, "msDS-AllowedToActOnBehalfOfOtherIdentity")
@@ -751,8 +755,8 @@ def _by_value(entries: list[dict[str, Any]], attribute: str, terms: Iterable[str
     """The entries holding each term in ``attribute``, compared as the DC compares these ASCII
     names (ignoring case), in the order the DC sent them and each once per term, so a term's
     list is what a search for that term alone answers. ``None`` when an entry holds none of the
-    terms (say a value list sent as a range, or a value the DC matched by other rules): no
-    host can then be sure its part is whole, and each searches alone."""
+    terms (a value the DC matched by rules other than this comparison): no host can then be
+    sure its part is whole, and each searches alone."""
     found: _Found = {term.encode().lower(): [] for term in terms}
     for entry in entries:
         held = {value.lower() for value in _raw(entry["raw_attributes"], attribute)}.intersection(found)

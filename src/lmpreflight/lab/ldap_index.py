@@ -17,6 +17,7 @@ neither the index nor those encodings go stale.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -145,17 +146,58 @@ def encoded_entry(dn: str, attributes: Iterable[tuple[bytes | str, bytes]]) -> E
     return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(dn) + _ber(SEQUENCE, listed)))
 
 
-def encoded_result_entry(entry: Any, requested: list[bytes]) -> EncodedResult:
+MAX_VAL_RANGE = 1500
+"""AD's default MaxValRange: the values of one attribute a search returns at once (KB 315071)."""
+RANGE_OPTION = re.compile(rb"^([^;]+);range=([0-9]+)-([0-9]+|\*)$", re.IGNORECASE)
+"""An attribute asked for a range of its values: ``member;range=1500-*`` ("Attribute Range
+Retrieval", ADSI documentation)."""
+
+
+def _value_range(
+    name: bytes | str, values: Iterable[bytes | str], low: int, high: bytes, limit: int
+) -> tuple[bytes, bytes]:
+    """Values ``low`` to ``high`` (``*``: to the last) of an attribute, at most ``limit`` of
+    them, named as AD names a range: ``name;range=low-last``, or ``low-*`` when it reaches the end."""
+    listed = list(values)
+    last = min(len(listed) - 1 if high == b"*" else int(high), len(listed) - 1, low + limit - 1)
+    label = name if isinstance(name, bytes) else name.encode()
+    end = b"*" if last >= len(listed) - 1 else str(last).encode()
+    return label + b";range=" + str(low).encode() + b"-" + end, encoded_values(listed[low : last + 1])
+
+
+def encoded_result_entry(entry: Any, requested: list[bytes], max_values: int = MAX_VAL_RANGE) -> EncodedResult:
     """The searchResEntry ldaptor sends for ``entry`` with the ``requested`` attributes, byte
     for byte, without ldaptor's object per value: a computer account carries hundreds of
     delegation SPNs, and every host's collection asks for them. The values of a named
     attribute come encoded from the index; all attributes (none named, or ``*``) are listed
-    as ldaptor lists them, sorted, and encoded here."""
+    as ldaptor lists them, sorted, and encoded here. As AD does (and ldaptor does not), an
+    attribute with more than ``max_values`` values (MaxValRange) is sent as its first range,
+    and a range asked for (``name;range=low-high``) is sent as such."""
     if requested and b"*" not in requested:
         encoded = entry.index.encoded_values
-        named = [(name, entry.get(name)) for name in requested if name in entry]
-        return encoded_entry(entry.dn.getText(), [(name, encoded[id(values)]) for name, values in named])
-    return encoded_entry(entry.dn.getText(), [(name, encoded_values(values)) for name, values in entry.items()])
+        listed = []
+        for name in requested:
+            ranged = RANGE_OPTION.match(name)
+            if ranged is not None:
+                if ranged.group(1) in entry:
+                    values = entry.get(ranged.group(1))
+                    listed.append(
+                        _value_range(ranged.group(1), values, int(ranged.group(2)), ranged.group(3), max_values)
+                    )
+            elif name in entry:
+                values = entry.get(name)
+                fits = len(values) <= max_values
+                listed.append((name, encoded[id(values)]) if fits else _value_range(name, values, 0, b"*", max_values))
+        return encoded_entry(entry.dn.getText(), listed)
+    return encoded_entry(
+        entry.dn.getText(),
+        [
+            (name, encoded_values(values))
+            if len(values) <= max_values
+            else _value_range(name, values, 0, b"*", max_values)
+            for name, values in entry.items()
+        ],
+    )
 
 
 class EncodedResult:
@@ -279,6 +321,7 @@ class ReadOnlyIndexedServer:
     _cbSearchLDAPError: Callable[[Any], Any]
     _cbSearchOtherError: Callable[[Any], Any]
     max_page_size = MAX_PAGE_SIZE
+    max_val_range = MAX_VAL_RANGE
     busy: Callable[[Any], bool] = staticmethod(lambda request: False)
     """Whether a search is answered busy (and counted): the lab DC's own say."""
 
@@ -334,7 +377,7 @@ class ReadOnlyIndexedServer:
         if paging is None:
             sent = min(allowed, self.max_page_size)
             for entry in found[:sent]:
-                reply(encoded_result_entry(entry, request.attributes))
+                reply(encoded_result_entry(entry, request.attributes, self.max_val_range))
             return SEARCH_DONE if sent == len(found) else SIZE_LIMIT_EXCEEDED
         size, cookie = paging
         asked = request.toWire()
@@ -350,7 +393,7 @@ class ReadOnlyIndexedServer:
                 return PagedSearchEnd(SEARCH_DONE.wire, b"")
         end = min(allowed, start + min(size or self.max_page_size, self.max_page_size))
         for entry in found[start:end]:
-            reply(encoded_result_entry(entry, request.attributes))
+            reply(encoded_result_entry(entry, request.attributes, self.max_val_range))
         if end < allowed:
             return PagedSearchEnd(SEARCH_DONE.wire, self._keep_page(asked, end))
         return PagedSearchEnd((SEARCH_DONE if allowed == len(found) else SIZE_LIMIT_EXCEEDED).wire, b"")

@@ -85,6 +85,8 @@ class DomainDirectory:
     empty base covers all of them."""
     max_page_size: int = 1000
     """The DC's MaxPageSize (AD's default): entries one search, or one page of a paged search, returns."""
+    max_val_range: int = 1500
+    """The DC's MaxValRange (AD's default): values of one attribute a search returns at once."""
     searches: int = 0
     """Searches this DC received: what a client's batching saves is seen here."""
     busy_when: Callable[[Any], bool] | None = None
@@ -305,6 +307,7 @@ class LabLdapServer:
                 proto = server_class()
                 proto.factory = self
                 proto.max_page_size = directory.max_page_size
+                proto.max_val_range = directory.max_val_range
                 proto.busy = directory.take_search
                 return proto
 
