@@ -173,6 +173,8 @@ class DestinationReads:
         self.source_misses: dict[str, int] = {}
         """Per check, how often what it read of a source was found, or not, among what other
         sources answered against the same destination (see :attr:`_Answers.by_source`)."""
+        self.source_trees: dict[str, int] = {}
+        """Per check, how many destinations hold what sources answered it (see :attr:`_Answers.by_source`)."""
 
     def of(self, destination: HostFacts) -> _Answers:
         answers = self._destinations.get(id(destination))

@@ -388,6 +388,12 @@ class SourcePairs:
         if branch is not None and branch.results is not None:
             reads.source_hits[check.id] = reads.source_hits.get(check.id, 0) + 1
             return [result for result, _ in branch.results if keep is None or result.status in keep]
+        if check.id not in trees:
+            if not reads.source_hits.get(check.id) and reads.source_trees.get(check.id, 0) > SOURCE_MISSES_ALLOWED:
+                # Enough destinations hold this check's answers for a later source to find out
+                # whether it answers alike; until one has, more would likely be recorded for nothing.
+                return _results(check, run_check(check, context), keep)
+            reads.source_trees[check.id] = reads.source_trees.get(check.id, 0) + 1
         recording = Recording(reads, self.source, quotes=False)
         findings = run_check(check, _TracedContext(recording, context))
         results = _results(check, findings)
