@@ -117,12 +117,12 @@ def _add_delegation(finding: Finding, host: HostFacts) -> FixStep:
     missing = evidence.missing
     account = ps_literal(host.name)
     current = f"(Get-ADComputer -Identity {account} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo'"
+    to_add = f"@({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }})"
     return FixStep(
         "directory",
         f"Let {host.name} delegate to: {', '.join(missing)}",
-        f"@({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }}).Count -gt 0",
-        f"$add = @({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }})\n"
-        f"Set-ADComputer -Identity {account} -Add @{{'msDS-AllowedToDelegateTo' = $add}}",
+        f"{to_add}.Count -gt 0",
+        f"$add = {to_add}\nSet-ADComputer -Identity {account} -Add @{{'msDS-AllowedToDelegateTo' = $add}}",
     )
 
 

@@ -180,8 +180,11 @@ class PlacementMatrix:
         source and when it is a destination is one problem to fix."""
         problem = self.problems[index]
         said = (problem.check_id, problem.status, problem.message)
-        if said not in self._listed.setdefault(host, set()):
-            self._listed[host].add(said)
+        listed = self._listed.get(host)
+        if listed is None:
+            listed = self._listed[host] = set()
+        if said not in listed:
+            listed.add(said)
             self.host_problems.setdefault(host, []).append(index)
 
     def absorb(self, part: PlacementMatrix) -> None:
@@ -387,6 +390,7 @@ def _judge_source(
             worst = max(worst, problem_rank)
         return codes_by_rank[worst]
 
+    code_lists = [codes[key] for key in keys]  # as the loop below appends: once per VM
     for index, destination_name in enumerate(matrix.destinations):
         if _same_host(source_name, destination_name, facts):
             for key in keys:
@@ -400,6 +404,10 @@ def _judge_source(
         if shared:
             matrix.pair_problems[(source_name, index)] = pair_ids
         pair_code = code_of(pair_ids)  # the cell of every VM without problems of its own
+        if not per_vm:
+            for row_codes in code_lists:
+                row_codes.append(pair_code)
+            continue
         for key in keys:
             mine = per_vm.get(key)
             if mine is None:
