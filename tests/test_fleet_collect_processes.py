@@ -25,6 +25,7 @@ from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet import collect as fleet_collect
 from lmpreflight.fleet.collect import collect_inventory, processes_for
 from lmpreflight.fleet.inventory import InventoryHost
+from lmpreflight.lab import wsman as lab_wsman
 from lmpreflight.lab.environment import Lab, LabTuning
 from lmpreflight.lab.scenario import Scenario, load_scenario
 from tests.lab_helpers import comparable
@@ -134,6 +135,43 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_shell_open(
         assert all(server.shells == {} for server in lab.wsman.values()), "running hosts closed their shells"
         started = sum(server.stats.shells_created for server in lab.wsman.values())
     assert started < len(hosts) - 1, "hosts not started yet were not started at all"
+
+
+def test_a_terminals_ctrl_c_starts_no_logon_after_it(
+    tmp_path: Path, split: None, interactive_ctrl_c: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal's Ctrl-C reaches every process of the group at once, the parent's stop
+    follows: the workers start no host's logon after it, however the signals fall."""
+    first_contact: dict[str, float] = {}
+    authenticate = lab_wsman._Handler._authenticate
+
+    def noting_first_contact(handler: lab_wsman._Handler) -> bool:
+        first_contact.setdefault(handler.server_ref.host_name, time.monotonic())
+        return authenticate(handler)
+
+    monkeypatch.setattr(lab_wsman._Handler, "_authenticate", noting_first_contact)
+    scenario = estate(tmp_path, 40)
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario, LabTuning(http_latency=0.02)) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4)
+        interrupted: list[float] = []
+        collected: list[str] = []
+
+        def done(host: InventoryHost, facts: HostFacts) -> None:
+            collected.append(host.name)
+            if len(collected) == 3:  # the workers are running
+                interrupted.append(time.monotonic())
+                for worker in multiprocessing.active_children():
+                    os.kill(worker.pid or 0, signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        with pytest.raises(KeyboardInterrupt):
+            collect_inventory(hosts, options, done)
+        assert all(server.shells == {} for server in lab.wsman.values())
+    # A host whose logon had started may reach the lab a moment later; none starts later on.
+    late = sorted(round(at - interrupted[0], 2) for at in first_contact.values() if at - interrupted[0] > 0.15)
+    assert late == [], f"hosts first contacted this many seconds after Ctrl-C: {late}"
+    assert multiprocessing.active_children() == []
 
 
 def test_the_fleet_starts_once_the_password_is_accepted_not_when_the_first_host_ends(

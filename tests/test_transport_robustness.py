@@ -84,9 +84,13 @@ def test_a_hosts_exchanges_are_made_in_turn_by_one_worker_which_an_abandoned_exc
     with _exchanges(10) as exchange:
         workers = {exchange.run(threading.get_ident) for _ in range(3)}
         assert len(workers) == 1 and threading.get_ident() not in workers
-        exchange.cancel.set()
+        interrupt = threading.Timer(0.1, exchange.cancel.set)  # Ctrl-C while the exchange is in flight
+        interrupt.start()
         with pytest.raises(transport.Cancelled):
             exchange.run(lambda: time.sleep(30))
+        interrupt.join()
+        with pytest.raises(transport.Cancelled):
+            exchange.run(threading.get_ident)  # nothing new is sent after Ctrl-C
         # Closing the shell still gets its exchange, on a worker not stuck in the abandoned one.
         exchange.cancel.clear()
         assert exchange.quietly(lambda: None) is False  # nothing more after abandoning ...

@@ -21,7 +21,14 @@ from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, 
 from lmpreflight.collect.dns import DnsServer, dns_facts
 from lmpreflight.collect.recording import Transcript, refuse_existing, write_recording
 from lmpreflight.collect.script import RehearsalRequest, StageTwoRequest, render_collector
-from lmpreflight.collect.winrm import CANCELLED_CLOSE_BUDGET, CollectionFailed, Connection, StageOne, run_collector
+from lmpreflight.collect.winrm import (
+    CANCELLED_CLOSE_BUDGET,
+    Cancelled,
+    CollectionFailed,
+    Connection,
+    StageOne,
+    run_collector,
+)
 from lmpreflight.errors import UserError
 from lmpreflight.facts.addresses import incoming_addresses
 from lmpreflight.facts.from_collector import facts_from_collector, with_stage_two
@@ -113,6 +120,8 @@ class Rendezvous:
         return self._facts.get(host)
 
 
+CANCEL_POLL = 0.2
+"""Seconds between two looks at Ctrl-C while a host waits for the password's verdict."""
 FIRST_LOGON_WAIT = 10.0
 """Seconds the other hosts wait for a logon's outcome before one of them tries as well (a host
 that hangs after accepting the connection must not stall the rest)."""
@@ -146,15 +155,17 @@ class CredentialGate:
         self.hint = CREDENTIALS_HINT
         """The first rejection's hint, which every run held back repeats: one cause, one fix."""
 
-    def admit(self, who: str) -> str | None:
+    def admit(self, who: str, cancel: threading.Event | None = None) -> str | None:
         """``None`` when ``who`` may log on now; else why it must not (the rejection).
 
         A host without an outcome after ``FIRST_LOGON_WAIT`` is joined by one waiting host,
         the others wait on: a slow logon costs at most ``MOST_TESTERS`` tries of a password,
         never one per host. A tester that ends without a verdict (``undecided``) frees its
-        place."""
+        place. ``cancel`` (Ctrl-C) ends the wait within a fraction of a second: ``Cancelled``."""
         with self._condition:
             while True:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
                 if self._rejection is not None:
                     return self._rejection
                 if self._accepted:
@@ -164,8 +175,10 @@ class CredentialGate:
                 if latest is None or (len(self._testers) < MOST_TESTERS and now - latest >= FIRST_LOGON_WAIT):
                     self._testers[who] = now
                     return None
-                full = len(self._testers) >= MOST_TESTERS
-                self._condition.wait(None if full else latest + FIRST_LOGON_WAIT - now)
+                timeout = None if len(self._testers) >= MOST_TESTERS else latest + FIRST_LOGON_WAIT - now
+                if cancel is not None:
+                    timeout = CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL)
+                self._condition.wait(timeout)
 
     @property
     def is_accepted(self) -> bool:
@@ -334,6 +347,9 @@ class _HostJob:
         return StageTwoRequest(tcp, compatibility, rehearsal)
 
     def run(self) -> HostFacts:
+        if self.cancel.is_set():  # Ctrl-C before this host started: no logon, no LDAP bind
+            self.rendezvous.publish(self.target, None)
+            raise Cancelled()
         options = self.options
         connection = Connection(
             host=self.target,
@@ -359,7 +375,7 @@ class _HostJob:
         transcript = Transcript() if options.record_dir is not None else None
 
         try:
-            rejection = self.gate.admit(self.target)
+            rejection = self.gate.admit(self.target, self.cancel)
             if rejection is not None:
                 raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", self.gate.hint)
             stage, answer = run_collector(
@@ -386,6 +402,7 @@ class _HostJob:
             self.progress(self.target, "failed")
             facts = failed_host(self.target, options, failure.message, failure.hint)
         except BaseException:
+            self.gate.undecided(self.target)  # interrupted: another host may try (and notice Ctrl-C)
             self.rendezvous.publish(self.target, None)
             raise
         return self._with_tool_facts(facts, early)

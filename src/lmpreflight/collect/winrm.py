@@ -317,6 +317,8 @@ class _Exchanges:
         """``call``'s outcome, made by the worker; a ``closing`` exchange is bounded by the
         closing budget instead of the deadline, and Ctrl-C only shortens it. With ``claim``,
         an exchange given up while in flight leaves what it returns to the worker."""
+        if self.cancel.is_set() and not closing:  # nothing new is sent after Ctrl-C
+            raise Cancelled()
         if self.abandoned and not closing:
             raise self.too_late()
         if closing:

@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate, failed_host, typed_names
+from lmpreflight.collect.winrm import Cancelled
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
 from lmpreflight.pipeline import collect_host
@@ -169,10 +170,10 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     are forked before the first host starts, while this process runs no thread that could
     hold a lock the children would inherit held.
 
-    On Ctrl-C (or any failure) the workers are interrupted too and, like the threads of one
-    process, start no further host and stop the running ones within a fraction of a second
-    (shells closed), the first host's too; the parent waits for them, so none outlives the run
-    (daemonic: a second Ctrl-C leaves none behind either)."""
+    On Ctrl-C (or any failure) the parent stops the workers (``_interrupt``) and, like the
+    threads of one process, they start no further host and stop the running ones within a
+    fraction of a second (shells closed), the first host's too; the parent waits for them, so
+    none outlives the run (daemonic: a second Ctrl-C leaves none behind either)."""
     context = multiprocessing.get_context("fork")
     by_name = {host.name: host for host in hosts}
     first = hosts[:1] if options.password is not None else []
@@ -258,11 +259,12 @@ def _verdict(gate: CredentialGate) -> bytes:
 
 
 def _interrupt(workers: list[tuple[BaseProcess, Connection]], receivers: list[Connection]) -> None:
-    """Stop the workers' hosts, and read what the running ones still send until every worker
-    has ended: a worker blocked on a full pipe would never end."""
+    """Stop the workers' hosts (SIGTERM, which sets their ``cancel``), and read what the
+    running ones still send until every worker has ended: a worker blocked on a full pipe
+    would never end."""
     for started, _ in workers:
         if started.pid is not None and started.is_alive():
-            os.kill(started.pid, signal.SIGINT)
+            os.kill(started.pid, signal.SIGTERM)
     for _ in _messages(receivers):
         pass
 
@@ -337,12 +339,16 @@ def _worker(
     the password is good (at once without ``held``); nothing when it says stay. The password
     was accepted before any host starts here, so the worker's gate starts open. A host that
     rejects it stops the worker's other hosts from trying it, unless a DC accepted it: then
-    that host refuses only the account (as in one process). Ctrl-C ends the worker quietly
-    (the parent reports the interruption once)."""
+    that host refuses only the account (as in one process).
+
+    The parent's SIGTERM, and a terminal's Ctrl-C (SIGINT to the whole process group), only
+    set ``cancel`` (``_cancel_on_signals``), which stops every running host within a fraction
+    of a second (shells closed) and starts no other. The parent reports the interruption once."""
+    cancel = _cancel_on_signals()
     _tune_garbage_collection()
     try:
         verdict = held.recv_bytes() if held is not None else GO
-    except (KeyboardInterrupt, EOFError):  # interrupted, or the parent is gone, before the verdict
+    except EOFError:  # the parent is gone before the verdict
         verdict = STAY
     if verdict == STAY:
         sender.close()
@@ -350,7 +356,30 @@ def _worker(
     gate = CredentialGate(False)
     if verdict == DOMAIN_GO:
         gate.accepted(by_domain=True)
-    _collect_and_send(hosts, options, sender, per_server, gate)
+    _collect_and_send(hosts, options, sender, per_server, gate, cancel)
+
+
+def _cancel_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, at once, from a thread that waits for nothing else.
+
+    Python runs signal handlers in the main thread only, when it next runs: a signal the
+    kernel hands to another thread leaves a main thread blocked on its hosts' futures
+    unaware, and a host could start a logon after Ctrl-C. Raising is no better: the terminal's
+    SIGINT and the parent's SIGTERM arrive one after the other, and the second, raised while
+    the first is handled, would leave hosts starting or shells open. So both are blocked in
+    every thread (a thread inherits the mask of the one that starts it: call this before any
+    other starts) and one thread takes them with sigwait."""
+    cancel = threading.Event()
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+
+    def watch() -> None:
+        while True:
+            signal.sigwait(stops)
+            cancel.set()
+
+    threading.Thread(target=watch, name="stop-on-signals", daemon=True).start()
+    return cancel
 
 
 YOUNG_COLLECTION = 10_000
@@ -407,7 +436,7 @@ def _collect_and_send(
     it finishes; a bug is sent as one line, not a worker's traceback."""
     try:
         _collect_here(hosts, options, lambda host, facts: sender.send((host.name, facts)), gate, per_server, cancel)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):  # the parent reports the interruption
         pass
     except Exception as exc:  # a bug: told to the parent in one line, not as a worker's traceback
         sender.send(f"{type(exc).__name__}: {exc}")
