@@ -12,7 +12,7 @@ import pytest
 
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from tests.helpers import invoke
+from tests.helpers import EXAMPLES, invoke
 
 PASSWORD_VARIABLE = "LMPREFLIGHT_TEST_PASSWORD"
 
@@ -40,3 +40,22 @@ def test_a_rejected_password_is_unknown_and_said(lab: Lab, tmp_path: Path, capsy
     error = suites.find("testsuite[@name='hosts']/testcase[@name='hv001.corp.example']/error")
     assert error is not None and "rejected the password" in (error.text or "")
     assert int(suites.get("errors") or 0) >= 1
+
+
+def test_hosts_typed_as_addresses_and_never_read_keep_their_addresses(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Saved facts of two hosts typed as addresses whose collection failed (no identity): each is
+    named by its address, so two hosts of one network are two hosts, not both "10" (the
+    first octet, taken for a short name) refused as one host given twice."""
+    facts_dir = tmp_path / "facts"
+    facts_dir.mkdir()
+    for role, address in (("source", "10.0.0.1"), ("destination", "10.0.0.2")):
+        data = json.loads((EXAMPLES / "healthy" / f"{role}.json").read_text())
+        data.update(target=address, identity=None)
+        (facts_dir / f"{address}.json").write_text(json.dumps(data))
+    json_path = tmp_path / "plan.json"
+    code, _out, err = invoke(
+        capsys, monkeypatch, "plan", "--facts-dir", str(facts_dir), "--all-pairs", "--json", str(json_path)
+    )
+    assert "both describe" not in err and code in (0, 1, 3), err
+    hosts = {host["name"] for host in json.loads(json_path.read_text())["hosts"]}
+    assert hosts == {"10.0.0.1", "10.0.0.2"}, hosts

@@ -668,7 +668,11 @@ class EventRecord(FactModel):
 
 
 def short_host_name(name: str) -> str:
-    """The name people use for a host: the first label of its DNS name, upper case (HV01)."""
+    """The name people use for a host: the first label of its DNS name, upper case (HV01); an
+    address typed for a host with nothing else known is its own name (its first octet would
+    name every host of 10.0.0.0/8 alike, "10")."""
+    if is_address(name):
+        return name.strip("[]")
     return name.split(".")[0].upper()
 
 
