@@ -277,11 +277,17 @@ def build_matrix(
     matrix = _empty(destination_names, strict, source_names, [_summary(name, host) for name, host in facts.items()])
     forking = "fork" in multiprocessing.get_all_start_methods()
     with _collector_skips_the_facts():
-        if workers > 1 and len(source_names) > 1 and forking:
-            work = (registry, facts, destination_names, selection, strict, DestinationReads())
-            _judge_in_processes(matrix, work, workers, judged)
-            return matrix
         reads = DestinationReads()
+        if workers > 1 and len(source_names) > 2 and forking:
+            # The first source is judged here, before the workers fork: what judging it teaches
+            # (which checks read something of their own of every pair, each host's own views) is
+            # then inherited by every worker, not learnt again in each of them.
+            first, *others = source_names
+            _judge_source(matrix, registry, facts, first, selection, reads)
+            judged(first)
+            work = (registry, facts, destination_names, selection, strict, reads)
+            _judge_in_processes(matrix, others, work, workers, judged)
+            return matrix
         for source_name in source_names:
             _judge_source(matrix, registry, facts, source_name, selection, reads)
             judged(source_name)
@@ -335,13 +341,15 @@ _work: _Work | None = None
 """What forked workers judge from: set before the pool forks, so it is inherited, not pickled."""
 
 
-def _judge_in_processes(matrix: PlacementMatrix, work: _Work, workers: int, judged: Callable[[str], None]) -> None:
+def _judge_in_processes(
+    matrix: PlacementMatrix, sources: list[str], work: _Work, workers: int, judged: Callable[[str], None]
+) -> None:
     global _work
     _work = work
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for source_name, part in zip(matrix.sources, pool.map(_judge_one, matrix.sources), strict=True):
+            for source_name, part in zip(sources, pool.map(_judge_one, sources), strict=True):
                 matrix.absorb(part)
                 judged(source_name)
     finally:
