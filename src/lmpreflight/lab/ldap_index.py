@@ -12,7 +12,9 @@ ldaptor's own filter matching, and results come in the walk's order, so an index
 answers exactly what the walk answers. Filters the index cannot narrow are walked as before.
 Results and the messages around them are encoded without ldaptor's object per value (the
 same bytes), each attribute's values once when the lab starts, and writes are refused, so
-neither the index nor those encodings go stale.
+neither the index nor those encodings go stale. Answers keep to AD's default LDAP policy,
+which ldaptor does not know: MaxPageSize entries a search (paged searches a page at a time)
+and MaxValRange values an attribute (the rest by range).
 """
 
 from __future__ import annotations
