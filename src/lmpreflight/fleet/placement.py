@@ -276,7 +276,7 @@ def build_matrix(
     source_names, destination_names = list(sources), list(destinations)
     matrix = _empty(destination_names, strict, source_names, [_summary(name, host) for name, host in facts.items()])
     forking = "fork" in multiprocessing.get_all_start_methods()
-    with _collector_skips_the_facts():
+    with _collector_skips_the_facts() as skip_what_exists_now:
         reads = DestinationReads()
         if workers > 1 and len(source_names) > 2 and forking:
             # The first source is judged here, before the workers fork: what judging it teaches
@@ -285,6 +285,7 @@ def build_matrix(
             first, *others = source_names
             _judge_source(matrix, registry, facts, first, selection, reads)
             judged(first)
+            skip_what_exists_now()  # what the workers inherit outlives them too
             work = (registry, facts, destination_names, selection, strict, reads)
             _judge_in_processes(matrix, others, work, workers, judged)
             return matrix
@@ -295,18 +296,19 @@ def build_matrix(
 
 
 @contextmanager
-def _collector_skips_the_facts() -> Iterator[None]:
+def _collector_skips_the_facts() -> Iterator[Callable[[], None]]:
     """Judge with every object that exists now (the facts, the checks) left out of garbage
     collection: they outlive the evaluation, yet each full collection walked all of them
     again while the matrix grew (a tenth or more of a fleet's evaluation), and in forked
-    workers the walk also copied their memory pages. Objects frozen by someone else before
-    are left frozen."""
+    workers the walk also copied their memory pages. What it hands out leaves out what exists
+    when it is called as well. Objects frozen by someone else before are left frozen (and
+    then nothing more is)."""
     if gc.get_freeze_count():
-        yield
+        yield lambda: None
         return
     gc.freeze()
     try:
-        yield
+        yield gc.freeze
     finally:
         gc.unfreeze()
 
