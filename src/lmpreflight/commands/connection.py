@@ -110,7 +110,7 @@ def connection_options(function: F) -> F:
                 metavar="SECONDS",
                 default=120,
                 show_default=True,
-                help="Seconds each host may take.",
+                help="Seconds each host may take (closing its remote shell may take up to 5 s more).",
             ),
             click.option("--quiet", "-q", is_flag=True, help="No progress display."),
             click.option(
