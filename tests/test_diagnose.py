@@ -639,3 +639,37 @@ def test_newer_failures_of_other_vms_never_push_out_the_vms_asked_for(tmp_path: 
     assert [i["vm"] for i in json.loads(out)["incidents"]] == ["WEB02"]
     _, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--format", "json")
     assert len(json.loads(out)["incidents"]) == 200 and "WEB02" not in {i["vm"] for i in json.loads(out)["incidents"]}
+
+
+def test_a_vm_without_failures_is_not_shown_as_a_clean_log(tmp_path: Path, capsys, monkeypatch) -> None:
+    """--vm NOPE (a VM without failures, or a name typed wrong) while other VMs failed: the
+    answer says that their failures were left out, on the terminal and in Markdown, instead of
+    "No migration failures found" as for a clean log."""
+    events = tmp_path / "hv01.json"
+    events.write_text(json.dumps([_switch_failure("WEB02", 0)]))
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "NOPE")
+    assert code == 0, err
+    assert "No migration failures of NOPE or of the hosts found" in out
+    assert "other VMs' failures are not shown with --vm" in out
+    markdown = tmp_path / "failures.md"
+    code, _, err = invoke(
+        capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "NOPE", "--markdown", str(markdown)
+    )
+    assert code == 0, err
+    assert "other VMs" in markdown.read_text() and "NOPE" in markdown.read_text()
+    code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events))
+    assert code == 1 and "No migration failures" not in out, "without --vm WEB02's failure is shown"
+
+
+def test_live_vm_without_failures_says_other_vms_failures_were_left_out(tmp_path: Path, capsys, monkeypatch) -> None:
+    """The same live (the lab's HV01 logged a failed move of WEB02): the terminal and the HTML
+    report say other VMs' failures are not shown."""
+    scenario = load_scenario("switch-missing-on-destination")
+    html = tmp_path / "report.html"
+    with Lab(scenario) as lab:
+        _, out, err = invoke_on_lab(
+            capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, "--vm", "NOPE", "--html", str(html)
+        )
+    assert "No migration failures of NOPE or of the hosts found" in out, err
+    assert "of NOPE or of the hosts found" in html.read_text()
+    assert "other VMs' failures are not shown with --vm" in html.read_text()

@@ -202,10 +202,10 @@ def _report_incidents(diagnosis: Diagnosis, options: ReportOptions) -> None:
     if options.output_format == "json":
         click.echo(diagnosis.model_dump_json(indent=2))
     else:
-        render_incidents(diagnosis.incidents, make_console(stderr=False), diagnosis.events_read)
+        render_incidents(diagnosis.incidents, make_console(stderr=False), diagnosis.events_read, options.vms)
     if options.json_path is not None:
         write_atomic(options.json_path, diagnosis.model_dump_json(indent=2) + "\n")
         click.echo(f"wrote {options.json_path}", err=True)
     if options.markdown_path is not None:
-        write_atomic(options.markdown_path, incidents_markdown(diagnosis.incidents, diagnosis.events_read))
+        write_atomic(options.markdown_path, incidents_markdown(diagnosis.incidents, diagnosis.events_read, options.vms))
         click.echo(f"wrote {options.markdown_path}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -82,10 +83,22 @@ def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None
     console.print(f"{indent}see: {' '.join(cause.references)}", style="dim", highlight=False)
 
 
-def render_incidents(incidents: list[Incident], console: Console, events_read: int) -> None:
+def none_found(events_read: int, vms: Sequence[str] = ()) -> str:
+    """The sentence for logs without a failure to show. With --vm, other VMs' failures are not
+    shown: "no failures" must not read as a clean log when they were left out (a VM name typed
+    wrong would otherwise look like a VM that never failed)."""
+    if not vms:
+        return f"No migration failures found ({events_read} event(s) read)."
+    return (
+        f"No migration failures of {', '.join(vms)} or of the hosts found ({events_read} event(s) read; "
+        "other VMs' failures are not shown with --vm)."
+    )
+
+
+def render_incidents(incidents: list[Incident], console: Console, events_read: int, vms: Sequence[str] = ()) -> None:
     """Each failed move: when, which VM, the events on each host, then its most likely cause."""
     if not incidents:
-        console.print(Text(f"No migration failures found ({events_read} event(s) read).", style="green"))
+        console.print(Text(visible(none_found(events_read, vms)), style="green"))
         return
     console.print(Text(f"Recent migration failures: {len(incidents)}", style="bold red"))
     for incident in incidents:
@@ -106,11 +119,11 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
             console.print(f"    note: {escape(visible(note))}", style="yellow", highlight=False)
 
 
-def incidents_markdown(incidents: list[Incident], events_read: int) -> str:
+def incidents_markdown(incidents: list[Incident], events_read: int, vms: Sequence[str] = ()) -> str:
     """The failed moves as a short Markdown section for a ticket (diagnose --evtx --markdown)."""
     lines = ["# Recent migration failures", ""]
     if not incidents:
-        return "\n".join([*lines, f"No migration failures found ({events_read} event(s) read).", ""])
+        return "\n".join([*lines, md_text(visible(none_found(events_read, vms))), ""])
     for incident in incidents:
         when = incident.started.strftime("%Y-%m-%d %H:%M UTC")
         vm = md_text(visible(incident.vm or "(not named)"))
