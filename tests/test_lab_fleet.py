@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from lmpreflight.collect import parallel
-from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
+from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectoryError
 from lmpreflight.collect.parallel import collect_hosts
 from lmpreflight.errors import UserError
 from lmpreflight.fleet.collect import collect_inventory
@@ -183,3 +185,40 @@ def test_a_host_refusing_the_account_holds_back_no_other_host_once_the_dc_accept
     assert "allows Basic authentication" in refused.hint
     reachable = [name for name in scenario.hosts if name not in (refusing, "HV006")]
     assert all(facts[name].whole_host_error is None and facts[name].vms for name in reachable)
+
+
+def test_slow_directory_binds_with_a_wrong_password_are_at_most_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each host's directory read tries the password at the DC under its own name at the gate:
+    a DC slow to reject a wrong one lets one more read in after FIRST_LOGON_WAIT, not one more
+    per wait (a name shared by every host's read counted all of them as one tester)."""
+    binds: list[str] = []
+
+    def slow_rejection(dns: object, domain: str, computer: str, *args: object) -> None:
+        binds.append(computer)
+        time.sleep(0.6)
+        raise DirectoryError("the DC rejected the password", credentials_rejected=True)
+
+    monkeypatch.setattr(parallel, "FIRST_LOGON_WAIT", 0.1)
+    monkeypatch.setattr(parallel, "read_directory", slow_rejection)
+    monkeypatch.setattr(parallel, "dns_facts", lambda *args: None)
+    gate = parallel.CredentialGate()
+    options = parallel.CollectOptions(username="admin@corp.example", password="wrong")
+    jobs = [
+        parallel._HostJob(
+            f"hv{n}.corp.example",
+            None,
+            "source",
+            options,
+            parallel.Rendezvous([]),
+            threading.Event(),
+            lambda h, s: None,
+            gate,
+        )
+        for n in range(1, 5)
+    ]
+    threads = [threading.Thread(target=job._read_tool_facts, args=(job._identity(None),)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(binds) <= parallel.MOST_TESTERS, binds

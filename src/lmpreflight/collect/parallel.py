@@ -458,6 +458,9 @@ class _HostJob:
         options = self.options
         errors: list[CollectionError] = []
         directory = None
+        # Each host's bind tries the password on its own: one name per host, so the gate counts
+        # every bind as a tester (a name shared by all hosts' binds counted them as one).
+        directory_tester = f"ldap:{names.domain}:{self.target}"
         if names.domain is None:
             errors.append(
                 CollectionError(
@@ -474,7 +477,7 @@ class _HostJob:
                     hint="pass --user (certificate authentication cannot bind to LDAP)",
                 )
             )
-        elif (rejection := self.gate.admit(f"ldap:{names.domain}")) is not None:
+        elif (rejection := self.gate.admit(directory_tester, self.cancel)) is not None:
             errors.append(
                 CollectionError(section="directory", message=f"{rejection}; {LOCKOUT_HINT}", hint=self.gate.hint)
             )
@@ -503,7 +506,7 @@ class _HostJob:
                 if exc.credentials_rejected:
                     self.gate.rejected(exc.message, exc.hint, by_domain=True)
                 else:
-                    self.gate.undecided(f"ldap:{names.domain}")
+                    self.gate.undecided(directory_tester)
                 errors.append(CollectionError(section="directory", message=exc.message, hint=exc.hint))
         dns = dns_facts(
             options.dns,
