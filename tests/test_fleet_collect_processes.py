@@ -315,3 +315,21 @@ def test_a_host_refusing_the_account_holds_back_none_of_its_workers_hosts(tmp_pa
     assert refused is not None and refused.hint is not None and "the domain accepted this password" in refused.hint
     others = [name for name in scenario.hosts if name != refusing]
     assert all(facts[name].whole_host_error is None and facts[name].vms for name in others)
+
+
+def _deaf_worker() -> None:
+    """A worker as the fleet's are, taking SIGTERM only to cancel, stuck where it cannot notice."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    time.sleep(60)
+
+
+def test_a_worker_that_does_not_end_is_killed_not_waited_for_for_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker blocked where it cannot see its cancel (a pipe the parent stopped reading after
+    a second Ctrl-C) ignores SIGTERM: the parent kills it after the wait instead of hanging."""
+    monkeypatch.setattr(fleet_collect, "WORKER_END_WAIT", 0.3)
+    worker = multiprocessing.get_context("fork").Process(target=_deaf_worker)
+    worker.start()
+    started = time.monotonic()
+    fleet_collect._ended(worker)
+    assert not worker.is_alive() and worker.exitcode == -signal.SIGKILL
+    assert time.monotonic() - started < 5

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
-from lmpreflight.collect.parallel import CollectOptions, CredentialGate, failed_host, typed_names
+from lmpreflight.collect.parallel import CANCEL_GRACE, CollectOptions, CredentialGate, failed_host, typed_names
 from lmpreflight.collect.winrm import Cancelled
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
@@ -245,7 +245,7 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
         raise
     finally:
         for started, pipe in workers:
-            started.join()
+            _ended(started)
             pipe.close()
         for control in controls:
             control.close()
@@ -302,7 +302,7 @@ def _how_it_ended(process: BaseProcess | None) -> str:
     """Why a worker's hosts have no facts although it ran: it ended before sending them."""
     if process is None:
         return "its collection ended unexpectedly"
-    process.join()
+    _ended(process)
     code = process.exitcode
     if code is not None and code < 0:
         return f"its collection process ended unexpectedly (killed by {signal.Signals(-code).name})"
@@ -312,7 +312,23 @@ def _how_it_ended(process: BaseProcess | None) -> str:
 def _dismiss(workers: list[tuple[BaseProcess, Connection]]) -> None:
     """Wait for workers told to stay to end."""
     for started, _ in workers:
-        started.join()
+        _ended(started)
+
+
+WORKER_END_WAIT = CANCEL_GRACE + 1.0
+"""Seconds a worker has to end once nothing more is read from it: enough to close its hosts'
+shells after Ctrl-C (``CANCEL_GRACE``) and exit."""
+
+
+def _ended(process: BaseProcess) -> None:
+    """Wait for a worker to end, and kill it past ``WORKER_END_WAIT``. A worker takes SIGTERM
+    only to cancel its hosts, so terminating it does nothing; one blocked on a pipe the parent
+    stopped reading (a second Ctrl-C) would otherwise keep the parent, and its exit, waiting
+    for ever."""
+    process.join(WORKER_END_WAIT)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _messages(receivers: list[Connection]) -> Iterator[tuple[Connection, object]]:
