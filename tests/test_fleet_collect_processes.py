@@ -286,7 +286,7 @@ def test_a_bug_in_a_worker_becomes_an_error_of_its_unsent_hosts(
 
     def failing(target: str, options: CollectOptions, **shared: Any) -> HostFacts:
         if target.startswith("hv004"):
-            raise ValueError("a bug")
+            raise ValueError(f"a bug quoting {options.password}")
         return real_collect_host(target, options, **shared)
 
     monkeypatch.setattr(fleet_collect, "collect_host", failing)
@@ -296,7 +296,8 @@ def test_a_bug_in_a_worker_becomes_an_error_of_its_unsent_hosts(
         options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
         facts = collect_inventory(hosts, options)
     assert facts["HV004"].whole_host_error is not None
-    assert facts["HV004"].whole_host_error.message == "its collection process failed: ValueError: a bug"
+    message = facts["HV004"].whole_host_error.message
+    assert message == "its collection process failed: ValueError: a bug quoting [redacted]", "never the password"
     assert all(facts[name].vms for name in ["HV001", "HV003", "HV005", "HV007"]), "the other worker's hosts"
     assert multiprocessing.active_children() == []
 

@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
 from lmpreflight.collect.parallel import CANCEL_GRACE, CollectOptions, CredentialGate, failed_host, typed_names
+from lmpreflight.collect.recording import redact
 from lmpreflight.collect.winrm import Cancelled
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet.inventory import InventoryHost
@@ -455,6 +456,9 @@ def _collect_and_send(
     except (KeyboardInterrupt, Cancelled):  # the parent reports the interruption
         pass
     except Exception as exc:  # a bug: told to the parent in one line, not as a worker's traceback
-        sender.send(f"{type(exc).__name__}: {exc}")
+        # The line goes into every unsent host's facts and the reports: never the password,
+        # whatever the exception quoted.
+        line = redact(f"{type(exc).__name__}: {exc}".encode(), [options.password or ""])
+        sender.send(line.decode(errors="replace"))
     finally:
         sender.close()
