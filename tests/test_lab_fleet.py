@@ -222,3 +222,23 @@ def test_slow_directory_binds_with_a_wrong_password_are_at_most_two(monkeypatch:
     for thread in threads:
         thread.join(10)
     assert len(binds) <= parallel.MOST_TESTERS, binds
+
+
+def test_a_second_account_with_a_wrong_password_costs_it_one_try_not_one_per_host(tmp_path: Path) -> None:
+    """An inventory naming two accounts with one password, right for the lab's account and
+    wrong for the other: the DC accepting the first says nothing of the second, so the
+    second's hosts wait for its own verdict and its rejection holds the rest back."""
+    scenario = load_scenario(str(generated(tmp_path, "generate: {hosts: 6, vms_per_host: 1, problems: false}\n")))
+    names = list(scenario.hosts)
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=6)
+        hosts = [
+            InventoryHost(name, name.lower() + ".corp.example", user=None if n < 3 else "nobody@corp.example")
+            for n, name in enumerate(names)
+        ]
+        facts = collect_inventory(hosts, options)
+        winrm_failures = sum(server.stats.failed_logons for server in lab.wsman.values())
+        ldap_failures = sum(server.directory.failed_binds for server in lab.ldap.values())
+    assert all(facts[name].whole_host_error is None for name in names[:3]), "the right account's hosts"
+    assert all(facts[name].whole_host_error is not None for name in names[3:])
+    assert winrm_failures + ldap_failures <= parallel.MOST_TESTERS, (winrm_failures, ldap_failures)

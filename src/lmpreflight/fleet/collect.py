@@ -84,12 +84,23 @@ def collect_inventory(
         results[host.name] = facts
         done(host, facts)
 
-    processes = processes_for(len(hosts), options.concurrency)
+    # The workers start on the first host's verdict on its account's password; an inventory
+    # naming other accounts is collected in this process, each account behind its own gate.
+    processes = processes_for(len(hosts), options.concurrency) if len(_accounts(hosts, options)) == 1 else 1
     if processes > 1:
         _collect_in_processes(hosts, options, keep, processes)
     else:
         _collect_here(hosts, options, keep, CredentialGate(enabled=options.password is not None))
     return {host.name: results[host.name] for host in hosts}
+
+
+def _account(host: InventoryHost, options: CollectOptions) -> str:
+    """The account a host's logons use (Windows compares account names without regard to case)."""
+    return (host.user if host.user is not None else options.username or "").casefold()
+
+
+def _accounts(hosts: list[InventoryHost], options: CollectOptions) -> set[str]:
+    return {_account(host, options) for host in hosts}
 
 
 def _collect_here(
@@ -100,8 +111,12 @@ def _collect_here(
     per_server: int = CONNECTIONS_PER_SERVER,
     cancel: threading.Event | None = None,
 ) -> None:
-    """The hosts in threads of this process, sharing one gate and the LDAP connections (their
-    computer accounts and SPN holders read a group of hosts at a time: ``DirectorySessions.expect``).
+    """The hosts in threads of this process, sharing the LDAP connections (their computer
+    accounts and SPN holders read a group of hosts at a time: ``DirectorySessions.expect``) and,
+    per account, a gate: ``gate`` for the first host's account, a gate of its own for each other
+    account the inventory names. One password shared by several accounts may be right for one
+    and wrong for another, and a DC's acceptance of one account's says nothing of the next:
+    with one gate, every host of the wrong account would have tried it (one failed logon each).
 
     Ctrl-C reaches only the thread that runs this, not the hosts' threads: it sets ``cancel``,
     which stops every running host within a fraction of a second (its shell closed), as in
@@ -111,8 +126,15 @@ def _collect_here(
     with DirectorySessions(per_server) as directory:
         directory.expect(typed_names(host.target.rstrip("."), host_options(host, options)) for host in hosts)
 
+        gates = {_account(hosts[0], options): gate} if hosts else {}
+        for host in hosts:
+            gates.setdefault(_account(host, options), CredentialGate(enabled=options.password is not None))
+
         def one(host: InventoryHost) -> HostFacts:
-            return collect_host(host.target, host_options(host, options), gate=gate, directory=directory, cancel=cancel)
+            own_gate = gates[_account(host, options)]
+            return collect_host(
+                host.target, host_options(host, options), gate=own_gate, directory=directory, cancel=cancel
+            )
 
         pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
         try:
