@@ -266,3 +266,24 @@ def test_values_beyond_maxvalrange_are_read_a_range_at_a_time(tmp_path: Path) ->
     assert alone == whole and together == whole
     account = whole[targets[2]]
     assert isinstance(account, dict) and len(account["computer"]["allowed_to_delegate_to"]) == 44
+
+
+def test_a_dc_that_never_stops_paging_is_read_alone_by_each_host() -> None:
+    """A DC answering every page with another cookie ends the batched search after MOST_PAGES
+    pages (each host then searches alone), not at the run's deadline or never."""
+    from lmpreflight.collect import directory
+
+    class EndlessPages:
+        def __init__(self) -> None:
+            self.searches = 0
+            self.response: list[dict[str, object]] = []
+            self.result: dict[str, object] = {}
+
+        def search(self, *args: object, **kwargs: object) -> None:
+            self.searches += 1
+            self.response = [{"type": "searchResEntry", "raw_attributes": {}}]
+            self.result = {"result": 0, "controls": {directory.PAGED_RESULTS: {"value": {"cookie": b"more"}}}}
+
+    connection = EndlessPages()
+    assert directory._paged_entries(connection, "DC=corp,DC=example", "(cn=*)", ["cn"]) is None
+    assert connection.searches == directory.MOST_PAGES

@@ -59,6 +59,10 @@ PAGE_SIZE = 1000
 returns at most MaxPageSize entries to a search without the paged-results control and ends it
 with sizeLimitExceeded ("View and set LDAP policy in Active Directory by using Ntdsutil.exe",
 KB 315071), so a batched search pages; a single host's searches find one entry or a few."""
+MOST_PAGES = 20
+"""Pages a batched search reads at most: a batch of hosts' accounts and the holders of their
+SPNs are far fewer than 20,000 entries, so a DC still sending cookies past that is answering
+something else."""
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 """The simple paged results control (RFC 2696)."""
 COMPUTER_ATTRIBUTES = [
@@ -732,14 +736,15 @@ def _paged_entries(
     connection: Any, base: str, search_filter: str, attributes: list[str]
 ) -> list[dict[str, Any]] | None:
     """Every entry a subtree search finds, PAGE_SIZE a page (continuation references skipped);
-    ``None`` when a page ends in anything but success. ldap3 raises no exception for
-    sizeLimitExceeded or timeLimitExceeded, whose answers are partial: an entry left out
-    would read as a host without an account."""
+    ``None`` when a page ends in anything but success, or past MOST_PAGES (a DC that keeps
+    handing out cookies must not hold a run past its deadline; each host then searches alone).
+    ldap3 raises no exception for sizeLimitExceeded or timeLimitExceeded, whose answers are
+    partial: an entry left out would read as a host without an account."""
     from ldap3 import SUBTREE
 
     entries: list[dict[str, Any]] = []
     cookie: bytes | None = None
-    while True:
+    for _ in range(MOST_PAGES):
         connection.search(
             base, search_filter, SUBTREE, attributes=attributes, paged_size=PAGE_SIZE, paged_cookie=cookie
         )
@@ -749,6 +754,7 @@ def _paged_entries(
         cookie = connection.result.get("controls", {}).get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
         if not cookie:
             return entries
+    return None
 
 
 def _by_value(entries: list[dict[str, Any]], attribute: str, terms: Iterable[str]) -> _Found | None:
