@@ -268,3 +268,14 @@ def test_a_create_past_max_shells_per_user_is_refused_as_windows_refuses_it() ->
     error = facts.whole_host_error
     assert error is not None and "returned a WS-Management fault" in error.message
     assert "This user is allowed a maximum number of 1 concurrent shells, which has been exceeded" in error.message
+
+
+def test_nothing_new_is_sent_past_the_deadline_only_the_closing() -> None:
+    """Past the host's deadline an exchange that is not closing raises at once without going
+    out; the closing ones (Signal, Delete) still do, within their own budget."""
+    sent: list[str] = []
+    with _exchanges(-1) as exchange:
+        with pytest.raises(CollectionFailed):
+            exchange.run(lambda: sent.append("Command"))
+        exchange.run(lambda: sent.append("Delete"), closing=True)
+    assert sent == ["Delete"]

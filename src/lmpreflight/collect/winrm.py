@@ -319,7 +319,9 @@ class _Exchanges:
         an exchange given up while in flight leaves what it returns to the worker."""
         if self.cancel.is_set() and not closing:  # nothing new is sent after Ctrl-C
             raise Cancelled()
-        if self.abandoned and not closing:
+        if not closing and (self.abandoned or time.monotonic() > self.deadline):
+            # Past the deadline nothing new goes out (a Create that returned just as its caller
+            # gave up would otherwise be followed by a Command): only the closing exchanges.
             raise self.too_late()
         if closing:
             self.closing_end()  # the closing budget starts with the first closing exchange
