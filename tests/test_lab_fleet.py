@@ -242,3 +242,28 @@ def test_a_second_account_with_a_wrong_password_costs_it_one_try_not_one_per_hos
     assert all(facts[name].whole_host_error is None for name in names[:3]), "the right account's hosts"
     assert all(facts[name].whole_host_error is not None for name in names[3:])
     assert winrm_failures + ldap_failures <= parallel.MOST_TESTERS, (winrm_failures, ldap_failures)
+
+
+@pytest.mark.parametrize("dc_accepts", [True, False])
+def test_a_host_refusing_before_the_dcs_verdict_holds_the_others_until_it(
+    dc_accepts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's HTTP 401 while a DC is still judging the password: the waiting hosts wait for
+    the DC. Accepted, the host refused the account and the others go on; rejected, the
+    password is wrong and none tries it."""
+    monkeypatch.setattr(parallel, "FIRST_LOGON_WAIT", 0.0)
+    gate = parallel.CredentialGate()
+    assert gate.admit(f"{parallel.DIRECTORY_TESTER}corp.example:hv1") is None  # the DC's bind under way
+    assert gate.admit("hv1") is None
+    gate.rejected("hv1 answered HTTP 401", None)
+    answers: list[str | None] = []
+    waiting = threading.Thread(target=lambda: answers.append(gate.admit("hv2", threading.Event())))
+    waiting.start()
+    time.sleep(0.3)
+    assert waiting.is_alive() and answers == [], "hv2 waits for the DC, neither refused nor let in"
+    if dc_accepts:
+        gate.accepted(by_domain=True)
+    else:
+        gate.rejected("the DC rejected the password", None, by_domain=True)
+    waiting.join(5)
+    assert answers == ([None] if dc_accepts else ["hv1 answered HTTP 401"])

@@ -128,6 +128,8 @@ that hangs after accepting the connection must not stall the rest)."""
 MOST_TESTERS = 2
 """Hosts trying a password whose verdict is not known yet, at most: the password may be wrong,
 and every host that tries a wrong one costs a failed logon towards the account's lockout."""
+DIRECTORY_TESTER = "ldap:"
+"""How a directory read (a DC binding with the password) is named at the gate, before its domain and host."""
 CREDENTIALS_HINT = "check the user name and password, then run again"
 LOCKOUT_HINT = (
     "not tried, to protect the account from a lockout: trying a rejected password on more hosts and the DC "
@@ -167,7 +169,12 @@ class CredentialGate:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
                 if self._rejection is not None:
-                    return self._rejection
+                    if not (self._rejected_by_host and self._domain_testing()):
+                        return self._rejection
+                    # A host refused it while a DC is still judging the password: the DC's
+                    # verdict says whether that host refused the password or only the account.
+                    self._condition.wait(CANCEL_POLL if cancel is not None else None)
+                    continue
                 if self._accepted:
                     return None
                 now = time.monotonic()
@@ -179,6 +186,10 @@ class CredentialGate:
                 if cancel is not None:
                     timeout = CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL)
                 self._condition.wait(timeout)
+
+    def _domain_testing(self) -> bool:
+        """A directory read is trying the password at a DC (its verdict is to come)."""
+        return any(who.startswith(DIRECTORY_TESTER) for who in self._testers)
 
     @property
     def is_accepted(self) -> bool:
@@ -219,6 +230,8 @@ class CredentialGate:
             if self._rejection is None:
                 self._rejection, self.hint = message, hint or CREDENTIALS_HINT
                 self._rejected_by_host = not by_domain
+            elif by_domain:
+                self._rejected_by_host = False  # a DC's rejection settles it: the password is wrong
             self._condition.notify_all()
             return True
 
@@ -460,7 +473,7 @@ class _HostJob:
         directory = None
         # Each host's bind tries the password on its own: one name per host, so the gate counts
         # every bind as a tester (a name shared by all hosts' binds counted them as one).
-        directory_tester = f"ldap:{names.domain}:{self.target}"
+        directory_tester = f"{DIRECTORY_TESTER}{names.domain}:{self.target}"
         if names.domain is None:
             errors.append(
                 CollectionError(
