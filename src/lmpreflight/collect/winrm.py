@@ -339,7 +339,6 @@ class _Exchanges:
                     return cast(T, outcome.result())  # it returned just now: the caller takes it
                 self._abandon()
                 if cancelled:
-                    self._cancelled_since = self._cancelled_since or time.monotonic()
                     raise Cancelled() from None
                 raise self.too_late() from None
             return cast(T, outcome.result())

@@ -671,9 +671,10 @@ def short_host_name(name: str) -> str:
     """The name people use for a host: the first label of its DNS name, upper case (HV01); an
     address typed for a host with nothing else known is its own name (its first octet would
     name every host of 10.0.0.0/8 alike, "10")."""
-    if is_address(name):
-        return name.strip("[]")
-    return name.split(".")[0].upper()
+    typed = name.strip().rstrip(".")
+    if is_address(typed):
+        return typed.strip("[]")
+    return typed.split(".")[0].upper()
 
 
 @lru_cache(maxsize=4096)
@@ -752,7 +753,7 @@ class HostFacts(FactModel):
         for name in (reported, account.dns_host_name if account is not None else None, typed):
             if name and "." in name and not is_address(name):
                 return name
-        return typed.strip("[]") if self.identity is None and is_address(typed) else self.name
+        return self.name
 
     def error_for(self, path: str) -> CollectionError | None:
         """The recorded error for a fact path or for the nearest section above it."""
