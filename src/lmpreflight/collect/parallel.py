@@ -4,7 +4,6 @@ other hosts are still collected."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -40,6 +39,7 @@ from lmpreflight.facts.model import (
     DnsFacts,
     HostFacts,
     NetworkFacts,
+    is_address,
     short_host_name,
 )
 from lmpreflight.facts.windows import MIGRATION_PORT, SMB_PORT
@@ -283,14 +283,6 @@ def _incoming(facts: HostFacts | None) -> list[str]:
     return (incoming_addresses(facts) if facts is not None else None) or []
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
 def chosen_domain(options: CollectOptions, typed: str | None) -> str | None:
     """The DNS domain the admin chose: --domain, else the typed FQDN's, else the one in a
     ``user@domain.example`` user name. A NetBIOS ``DOMAIN\\user`` names no DNS domain."""
@@ -350,7 +342,8 @@ class _HostJob:
             compatibility = [(vm.name, vm.compatibility_info) for vm in peer.vms or [] if vm.compatibility_info]
         rehearsal = None
         if self.role == "source" and self.options.vm_names:
-            destination = peer.identity.fqdn if peer is not None and peer.identity else self.peer
+            # Hyper-V's dry run names the destination as Move-VM would: by a DNS name (Kerberos).
+            destination = peer.full_name if peer is not None else self.peer
             rehearsal = RehearsalRequest(
                 destination,
                 self.options.vm_names,
@@ -378,7 +371,7 @@ class _HostJob:
         self.deadline = deadline = time.monotonic() + options.timeout
         # Directory and DNS do not depend on the host: read them meanwhile, unless the host was
         # typed as an address and only its answer can name it.
-        by_address = _is_address(self.target.rstrip("."))
+        by_address = is_address(self.target.rstrip("."))
         early = (
             None
             if by_address
@@ -434,7 +427,7 @@ class _HostJob:
         a host typed as an address is looked up under the name it reports, and the
         identity checks say that name was not verified."""
         typed = self.target.rstrip(".")
-        if not _is_address(typed):
+        if not is_address(typed):
             return typed_names(typed, self.options)
         domain = chosen_domain(self.options, None)
         if facts is not None and facts.identity is not None:
@@ -445,7 +438,7 @@ class _HostJob:
         """The peer's names for this host to resolve itself: as typed and as the FQDN the tool
         resolves it by (both are in the peer's own DNS facts, to compare with). A peer typed
         as an address has no name to resolve."""
-        if self.peer is None or _is_address(self.peer.rstrip(".")):
+        if self.peer is None or is_address(self.peer.rstrip(".")):
             return ()
         typed = self.peer.rstrip(".")
         return tuple(dict.fromkeys([typed, typed_names(typed, self.options).fqdn]))
