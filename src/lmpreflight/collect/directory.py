@@ -12,7 +12,6 @@ here, so the result does not depend on the server publishing a schema.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import math
 import re
 import ssl
@@ -29,7 +28,15 @@ from spnego.exceptions import SpnegoError
 
 from lmpreflight.collect.dns import DnsServer, resolve_addresses, srv_targets
 from lmpreflight.escape import dn_value, ldap_filter_value
-from lmpreflight.facts.model import ComputerAccount, DirectoryFacts, SpnHolder, SrvTarget, Trust, UserAccount
+from lmpreflight.facts.model import (
+    ComputerAccount,
+    DirectoryFacts,
+    SpnHolder,
+    SrvTarget,
+    Trust,
+    UserAccount,
+    is_address,
+)
 
 MIGRATION_SERVICE = "Microsoft Virtual System Migration Service"
 TRUST_DIRECTIONS = {0: "Disabled", 1: "Inbound", 2: "Outbound", 3: "Bidirectional"}
@@ -358,13 +365,7 @@ def _batchable(host: HostNames) -> bool:
     them apart: an ASCII name, which AD and the lab both match ignoring case byte by byte
     (another script's case rules could differ between the DC and this comparison), and a
     name, not an address, with a domain to read it in."""
-    if host.domain is None or not (host.computer.isascii() and host.fqdn.isascii()):
-        return False
-    try:
-        ipaddress.ip_address(host.fqdn.strip("[]"))
-    except ValueError:
-        return True
-    return False
+    return host.domain is not None and host.computer.isascii() and host.fqdn.isascii() and not is_address(host.fqdn)
 
 
 class _Batch(Generic[T]):
@@ -442,7 +443,7 @@ class DirectorySessions:
     def expect(self, hosts: Iterable[HostNames]) -> None:
         """Name the hosts this run will read, before any is read: their computer accounts are
         then read BATCH_HOSTS at a time in one search, the holders of their migration SPNs in
-        one Global Catalog search and the DC's rootDSE once, each host handed exactly the
+        one Global Catalog search and the DC's rootDSE once a group, each host handed exactly the
         entries its own searches would have found. A host not named, or read by other names,
         searches alone."""
         by_domain: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
@@ -704,8 +705,8 @@ def _read_directory(
 
 def _read_root_dse(connection: Any) -> _RootDse:
     """The DC's rootDSE: its clock (with the tool's when it was asked) and its forest. In a
-    fleet a group of hosts shares one read, as they share the domain's trusts: the DC's
-    clock offset is what the checks use, and it does not move between the group's hosts."""
+    fleet a group of hosts (BATCH_HOSTS) shares one read: the DC's clock offset is what the
+    checks use, and it does not move between the group's hosts, read within seconds."""
     from ldap3 import BASE
 
     observer = datetime.now(UTC)
