@@ -29,6 +29,8 @@ from ldaptor.protocols.ldap import ldaperrors
 from ldaptor.protocols.ldap.ldapserver import LDAPServerConnectionLostException
 from twisted.internet import defer
 
+from lmpreflight.lab.ldap_policy import MAX_PAGE_SIZE, MAX_RESULT_SETS_PER_CONNECTION, MAX_VAL_RANGE
+
 COMPARISONS = (pureldap.LDAPFilter_equalityMatch, pureldap.LDAPFilter_greaterOrEqual, pureldap.LDAPFilter_lessOrEqual)
 COMBINATIONS = (pureldap.LDAPFilter_and, pureldap.LDAPFilter_or)
 
@@ -148,8 +150,6 @@ def encoded_entry(dn: str, attributes: Iterable[tuple[bytes | str, bytes]]) -> E
     return EncodedResult(_ber(SEARCH_RESULT_ENTRY, _octets(dn) + _ber(SEQUENCE, listed)))
 
 
-MAX_VAL_RANGE = 1500
-"""AD's default MaxValRange: the values of one attribute a search returns at once (KB 315071)."""
 RANGE_OPTION = re.compile(rb"^([^;]+);range=([0-9]+)-([0-9]+|\*)$", re.IGNORECASE)
 """An attribute asked for a range of its values: ``member;range=1500-*`` ("Attribute Range
 Retrieval", ADSI documentation)."""
@@ -220,12 +220,7 @@ SIZE_LIMIT_EXCEEDED = EncodedResult(
 """The end of a search that found more entries than it may return."""
 PAGED_RESULTS = b"1.2.840.113556.1.4.319"
 """The simple paged results control (RFC 2696), which AD implements as "paged query"."""
-MAX_PAGE_SIZE = 1000
-MAX_RESULT_SETS_PER_CONNECTION = 10
-"""AD's default LDAP policy: at most MaxPageSize entries answer one search (or one page of a
-paged one), and a connection keeps at most MaxResultSetsPerConn paged searches open ("View and
-set LDAP policy in Active Directory by using Ntdsutil.exe", KB 315071; "How LDAP server cookies
-are handled", Windows Server documentation)."""
+
 UNKNOWN_COOKIE = "00000057: LdapErr: DSID-0C090797, comment: Error processing control, data 0, v23f0"
 """What a DC answered (unavailableCriticalExtension) to a paged search continued with a cookie
 it no longer held, as quoted on the UnboundID LDAP SDK mailing list (2016-08-08)."""

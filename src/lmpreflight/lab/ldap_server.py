@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lmpreflight.lab.certs import LabCertificates
+from lmpreflight.lab.ldap_policy import MAX_PAGE_SIZE, MAX_VAL_RANGE
 
 START_TLS_OID = b"1.3.6.1.4.1.1466.20037"
 SASL_BIND_IN_PROGRESS = 14
@@ -83,10 +84,10 @@ class DomainDirectory:
     global_catalog: bool = False
     """A Global Catalog of the forest: it holds every domain's entries, and a search from the
     empty base covers all of them."""
-    max_page_size: int = 1000
-    """The DC's MaxPageSize (AD's default): entries one search, or one page of a paged search, returns."""
-    max_val_range: int = 1500
-    """The DC's MaxValRange (AD's default): values of one attribute a search returns at once."""
+    max_page_size: int = MAX_PAGE_SIZE
+    """The DC's MaxPageSize: entries one search, or one page of a paged search, returns."""
+    max_val_range: int = MAX_VAL_RANGE
+    """The DC's MaxValRange: values of one attribute a search returns at once."""
     searches: int = 0
     """Searches this DC received: what a client's batching saves is seen here."""
     busy_when: Callable[[Any], bool] | None = None
