@@ -86,7 +86,9 @@ def collect_inventory(
 
     # The workers start on the first host's verdict on its account's password; an inventory
     # naming other accounts is collected in this process, each account behind its own gate.
-    processes = processes_for(len(hosts), options.concurrency) if len(_accounts(hosts, options)) == 1 else 1
+    processes = (
+        processes_for(len(hosts), options.concurrency) if len({_account(host, options) for host in hosts}) == 1 else 1
+    )
     if processes > 1:
         _collect_in_processes(hosts, options, keep, processes)
     else:
@@ -96,11 +98,7 @@ def collect_inventory(
 
 def _account(host: InventoryHost, options: CollectOptions) -> str:
     """The account a host's logons use (Windows compares account names without regard to case)."""
-    return (host.user if host.user is not None else options.username or "").casefold()
-
-
-def _accounts(hosts: list[InventoryHost], options: CollectOptions) -> set[str]:
-    return {_account(host, options) for host in hosts}
+    return (host_options(host, options).username or "").casefold()
 
 
 def _collect_here(
