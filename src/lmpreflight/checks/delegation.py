@@ -57,10 +57,14 @@ def storage_involved(context: Context) -> bool:
     return context.include_storage or (migration is not None and migration.performance_option == "SMB")
 
 
+def _services(with_cifs: bool) -> list[str]:
+    """The services a host delegates to on its peer: migration, and cifs with SMB or storage."""
+    return [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
+
+
 def wanted_spns(target: HostFacts, with_cifs: bool) -> list[str]:
     names = [target.name, target.full_name]
-    services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
-    return [f"{service}/{name}" for service in services for name in names]
+    return [f"{service}/{name}" for service in _services(with_cifs) for name in names]
 
 
 def delegation_fix(delegating: HostFacts, missing: list[str]) -> Remediation:
@@ -166,11 +170,10 @@ def _computer(host: HostFacts, role: str) -> ComputerAccount:
     return need(need(host.directory, f"{role}.directory").computer, f"{role}.directory.computer")
 
 
-def rbcd_allows(delegating: HostFacts, target: HostFacts, delegating_role: str, target_role: str) -> bool:
+def rbcd_allows(delegating: ComputerAccount, target: ComputerAccount) -> bool:
     """Whether ``target``'s account lists ``delegating``'s in msDS-AllowedToActOnBehalfOfOtherIdentity."""
-    sid = _computer(delegating, delegating_role).object_sid
-    allowed = _computer(target, target_role).allowed_to_act or []
-    return sid is not None and sid in allowed
+    sid = delegating.object_sid
+    return sid is not None and sid in (target.allowed_to_act or [])
 
 
 def cross_domain(context: Context) -> bool:
@@ -186,8 +189,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
     computer = _computer(delegating, delegating_role)
     target_computer = _computer(target, target_role)
     with_cifs = storage_involved(context)
-    sid = computer.object_sid  # as rbcd_allows, with the accounts already at hand
-    if sid is not None and sid in (target_computer.allowed_to_act or []):
+    if rbcd_allows(computer, target_computer):
         yield passed(
             f"{target.name} accepts delegation from {delegating.name} (resource-based constrained delegation)",
             delegating_role,
@@ -240,7 +242,7 @@ class _TargetSpns:
 
 
 def _spns_of(target: HostFacts, with_cifs: bool) -> _TargetSpns:
-    services = [MIGRATION_SERVICE, "cifs"] if with_cifs else [MIGRATION_SERVICE]
+    services = _services(with_cifs)
     return _TargetSpns(
         wanted=tuple((spn, spn.casefold()) for spn in wanted_spns(target, with_cifs)),
         by_name=tuple(
@@ -335,7 +337,7 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
         if (
             peer.directory is not None
             and peer.directory.computer is not None
-            and rbcd_allows(host, peer, role, peer_role)
+            and rbcd_allows(computer, _computer(peer, peer_role))
         ):
             yield passed(
                 f"{host.name} delegates to {peer.name} through resource-based constrained delegation",
