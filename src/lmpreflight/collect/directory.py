@@ -380,11 +380,12 @@ class _Batch(Generic[T]):
         self.value: T | None = None
 
     def get(self, read: Callable[[], T | None], reused: bool, deadline: float) -> T | None:
-        """What ``read`` gave the group, or ``None`` when the host must search alone. A
-        connection kept from an earlier host that fails leaves the read to be made again on
-        a fresh one (the caller retries); a fresh one failing fails the read, and its error
-        is this host's, as its own search would have met it."""
-        from ldap3.core.exceptions import LDAPCommunicationError
+        """What ``read`` gave the group, or ``None`` when the host must search alone (also when
+        the DC answered the read with an error: each host's own search then meets it as its
+        own). A connection kept from an earlier host that fails leaves the read to be made
+        again on a fresh one (the caller retries); a fresh one failing fails the read, and its
+        error is this host's, as its own search would have met it."""
+        from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
         if not self.lock.acquire(timeout=_remaining(deadline, math.inf)):
             raise DirectoryError("no time left to read Active Directory (--timeout)")
@@ -396,25 +397,12 @@ class _Batch(Generic[T]):
                     if not reused:
                         self.done = True
                     raise
+                except LDAPException:
+                    self.value = None
                 self.done = True
         finally:
             self.lock.release()
         return self.value
-
-
-def _answered(read: Callable[[], T | None]) -> Callable[[], T | None]:
-    """``read``, with an error the DC answered (not a broken connection, which is raised) as ``None``."""
-    from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
-
-    def guarded() -> T | None:
-        try:
-            return read()
-        except LDAPCommunicationError:
-            raise
-        except LDAPException:
-            return None
-
-    return guarded
 
 
 class DirectorySessions:
@@ -646,8 +634,8 @@ def _read_directory(
             key = sessions.key(server, domain, credentials)
             shared: _RootDse | None = None
             if group is not None:
-                read_root = _answered(lambda: _read_root_dse(connection))
-                shared = sessions.batch("rootDSE", key, dc_name, group).get(read_root, reused, deadline)
+                root_batch = sessions.batch("rootDSE", key, dc_name, group)
+                shared = root_batch.get(lambda: _read_root_dse(connection), reused, deadline)
             observer, root_dse = shared or _read_root_dse(connection)
             dc_time = _generalized_time(_first(root_dse, "currentTime"))
             forest_dn = _first(root_dse, "rootDomainNamingContext")
@@ -655,8 +643,8 @@ def _read_directory(
             account = f"{computer_name.upper()}$"
             entries = None
             if group is not None:
-                read_accounts = _answered(lambda: _read_accounts(connection, root, group))
-                found = sessions.batch("accounts", key, dc_name, group).get(read_accounts, reused, deadline)
+                accounts_batch = sessions.batch("accounts", key, dc_name, group)
+                found = accounts_batch.get(lambda: _read_accounts(connection, root, group), reused, deadline)
                 entries = None if found is None else found.get(account.encode().lower())
             if entries is None:
                 connection.search(
@@ -847,7 +835,7 @@ def _forest_spn_holders(
                     batch = sessions.batch(
                         "SPN holders", sessions.key(server, forest, credentials, locator), catalog, group
                     )
-                    found = batch.get(_answered(lambda: _read_spn_holders(connection, group)), reused, deadline)
+                    found = batch.get(lambda: _read_spn_holders(connection, group), reused, deadline)
                     spns = [f"{MIGRATION_SERVICE}/{name}" for name in names]
                     held = [None if found is None else found.get(spn.encode().lower()) for spn in spns]
                     if all(entries is not None for entries in held):
