@@ -526,16 +526,10 @@ def _marked_fields(finding: Finding, shown: Finding) -> tuple[str, ...]:
 def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> Finding:
     """The finding with the destination's names in place of the markers in ``marked`` fields
     (built directly, not by ``dataclasses.replace``: a fleet renders a few for every pair)."""
-    message, subject, evidence, remediation = finding.message, finding.subject, finding.evidence, finding.remediation
-    if "message" in marked:
-        message = rendered(message, names)
-    if "subject" in marked:
-        subject = rendered(subject, names)
-    if "evidence" in marked:
-        evidence = rendered(evidence, names)
-    if "remediation" in marked:
-        remediation = rendered(remediation, names)
-    return Finding(finding.status, message, subject, evidence, remediation)
+    parts = [
+        rendered(getattr(finding, name), names) if name in marked else getattr(finding, name) for name in FINDING_TEXT
+    ]
+    return Finding(finding.status, *parts)
 
 
 def _reads_in(branch: _Branch) -> Iterator[int]:
