@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need, own_findings, own_view
 from lmpreflight.escape import ps_array, ps_literal
-from lmpreflight.facts.addresses import Network, accepting_addresses, addresses_in, parse_subnet
+from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import CATEGORY_PROFILE, HostFacts, PortTest
 from lmpreflight.facts.windows import FIREWALL_RULE, FIREWALL_RULE_NAME, MIGRATION_PORT
 from lmpreflight.registry import check
@@ -43,30 +42,6 @@ def incoming_addresses(host: HostFacts, role: str) -> list[str]:
 def _accepting(host: HostFacts, role: str) -> tuple[str, ...]:
     facts = RequiredFacts(host, role)
     return tuple(accepting_addresses(facts.migration, facts.network))
-
-
-def _on_subnets_of(host: HostFacts, addresses: list[str]) -> list[str]:
-    """Those of ``addresses`` on a subnet of ``host``, as :func:`lmpreflight.facts.addresses.on_a_subnet_of`
-    finds them, with the host's subnets worked out once per host and each address parsed once:
-    each pair of a fleet asks about addresses the source was not asked about, so a cache of
-    answers by host and address never hits."""
-    subnets = own_view(host, "network.subnets", partial(_subnets, host))
-    found = []
-    for address in addresses:
-        parsed = _address(address)
-        if any(subnet.version == parsed.version and parsed in subnet for subnet in subnets):
-            found.append(address)
-    return found
-
-
-def _subnets(host: HostFacts) -> tuple[Network, ...]:
-    interfaces = host.network.interfaces if host.network is not None else ()
-    return tuple(ipaddress.ip_interface(f"{address}/{prefix_length}").network for address, prefix_length in interfaces)
-
-
-@lru_cache(maxsize=65536)
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(text)
 
 
 @dataclass(frozen=True)
@@ -220,7 +195,7 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     setup guide's own example names a single address. Whether the connection gets through is
     what network.port-6600 tests from the source itself; this check shows the path."""
     incoming = incoming_addresses(context.destination, "destination")
-    reachable = _on_subnets_of(context.source, incoming)
+    reachable = [address for address in incoming if on_a_subnet_of(context.source, address)]
     tests = _tests(context.source)
     routed_open = [a for a in incoming if a not in reachable and a in tests and tests[a].succeeded]
     evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable, "routed_open": routed_open}

@@ -75,15 +75,14 @@ def on_a_subnet_of(host: HostFacts, address: str) -> bool:
     """Whether ``address`` lies on a subnet one of ``host``'s adapters sits on."""
     if host.network is None:
         return False
-    return _on_a_subnet(host.network.interfaces, address)
+    target = _ip(address)
+    return any(subnet.version == target.version and target in subnet for subnet in host.network.subnets)
 
 
 @lru_cache(maxsize=65536)
-def _on_a_subnet(interfaces: tuple[tuple[str, int], ...], address: str) -> bool:
-    """Worked out once per host's addresses and address: a fleet asks it for every pair."""
-    target = ipaddress.ip_address(address)
-    parsed = (_interface(own, prefix_length) for own, prefix_length in interfaces)
-    return any(i.version == target.version and target in i.network for i in parsed)
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """Parsed once per address: a fleet asks about every host's addresses for every pair."""
+    return ipaddress.ip_address(address)
 
 
 def shared_migration_addresses(source: HostFacts, destination: HostFacts) -> list[str] | None:

@@ -295,6 +295,13 @@ class NetworkFacts(FactModel):
         return tuple((a.address, a.prefix_length) for adapter in self.adapters for a in adapter.addresses)
 
     @cached_property
+    def subnets(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The subnet of each of :attr:`interfaces`, worked out once per host: a fleet asks for
+        every pair whether the peer's addresses lie on one, always about other addresses, so a
+        cache of answers by host and address would not hit."""
+        return tuple(ipaddress.ip_interface(f"{address}/{length}").network for address, length in self.interfaces)
+
+    @cached_property
     def port_tests_by_port(self) -> dict[int, dict[str, PortTest]]:
         """The port tests by port, then by address (the last test of an address counts): looked
         up for every pair a fleet judges, not searched."""
