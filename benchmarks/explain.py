@@ -79,7 +79,7 @@ def many_events(short: bool) -> None:
         started = time.perf_counter()
         export = read_event_export(path)
         read = time.perf_counter() - started
-        incidents = find_incidents({"HV01": export.events})
+        incidents = find_incidents({"HV01": export.events}).incidents
         total = time.perf_counter() - started
     print(
         f"diagnose events: {count:,} events ({size / 1_048_576:.0f} MB) read in {read:.2f} s, "

@@ -52,7 +52,7 @@ def test_failures_are_grouped_across_hosts_into_incidents() -> None:
             "HV01": read_event_file(DATA / "events" / "hv01-vmms-admin.xml"),
             "HV02": read_event_file(DATA / "events" / "hv02-vmms-admin.json"),
         }
-    )
+    ).incidents
     assert [(i.vm, i.hosts, [e.id for e in i.events]) for i in incidents] == [
         ("SQL01", ["HV01"], [21502]),
         ("WEB02", ["HV01", "HV02"], [21125, 21502]),
@@ -177,7 +177,7 @@ def test_positional_parameters_of_real_event_xml_are_read(tmp_path: Path) -> Non
     path.write_text(HA_EVENT)
     (event,) = read_event_file(path)
     assert event.message.startswith("Live migration of 'Virtual Machine APP9' failed.")
-    (incident,) = find_incidents({"HV11": [event]})
+    (incident,) = find_incidents({"HV11": [event]}).incidents
     assert incident.vm == "APP9" and incident.explanation.causes[0].id == "virtual_switch_missing"
 
 
@@ -242,13 +242,13 @@ def test_each_providers_positional_parameters_are_read_in_order() -> None:
 )
 def test_each_providers_failure_is_explained_from_its_parameters(provider: str, event_id: int, cause: str) -> None:
     (event,) = [e for e in read_event_file(POSITIONAL) if e.id == event_id and e.provider.endswith(provider)]
-    (incident,) = find_incidents({"HV21": [event]})
+    (incident,) = find_incidents({"HV21": [event]}).incidents
     assert cause in [c.id for c in incident.explanation.causes[:2]]
 
 
 def test_a_successful_move_is_not_an_incident() -> None:
     (event,) = [e for e in read_event_file(POSITIONAL) if e.id == 20415]
-    assert find_incidents({"HV21": [event]}) == []
+    assert find_incidents({"HV21": [event]}).incidents == []
 
 
 def test_a_template_with_fewer_parameters_than_placeholders_renders_them_empty() -> None:
@@ -331,7 +331,7 @@ def test_many_events_are_grouped_without_comparing_every_pair() -> None:
         )
         for i in range(3000)
     ]
-    incidents = find_incidents({"HV01": events})
+    incidents = find_incidents({"HV01": events}).incidents
     assert len(incidents) == 200, "the latest incidents, capped"
     assert all(len(i.events) <= 50 for i in incidents)
     assert {i.vm for i in incidents} == {f"VM{n}" for n in range(30)}
@@ -364,7 +364,7 @@ def test_live_diagnosis_against_the_lab(name: str) -> None:
     registry, selection = load_checks(include_plugins=False), selection_for(scenario)
     results = evaluate(registry, source, destination, selection)
     events = {source.name: source.events, destination.name: destination.events}
-    incidents = explain_failures(events, source, destination, registry, selection, results)
+    incidents = explain_failures(events, source, destination, registry, selection, results).incidents
     assert [i.explanation.causes[0].id for i in incidents] == scenario.expect.diagnosis
     assert all(i.explanation.causes[0].confidence == "high" for i in incidents), "confirmed by the hosts' facts"
 
@@ -637,8 +637,30 @@ def test_newer_failures_of_other_vms_never_push_out_the_vms_asked_for(tmp_path: 
     code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "WEB02", "--format", "json")
     assert code == 1, err
     assert [i["vm"] for i in json.loads(out)["incidents"]] == ["WEB02"]
+    assert json.loads(out)["incidents_of_other_vms"] == 250 and json.loads(out)["incidents_older"] == 0
     _, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--format", "json")
     assert len(json.loads(out)["incidents"]) == 200 and "WEB02" not in {i["vm"] for i in json.loads(out)["incidents"]}
+    assert json.loads(out)["incidents_older"] == 51 and json.loads(out)["incidents_of_other_vms"] == 0
+
+
+def test_the_failures_left_out_are_counted_under_those_shown(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Failures found but not shown are counted on the terminal and in Markdown: other VMs'
+    with --vm, and the oldest past the latest 200 (each failure below is its own move)."""
+    records = [_switch_failure("WEB02", 0), _switch_failure("SQL01", 5), _switch_failure("APP01", 10)]
+    events = tmp_path / "hv01.json"
+    events.write_text(json.dumps(records))
+    code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "WEB02")
+    assert code == 1, err
+    assert "(2 failed move(s) of other VMs not shown with --vm)" in out
+    markdown = tmp_path / "failures.md"
+    invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "WEB02", "--markdown", str(markdown))
+    assert "2 failed move(s) of other VMs not shown with --vm" in markdown.read_text()
+    _, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events))
+    assert "not shown" not in out
+    many = [_switch_failure(f"VM{n:03}", 3 * n) for n in range(203)]
+    events.write_text(json.dumps(many))
+    _, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events))
+    assert "(3 older failed move(s) not shown: only the latest 200 are)" in out
 
 
 def test_a_vm_without_failures_is_not_shown_as_a_clean_log(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -650,7 +672,7 @@ def test_a_vm_without_failures_is_not_shown_as_a_clean_log(tmp_path: Path, capsy
     code, out, err = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "NOPE")
     assert code == 0, err
     assert "No migration failures of NOPE or of the hosts found" in out
-    assert "other VMs' failures are not shown with --vm" in out
+    assert "other VMs' failures are not shown with --vm: 1 failed move(s)" in out
     markdown = tmp_path / "failures.md"
     code, _, err = invoke(
         capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "NOPE", "--markdown", str(markdown)
@@ -659,17 +681,36 @@ def test_a_vm_without_failures_is_not_shown_as_a_clean_log(tmp_path: Path, capsy
     assert "other VMs" in markdown.read_text() and "NOPE" in markdown.read_text()
     code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events))
     assert code == 1 and "No migration failures" not in out, "without --vm WEB02's failure is shown"
+    code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "WEB02", "--vm", "NOPE")
+    assert code == 1 and "not shown" not in out, "no other VM failed"
+    moved = {**_switch_failure("WEB02", 0), "Id": 20415, "Level": 4, "LevelDisplayName": "Information"}
+    events.write_text(json.dumps([moved]))
+    code, out, _ = invoke(capsys, monkeypatch, "diagnose", "--evtx", str(events), "--vm", "NOPE")
+    assert code == 0 and "(1 event(s) read; no other VM's move failed either)" in out, "a clean log reads as one"
 
 
 def test_live_vm_without_failures_says_other_vms_failures_were_left_out(tmp_path: Path, capsys, monkeypatch) -> None:
-    """The same live (the lab's HV01 logged a failed move of WEB02): the terminal and the HTML
-    report say other VMs' failures are not shown."""
+    """The same live (the lab's HV01 logged a failed move of WEB02): the terminal, the HTML
+    report and the Markdown summary say how many of other VMs' failures are not shown."""
     scenario = load_scenario("switch-missing-on-destination")
-    html = tmp_path / "report.html"
+    html, markdown = tmp_path / "report.html", tmp_path / "summary.md"
     with Lab(scenario) as lab:
         _, out, err = invoke_on_lab(
-            capsys, monkeypatch, lab, scenario, "diagnose", *LAB_PAIR, "--vm", "NOPE", "--html", str(html)
+            capsys,
+            monkeypatch,
+            lab,
+            scenario,
+            "diagnose",
+            *LAB_PAIR,
+            "--vm",
+            "NOPE",
+            "--html",
+            str(html),
+            "--markdown",
+            str(markdown),
         )
     assert "No migration failures of NOPE or of the hosts found" in out, err
     assert "of NOPE or of the hosts found" in html.read_text()
-    assert "other VMs' failures are not shown with --vm" in html.read_text()
+    assert "other VMs&#39;" in html.read_text() and "not shown with --vm: 1 failed move(s)" in html.read_text()
+    assert "### Recent migration failures" in markdown.read_text()
+    assert "not shown with --vm: 1 failed move(s)" in markdown.read_text(), markdown.read_text()

@@ -239,13 +239,13 @@ def test_diagnose_shows_a_cut_event_with_the_mark_and_the_incidents_names() -> N
         * 30
     )
     event = _event(message, None)
-    incidents = find_incidents({"HV01": [event]})
+    found = find_incidents({"HV01": [event]})
     console = Console(width=400, record=True, color_system=None)
-    render_incidents(incidents, console, 1)
+    render_incidents(found, console, 1)
     out = console.export_text()
     assert "Detail.…" in out and "Detail. " * 30 not in out
     assert "New-VMSwitch -Name <SwitchName> -NetAdapterName <NetAdapterName>" in out and "'SWITCH'" not in out
-    assert "…" in incidents_markdown(incidents, 1)
+    assert "…" in incidents_markdown(found, 1)
 
 
 @pytest.mark.parametrize(("computer", "source"), [("HV21.corp.example", "'HV21'"), (None, "<SourceHost>")])
@@ -253,7 +253,7 @@ def test_an_incident_names_the_machine_that_logged_it_as_the_source(computer: st
     """The event's own machine name (not the file it was read from) is the source when the text
     names only the destination; an AD -Identity gets the short name."""
     text = "Failed to establish a connection with host 'HV22': No credentials are available in the security package (0x8009030E)."
-    (incident,) = find_incidents({"exported-file": [_event(text, computer)]})
+    (incident,) = find_incidents({"exported-file": [_event(text, computer)]}).incidents
     shown = _commands(incident.explanation.causes)
     assert f"Set-ADComputer -Identity {source} -Add" in shown
     assert "'Microsoft Virtual System Migration Service/HV22'" in shown

@@ -25,7 +25,7 @@ from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progres
 from lmpreflight.errors import UserError
 from lmpreflight.explain.engine import FactsContext
 from lmpreflight.explain.incidents import find_incidents
-from lmpreflight.explain.model import Incident
+from lmpreflight.explain.model import IncidentsFound
 from lmpreflight.facts.model import EventRecord, HostFacts
 from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
@@ -73,7 +73,7 @@ def check_pair(
     registry: Registry | None = None,
     strict: bool = False,
     events: bool = False,
-    incidents: list[Incident] | None = None,
+    incidents: IncidentsFound | None = None,
     waivers: Sequence[Waiver] = (),
     command: str = "python",
 ) -> Report:
@@ -114,7 +114,7 @@ def explain_failures(
     registry: Registry,
     selection: Selection,
     results: list[Result],
-) -> list[Incident]:
+) -> IncidentsFound:
     """The failed moves in the events that concern the selected VMs (:func:`concerning`), each
     explained with the checks of the VM it names.
 

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from lmpreflight.errors import UserError
-from lmpreflight.explain.model import Incident
+from lmpreflight.explain.model import IncidentsFound
 from lmpreflight.facts import load_host_facts
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fileio import is_special, write_atomic
@@ -255,7 +255,7 @@ def run_and_report(
     registry: Registry | None = None,
     skip: frozenset[str] | None = None,
     with_incidents: bool = False,
-    incidents: list[Incident] | None = None,
+    incidents: IncidentsFound | None = None,
 ) -> Report:
     """Check the pair (see :func:`lmpreflight.pipeline.check_pair`) and write every report asked for."""
     if registry is None or skip is None:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.check import live_check
@@ -27,7 +26,7 @@ from lmpreflight.escape import visible
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.events import read_event_export
 from lmpreflight.explain.incidents import find_incidents
-from lmpreflight.explain.model import Incident
+from lmpreflight.explain.model import IncidentsFound
 from lmpreflight.explain.render import incidents_markdown, render_incidents
 from lmpreflight.facts.model import EventRecord, HostFacts, short_host_name
 from lmpreflight.fileio import write_atomic
@@ -49,14 +48,11 @@ def parse_since(text: str) -> int:
     return hours
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(IncidentsFound):
     """What 'diagnose --evtx' prints with --format json when no host facts are given."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: int = 1
     events_read: int
-    incidents: list[Incident]
 
 
 def _host_label(path: Path, events: list[EventRecord]) -> str:
@@ -182,9 +178,9 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     by_host = _read_files(files)
     read = sum(len(events) for events in by_host.values())
     if facts is None:
-        incidents = find_incidents(by_host, shown=concerning(options.vms))
-        _report_incidents(Diagnosis(events_read=read, incidents=incidents), options)
-        return 1 if incidents else 0
+        found = find_incidents(by_host, shown=concerning(options.vms))
+        _report_incidents(Diagnosis(events_read=read, **dict(found)), options)
+        return 1 if found.incidents else 0
     source, destination = load_fact_pair(*facts)
     warning = _hosts_differ((source.name, destination.name), by_host)
     if warning:
@@ -194,7 +190,7 @@ def _offline(files: tuple[Path, ...], facts: tuple[Path, Path] | None, options: 
     results = evaluate(registry, source, destination, selection)
     incidents = explain_failures(by_host, source, destination, registry, selection, results)
     run_and_report(source, destination, options, "diagnose", registry, skip, incidents=incidents)
-    return 1 if incidents else 0
+    return 1 if incidents.incidents else 0
 
 
 def _report_incidents(diagnosis: Diagnosis, options: ReportOptions) -> None:
@@ -202,10 +198,10 @@ def _report_incidents(diagnosis: Diagnosis, options: ReportOptions) -> None:
     if options.output_format == "json":
         click.echo(diagnosis.model_dump_json(indent=2))
     else:
-        render_incidents(diagnosis.incidents, make_console(stderr=False), diagnosis.events_read, options.vms)
+        render_incidents(diagnosis, make_console(stderr=False), diagnosis.events_read, options.vms)
     if options.json_path is not None:
         write_atomic(options.json_path, diagnosis.model_dump_json(indent=2) + "\n")
         click.echo(f"wrote {options.json_path}", err=True)
     if options.markdown_path is not None:
-        write_atomic(options.markdown_path, incidents_markdown(diagnosis.incidents, diagnosis.events_read, options.vms))
+        write_atomic(options.markdown_path, incidents_markdown(diagnosis, diagnosis.events_read, options.vms))
         click.echo(f"wrote {options.markdown_path}", err=True)

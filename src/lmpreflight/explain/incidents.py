@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from lmpreflight.explain.engine import FactsContext, explain_with_facts
 from lmpreflight.explain.knowledge import knowledge
-from lmpreflight.explain.model import Incident, IncidentEvent
+from lmpreflight.explain.model import Incident, IncidentEvent, IncidentsFound
 from lmpreflight.explain.names import vm_names_in
 from lmpreflight.facts.model import EventRecord
 
@@ -145,15 +145,20 @@ def find_incidents(
     events_by_host: Mapping[str, Iterable[EventRecord]],
     judge: Judge | None = None,
     shown: Callable[[str | None], bool] | None = None,
-) -> list[Incident]:
+) -> IncidentsFound:
     """Group each failure with the Hyper-V events of the same VM (or of no named VM) within
     two minutes on any host, and explain each group's messages together; ``judge`` gives the
     hosts' facts each incident's causes are ranked with, judged for the VM it names (a failure
     of one VM must never be confirmed by another VM's problem). ``shown`` keeps the incidents
     of the VMs it accepts (given the VM an incident names), before the latest MAX_INCIDENTS are
-    taken: newer failures of other VMs never push a wanted one out, and are never explained."""
+    taken: newer failures of other VMs never push a wanted one out, and are never explained,
+    only counted."""
     tagged = _tag(events_by_host)
     groups = _group_failures(tagged)
     _attach_siblings(groups, tagged)
     kept = groups if shown is None else [group for group in groups if shown(group.vm)]
-    return [_incident(group, judge) for group in kept[-MAX_INCIDENTS:]]
+    return IncidentsFound(
+        incidents=[_incident(group, judge) for group in kept[-MAX_INCIDENTS:]],
+        incidents_of_other_vms=len(groups) - len(kept),
+        incidents_older=max(0, len(kept) - MAX_INCIDENTS),
+    )

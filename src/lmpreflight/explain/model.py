@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,3 +88,36 @@ class Incident(BaseModel):
     hosts: list[str]
     events: list[IncidentEvent]
     explanation: Explanation
+
+
+OfOtherVms = Annotated[
+    int,
+    Field(description="Failed moves found in the logs but not shown: they name VMs other than those given with --vm"),
+]
+Older = Annotated[
+    int, Field(description="Failed moves found in the logs but not shown: older than the latest ones, which are shown")
+]
+
+
+class ShownIncidents(Protocol):
+    """The failed moves shown, and how many found in the logs were left out: those of VMs
+    not named with --vm, and the oldest beyond the latest MAX_INCIDENTS. An answer that shows
+    none must not read as a clean log when failures were left out. The report and
+    ``diagnose --evtx``'s own document both carry these fields."""
+
+    @property
+    def incidents(self) -> list[Incident]: ...
+    @property
+    def incidents_of_other_vms(self) -> int: ...
+    @property
+    def incidents_older(self) -> int: ...
+
+
+class IncidentsFound(BaseModel):
+    """What :func:`lmpreflight.explain.incidents.find_incidents` found (:class:`ShownIncidents`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    incidents: list[Incident]
+    incidents_of_other_vms: OfOtherVms = 0
+    incidents_older: Older = 0

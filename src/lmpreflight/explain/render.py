@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from lmpreflight.escape import md_text, visible
-from lmpreflight.explain.model import CauseOut, Explanation, Incident
+from lmpreflight.explain.incidents import MAX_INCIDENTS
+from lmpreflight.explain.model import CauseOut, Explanation, ShownIncidents
 
 SHOWN_CAUSES = 3
 INCIDENT_CAUSES = 2
@@ -83,24 +84,40 @@ def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None
     console.print(f"{indent}see: {' '.join(cause.references)}", style="dim", highlight=False)
 
 
-def none_found(events_read: int, vms: Sequence[str] = ()) -> str:
+def none_found(events_read: int, found: ShownIncidents, vms: Sequence[str] = ()) -> str:
     """The sentence for logs without a failure to show. With --vm, other VMs' failures are not
     shown: "no failures" must not read as a clean log when they were left out (a VM name typed
-    wrong would otherwise look like a VM that never failed)."""
+    wrong would otherwise look like a VM that never failed), so it says how many were."""
     if not vms:
         return f"No migration failures found ({events_read} event(s) read)."
-    return (
-        f"No migration failures of {', '.join(vms)} or of the hosts found ({events_read} event(s) read; "
-        "other VMs' failures are not shown with --vm)."
+    others = (
+        f"other VMs' failures are not shown with --vm: {found.incidents_of_other_vms} failed move(s)"
+        if found.incidents_of_other_vms
+        else "no other VM's move failed either"
     )
+    return f"No migration failures of {', '.join(vms)} or of the hosts found ({events_read} event(s) read; {others})."
 
 
-def render_incidents(incidents: list[Incident], console: Console, events_read: int, vms: Sequence[str] = ()) -> None:
+def left_out(found: ShownIncidents) -> str | None:
+    """The line under the failures shown that counts those found but not shown, if any."""
+    parts = []
+    if found.incidents_of_other_vms:
+        parts.append(f"{found.incidents_of_other_vms} failed move(s) of other VMs not shown with --vm")
+    if found.incidents_older:
+        parts.append(f"{found.incidents_older} older failed move(s) not shown: only the latest {MAX_INCIDENTS} are")
+    return f"({'; '.join(parts)})" if parts else None
+
+
+def render_incidents(found: ShownIncidents, console: Console, events_read: int, vms: Sequence[str] = ()) -> None:
     """Each failed move: when, which VM, the events on each host, then its most likely cause."""
+    incidents = found.incidents
     if not incidents:
-        console.print(Text(visible(none_found(events_read, vms)), style="green"))
+        console.print(Text(visible(none_found(events_read, found, vms)), style="green"))
         return
     console.print(Text(f"Recent migration failures: {len(incidents)}", style="bold red"))
+    note = left_out(found)
+    if note:
+        console.print(note, style="dim", highlight=False)
     for incident in incidents:
         console.print()
         when = incident.started.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -119,12 +136,15 @@ def render_incidents(incidents: list[Incident], console: Console, events_read: i
             console.print(f"    note: {escape(visible(note))}", style="yellow", highlight=False)
 
 
-def incidents_markdown(incidents: list[Incident], events_read: int, vms: Sequence[str] = ()) -> str:
+def incidents_markdown(found: ShownIncidents, events_read: int, vms: Sequence[str] = ()) -> str:
     """The failed moves as a short Markdown section for a ticket (diagnose --evtx --markdown)."""
     lines = ["# Recent migration failures", ""]
-    if not incidents:
-        return "\n".join([*lines, md_text(visible(none_found(events_read, vms))), ""])
-    for incident in incidents:
+    if not found.incidents:
+        return "\n".join([*lines, md_text(visible(none_found(events_read, found, vms))), ""])
+    note = left_out(found)
+    if note:
+        lines += [md_text(note), ""]
+    for incident in found.incidents:
         when = incident.started.strftime("%Y-%m-%d %H:%M UTC")
         vm = md_text(visible(incident.vm or "(not named)"))
         hosts = ", ".join(md_text(visible(h)) for h in incident.hosts)

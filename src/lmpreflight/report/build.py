@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from lmpreflight._version import __version__
 from lmpreflight.documents import RemediationOut
 from lmpreflight.exit_codes import ExitCode
-from lmpreflight.explain.model import Incident
+from lmpreflight.explain.model import IncidentsFound
 from lmpreflight.facts.addresses import incoming_addresses, shared_migration_addresses
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.report.model import (
@@ -196,7 +196,7 @@ def build_report(
     destination: HostFacts,
     selection: Selection,
     run: RunInfo,
-    incidents: list[Incident] | None = None,
+    incidents: IncidentsFound | None = None,
     readiness: list[VmReadiness] | None = None,
     waivers: list[Waiver] | None = None,
 ) -> Report:
@@ -237,7 +237,7 @@ def build_report(
         ],
         events_collected=incidents is not None,
         events_read=len(source.events or []) + len(destination.events or []),
-        incidents=incidents or [],
+        **dict(incidents or IncidentsFound(incidents=[])),
         waivers=waiver_outs,
         held_fixes=_held_fixes(results),
     )

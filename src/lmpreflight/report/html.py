@@ -8,6 +8,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from lmpreflight.escape import html_inline_markdown
+from lmpreflight.explain.render import left_out, none_found
 from lmpreflight.report.actions import before_the_move, not_evaluated_groups, numbered_groups, vm_verdicts
 from lmpreflight.report.model import Report, ResultOut
 from lmpreflight.resources import template_environment
@@ -79,5 +80,7 @@ def render_html(report: Report) -> str:
         matrix_columns=columns,
         matrix=matrix,
         md=html_inline_markdown,
+        incidents_none=none_found(report.events_read, report, report.run.vms),
+        incidents_left_out=left_out(report),
         evidence=evidence_html,
     )

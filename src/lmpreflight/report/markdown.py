@@ -3,6 +3,7 @@ warnings and accepted risks."""
 
 from __future__ import annotations
 
+from lmpreflight.explain.render import left_out, none_found
 from lmpreflight.report.actions import before_the_move, numbered_groups, vm_verdicts
 from lmpreflight.report.model import Report
 from lmpreflight.resources import template_environment
@@ -16,5 +17,7 @@ def render_markdown(report: Report) -> str:
         destination=report.host_by_role("destination"),
         groups=numbered_groups(before_the_move(report)),
         vm_verdicts=vm_verdicts(report),
+        incidents_none=none_found(report.events_read, report, report.run.vms),
+        incidents_left_out=left_out(report),
     )
     return text.rstrip("\n") + "\n"

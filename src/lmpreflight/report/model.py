@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmpreflight.documents import RemediationOut
-from lmpreflight.explain.model import Incident
+from lmpreflight.explain.model import Incident, OfOtherVms, Older
 from lmpreflight.report.waivers import WaiverOut
 from lmpreflight.vocabulary import RunPlace, Severity, Status
 
@@ -145,6 +145,8 @@ class Report(ReportModel):
     events_collected: bool = Field(False, description="Whether the hosts' Hyper-V event logs were read (diagnose)")
     events_read: int = Field(0, description="How many Hyper-V events were read")
     incidents: list[Incident] = Field(default_factory=list, description="Recent migration failures, explained")
+    incidents_of_other_vms: OfOtherVms = 0
+    incidents_older: Older = 0
     held_fixes: dict[RunPlace, list[str]] = Field(
         default_factory=dict,
         description="Places whose fix-script changes are held back, with why: a check guarding them did not pass",
