@@ -45,6 +45,11 @@ FILTERS = [
     "(&(sAMAccountName=HV0*)(objectClass=computer))",
     "(|(sAMAccountName=HV001$)(sAMAccountName=hv002$)(cn=System))",
     "(msDS-AllowedToDelegateTo=cifs/HV004)",
+    # The collector's batched searches, matched from the index alone.
+    "(&(objectClass=computer)(|(sAMAccountName=HV001$)(sAMAccountName=hv003$)(sAMAccountName=NOBODY$)))",
+    f"(|(servicePrincipalName={MIGRATION}/HV001)(servicePrincipalName={MIGRATION.lower()}/hv002.corp.example)"
+    "(servicePrincipalName=HOST/nowhere))",
+    "(|(&(objectClass=computer)(cn=HV002))(cn=System)(&(objectClass=user)(objectClass=trustedDomain)))",
     "(sAMAccountName=nobody)",
     "(noSuchAttribute=x)",
     # Not narrowed: walked as before.
@@ -125,6 +130,12 @@ def test_the_index_narrows_the_collectors_searches_to_their_answers(tmp_path: An
         assert candidates is not None and len(candidates) == 1
         assert _indexed(root, search, SUBTREE) == ["CN=HV007,OU=Hyper-V,DC=corp,DC=example"]
     assert index.candidates(_as_received("(objectClass=*)")) is None
+    batched = _as_received("(&(objectClass=computer)(|(sAMAccountName=hv007$)(sAMAccountName=HV009$)))")
+    walked = _walk(root, batched, SUBTREE)
+    assert len(walked) == 2 and _indexed(root, batched, SUBTREE) == walked
+    assert index.matching(batched) == {id(entry) for entry in index.candidates(batched) or []}
+    for partly_indexed in ("(&(objectClass=computer)(!(cn=HV007)))", "(|(cn=HV007)(cn=HV0*))"):
+        assert index.matching(_as_received(partly_indexed)) is None
     assert index.candidates(ldapfilter.parseFilter("(sAMAccountName=hv007$)")) is None  # text, not bytes
     # A binary assertion (not UTF-8) is left to the walk, which decides how it fails.
     binary = pureldap.LDAPFilter_equalityMatch(

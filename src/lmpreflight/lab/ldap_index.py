@@ -81,6 +81,8 @@ class DirectoryIndex:
         """Each attribute's values as a searchResEntry carries them (a BER SET), by the identity
         of the entry's value set: encoded once, when the lab starts, not in every answer. The
         tree is never written, so neither the sets nor their order change."""
+        self.names: dict[int, str] = {id(entry): entry.dn.getText() for entry in walked}
+        """Each entry's DN as a result names it: ldaptor escapes every RDN anew each time."""
         for entry in walked:
             for key in entry:
                 values = entry.get(key)
@@ -93,11 +95,46 @@ class DirectoryIndex:
                         if not holders or holders[-1] is not entry:
                             holders.append(entry)
             entry.index = self
+        self.holders = {key: frozenset(map(id, entries)) for key, entries in self.by_value.items()}
+        """The identities of the entries holding each (attribute, lowered value): whether an
+        entry matches an equality is one look-up, not a walk of its values, lowered anew."""
 
     def candidates(self, search: Any) -> list[IndexedEntry] | None:
         """The entries that may match ``search`` (a superset of those that do) in the walk's
         order, or ``None`` when the index cannot narrow it."""
-        return self._narrow(search) if _matched_safely(search) else None
+        return self.narrowed(search)[0]
+
+    def matching(self, search: Any) -> frozenset[int] | None:
+        """The identities of exactly the entries that match ``search``, when it is equalities
+        joined by ``&`` and ``|`` (what the collector asks), else ``None``. ldaptor matches an
+        equality when one of the attribute's values, lowered, equals the assertion, lowered:
+        the entries the index holds under that key, as every value in the tree is bytes. The
+        collector's batched searches name 50 hosts, and ldaptor tests each candidate against
+        every name in turn, lowering all of its values each time."""
+        return self.narrowed(search)[1]
+
+    def narrowed(self, search: Any) -> tuple[list[IndexedEntry] | None, frozenset[int] | None]:
+        """:meth:`candidates` and :meth:`matching` together, the filter's values checked once."""
+        if not _matched_safely(search):
+            return None, None
+        return self._narrow(search), self._matching(search)
+
+    def _matching(self, search: Any) -> frozenset[int] | None:
+        if isinstance(search, pureldap.LDAPFilter_equalityMatch):
+            return self.holders.get(_key(search.attributeDesc.value, search.assertionValue.value), frozenset())
+        if not isinstance(search, COMBINATIONS):
+            return None
+        parts = []
+        for part in search:
+            found = self._matching(part)
+            if found is None:
+                return None
+            parts.append(found)
+        if not parts:
+            return None  # an empty & matches every entry: left to ldaptor
+        if isinstance(search, pureldap.LDAPFilter_and):
+            return frozenset.intersection(*parts)
+        return frozenset().union(*parts)
 
     def _narrow(self, search: Any) -> list[IndexedEntry] | None:
         if isinstance(search, pureldap.LDAPFilter_equalityMatch):
@@ -190,9 +227,9 @@ def encoded_result_entry(entry: Any, requested: list[bytes], max_values: int = M
                 values = entry.get(name)
                 fits = len(values) <= max_values
                 listed.append((name, encoded[id(values)]) if fits else _value_range(name, values, 0, b"*", max_values))
-        return encoded_entry(entry.dn.getText(), listed)
+        return encoded_entry(entry.index.names[id(entry)], listed)
     return encoded_entry(
-        entry.dn.getText(),
+        entry.index.names[id(entry)],
         [
             (name, encoded_values(values))
             if len(values) <= max_values
@@ -265,15 +302,19 @@ class IndexedEntry(ReadOnlyInMemoryLDAPEntry):  # type: ignore[misc]
         typesOnly: int = 0,
         callback: Callable[[Any], None] | None = None,
     ) -> Any:
-        candidates = None
+        candidates, exact = None, None
         subtree = scope in (None, pureldap.LDAP_SCOPE_wholeSubtree)
         if self.index is not None and subtree and filterText is None and filterObject is not None:
-            candidates = self.index.candidates(filterObject)
+            candidates, exact = self.index.narrowed(filterObject)
         if candidates is None:
             return super().search(
                 filterText, filterObject, attributes, scope, derefAliases, sizeLimit, timeLimit, typesOnly, callback
             )
-        found = [entry for entry in candidates if _under(entry, self) and entry.match(filterObject)]
+        found = [
+            entry
+            for entry in candidates
+            if _under(entry, self) and (id(entry) in exact if exact is not None else entry.match(filterObject))
+        ]
         if callback is None:
             return defer.succeed(found)
         for entry in found:
