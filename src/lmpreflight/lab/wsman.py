@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hmac
 import io
 import os
 import re
@@ -31,6 +32,7 @@ from typing import Any, ClassVar, Protocol
 from xml.sax.saxutils import escape
 
 import spnego
+from spnego._ntlm_raw.messages import NegotiateFlags
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -151,6 +153,62 @@ class NtlmUsers:
                 with Path(cls._path).open("a", encoding="utf-8") as handle_:
                     handle_.write("".join(f"{line}\n" for line in new))
                 cls._known.update(new)
+
+
+class NtlmSealing:
+    """MS-NLMP message confidentiality for one authenticated connection, the acceptor's side,
+    when the handshake negotiated extended session security and signing (as every WinRM
+    client does): the sealing keys and RC4 streams pyspnego's own functions derive from the
+    session key, and each message's signature as pyspnego computes it (MS-NLMP 3.4.4.2),
+    so the bytes are its bytes. pyspnego's wrap and unwrap test the context's flags through
+    enum operations for every message, which cost the lab more than the RC4 and HMAC-MD5."""
+
+    def __init__(self, session_key: bytes, flags: int) -> None:
+        from spnego._ntlm_raw.crypto import rc4init, sealkey, signkey
+
+        self.key_exchange = bool(flags & NegotiateFlags.key_exch)
+        self.sign_out, self.sign_in = signkey(flags, session_key, "accept"), signkey(flags, session_key, "initiate")
+        self.seal_out = rc4init(sealkey(flags, session_key, "accept"))
+        self.seal_in = rc4init(sealkey(flags, session_key, "initiate"))
+        self.sent = self.received = 0
+
+    @classmethod
+    def of(cls, context: Any) -> Any:
+        """The sealing of a completed pyspnego acceptor: this class's, or the context itself
+        (its ``wrap_winrm``/``unwrap_winrm``) for flags this class does not cover."""
+        flags = int(context._context_attr)
+        if flags & NegotiateFlags.extended_session_security and flags & NegotiateFlags.sign:
+            return cls(context.session_key, flags)
+        return context
+
+    def wrap_winrm(self, message: bytes) -> WrappedMessage:
+        sealed = self.seal_out.update(message)
+        signature = self._signature(self.sign_out, self.sent, message, self.seal_out)
+        self.sent += 1
+        return WrappedMessage(signature, sealed)
+
+    def unwrap_winrm(self, signature: bytes, sealed: bytes) -> bytes:
+        message = self.seal_in.update(sealed)
+        expected = self._signature(self.sign_in, self.received, message, self.seal_in)
+        self.received += 1
+        if not hmac.compare_digest(expected, signature):
+            raise ValueError("the message's signature is not this session's")
+        return message
+
+    def _signature(self, key: bytes, number: int, message: bytes, stream: Any) -> bytes:
+        sequence = number.to_bytes(4, "little")
+        checksum = hmac.digest(key, sequence + message, "md5")[:8]
+        if self.key_exchange:
+            checksum = stream.update(checksum)
+        return b"\x01\x00\x00\x00" + checksum + sequence
+
+
+@dataclass(frozen=True)
+class WrappedMessage:
+    """A sealed message as pyspnego's ``wrap_winrm`` returns it: the signature, then the data."""
+
+    header: bytes
+    data: bytes
 
 
 @dataclass
@@ -477,6 +535,8 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.ntlm: Any = None
+        self.sealing: Any = None
+        """The connection's NTLM session once authenticated (:meth:`NtlmSealing.of`)."""
         self.authenticated = False
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -555,7 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 body = self._decrypt(body)
             except Exception:  # sealed under a context this connection does not have: Windows answers 400
-                self.ntlm, self.authenticated, self.close_connection = None, False, True
+                self.ntlm, self.sealing, self.authenticated, self.close_connection = None, None, False, True
                 self._reply(400)
                 return
         elif self.ntlm is not None and not lab.options.allow_unencrypted and lab.options.tls is None:
@@ -585,18 +645,19 @@ class _Handler(BaseHTTPRequestHandler):
         token = base64.b64decode(token_b64)
         try:
             if len(token) > 8 and token[8] == 1:
-                self.ntlm = spnego.server(protocol="ntlm")
+                self.ntlm, self.sealing = spnego.server(protocol="ntlm"), None
                 challenge = self.ntlm.step(token)
                 self._reply(401, headers={"WWW-Authenticate": f"Negotiate {base64.b64encode(challenge).decode()}"})
                 return False
             if self.ntlm is None:
                 raise ValueError("AUTHENTICATE before NEGOTIATE")
             self.ntlm.step(token)
+            self.sealing = NtlmSealing.of(self.ntlm)
         except Exception:
             if self.ntlm is not None:
                 with lab.lock:
                     lab.stats.failed_logons += 1  # what Windows counts towards an account lockout
-            self.ntlm = None
+            self.ntlm = self.sealing = None
             self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
             return False
         self.authenticated = True
@@ -610,10 +671,10 @@ class _Handler(BaseHTTPRequestHandler):
         signature = body[start + 4 : start + 4 + signature_length]
         length = int(match.group(1)) if match else 0
         sealed = body[start + 4 + signature_length : start + 4 + signature_length + length]
-        return bytes(self.ntlm.unwrap_winrm(signature, sealed))
+        return bytes(self.sealing.unwrap_winrm(signature, sealed))
 
     def _encrypt(self, message: bytes) -> bytes:
-        wrapped = self.ntlm.wrap_winrm(message)
+        wrapped = self.sealing.wrap_winrm(message)
         return bytes(
             BOUNDARY
             + b"\r\n"
