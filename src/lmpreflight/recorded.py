@@ -134,10 +134,10 @@ class _Raised:
         self.error = error
 
 
-class _Answers:
+class Answers:
     """One host's values by path and answers by read (see :class:`DestinationReads`)."""
 
-    __slots__ = ("by_source", "destination", "names", "needs_met", "numbers", "values")
+    __slots__ = ("by_source", "destination", "kind_key", "names", "needs_met", "numbers", "values")
 
     def __init__(self, destination: HostFacts) -> None:
         self.destination = destination
@@ -147,6 +147,10 @@ class _Answers:
         self.names: dict[str, str] | None = None
         self.needs_met: dict[tuple[str, ...], bool] = {}
         """A check's needs → whether this host, as the destination, holds every fact of them it needs of the destination."""
+        self.kind_key: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+        """The reads a source last asked of this host for its kind, and the host's answers to them
+        (kept by :class:`lmpreflight.runner.SourcePairs`): the sources of a fleet mostly ask the
+        same reads, so a destination's answers are looked up once, not once per source."""
         self.by_source: dict[str, Any] = {}
         """Check id → what the check, run for every pair, concluded against this host as the
         destination, by what it read of each source (kept by :class:`lmpreflight.runner.SourcePairs`)."""
@@ -161,7 +165,7 @@ class DestinationReads:
         self._answers: dict[Any, int] = {}
         self._reads: dict[Read, int] = {}
         self._read_of: list[Read] = []
-        self._destinations: dict[int, _Answers] = {}
+        self._destinations: dict[int, Answers] = {}
         self.per_pair: set[str] = set()
         """Checks that ran for real for every pair of an earlier source: for the next sources
         they are given up on after their second kind of destination, not after many (a hint
@@ -172,17 +176,17 @@ class DestinationReads:
         self.source_hits: dict[str, int] = {}
         self.source_misses: dict[str, int] = {}
         """Per check, how often what it read of a source was found, or not, among what other
-        sources answered against the same destination (see :attr:`_Answers.by_source`)."""
+        sources answered against the same destination (see :attr:`Answers.by_source`)."""
         self.source_trees: dict[str, int] = {}
-        """Per check, how many destinations hold what sources answered it (see :attr:`_Answers.by_source`)."""
+        """Per check, how many destinations hold what sources answered it (see :attr:`Answers.by_source`)."""
 
-    def of(self, destination: HostFacts) -> _Answers:
+    def of(self, destination: HostFacts) -> Answers:
         answers = self._destinations.get(id(destination))
         if answers is None or answers.destination is not destination:
-            answers = self._destinations[id(destination)] = _Answers(destination)
+            answers = self._destinations[id(destination)] = Answers(destination)
         return answers
 
-    def every_host(self) -> Iterator[_Answers]:
+    def every_host(self) -> Iterator[Answers]:
         return iter(self._destinations.values())
 
     def read_of(self, number: int) -> Read:
@@ -195,7 +199,7 @@ class DestinationReads:
             self._read_of.append(read)
         return number
 
-    def value(self, answers: _Answers, path: Path) -> Any:
+    def value(self, answers: Answers, path: Path) -> Any:
         """The destination's value at ``path``, or :class:`_Raised` with what reading it raised."""
         values = answers.values
         if path not in values:
@@ -219,7 +223,7 @@ class DestinationReads:
         """An option's value (the selected VMs, ...) as an answer number."""
         return self._answers.setdefault(("option", frozen(value)), len(self._answers))
 
-    def number(self, answers: _Answers, read: int) -> int:
+    def number(self, answers: Answers, read: int) -> int:
         """The destination's answer to the read numbered ``read``, as a number."""
         number = answers.numbers.get(read)
         if number is None:
@@ -227,7 +231,7 @@ class DestinationReads:
             number = answers.numbers[read] = self._answers.setdefault(answer, len(self._answers))
         return number
 
-    def _answer(self, answers: _Answers, read: Read) -> Any:
+    def _answer(self, answers: Answers, read: Read) -> Any:
         how, path = read
         value = self.value(answers, path)
         if isinstance(value, _Raised):
@@ -240,7 +244,7 @@ class DestinationReads:
             return "model", type(value)
         return "value", frozen(value)
 
-    def names(self, answers: _Answers) -> dict[str, str]:
+    def names(self, answers: Answers) -> dict[str, str]:
         """The destination's names that are handed out as markers, by marker."""
         if answers.names is None:
             values = {marker: self.value(answers, path) for path, marker in MARKERS.items()}
@@ -329,27 +333,6 @@ def _plain(value: object) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
-def _parts(value: Any, into: list[Any] | None = None) -> list[Any]:
-    """The scalars ``value`` is made of, through the containers :func:`rendered` rebuilds; any
-    other object is listed as itself. Gathered into one list by plain recursion: a fleet's
-    recordings search thousands of findings, and a generator per level cost more than the search."""
-    parts = [] if into is None else into
-    kind = type(value)
-    if kind is list or kind is tuple:
-        for item in value:
-            _parts(item, parts)
-    elif kind is dict:
-        for key, item in value.items():
-            _parts(key, parts)
-            _parts(item, parts)
-    elif (names := _field_names(kind)) is not None:
-        for name in names:
-            _parts(getattr(value, name), parts)
-    else:
-        parts.append(value)
-    return parts
-
-
 _DATACLASS_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
@@ -365,8 +348,25 @@ def _field_names(kind: type) -> tuple[str, ...] | None:
 
 
 def can_render(value: Any) -> bool:
-    """Whether :func:`rendered` knows every part of ``value`` (else a marker might hide in it)."""
-    return all(part is None or isinstance(part, (str, int, float, Enum)) for part in _parts(value))
+    """Whether :func:`rendered` knows every part of ``value`` (else a marker might hide in it):
+    the scalars it is made of through the containers :func:`rendered` rebuilds, any other object
+    being a part it does not know. Walked by plain recursion that stops at the first unknown
+    part, the commonest scalars told by their exact type first: a fleet's recordings search
+    thousands of findings, and gathering their parts into a list first cost as much again."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is list or kind is tuple:
+        return all(map(can_render, value))
+    if kind is dict:
+        return all(map(can_render, value)) and all(map(can_render, value.values()))
+    if (names := _field_names(kind)) is not None:
+        return all(can_render(getattr(value, name)) for name in names)
+    return isinstance(value, (str, int, float, Enum))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Types :func:`rendered` hands back or renders as they are (subclasses are told by ``isinstance``)."""
 
 
 def rendered(value: Any, names: Mapping[str, str]) -> Any:

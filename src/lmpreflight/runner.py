@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from lmpreflight.facts.model import WHOLE_HOST, HostFacts
 from lmpreflight.recorded import (
+    Answers,
     DestinationReads,
     NameInspected,
     Recording,
@@ -130,7 +131,7 @@ def run_check(check: Check, context: Context) -> list[Finding]:
 def call_check(check: Check, context: Context) -> list[Finding]:
     """The check's findings, once its needs are known to be met."""
     try:
-        findings = check(context)
+        findings = list(check.function(context))  # what ``check(context)`` does, one call less per pair
     except Exception as exc:  # a broken check must not end the run
         return [raised_finding(context, exc)]
     if not findings:
@@ -240,6 +241,10 @@ class _Kind:
     kept: tuple[object, list[Result], list[tuple[Result, tuple[str, ...]]]] = (object(), [], [])
     """For the statuses last asked for (a fleet asks for the same every pair): the leaves'
     results that stand as they are, and those to put the destination's names in."""
+    split: tuple[int, list[tuple[Check, bool]], list[Check]] = (-1, [], [])
+    """:attr:`others` split while :attr:`lmpreflight.recorded.DestinationReads.per_source` held
+    the first number of checks: those run for real for every pair (each with whether the source
+    holds the facts it needs of it), and the rest. Split once per kind, not once per pair."""
 
     def shown(self, keep: Container[Status] | None) -> tuple[list[Result], list[tuple[Result, tuple[str, ...]]]]:
         if self.kept[0] is not keep:
@@ -305,16 +310,20 @@ class SourcePairs:
     def evaluate(self, destination: HostFacts, keep: Container[Status] | None = None) -> list[Result]:
         """The results :func:`evaluate` gives for the pair; with ``keep``, only those of these statuses."""
         context = self.selection.context(self.source, destination)
-        kind = self._kind_of(destination)
+        answers = self.reads.of(destination)
+        kind = self._kind_of(answers)
         standing, named = kind.shown(keep)
         if named:
-            names = self.reads.names(self.reads.of(destination))
+            names = self.reads.names(answers)
             standing = standing + [
                 Result(result.check, _named(result.finding, marked, names)) for result, marked in named
             ]
+        per_pair, rest = self._split(kind)
+        if per_pair:
+            standing = standing + _per_pair_results(per_pair, context, answers.needs_met, keep)
         return _pair_results(
             self.registry,
-            kind.others,
+            rest,
             context,
             self.selection,
             lambda check: self._results_of(check, context, keep),
@@ -322,17 +331,41 @@ class SourcePairs:
             standing,
         )
 
-    def _kind_of(self, destination: HostFacts) -> _Kind:
-        """The leaf each check's tree reaches for ``destination`` (a check without one records)."""
+    def _split(self, kind: _Kind) -> tuple[list[tuple[Check, bool]], list[Check]]:
+        """The kind's checks run for real for every pair (those the user skipped aside), and the rest."""
+        per_source = self.reads.per_source
+        if kind.split[0] != len(per_source):  # checks are only ever added to it
+            skip = self.selection.skip
+            per_pair = [
+                (check, self._source_holds(check.needs))
+                for check in kind.others
+                if check.id in per_source and check.id not in skip
+            ]
+            rest = [check for check in kind.others if check.id not in per_source or check.id in skip]
+            kind.split = (len(per_source), per_pair, rest)
+            self._real.update(check.id for check, _ in per_pair)
+        return kind.split[1], kind.split[2]
+
+    def _source_holds(self, needs: tuple[str, ...]) -> bool:
+        """Whether the source holds every fact of ``needs`` it needs of the source, found once per set of needs."""
+        source = self._source_needs_met.get(needs)
+        if source is None:
+            source = self._source_needs_met[needs] = _holds(self.source, needs, "source")
+        return source
+
+    def _kind_of(self, answers: Answers) -> _Kind:
+        """The leaf each check's tree reaches for the destination of ``answers`` (a check without one records)."""
         reads = self.reads
-        answers = reads.of(destination)
         if self._asked is None:
             if self._read_set is None:
                 self._read_set = {read for tree in self._trees.values() for read in _reads_in(tree)}
             self._asked = tuple(sorted(self._read_set))
             self._kinds.clear()
         numbers = answers.numbers
-        key = tuple([numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked])
+        asked, key = answers.kind_key
+        if asked != self._asked:
+            key = tuple([numbers[read] if read in numbers else reads.number(answers, read) for read in self._asked])
+            answers.kind_key = (self._asked, key)
         kind = self._kinds.get(key)
         if kind is None:
             leaves = {}
@@ -347,30 +380,11 @@ class SourcePairs:
         return kind
 
     def _results_of(self, check: Check, context: Context, keep: Container[Status] | None) -> list[Result]:
-        """The results of a check without a leaf for this destination: run for real, or recorded.
-        A check that read something of its own of every destination and of every source for an
-        earlier source is run for real at once: recording it again would find nothing to share."""
-        if check.id in self.reads.per_source:
-            self._real.add(check.id)
-            if self._needs_met(check, context):
-                return _results(check, call_check(check, context), keep)
-            return _results(check, run_check(check, context), keep)
+        """The results of a check without a leaf for this destination, not run for real for every
+        pair (:meth:`_split`): answered by what other sources got, or recorded."""
         if check.id in self._real:
             return self._by_source(check, context, keep)
         return _results(check, self._record(check, context))
-
-    def _needs_met(self, check: Check, context: Context) -> bool:
-        """Whether both hosts hold every fact the check needs (:func:`unmet_need` finds none),
-        known once per host and set of needs: checks run for every pair would look again per pair."""
-        needs = check.needs
-        met = self.reads.of(context.destination).needs_met
-        destination = met.get(needs)
-        if destination is None:
-            destination = met[needs] = _holds(context.destination, needs, "destination")
-        source = self._source_needs_met.get(needs)
-        if source is None:
-            source = self._source_needs_met[needs] = _holds(self.source, needs, "source")
-        return source and destination
 
     def _by_source(self, check: Check, context: Context, keep: Container[Status] | None) -> list[Result]:
         """A check that reads something different of every destination, with the results another
@@ -430,8 +444,8 @@ class SourcePairs:
             if not can_render(findings):
                 return self._run_for_real(check, context)
             real = run_check(check, context)
-            shown = rendered(findings, self.reads.names(recording.answers))
-            if shown != real:
+            shown = _shown(findings, real, self.reads.names(recording.answers))
+            if shown is None:
                 return self._run_for_real(check, context, real)
         if not self._remember(check, recording.trace, findings, shown):
             self._real.add(check.id)
@@ -474,6 +488,27 @@ SOURCE_MISSES_ALLOWED = 32
 """Runs of a check, beyond its first against each destination, that may find nothing another
 source answered alike (more than it found) before the check is run for real for every pair:
 one that quotes each source's name gains nothing, a fleet of a few kinds of source does."""
+
+
+def _per_pair_results(
+    checks: list[tuple[Check, bool]],
+    context: Context,
+    destination_met: dict[tuple[str, ...], bool],
+    keep: Container[Status] | None,
+) -> list[Result]:
+    """The results of the checks run for real for every pair (``run_check`` for each, with whether
+    the needs are met known once per host and set of needs: a fleet runs these for every pair);
+    ``destination_met`` is what the destination is known to hold (filled in here)."""
+    results: list[Result] = []
+    destination = context.destination
+    for check, source_met in checks:
+        needs = check.needs
+        met = destination_met.get(needs)
+        if met is None:
+            met = destination_met[needs] = _holds(destination, needs, "destination")
+        findings = call_check(check, context) if source_met and met else run_check(check, context)
+        results += [Result(check, finding) for finding in findings if keep is None or finding.status in keep]
+    return results
 
 
 def _grow(tree: _Branch, trace: Iterable[tuple[int, int]], results: list[tuple[Result, tuple[str, ...]]]) -> bool:
@@ -521,6 +556,35 @@ FINDING_TEXT = ("message", "subject", "evidence", "remediation")
 def _marked_fields(finding: Finding, shown: Finding) -> tuple[str, ...]:
     """The fields of ``finding`` that hold a marker: those rendering changed into ``shown``."""
     return tuple(name for name in FINDING_TEXT if getattr(shown, name) is not getattr(finding, name))
+
+
+def _shown(findings: list[Finding], real: list[Finding], names: dict[str, str]) -> list[Finding] | None:
+    """``findings``, from a run against the traced destination, with the destination's ``names``
+    in place of their markers; ``None`` unless that is what running the check for real against
+    it found (``real``). Only the fields that differ from the real ones are rendered: a field
+    equal to its real one holds no marker (markers are random per process, and comparing one
+    raises), and a fleet records findings about every VM whose other fields quote no name."""
+    if len(findings) != len(real):
+        return None
+    shown = []
+    for finding, actual in zip(findings, real, strict=True):
+        if type(finding) is Finding and type(actual) is Finding:
+            marked = tuple(name for name in FINDING_TEXT if not _equal(getattr(finding, name), getattr(actual, name)))
+            as_shown = _named(finding, marked, names) if marked else finding
+        else:
+            as_shown = rendered(finding, names)
+        if as_shown != actual:
+            return None
+        shown.append(as_shown)
+    return shown
+
+
+def _equal(part: object, real: object) -> bool:
+    """Whether a part of a traced run's finding equals the real run's (one holding a marker does not)."""
+    try:
+        return bool(part == real)
+    except NameInspected:
+        return False
 
 
 def _named(finding: Finding, marked: tuple[str, ...], names: dict[str, str]) -> Finding:
@@ -639,13 +703,19 @@ def unread_vms(source: HostFacts) -> list[str]:
 
 
 SEVERITY_ORDER = {severity: index for index, severity in enumerate(Severity)}
+_WORST_FIRST = {status: -status.rank for status in Status}
 
 
 def sort_results(results: list[Result]) -> list[Result]:
-    return sorted(
-        results,
-        key=lambda r: (-r.status.rank, SEVERITY_ORDER[r.check.severity], r.check.id, r.finding.subject),
-    )
+    """Worst status first, then the check's severity, id and the finding's subject."""
+    return sorted(results, key=_sort_key)
+
+
+def _sort_key(result: Result) -> tuple[int, int, str, str]:
+    """What :func:`sort_results` orders by, read from the result's parts in one call (a fleet
+    sorts the results of every pair; the ``status`` and ``rank`` properties cost a call each)."""
+    finding, check = result.finding, result.check
+    return _WORST_FIRST[finding.status], SEVERITY_ORDER[check.severity], check.id, finding.subject
 
 
 COLLECTION_CHECK_ID = "collection.host"
