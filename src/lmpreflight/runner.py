@@ -439,15 +439,15 @@ class SourcePairs:
             findings = run_check(check, traced)
         except NameInspected:
             return self._run_for_real(check, context)
-        shown: list[Finding] | None = None
+        marked: list[tuple[str, ...]] | None = None
         if recording.marked:
             if not can_render(findings):
                 return self._run_for_real(check, context)
             real = run_check(check, context)
-            shown = _shown(findings, real, self.reads.names(recording.answers))
-            if shown is None:
+            marked = _marked_in(findings, real, self.reads.names(recording.answers))
+            if marked is None:
                 return self._run_for_real(check, context, real)
-        if not self._remember(check, recording.trace, findings, shown):
+        if not self._remember(check, recording.trace, findings, marked):
             self._real.add(check.id)
             self._forget(check.id)
         return real if recording.marked else findings
@@ -458,13 +458,11 @@ class SourcePairs:
         return run_check(check, context) if real is None else real
 
     def _remember(
-        self, check: Check, trace: list[tuple[int, int]], findings: list[Finding], shown: list[Finding] | None
+        self, check: Check, trace: list[tuple[int, int]], findings: list[Finding], marked: list[tuple[str, ...]] | None
     ) -> bool:
         """Add a run to the check's tree; ``False`` when the check must run for real instead.
-        Only a run that was handed a marker can have one in its findings; ``shown`` are then its
-        findings rendered for the destination it ran against, and a field holds a marker where
-        rendering changed it (:func:`lmpreflight.recorded.rendered` hands back a part without
-        one as it is): the findings are not searched again (a fleet records thousands of runs)."""
+        Only a run that was handed a marker can have one in its findings; ``marked`` are then the
+        fields of each that hold one (:func:`_marked_in`)."""
         check_id = check.id
         leaves = self._leaves[check_id] = self._leaves.get(check_id, 0) + 1
         if leaves > (1 if check_id in self.reads.per_pair else LEAVES_PER_CHECK):
@@ -473,8 +471,8 @@ class SourcePairs:
         if self._read_set is not None:
             self._read_set.update(read for read, _ in trace)
         results = [
-            (Result(check, finding), () if as_shown is finding else _marked_fields(finding, as_shown))
-            for finding, as_shown in zip(findings, findings if shown is None else shown, strict=True)
+            (Result(check, finding), fields)
+            for finding, fields in zip(findings, [()] * len(findings) if marked is None else marked, strict=True)
         ]
         return _grow(self._trees.setdefault(check_id, _Branch()), trace, results)
 
@@ -558,25 +556,27 @@ def _marked_fields(finding: Finding, shown: Finding) -> tuple[str, ...]:
     return tuple(name for name in FINDING_TEXT if getattr(shown, name) is not getattr(finding, name))
 
 
-def _shown(findings: list[Finding], real: list[Finding], names: dict[str, str]) -> list[Finding] | None:
-    """``findings``, from a run against the traced destination, with the destination's ``names``
-    in place of their markers; ``None`` unless that is what running the check for real against
-    it found (``real``). Only the fields that differ from the real ones are rendered: a field
-    equal to its real one holds no marker (markers are random per process, and comparing one
-    raises), and a fleet records findings about every VM whose other fields quote no name."""
+def _marked_in(findings: list[Finding], real: list[Finding], names: dict[str, str]) -> list[tuple[str, ...]] | None:
+    """The fields of each of ``findings``, from a run against the traced destination, that hold a
+    marker; ``None`` unless the findings with the destination's ``names`` put in are what running
+    the check for real against it found (``real``). Only the fields that differ from the real
+    ones are rendered: one equal to its real field holds no marker (markers are random per
+    process, and comparing one raises), and a fleet records findings about every VM whose other
+    fields quote no name. A field holds a marker where rendering changed it."""
     if len(findings) != len(real):
         return None
-    shown = []
+    marked = []
     for finding, actual in zip(findings, real, strict=True):
         if type(finding) is Finding and type(actual) is Finding:
-            marked = tuple(name for name in FINDING_TEXT if not _equal(getattr(finding, name), getattr(actual, name)))
-            as_shown = _named(finding, marked, names) if marked else finding
+            fields = tuple(name for name in FINDING_TEXT if not _equal(getattr(finding, name), getattr(actual, name)))
+            as_shown = _named(finding, fields, names) if fields else finding
         else:
             as_shown = rendered(finding, names)
+            fields = _marked_fields(finding, as_shown)
         if as_shown != actual:
             return None
-        shown.append(as_shown)
-    return shown
+        marked.append(fields)
+    return marked
 
 
 def _equal(part: object, real: object) -> bool:
