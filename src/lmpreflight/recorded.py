@@ -138,7 +138,7 @@ class _Raised:
 class Answers:
     """One host's values by path and answers by read (see :class:`DestinationReads`)."""
 
-    __slots__ = ("by_source", "destination", "kind_key", "names", "needs_met", "numbers", "values")
+    __slots__ = ("by_source", "destination", "kind_key", "names", "needs_met", "numbers", "source_leaves", "values")
 
     def __init__(self, destination: HostFacts) -> None:
         self.destination = destination
@@ -155,6 +155,8 @@ class Answers:
         self.by_source: dict[str, Any] = {}
         """Check id → what the check, run for every pair, concluded against this host as the
         destination, by what it read of each source (kept by :class:`lmpreflight.runner.SourcePairs`)."""
+        self.source_leaves: dict[str, int] = {}
+        """Check id → how many different answers of sources :attr:`by_source` holds for it."""
 
 
 class DestinationReads:

@@ -393,7 +393,8 @@ class SourcePairs:
         a check that compares the destination's SPNs with its own account reads little of the
         source). One that reads something different of every source too is run for real."""
         reads = self.reads
-        trees = reads.of(context.destination).by_source
+        answers = reads.of(context.destination)
+        trees = answers.by_source
         branch: _Branch | None = trees.get(check.id)
         known = self._source_answers
         while branch is not None and branch.read is not None:
@@ -408,12 +409,16 @@ class SourcePairs:
                 # whether it answers alike; until one has, more would likely be recorded for nothing.
                 return _results(check, run_check(check, context), keep)
             reads.source_trees[check.id] = reads.source_trees.get(check.id, 0) + 1
+        elif answers.source_leaves.get(check.id, 0) >= SOURCE_LEAVES_PER_DESTINATION:
+            return _results(check, run_check(check, context), keep)
         recording = Recording(reads, self.source, quotes=False)
         findings = run_check(check, _TracedContext(recording, context))
         results = _results(check, findings)
         misses = reads.source_misses[check.id] = reads.source_misses.get(check.id, 0) + (check.id in trees)
         kept: list[tuple[Result, tuple[str, ...]]] = [(result, ()) for result in results]
         grown = can_render(findings) and _grow(trees.setdefault(check.id, _Branch()), recording.trace, kept)
+        if grown:
+            answers.source_leaves[check.id] = answers.source_leaves.get(check.id, 0) + 1
         if not grown or misses > reads.source_hits.get(check.id, 0) + SOURCE_MISSES_ALLOWED:
             reads.per_source.add(check.id)
             for answers in reads.every_host():
@@ -486,6 +491,13 @@ SOURCE_MISSES_ALLOWED = 32
 """Runs of a check, beyond its first against each destination, that may find nothing another
 source answered alike (more than it found) before the check is run for real for every pair:
 one that quotes each source's name gains nothing, a fleet of a few kinds of source does."""
+
+
+SOURCE_LEAVES_PER_DESTINATION = 8
+"""Different ways sources may have answered one check against one destination before it is run
+for real against that destination for every later source: a destination whose findings quote
+what each source has of its own (its addresses, say) never repeats itself, and recording each
+source's run would cost several real runs for nothing."""
 
 
 def _per_pair_results(
