@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import requests
+from requests_ntlm import HttpNtlmAuth
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from winrm.exceptions import (
     InvalidCredentialsError,
@@ -155,16 +156,58 @@ def _refuse_redirects(protocol: Protocol) -> None:
     The session also stops consulting the environment on every exchange: pywinrm has already
     merged what it needs (the CA bundle, and ``no_proxy: *``, since no proxy is ever used)
     when it built the session, but requests would still read the proxy variables and
-    evaluate them against the URL for each of a host's dozen exchanges."""
+    evaluate them against the URL for each of a host's dozen exchanges. And it prepares each
+    message as a copy of its first one (:func:`_prepare_as_first`)."""
     transport = protocol.transport
     send = transport._send_message_request
 
     def without_redirects(session: requests.Session, prepared: requests.PreparedRequest) -> requests.Response:
         session.max_redirects = 0
         session.trust_env = False
+        if "prepare_request" not in vars(session):
+            _prepare_as_first(session)
         return send(session, prepared)
 
     setattr(transport, "_send_message_request", without_redirects)  # noqa: B010 (an instance override)
+
+
+_SAME_EVERY_TIME = (HttpNtlmAuth, requests.auth.HTTPBasicAuth, type(None))
+"""Authentications that do the same to every request: NTLM adds its keep-alive header and
+response hook (the connection, not the request, is authenticated), Basic the same
+Authorization header. Kerberos and CredSSP change theirs as their context proceeds."""
+
+
+def _prepare_as_first(session: requests.Session) -> None:
+    """pywinrm hands every message to ``session.prepare_request`` as a new POST of bytes to
+    the same URL, and requests merges the session's headers, cookies, hooks and
+    authentication into it anew each time: a third of the CPU of an exchange. Once a session
+    has prepared one such POST, the next ones are copies of it with their own body, which is
+    what a full preparation makes of them while the session holds no cookie (the listener
+    sets none) and authenticates every request alike (``_SAME_EVERY_TIME``); anything else
+    is prepared in full."""
+    prepare_in_full = session.prepare_request
+    first: list[tuple[str | bytes | None, requests.PreparedRequest]] = []
+
+    def prepare(request: requests.Request) -> requests.PreparedRequest:
+        alike = (
+            request.method == "POST"
+            and (isinstance(request.data, bytes) or request.data == [])
+            and not (request.headers or request.files or request.params or request.auth or request.cookies)
+            and request.json is None
+            and not any(request.hooks.values())
+            and isinstance(session.auth, _SAME_EVERY_TIME)
+            and not session.cookies
+        )
+        if alike and first and first[0][0] == request.url:
+            copy = first[0][1].copy()
+            copy.prepare_body(request.data, None)
+            return copy
+        prepared = prepare_in_full(request)
+        if alike and not first:
+            first.append((request.url, prepared.copy()))
+        return prepared
+
+    setattr(session, "prepare_request", prepare)  # noqa: B010 (an instance override)
 
 
 def describe(exc: BaseException, connection: Connection) -> CollectionFailed:
