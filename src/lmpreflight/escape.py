@@ -32,7 +32,7 @@ def ps_literal(value: object) -> str:
     text = str(value)
     if "\x00" in text:
         raise ValueError("a NUL character cannot be passed to PowerShell")
-    if all(ch in _PS_PLAIN for ch in text):
+    if _PS_PLAIN.issuperset(text):
         return _ps_quote(text)
     terms: list[str] = []
     plain: list[str] = []

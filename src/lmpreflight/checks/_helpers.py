@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from functools import cache
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from lmpreflight.facts.model import CollectionError, HostFacts, VirtualMachine
 from lmpreflight.vocabulary import Context, Finding, MissingFact, NotApplicable
@@ -38,6 +38,7 @@ CLIENT_HYPERV = "https://learn.microsoft.com/virtualization/hyper-v-on-windows/a
 
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def parse_version(version: str) -> tuple[int, ...] | None:
@@ -67,8 +68,10 @@ def need(value: T | None, path: str) -> T:
 
 
 def require_auth(context: Context, protocol: str) -> None:
-    """Checks of one authentication protocol do not apply to a source using the other."""
-    source = context.required("source").migration
+    """Checks of one authentication protocol do not apply to a source using the other. (The
+    source's settings are read directly, not through :meth:`Context.required`: several checks
+    ask for every pair of a fleet.)"""
+    source = need(context.source.migration, "source.migration")
     if source.authentication_type != protocol:
         raise NotApplicable(f"{context.source.name} authenticates live migration with {source.authentication_type}")
 
@@ -78,27 +81,30 @@ def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:
     yield "destination", context.destination
 
 
-def own_view(host: HostFacts, key: Hashable, work: Callable[[], T]) -> T:
-    """What ``work`` makes of ``host``'s facts alone, made once per host and ``key``: a fleet
-    judges each host against every other, and a pair check's own half of a comparison (what it
-    says of one host, the names it looks for on it) is the same for every peer. ``key`` names
-    the check and whatever else ``work`` depends on (the role, an option). A stand-in for the
-    facts that records what a check reads is not a ``HostFacts``: it goes through the work
-    every time, so that every read is seen."""
+def own_view(host: HostFacts, key: Hashable, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """What ``work(*args, **kwargs)`` makes of ``host``'s facts alone, made once per host and ``key``:
+    a fleet judges each host against every other, and a pair check's own half of a comparison
+    (what it says of one host, the names it looks for on it) is the same for every peer. ``key``
+    names the check and whatever else ``work`` depends on (the role, an option). The arguments are
+    passed through, not bound into a new callable, because a fleet asks for every pair and finds
+    the view made. A stand-in for the facts that records what a check reads is not a
+    ``HostFacts``: it goes through the work every time, so that every read is seen."""
     if type(host) is not HostFacts:
-        return work()
+        return work(*args, **kwargs)
     views = host.own_views
     if key in views:
         found: T = views[key]
         return found
-    made = views[key] = work()
+    made = views[key] = work(*args, **kwargs)
     return made
 
 
-def own_findings(host: HostFacts, key: Hashable, work: Callable[[], Iterable[Finding]]) -> tuple[Finding, ...]:
-    """The findings ``work`` makes about ``host`` alone, made once per host and ``key``
-    (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
-    return own_view(host, key, lambda: tuple(work()))
+def own_findings(
+    host: HostFacts, key: Hashable, work: Callable[P, Iterable[Finding]], *args: P.args, **kwargs: P.kwargs
+) -> tuple[Finding, ...]:
+    """The findings ``work(*args, **kwargs)`` makes about ``host`` alone, made once per host and
+    ``key`` (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
+    return own_view(host, key, lambda: tuple(work(*args, **kwargs)))
 
 
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 from lmpreflight.checks._helpers import (
     CREDENTIAL_GUARD,
@@ -197,7 +197,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         )
         return
     have = computer.folded_delegation_targets
-    spns = own_view(target, ("delegation.spns", with_cifs), partial(_spns_of, target, with_cifs))
+    spns = own_view(target, ("delegation.spns", with_cifs), _spns_of, target, with_cifs)
     wanted = [spn for spn, _ in spns.wanted]
     missing = [spn for spn, folded in spns.wanted if folded not in have]
     across = cross_domain(context)
@@ -346,7 +346,7 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
             )
         else:
             key = ("delegation.protocol-transition", role, remote)
-            yield from own_findings(host, key, partial(_account_delegation, host, role, remote))
+            yield from own_findings(host, key, _account_delegation, host, role, remote)
 
 
 def _account_control(uac: int) -> AccountControlEvidence:
@@ -427,10 +427,18 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     event 14050 when it cannot register it), or another account holds it too, the ticket
     is wrong or missing (0x80090322, 0x80090303)."""
     require_auth(context, "Kerberos")
-    directory = need(context.destination.directory, "destination.directory")
+    yield from own_findings(
+        context.destination, "delegation.destination-spns-registered", _spns_registered, context.destination
+    )
+
+
+def _spns_registered(destination: HostFacts) -> Iterator[Finding]:
+    """What :func:`destination_spns_registered` says of the destination: its own account and
+    directory alone decide."""
+    directory = need(destination.directory, "destination.directory")
     computer = need(directory.computer, "destination.directory.computer")
     registered = computer.folded_spns
-    wanted = wanted_spns(context.destination, with_cifs=False)
+    wanted = wanted_spns(destination, with_cifs=False)
     missing = [spn for spn in wanted if spn.casefold() not in registered]
     duplicates = {
         holder.spn: [dn for dn in holder.holders if dn.casefold() != computer.distinguished_name.casefold()]
@@ -440,7 +448,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     if missing or duplicates:
         parts = []
         if missing:
-            parts.append(f"not registered on {context.destination.name}: {', '.join(missing)}")
+            parts.append(f"not registered on {destination.name}: {', '.join(missing)}")
         parts.extend(f"{spn} also held by {', '.join(others)}" for spn, others in duplicates.items())
         yield failed("; ".join(parts), "destination", evidence={"missing": missing, "duplicates": duplicates})
     else:
@@ -449,9 +457,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
             "domain": f" in {directory.domain_dns_name} (no Global Catalog of the forest answered; other domains "
             "were not searched)",
         }.get(directory.spn_search_scope or "", "")
-        yield passed(
-            f"{context.destination.name} holds its migration SPNs, and no other account{scope} does", "destination"
-        )
+        yield passed(f"{destination.name} holds its migration SPNs, and no other account{scope} does", "destination")
 
 
 @check(
@@ -473,7 +479,7 @@ def name_resolution(context: Context) -> Iterator[Finding]:
     wrong principal (0x80090322). Windows builds the SPN from the name given, without a reverse
     lookup, so a PTR record that names another host is shown for information only."""
     for role, host in both_hosts(context):
-        yield from own_findings(host, ("delegation.name-resolution", role), partial(_names_resolve, host, role))
+        yield from own_findings(host, ("delegation.name-resolution", role), _names_resolve, host, role)
 
 
 def _names_resolve(host: HostFacts, role: str) -> Iterator[Finding]:

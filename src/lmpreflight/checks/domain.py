@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 
 from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, need, own_findings
 from lmpreflight.facts.model import HostFacts, Trust
@@ -332,7 +331,7 @@ def clock_skew(context: Context) -> Iterator[Finding]:
         destination_offset=round(dest.offset_seconds, 1),
     )
     for role, host in both_hosts(context):
-        yield from own_findings(host, ("domain.clock-skew", role), partial(_skew_to_dc, host, role))
+        yield from own_findings(host, ("domain.clock-skew", role), _skew_to_dc, host, role)
 
 
 def _skew_to_dc(host: HostFacts, role: str) -> Iterator[Finding]:

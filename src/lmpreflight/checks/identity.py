@@ -10,7 +10,6 @@ typed name must agree before any of them is used.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need, own_findings
 from lmpreflight.facts.model import HostFacts, is_address
@@ -75,7 +74,7 @@ def host_is_who_it_says(context: Context) -> Iterator[Finding]:
     typed, the computer name and FQDN the host reports, and the AD account found for the
     typed name (its sAMAccountName and dNSHostName) must all agree."""
     for role, host in both_hosts(context):
-        yield from own_findings(host, ("identity.host-is-who-it-says", role), partial(_confirmed, host, role))
+        yield from own_findings(host, ("identity.host-is-who-it-says", role), _confirmed, host, role)
 
 
 def _confirmed(host: HostFacts, role: str) -> Iterator[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache
 
 from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need, own_findings, own_view
 from lmpreflight.escape import ps_array, ps_literal
@@ -36,7 +36,12 @@ ENABLE_RULE = f"Enable-NetFirewallRule -Name {ps_literal(FIREWALL_RULE_NAME)}"
 def incoming_addresses(host: HostFacts, role: str) -> list[str]:
     """The addresses on which ``host`` accepts incoming live migrations, or :class:`MissingFact`
     (worked out once per host: a fleet's checks ask for them for every pair)."""
-    return list(own_view(host, "network.incoming", partial(_accepting, host, role)))
+    return list(_incoming(host, role))
+
+
+def _incoming(host: HostFacts, role: str) -> tuple[str, ...]:
+    """:func:`incoming_addresses` as the host's own view holds them, for a check that only reads them."""
+    return own_view(host, "network.incoming", _accepting, host, role)
 
 
 def _accepting(host: HostFacts, role: str) -> tuple[str, ...]:
@@ -148,7 +153,7 @@ def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
     Source: the setup guide (incoming live migrations on the listed networks)."""
     for role, host in both_hosts(context):
         key = ("network.migration-subnets-match-addresses", role)
-        yield from own_findings(host, key, partial(_subnets_matched, host, role))
+        yield from own_findings(host, key, _subnets_matched, host, role)
 
 
 def _subnets_matched(host: HostFacts, role: str) -> Iterator[Finding]:
@@ -291,54 +296,60 @@ def port_6600(context: Context) -> Iterator[Finding]:
     0x8007274D); a timeout means something drops it (a firewall, 0x8007274C). The destination's
     test towards the source tells whether the VM can be moved back.
     Source: the live-migration troubleshooting article (0x8007274C, 0x8007274D, TCP 6600)."""
-    blocked, open_, untested = _port_results(context.source, context.destination, "destination")
-    tests = _tests(context.source)
-    evidence = PortEvidence(
-        open=open_,
-        blocked=blocked,
-        untested=untested,
-        outcomes={a: tests[a].outcome for a in blocked},
-        source_addresses={a: tests[a].source_address for a in blocked + open_},
-        fix_on=_fix_place(context, tests[blocked[0]]) if blocked else "source",
-    )
-    if blocked and not open_:
-        yield failed(
-            "; ".join(_blocked_reason(context, tests[a]) for a in blocked),
-            "source",
-            fix=_blocked_fix(context, tests[blocked[0]]),
-            evidence=evidence,
+    source, destination = context.source, context.destination
+    blocked, open_, untested = _port_results(source, destination, "destination")
+    if blocked:
+        tests = _tests(source)
+        evidence = PortEvidence(
+            open=open_,
+            blocked=blocked,
+            untested=untested,
+            outcomes={a: tests[a].outcome for a in blocked},
+            source_addresses={a: tests[a].source_address for a in blocked + open_},
+            fix_on=_fix_place(context, tests[blocked[0]]),
         )
-    elif blocked:
+        reasons = "; ".join(_blocked_reason(context, tests[a]) for a in blocked)
+        fix = _blocked_fix(context, tests[blocked[0]])
+        if open_:
+            yield warned(
+                f"TCP 6600 open on {', '.join(open_)} but not on {', '.join(blocked)}: " + reasons,
+                "source",
+                fix=fix,
+                evidence=evidence,
+            )
+        else:
+            yield failed(reasons, "source", fix=fix, evidence=evidence)
+    elif open_:
+        tests = _tests(source)
+        evidence = PortEvidence(open_, [], untested, {}, {a: tests[a].source_address for a in open_})
+        yield passed(f"{source.name} reaches TCP 6600 on {', '.join(open_)}", "source", evidence=evidence)
+    else:
+        name = source.name
         yield warned(
-            f"TCP 6600 open on {', '.join(open_)} but not on {', '.join(blocked)}: "
-            + "; ".join(_blocked_reason(context, tests[a]) for a in blocked),
-            "source",
-            fix=_blocked_fix(context, tests[blocked[0]]),
-            evidence=evidence,
-        )
-    elif not open_:
-        target = untested[0] if untested else context.destination.full_name
-        yield warned(
-            f"TCP 6600 from {context.source.name} to {context.destination.name} was not tested",
+            f"TCP 6600 from {name} to {destination.name} was not tested",
             "source",
             fix=Remediation(
-                text=f"Test the port from {context.source.name} itself.",
-                powershell=f"Test-NetConnection -ComputerName {ps_literal(target)} -Port {MIGRATION_PORT}",
-                run_on=context.source.name,
+                text=f"Test the port from {name} itself.",
+                powershell=_test_port(untested[0] if untested else destination.full_name),
+                run_on=name,
             ),
-            evidence=evidence,
+            evidence=PortEvidence([], [], untested, {}, {}),
         )
-    else:
-        yield passed(f"{context.source.name} reaches TCP 6600 on {', '.join(open_)}", "source", evidence=evidence)
-    if context.source.migration is None or context.destination.network is None:
+    if source.migration is None or destination.network is None:
         return
-    back_blocked, back_open, _ = _port_results(context.destination, context.source, "source")
+    back_blocked, back_open, _ = _port_results(destination, source, "source")
     if back_blocked and not back_open:
         yield warned(
-            f"moving back will fail: {context.destination.name} cannot reach TCP 6600 on {', '.join(back_blocked)}",
+            f"moving back will fail: {destination.name} cannot reach TCP 6600 on {', '.join(back_blocked)}",
             "destination",
             evidence=PortEvidence(back_open, back_blocked, [], {}, {}, fix_on="source"),
         )
+
+
+@lru_cache(maxsize=4096)
+def _test_port(target: str) -> str:
+    """The command that tests TCP 6600 towards ``target`` (a fleet names each host's addresses for every peer)."""
+    return f"Test-NetConnection -ComputerName {ps_literal(target)} -Port {MIGRATION_PORT}"
 
 
 def _tests(tester: HostFacts) -> dict[str, PortTest]:
@@ -425,8 +436,10 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
     """(blocked, open, untested) among ``target``'s incoming addresses, as tested by ``tester``."""
     role = "source" if target_role == "destination" else "destination"
     network = need(tester.network, f"{role}.network")
-    incoming = incoming_addresses(target, target_role)
-    tests = network.port_tests_by_port.get(MIGRATION_PORT, {})
+    incoming = _incoming(target, target_role)
+    tests = network.port_tests_by_port.get(MIGRATION_PORT)
+    if not tests:  # most hosts of a fleet tested none of a peer's addresses
+        return [], [], list(incoming)
     blocked = [a for a in incoming if a in tests and not tests[a].succeeded]
     open_ = [a for a in incoming if a in tests and tests[a].succeeded]
     untested = [a for a in incoming if a not in tests]
@@ -448,7 +461,7 @@ def migration_mtu(context: Context) -> Iterator[Finding]:
     as slow or stalled moves, not as an error. No Microsoft rule names an MTU for live migration,
     so this check only shows the values seen, never a verdict."""
     for role, host in both_hosts(context):
-        yield from own_findings(host, ("network.migration-mtu", role), partial(_mtu_seen, host, role))
+        yield from own_findings(host, ("network.migration-mtu", role), _mtu_seen, host, role)
 
 
 def _mtu_seen(host: HostFacts, role: str) -> Iterator[Finding]:
@@ -588,9 +601,42 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
     unidentified network: Public), and a profile whose firewall is off filters nothing.
     Sources: the live-migration troubleshooting article (firewall settings); the NetSecurity
     reference (Get-NetFirewallRule -PolicyStore ActiveStore, Profile) and Get-NetConnectionProfile."""
-    rule = need(context.destination.network, "destination.network").migration_firewall_rule
+    verdict = own_view(context.destination, "network.firewall-rule", _rule_verdict, context.destination)
+    if isinstance(verdict, Finding):
+        yield verdict
+        return
+    tests = _tests(context.source)
+    reached = [t.address for t in tests.values() if t.succeeded and t.address in verdict.blocked] if tests else []
+    if reached:
+        yield warned(
+            f"{verdict.problem}, but {context.source.name} reached TCP 6600 on {', '.join(reached)}: another rule, "
+            "a GPO or another firewall allows it",
+            "destination",
+            fix=verdict.failed.remediation,
+            evidence=verdict.failed.evidence,
+        )
+    else:
+        yield verdict.failed
+
+
+@dataclass(frozen=True)
+class _RuleProblem:
+    """What :func:`firewall_rule` says of a destination whose rule does not admit TCP 6600 on
+    some migration address: the failure, unless the source's test got through to one of them."""
+
+    problem: str
+    failed: Finding
+    blocked: frozenset[str]
+    """The destination's migration addresses the rule does not admit: the source's successful
+    TCP 6600 tests to these show that something else lets the connection in."""
+
+
+def _rule_verdict(host: HostFacts) -> Finding | _RuleProblem:
+    """What :func:`firewall_rule` says of the destination by its own facts: the pass, or the
+    problem (worked out once per destination: only which of its addresses the source reached
+    depends on the source)."""
+    rule = need(host.network, "destination.network").migration_firewall_rule
     rule = need(rule, "destination.network.migration_firewall_rule")
-    host = context.destination
     dest = host.name
     state = "enabled" if rule.present and rule.enabled else "disabled" if rule.present else "missing"
     evidence = FirewallRuleEvidence(present=rule.present, enabled=rule.enabled)
@@ -599,8 +645,9 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
     if adapters is not None:
         blocked = [a for a in adapters if not a.admits]
         if not blocked:
-            yield passed(_admitted_message(dest, state, rule.rule_profiles, adapters), "destination", evidence=evidence)
-            return
+            return passed(
+                _admitted_message(dest, state, rule.rule_profiles, adapters), "destination", evidence=evidence
+            )
         labels = ", ".join(a.label() for a in blocked)
         if state == "enabled":
             problem = (
@@ -614,31 +661,13 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
             )
         else:
             problem = f"{FIREWALL_RULE} is {state} on {dest}, and Windows Firewall is on for {labels}"
-        reached = [a for a in _reached(context) if any(a in b.addresses for b in blocked)]
+        incoming = [a for a in incoming_addresses(host, "destination") if any(a in b.addresses for b in blocked)]
     elif state == "enabled":
-        yield passed(f"{FIREWALL_RULE} is enabled on {dest}", "destination", evidence=evidence)
-        return
+        return passed(f"{FIREWALL_RULE} is enabled on {dest}", "destination", evidence=evidence)
     else:
         problem = f"{FIREWALL_RULE} is {state} on {dest}"
-        reached = _reached(context)
-    if reached:
-        yield warned(
-            f"{problem}, but {context.source.name} reached TCP 6600 on {', '.join(reached)}: another rule, a GPO "
-            "or another firewall allows it",
-            "destination",
-            fix=fix,
-            evidence=evidence,
-        )
-    else:
-        yield failed(problem, "destination", fix=fix, evidence=evidence)
-
-
-def _reached(context: Context) -> list[str]:
-    """The destination's migration addresses the source's TCP 6600 test got through to. Only a
-    test to this destination's own addresses counts: saved facts can carry the source's tests
-    towards another host (plan judges one source with many destinations)."""
-    incoming = set(incoming_addresses(context.destination, "destination"))
-    return [t.address for t in _tests(context.source).values() if t.succeeded and t.address in incoming]
+        incoming = incoming_addresses(host, "destination")
+    return _RuleProblem(problem, failed(problem, "destination", fix=fix, evidence=evidence), frozenset(incoming))
 
 
 def _admitted_message(dest: str, state: str, profiles: str | None, adapters: list[_AdapterFirewall]) -> str:
