@@ -14,6 +14,7 @@ import functools
 import re
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,48 +91,55 @@ def _is_plain(annotation: Any) -> bool:
     return _list_item_type(annotation) is None and _model_type(annotation) is None
 
 
-@functools.cache
-def _shape(annotation: Any) -> tuple[Any | None, bool, dict[str, tuple[Any, bool]] | None]:
-    """What :func:`normalise` needs of an annotation, in one lookup: a list's item type and
-    whether it is plain, else a model's fields, each with its annotation and whether it is
-    plain. Hashing a typing annotation is slow, and a fleet's documents walk the same few
-    annotations millions of times; a plain value (most of a document: names, numbers, flags)
-    is then undone where it stands, without a call and a lookup of its own."""
-    item_type = _list_item_type(annotation)
-    if item_type is not None:
-        return item_type, _is_plain(item_type), None
-    model = _model_type(annotation)
-    if model is None:
-        return None, False, None
-    fields = {name: (field.annotation, _is_plain(field.annotation)) for name, field in model.model_fields.items()}
-    return None, False, fields
-
-
 def normalise(value: Any, annotation: Any) -> Any:
     """Undo PowerShell 5.1 serialisation quirks in ``value`` expected to match ``annotation``."""
-    item_type, plain_items, fields = _shape(annotation)
+    return _normaliser(annotation)(value)
+
+
+@functools.cache
+def _normaliser(annotation: Any) -> Callable[[Any], Any]:
+    """:func:`normalise` for one annotation, worked out once: a list's items, or a model's
+    fields, each with the normaliser its own annotation needs. Hashing a typing annotation is
+    slow, and a fleet's documents walk the same few annotations millions of times, so only
+    building this looks annotations up; a plain value (most of a document: names, numbers,
+    flags) is undone where it stands, without a call of its own."""
+    item_type = _list_item_type(annotation)
     if item_type is not None:
-        if value is None:
-            return []
-        if isinstance(value, dict) and set(value) == {"value", "Count"}:
-            value = value["value"]
-        if not isinstance(value, list):
-            value = [value]
-        if plain_items:
-            return [_undated(item) for item in value]
-        return [normalise(item, item_type) for item in value]
-    if fields is not None and isinstance(value, dict):
+        if _is_plain(item_type):
+            return lambda value: [_undated(item) if isinstance(item, str) else item for item in _listed(value)]
+        items = _normaliser(item_type)
+        return lambda value: [items(item) for item in _listed(value)]
+    model = _model_type(annotation)
+    if model is None:
+        return _undated
+    annotations: dict[str, Any] = {name: field.annotation for name, field in model.model_fields.items()}
+    plain = frozenset(name for name, field in annotations.items() if _is_plain(field))
+    nested = {name: _normaliser(field) for name, field in annotations.items() if name not in plain}
+
+    def fields(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return _undated(value)
         normalised = {}
         for key, item in value.items():
-            field = fields.get(key)
-            if field is None:
-                normalised[key] = item
-            elif field[1]:
-                normalised[key] = _undated(item)
-            else:
-                normalised[key] = normalise(item, field[0])
+            if key in plain:
+                if isinstance(item, str) and item.startswith("/Date("):
+                    item = _undated(item)
+            elif key in nested:
+                item = nested[key](item)
+            normalised[key] = item
         return normalised
-    return _undated(value)
+
+    return fields
+
+
+def _listed(value: Any) -> list[Any]:
+    """A list as PowerShell 5.1 may send it: ``null`` for an empty pipeline, a one-item array
+    unrolled into the bare item, or wrapped as ``{"value": [...], "Count": n}``."""
+    if value is None:
+        return []
+    if isinstance(value, dict) and set(value) == {"value", "Count"}:
+        value = value["value"]
+    return value if isinstance(value, list) else [value]
 
 
 def _undated(value: Any) -> Any:
