@@ -90,3 +90,26 @@ def test_any_other_query_is_left_to_dnslib() -> None:
     ]
     for data in odd:
         assert resolver.answer(data) is None, data.hex()
+
+
+def test_the_server_answers_plain_and_other_queries_over_udp() -> None:
+    """Through the socket: the plain query's reply and the EDNS one's (dnslib's) are what dnslib sends."""
+    import socket
+
+    from lmpreflight.lab.dns_server import DnsTable, LabDnsServer
+
+    table = DnsTable()
+    table.add("dc01.corp.example", "A", "127.0.0.1")
+    server = LabDnsServer(table)
+    host, _, port = server.start().partition(":")
+    edns = DNSRecord.question("DC01.corp.example", "A")
+    edns.add_ar(EDNS0())
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            for data in (_query("DC01.corp.example", "A", 1, 4242), bytes(edns.pack())):
+                client.sendto(data, (host, int(port)))
+                assert client.recv(4096) == _dnslib(server.resolver, data)
+    finally:
+        server.stop()
+    assert server.resolver.questions[("dc01.corp.example", "A")] == 4  # each asked over UDP and of dnslib here
