@@ -107,6 +107,18 @@ def own_findings(
     return own_view(host, key, lambda: tuple(work(*args, **kwargs)))
 
 
+def each_own_findings(
+    context: Context, check_id: str, work: Callable[[HostFacts, str], Iterable[Finding]]
+) -> tuple[Finding, ...]:
+    """The source's, then the destination's :func:`own_findings` under ``(check_id, role)``: all a
+    check says when each host's facts alone decide what it says of that host. Handed back whole,
+    not yielded one by one: a fleet asks for them for every pair."""
+    source, destination = context.source, context.destination
+    return own_findings(source, (check_id, "source"), work, source, "source") + own_findings(
+        destination, (check_id, "destination"), work, destination, "destination"
+    )
+
+
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:
     """The VMs the user named, each with its facts on the source (``None`` if absent)."""
     need(context.source.vms, "source.vms")

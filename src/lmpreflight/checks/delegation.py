@@ -13,7 +13,7 @@ from lmpreflight.checks._helpers import (
     PROTECTED_USERS,
     SETUP_GUIDE,
     TROUBLESHOOT_GUIDE,
-    both_hosts,
+    each_own_findings,
     need,
     own_findings,
     own_view,
@@ -165,9 +165,14 @@ def _domain(host: HostFacts) -> str:
 def _computer(host: HostFacts, role: str) -> ComputerAccount:
     """The host's computer account as AD holds it. A host that was never reached, or whose name
     has no computer account, is a missing fact: no verdict, and no fix that writes to AD for a
-    principal nobody saw."""
+    principal nobody saw. (The paths are spelled out only when one is missing: a fleet asks for
+    every pair, four times.)"""
+    directory = host.directory
+    computer = directory.computer if directory is not None else None
+    if computer is not None and host.identity is not None:
+        return computer
     need(host.identity, f"{role}.identity")
-    return need(need(host.directory, f"{role}.directory").computer, f"{role}.directory.computer")
+    return need(need(directory, f"{role}.directory").computer, f"{role}.directory.computer")
 
 
 def rbcd_allows(delegating: ComputerAccount, target: ComputerAccount) -> bool:
@@ -177,14 +182,15 @@ def rbcd_allows(delegating: ComputerAccount, target: ComputerAccount) -> bool:
 
 
 def cross_domain(context: Context) -> bool:
-    return _domain(context.source).casefold() != _domain(context.destination).casefold()
+    source, destination = _domain(context.source), _domain(context.destination)
+    return source != destination and source.casefold() != destination.casefold()
 
 
 def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Finding]:
     """One direction of delegation: RBCD on the target, or classic entries for enough names."""
-    target_role = "destination" if delegating_role == "source" else "source"
-    delegating, target = context.host(delegating_role), context.host(target_role)
     back = delegating_role == "destination"
+    target_role = "source" if back else "destination"
+    delegating, target = (context.destination, context.source) if back else (context.source, context.destination)
     prefix = "moving back will fail: " if back else ""
     computer = _computer(delegating, delegating_role)
     target_computer = _computer(target, target_role)
@@ -198,7 +204,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         return
     have = computer.folded_delegation_targets
     spns = own_view(target, ("delegation.spns", with_cifs), _spns_of, target, with_cifs)
-    wanted = [spn for spn, _ in spns.wanted]
+    wanted = list(spns.spns)
     missing = [spn for spn, folded in spns.wanted if folded not in have]
     across = cross_domain(context)
     evidence = DelegationEvidence(missing, wanted, resource_based_needed=across)
@@ -234,8 +240,10 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
 class _TargetSpns:
     """A host's services as a delegating account must list them, worked out once per host."""
 
+    spns: tuple[str, ...]
+    """:func:`wanted_spns`."""
     wanted: tuple[tuple[str, str], ...]
-    """:func:`wanted_spns`, each with its casefolded form (delegation lists are compared so)."""
+    """The same, each with its casefolded form (delegation lists are compared so)."""
     by_name: tuple[tuple[str, frozenset[str]], ...]
     """Each name a move may use (its full name first, then the short name), with its services casefolded:
     delegation works by that name when the account lists all of them."""
@@ -243,8 +251,10 @@ class _TargetSpns:
 
 def _spns_of(target: HostFacts, with_cifs: bool) -> _TargetSpns:
     services = _services(with_cifs)
+    spns = tuple(wanted_spns(target, with_cifs))
     return _TargetSpns(
-        wanted=tuple((spn, spn.casefold()) for spn in wanted_spns(target, with_cifs)),
+        spns=spns,
+        wanted=tuple((spn, spn.casefold()) for spn in spns),
         by_name=tuple(
             (name, frozenset(f"{service}/{name}".casefold() for service in services))
             for name in (target.full_name, target.name)
@@ -315,7 +325,7 @@ def spns_to_source(context: Context) -> Iterator[Finding]:
     fix=_allow_protocol_transition,
     shows_on=((PathPart.FORWARD_AUTH, "source"), (PathPart.REVERSE_AUTH, "destination")),
 )
-def protocol_transition(context: Context) -> Iterator[Finding]:
+def protocol_transition(context: Context) -> list[Finding]:
     """Since Windows Server 2016, Hyper-V remote management goes through WinRM, which runs as
     NETWORK SERVICE and cannot reach the user's forwardable ticket. Classic constrained
     delegation therefore needs protocol transition ("use any authentication protocol",
@@ -328,25 +338,32 @@ def protocol_transition(context: Context) -> Iterator[Finding]:
     Source: Microsoft's virtualization blog on constrained delegation with Kerberos (2017); the setup guide."""
     require_auth(context, "Kerberos")
     remote = not context.starts_on_source()
-    for role, host in (("source", context.source), ("destination", context.destination)):
-        peer_role = "destination" if role == "source" else "source"
-        peer = context.host(peer_role)
-        if role == "destination" and (host.directory is None or host.directory.computer is None):
-            continue
-        computer = _computer(host, role)
-        if (
-            peer.directory is not None
-            and peer.directory.computer is not None
-            and rbcd_allows(computer, _computer(peer, peer_role))
-        ):
-            yield passed(
+    source, destination = context.source, context.destination
+    findings = _transition_findings(source, "source", destination, "destination", remote)
+    if destination.directory is not None and destination.directory.computer is not None:
+        findings += _transition_findings(destination, "destination", source, "source", remote)
+    return findings
+
+
+def _transition_findings(host: HostFacts, role: str, peer: HostFacts, peer_role: str, remote: bool) -> list[Finding]:
+    """What :func:`protocol_transition` says of ``host``: resource-based delegation from its peer's
+    account, else its own account (worked out once per host)."""
+    computer = _computer(host, role)
+    if (
+        peer.directory is not None
+        and peer.directory.computer is not None
+        and rbcd_allows(computer, _computer(peer, peer_role))
+    ):
+        return [
+            passed(
                 f"{host.name} delegates to {peer.name} through resource-based constrained delegation",
                 role,
                 evidence=_account_control(computer.user_account_control),
             )
-        else:
-            key = ("delegation.protocol-transition", role, remote)
-            yield from own_findings(host, key, _account_delegation, host, role, remote)
+        ]
+    return list(
+        own_findings(host, ("delegation.protocol-transition", role, remote), _account_delegation, host, role, remote)
+    )
 
 
 def _account_control(uac: int) -> AccountControlEvidence:
@@ -472,14 +489,13 @@ def _spns_registered(destination: HostFacts) -> Iterator[Finding]:
     ),
     references=(TROUBLESHOOT_GUIDE, LIVE_MIGRATION_TROUBLESHOOTING),
 )
-def name_resolution(context: Context) -> Iterator[Finding]:
+def name_resolution(context: Context) -> tuple[Finding, ...]:
     """The hosts must resolve and reach each other by name (troubleshooting guide), and Kerberos
     asks for a ticket to the SPN built from the name the move uses: a name that does not
     resolve fails the move, and one that resolves to another machine yields a ticket for the
     wrong principal (0x80090322). Windows builds the SPN from the name given, without a reverse
     lookup, so a PTR record that names another host is shown for information only."""
-    for role, host in both_hosts(context):
-        yield from own_findings(host, ("delegation.name-resolution", role), _names_resolve, host, role)
+    return each_own_findings(context, "delegation.name-resolution", _names_resolve)
 
 
 def _names_resolve(host: HostFacts, role: str) -> Iterator[Finding]:

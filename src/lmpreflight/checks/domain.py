@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, need, own_findings
+from lmpreflight.checks._helpers import KCD_OVERVIEW, SETUP_GUIDE, both_hosts, each_own_findings, need
 from lmpreflight.facts.model import HostFacts, Trust
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import (
@@ -316,22 +316,20 @@ def _skew_finding(seconds: float, what: str, subject: str, **evidence: object) -
     ),
     references=(SKEW_REFERENCE,),
 )
-def clock_skew(context: Context) -> Iterator[Finding]:
+def clock_skew(context: Context) -> list[Finding]:
     """Kerberos refuses tickets whose timestamps are more than 5 minutes off (by default), so
     clock skew breaks delegated migration with authentication errors that name no clock.
     Source: the 'Maximum tolerance for computer clock synchronization' policy reference."""
-    source = need(context.source.clock, "source.clock")
-    dest = need(context.destination.clock, "destination.clock")
-    between = abs(source.offset_seconds - dest.offset_seconds)
-    yield _skew_finding(
-        between,
+    source = need(context.source.clock, "source.clock").offset_seconds
+    dest = need(context.destination.clock, "destination.clock").offset_seconds
+    between = _skew_finding(
+        abs(source - dest),
         f"the clocks of {context.source.name} and {context.destination.name}",
         "pair",
-        source_offset=round(source.offset_seconds, 1),
-        destination_offset=round(dest.offset_seconds, 1),
+        source_offset=round(source, 1),
+        destination_offset=round(dest, 1),
     )
-    for role, host in both_hosts(context):
-        yield from own_findings(host, ("domain.clock-skew", role), _skew_to_dc, host, role)
+    return [between, *each_own_findings(context, "domain.clock-skew", _skew_to_dc)]
 
 
 def _skew_to_dc(host: HostFacts, role: str) -> Iterator[Finding]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, need, own_findings
+from lmpreflight.checks._helpers import SETUP_GUIDE, both_hosts, each_own_findings, need
 from lmpreflight.facts.model import HostFacts, is_address
 from lmpreflight.registry import check
 from lmpreflight.vocabulary import Category, Context, Finding, Remediation, Severity, failed, info, passed, warned
@@ -67,14 +67,13 @@ def _mismatches(host: HostFacts, role: str) -> tuple[list[str], dict[str, object
     references=(SETUP_GUIDE, DNS_HOST_NAME, COMPUTER_NAME),
     guards=("directory",),  # directory fixes are built on these hosts' names
 )
-def host_is_who_it_says(context: Context) -> Iterator[Finding]:
+def host_is_who_it_says(context: Context) -> tuple[Finding, ...]:
     """Delegation and SPN changes are built from host names. If a host answering for
     hv02 could call itself DC01, the fix script would let the source delegate to DC01's
     services, which hands domain controller access to whoever controls the source. The name
     typed, the computer name and FQDN the host reports, and the AD account found for the
     typed name (its sAMAccountName and dNSHostName) must all agree."""
-    for role, host in both_hosts(context):
-        yield from own_findings(host, ("identity.host-is-who-it-says", role), _confirmed, host, role)
+    return each_own_findings(context, "identity.host-is-who-it-says", _confirmed)
 
 
 def _confirmed(host: HostFacts, role: str) -> Iterator[Finding]:

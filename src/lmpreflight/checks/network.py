@@ -6,7 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from lmpreflight.checks._helpers import SETUP_GUIDE, TROUBLESHOOT_GUIDE, both_hosts, need, own_findings, own_view
+from lmpreflight.checks._helpers import (
+    SETUP_GUIDE,
+    TROUBLESHOOT_GUIDE,
+    both_hosts,
+    each_own_findings,
+    need,
+    own_findings,
+    own_view,
+)
 from lmpreflight.escape import ps_array, ps_literal
 from lmpreflight.facts.addresses import accepting_addresses, addresses_in, on_a_subnet_of, parse_subnet
 from lmpreflight.facts.model import CATEGORY_PROFILE, HostFacts, PortTest
@@ -147,13 +155,11 @@ def _remove_stale_subnets(finding: Finding, host: HostFacts) -> FixStep:
     references=(SETUP_GUIDE,),
     fix=_remove_stale_subnets,
 )
-def migration_subnets_match_addresses(context: Context) -> Iterator[Finding]:
+def migration_subnets_match_addresses(context: Context) -> tuple[Finding, ...]:
     """A migration network entry that matches no local address is a typo or a stale setting:
     the host listens nowhere for it, and if it is the only entry, nowhere at all.
     Source: the setup guide (incoming live migrations on the listed networks)."""
-    for role, host in both_hosts(context):
-        key = ("network.migration-subnets-match-addresses", role)
-        yield from own_findings(host, key, _subnets_matched, host, role)
+    return each_own_findings(context, "network.migration-subnets-match-addresses", _subnets_matched)
 
 
 def _subnets_matched(host: HostFacts, role: str) -> Iterator[Finding]:
@@ -202,7 +208,7 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     incoming = incoming_addresses(context.destination, "destination")
     reachable = [address for address in incoming if on_a_subnet_of(context.source, address)]
     tests = _tests(context.source)
-    routed_open = [a for a in incoming if a not in reachable and a in tests and tests[a].succeeded]
+    routed_open = [a for a in incoming if a not in reachable and a in tests and tests[a].succeeded] if tests else []
     evidence = {"destination_incoming": incoming, "on_shared_subnet": reachable, "routed_open": routed_open}
     if not incoming:
         yield failed(f"{context.destination.name} accepts migrations on no address", evidence=evidence)
@@ -234,12 +240,16 @@ def shared_migration_subnet(context: Context) -> Iterator[Finding]:
     ),
     references=(SETUP_GUIDE,),
 )
-def not_management(context: Context) -> Iterator[Finding]:
+def not_management(context: Context) -> tuple[Finding, ...]:
     """Migration moves gigabytes of unencrypted memory; on the management network it competes
     with administration and backups and exposes memory contents to that network.
     Source: the setup guide (live-migration traffic is not encrypted)."""
-    host = context.destination
-    adapters = context.required("destination").network.adapters
+    return own_findings(context.destination, "network.not-management", _management_apart, context.destination)
+
+
+def _management_apart(host: HostFacts) -> Iterator[Finding]:
+    """What :func:`not_management` says of the destination: its own facts alone decide."""
+    adapters = RequiredFacts(host, "destination").network.adapters
     management = {a.address for adapter in adapters if adapter.is_management for a in adapter.addresses}
     incoming = set(incoming_addresses(host, "destination"))
     shared = sorted(management & incoming)
@@ -456,12 +466,11 @@ def _port_results(tester: HostFacts, target: HostFacts, target_role: str) -> tup
     references=(SETUP_GUIDE,),
     shows_on=(PathPart.HOST_DETAILS,),
 )
-def migration_mtu(context: Context) -> Iterator[Finding]:
+def migration_mtu(context: Context) -> tuple[Finding, ...]:
     """Jumbo frames speed up live migration only when every hop agrees on them; a mismatch shows
     as slow or stalled moves, not as an error. No Microsoft rule names an MTU for live migration,
     so this check only shows the values seen, never a verdict."""
-    for role, host in both_hosts(context):
-        yield from own_findings(host, ("network.migration-mtu", role), _mtu_seen, host, role)
+    return each_own_findings(context, "network.migration-mtu", _mtu_seen)
 
 
 def _mtu_seen(host: HostFacts, role: str) -> Iterator[Finding]:

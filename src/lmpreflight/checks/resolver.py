@@ -142,7 +142,7 @@ def _lookup_fix(host: HostFacts, names: list[str]) -> Remediation:
     ),
     references=(TROUBLESHOOT_GUIDE, LIVE_MIGRATION_TROUBLESHOOTING, KERBEROS_TROUBLESHOOTING, RESOLVE_DNS_NAME),
 )
-def host_resolves_peer(context: Context) -> Iterator[Finding]:
+def host_resolves_peer(context: Context) -> list[Finding]:
     """The source connects to the destination by the name the move gives, through its own
     resolver, and asks Kerberos for a ticket to the SPN built from that name: a name it cannot
     resolve fails the move, and one that leads elsewhere (a stale hosts-file entry, other DNS
@@ -150,39 +150,54 @@ def host_resolves_peer(context: Context) -> Iterator[Finding]:
     lookups cannot see this. Each host resolves its peer's names with Resolve-DnsName's defaults
     (cache, hosts file, DNS, LLMNR/NetBIOS for short names); an answer counts when it is one of
     the peer's own addresses, even if the tool resolved another of them. On the destination a
-    problem only affects moving the VM back, so it is a warning."""
-    unjudged: list[str] = []
-    for role in ROLES:
-        host, peer = context.host(role), context.host(_peer_of(role))
-        own = _own_view(context, role)
-        if isinstance(own, str):
-            unjudged.append(own)
-            yield info(f"{own}: its view of {peer.name}'s name is unknown", role)
-            continue
-        if not own.peer_names:
-            typed = peer.target.rstrip(".")
-            reason = (
-                f"{peer.name} was named by the address {typed}: {host.name} had no name of it to resolve"
-                if is_address(typed)
-                else f"{host.name} was not told its peer's names (collected alone): its view of them is unknown"
-            )
-            unjudged.append(reason)
-            yield info(reason, role)
-            continue
-        lookups = [lookup for lookup in own.peer_names if _norm(lookup.name) in _names_of(peer)]
-        if not lookups:
-            # Facts collected in another pair (plan, saved files): this host was asked about other hosts.
-            asked = ", ".join(lookup.name for lookup in own.peer_names)
-            reason = f"{host.name} resolved {asked}, not a name of {peer.name}: its view of {peer.name} is unknown"
-            unjudged.append(reason)
-            yield info(reason, role)
-            continue
-        view = _PeerView()
-        for lookup in lookups:
-            _judge_lookup(view, lookup, peer)
-        yield from _peer_findings(role, host, peer, lookups, view)
+    problem only affects moving the VM back, so it is a warning. Where neither host's view can be
+    judged the check does not apply; that is known before any finding is made (a fleet of hosts
+    collected alone asks for every pair)."""
+    views = [_peer_view(context, role) for role in ROLES]
+    unjudged = [view for view in views if isinstance(view, _Unjudged)]
     if len(unjudged) == len(ROLES):
-        raise NotApplicable("; ".join(unjudged))
+        raise NotApplicable("; ".join(view.reason for view in unjudged))
+    findings: list[Finding] = []
+    for role, view in zip(ROLES, views, strict=True):
+        if isinstance(view, _Unjudged):
+            findings.append(info(view.message, role))
+        else:
+            findings += view
+    return findings
+
+
+@dataclass(frozen=True, slots=True)
+class _Unjudged:
+    """Why a host's view of its peer's names cannot be judged, and what its finding says."""
+
+    reason: str
+    message: str
+
+
+def _peer_view(context: Context, role: str) -> _Unjudged | list[Finding]:
+    """What :func:`host_resolves_peer` says of the host in ``role``: its findings, or why it has none."""
+    host, peer = context.host(role), context.host(_peer_of(role))
+    own = _own_view(context, role)
+    if isinstance(own, str):
+        return _Unjudged(own, f"{own}: its view of {peer.name}'s name is unknown")
+    if not own.peer_names:
+        typed = peer.target.rstrip(".")
+        reason = (
+            f"{peer.name} was named by the address {typed}: {host.name} had no name of it to resolve"
+            if is_address(typed)
+            else f"{host.name} was not told its peer's names (collected alone): its view of them is unknown"
+        )
+        return _Unjudged(reason, reason)
+    lookups = [lookup for lookup in own.peer_names if _norm(lookup.name) in _names_of(peer)]
+    if not lookups:
+        # Facts collected in another pair (plan, saved files): this host was asked about other hosts.
+        asked = ", ".join(lookup.name for lookup in own.peer_names)
+        reason = f"{host.name} resolved {asked}, not a name of {peer.name}: its view of {peer.name} is unknown"
+        return _Unjudged(reason, reason)
+    view = _PeerView()
+    for lookup in lookups:
+        _judge_lookup(view, lookup, peer)
+    return list(_peer_findings(role, host, peer, lookups, view))
 
 
 def _peer_findings(

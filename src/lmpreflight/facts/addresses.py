@@ -75,14 +75,16 @@ def on_a_subnet_of(host: HostFacts, address: str) -> bool:
     """Whether ``address`` lies on a subnet one of ``host``'s adapters sits on."""
     if host.network is None:
         return False
-    target = _ip(address)
-    return any(subnet.version == target.version and target in subnet for subnet in host.network.subnets)
+    version, bits = _ip(address)
+    return any(v == version and bits & netmask == network for v, network, netmask in host.network.subnets)
 
 
 @lru_cache(maxsize=65536)
-def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """Parsed once per address: a fleet asks about every host's addresses for every pair."""
-    return ipaddress.ip_address(address)
+def _ip(address: str) -> tuple[int, int]:
+    """The address's IP version and bits, parsed once per address: a fleet asks about every
+    host's addresses for every pair."""
+    parsed = ipaddress.ip_address(address)
+    return parsed.version, int(parsed)
 
 
 def shared_migration_addresses(source: HostFacts, destination: HostFacts) -> list[str] | None:

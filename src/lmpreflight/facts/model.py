@@ -334,11 +334,13 @@ class NetworkFacts(FactModel):
         return tuple((a.address, a.prefix_length) for adapter in self.adapters for a in adapter.addresses)
 
     @cached_property
-    def subnets(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        """The subnet of each of :attr:`interfaces`, worked out once per host: a fleet asks for
-        every pair whether the peer's addresses lie on one, always about other addresses, so a
-        cache of answers by host and address would not hit."""
-        return tuple(ipaddress.ip_interface(f"{address}/{length}").network for address, length in self.interfaces)
+    def subnets(self) -> tuple[tuple[int, int, int], ...]:
+        """The subnet of each of :attr:`interfaces` as its IP version, network address and netmask
+        in integers, worked out once per host: a fleet asks for every pair whether the peer's
+        addresses lie on one, always about other addresses, so a cache of answers by host and
+        address would not hit; an address lies on one when its bits masked are the network's."""
+        networks = (ipaddress.ip_interface(f"{address}/{length}").network for address, length in self.interfaces)
+        return tuple((network.version, int(network.network_address), int(network.netmask)) for network in networks)
 
     @cached_property
     def port_tests_by_port(self) -> dict[int, dict[str, PortTest]]:
@@ -776,9 +778,10 @@ class HostFacts(FactModel):
     )
     errors: list[CollectionError] = Field(default_factory=list)
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The short name people use for this host."""
+        """The short name people use for this host (worked out once: every finding of a fleet's
+        pairs names its hosts)."""
         if self.identity is not None:
             return self.identity.computer_name
         return short_host_name(self.target)
