@@ -215,7 +215,7 @@ def _prepare_as_first(session: requests.Session) -> None:
 
 class _EndpointAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter, finding the connection pool of a request once for its URL and TLS
-    settings instead of on every request (building urllib3's pool key costs about a seventh of
+    settings instead of on every request (building urllib3's pool key costs about a tenth of
     an exchange's CPU): a WinRM session sends every message to the one endpoint, over the one
     connection NTLM authenticated. The pool is urllib3's own, so is the one requests would find."""
 
