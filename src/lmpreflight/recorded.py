@@ -272,6 +272,8 @@ class Recording:
         """The reads already in the trace: a read made again answers as it did the first time (the
         same part of the same host), so it tells nothing new; a check that reads the destination's
         processor once per VM leaves it in the trace once, not once per VM."""
+        self._seen: dict[Path, Any] = {}
+        """What :meth:`read` handed out for each path, handed out again when the check reads it again."""
 
     def _note(self, how: str, path: Path) -> Any:
         read = self.reads.read_number((how, path))
@@ -281,11 +283,12 @@ class Recording:
         return self.reads.value(self.answers, path)
 
     def read(self, path: Path) -> Any:
-        """The value at ``path`` as the check is to see it, with the read recorded (once for each
-        path: :class:`Traced` hands out what it got again when the check reads it again)."""
+        """The value at ``path`` as the check is to see it, with the read recorded."""
+        seen = self._seen.get(path)
+        if seen is not None:
+            return seen
         quoted = self.quotes and path in NAME_PATHS
         value = self.reads.value(self.answers, path)
-        seen: Any
         if callable(value) and not isinstance(value, (_Raised, BaseModel)):
             seen = _Method(self, path)  # what the check learns is what the call returns
         else:
@@ -299,6 +302,7 @@ class Recording:
                 seen = Traced(self, path)
             else:
                 seen = value
+        self._seen[path] = seen
         return seen
 
     def option(self, name: str, value: Any) -> Any:
@@ -436,22 +440,15 @@ class Traced:
     every operator uses the part as a whole and records that. ``isinstance`` sees the real
     type (the type is part of what was recorded when the part was reached)."""
 
-    __slots__ = ("_path", "_recording", "_seen")
+    __slots__ = ("_path", "_recording")
 
     def __init__(self, recording: Recording, path: Path) -> None:
         object.__setattr__(self, "_recording", recording)
         object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_seen", {})
 
     def __getattr__(self, name: str) -> Any:
-        """What :meth:`Recording.read` hands out for the attribute, kept by name: a check reads
-        the same few parts of the destination once per VM, and a read made again tells nothing new."""
-        seen: dict[str, Any] = object.__getattribute__(self, "_seen")
-        if name in seen:
-            return seen[name]
         recording: Recording = object.__getattribute__(self, "_recording")
-        value = seen[name] = recording.read((*object.__getattribute__(self, "_path"), name))
-        return value
+        return recording.read((*object.__getattribute__(self, "_path"), name))
 
     @property  # type: ignore[misc]  # isinstance() asks __class__
     def __class__(self) -> type:
