@@ -235,11 +235,17 @@ def test_ctrl_c_while_the_create_is_in_flight_leaves_no_shell_open() -> None:
         host, server = _source(lab)
         server.options.create_latency = 0.6
         cancel = threading.Event()
-        timer = threading.Timer(0.3, cancel.set)
-        timer.start()
+        create = server.create
+
+        def create_after_ctrl_c(options: dict[str, str]) -> str:
+            """Ctrl-C the moment the host starts making the shell, however loaded the machine
+            (a timer could fire before the NTLM handshake had even sent the Create)."""
+            cancel.set()
+            return create(options)
+
+        server.create = create_after_ctrl_c  # type: ignore[method-assign]
         with pytest.raises(transport.Cancelled):
             collect_hosts([host], options_for(lab, scenario), cancel=cancel)
-        timer.join()
         assert server.stats.shells_created == 1 and server.shells == {}
 
 
