@@ -118,13 +118,20 @@ def _add_delegation(finding: Finding, host: HostFacts) -> FixStep:
             f"Let the target accept delegation from {host.name} (resource-based constrained delegation)",
             manual=(fix.text + " " + (fix.powershell or "")).strip() if fix else "Configure resource-based delegation.",
         )
-    missing = evidence.missing
-    account = ps_literal(host.name)
+    return _delegation_step(host.name, tuple(evidence.missing))
+
+
+@lru_cache(maxsize=256)
+def _delegation_step(name: str, missing: tuple[str, ...]) -> FixStep:
+    """The step that adds ``missing`` to the delegation list of the account ``name``: the same
+    for every pair of a source whose VMs' file server it may not delegate to (a fleet builds it
+    for every destination)."""
+    account = ps_literal(name)
     current = f"(Get-ADComputer -Identity {account} -Properties 'msDS-AllowedToDelegateTo').'msDS-AllowedToDelegateTo'"
     to_add = f"@({ps_array(missing)} | Where-Object {{ @({current}) -notcontains $_ }})"
     return FixStep(
         "directory",
-        f"Let {host.name} delegate to: {', '.join(missing)}",
+        f"Let {name} delegate to: {', '.join(missing)}",
         f"{to_add}.Count -gt 0",
         f"$add = {to_add}\nSet-ADComputer -Identity {account} -Add @{{'msDS-AllowedToDelegateTo' = $add}}",
     )
