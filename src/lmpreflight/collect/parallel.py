@@ -570,6 +570,9 @@ def collect_hosts(
     if options.record_dir is not None:
         refuse_existing(options.record_dir, hosts)
     rendezvous = Rendezvous(hosts)
+    # A caller passing ``cancel`` runs in a thread of its own (a fleet's): its one host is
+    # collected in that thread, not in one more started only to be waited for.
+    here = cancel is not None and len(hosts) == 1
     cancel = cancel or threading.Event()
     gate = gate or CredentialGate(enabled=options.password is not None)
     jobs = []
@@ -584,7 +587,11 @@ def collect_hosts(
         with slots:
             return job.run()
 
-    futures = [in_daemon_thread(f"collect-{job.target}", run, job) for job in jobs]
+    futures = (
+        [_settled(Future(), run, jobs[0])]
+        if here
+        else [in_daemon_thread(f"collect-{job.target}", run, job) for job in jobs]
+    )
     try:
         return [future.result() for future in futures]
     except BaseException:
@@ -605,14 +612,19 @@ def in_daemon_thread(name: str, function: Callable[..., T], *args: object) -> Fu
     future: Future[T] = Future()
 
     def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(function(*args))
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
+        if future.set_running_or_notify_cancel():
+            _settled(future, function, *args)
 
     threading.Thread(target=work, name=name, daemon=True).start()
+    return future
+
+
+def _settled(future: Future[T], function: Callable[..., T], *args: object) -> Future[T]:
+    """``future``, holding what ``function`` returned or raised."""
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # handed to whoever waits for the result
+        future.set_exception(exc)
     return future
 
 

@@ -138,7 +138,10 @@ def _collect_here(
         try:
             futures = {pool.submit(one, host): host for host in hosts}
             for future in as_completed(futures):
-                done(futures[future], future.result())
+                # Let go of each host's facts once handed on: a worker that kept every
+                # finished host's (a thousand containers each) would walk them all again in
+                # each garbage collection, and in a fleet worker they are already sent.
+                done(futures.pop(future), future.result())
         except BaseException:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
