@@ -4,6 +4,7 @@ other hosts are still collected."""
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -386,7 +387,7 @@ class _HostJob:
                 raise CollectionFailed(f"{rejection}; {LOCKOUT_HINT}", self.gate.hint)
             stage, answer = run_collector(
                 connection,
-                render_collector(options.vm_names, events_hours=options.events_hours, peer_names=self.peer_names()),
+                _collector_script(options.vm_names, options.events_hours, self.peer_names()),
                 self.stage_two_for if self.peer is not None else StageTwoRequest(),
                 deadline,
                 self.cancel,
@@ -522,6 +523,13 @@ class _HostJob:
             self.directory.locator_cache(options.dns),
         )
         return _ToolFacts(names, directory, dns, errors)
+
+
+@functools.lru_cache(maxsize=16)
+def _collector_script(vm_names: tuple[str, ...], events_hours: int | None, peer_names: tuple[str, ...]) -> str:
+    """The collector, rendered once for every host that is asked the same: a fleet's hosts
+    all are, and rendering the template costs about 0.25 ms of CPU a host."""
+    return render_collector(vm_names, events_hours=events_hours, peer_names=peer_names)
 
 
 def _qualified(name: str, domain: str | None) -> str:
