@@ -27,6 +27,7 @@ from spnego.channel_bindings import GssChannelBindings
 from spnego.exceptions import SpnegoError
 
 from lmpreflight.collect.dns import DnsServer, resolve_addresses, srv_targets
+from lmpreflight.collect.winrm import ntlm_hashes
 from lmpreflight.escape import dn_value, ldap_filter_value
 from lmpreflight.facts.model import (
     ComputerAccount,
@@ -555,6 +556,22 @@ def tls_server_end_point(certificate: bytes) -> bytes:
     return b"tls-server-end-point:" + digest.finalize()
 
 
+def _spnego_credentials(credentials: DirectoryCredentials) -> list[Any]:
+    """The password for Kerberos and, for NTLM, its hashes derived once a run: pyspnego
+    derives them again for every bind otherwise (its LM hash is pure-Python DES, about a
+    fifth of a bind's CPU), and a fleet's workers bind several times each. NTLM sends the
+    same answers from the hashes as from the password. A password already given as hashes
+    stays what pyspnego makes of it."""
+    import spnego
+    from spnego._ntlm_raw.crypto import is_ntlm_hash
+
+    user, password = credentials.user, credentials.password
+    if is_ntlm_hash(password):
+        return [spnego.NTLMHash(user, *password.split(":", 1))]
+    lm_hash, nt_hash = ntlm_hashes(password).split(":")
+    return [spnego.NTLMHash(user, lm_hash, nt_hash), spnego.Password(user, password)]
+
+
 def negotiate_bind(connection: Any, credentials: DirectoryCredentials, dc_name: str) -> None:
     """A SASL GSS-SPNEGO bind (Kerberos when the machine has it, else NTLM): the password
     never leaves this process, unlike a simple bind, which would hand it to whichever
@@ -565,8 +582,7 @@ def negotiate_bind(connection: Any, credentials: DirectoryCredentials, dc_name: 
 
     certificate = connection.socket.getpeercert(binary_form=True)
     context = spnego.client(
-        credentials.user,
-        credentials.password,
+        _spnego_credentials(credentials),
         hostname=dc_name,
         service="ldap",
         protocol="negotiate",
