@@ -3,6 +3,7 @@ trickle or flood, CLIXML stderr, redirects, and PowerShell in Constrained Langua
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -285,3 +286,40 @@ def test_nothing_new_is_sent_past_the_deadline_only_the_closing() -> None:
             exchange.run(lambda: sent.append("Command"))
         exchange.run(lambda: sent.append("Delete"), closing=True)
     assert sent == ["Delete"]
+
+
+def test_hosts_building_their_sessions_at_once_never_share_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests sets and deletes os.environ['no_proxy'] while it builds a session
+    (psf/requests#4997): two hosts doing so at once could fail one with KeyError: 'no_proxy'.
+    Here that moment lasts 20 ms, so sessions built together would overlap in it; each still
+    logs on (its encryption's NTLM handshake, outside that moment)."""
+    set_environ = requests.utils.set_environ
+    inside: list[int] = []
+    most = [0]
+
+    @contextlib.contextmanager
+    def slow_set_environ(name: str, value: str | None) -> Any:
+        with set_environ(name, value):
+            inside.append(1)
+            most[0] = max(most[0], len(inside))
+            time.sleep(0.02)
+            inside.pop()
+            yield
+
+    monkeypatch.setattr(requests.utils, "set_environ", slow_set_environ)
+    scenario = load_scenario("healthy")
+    with Lab(scenario) as lab:
+        options = options_for(lab, scenario)
+        host, _ = _source(lab)
+        endpoint = options.endpoints[host]
+        user, password = options.username, options.password
+        protocols = [
+            transport._protocol(Connection(host, endpoint, "ntlm", user, password, options.ca_cert)) for _ in range(8)
+        ]
+        threads = [threading.Thread(target=protocol.transport.build_session) for protocol in protocols]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert most[0] == 1, f"{most[0]} sessions were built at once"
+    assert all(protocol.transport.encryption is not None for protocol in protocols), "each logged on"

@@ -125,7 +125,42 @@ def _protocol(connection: Connection) -> Protocol:
         options.update(cert_pem=connection.cert_pem, cert_key_pem=connection.cert_key_pem, username=None, password=None)
     protocol = Protocol(connection.endpoint, **options)
     _refuse_redirects(protocol)
+    _build_session_alone(protocol)
     return protocol
+
+
+_ENVIRONMENT_IN_USE = threading.Lock()
+"""Held while pywinrm builds a session: requests works out whether to bypass proxies by
+setting ``os.environ['no_proxy']`` and deleting it afterwards (``requests.utils.set_environ``),
+which is not thread-safe (github.com/psf/requests/issues/4997). Two hosts building their
+sessions at once can both set it and the second delete raises ``KeyError: 'no_proxy'``,
+failing that host's collection."""
+
+
+def _build_session_alone(protocol: Protocol) -> None:
+    """pywinrm builds a host's session on its first message, reading the environment's proxy
+    settings, then sets up message encryption with an NTLM handshake in the same call. Only
+    the first part runs under :data:`_ENVIRONMENT_IN_USE`: the handshake (exchanges with the
+    host) runs after it, so hosts still log on in parallel."""
+    transport = protocol.transport
+    build = transport.build_session
+    set_up_encryption = transport.setup_encryption
+
+    def build_alone() -> requests.Session:
+        if transport.session:
+            return transport.session
+        deferred: list[requests.Session] = []
+        setattr(transport, "setup_encryption", deferred.append)  # noqa: B010 (for this call only)
+        try:
+            with _ENVIRONMENT_IN_USE:
+                session = build()
+        finally:
+            setattr(transport, "setup_encryption", set_up_encryption)  # noqa: B010
+        for pending in deferred:
+            set_up_encryption(pending)
+        return session
+
+    setattr(transport, "build_session", build_alone)  # noqa: B010 (an instance override)
 
 
 def ntlm_hashes(password: str) -> str:
