@@ -23,9 +23,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import attrgetter
+from typing import NamedTuple
 
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.recorded import DestinationReads
@@ -44,9 +44,12 @@ class Placement(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One non-passing result, without the evidence a fleet run need not keep."""
+class Problem(NamedTuple):
+    """One non-passing result, without the evidence a fleet run need not keep.
+
+    A named tuple, not a dataclass: a fleet builds a hundred thousand of them, hashes each
+    to number it once and sends each from a worker process to the parent; a tuple is built,
+    hashed, compared and pickled in C, a frozen dataclass field by field in Python."""
 
     check_id: str
     title: str
@@ -65,14 +68,6 @@ class Problem:
     def blocks(self) -> bool:
         return self.status in (Status.FAIL, Status.ERROR)
 
-    def __reduce__(self) -> tuple[type[Problem], tuple[object, ...]]:
-        """Pickled as its fields in a tuple: a fleet's workers send hundreds of problems per
-        source, and the default for a slotted dataclass goes through a state dict for each."""
-        return Problem, _problem_fields(self)
-
-
-_problem_fields = attrgetter(*(problem_field.name for problem_field in fields(Problem)))
-"""A problem's fields as a tuple, in the constructor's order."""
 
 CODES = {Placement.READY: "r", Placement.AFTER_FIXES: "f", Placement.BLOCKED: "b", Placement.UNKNOWN: "u"}
 SAME_HOST = "-"
@@ -169,37 +164,64 @@ class PlacementMatrix:
         return worst
 
     def intern(self, problem: Problem) -> int:
-        index = self._index.get(problem)
-        if index is None:
-            index = self._index[problem] = len(self.problems)
+        index = self._index.setdefault(problem, len(self.problems))  # hashed once, new or not
+        if index == len(self.problems):
             self.problems.append(problem)
         return index
 
-    def list_for_host(self, host: str, index: int) -> None:
-        """List a problem under its host once: the same finding seen when the host is a
+    def list_for_host(self, host: str, indexes: Iterable[int]) -> None:
+        """List problems under their host once: the same finding seen when the host is a
         source and when it is a destination is one problem to fix."""
-        problem = self.problems[index]
-        said = (problem.check_id, problem.status, problem.message)
         listed = self._listed.get(host)
         if listed is None:
             listed = self._listed[host] = set()
-        if said not in listed:
-            listed.add(said)
-            self.host_problems.setdefault(host, []).append(index)
+        for index in indexes:
+            problem = self.problems[index]
+            said = (problem.check_id, problem.status, problem.message)
+            if said not in listed:
+                listed.add(said)
+                self.host_problems.setdefault(host, []).append(index)
 
-    def absorb(self, part: PlacementMatrix) -> None:
+    def absorb(self, part: _Part) -> None:
         """Add what a worker judged (with its own problem numbering) to this matrix."""
-        ids = [self.intern(problem) for problem in part.problems]
+        known, start = self._index, len(self.problems)
+        problems = list(map(Problem._make, part.problems))
+        # A part's problems are distinct: those new here are numbered on from ``start`` in order.
+        ids = [known.setdefault(problem, len(known)) for problem in problems]
+        self.problems += [problem for problem, index in zip(problems, ids, strict=True) if index >= start]
         renumbered = ids.__getitem__
         for key, local in part.pair_problems.items():
             self.pair_problems[key] = tuple(map(renumbered, local))
-        for row in part.rows:
-            own = {index: tuple(map(renumbered, local)) for index, local in row.own.items()}
-            self.rows.append(VmRow(row.source, row.vm, row.placements, own))
+        for source, vm, placements, own in part.rows:
+            ours = {index: tuple(map(renumbered, local)) for index, local in own.items()}
+            self.rows.append(VmRow(source, vm, placements, ours))
         for host, listed in part.host_problems.items():
-            for i in listed:
-                self.list_for_host(host, ids[i])
+            self.list_for_host(host, map(renumbered, listed))
         self.pairs += part.pairs
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One source's part of the matrix as a worker sends it to the parent, numbered on its own.
+    Its problems and rows are plain tuples: pickle writes and reads those in C, where it calls
+    Python code for each named tuple or dataclass (several times the cost, for a hundred
+    thousand problems)."""
+
+    problems: list[tuple[object, ...]]
+    pair_problems: dict[tuple[str, int], tuple[int, ...]]
+    rows: list[tuple[str, str, str, dict[int, tuple[int, ...]]]]
+    host_problems: dict[str, list[int]]
+    pairs: int
+
+    @classmethod
+    def of(cls, matrix: PlacementMatrix) -> _Part:
+        return cls(
+            [tuple(problem) for problem in matrix.problems],
+            matrix.pair_problems,
+            [(row.source, row.vm, row.placements, row.own) for row in matrix.rows],
+            matrix.host_problems,
+            matrix.pairs,
+        )
 
 
 def _problem(result: Result, source: HostFacts, destination: HostFacts) -> Problem:
@@ -287,7 +309,7 @@ def build_matrix(
             judged(first)
             skip_what_exists_now()  # what the workers inherit outlives them too
             work = (registry, facts, destination_names, selection, strict, reads)
-            _judge_in_processes(matrix, others, work, workers, judged)
+            _judge_in_processes(matrix, others, work, workers, judged, skip_what_exists_now)
             return matrix
         for source_name in source_names:
             _judge_source(matrix, registry, facts, source_name, selection, reads)
@@ -344,8 +366,16 @@ _work: _Work | None = None
 
 
 def _judge_in_processes(
-    matrix: PlacementMatrix, sources: list[str], work: _Work, workers: int, judged: Callable[[str], None]
+    matrix: PlacementMatrix,
+    sources: list[str],
+    work: _Work,
+    workers: int,
+    judged: Callable[[str], None],
+    skip_what_exists_now: Callable[[], None],
 ) -> None:
+    """Each source's part is added to the matrix as it comes back, and then left out of garbage
+    collection with the rest of the matrix: it lives as long as the matrix, and every full
+    collection walked the whole matrix again (a third of this process's work in a fleet)."""
     global _work
     _work = work
     try:
@@ -353,20 +383,19 @@ def _judge_in_processes(
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for source_name, part in zip(sources, pool.map(_judge_one, sources), strict=True):
                 matrix.absorb(part)
+                skip_what_exists_now()
                 judged(source_name)
     finally:
         _work = None
 
 
-def _judge_one(source_name: str) -> PlacementMatrix:
+def _judge_one(source_name: str) -> _Part:
     """In a worker: one source's pairs, numbered on their own (the parent renumbers)."""
     assert _work is not None
     registry, facts, destinations, selection, strict, reads = _work
     part = _empty(destinations, strict)
     _judge_source(part, registry, facts, source_name, selection, reads)
-    part._index.clear()  # rebuilt by the parent; no need to send it back
-    part._listed.clear()
-    return part
+    return _Part.of(part)
 
 
 def _judge_source(
@@ -378,93 +407,106 @@ def _judge_source(
     reads: DestinationReads,
 ) -> None:
     """One row per VM of the source: its pair with every destination, evaluated once;
-    ``reads`` holds what each destination answers, worked out once for every source."""
+    ``reads`` holds what each destination answers, worked out once for every source.
+
+    Most of a row is the pair's placement (a VM without problems of its own there), the same
+    for every VM of the source: it is worked out once per pair, and each VM's own problems
+    then change its row only where it has them."""
     source = facts[source_name]
     vm_names = vms_to_place(source, selection.vms)
     if not vm_names:
         return
     keys = [vm.casefold() for vm in vm_names]
-    codes: dict[str, list[str]] = {key: [] for key in keys}
     own: dict[str, dict[int, tuple[int, ...]]] = {key: {} for key in keys}
+    own_codes: dict[str, list[tuple[int, str]]] = {key: [] for key in keys}
+    pair_codes: list[str] = []
     pairs = SourcePairs(registry, source, Selection(tuple(vm_names), selection.skip, selection.include_storage), reads)
     split = _Splitter(matrix, source_name, source)
-    ranks: dict[int, int] = {}
-    codes_by_rank = [CODES[placement] for placement in BY_RANK]
-
-    def code_of(ids: tuple[int, ...]) -> str:
-        worst = 0
-        for i in ids:
-            problem_rank = ranks.get(i)
-            if problem_rank is None:
-                problem_rank = ranks[i] = rank(matrix.problems[i], matrix.strict)
-            worst = max(worst, problem_rank)
-        return codes_by_rank[worst]
-
-    code_lists = [codes[key] for key in keys]  # as the loop below appends: once per VM
     for index, destination_name in enumerate(matrix.destinations):
         if _same_host(source_name, destination_name, facts):
-            for key in keys:
-                codes[key].append(SAME_HOST)
+            pair_codes.append(SAME_HOST)
             continue
         destination = facts[destination_name]
         results = pairs.evaluate(destination, SHOWN)
         matrix.pairs += 1
-        shared, per_vm = split(results, destination_name, destination)
-        pair_ids = tuple(shared)
+        shared, pair_rank, per_vm, vm_ranks = split(results, destination_name, destination)
         if shared:
-            matrix.pair_problems[(source_name, index)] = pair_ids
-        pair_code = code_of(pair_ids)  # the cell of every VM without problems of its own
-        if not per_vm:
-            for row_codes in code_lists:
-                row_codes.append(pair_code)
-            continue
-        for key in keys:
-            mine = per_vm.get(key)
-            if mine is None:
-                codes[key].append(pair_code)
-                continue
-            own[key][index] = tuple(mine)
-            codes[key].append(code_of((*pair_ids, *mine)))
-    matrix.rows.extend(
-        VmRow(source_name, vm, "".join(codes[key]), own[key]) for vm, key in zip(vm_names, keys, strict=True)
-    )
+            matrix.pair_problems[(source_name, index)] = shared
+        pair_codes.append(CODE_BY_RANK[pair_rank])
+        for key, mine in per_vm.items():
+            if key in own:  # a finding about a VM the run is not about places nothing
+                own[key][index] = tuple(mine)
+                own_codes[key].append((index, CODE_BY_RANK[max(pair_rank, vm_ranks[key])]))
+    row_of_the_pairs = "".join(pair_codes)
+    for vm, key in zip(vm_names, keys, strict=True):
+        placements = row_of_the_pairs
+        if own_codes[key]:
+            codes = list(pair_codes)
+            for index, code in own_codes[key]:
+                codes[index] = code
+            placements = "".join(codes)
+        matrix.rows.append(VmRow(source_name, vm, placements, own[key]))
+
+
+CODE_BY_RANK = [CODES[placement] for placement in BY_RANK]
+"""A cell's code from the worst :func:`rank` of its problems."""
+
+_Seen = tuple[Finding, int, int, str | None]
+"""A finding, its problem's index and rank, and the VM it is about (casefolded) if any."""
 
 
 @dataclass
 class _Splitter:
     """One source's results sorted into the matrix: problem ids that concern every VM of the
-    pair, and those of each VM (by casefolded name). A finding the source's checks concluded
-    once for every destination is numbered once, not once per pair."""
+    pair, and those of each VM (by casefolded name), each with the worst rank among them. A
+    finding the source's checks concluded once for every destination is numbered, ranked
+    and listed under its host once, not once per pair."""
 
     matrix: PlacementMatrix
     source_name: str
     source: HostFacts
-    _known: dict[tuple[int, str], tuple[Finding, int]] = field(default_factory=dict)
+    _known: dict[tuple[int, str], _Seen] = field(default_factory=dict)
 
     def __call__(
         self, results: list[Result], destination_name: str, destination: HostFacts
-    ) -> tuple[list[int], dict[str, list[int]]]:
-        matrix = self.matrix
+    ) -> tuple[tuple[int, ...], int, dict[str, list[int]], dict[str, int]]:
         shared: list[int] = []
+        pair_rank = 0
         per_vm: dict[str, list[int]] = {}
+        vm_ranks: dict[str, int] = {}
+        known = self._known
         for result in results:
             finding = result.finding
-            subject = finding.subject
             # The problem reads the destination's name and fix only for a destination subject.
-            key = (id(finding), destination_name if subject == "destination" else "")
-            known = self._known.get(key)
-            if known is not None and known[0] is finding:
-                index = known[1]
+            key = (id(finding), destination_name if finding.subject == "destination" else "")
+            seen = known.get(key)
+            if seen is None or seen[0] is not finding:
+                seen = known[key] = self._first_sight(result, destination_name, destination)
+            _, index, problem_rank, vm = seen
+            if vm is None:
+                shared.append(index)
+                if problem_rank > pair_rank:
+                    pair_rank = problem_rank
+            elif vm in per_vm:
+                per_vm[vm].append(index)
+                if problem_rank > vm_ranks[vm]:
+                    vm_ranks[vm] = problem_rank
             else:
-                index = matrix.intern(_problem(result, self.source, destination))
-                self._known[key] = (finding, index)
-            if subject.startswith(VM_PREFIX):
-                per_vm.setdefault(subject[len(VM_PREFIX) :].casefold(), []).append(index)
-                continue
-            shared.append(index)
-            if subject in ("source", "destination"):
-                matrix.list_for_host(self.source_name if subject == "source" else destination_name, index)
-        return shared, per_vm
+                per_vm[vm] = [index]
+                vm_ranks[vm] = problem_rank
+        return tuple(shared), pair_rank, per_vm, vm_ranks
+
+    def _first_sight(self, result: Result, destination_name: str, destination: HostFacts) -> _Seen:
+        """Number a finding's problem and list it under its host: once, as listing is idempotent."""
+        matrix = self.matrix
+        problem = _problem(result, self.source, destination)
+        index = matrix.intern(problem)
+        subject = problem.subject
+        if subject.startswith(VM_PREFIX):
+            return result.finding, index, rank(problem, matrix.strict), subject[len(VM_PREFIX) :].casefold()
+        if subject in ("source", "destination"):
+            matrix.list_for_host(self.source_name if subject == "source" else destination_name, (index,))
+        return result.finding, index, rank(problem, matrix.strict), None
 
 
 def _same_host(first: str, second: str, facts: Mapping[str, HostFacts]) -> bool:
