@@ -32,9 +32,7 @@ from typing import Any, ClassVar, Protocol
 from xml.sax.saxutils import escape
 
 import spnego
-from spnego._context import split_username
-from spnego._ntlm_raw.crypto import hmac_md5, ntowfv2, rc4k
-from spnego._ntlm_raw.messages import AvId, FileTime, NegotiateFlags
+from spnego._ntlm_raw.messages import NegotiateFlags
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -114,8 +112,6 @@ class NtlmUsers:
     _lock = threading.Lock()
     _path: str | None = None
     _known: ClassVar[set[str]] = set()
-    _hashes: ClassVar[list[tuple[str, str, bytes]]] = []
-    """What pyspnego reads of each line, in the file's order: domain and user in upper case, NT hash."""
     _labs = 0
 
     @classmethod
@@ -133,7 +129,6 @@ class NtlmUsers:
                     del os.environ["NTLM_USER_FILE"]
                 cls._path = None
                 cls._known.clear()
-                cls._hashes.clear()
 
     @classmethod
     def path(cls) -> str | None:
@@ -158,153 +153,6 @@ class NtlmUsers:
                 with Path(cls._path).open("a", encoding="utf-8") as handle_:
                     handle_.write("".join(f"{line}\n" for line in new))
                 cls._known.update(new)
-                for line in "".join(f"{line}\n" for line in new).splitlines():  # as pyspnego reads them
-                    fields = line.split(":")
-                    line_domain, line_user = split_username(fields[0])
-                    nt_hash = bytes.fromhex(fields[3]) if len(fields) == 6 else b""  # else: not read so here
-                    cls._hashes.append(((line_domain or "").upper(), (line_user or "").upper(), nt_hash))
-
-    @classmethod
-    def nt_hash(cls, domain: str, user: str) -> bytes | None:
-        """The NT hash pyspnego's acceptor reads from the file for ``domain`` and ``user``: the
-        first line naming both, compared in upper case (``None`` when the file is not this
-        class's, or names neither)."""
-        with cls._lock:
-            if cls._path is None or os.environ.get("NTLM_USER_FILE") != cls._path:
-                return None
-            for line_domain, line_user, nt_hash in cls._hashes:
-                if not nt_hash:
-                    return None  # a line this class does not read as pyspnego does: it decides
-                if line_domain == domain.upper() and line_user == user.upper():
-                    return nt_hash
-        return None
-
-
-class NtlmAcceptor:
-    """The listener's NTLM acceptor: pyspnego's, with the AUTHENTICATE message of an NTLMv2
-    logon verified here when it is in the form every WinRM client sends (pyspnego's message
-    objects and enum flags cost the lab more CPU per logon than anything but the collector's
-    output). It accepts only what pyspnego accepts, with the same session key: it checks each
-    of pyspnego's conditions on the same values, and anything else (another form, a refusal)
-    goes to pyspnego itself, which answers as before. pyspnego writes the CHALLENGE."""
-
-    def __init__(self) -> None:
-        self.context = spnego.server(protocol="ntlm")
-        self.negotiate = self.challenge = b""
-        self.session_key, self.flags, self.complete = b"", 0, False
-
-    def step(self, token: bytes) -> bytes | None:
-        if self.complete:
-            raise ValueError("the NTLM exchange of this connection is over")  # pyspnego refuses too
-        if not self.negotiate:
-            challenge = self.context.step(token)
-            self.negotiate, self.challenge = token, challenge or b""
-            return challenge
-        verified = self._verified(token)
-        if verified is None:
-            self.context.step(token)
-            verified = self.context.session_key, int(self.context._context_attr)
-        self.session_key, self.flags = verified
-        self.complete = True
-        return None
-
-    def _verified(self, token: bytes) -> tuple[bytes, int] | None:
-        """The session key and flags of an NTLMv2 AUTHENTICATE message pyspnego would accept,
-        worked out as it works them out (``_step_accept_authenticate``), or ``None``."""
-        flags = int.from_bytes(token[60:64], "little")
-        wanted = NegotiateFlags.unicode | NegotiateFlags.extended_session_security | NegotiateFlags.sign
-        if len(token) < 64 or token[:12] != b"NTLMSSP\x00\x03\x00\x00\x00" or flags & wanted != wanted:
-            return None
-        nt_response, domain, user, random_key = (_payload(token, at) for at in (20, 28, 36, 52))
-        try:
-            user_name = user.decode("utf-16-le") if user else ""
-            domain_name = domain.decode("utf-16-le") if domain else ""
-        except UnicodeDecodeError:
-            return None
-        if not user_name or nt_response is None or len(nt_response) <= 24:
-            return None
-        account_domain, account = split_username(f"{domain_name}\\{user_name}" if domain_name else user_name)
-        nt_hash = NtlmUsers.nt_hash(account_domain or "", account or "") if account else None
-        blob = nt_response[16:]
-        pairs = _canonical_pairs(blob)
-        if nt_hash is None or pairs is None:
-            return None
-        key = ntowfv2(user_name, nt_hash, domain_name or None)
-        proof = hmac_md5(key, self.challenge[24:32] + blob)
-        if proof != nt_response[:16]:
-            return None
-        exchange_key = hmac_md5(key, proof)
-        exchanged = flags & NegotiateFlags.key_exch and flags & (NegotiateFlags.sign | NegotiateFlags.seal)
-        session_key = rc4k(exchange_key, random_key or b"") if exchanged else exchange_key
-        if int.from_bytes(pairs.get(AvId.flags, bytes(4)), "little") & 0x2:  # MsvAvFlags: the MIC is present
-            mic_at = _mic_offset(token)
-            mic = token[mic_at : mic_at + 16] if mic_at else b""
-            if mic:
-                unsigned = token[:mic_at] + bytes(16) + token[mic_at + 16 :]
-                if hmac_md5(session_key, self.negotiate + self.challenge + unsigned) != mic:
-                    return None
-        return session_key, flags
-
-
-def _payload(message: bytes, at: int) -> bytes | None:
-    """A field of an NTLM message as pyspnego reads it (its length, then its offset; not checked)."""
-    length = int.from_bytes(message[at : at + 2], "little")
-    if not length:
-        return None
-    offset = int.from_bytes(message[at + 4 : at + 8], "little")
-    return message[offset : offset + length]
-
-
-def _mic_offset(message: bytes) -> int:
-    """Where pyspnego finds an AUTHENTICATE message's MIC: from its first payload's offset."""
-    offsets = [int.from_bytes(message[at + 4 : at + 8], "little") for at in (12, 20, 28, 36, 44, 52)]
-    first = min((offset for offset in offsets if offset), default=len(message))
-    return 72 if first >= 88 else 64 if first >= 80 else 0
-
-
-SAFE_PAIRS = {
-    AvId.nb_computer_name: None,
-    AvId.nb_domain_name: None,
-    AvId.dns_computer_name: None,
-    AvId.dns_domain_name: None,
-    AvId.dns_tree_name: None,
-    AvId.target_name: None,
-    AvId.flags: 4,
-    AvId.timestamp: 8,
-    AvId.channel_bindings: 16,
-}
-"""The AV pairs pyspnego reads and writes back unchanged (text of any even length, or this size)."""
-
-
-def _canonical_pairs(blob: bytes) -> dict[int, bytes] | None:
-    """The AV pairs of an NTLMv2 client challenge that pyspnego writes back byte for byte when
-    it computes the response it expects (its header, time stamp and reserved bytes as it writes
-    them, each pair once, then the end of the list and four zero bytes), or ``None``."""
-    if blob[:8] != b"\x01\x01" + bytes(6) or blob[24:28] != bytes(4):
-        return None
-    if FileTime.unpack(blob[8:16]).pack() != blob[8:16]:
-        return None
-    pairs: dict[int, bytes] = {}
-    at = 28
-    while at + 4 <= len(blob):
-        pair, length = int.from_bytes(blob[at : at + 2], "little"), int.from_bytes(blob[at + 2 : at + 4], "little")
-        value = blob[at + 4 : at + 4 + length]
-        if pair == AvId.eol:
-            return pairs if length == 0 and blob[at + 4 :] == bytes(4) else None
-        if pair not in SAFE_PAIRS or pair in pairs or len(value) != length:
-            return None
-        size = SAFE_PAIRS[AvId(pair)]
-        if size is None:
-            try:
-                if value.decode("utf-16-le").encode("utf-16-le") != value:
-                    return None
-            except UnicodeDecodeError:
-                return None
-        elif length != size or (pair == AvId.timestamp and FileTime.unpack(value).pack() != value):
-            return None
-        pairs[pair] = value
-        at += 4 + length
-    return None
 
 
 class NtlmSealing:
@@ -325,14 +173,13 @@ class NtlmSealing:
         self.sent = self.received = 0
 
     @classmethod
-    def of(cls, acceptor: NtlmAcceptor) -> Any:
-        """The sealing of a completed acceptor: this class's, or pyspnego's context itself (its
-        ``wrap_winrm``/``unwrap_winrm``) for flags this class does not cover (which only
-        pyspnego then accepted)."""
-        flags = acceptor.flags
+    def of(cls, context: Any) -> Any:
+        """The sealing of a completed pyspnego acceptor: this class's, or the context itself
+        (its ``wrap_winrm``/``unwrap_winrm``) for flags this class does not cover."""
+        flags = int(context._context_attr)
         if flags & NegotiateFlags.extended_session_security and flags & NegotiateFlags.sign:
-            return cls(acceptor.session_key, flags)
-        return acceptor.context
+            return cls(context.session_key, flags)
+        return context
 
     def wrap_winrm(self, message: bytes) -> WrappedMessage:
         sealed = self.seal_out.update(message)
@@ -798,7 +645,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = base64.b64decode(token_b64)
         try:
             if len(token) > 8 and token[8] == 1:
-                self.ntlm, self.sealing = NtlmAcceptor(), None
+                self.ntlm, self.sealing = spnego.server(protocol="ntlm"), None
                 challenge = self.ntlm.step(token)
                 self._reply(401, headers={"WWW-Authenticate": f"Negotiate {base64.b64encode(challenge).decode()}"})
                 return False
