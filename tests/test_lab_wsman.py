@@ -3,6 +3,7 @@ its requests are read as http.server reads them."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import inspect
 import io
@@ -269,3 +270,37 @@ def test_a_request_sealed_out_of_turn_or_altered_is_refused(ntlm_users: Any) -> 
         request = client.wrap_winrm(b"<s:Envelope>request</s:Envelope>")
         with pytest.raises(Exception, match="Invalid Message integrity"):
             server.unwrap_winrm(*alter(request.header, request.data))
+
+
+def test_a_refused_logon_leaves_the_connection_unauthenticated(ntlm_users: Any) -> None:
+    """A connection that logged on, then sent an AUTHENTICATE the listener refused, must log on
+    again, as on Windows: a plain request after it hears 401, not the answer a logged-on
+    connection gets (the lab used to keep the first logon and answer it)."""
+    import spnego
+
+    wsman.NtlmUsers.register("LAB", "sealer", "Seal-Pa55", "lab.example")
+    server = wsman.WsmanServer(None, wsman.WsmanOptions(), "hv01")
+    port = int(server.start().split(":")[2].split("/")[0])
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    def post(headers: dict[str, str], body: bytes = b"") -> tuple[int, str | None]:
+        connection.request("POST", "/wsman", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("WWW-Authenticate")
+
+    try:
+        client = spnego.client("LAB\\sealer", "Seal-Pa55", protocol="ntlm")
+        _, challenge = post({"Authorization": "Negotiate " + base64.b64encode(client.step()).decode()})
+        assert challenge is not None
+        authenticate = client.step(base64.b64decode(challenge.split()[1]))
+        assert post({"Authorization": "Negotiate " + base64.b64encode(authenticate).decode()})[0] != 401
+        soap = {"Content-Type": "application/soap+xml;charset=UTF-8"}
+        envelope = b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body/></s:Envelope>'
+        assert post(soap, envelope)[0] != 401, "logged on"
+        altered = authenticate[:-1] + bytes([authenticate[-1] ^ 1])
+        assert post({"Authorization": "Negotiate " + base64.b64encode(altered).decode()})[0] == 401
+        assert post(soap, envelope) == (401, "Negotiate")
+    finally:
+        connection.close()
+        server.stop()

@@ -645,6 +645,8 @@ class _Handler(BaseHTTPRequestHandler):
         token = base64.b64decode(token_b64)
         try:
             if len(token) > 8 and token[8] == 1:
+                # A new handshake on the connection: until it ends accepted, nothing is.
+                self.authenticated = False
                 self.ntlm, self.sealing = spnego.server(protocol="ntlm"), None
                 challenge = self.ntlm.step(token)
                 self._reply(401, headers={"WWW-Authenticate": f"Negotiate {base64.b64encode(challenge).decode()}"})
@@ -658,6 +660,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with lab.lock:
                     lab.stats.failed_logons += 1  # what Windows counts towards an account lockout
             self.ntlm = self.sealing = None
+            self.authenticated = False  # a refused logon leaves the connection unauthenticated, as on Windows
             self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
             return False
         self.authenticated = True
