@@ -4,11 +4,13 @@ changes: the lab plays the hosts that lie about their domain or their name."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, read_directory
+from lmpreflight.collect.directory import DirectoryCredentials, DirectoryError, _spnego_credentials, read_directory
 from lmpreflight.collect.parallel import CollectOptions, chosen_domain
 from lmpreflight.escape import dn_value
 from lmpreflight.lab.environment import Lab
@@ -135,3 +137,31 @@ def test_basic_over_plain_http_warns_whatever_the_flags(capsys, monkeypatch) -> 
         "-q",
     )
     assert "WARNING: Basic authentication over plain HTTP (http://127.0.0.1:9/wsman)" in err
+
+
+@pytest.mark.parametrize(("platform", "proxy"), [("win32", "SSPI"), ("linux", "NegotiateProxy")])
+def test_a_bind_on_windows_goes_through_windows_own_negotiate(
+    platform: str, proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyspnego binds through SSPI (Windows' own Negotiate, Kerberos first) only when no NTLM
+    hash is among the credentials; elsewhere the hashes derived once a run are handed over.
+    SSPI is made to look available here, as it is on Windows."""
+    import spnego
+    import spnego.auth
+
+    class WindowsNegotiate:
+        @staticmethod
+        def available_protocols(options: Any = None) -> list[str]:
+            return ["kerberos", "negotiate", "ntlm"]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise LookupError("SSPI")
+
+    monkeypatch.setattr(spnego.auth, "SSPIProxy", WindowsNegotiate)
+    monkeypatch.setattr(sys, "platform", platform)
+    credentials = _spnego_credentials(DirectoryCredentials("CORP\\hvadmin", "Pa55-word"))
+    try:
+        chosen = type(spnego.client(credentials, hostname="dc01", service="ldap", protocol="negotiate")).__name__
+    except LookupError as windows:
+        chosen = str(windows)
+    assert chosen == proxy

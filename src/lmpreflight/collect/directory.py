@@ -15,6 +15,7 @@ import contextlib
 import math
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -556,18 +557,25 @@ def tls_server_end_point(certificate: bytes) -> bytes:
     return b"tls-server-end-point:" + digest.finalize()
 
 
-def _spnego_credentials(credentials: DirectoryCredentials) -> list[Any]:
+def _spnego_credentials(credentials: DirectoryCredentials) -> Any:
     """The password for Kerberos and, for NTLM, its hashes derived once a run: pyspnego
     derives them again for every bind otherwise (its LM hash is pure-Python DES, about a
     fifth of a bind's CPU), and a fleet's workers bind several times each. NTLM sends the
     same answers from the hashes as from the password. A password already given as hashes
-    stays what pyspnego makes of it."""
+    stays what pyspnego makes of it.
+
+    On Windows the password alone: pyspnego binds through SSPI (Windows' own Negotiate, with
+    Kerberos) only when no NTLM hash is among the credentials, and otherwise falls back to
+    its own Negotiate, which has no Kerberos there: a domain that refuses NTLM would then
+    refuse the bind."""
     import spnego
     from spnego._ntlm_raw.crypto import is_ntlm_hash
 
     user, password = credentials.user, credentials.password
     if is_ntlm_hash(password):
         return [spnego.NTLMHash(user, *password.split(":", 1))]
+    if sys.platform == "win32":
+        return spnego.Password(user, password)
     lm_hash, nt_hash = ntlm_hashes(password).split(":")
     return [spnego.NTLMHash(user, lm_hash, nt_hash), spnego.Password(user, password)]
 
