@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from lmpreflight.collect import winrm as transport
 from lmpreflight.collect.parallel import collect_hosts
@@ -244,3 +245,31 @@ def test_the_lab_rejects_long_command_lines_silently_like_windows() -> None:
         result = session.run_ps("# lmpreflight-fact: os\n" + "#" * 3500)
     assert result.status_code == 1
     assert result.std_err == b"The command line is too long.\r\n"
+
+
+@pytest.mark.parametrize("auth", ["ntlm", "basic"])
+def test_a_message_prepared_as_a_copy_is_what_requests_prepares(auth: str) -> None:
+    """A host's session prepares each message as a copy of its first one: each must be what
+    requests' full preparation makes of it, header for header and in order, an empty body too."""
+    from requests_ntlm import HttpNtlmAuth
+
+    from lmpreflight.collect.winrm import _prepare_as_first
+
+    def session() -> requests.Session:
+        made = requests.Session()
+        made.auth = HttpNtlmAuth("LAB\\u", "p") if auth == "ntlm" else requests.auth.HTTPBasicAuth("u", "p")
+        made.headers.update({"Content-Type": "application/soap+xml;charset=UTF-8", "User-Agent": "Python WinRM client"})
+        return made
+
+    url = "http://127.0.0.1:5985/wsman"
+    plain, copying = session(), session()
+    _prepare_as_first(copying)
+    for data in [b"<first/>" * 10, b"<second/>", b"", None, b"x", "<text/>"]:
+        full = plain.prepare_request(requests.Request("POST", url, data=data))
+        copied = copying.prepare_request(requests.Request("POST", url, data=data))
+        assert (copied.method, copied.url, list(copied.headers.items()), copied.body) == (
+            full.method,
+            full.url,
+            list(full.headers.items()),
+            full.body,
+        ), repr(data)

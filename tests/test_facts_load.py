@@ -155,3 +155,42 @@ def test_other_lmpreflight_documents_are_named_not_validated(kind: str, tmp_path
         f"lmpreflight: error: {document}: this is an lmpreflight {kind}, not a host-facts file "
         "(use check --save-facts or collect to write one)"
     )
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/*.json")), ids=lambda path: f"{path.parent.name}/{path.stem}")
+def test_facts_come_through_pickling_as_they_went_in(path: Path) -> None:
+    """A fleet's workers pickle each host's facts up a pipe, record by record as their fields
+    (FactModel.__reduce__): every record comes back of the same type with the same values,
+    the same fields given and the same extras, still frozen, and judged alike."""
+    import pickle
+
+    from pydantic import BaseModel, ValidationError
+
+    from lmpreflight.facts.model import HostFacts
+
+    def same(before: object, after: object, where: str) -> None:
+        assert type(after) is type(before), where
+        if isinstance(before, BaseModel):
+            assert isinstance(after, BaseModel)
+            assert after.model_fields_set == before.model_fields_set, where
+            assert after.model_extra == before.model_extra, where
+            for name in type(before).model_fields:
+                same(getattr(before, name), getattr(after, name), f"{where}.{name}")
+        elif isinstance(before, list | tuple):
+            assert isinstance(after, list | tuple) and len(after) == len(before), where
+            for index, (one, other) in enumerate(zip(before, after, strict=True)):
+                same(one, other, f"{where}[{index}]")
+        elif isinstance(before, dict):
+            assert isinstance(after, dict) and list(after) == list(before), where
+            for key in before:
+                same(before[key], after[key], f"{where}[{key!r}]")
+        else:
+            assert after == before, where
+
+    facts = load_host_facts(path)
+    back = pickle.loads(pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
+    same(facts, back, "facts")
+    assert back.model_dump_json() == facts.model_dump_json()
+    with pytest.raises(ValidationError):
+        back.target = "changed"  # type: ignore[misc]
+    assert isinstance(back, HostFacts) and back.full_name == facts.full_name

@@ -221,18 +221,20 @@ def _prepare_as_first(session: requests.Session) -> None:
     authentication into it anew each time: a third of the CPU of an exchange. Once a session
     has prepared one such POST, the next ones are copies of it with their own body, which is
     what a full preparation makes of them while the session holds no cookie (the listener
-    sets none) and authenticates every request alike (``_SAME_EVERY_TIME``); anything else
-    is prepared in full."""
+    sets none) nor hook and authenticates every request alike (``_SAME_EVERY_TIME``), and the
+    body is not empty; anything else is prepared in full."""
     prepare_in_full = session.prepare_request
     first: list[tuple[str | bytes | None, requests.PreparedRequest]] = []
 
     def prepare(request: requests.Request) -> requests.PreparedRequest:
         alike = (
             request.method == "POST"
-            and (isinstance(request.data, bytes) or request.data == [])
+            and isinstance(request.data, bytes)
+            and request.data  # an empty body gets no Content-Length of a copied one's
             and not (request.headers or request.files or request.params or request.auth or request.cookies)
             and request.json is None
             and not any(request.hooks.values())
+            and not any(session.hooks.values())
             and isinstance(session.auth, _SAME_EVERY_TIME)
             and not session.cookies
         )
