@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import BaseModel, ConfigDict
 
 from lmpreflight.collect.parallel import CollectOptions
 from lmpreflight.commands.check import live_check
@@ -26,7 +27,7 @@ from lmpreflight.escape import visible
 from lmpreflight.exit_codes import ExitCode
 from lmpreflight.explain.events import read_event_export
 from lmpreflight.explain.incidents import find_incidents
-from lmpreflight.explain.model import IncidentsFound
+from lmpreflight.explain.model import Incident, OfOtherVms, Older
 from lmpreflight.explain.render import incidents_markdown, render_incidents
 from lmpreflight.facts.model import EventRecord, HostFacts, short_host_name
 from lmpreflight.fileio import write_atomic
@@ -48,11 +49,17 @@ def parse_since(text: str) -> int:
     return hours
 
 
-class Diagnosis(IncidentsFound):
-    """What 'diagnose --evtx' prints with --format json when no host facts are given."""
+class Diagnosis(BaseModel):
+    """What 'diagnose --evtx' prints with --format json when no host facts are given
+    (:class:`lmpreflight.explain.model.ShownIncidents`, like the report)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: int = 1
     events_read: int
+    incidents: list[Incident]
+    incidents_of_other_vms: OfOtherVms = 0
+    incidents_older: Older = 0
 
 
 def _host_label(path: Path, events: list[EventRecord]) -> str:
