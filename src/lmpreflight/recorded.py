@@ -373,6 +373,8 @@ def can_render(value: Any) -> bool:
 
 
 def _all_render(values: Iterable[Any]) -> bool:
+    """Whether :func:`can_render` holds for every item: one look at the items' types when they are
+    all scalars (most of a finding's lists), else item by item."""
     return _SCALARS.issuperset(map(type, values)) or all(map(can_render, values))
 
 

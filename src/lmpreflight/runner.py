@@ -421,8 +421,8 @@ class SourcePairs:
             answers.source_leaves[check.id] = answers.source_leaves.get(check.id, 0) + 1
         if not grown or misses > reads.source_hits.get(check.id, 0) + SOURCE_MISSES_ALLOWED:
             reads.per_source.add(check.id)
-            for answers in reads.every_host():
-                answers.by_source.pop(check.id, None)
+            for host_answers in reads.every_host():
+                host_answers.by_source.pop(check.id, None)
         return results
 
     def _source_answer(self, read: int, context: Context) -> int:
