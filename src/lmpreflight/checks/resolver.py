@@ -151,8 +151,9 @@ def host_resolves_peer(context: Context) -> list[Finding]:
     (cache, hosts file, DNS, LLMNR/NetBIOS for short names); an answer counts when it is one of
     the peer's own addresses, even if the tool resolved another of them. On the destination a
     problem only affects moving the VM back, so it is a warning. Where neither host's view can be
-    judged the check does not apply; that is known before any finding is made (a fleet of hosts
-    collected alone asks for every pair)."""
+    judged the check does not apply."""
+    # Whether it applies is known before any finding is made: a fleet of hosts collected alone
+    # (no peer to resolve) asks for every pair.
     views = [_peer_view(context, role) for role in ROLES]
     unjudged = [view for view in views if isinstance(view, _Unjudged)]
     if len(unjudged) == len(ROLES):
