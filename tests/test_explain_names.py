@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
+from lmpreflight.commands.diagnose import Diagnosis
 from lmpreflight.explain.engine import explain_text
 from lmpreflight.explain.incidents import find_incidents
 from lmpreflight.explain.names import KnownNames, filled, names_in
@@ -239,13 +240,13 @@ def test_diagnose_shows_a_cut_event_with_the_mark_and_the_incidents_names() -> N
         * 30
     )
     event = _event(message, None)
-    found = find_incidents({"HV01": [event]})
+    found = Diagnosis(events_read=1, **dict(find_incidents({"HV01": [event]})))
     console = Console(width=400, record=True, color_system=None)
-    render_incidents(found, console, 1)
+    render_incidents(found, console)
     out = console.export_text()
     assert "Detail.…" in out and "Detail. " * 30 not in out
     assert "New-VMSwitch -Name <SwitchName> -NetAdapterName <NetAdapterName>" in out and "'SWITCH'" not in out
-    assert "…" in incidents_markdown(found, 1)
+    assert "…" in incidents_markdown(found)
 
 
 @pytest.mark.parametrize(("computer", "source"), [("HV21.corp.example", "'HV21'"), (None, "<SourceHost>")])

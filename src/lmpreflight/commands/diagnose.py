@@ -205,10 +205,10 @@ def _report_incidents(diagnosis: Diagnosis, options: ReportOptions) -> None:
     if options.output_format == "json":
         click.echo(diagnosis.model_dump_json(indent=2))
     else:
-        render_incidents(diagnosis, make_console(stderr=False), diagnosis.events_read, options.vms)
+        render_incidents(diagnosis, make_console(stderr=False), options.vms)
     if options.json_path is not None:
         write_atomic(options.json_path, diagnosis.model_dump_json(indent=2) + "\n")
         click.echo(f"wrote {options.json_path}", err=True)
     if options.markdown_path is not None:
-        write_atomic(options.markdown_path, incidents_markdown(diagnosis, diagnosis.events_read, options.vms))
+        write_atomic(options.markdown_path, incidents_markdown(diagnosis, options.vms))
         click.echo(f"wrote {options.markdown_path}", err=True)

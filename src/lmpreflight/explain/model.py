@@ -103,8 +103,10 @@ class ShownIncidents(Protocol):
     """The failed moves shown, and how many found in the logs were left out: those of VMs
     not named with --vm, and the oldest beyond the latest MAX_INCIDENTS. An answer that shows
     none must not read as a clean log when failures were left out. The report and
-    ``diagnose --evtx``'s own document both carry these fields."""
+    ``diagnose --evtx``'s own document both carry these fields, and how many events were read."""
 
+    @property
+    def events_read(self) -> int: ...
     @property
     def incidents(self) -> list[Incident]: ...
     @property

@@ -84,18 +84,18 @@ def render_cause(cause: CauseOut, console: Console, indent: str = "   ") -> None
     console.print(f"{indent}see: {' '.join(cause.references)}", style="dim", highlight=False)
 
 
-def none_found(events_read: int, found: ShownIncidents, vms: Sequence[str] = ()) -> str:
+def none_found(found: ShownIncidents, vms: Sequence[str] = ()) -> str:
     """The sentence for logs without a failure to show. With --vm, other VMs' failures are not
     shown: "no failures" must not read as a clean log when they were left out (a VM name typed
     wrong would otherwise look like a VM that never failed), so it says how many were."""
     if not vms:
-        return f"No migration failures found ({events_read} event(s) read)."
+        return f"No migration failures found ({found.events_read} event(s) read)."
     others = (
         f"other VMs' failures are not shown with --vm: {found.incidents_of_other_vms} failed move(s)"
         if found.incidents_of_other_vms
         else "no other VM's move failed either"
     )
-    return f"No migration failures of {', '.join(vms)} or of the hosts found ({events_read} event(s) read; {others})."
+    return f"No migration failures of {', '.join(vms)} or of the hosts found ({found.events_read} event(s) read; {others})."
 
 
 def left_out(found: ShownIncidents) -> str | None:
@@ -108,11 +108,11 @@ def left_out(found: ShownIncidents) -> str | None:
     return f"({'; '.join(parts)})" if parts else None
 
 
-def render_incidents(found: ShownIncidents, console: Console, events_read: int, vms: Sequence[str] = ()) -> None:
+def render_incidents(found: ShownIncidents, console: Console, vms: Sequence[str] = ()) -> None:
     """Each failed move: when, which VM, the events on each host, then its most likely cause."""
     incidents = found.incidents
     if not incidents:
-        console.print(Text(visible(none_found(events_read, found, vms)), style="green"))
+        console.print(Text(visible(none_found(found, vms)), style="green"))
         return
     console.print(Text(f"Recent migration failures: {len(incidents)}", style="bold red"))
     note = left_out(found)
@@ -136,11 +136,11 @@ def render_incidents(found: ShownIncidents, console: Console, events_read: int, 
             console.print(f"    note: {escape(visible(note))}", style="yellow", highlight=False)
 
 
-def incidents_markdown(found: ShownIncidents, events_read: int, vms: Sequence[str] = ()) -> str:
+def incidents_markdown(found: ShownIncidents, vms: Sequence[str] = ()) -> str:
     """The failed moves as a short Markdown section for a ticket (diagnose --evtx --markdown)."""
     lines = ["# Recent migration failures", ""]
     if not found.incidents:
-        return "\n".join([*lines, md_text(visible(none_found(events_read, found, vms))), ""])
+        return "\n".join([*lines, md_text(visible(none_found(found, vms))), ""])
     note = left_out(found)
     if note:
         lines += [md_text(note), ""]

@@ -80,7 +80,7 @@ def render_html(report: Report) -> str:
         matrix_columns=columns,
         matrix=matrix,
         md=html_inline_markdown,
-        incidents_none=none_found(report.events_read, report, report.run.vms),
+        incidents_none=none_found(report, report.run.vms),
         incidents_left_out=left_out(report),
         evidence=evidence_html,
     )

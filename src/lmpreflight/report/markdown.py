@@ -17,7 +17,7 @@ def render_markdown(report: Report) -> str:
         destination=report.host_by_role("destination"),
         groups=numbered_groups(before_the_move(report)),
         vm_verdicts=vm_verdicts(report),
-        incidents_none=none_found(report.events_read, report, report.run.vms),
+        incidents_none=none_found(report, report.run.vms),
         incidents_left_out=left_out(report),
     )
     return text.rstrip("\n") + "\n"

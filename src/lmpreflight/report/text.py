@@ -144,7 +144,7 @@ def render_text(report: Report, console: Console, verbose: bool = False) -> None
             console.print(Text.assemble((f"{host.name}: not collected", "bold magenta"), " (see collection.host)"))
     console.print()
     if report.events_collected:
-        render_incidents(report, console, report.events_read, report.run.vms)
+        render_incidents(report, console, report.run.vms)
         console.print()
     groups = before_the_move(report)
     steps = numbered(groups)
