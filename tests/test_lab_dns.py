@@ -22,9 +22,7 @@ def _resolver(scenario: str) -> TableResolver:
     table.add("odd.corp.example", "A", "10.1.2")  # dnslib cannot write this one: left to it
     table.add("many.corp.example", "PTR", "one.corp.example.")
     table.add("many.corp.example", "PTR", "two.other.example.")
-    resolver = TableResolver(dict(table.records))
-    resolver.prepare()
-    return resolver
+    return TableResolver(dict(table.records))
 
 
 def _dnslib(resolver: TableResolver, data: bytes) -> bytes:

@@ -171,7 +171,8 @@ def ntlm_hashes(password: str) -> str:
     while the hosts that start together wait for that one derivation. NTLM needs nothing
     else from the password; the other transports get it unchanged (CredSSP hands the
     password itself to the host). The hashes are as secret as the password: like it, they
-    go only to pywinrm, never into a message, log or error."""
+    go only to pywinrm and to the directory bind's pyspnego context (not on Windows, where
+    the bind goes through SSPI with the password), never into a message, log or error."""
     with _DERIVING:
         return _derive_ntlm_hashes(password)
 

@@ -26,12 +26,10 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
         self.names = {name for name, _ in records}
         self.questions: Counter[tuple[str, str]] = Counter()
         """How often each (name, type) was asked: what a client's own caching saves is seen here."""
-
-    def prepare(self) -> None:
-        """Each record's data as :meth:`answer` writes it, made once (the table never changes
-        once the server runs): an address's 4 bytes, a PTR's target labels (compressed
-        against the question when answered), an SRV's fields and target, not compressed.
-        A record of another type, or one dnslib could not write, is left to dnslib."""
+        # Each record's data as the plain answer writes it, made once (the resolver's table never
+        # changes): an address's 4 bytes, a PTR's target labels (compressed against the question
+        # when answered), an SRV's fields and target, not compressed. A record of another type,
+        # or one dnslib could not write, is left to dnslib.
         self.prepared: dict[tuple[str, str], list[bytes | tuple[bytes, ...]]] = {}
         for (name, rtype), values in self.records.items():
             try:
@@ -183,7 +181,6 @@ class LabDnsServer:
     def __init__(self, table: DnsTable) -> None:
         logger = DNSLogger(log="-request,-reply,-truncated,-data,-recv,-send,-error", prefix=False)
         self.resolver = TableResolver(dict(table.records))
-        self.resolver.prepare()
         self.server = DNSServer(
             self.resolver, address="127.0.0.1", port=0, logger=logger, server=_QueryLoop, handler=_PlainQueryHandler
         )

@@ -7,9 +7,10 @@ filter on each. In a generated fleet every host's searches (its computer account
 every computer account with its hundreds of delegation SPNs, so the lab's CPU per collected
 host grows with the estate. AD answers these searches from indexes (``sAMAccountName``,
 ``servicePrincipalName`` and ``objectClass`` are indexed attributes in its schema); so does
-the lab. The index only narrows the walk to candidates: each candidate is still tested with
-ldaptor's own filter matching, and results come in the walk's order, so an indexed search
-answers exactly what the walk answers. Filters the index cannot narrow are walked as before.
+the lab. A filter made only of equalities joined by & and | is matched from the index's sets
+of holders; any other the index can narrow has each candidate tested with ldaptor's own
+filter matching; results come in the walk's order, so an indexed search answers exactly what
+the walk answers. Filters the index cannot narrow are walked as before.
 Results and the messages around them are encoded without ldaptor's object per value (the
 same bytes), each attribute's values once when the lab starts, and writes are refused, so
 neither the index nor those encodings go stale. Answers keep to AD's default LDAP policy,

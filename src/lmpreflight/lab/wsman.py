@@ -181,11 +181,11 @@ class NtlmSealing:
             return cls(context.session_key, flags)
         return context
 
-    def wrap_winrm(self, message: bytes) -> WrappedMessage:
+    def wrap_winrm(self, message: bytes) -> spnego.WinRMWrapResult:
         sealed = self.seal_out.update(message)
         signature = self._signature(self.sign_out, self.sent, message, self.seal_out)
         self.sent += 1
-        return WrappedMessage(signature, sealed)
+        return spnego.WinRMWrapResult(signature, sealed, 0)
 
     def unwrap_winrm(self, signature: bytes, sealed: bytes) -> bytes:
         message = self.seal_in.update(sealed)
@@ -201,14 +201,6 @@ class NtlmSealing:
         if self.key_exchange:
             checksum = stream.update(checksum)
         return b"\x01\x00\x00\x00" + checksum + sequence
-
-
-@dataclass(frozen=True)
-class WrappedMessage:
-    """A sealed message as pyspnego's ``wrap_winrm`` returns it: the signature, then the data."""
-
-    header: bytes
-    data: bytes
 
 
 @dataclass
