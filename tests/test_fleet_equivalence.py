@@ -239,7 +239,9 @@ def test_own_findings_kept_under_too_loose_a_key_would_be_caught(
     (:func:`lmpreflight.checks._helpers.own_view`); kept without the role, a host's findings as
     a destination would answer for it as a source, and the pairs would differ."""
     keep = _helpers.own_view
-    monkeypatch.setattr(_helpers, "own_view", lambda host, key, work: keep(host, key[0], work))
+    monkeypatch.setattr(
+        _helpers, "own_view", lambda host, key, work, *args, **kwargs: keep(host, key[0], work, *args, **kwargs)
+    )
     assert mismatches(named_hosts)
 
 

@@ -112,6 +112,15 @@ def _holds(host: HostFacts, needs: tuple[str, ...], role: str) -> bool:
     return all(_followed(host, parts) is not None for path_role, parts in steps if path_role == role)
 
 
+def _held(known: dict[tuple[str, ...], bool], host: HostFacts, needs: tuple[str, ...], role: str) -> bool:
+    """:func:`_holds`, remembered in ``known`` (one host's answers by set of needs): a fleet asks
+    it of every pair, and a host's facts do not change."""
+    held = known.get(needs)
+    if held is None:
+        held = known[needs] = _holds(host, needs, role)
+    return held
+
+
 def unmet_need(check: Check, context: Context) -> Finding | None:
     """The finding for the first fact the check needs that was not collected, if any. It
     depends on the hosts' facts only, never on the selected VMs."""
@@ -348,10 +357,7 @@ class SourcePairs:
 
     def _source_holds(self, needs: tuple[str, ...]) -> bool:
         """Whether the source holds every fact of ``needs`` it needs of the source, found once per set of needs."""
-        source = self._source_needs_met.get(needs)
-        if source is None:
-            source = self._source_needs_met[needs] = _holds(self.source, needs, "source")
-        return source
+        return _held(self._source_needs_met, self.source, needs, "source")
 
     def _kind_of(self, answers: Answers) -> _Kind:
         """The leaf each check's tree reaches for the destination of ``answers`` (a check without one records)."""
@@ -512,12 +518,9 @@ def _per_pair_results(
     results: list[Result] = []
     destination = context.destination
     for check, source_met in checks:
-        needs = check.needs
-        met = destination_met.get(needs)
-        if met is None:
-            met = destination_met[needs] = _holds(destination, needs, "destination")
+        met = _held(destination_met, destination, check.needs, "destination")
         findings = call_check(check, context) if source_met and met else run_check(check, context)
-        results += [Result(check, finding) for finding in findings if keep is None or finding.status in keep]
+        results += _results(check, findings, keep)
     return results
 
 

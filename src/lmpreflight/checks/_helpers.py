@@ -104,7 +104,13 @@ def own_findings(
 ) -> tuple[Finding, ...]:
     """The findings ``work(*args, **kwargs)`` makes about ``host`` alone, made once per host and
     ``key`` (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
-    return own_view(host, key, lambda: tuple(work(*args, **kwargs)))
+    return own_view(host, key, _tupled, work, *args, **kwargs)
+
+
+def _tupled(work: Callable[P, Iterable[Finding]], /, *args: P.args, **kwargs: P.kwargs) -> tuple[Finding, ...]:
+    """``work``'s findings kept as a tuple: :func:`own_findings` hands it and its arguments to
+    :func:`own_view` as they are, building no callable for a call that finds the view made."""
+    return tuple(work(*args, **kwargs))
 
 
 def each_own_findings(

@@ -211,7 +211,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         return
     have = computer.folded_delegation_targets
     spns = own_view(target, ("delegation.spns", with_cifs), _spns_of, target, with_cifs)
-    wanted = list(spns.spns)
+    wanted = [spn for spn, _ in spns.wanted]
     missing = [spn for spn, folded in spns.wanted if folded not in have]
     across = cross_domain(context)
     evidence = DelegationEvidence(missing, wanted, resource_based_needed=across)
@@ -247,10 +247,8 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
 class _TargetSpns:
     """A host's services as a delegating account must list them, worked out once per host."""
 
-    spns: tuple[str, ...]
-    """:func:`wanted_spns`."""
     wanted: tuple[tuple[str, str], ...]
-    """The same, each with its casefolded form (delegation lists are compared so)."""
+    """:func:`wanted_spns`, each with its casefolded form (delegation lists are compared so)."""
     by_name: tuple[tuple[str, frozenset[str]], ...]
     """Each name a move may use (its full name first, then the short name), with its services casefolded:
     delegation works by that name when the account lists all of them."""
@@ -258,10 +256,8 @@ class _TargetSpns:
 
 def _spns_of(target: HostFacts, with_cifs: bool) -> _TargetSpns:
     services = _services(with_cifs)
-    spns = tuple(wanted_spns(target, with_cifs))
     return _TargetSpns(
-        spns=spns,
-        wanted=tuple((spn, spn.casefold()) for spn in spns),
+        wanted=tuple((spn, spn.casefold()) for spn in wanted_spns(target, with_cifs)),
         by_name=tuple(
             (name, frozenset(f"{service}/{name}".casefold() for service in services))
             for name in (target.full_name, target.name)
@@ -354,7 +350,7 @@ def protocol_transition(context: Context) -> list[Finding]:
 
 def _transition_findings(host: HostFacts, role: str, peer: HostFacts, peer_role: str, remote: bool) -> list[Finding]:
     """What :func:`protocol_transition` says of ``host``: resource-based delegation from its peer's
-    account, else its own account (worked out once per host)."""
+    account (judged for each pair), else its own account (worked out once per host)."""
     computer = _computer(host, role)
     if (
         peer.directory is not None

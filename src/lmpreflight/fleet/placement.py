@@ -184,11 +184,7 @@ class PlacementMatrix:
 
     def absorb(self, part: _Part) -> None:
         """Add what a worker judged (with its own problem numbering) to this matrix."""
-        known, start = self._index, len(self.problems)
-        problems = list(map(Problem._make, part.problems))
-        # A part's problems are distinct: those new here are numbered on from ``start`` in order.
-        ids = [known.setdefault(problem, len(known)) for problem in problems]
-        self.problems += [problem for problem, index in zip(problems, ids, strict=True) if index >= start]
+        ids = list(map(self.intern, map(Problem._make, part.problems)))
         renumbered = ids.__getitem__
         for key, local in part.pair_problems.items():
             self.pair_problems[key] = tuple(map(renumbered, local))
