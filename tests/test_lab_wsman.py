@@ -18,7 +18,20 @@ import pytest
 from lmpreflight.lab import wsman
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
-from lmpreflight.lab.wsman import NS, SHELL, STATE_DONE, WsmanFault, _element, _envelope, _expanded, _fault, _Handler
+from lmpreflight.lab.wsman import (
+    ERROR_BUSY,
+    ERROR_WSMAN_QUOTA_MAX_SHELLS,
+    NS,
+    SHELL,
+    STATE_DONE,
+    TIMED_OUT,
+    WsmanFault,
+    _element,
+    _envelope,
+    _expanded,
+    _fault,
+    _Handler,
+)
 from tests.lab_helpers import pywinrm_session
 
 HOSTILE = 'a <b> & "c"\n\r\td'
@@ -68,7 +81,7 @@ def test_a_fault_is_what_elementtree_writes_and_reads_back() -> None:
     fault = WsmanFault(2150858771, "w:ActionNotSupported", f"The action {HOSTILE} is not supported.")
     body = ET.Element(f"{{{NS['s']}}}Fault")
     code = ET.SubElement(body, f"{{{NS['s']}}}Code")
-    ET.SubElement(code, f"{{{NS['s']}}}Value").text = "s:Receiver"
+    ET.SubElement(code, f"{{{NS['s']}}}Value").text = "s:Sender"  # wsmerror.h: "wsa, code=Sender"
     sub = ET.SubElement(code, f"{{{NS['s']}}}Subcode")
     ET.SubElement(sub, f"{{{NS['s']}}}Value").text = fault.subcode
     reason = ET.SubElement(body, f"{{{NS['s']}}}Reason")
@@ -81,6 +94,23 @@ def test_a_fault_is_what_elementtree_writes_and_reads_back() -> None:
     read = ET.fromstring(written)
     assert read.findtext("s:Header/a:RelatesTo", namespaces=NS) == HOSTILE.replace("\r", "\n")  # XML's line ends
     assert read.find("s:Body/s:Fault/s:Detail/f:WSManFault", NS).get("Machine") == HOSTILE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("fault", "soap_code"),
+    [
+        (WsmanFault(ERROR_WSMAN_QUOTA_MAX_SHELLS, "w:QuotaLimit", "too many shells"), "s:Sender"),
+        (WsmanFault(2150858843, "w:InvalidSelectors", "The command is not known to this shell."), "s:Sender"),
+        (WsmanFault(*TIMED_OUT), "s:Receiver"),
+        (WsmanFault(ERROR_BUSY, "w:InternalError", "The requested resource is in use."), "s:Receiver"),
+    ],
+)
+def test_a_fault_names_the_side_windows_blames(fault: WsmanFault, soap_code: str) -> None:
+    """Windows' SOAP code says whose fault it is: the request's for a quota or a bad selector,
+    its own for a timeout or an internal error (wsmerror.h, DSP0226)."""
+    read = ET.fromstring(_fault(fault, "uuid:1", "HV01"))
+    assert read.findtext("s:Body/s:Fault/s:Code/s:Value", namespaces=NS) == soap_code
+    assert read.findtext("s:Body/s:Fault/s:Code/s:Subcode/s:Value", namespaces=NS) == fault.subcode
 
 
 DATE = re.compile(rb"Date: [^\r]*")

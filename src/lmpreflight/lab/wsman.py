@@ -85,10 +85,24 @@ class ConnectionDropped(Exception):
     """The host vanished mid-conversation: the server closes the socket without a reply."""
 
 
+RECEIVER_FAULTS = frozenset({"w:TimedOut", "w:InternalError"})
+"""The WS-Management faults Windows blames on itself (SOAP code s:Receiver); it blames every
+other one the lab gives on the request (s:Sender). wsmerror.h, the Windows SDK's list of WinRM
+errors, gives each error's SOAP code beside its subcode ("wsman, code=Sender, subcode=WS-Management
+QuotaLimit"; "code=Receiver, subcode=WS-Management Timedout"; InvalidSelectors, InvalidParameter,
+SchemaValidationError and EncodingLimit are code=Sender, ActionNotSupported "wsa, code=Sender"),
+and DMTF DSP0226 (the WS-Management standard) makes wsman:InternalError a Receiver fault."""
+
+
 class WsmanFault(Exception):
     def __init__(self, code: int, subcode: str, reason: str) -> None:
         super().__init__(reason)
         self.code, self.subcode, self.reason = code, subcode, reason
+
+    @property
+    def soap_code(self) -> str:
+        """The fault's SOAP code, whose side Windows says the fault is on (``RECEIVER_FAULTS``)."""
+        return "s:Receiver" if self.subcode in RECEIVER_FAULTS else "s:Sender"
 
 
 ERROR_BUSY = 170
@@ -455,7 +469,7 @@ def _envelope(action: str, relates_to: str, body: str = "") -> bytes:
 
 def _fault(fault: WsmanFault, relates_to: str, machine: str) -> bytes:
     reason = escape(fault.reason)
-    code = _element("s:Value", "s:Receiver") + _element("s:Subcode", _element("s:Value", escape(fault.subcode)))
+    code = _element("s:Value", fault.soap_code) + _element("s:Subcode", _element("s:Value", escape(fault.subcode)))
     detail = _element("f:WSManFault", _element("f:Message", reason), {"Code": str(fault.code), "Machine": machine})
     body = _element(
         "s:Fault",
