@@ -126,23 +126,24 @@ def test_the_index_narrows_the_collectors_searches_to_their_answers(tmp_path: An
     account = _as_received("(&(objectClass=computer)(sAMAccountName=hv007$))")
     spn = _as_received(f"(servicePrincipalName={MIGRATION}/HV007.corp.example)")
     for search in (account, spn):
-        candidates = index.candidates(search)
-        assert candidates is not None and len(candidates) == 1
+        candidates, exact = index.narrowed(search)
+        assert candidates is not None and len(candidates) == 1 and exact == {id(candidates[0])}
         assert _indexed(root, search, SUBTREE) == ["CN=HV007,OU=Hyper-V,DC=corp,DC=example"]
-    assert index.candidates(_as_received("(objectClass=*)")) is None
+    assert index.narrowed(_as_received("(objectClass=*)")) == (None, None)
     batched = _as_received("(&(objectClass=computer)(|(sAMAccountName=hv007$)(sAMAccountName=HV009$)))")
     walked = _walk(root, batched, SUBTREE)
     assert len(walked) == 2 and _indexed(root, batched, SUBTREE) == walked
-    assert index.matching(batched) == {id(entry) for entry in index.candidates(batched) or []}
+    candidates, exact = index.narrowed(batched)
+    assert exact == {id(entry) for entry in candidates or []}
     for partly_indexed in ("(&(objectClass=computer)(!(cn=HV007)))", "(|(cn=HV007)(cn=HV0*))"):
-        assert index.matching(_as_received(partly_indexed)) is None
-    assert index.candidates(ldapfilter.parseFilter("(sAMAccountName=hv007$)")) is None  # text, not bytes
+        assert index.narrowed(_as_received(partly_indexed))[1] is None
+    assert index.narrowed(ldapfilter.parseFilter("(sAMAccountName=hv007$)")) == (None, None)  # text, not bytes
     # A binary assertion (not UTF-8) is left to the walk, which decides how it fails.
     binary = pureldap.LDAPFilter_equalityMatch(
         attributeDesc=pureldap.LDAPAttributeDescription(b"objectSid"),
         assertionValue=pureldap.LDAPAssertionValue(b"\x01\x05\xff\xfe"),
     )
-    assert index.candidates(binary) is None
+    assert index.narrowed(binary) == (None, None)
 
 
 def test_the_lab_dc_refuses_writes() -> None:

@@ -100,22 +100,15 @@ class DirectoryIndex:
         """The identities of the entries holding each (attribute, lowered value): whether an
         entry matches an equality is one look-up, not a walk of its values, lowered anew."""
 
-    def candidates(self, search: Any) -> list[IndexedEntry] | None:
-        """The entries that may match ``search`` (a superset of those that do) in the walk's
-        order, or ``None`` when the index cannot narrow it."""
-        return self.narrowed(search)[0]
-
-    def matching(self, search: Any) -> frozenset[int] | None:
-        """The identities of exactly the entries that match ``search``, when it is equalities
-        joined by ``&`` and ``|`` (what the collector asks), else ``None``. ldaptor matches an
-        equality when one of the attribute's values, lowered, equals the assertion, lowered:
-        the entries the index holds under that key, as every value in the tree is bytes. The
-        collector's batched searches name 50 hosts, and ldaptor tests each candidate against
-        every name in turn, lowering all of its values each time."""
-        return self.narrowed(search)[1]
-
     def narrowed(self, search: Any) -> tuple[list[IndexedEntry] | None, frozenset[int] | None]:
-        """:meth:`candidates` and :meth:`matching` together, the filter's values checked once."""
+        """The entries that may match ``search`` (a superset of those that do) in the walk's
+        order, or ``None`` when the index cannot narrow it; and the identities of exactly the
+        entries that match, when it is equalities joined by ``&`` and ``|`` (what the collector
+        asks), else ``None``. ldaptor matches an equality when one of the attribute's values,
+        lowered, equals the assertion, lowered: the entries the index holds under that key, as
+        every value in the tree is bytes. The collector's batched searches name 50 hosts, and
+        ldaptor tests each candidate against every name in turn, lowering all of its values
+        each time. The filter's values are checked once, for both."""
         if not _matched_safely(search):
             return None, None
         return self._narrow(search), self._matching(search)
