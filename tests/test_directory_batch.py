@@ -4,6 +4,7 @@ AD's limits (MaxPageSize, paged results, the request's size limit)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from lmpreflight.collect.directory import (
 )
 from lmpreflight.collect.parallel import CollectOptions, typed_names
 from lmpreflight.lab.environment import Lab
+from lmpreflight.lab.ldap_policy import MAX_PAGE_SIZE
 from lmpreflight.lab.scenario import load_scenario
 
 DELEGATION = "msDS-AllowedToDelegateTo"
@@ -269,8 +271,9 @@ def test_values_beyond_maxvalrange_are_read_a_range_at_a_time(tmp_path: Path) ->
 
 
 def test_a_dc_that_never_stops_paging_is_read_alone_by_each_host() -> None:
-    """A DC answering every page with another cookie ends the batched search after MOST_PAGES
-    pages (each host then searches alone), not at the run's deadline or never."""
+    """A DC answering every page with another cookie ends the search after MOST_PAGES pages as
+    answered in part (a batch then leaves each host to search alone), not at the run's deadline
+    or never."""
     from lmpreflight.collect import directory
 
     class EndlessPages:
@@ -285,5 +288,64 @@ def test_a_dc_that_never_stops_paging_is_read_alone_by_each_host() -> None:
             self.result = {"result": 0, "controls": {directory.PAGED_RESULTS: {"value": {"cookie": b"more"}}}}
 
     connection = EndlessPages()
-    assert directory._paged_entries(connection, "DC=corp,DC=example", "(cn=*)", ["cn"]) is None
+    with pytest.raises(directory._PartialAnswer, match="stopped short"):
+        directory._paged_entries(connection, "DC=corp,DC=example", "(cn=*)", ["cn"])
     assert connection.searches == directory.MOST_PAGES
+
+
+MIGRATION = "Microsoft Virtual System Migration Service"
+PAST_A_PAGE = MAX_PAGE_SIZE + 1
+
+
+def _crowded(tmp_path: Path) -> Lab:
+    """``healthy`` with HV02's migration SPN held by 1,001 stale accounts as well, and 1,001
+    trusts: searches finding more entries than a DC returns at once (MaxPageSize)."""
+    stale = [
+        {"name": f"OLD{number:04}", "service_principal_names": [f"{MIGRATION}/hv02.corp.example"]}
+        for number in range(PAST_A_PAGE)
+    ]
+    trusts = [
+        {"partner": f"p{number:04}.example", "direction": "Inbound", "trust_type": "External", "transitive": False}
+        for number in range(PAST_A_PAGE)
+    ]
+    document = {
+        "extends": "healthy",
+        "name": "crowded",
+        "domains": {"corp.example": {"extra_accounts": stale, "trusts": trusts}},
+    }
+    path = tmp_path / "crowded.yaml"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return Lab(load_scenario(str(path)))
+
+
+def test_searches_finding_more_than_a_page_are_read_whole(tmp_path: Path) -> None:
+    """A DC returns MaxPageSize entries to a search without paging and ends it with
+    sizeLimitExceeded, which ldap3 does not raise: the holders of an SPN and the trusts are
+    read a page at a time, alone and in a batch, so none is left out."""
+    with _crowded(tmp_path) as lab:
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    destination = alone[lab.fqdn("HV02")]
+    assert isinstance(destination, dict) and destination["spn_search_scope"] == "forest"
+    holders = {holder["spn"]: len(holder["holders"]) for holder in destination["migration_spn_holders"]}
+    assert holders == {f"{MIGRATION}/HV02": 1, f"{MIGRATION}/hv02.corp.example": PAST_A_PAGE + 1}
+    assert len(destination["trusts"]) == PAST_A_PAGE
+
+
+def test_a_search_a_dc_answers_only_in_part_leaves_the_directory_unread(tmp_path: Path) -> None:
+    """Pages of 40 entries and at most MOST_PAGES of them: the 1,002 holders and 1,001 trusts
+    cannot be read whole, and every host's directory read fails with that reason (its checks
+    then say INCOMPLETE), never a verdict on a list cut short."""
+    from lmpreflight.collect import directory
+
+    with _crowded(tmp_path) as lab:
+        for server in [*lab.ldap.values(), *lab.global_catalogs.values()]:
+            server.directory.max_page_size = 40
+        assert 40 * directory.MOST_PAGES < PAST_A_PAGE
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    assert all(isinstance(result, tuple) and "stopped short" in result[1] for result in alone.values()), alone

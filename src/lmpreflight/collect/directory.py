@@ -64,14 +64,17 @@ BATCH_HOSTS = 50
 one Global Catalog search finds): the search's own cost (a request, a round trip, its end)
 is then shared by 50 hosts, while each host still waits only for its own group's answer."""
 PAGE_SIZE = 1000
-"""Entries a batched search asks for per page: Active Directory's default MaxPageSize. A DC
-returns at most MaxPageSize entries to a search without the paged-results control and ends it
-with sizeLimitExceeded ("View and set LDAP policy in Active Directory by using Ntdsutil.exe",
-KB 315071), so a batched search pages; a single host's searches find one entry or a few."""
+"""Entries a search that may find many asks for per page: Active Directory's default
+MaxPageSize. A DC returns at most MaxPageSize entries to a search without the paged-results
+control and ends it with sizeLimitExceeded ("View and set LDAP policy in Active Directory by
+using Ntdsutil.exe", KB 315071), which ldap3 does not raise: a batch of hosts' entries, the
+holders of an SPN and the domain's trusts are read a page at a time, so none is left out. Only
+searches by sAMAccountName, unique among a domain's security principals (MS-SAMR 3.1.1.6),
+and of one object are not."""
 MOST_PAGES = 20
-"""Pages a batched search reads at most: a batch of hosts' accounts and the holders of their
-SPNs are far fewer than 20,000 entries, so a DC still sending cookies past that is answering
-something else."""
+"""Pages a search reads at most: a batch of hosts' accounts, the holders of an SPN and a
+domain's trusts are far fewer than 20,000 entries, so a DC still sending cookies past that is
+answering something else (and must not hold a run past its deadline)."""
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 """The simple paged results control (RFC 2696)."""
 COMPUTER_ATTRIBUTES = [
@@ -399,7 +402,7 @@ class _Batch(Generic[T]):
                     if not reused:
                         self.done = True
                     raise
-                except LDAPException:
+                except (LDAPException, _PartialAnswer):
                     self.value = None
                 self.done = True
         finally:
@@ -699,7 +702,7 @@ def _read_directory(
             if reused:
                 raise _StaleConnection() from exc
             raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
-        except LDAPException as exc:
+        except (LDAPException, _PartialAnswer) as exc:
             raise DirectoryError(f"LDAP query to {dc_name} failed: {exc}") from None
     return DirectoryFacts(
         domain_dns_name=domain,
@@ -745,14 +748,18 @@ def _computer(entry: dict[str, Any], account: str) -> ComputerAccount:
     )
 
 
-def _paged_entries(
-    connection: Any, base: str, search_filter: str, attributes: list[str]
-) -> list[dict[str, Any]] | None:
-    """Every entry a subtree search finds, PAGE_SIZE a page (continuation references skipped);
-    ``None`` when a page ends in anything but success, or past MOST_PAGES (a DC that keeps
-    handing out cookies must not hold a run past its deadline; each host then searches alone).
+class _PartialAnswer(Exception):
+    """A search the DC answered only in part: a batch then leaves each host to its own search,
+    and a host's own search leaves its directory facts unread (its checks say INCOMPLETE), as
+    an entry left out would read as a host without an account, an SPN held once, a trust
+    missing."""
+
+
+def _paged_entries(connection: Any, base: str, search_filter: str, attributes: list[str]) -> list[dict[str, Any]]:
+    """Every entry a subtree search finds, PAGE_SIZE a page (continuation references skipped).
     ldap3 raises no exception for sizeLimitExceeded or timeLimitExceeded, whose answers are
-    partial: an entry left out would read as a host without an account."""
+    partial, so a page ending in anything but success raises :class:`_PartialAnswer`, as does
+    a DC still handing out cookies past MOST_PAGES."""
     from ldap3 import SUBTREE
 
     entries: list[dict[str, Any]] = []
@@ -762,12 +769,12 @@ def _paged_entries(
             base, search_filter, SUBTREE, attributes=attributes, paged_size=PAGE_SIZE, paged_cookie=cookie
         )
         if connection.result.get("result") != 0:
-            return None
+            raise _PartialAnswer(f"a search stopped short ({connection.result.get('description')})")
         entries += [e for e in connection.response if e.get("type") == "searchResEntry"]
         cookie = connection.result.get("controls", {}).get(PAGED_RESULTS, {}).get("value", {}).get("cookie")
         if not cookie:
             return entries
-    return None
+    raise _PartialAnswer(f"a search stopped short (still more after {MOST_PAGES} pages)")
 
 
 def _by_value(entries: list[dict[str, Any]], attribute: str, terms: Iterable[str]) -> _Found | None:
@@ -795,42 +802,35 @@ def _read_accounts(connection: Any, root: str, group: _Group) -> _Found | None:
     cannot be split between the hosts."""
     accounts = [f"{computer.upper()}$" for computer, _ in group]
     search_filter = f"(&(objectClass=computer){_any_of('sAMAccountName', accounts)})"
-    entries = _paged_entries(connection, root, search_filter, COMPUTER_ATTRIBUTES)
-    return None if entries is None else _by_value(entries, "sAMAccountName", accounts)
+    return _by_value(_paged_entries(connection, root, search_filter, COMPUTER_ATTRIBUTES), "sAMAccountName", accounts)
 
 
 def _read_spn_holders(connection: Any, group: _Group) -> _Found | None:
     """Who holds the migration SPNs of ``group`` in the forest (a Global Catalog), by lowered SPN."""
     spns = [f"{MIGRATION_SERVICE}/{name}" for host in group for name in dict.fromkeys(host)]
     entries = _paged_entries(connection, "", _any_of("servicePrincipalName", spns), ["servicePrincipalName"])
-    return None if entries is None else _by_value(entries, "servicePrincipalName", spns)
+    return _by_value(entries, "servicePrincipalName", spns)
 
 
 def _read_domain_view(connection: Any, root: str, credentials: DirectoryCredentials) -> _DomainView:
-    from ldap3 import SUBTREE
-
-    connection.search(
+    found = _paged_entries(
+        connection,
         f"CN=System,{root}",
         "(objectClass=trustedDomain)",
-        SUBTREE,
-        attributes=["trustPartner", "trustDirection", "trustAttributes"],
+        ["trustPartner", "trustDirection", "trustAttributes"],
     )
-    trusts = [_trust(e["raw_attributes"]) for e in connection.response if e.get("type") == "searchResEntry"]
+    trusts = [_trust(e["raw_attributes"]) for e in found]
     return _DomainView(trusts, _read_user(connection, root, _user_name(credentials.user)))
 
 
 def _spn_holders(connection: Any, base: str, names: list[str]) -> list[SpnHolder]:
-    from ldap3 import SUBTREE
-
     holders = []
     for name in names:
         spn = f"{MIGRATION_SERVICE}/{name}"
-        connection.search(
-            base, f"(servicePrincipalName={ldap_filter_value(spn)})", SUBTREE, attributes=["distinguishedName"]
+        found = _paged_entries(
+            connection, base, f"(servicePrincipalName={ldap_filter_value(spn)})", ["distinguishedName"]
         )
-        holders.append(
-            SpnHolder(spn=spn, holders=[e["dn"] for e in connection.response if e.get("type") == "searchResEntry"])
-        )
+        holders.append(SpnHolder(spn=spn, holders=[e["dn"] for e in found]))
     return holders
 
 
@@ -872,7 +872,7 @@ def _forest_spn_holders(
                 if reused:
                     raise _StaleConnection() from exc
                 return None
-            except LDAPException:
+            except (LDAPException, _PartialAnswer):
                 return None
     except DirectoryError as exc:
         if exc.credentials_rejected:
