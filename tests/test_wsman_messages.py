@@ -96,7 +96,10 @@ COMMAND = _reply("<rsp:CommandResponse><rsp:CommandId>C-1</rsp:CommandId></rsp:C
 def test_every_message_is_what_pywinrm_writes_for_the_same_values(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     operations: list[tuple[bytes, Callable[[Protocol], Any]]] = [
         (CREATED, lambda p: p.open_shell(codepage=65001)),
-        (CREATED, lambda p: p.open_shell(value, value, value, {value or "x": value, "PATH": "C:\\"}, True, 437, None, 30)),
+        (
+            CREATED,
+            lambda p: p.open_shell(value, value, value, {value or "x": value, "PATH": "C:\\"}, True, 437, None, 30),
+        ),
         (CREATED, lambda p: p.open_shell(working_directory=value, idle_timeout=value or None, env_vars={})),
         (COMMAND, lambda p: p.run_command(value, "powershell.exe", ["-NoProfile", b"-Command", value], False)),
         (COMMAND, lambda p: p.run_command(value, value, (), True, True)),
