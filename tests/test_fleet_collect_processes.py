@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -253,36 +253,101 @@ def test_ctrl_c_stops_a_first_host_that_hangs_within_a_second_or_two(
     assert took < 5, f"Ctrl-C took {took:.1f} s to act"
 
 
-def _killed_after_the_verdict(
-    hosts: list[InventoryHost], options: CollectOptions, sender: Connection, per_server: int, held: Connection | None
-) -> None:
+def _has_hv003(share: Any) -> bool:
+    return any(share.hosts[index].name == "HV003" for index in share.own)
+
+
+def _killed_after_the_verdict(share: Any, sender: Connection, tasks: Connection, parents: list[Connection]) -> None:
     """A worker the system kills (the OOM killer) once told to start, before it sends anything."""
-    if any(host.name == "HV003" for host in hosts):
-        assert held is not None
-        held.recv_bytes()
+    if _has_hv003(share):
+        tasks.recv_bytes()
         os.kill(os.getpid(), signal.SIGKILL)
-    real_worker(hosts, options, sender, per_server, held)
+    real_worker(share, sender, tasks, parents)
 
 
 real_worker = fleet_collect._worker
 
 
-def test_a_worker_killed_by_the_system_costs_its_hosts_not_the_fleet(
-    tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch
+class _KilledAtTheSecondHost:
+    """A worker's pipe to the parent: its first host's facts go up, the system kills the
+    worker (the OOM killer) as it sends its second."""
+
+    def __init__(self, sender: Connection) -> None:
+        self.sender, self.sent = sender, 0
+
+    def send(self, message: object) -> None:
+        self.sent += 1
+        if self.sent == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.sender.send(message)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def _killed_mid_run(share: Any, sender: Connection, tasks: Connection, parents: list[Connection]) -> None:
+    if _has_hv003(share):
+        sender = cast(Connection, _KilledAtTheSecondHost(sender))
+    real_worker(share, sender, tasks, parents)
+
+
+@pytest.mark.parametrize(
+    ("dying", "concurrency", "lost_hosts"),
+    [
+        # Two hosts at once a worker: it had been handed HV003 and HV005 and sent neither.
+        (_killed_after_the_verdict, 4, ["HV003", "HV005"]),
+        # One at once: it sent HV003, was handed HV005 in return and died sending it.
+        (_killed_mid_run, 2, ["HV005"]),
+    ],
+)
+def test_a_worker_killed_by_the_system_costs_only_the_hosts_it_had_taken_and_not_sent(
+    tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch, dying: Any, concurrency: int, lost_hosts: list[str]
 ) -> None:
-    monkeypatch.setattr(fleet_collect, "_worker", _killed_after_the_verdict)
+    """HV007, of the dying worker's share but not handed to it yet, is collected by the other
+    worker, as are all the others: every host has facts or the reason it has none."""
+    monkeypatch.setattr(fleet_collect, "_worker", dying)
     scenario = estate(tmp_path, 8, problems=False)
     hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
     with Lab(scenario) as lab:
-        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4)
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=concurrency)
         reported: list[str] = []
         facts = collect_inventory(hosts, options, lambda host, f: reported.append(host.name))
     lost = {name: f.whole_host_error for name, f in facts.items() if f.whole_host_error is not None}
-    assert sorted(lost) == ["HV003", "HV005", "HV007"], "the dead worker's hosts, and only those"
+    assert sorted(lost) == lost_hosts, "the hosts the dead worker had taken and not sent, and only those"
     assert {e.message for e in lost.values()} == {"its collection process ended unexpectedly (killed by SIGKILL)"}
     assert all(f.vms for name, f in facts.items() if name not in lost), "every other host's facts are kept"
     assert sorted(reported) == sorted(scenario.hosts), "progress for every host, the lost ones too"
     assert multiprocessing.active_children() == []
+
+
+def test_hosts_go_to_the_worker_that_is_free(tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker's first host is slow (answers busy for seconds): the other worker, once its
+    own hosts are done, takes those the busy one had not started instead of idling."""
+    collected_by = tmp_path / "collected-by"
+    real_collect_host = pipeline.collect_host
+
+    def noting_the_process(target: str, options: CollectOptions, **shared: Any) -> HostFacts:
+        facts = real_collect_host(target, options, **shared)
+        with collected_by.open("a") as noted:
+            noted.write(f"{target.split('.')[0].upper()} {os.getpid()}\n")
+        return facts
+
+    monkeypatch.setattr(fleet_collect, "collect_host", noting_the_process)
+    scenario = estate(tmp_path, 8, problems=False)
+    # HV003, the busy worker's first host, answers its first five Receives busy: with the
+    # tool's back-off (0.25, 0.5, 1, 2 and 4 s) it ends seconds after the others could.
+    scenario.hosts["HV003"] = scenario.hosts["HV003"].model_copy(update={"winrm_faults": {"busy_receive": 5}})
+    hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
+    with Lab(scenario) as lab:
+        options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
+        facts = collect_inventory(hosts, options)
+    by = dict(line.split() for line in collected_by.read_text().splitlines())
+    assert sorted(by) == sorted(scenario.hosts), "every host collected once"
+    assert all(f.whole_host_error is None and f.vms for f in facts.values())
+    busy, free = by["HV003"], by["HV002"]
+    assert busy != free and by["HV001"] not in (busy, free), "the first host in the parent, then two workers"
+    assert [name for name, pid in by.items() if pid == busy] == ["HV003"], "the busy worker took no other host"
+    assert by["HV005"] == by["HV007"] == free, "its share's other hosts went to the free worker"
 
 
 def test_a_bug_in_a_worker_becomes_an_error_of_its_unsent_hosts(

@@ -9,15 +9,18 @@ made, and the checks say so (a warning, never a pass). The pair checks then judg
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import gc
+import itertools
 import multiprocessing
 import os
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
@@ -84,30 +87,38 @@ def collect_inventory(
         results[host.name] = facts
         done(host, facts)
 
+    settings = {host: host_options(host, options) for host in hosts}
     # The workers start on the first host's verdict on its account's password; an inventory
     # naming other accounts is collected in this process, each account behind its own gate.
     processes = (
-        processes_for(len(hosts), options.concurrency) if len({_account(host, options) for host in hosts}) == 1 else 1
+        processes_for(len(hosts), options.concurrency) if len({_account(own) for own in settings.values()}) == 1 else 1
     )
     if processes > 1:
-        _collect_in_processes(hosts, options, keep, processes)
+        _collect_in_processes(hosts, settings, options, keep, processes)
     else:
-        _collect_here(hosts, options, keep, CredentialGate(enabled=options.password is not None))
+        _collect_here(hosts, settings, options, keep, CredentialGate(enabled=options.password is not None))
     return {host.name: results[host.name] for host in hosts}
 
 
-def _account(host: InventoryHost, options: CollectOptions) -> str:
+Settings = dict[InventoryHost, CollectOptions]
+"""Each host's settings (``host_options``), worked out once a host for the whole run: its
+gate, its directory group and its collection all read them (forked workers inherit them)."""
+
+
+def _account(settings: CollectOptions) -> str:
     """The account a host's logons use (Windows compares account names without regard to case)."""
-    return (host_options(host, options).username or "").casefold()
+    return (settings.username or "").casefold()
 
 
 def _collect_here(
     hosts: list[InventoryHost],
+    settings: Settings,
     options: CollectOptions,
     done: HostDone,
     gate: CredentialGate,
     per_server: int = CONNECTIONS_PER_SERVER,
     cancel: threading.Event | None = None,
+    handed: Iterator[InventoryHost] | None = None,
 ) -> None:
     """The hosts in threads of this process, sharing the LDAP connections (their computer
     accounts and SPN holders read a group of hosts at a time: ``DirectorySessions.expect``) and,
@@ -116,32 +127,41 @@ def _collect_here(
     and wrong for another, and a DC's acceptance of one account's says nothing of the next:
     with one gate, every host of the wrong account would have tried it (one failed logon each).
 
+    A host starts as another ends, at most ``options.concurrency`` at once: the next of
+    ``hosts``, or with ``handed`` (a worker's: the hosts the parent hands it, one per host
+    ended, ``hosts`` being those it expects) the next it hands, which may be one of another
+    worker's hosts (a host not expected reads the directory alone).
+
     Ctrl-C reaches only the thread that runs this, not the hosts' threads: it sets ``cancel``,
     which stops every running host within a fraction of a second (its shell closed), as in
     ``check``; hosts not started yet are not started at all. A caller running this in a
     thread of its own passes ``cancel`` and sets it on Ctrl-C."""
     cancel = cancel or threading.Event()
     with DirectorySessions(per_server) as directory:
-        directory.expect(typed_names(host.target.rstrip("."), host_options(host, options)) for host in hosts)
+        directory.expect(typed_names(host.target.rstrip("."), settings[host]) for host in hosts)
 
-        gates = {_account(hosts[0], options): gate} if hosts else {}
-        for host in hosts:
-            gates.setdefault(_account(host, options), CredentialGate(enabled=options.password is not None))
+        gates = {_account(settings[hosts[0]]): gate} if hosts else {}
+        for own in settings.values():
+            gates.setdefault(_account(own), CredentialGate(enabled=options.password is not None))
 
         def one(host: InventoryHost) -> HostFacts:
-            own_gate = gates[_account(host, options)]
-            return collect_host(
-                host.target, host_options(host, options), gate=own_gate, directory=directory, cancel=cancel
-            )
+            own = settings[host]
+            return collect_host(host.target, own, gate=gates[_account(own)], directory=directory, cancel=cancel)
 
-        pool = ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(hosts))))
+        source = iter(hosts) if handed is None else handed
+        slots = max(1, min(options.concurrency, len(hosts))) if handed is None else options.concurrency
+        pool = ThreadPoolExecutor(max_workers=slots)
+        running = {pool.submit(one, host): host for host in itertools.islice(source, slots)}
         try:
-            futures = {pool.submit(one, host): host for host in hosts}
-            for future in as_completed(futures):
-                # Let go of each host's facts once handed on: a worker that kept every
-                # finished host's (a thousand containers each) would walk them all again in
-                # each garbage collection, and in a fleet worker they are already sent.
-                done(futures.pop(future), future.result())
+            while running:
+                ended, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in ended:
+                    # Let go of each host's facts once handed on: a worker that kept every
+                    # finished host's (a thousand containers each) would walk them all again in
+                    # each garbage collection, and in a fleet worker they are already sent.
+                    done(running.pop(future), future.result())
+                    if (host := next(source, None)) is not None:
+                        running[pool.submit(one, host)] = host
         except BaseException:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -150,37 +170,96 @@ def _collect_here(
 
 
 GO, DOMAIN_GO, STAY = b"go", b"go:domain", b"stay"
-"""What a held worker is told: start its hosts (``DOMAIN_GO``: a DC accepted the password, so
-a host refusing it refuses the account, and holds back no other host), or end without
-starting any."""
+"""What a held worker is told first: start taking hosts (``DOMAIN_GO``: a DC accepted the
+password, so a host refusing it refuses the account, and holds back no other host), or end
+without starting any."""
 
 
-class _Release:
-    """The one verdict on the held workers, whoever reaches it first: the first host's
-    logon being accepted (from its thread) or that host ending without it (from the parent)."""
+class _Dealer:
+    """The hosts handed out to the workers one at a time, as each ends one, so that no worker
+    idles while another still has hosts waiting (dealt out in fixed halves, one worker ended up
+    to a second after the other on a loaded machine). Each worker is handed its own share first
+    (the hosts whose directory entries it reads in groups), then what is left of the fullest
+    other share, from its end. The hosts follow the verdict up the same pipe, as indexes into
+    the hosts the workers were forked with.
 
-    def __init__(self, controls: list[Connection]) -> None:
+    Also the one verdict on the held workers, whoever reaches it first: the first host's logon
+    being accepted (from its thread) or that host ending without it (from the parent)."""
+
+    def __init__(self, shares: list[list[int]], slots: list[int], controls: list[Connection]) -> None:
+        self._left = [deque(share) for share in shares]
+        self._slots = slots
         self._controls = controls
         self._lock = threading.Lock()
+        self._handed: list[list[int]] = [[] for _ in shares]
         self.verdict: bytes | None = None
 
-    def __call__(self, verdict: bytes) -> bytes:
-        """Tell every worker ``verdict`` unless they were told already; the verdict they got."""
+    def release(self, verdict: bytes) -> bytes:
+        """Tell every worker ``verdict`` unless they were told already, and hand each as many
+        hosts as it runs at once; the verdict they got."""
         with self._lock:
             if self.verdict is None:
                 self.verdict = verdict
                 for control in self._controls:
                     with contextlib.suppress(OSError):  # a worker already gone (interrupted) hears nothing
                         control.send_bytes(verdict)
+                if verdict != STAY:
+                    for worker, slots in enumerate(self._slots):
+                        for _ in range(slots):
+                            self._hand(worker)
             return self.verdict
 
+    def freed(self, worker: int) -> None:
+        """``worker`` sent a host's facts: hand it the next host."""
+        with self._lock:
+            self._hand(worker)
 
-def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, done: HostDone, processes: int) -> None:
-    """The hosts dealt out to forked workers, each with its share of the concurrency and of
-    the LDAP connections per DC, so the run keeps the user's --concurrency in all and at most
-    ``max(CONNECTIONS_PER_SERVER, processes)`` connections open per DC (one more while the
-    first host finishes). Each worker sends every host's facts up a pipe as it finishes:
-    progress stays per host, and the parent holds no more than it keeps anyway.
+    def stop(self) -> None:
+        """Hand out nothing more (Ctrl-C): every worker's pipe is closed, so one waiting for a
+        host goes on to end, and a logon accepted from now on starts nothing."""
+        with self._lock:
+            self.verdict = self.verdict or STAY
+            for control in self._controls:
+                control.close()
+
+    def owed(self, worker: int, hosts: list[InventoryHost]) -> list[InventoryHost]:
+        """The hosts ``worker`` should have sent: those handed to it, and those of its share
+        handed to nobody (every worker ended first)."""
+        with self._lock:
+            return [hosts[index] for index in [*self._handed[worker], *self._left[worker]]]
+
+    def _hand(self, worker: int) -> None:
+        control = self._controls[worker]
+        if control.closed:
+            return
+        own = self._left[worker]
+        share = own or max(self._left, key=len)
+        if not share:  # nothing left for anyone: each worker ends once its running hosts have
+            for every in self._controls:
+                every.close()
+            return
+        index = share.popleft() if share is own else share.pop()
+        try:
+            control.send_bytes(b"%d" % index)
+        except OSError:  # the worker is gone: the host waits for another
+            if share is own:
+                share.appendleft(index)
+            else:
+                share.append(index)
+            control.close()
+            return
+        self._handed[worker].append(index)
+
+
+def _collect_in_processes(
+    hosts: list[InventoryHost], settings: Settings, options: CollectOptions, done: HostDone, processes: int
+) -> None:
+    """The hosts handed out to forked workers (``_Dealer``), each with its share of the
+    concurrency and of the LDAP connections per DC, so the run keeps the user's --concurrency
+    in all and at most ``max(CONNECTIONS_PER_SERVER, processes)`` connections open per DC (one
+    more while the first host finishes). Each worker sends every host's facts up a pipe as it
+    finishes, and is handed its next host in return: progress stays per host, and the parent
+    holds no more than it keeps anyway.
 
     With a password, the first host is collected here, alone, while the workers wait for the
     password's verdict: they start their hosts the moment a DC accepts it (the first host's
@@ -194,6 +273,9 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     are forked before the first host starts, while this process runs no thread that could
     hold a lock the children would inherit held.
 
+    A worker that dies (the system's OOM killer, a bug) costs the hosts it was handed and had
+    not sent; the hosts it was not handed yet go to the other workers.
+
     On Ctrl-C (or any failure) the parent stops the workers (``_interrupt``) and, like the
     threads of one process, they start no further host and stop the running ones within a
     fraction of a second (shells closed), the first host's too; the parent waits for them, so
@@ -202,35 +284,43 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
     by_name = {host.name: host for host in hosts}
     first = hosts[:1] if options.password is not None else []
     rest = hosts[len(first) :]
-    shares = [rest[index::processes] for index in range(processes)]
+    shares = [list(range(index, len(rest), processes)) for index in range(processes)]
+    slots = [options.concurrency // processes + (index < options.concurrency % processes) for index in range(processes)]
     workers: list[tuple[BaseProcess, Connection]] = []
     controls: list[Connection] = []
     receivers: list[Connection] = []
-    release = _Release(controls)
+    dealer = _Dealer(shares, slots, controls)
     first_cancel = threading.Event()
 
     def start_workers() -> None:
-        release(DOMAIN_GO)
+        dealer.release(DOMAIN_GO)
 
     gate = CredentialGate(enabled=bool(first), on_domain_accepted=start_workers)
     try:
         for index in range(processes):
-            share = dataclasses.replace(
-                options, concurrency=options.concurrency // processes + (index < options.concurrency % processes)
-            )
             receiver, sender = context.Pipe(duplex=False)
-            held, control = context.Pipe(duplex=False) if first else (None, None)
+            tasks, control = context.Pipe(duplex=False)
+            controls.append(control)
             worker = context.Process(
                 target=_worker,
-                args=(shares[index], share, sender, max(1, CONNECTIONS_PER_SERVER // processes), held),
+                args=(
+                    _Share(
+                        rest,
+                        shares[index],
+                        settings,
+                        dataclasses.replace(options, concurrency=slots[index]),
+                        max(1, CONNECTIONS_PER_SERVER // processes),
+                    ),
+                    sender,
+                    tasks,
+                    list(controls),
+                ),
                 name=f"collect-{index}",
                 daemon=True,
             )
             worker.start()
             sender.close()
-            if held is not None and control is not None:
-                held.close()
-                controls.append(control)
+            tasks.close()
             workers.append((worker, receiver))
             receivers.append(receiver)
         if first:
@@ -238,32 +328,37 @@ def _collect_in_processes(hosts: list[InventoryHost], options: CollectOptions, d
             receivers.append(receiver)
             threading.Thread(
                 target=_collect_and_send,
-                args=(first, options, sender, CONNECTIONS_PER_SERVER, gate, first_cancel),
+                args=(first, settings, options, sender, CONNECTIONS_PER_SERVER, gate, first_cancel),
                 name=f"collect-{first[0].name}",
                 daemon=True,
             ).start()
+        else:
+            dealer.release(GO)
+        worker_of = {receiver: index for index, (_, receiver) in enumerate(workers)}
         sent: set[str] = set()
         failures: dict[Connection, str] = {}
         with _no_cyclic_collections():
             for receiver, message in _messages(receivers):
                 # The first host's thread sends one message: its facts, or its bug in one line.
-                if first and receiver is receivers[-1] and release(_verdict(gate)) == STAY:
+                if first and receiver is receivers[-1] and dealer.release(_verdict(gate)) == STAY:
                     _dismiss(workers)  # none started a host: none hears the password
                 if isinstance(message, str):  # a bug, in one line
                     failures[receiver] = f"its collection process failed: {message}"
                     continue
                 assert isinstance(message, tuple)
+                if receiver in worker_of:
+                    dealer.freed(worker_of[receiver])
                 name, facts = message
                 sent.add(name)
                 done(by_name[name], facts)
         senders: list[_Sender] = [(receivers[-1], first, None)] if first else []
-        if release.verdict != STAY:
-            senders += [(r, dealt, w) for (w, r), dealt in zip(workers, shares, strict=True)]
-        _report_unsent(senders, sent, failures, options, done)
-        if release.verdict == STAY:
-            _collect_here(rest, options, done, gate)
+        if dealer.verdict != STAY:
+            senders += [(r, dealer.owed(index, rest), w) for index, (w, r) in enumerate(workers)]
+        _report_unsent(senders, sent, failures, settings, done)
+        if dealer.verdict == STAY:
+            _collect_here(rest, settings, options, done, gate)
     except BaseException:
-        release(STAY)  # a logon accepted from now on starts nothing
+        dealer.stop()
         first_cancel.set()
         _interrupt(workers, receivers)
         raise
@@ -308,7 +403,7 @@ def _report_unsent(
     senders: list[_Sender],
     sent: set[str],
     failures: dict[Connection, str],
-    options: CollectOptions,
+    settings: Settings,
     done: HostDone,
 ) -> None:
     """Every host a worker (or the first host's thread) never sent facts for gets facts saying
@@ -319,7 +414,7 @@ def _report_unsent(
         if unsent:
             reason = failures.get(receiver) or _how_it_ended(process)
             for host in unsent:
-                done(host, failed_host(host.target, host_options(host, options), reason, LOST_HINT))
+                done(host, failed_host(host.target, settings[host], reason, LOST_HINT))
 
 
 def _how_it_ended(process: BaseProcess | None) -> str:
@@ -368,26 +463,39 @@ def _messages(receivers: list[Connection]) -> Iterator[tuple[Connection, object]
                 waiting.remove(ready)
 
 
-def _worker(
-    hosts: list[InventoryHost],
-    options: CollectOptions,
-    sender: Connection,
-    per_server: int,
-    held: Connection | None,
-) -> None:
-    """In a forked worker: its hosts, each sent up as ``(name, facts)``, once the parent says
-    the password is good (at once without ``held``); nothing when it says stay. The password
-    was accepted before any host starts here, so the worker's gate starts open. A host that
-    rejects it stops the worker's other hosts from trying it, unless a DC accepted it: then
-    that host refuses only the account (as in one process).
+@dataclasses.dataclass(frozen=True)
+class _Share:
+    """What a forked worker is given (inherited, not sent): the hosts the parent hands out, by
+    index, its own among them (``own``: handed to it first), every host's settings, its share
+    of the concurrency (``options``) and of the LDAP connections per DC."""
+
+    hosts: list[InventoryHost]
+    own: list[int]
+    settings: Settings
+    options: CollectOptions
+    per_server: int
+
+
+def _worker(share: _Share, sender: Connection, tasks: Connection, parents: list[Connection]) -> None:
+    """In a forked worker: the hosts the parent hands it up ``tasks``, each sent up as
+    ``(name, facts)``, once the parent says the password is good; nothing when it says stay.
+    The password was accepted before any host starts here, so the worker's gate starts open.
+    A host that rejects it stops the worker's other hosts from trying it, unless a DC accepted
+    it: then that host refuses only the account (as in one process).
 
     The parent's SIGTERM, and a terminal's Ctrl-C (SIGINT to the whole process group), only
     set ``cancel`` (``_cancel_on_signals``), which stops every running host within a fraction
-    of a second (shells closed) and starts no other. The parent reports the interruption once."""
+    of a second (shells closed) and starts no other; the parent closes ``tasks`` too, so a
+    worker waiting for its next host goes on to end. The parent reports the interruption once.
+
+    ``parents``: the parent's ends of the workers' ``tasks`` pipes forked so far, this one's
+    too, closed at once: a pipe ends only once every copy of its sending end is closed."""
+    for end in parents:
+        end.close()
     cancel = _cancel_on_signals()
     _tune_garbage_collection()
     try:
-        verdict = held.recv_bytes() if held is not None else GO
+        verdict = tasks.recv_bytes()
     except EOFError:  # the parent is gone before the verdict
         verdict = STAY
     if verdict == STAY:
@@ -396,7 +504,20 @@ def _worker(
     gate = CredentialGate(False)
     if verdict == DOMAIN_GO:
         gate.accepted(by_domain=True)
-    _collect_and_send(hosts, options, sender, per_server, gate, cancel)
+    own = [share.hosts[index] for index in share.own]
+    handed = _handed(share.hosts, tasks)
+    _collect_and_send(own, share.settings, share.options, sender, share.per_server, gate, cancel, handed)
+
+
+def _handed(hosts: list[InventoryHost], tasks: Connection) -> Iterator[InventoryHost]:
+    """The hosts the parent hands a worker, as it hands them, until it closes the pipe (no
+    host left, or Ctrl-C)."""
+    while True:
+        try:
+            index = int(tasks.recv_bytes())
+        except EOFError:
+            return
+        yield hosts[index]
 
 
 def _cancel_on_signals() -> threading.Event:
@@ -466,16 +587,22 @@ def _no_cyclic_collections() -> Iterator[None]:
 
 def _collect_and_send(
     hosts: list[InventoryHost],
+    settings: Settings,
     options: CollectOptions,
     sender: Connection,
     per_server: int,
     gate: CredentialGate,
     cancel: threading.Event | None = None,
+    handed: Iterator[InventoryHost] | None = None,
 ) -> None:
-    """The hosts collected behind ``gate``, each sent up ``sender`` as ``(name, facts)`` as
-    it finishes; a bug is sent as one line, not a worker's traceback."""
+    """The hosts collected behind ``gate`` (``_collect_here``), each sent up ``sender`` as
+    ``(name, facts)`` as it finishes; a bug is sent as one line, not a worker's traceback."""
+
+    def send(host: InventoryHost, facts: HostFacts) -> None:
+        sender.send((host.name, facts))
+
     try:
-        _collect_here(hosts, options, lambda host, facts: sender.send((host.name, facts)), gate, per_server, cancel)
+        _collect_here(hosts, settings, options, send, gate, per_server, cancel, handed)
     except (KeyboardInterrupt, Cancelled):  # the parent reports the interruption
         pass
     except Exception as exc:  # a bug: told to the parent in one line, not as a worker's traceback
