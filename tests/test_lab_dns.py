@@ -1,15 +1,27 @@
 """The lab's DNS answers plain queries itself, byte for byte what dnslib answers for them,
-and leaves every other query to dnslib."""
+and leaves every other query to dnslib; it cuts UDP replies as Windows DNS does, serves TCP, and
+the tool's resolver asks again over TCP."""
 
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 import pytest
 from dnslib import EDNS0, QTYPE, DNSQuestion, DNSRecord
 
-from lmpreflight.lab.dns_server import TableResolver
+from lmpreflight.collect.dns import DnsServer, dns_facts
+from lmpreflight.lab.dns_server import (
+    MAXIMUM_UDP_PACKET_SIZE,
+    UDP_MESSAGE_SIZE,
+    DnsTable,
+    LabDnsServer,
+    TableResolver,
+    fitted,
+    reverse_name,
+    udp_limit,
+)
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.scenario import load_scenario
 
@@ -111,3 +123,106 @@ def test_the_server_answers_plain_and_other_queries_over_udp() -> None:
     finally:
         server.stop()
     assert server.resolver.questions[("dc01.corp.example", "A")] == 4  # each asked over UDP and of dnslib here
+
+
+# A domain with many DCs: its locator record's answer is larger than a UDP message without EDNS.
+MANY_DCS = 40
+LOCATOR = "_ldap._tcp.dc._msdcs.corp.example"
+
+
+def _many_dcs() -> DnsTable:
+    table = DnsTable()
+    for index in range(MANY_DCS):
+        table.add(LOCATOR, "SRV", f"{index % 3} {100 - index} 389 dc{index:02}.branch-office-{index:02}.corp.example")
+    table.add("hv01.corp.example", "A", "10.0.0.1")
+    table.add(reverse_name("10.0.0.1"), "PTR", "hv01.corp.example.")
+    return table
+
+
+def _edns_query(name: str, qtype: str, size: int) -> bytes:
+    record = DNSRecord.question(name, qtype)
+    record.add_ar(EDNS0(udp_len=size))
+    return bytes(record.pack())
+
+
+def test_a_udp_reply_too_large_keeps_the_records_that_fit_and_sets_tc() -> None:
+    """Windows sends as much of the answer as the datagram allows, with TC set; the plain
+    answer and dnslib's (cut by ``fitted``) are the same bytes, and TCP gets it whole."""
+    resolver = TableResolver(dict(_many_dcs().records))
+    data = _query(LOCATOR, "SRV", 1, 4711)
+    whole = DNSRecord.parse(_dnslib(resolver, data))
+    assert len(whole.pack()) > UDP_MESSAGE_SIZE and len(whole.rr) == MANY_DCS
+    cut = resolver.answer(data, UDP_MESSAGE_SIZE)
+    assert cut is not None and cut == fitted(resolver.resolve(DNSRecord.parse(data), None), UDP_MESSAGE_SIZE)
+    reply = DNSRecord.parse(cut)
+    assert len(cut) <= UDP_MESSAGE_SIZE and reply.header.tc == 1
+    assert 0 < len(reply.rr) < MANY_DCS and [str(r.rdata) for r in reply.rr] == [
+        str(r.rdata) for r in whole.rr[: len(reply.rr)]
+    ]
+    one_more = resolver.resolve(DNSRecord.parse(data), None)
+    one_more.rr = one_more.rr[: len(reply.rr) + 1]
+    assert len(one_more.pack()) > UDP_MESSAGE_SIZE  # the next record would not have fitted
+    assert resolver.answer(data) == bytes(whole.pack()) and whole.header.tc == 0
+    small = _query("hv01.corp.example", "A", 1, 1)
+    assert resolver.answer(small, UDP_MESSAGE_SIZE) == resolver.answer(small)
+
+
+@pytest.mark.parametrize(("advertised", "limit"), [(1232, 1232), (100, 512), (65000, MAXIMUM_UDP_PACKET_SIZE)])
+def test_a_query_with_edns_gets_up_to_the_size_it_advertised(advertised: int, limit: int) -> None:
+    request = DNSRecord.parse(_edns_query(LOCATOR, "SRV", advertised))
+    assert udp_limit(request) == limit
+    resolver = TableResolver(dict(_many_dcs().records))
+    packed = fitted(resolver.resolve(request, None), limit)
+    reply = DNSRecord.parse(packed)
+    assert len(packed) <= limit
+    assert reply.header.tc == (len(reply.rr) < MANY_DCS)
+    assert [(rr.rtype, rr.rclass) for rr in reply.ar] == [(QTYPE.OPT, MAXIMUM_UDP_PACKET_SIZE)]  # kept when cut
+
+
+def _exchange(address: str, data: bytes, tcp: bool) -> bytes:
+    import socket
+    import struct
+
+    host, _, port = address.partition(":")
+    kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as client:
+        client.settimeout(5)
+        if not tcp:
+            client.sendto(data, (host, int(port)))
+            return client.recv(65535)
+        client.connect((host, int(port)))
+        client.sendall(struct.pack("!H", len(data)) + data)
+        reply = b""
+        while len(reply) < 2 or len(reply) < 2 + struct.unpack("!H", reply[:2])[0]:
+            reply += client.recv(65535)
+        return reply[2:]
+
+
+def test_the_server_truncates_over_udp_and_answers_whole_over_tcp() -> None:
+    server = LabDnsServer(_many_dcs())
+    address = server.start()
+    try:
+        plain, edns = _query(LOCATOR, "SRV", 1, 7), _edns_query(LOCATOR, "SRV", 1232)
+        over_udp = DNSRecord.parse(_exchange(address, plain, tcp=False))
+        over_edns = DNSRecord.parse(_exchange(address, edns, tcp=False))
+        over_tcp = DNSRecord.parse(_exchange(address, plain, tcp=True))
+    finally:
+        server.stop()
+    assert over_udp.header.tc == 1 and 0 < len(over_udp.rr) < len(over_edns.rr) < MANY_DCS
+    assert over_tcp.header.tc == 0 and len(over_tcp.rr) == MANY_DCS
+
+
+def test_the_tool_asks_again_over_tcp_and_reads_every_dc() -> None:
+    """dnspython's resolver sees TC and asks again over TCP: every DC of the record, best
+    first, and the lab was asked the question twice (over UDP, then over TCP)."""
+    server = LabDnsServer(_many_dcs())
+    dns = DnsServer.parse(server.start())
+    try:
+        facts = dns_facts(dns, ["hv01.corp.example"], "corp.example", time.monotonic() + 10)
+    finally:
+        server.stop()
+    assert facts.dc_srv_error is None and len(facts.dc_srv) == MANY_DCS
+    best = sorted(range(MANY_DCS), key=lambda index: (index % 3, index - 100))
+    assert [t.target for t in facts.dc_srv] == [f"dc{i:02}.branch-office-{i:02}.corp.example" for i in best]
+    assert server.resolver.questions[(LOCATOR, "SRV")] == 2
+    assert server.resolver.questions[("hv01.corp.example", "A")] == 1  # small answers stay on UDP

@@ -1,4 +1,5 @@
-"""The lab's DNS server: real DNS wire protocol over UDP on loopback, answering from a table."""
+"""The lab's DNS server: real DNS wire protocol over UDP and TCP on loopback, answering from a
+table, and truncating UDP replies as the Windows DNS server does."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import struct
 from collections import Counter, defaultdict
 from typing import Any
 
-from dnslib import PTR, QTYPE, RCODE, RR, SRV, A, DNSLabel
+from dnslib import EDNS0, PTR, QTYPE, RCODE, RR, SRV, A, DNSLabel, DNSRecord
 from dnslib.label import DNSLabelError
-from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer, TCPServer
 
 PLAIN_LABEL = re.compile(rb"[-0-9A-Za-z_]{1,63}")
 """A label of letters, digits, ``-`` and ``_``: one that dnslib reads and names as it is."""
 FAST_TYPES = {1: "A", 12: "PTR", 28: "AAAA", 33: "SRV"}
 """The types a resolver asks the lab, answered by :meth:`TableResolver.answer`."""
+UDP_MESSAGE_SIZE = 512
+"""The largest UDP reply to a query without EDNS (RFC 1035 4.2.1); Windows assumes it then too
+("Using Extension Mechanisms for DNS (EDNS0)", Windows Server docs)."""
+MAXIMUM_UDP_PACKET_SIZE = 4000
+"""The Windows DNS server's largest UDP reply whatever a query's EDNS size (its
+MaximumUdpPacketSize, 4000 in Get-DnsServerSetting -All's example output)."""
 
 
 class TableResolver(BaseResolver):  # type: ignore[misc]
@@ -37,13 +44,14 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
             except (ValueError, TypeError, struct.error, DNSLabelError, UnicodeError):
                 continue
 
-    def answer(self, data: bytes) -> bytes | None:
-        """The reply :meth:`resolve` gives to a plain query, as dnslib packs it, written
-        here; ``None`` for any other query (dnslib then parses and answers it). dnslib makes
-        an object for each header field, label and record, which cost the lab more than the
-        answer. Plain: a standard query with only the recursion-desired flag (or none) and
-        one question of plain labels (:data:`PLAIN_LABEL`), of a type in :data:`FAST_TYPES`,
-        in class IN, and nothing after it."""
+    def answer(self, data: bytes, limit: int | None = None) -> bytes | None:
+        """The reply :meth:`resolve` gives to a plain query, as dnslib packs it and
+        :func:`fitted` cuts it to ``limit`` bytes, written here; ``None`` for any other query
+        (dnslib then parses and answers it). dnslib makes an object for each header field,
+        label and record, which cost the lab more than the answer. Plain: a standard query
+        with only the recursion-desired flag (or none) and one question of plain labels
+        (:data:`PLAIN_LABEL`), of a type in :data:`FAST_TYPES`, in class IN, and nothing
+        after it (so no EDNS: over UDP, ``limit`` is then :data:`UDP_MESSAGE_SIZE`)."""
         if len(data) < 17 or data[2] not in (0, 1) or data[3] or data[4:12] != b"\x00\x01" + bytes(6):
             return None
         labels, position = [], 12
@@ -73,13 +81,17 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
         }
         answers = []
         size = position + 5
+        truncated = 0
         for value in self.prepared.get((name, rtype), []):
             if isinstance(value, tuple):
                 value = _compressed(value, offsets, size + 12)
+            if limit is not None and size + 12 + len(value) > limit:
+                truncated = 0x02  # TC, with the records that fit before it
+                break
             answers.append(b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 60, len(value)) + value)
             size += 12 + len(value)
         rcode = 3 if not answers and name not in self.names else 0  # NXDOMAIN
-        flags = bytes((0x84 | data[2], 0x80 | rcode))
+        flags = bytes((0x84 | truncated | data[2], 0x80 | rcode))
         return (
             data[:2] + flags + struct.pack("!HHHH", 1, len(answers), 0, 0) + data[12 : position + 5] + b"".join(answers)
         )
@@ -103,6 +115,9 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
             reply.add_answer(RR(question.qname, question.qtype, rdata=rdata, ttl=60))
         if not reply.rr and name not in self.names:
             reply.header.rcode = RCODE.NXDOMAIN
+        if _edns_size(request) is not None:
+            # Windows answers a query with EDNS with an OPT record of its own UDP maximum.
+            reply.add_ar(EDNS0(udp_len=MAXIMUM_UDP_PACKET_SIZE))
         return reply
 
 
@@ -145,12 +160,49 @@ def _compressed(labels: tuple[bytes, ...], offsets: dict[tuple[bytes, ...], int]
     return written + b"\x00"
 
 
+def _edns_size(request: DNSRecord) -> int | None:
+    """The UDP payload size a query's OPT record advertises; ``None`` without EDNS."""
+    return next((int(rr.rclass) for rr in request.ar if rr.rtype == QTYPE.OPT), None)
+
+
+def udp_limit(request: DNSRecord) -> int:
+    """The largest UDP reply the Windows DNS server sends to ``request``: 512 bytes without
+    EDNS, else the size the query advertised (512 at least, RFC 6891 6.2.5) up to its own
+    :data:`MAXIMUM_UDP_PACKET_SIZE`."""
+    advertised = _edns_size(request)
+    if advertised is None:
+        return UDP_MESSAGE_SIZE
+    return min(max(advertised, UDP_MESSAGE_SIZE), MAXIMUM_UDP_PACKET_SIZE)
+
+
+def fitted(reply: DNSRecord, limit: int | None) -> bytes:
+    """``reply`` packed in at most ``limit`` bytes as Windows sends a UDP reply too large for
+    the query: "with as much data as the UDP datagram allows" and the truncation flag set
+    ("DNS network ports", Windows Server docs; MS-DNSP 3.1.1.1.1 AddressAnswerLimit), the
+    answers that fit whole kept in order and the OPT record too (RFC 6891 7). A client that
+    sees TC asks again over TCP (RFC 1035 4.2.1). dnslib's own truncation keeps no record."""
+    packed = bytes(reply.pack())
+    if limit is None or len(packed) <= limit:
+        return packed
+    reply.header.tc = 1
+    while reply.rr and len(packed) > limit:
+        reply.rr.pop()
+        packed = bytes(reply.pack())
+    return packed
+
+
 class _PlainQueryHandler(DNSHandler):  # type: ignore[misc]
-    """dnslib's handler, with plain queries answered by :meth:`TableResolver.answer`."""
+    """dnslib's handler, with plain queries answered by :meth:`TableResolver.answer` and
+    every UDP reply cut by :func:`fitted` (TCP replies are whole)."""
 
     def get_reply(self, data: bytes) -> bytes:
-        reply: bytes | None = self.server.resolver.answer(data) if self.protocol == "udp" else None
-        return reply if reply is not None else bytes(super().get_reply(data))
+        udp = self.protocol == "udp"
+        resolver: TableResolver = self.server.resolver
+        reply = resolver.answer(data, UDP_MESSAGE_SIZE if udp else None)
+        if reply is not None:
+            return reply
+        request = DNSRecord.parse(data)
+        return fitted(resolver.resolve(request, self), udp_limit(request) if udp else None)
 
 
 def reverse_name(address: str) -> str:
@@ -168,6 +220,9 @@ class DnsTable:
         self.records[(name.rstrip(".").lower(), rtype)] = list(values)
 
 
+PORT_ATTEMPTS = 20
+
+
 class _QueryLoop(socketserver.UDPServer):
     """Answers each query in the server's own loop, where dnslib's default server starts a
     thread per query. An answer comes from a table without waiting on anything, so a thread
@@ -178,17 +233,38 @@ class _QueryLoop(socketserver.UDPServer):
 
 
 class LabDnsServer:
+    """The table served over UDP and, on the same port, over TCP, where a client asks again
+    after a truncated reply (Windows DNS listens on both: "DNS network ports")."""
+
     def __init__(self, table: DnsTable) -> None:
         logger = DNSLogger(log="-request,-reply,-truncated,-data,-recv,-send,-error", prefix=False)
         self.resolver = TableResolver(dict(table.records))
-        self.server = DNSServer(
-            self.resolver, address="127.0.0.1", port=0, logger=logger, server=_QueryLoop, handler=_PlainQueryHandler
-        )
+        for _ in range(PORT_ATTEMPTS):
+            self.server = DNSServer(
+                self.resolver, address="127.0.0.1", port=0, logger=logger, server=_QueryLoop, handler=_PlainQueryHandler
+            )
+            port = self.server.server.server_address[1]
+            try:
+                self.tcp = DNSServer(
+                    self.resolver,
+                    address="127.0.0.1",
+                    port=port,
+                    logger=logger,
+                    server=TCPServer,
+                    handler=_PlainQueryHandler,
+                )
+                break
+            except OSError:  # the UDP port's number is taken for TCP: another pair
+                self.server.server.server_close()
+        else:
+            raise OSError("no loopback port free for DNS over both UDP and TCP")
 
     def start(self) -> str:
         self.server.start_thread()
+        self.tcp.start_thread()
         return f"127.0.0.1:{self.server.server.server_address[1]}"
 
     def stop(self) -> None:
-        self.server.stop()
-        self.server.server.server_close()
+        for server in (self.server, self.tcp):
+            server.stop()
+            server.server.server_close()
