@@ -4,6 +4,7 @@ AD's limits (MaxPageSize, paged results, the request's size limit)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import time
@@ -349,3 +350,76 @@ def test_a_search_a_dc_answers_only_in_part_leaves_the_directory_unread(tmp_path
         together = _read_all(lab, targets, batched=True)
     assert together == alone
     assert all(isinstance(result, tuple) and "stopped short" in result[1] for result in alone.values()), alone
+
+
+def _batches_alive() -> int:
+    from lmpreflight.collect.directory import _Batch
+
+    gc.collect()
+    return sum(isinstance(thing, _Batch) for thing in gc.get_objects())
+
+
+def test_a_groups_entries_are_let_go_once_each_of_its_hosts_has_taken_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two groups of 4 hosts: the first group's reads (its rootDSE, accounts and SPN holders)
+    go as its last host finishes, the second's are kept while one of its hosts has yet to read,
+    and a host read again once its group has gone searches alone and gets the same facts."""
+    from lmpreflight.collect import directory
+
+    monkeypatch.setattr(directory, "BATCH_HOSTS", 4)
+    lab = _fleet(tmp_path, 8)
+    with lab:
+        options = lab.collect_options(False, ())
+        names = [typed_names(lab.fqdn(name), options) for name in lab.scenario.hosts]
+        before = _batches_alive()
+
+        def read(host: Any, sessions: DirectorySessions) -> dict[str, Any]:
+            facts = read_directory(
+                options.dns,
+                "corp.example",
+                host.computer,
+                host.fqdn,
+                _credentials(options),
+                time.monotonic() + 30,
+                sessions,
+            )
+            return facts.model_dump(mode="json", exclude={"dc_utc", "observer_utc"})
+
+        with DirectorySessions(2) as sessions:
+            sessions.expect(names)
+            with ThreadPoolExecutor(4) as pool:
+                first = list(pool.map(lambda host: read(host, sessions), names[:7]))
+            assert _batches_alive() - before == 3
+            first.append(read(names[7], sessions))
+            assert _batches_alive() == before
+            searches = lab.ldap["corp.example"].directory.searches
+            again = read(names[0], sessions)
+            searched = lab.ldap["corp.example"].directory.searches - searches
+    assert again == first[0]
+    assert searched == 2  # its rootDSE and its own account: the domain's trusts and user are kept
+
+
+def test_the_domains_trusts_and_user_are_read_once_by_the_first_host_that_needs_them(tmp_path: Path) -> None:
+    """Four hosts reach the domain's trusts at once (one per connection, the DC slow to answer
+    the first): one reads them and the tool's account, the others wait for its answer."""
+    trust_searches: list[Any] = []
+
+    def slow_trusts(request: Any) -> bool:
+        if any(
+            isinstance(part, pureldap.LDAPFilter_equalityMatch) and part.assertionValue.value == b"trustedDomain"
+            for part in _parts(request.filter)
+        ):
+            trust_searches.append(request)
+            time.sleep(0.5)  # the DC's answer takes a while: the other hosts arrive meanwhile
+        return False
+
+    lab = _fleet(tmp_path, 8)
+    with lab:
+        targets = _targets(lab)
+        alone = _read_all(lab, targets, batched=False)
+        trust_searches.clear()
+        lab.ldap["corp.example"].directory.busy_when = slow_trusts
+        together = _read_all(lab, targets, batched=True)
+    assert together == alone
+    assert len(trust_searches) == 1

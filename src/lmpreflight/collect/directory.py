@@ -266,6 +266,13 @@ def _remaining(deadline: float, ceiling: float) -> float:
     return min(ceiling, left)
 
 
+def _acquire(lock: threading.Lock | threading.BoundedSemaphore, deadline: float) -> None:
+    """Wait for ``lock`` no longer than the host's deadline: another host's read or connection
+    must not hold this one past it."""
+    if not lock.acquire(timeout=_remaining(deadline, math.inf)):
+        raise DirectoryError("no time left to read Active Directory (--timeout)")
+
+
 def _connect(
     server: DnsServer, domain: str, credentials: DirectoryCredentials, deadline: float, locator: str | None = None
 ) -> tuple[Any, str]:
@@ -392,8 +399,7 @@ class _Batch(Generic[T]):
         error is this host's, as its own search would have met it."""
         from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
-        if not self.lock.acquire(timeout=_remaining(deadline, math.inf)):
-            raise DirectoryError("no time left to read Active Directory (--timeout)")
+        _acquire(self.lock, deadline)
         try:
             if not self.done:
                 try:
@@ -410,6 +416,26 @@ class _Batch(Generic[T]):
         return self.value
 
 
+class _Once(Generic[T]):
+    """A read made once a run by the first host that needs it, the others waiting for its
+    answer rather than each making it at once (a fleet's first hosts all need it together).
+    Unlike a :class:`_Batch`, a failed read is kept by no one: it is the error of the host that
+    made it, exactly as without sharing, and the next host to need it reads again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.value: T | None = None
+
+    def get(self, read: Callable[[], T], deadline: float) -> T:
+        _acquire(self.lock, deadline)
+        try:
+            if self.value is None:
+                self.value = read()
+            return self.value
+        finally:
+            self.lock.release()
+
+
 class DirectorySessions:
     """Bound LDAP connections shared by the hosts of one run.
 
@@ -420,18 +446,21 @@ class DirectorySessions:
     one host at a time (an ldap3 connection is not thread-safe). The domain, locator and
     credentials are part of the key, so a connection never serves another domain or user.
     What does not depend on the host (the domain's trusts, the account the tool runs as) is
-    read once per domain and credentials, and the DC locator records once per TTL."""
+    read once per domain and credentials, and the DC locator records once per TTL. A group's
+    batched reads are let go once each of its hosts has taken its own entries."""
 
     def __init__(self, per_server: int = CONNECTIONS_PER_SERVER) -> None:
         self.per_server = per_server
         self._lock = threading.Lock()
         self._slots: dict[_Key, threading.BoundedSemaphore] = {}
         self._idle: dict[_Key, list[tuple[Any, str]]] = {}
-        self._domain: dict[tuple[str, str, DirectoryCredentials], _DomainView] = {}
+        self._domain: dict[tuple[str, str, DirectoryCredentials], _Once[_DomainView]] = {}
         self._closed = False
         self._locators: dict[DnsServer, dns.resolver.Cache] = {}
         self._groups: dict[tuple[str, str, str], _Group] = {}
-        self._batches: dict[tuple[str, _Key, str, _Group], _Batch[Any]] = {}
+        self._reading: dict[_Group, set[tuple[str, str, str]]] = {}
+        """The hosts of each group that have not yet finished their read."""
+        self._batches: dict[_Group, dict[tuple[str, _Key, str], _Batch[Any]]] = {}
 
     def expect(self, hosts: Iterable[HostNames]) -> None:
         """Name the hosts this run will read, before any is read: their computer accounts are
@@ -450,8 +479,9 @@ class DirectorySessions:
             for start in range(0, len(listed), BATCH_HOSTS):
                 group = tuple(listed[start : start + BATCH_HOSTS])
                 if len(group) > 1:  # a host alone searches as it always has
-                    for computer, fqdn in group:
-                        self._groups[(domain, computer.casefold(), fqdn.casefold())] = group
+                    members = {(domain, computer.casefold(), fqdn.casefold()) for computer, fqdn in group}
+                    self._groups.update(dict.fromkeys(members, group))
+                    self._reading[group] = members
 
     def group(self, domain: str, computer: str, fqdn: str) -> _Group | None:
         """The hosts this host's entries are read with, if it was expected."""
@@ -462,16 +492,32 @@ class DirectorySessions:
         a read with one user's credentials serves only hosts read with the same, and a DC's
         answer only hosts its connections serve."""
         with self._lock:
-            return self._batches.setdefault((kind, key, dc_name.casefold(), group), _Batch())
+            return self._batches.setdefault(group, {}).setdefault((kind, key, dc_name.casefold()), _Batch())
 
-    def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _DomainView | None:
-        """What an earlier host read from this DC about the domain, if any."""
+    def finished(self, domain: str, computer: str, fqdn: str) -> None:
+        """This host's read is over (its entries taken, or its error met). Once every host of
+        its group's is, the group's reads are let go: they hold 50 hosts' accounts, each with
+        its hundreds of delegation SPNs, which a fleet would otherwise keep until the run
+        ends. The group is forgotten with them, so a host read again later searches alone
+        rather than reading its whole group anew."""
+        name = (domain.casefold(), computer.casefold(), fqdn.casefold())
         with self._lock:
-            return self._domain.get((dc_name.casefold(), domain.casefold(), credentials))
+            group = self._groups.get(name)
+            if group is None:
+                return
+            reading = self._reading[group]
+            reading.discard(name)
+            if not reading:
+                del self._reading[group]
+                self._batches.pop(group, None)
+                for computer, other in group:
+                    del self._groups[(name[0], computer.casefold(), other.casefold())]
 
-    def keep_domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials, view: _DomainView) -> None:
+    def domain_view(self, dc_name: str, domain: str, credentials: DirectoryCredentials) -> _Once[_DomainView]:
+        """The domain's trusts and the account the tool runs as, read from this DC once a run
+        with these credentials."""
         with self._lock:
-            self._domain.setdefault((dc_name.casefold(), domain.casefold(), credentials), view)
+            return self._domain.setdefault((dc_name.casefold(), domain.casefold(), credentials), _Once())
 
     def locator_cache(self, server: DnsServer) -> dns.resolver.Cache:
         """Where the hosts of this run keep ``server``'s answers for the DC locator records
@@ -505,8 +551,7 @@ class DirectorySessions:
         key = self.key(server, domain, credentials, locator)
         with self._lock:
             slots = self._slots.setdefault(key, threading.BoundedSemaphore(self.per_server))
-        if not slots.acquire(timeout=_remaining(deadline, math.inf)):
-            raise DirectoryError("no time left to read Active Directory (--timeout)")
+        _acquire(slots, deadline)
         try:
             with self._lock:
                 idle = self._idle.get(key)
@@ -629,13 +674,16 @@ def read_directory(
     if sessions is None:
         with DirectorySessions() as own:
             return read_directory(server, domain, computer_name, fqdn, credentials, deadline, own)
-    for _ in range(STALE_RETRIES):
-        try:
-            return _read_directory(server, domain, computer_name, fqdn, credentials, deadline, sessions)
-        except _StaleConnection:
-            # A DC closes connections idle for long (MaxConnIdleTime): the others kept are as old.
-            sessions.forget_idle()
-    raise DirectoryError(f"the domain controllers of {domain} kept closing the LDAP connection")
+    try:
+        for _ in range(STALE_RETRIES):
+            try:
+                return _read_directory(server, domain, computer_name, fqdn, credentials, deadline, sessions)
+            except _StaleConnection:
+                # A DC closes connections idle for long (MaxConnIdleTime): the others kept are as old.
+                sessions.forget_idle()
+        raise DirectoryError(f"the domain controllers of {domain} kept closing the LDAP connection")
+    finally:
+        sessions.finished(domain, computer_name, fqdn)
 
 
 class _StaleConnection(Exception):
@@ -694,10 +742,9 @@ def _read_directory(
             scope = "forest" if holders is not None else "domain"
             if holders is None:
                 holders = _spn_holders(connection, root, names)
-            view = sessions.domain_view(dc_name, domain, credentials)
-            if view is None:
-                view = _read_domain_view(connection, root, credentials)
-                sessions.keep_domain_view(dc_name, domain, credentials, view)
+            view = sessions.domain_view(dc_name, domain, credentials).get(
+                lambda: _read_domain_view(connection, root, credentials), deadline
+            )
         except LDAPCommunicationError as exc:
             if reused:
                 raise _StaleConnection() from exc
