@@ -334,9 +334,10 @@ def test_hosts_go_to_the_worker_that_is_free(tmp_path: Path, split: None, monkey
 
     monkeypatch.setattr(fleet_collect, "collect_host", noting_the_process)
     scenario = estate(tmp_path, 8, problems=False)
-    # HV003, the busy worker's first host, answers its first five Receives busy: with the
-    # tool's back-off (0.25, 0.5, 1, 2 and 4 s) it ends seconds after the others could.
-    scenario.hosts["HV003"] = scenario.hosts["HV003"].model_copy(update={"winrm_faults": {"busy_receive": 5}})
+    # HV003, the busy worker's first host, answers its first six Receives busy: with the
+    # tool's back-off (0.25, 0.5, 1, then 2 s each) it ends about 8 s after it started, when
+    # the other worker has long collected its own four hosts and could take two more.
+    scenario.hosts["HV003"] = scenario.hosts["HV003"].model_copy(update={"winrm_faults": {"busy_receive": 6}})
     hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
     with Lab(scenario) as lab:
         options = dataclasses.replace(lab.collect_options(False, ()), concurrency=2)
