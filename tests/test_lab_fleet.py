@@ -267,3 +267,44 @@ def test_a_host_refusing_before_the_dcs_verdict_holds_the_others_until_it(
         gate.rejected("the DC rejected the password", None, by_domain=True)
     waiting.join(5)
     assert answers == ([None] if dc_accepts else ["hv1 answered HTTP 401"])
+
+
+SHAPES = [
+    "fleet",
+    "healthy",
+    "hyperv-role-missing",
+    "source-hosts-file-stale",
+    "dc-in-another-site",
+    "switch-missing-on-destination",
+    "credssp-remote-start",
+    "noisy-host",
+]
+
+
+def test_the_collectors_line_is_what_json_writes_for_it(tmp_path: Path) -> None:
+    """The collector's line, written from each facts section's JSON made once with the facts,
+    is ``json.dumps`` of the same document byte for byte: every host of scenarios with
+    section errors, stale hosts files, other sites, missing roles and fleets, runs naming VMs,
+    peers and events or none, and text beyond ASCII."""
+    import json
+
+    from lmpreflight.lab.hosts import LabHost, LabWorld
+
+    odd = tmp_path / "odd.yaml"
+    odd.write_text(
+        'extends: healthy\nname: odd\nhosts: {HV02: {collapse_single_arrays: true, facts: {os: {caption: "Größe ☃ \\"q\\" \\\\"}}}}\n',
+        encoding="utf-8",
+    )
+    runs = ["", "$LmpVmNames = @('HV001-VM02', 'Web01')\r\n$LmpPeerNames = @('hv02', 'HV01.corp.example')\r\n"]
+    runs.append(runs[1] + "Invoke-LmpSection 'events'\r\n")
+    taken = 0
+    for reference in [*SHAPES, str(odd)]:
+        scenario = load_scenario(reference)
+        world = LabWorld(scenario, scenario.client.user)
+        for name in scenario.hosts:
+            for script in runs:
+                document = LabHost(world, name).collector_document(script)
+                assert world.collector_json(document) == json.dumps(document, ensure_ascii=False), (reference, name)
+                taken += sum(value is world.facts(name).get(key) for key, value in document["sections"].items())
+    assert taken > 100, "the sections' JSON made with the facts is what was written"
+    assert "Größe ☃" in world.collector_json(LabHost(world, "HV02").collector_document(""))

@@ -334,3 +334,44 @@ def test_a_refused_logon_leaves_the_connection_unauthenticated(ntlm_users: Any) 
     finally:
         connection.close()
         server.stop()
+
+
+def _old_reply(handler: _Handler, status: int, body: bytes, headers: dict[str, str] | None) -> None:
+    """A reply as http.server writes it through its own calls."""
+    handler.send_response(status)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers"),
+    [
+        (200, b"", None),
+        (404, b"", None),
+        (401, b"", {"WWW-Authenticate": "Negotiate"}),
+        (401, b"", {"WWW-Authenticate": 'Basic realm="WSMAN"'}),
+        (500, b"<s:Envelope/>" * 3000, {"Content-Type": "application/soap+xml;charset=UTF-8"}),
+        (200, bytes(range(256)), {"Content-Type": 'multipart/encrypted;protocol="x";boundary="Encrypted Boundary"'}),
+    ],
+)
+def test_a_reply_is_written_as_http_server_writes_it(
+    status: int, body: bytes, headers: dict[str, str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Status line, Server, Date, the headers and the body, byte for byte, across seconds."""
+    written = []
+    for now in (1_790_000_000.0, 1_790_000_000.75, 1_790_000_001.5, 1_790_086_399.25):
+        monkeypatch.setattr(wsman.time, "time", lambda now=now: now)
+        for reply in (_Handler._reply, _old_reply):
+            handler = _Handler.__new__(_Handler)
+            handler.wfile, handler.request_version, handler.requestline = (
+                io.BytesIO(),
+                "HTTP/1.1",
+                "POST /wsman HTTP/1.1",
+            )
+            reply(handler, status, body, headers)
+            written.append(handler.wfile.getvalue())
+    assert written[0::2] == written[1::2]
+    assert len(set(written)) == 3  # the first two in one second

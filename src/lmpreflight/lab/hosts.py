@@ -19,6 +19,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,7 @@ class _CollectorProcess:
             if fault == "noisy":
                 banner = "WARNING: This computer is managed by Contoso IT. Unauthorized use is prohibited.\r\n"
                 self.output.emit(self._at(), "stdout", banner.encode(self.encoding))
-            document = self.host.collector_document(script)
-            line = json.dumps(document, ensure_ascii=False) + "\r\n"
+            line = self.host.world.collector_json(self.host.collector_document(script)) + "\r\n"
             self.output.emit(self._at(), "stdout", line.encode(self.encoding, "replace"))
 
     def _stage_two(self, line: str) -> None:
@@ -610,6 +610,11 @@ LAB_DC_ADDRESS = "127.0.0.1"
 """Every lab DC listens on loopback (its A record in the lab's DNS)."""
 
 
+def _json_object(members: Iterable[tuple[str, str]]) -> str:
+    """A JSON object of members already written as JSON, as ``json.dumps`` joins them."""
+    return "{" + ", ".join(f"{json.dumps(key, ensure_ascii=False)}: {text}" for key, text in members) + "}"
+
+
 class LabWorld:
     """The scenario as a small network: who owns which address, and what TCP gets through."""
 
@@ -617,15 +622,33 @@ class LabWorld:
         self.scenario = scenario
         self.client_user = client_user
         self._facts: dict[str, dict[str, Any]] = {}
+        self._texts: dict[int, tuple[Any, str]] = {}
+        """Each facts section's JSON, under the id of the section it was written from."""
 
     def facts(self, name: str) -> dict[str, Any]:
         """The host's facts in collector form, copied from the scenario once per lab: a host
         answers many requests (and its peers' resolvers and port tests ask about it), and a
         fleet host's VMs make the copy dear. Read-only: callers build new dicts for what they
-        change."""
+        change. Each section's JSON is written with the copy (the lab's DNS reads every host's
+        facts when it starts), for the collector's output: a fleet host's VMs cost the lab
+        more CPU to write as JSON during a collection than anything but its NTLM logon."""
         if name not in self._facts:
-            self._facts[name] = self.scenario.host_facts(name)
+            facts = self._facts[name] = self.scenario.host_facts(name)
+            self._texts.update((id(value), (value, json.dumps(value, ensure_ascii=False))) for value in facts.values())
         return self._facts[name]
+
+    def collector_json(self, document: dict[str, Any]) -> str:
+        """``json.dumps(document, ensure_ascii=False)`` of a collector document, each of its
+        sections that is a host's facts section itself taken as written with the facts."""
+        sections = _json_object((name, self._json(value)) for name, value in document["sections"].items())
+        return _json_object(
+            (key, sections if key == "sections" else json.dumps(value, ensure_ascii=False))
+            for key, value in document.items()
+        )
+
+    def _json(self, value: Any) -> str:
+        known = self._texts.get(id(value))
+        return known[1] if known is not None and known[0] is value else json.dumps(value, ensure_ascii=False)
 
     def fqdn_of(self, name: str) -> str:
         spec = self.scenario.hosts[name]
