@@ -65,6 +65,47 @@ def test_ms_dates_are_undone_in_fields_and_in_lists_of_plain_values_and_nothing_
     assert normalise("9.0", list[str]) == ["9.0"], "a one-item array unrolled by PowerShell"
 
 
+def test_what_needs_nothing_undone_is_the_document_itself_and_the_document_is_never_changed() -> None:
+    as_meant = {
+        "enabled": True,
+        "authentication_type": "Kerberos",
+        "performance_option": "SMB",
+        "maximum_migrations": 2,
+        "use_any_network": False,
+        "networks": [{"subnet": "10.0.50.0/24", "priority": 0}, {"subnet": "10.0.60.0/24", "priority": 1}],
+        "supported_vm_versions": ["9.0", "10.0"],
+        "not_a_field": None,
+    }
+    assert normalise(as_meant, MigrationSettings) is as_meant
+    assert normalise(as_meant["networks"], list[Any]) is as_meant["networks"]
+
+    quirky = {
+        **as_meant,
+        "networks": [{"subnet": "10.0.50.0/24", "priority": 0}, {"subnet": "/Date(1763629200000)/", "priority": 1}],
+        "supported_vm_versions": "10.0",
+    }
+    sent = copy.deepcopy(quirky)
+    undone = normalise(quirky, MigrationSettings)
+    assert undone == {
+        **as_meant,
+        "networks": [{"subnet": "10.0.50.0/24", "priority": 0}, {"subnet": "2025-11-20T09:00:00+00:00", "priority": 1}],
+        "supported_vm_versions": ["10.0"],
+    }
+    assert quirky == sent, "undone in a copy: the document as the host sent it is left alone"
+    assert undone["networks"][0] is quirky["networks"][0], "an item with nothing undone is kept, not copied"
+
+
+def test_a_lab_document_parses_to_the_same_facts_as_validating_it_whole() -> None:
+    document = _document()
+    facts = facts_from_collector(document, target="hv01.corp.example", collector=INFO, observer_utc=NOW)
+    sections = {name: value for name, value in document["sections"].items() if value is not None}
+    sections["clock"] = {**sections["clock"], "observer_utc": NOW.isoformat()}
+    sections["resolver"] = facts.resolver.model_dump() if facts.resolver is not None else None
+    whole = {"collected_at": facts.collected_at, "collector": INFO, "target": "hv01.corp.example", **sections}
+    assert facts == type(facts).model_validate(whole)
+    assert facts.errors == []
+
+
 def test_lab_quirks_are_parsed() -> None:
     scenario = load_scenario("healthy")
     hosts = dict(scenario.hosts)
