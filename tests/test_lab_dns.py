@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from dnslib import EDNS0, QTYPE, DNSQuestion, DNSRecord
 
-from lmpreflight.collect.dns import DnsServer, dns_facts
+from lmpreflight.collect.dns import DnsServer, dns_facts, resolve_addresses, srv_targets
 from lmpreflight.lab.dns_server import (
     MAXIMUM_UDP_PACKET_SIZE,
     UDP_MESSAGE_SIZE,
@@ -226,3 +226,53 @@ def test_the_tool_asks_again_over_tcp_and_reads_every_dc() -> None:
     assert [t.target for t in facts.dc_srv] == [f"dc{i:02}.branch-office-{i:02}.corp.example" for i in best]
     assert server.resolver.questions[(LOCATOR, "SRV")] == 2
     assert server.resolver.questions[("hv01.corp.example", "A")] == 1  # small answers stay on UDP
+
+
+def test_the_tools_dns_facts_keep_their_answers_and_errors() -> None:
+    """What each kind of answer becomes in the facts: addresses and names, NXDOMAIN, a name
+    without records of a type, no time left, a server that never answers."""
+    import socket
+
+    table = _many_dcs()
+    table.add("alias.corp.example", "PTR", "hv01.corp.example.")  # a name, but without addresses
+    server = LabDnsServer(table)
+    dns = DnsServer.parse(server.start())
+    try:
+        facts = dns_facts(dns, ["hv01.corp.example", "HV01.corp.example", "", "nowhere.corp.example"], None, None)
+        unaddressed = dns_facts(dns, ["alias.corp.example"], "nowhere.example", time.monotonic() + 10)
+        late = dns_facts(dns, ["hv01.corp.example"], "corp.example", time.monotonic() - 1)
+    finally:
+        server.stop()
+    assert [(r.name, r.addresses, r.error) for r in facts.forward] == [
+        ("hv01.corp.example", ["10.0.0.1"], None),
+        ("nowhere.corp.example", [], "NXDOMAIN (no such name)"),
+    ]
+    assert [(r.address, r.names, r.error) for r in facts.reverse] == [("10.0.0.1", ["hv01.corp.example."], None)]
+    assert (facts.dc_srv, facts.dc_srv_error) == ([], "the host's domain is unknown")
+    assert [(r.addresses, r.error) for r in unaddressed.forward] == [([], "no record of that type")]
+    assert unaddressed.reverse == [] and unaddressed.dc_srv_error == "NXDOMAIN (no such name)"
+    assert [r.error for r in late.forward] == ["not asked: no time left (--timeout)"]
+    assert late.dc_srv_error == "not asked: no time left (--timeout)"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        mute = DnsServer("127.0.0.1", silent.getsockname()[1])
+        unanswered = dns_facts(mute, ["hv01.corp.example"], "corp.example", time.monotonic() + 0.3)
+    assert [r.error for r in unanswered.forward] == ["the DNS server did not answer"]
+
+
+def test_a_name_without_records_of_a_type_is_said_so() -> None:
+    table = DnsTable()
+    table.add("hv01.corp.example", "A", "10.0.0.1")
+    server = LabDnsServer(table)
+    dns = DnsServer.parse(server.start())
+    try:
+        resolver = dns.resolver(time.monotonic() + 10)
+        only_a = resolve_addresses(resolver, "hv01.corp.example")
+        no_srv = srv_targets(resolver, "hv01.corp.example")
+        no_ptr = dns_facts(dns, ["hv01.corp.example"], None, time.monotonic() + 10).reverse
+    finally:
+        server.stop()
+    assert (only_a.addresses, only_a.error) == (["10.0.0.1"], None)
+    assert no_srv == ([], "no record of that type")
+    assert [(r.address, r.error) for r in no_ptr] == [("10.0.0.1", "NXDOMAIN (no such name)")]
+    assert dns.resolver().names == {} and dns.resolver() is not dns.resolver()  # each host's own
