@@ -14,7 +14,7 @@ results of ``pipeline.check_pair`` for that VM.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -232,16 +232,24 @@ def test_sharing_across_sources_that_ignored_the_options_would_be_caught(
     assert mismatches(named_hosts)
 
 
-def test_own_findings_kept_under_too_loose_a_key_would_be_caught(
+def test_own_findings_kept_by_the_work_alone_would_be_caught(
     named_hosts: dict[str, HostFacts], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The checks' findings about one host alone are kept per host, check and role
-    (:func:`lmpreflight.checks._helpers.own_view`); kept without the role, a host's findings as
-    a destination would answer for it as a source, and the pairs would differ."""
+    """The checks' findings about one host alone are kept per host, work and arguments
+    (:func:`lmpreflight.checks._helpers.own_view`); kept by the work alone, without the role it
+    was asked for, a host's findings as a destination would answer for it as a source, and the
+    pairs would differ."""
     keep = _helpers.own_view
-    monkeypatch.setattr(
-        _helpers, "own_view", lambda host, key, work, *args, **kwargs: keep(host, key[0], work, *args, **kwargs)
-    )
+    first_asked: dict[tuple[int, object], tuple[object, ...]] = {}
+
+    def by_the_work_alone(host: HostFacts, work: Callable[..., object], *args: object) -> object:
+        """``own_view`` with the arguments a host was first asked for with this work (the
+        recording stand-in still through the work with its own)."""
+        if type(host) is not HostFacts:
+            return work(host, *args)
+        return keep(host, work, *first_asked.setdefault((id(host), work), args))
+
+    monkeypatch.setattr(_helpers, "own_view", by_the_work_alone)
     assert mismatches(named_hosts)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from typing import ParamSpec, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 from lmpreflight.facts.model import CollectionError, HostFacts, VirtualMachine
 from lmpreflight.vocabulary import Context, Finding, MissingFact, NotApplicable
@@ -38,7 +38,7 @@ CLIENT_HYPERV = "https://learn.microsoft.com/virtualization/hyper-v-on-windows/a
 
 
 T = TypeVar("T")
-P = ParamSpec("P")
+Ts = TypeVarTuple("Ts")
 
 
 def parse_version(version: str) -> tuple[int, ...] | None:
@@ -81,48 +81,49 @@ def both_hosts(context: Context) -> Iterator[tuple[str, HostFacts]]:
     yield "destination", context.destination
 
 
-def own_view(host: HostFacts, key: Hashable, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """What ``work(*args, **kwargs)`` makes of ``host``'s facts alone, made once per host and ``key``:
-    a fleet judges each host against every other, and a pair check's own half of a comparison
-    (what it says of one host, the names it looks for on it) is the same for every peer. ``key``
-    names the check and whatever else ``work`` depends on (the role, an option). The arguments are
-    passed through, not bound into a new callable, because a fleet asks for every pair and finds
-    the view made. A stand-in for the facts that records what a check reads is not a
-    ``HostFacts``: it goes through the work every time, so that every read is seen."""
+def own_view(host: HostFacts, work: Callable[[HostFacts, *Ts], T], *args: *Ts) -> T:
+    """What ``work(host, *args)`` makes of ``host``'s facts alone, made once per host, work and
+    arguments: a fleet judges each host against every other, and a pair check's own half of a
+    comparison (what it says of one host, the names it looks for on it) is the same for every
+    peer. The view is kept under ``work`` and ``args`` themselves, so no caller names what it
+    depends on and no call is answered with a view made for other arguments; ``work`` is a
+    module's function of the host and these arguments alone, which are plain values (a role, a
+    flag). Kept by work, then by arguments, each looked up by subscript: a fleet asks for every
+    pair, the work is found by identity, and a miss is once per host. A stand-in for the facts
+    that records what a check reads is not a ``HostFacts``: it goes through the work every
+    time, so that every read is seen."""
     if type(host) is not HostFacts:
-        return work(*args, **kwargs)
-    views = host.own_views
-    if key in views:
-        found: T = views[key]
-        return found
-    made = views[key] = work(*args, **kwargs)
-    return made
+        return work(host, *args)
+    try:
+        by_args = host.own_views[work]
+    except KeyError:
+        by_args = host.own_views[work] = {}
+    try:
+        found: T = by_args[args]
+    except KeyError:
+        found = by_args[args] = work(host, *args)
+    return found
 
 
 def own_findings(
-    host: HostFacts, key: Hashable, work: Callable[P, Iterable[Finding]], *args: P.args, **kwargs: P.kwargs
+    host: HostFacts, work: Callable[[HostFacts, *Ts], Iterable[Finding]], *args: *Ts
 ) -> tuple[Finding, ...]:
-    """The findings ``work(*args, **kwargs)`` makes about ``host`` alone, made once per host and
-    ``key`` (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
-    return own_view(host, key, _tupled, work, *args, **kwargs)
+    """The findings ``work(host, *args)`` makes about ``host`` alone, made once per host, work and
+    arguments (:func:`own_view`): the same finding objects for every peer, so a fleet also numbers them once."""
+    return own_view(host, _tupled, work, *args)
 
 
-def _tupled(work: Callable[P, Iterable[Finding]], /, *args: P.args, **kwargs: P.kwargs) -> tuple[Finding, ...]:
+def _tupled(host: HostFacts, work: Callable[[HostFacts, *Ts], Iterable[Finding]], *args: *Ts) -> tuple[Finding, ...]:
     """``work``'s findings kept as a tuple: :func:`own_findings` hands it and its arguments to
     :func:`own_view` as they are, building no callable for a call that finds the view made."""
-    return tuple(work(*args, **kwargs))
+    return tuple(work(host, *args))
 
 
-def each_own_findings(
-    context: Context, check_id: str, work: Callable[[HostFacts, str], Iterable[Finding]]
-) -> tuple[Finding, ...]:
-    """The source's, then the destination's :func:`own_findings` under ``(check_id, role)``: all a
+def each_own_findings(context: Context, work: Callable[[HostFacts, str], Iterable[Finding]]) -> tuple[Finding, ...]:
+    """The source's, then the destination's :func:`own_findings` of ``work`` for that role: all a
     check says when each host's facts alone decide what it says of that host. Handed back whole,
     not yielded one by one: a fleet asks for them for every pair."""
-    source, destination = context.source, context.destination
-    return own_findings(source, (check_id, "source"), work, source, "source") + own_findings(
-        destination, (check_id, "destination"), work, destination, "destination"
-    )
+    return own_findings(context.source, work, "source") + own_findings(context.destination, work, "destination")
 
 
 def selected_vms(context: Context) -> list[tuple[str, VirtualMachine | None]]:

@@ -210,7 +210,7 @@ def _delegation_findings(context: Context, delegating_role: str) -> Iterator[Fin
         )
         return
     have = computer.folded_delegation_targets
-    spns = own_view(target, ("delegation.spns", with_cifs), _spns_of, target, with_cifs)
+    spns = own_view(target, _spns_of, with_cifs)
     wanted = [spn for spn, _ in spns.wanted]
     missing = [spn for spn, folded in spns.wanted if folded not in have]
     across = cross_domain(context)
@@ -364,9 +364,7 @@ def _transition_findings(host: HostFacts, role: str, peer: HostFacts, peer_role:
                 evidence=_account_control(computer.user_account_control),
             )
         ]
-    return list(
-        own_findings(host, ("delegation.protocol-transition", role, remote), _account_delegation, host, role, remote)
-    )
+    return list(own_findings(host, _account_delegation, role, remote))
 
 
 def _account_control(uac: int) -> AccountControlEvidence:
@@ -447,9 +445,7 @@ def destination_spns_registered(context: Context) -> Iterator[Finding]:
     event 14050 when it cannot register it), or another account holds it too, the ticket
     is wrong or missing (0x80090322, 0x80090303)."""
     require_auth(context, "Kerberos")
-    yield from own_findings(
-        context.destination, "delegation.destination-spns-registered", _spns_registered, context.destination
-    )
+    yield from own_findings(context.destination, _spns_registered)
 
 
 def _spns_registered(destination: HostFacts) -> Iterator[Finding]:
@@ -498,7 +494,7 @@ def name_resolution(context: Context) -> tuple[Finding, ...]:
     resolve fails the move, and one that resolves to another machine yields a ticket for the
     wrong principal (0x80090322). Windows builds the SPN from the name given, without a reverse
     lookup, so a PTR record that names another host is shown for information only."""
-    return each_own_findings(context, "delegation.name-resolution", _names_resolve)
+    return each_own_findings(context, _names_resolve)
 
 
 def _names_resolve(host: HostFacts, role: str) -> Iterator[Finding]:

@@ -329,7 +329,7 @@ def clock_skew(context: Context) -> list[Finding]:
         source_offset=round(source, 1),
         destination_offset=round(dest, 1),
     )
-    return [between, *each_own_findings(context, "domain.clock-skew", _skew_to_dc)]
+    return [between, *each_own_findings(context, _skew_to_dc)]
 
 
 def _skew_to_dc(host: HostFacts, role: str) -> Iterator[Finding]:

@@ -73,7 +73,7 @@ def host_is_who_it_says(context: Context) -> tuple[Finding, ...]:
     services, which hands domain controller access to whoever controls the source. The name
     typed, the computer name and FQDN the host reports, and the AD account found for the
     typed name (its sAMAccountName and dNSHostName) must all agree."""
-    return each_own_findings(context, "identity.host-is-who-it-says", _confirmed)
+    return each_own_findings(context, _confirmed)
 
 
 def _confirmed(host: HostFacts, role: str) -> Iterator[Finding]:

@@ -49,7 +49,7 @@ def incoming_addresses(host: HostFacts, role: str) -> list[str]:
 
 def _incoming(host: HostFacts, role: str) -> tuple[str, ...]:
     """:func:`incoming_addresses` as the host's own view holds them, for a check that only reads them."""
-    return own_view(host, "network.incoming", _accepting, host, role)
+    return own_view(host, _accepting, role)
 
 
 def _accepting(host: HostFacts, role: str) -> tuple[str, ...]:
@@ -159,7 +159,7 @@ def migration_subnets_match_addresses(context: Context) -> tuple[Finding, ...]:
     """A migration network entry that matches no local address is a typo or a stale setting:
     the host listens nowhere for it, and if it is the only entry, nowhere at all.
     Source: the setup guide (incoming live migrations on the listed networks)."""
-    return each_own_findings(context, "network.migration-subnets-match-addresses", _subnets_matched)
+    return each_own_findings(context, _subnets_matched)
 
 
 def _subnets_matched(host: HostFacts, role: str) -> Iterator[Finding]:
@@ -244,7 +244,7 @@ def not_management(context: Context) -> tuple[Finding, ...]:
     """Migration moves gigabytes of unencrypted memory; on the management network it competes
     with administration and backups and exposes memory contents to that network.
     Source: the setup guide (live-migration traffic is not encrypted)."""
-    return own_findings(context.destination, "network.not-management", _management_apart, context.destination)
+    return own_findings(context.destination, _management_apart)
 
 
 def _management_apart(host: HostFacts) -> Iterator[Finding]:
@@ -470,7 +470,7 @@ def migration_mtu(context: Context) -> tuple[Finding, ...]:
     """Jumbo frames speed up live migration only when every hop agrees on them; a mismatch shows
     as slow or stalled moves, not as an error. No Microsoft rule names an MTU for live migration,
     so this check only shows the values seen, never a verdict."""
-    return each_own_findings(context, "network.migration-mtu", _mtu_seen)
+    return each_own_findings(context, _mtu_seen)
 
 
 def _mtu_seen(host: HostFacts, role: str) -> Iterator[Finding]:
@@ -610,7 +610,7 @@ def firewall_rule(context: Context) -> Iterator[Finding]:
     unidentified network: Public), and a profile whose firewall is off filters nothing.
     Sources: the live-migration troubleshooting article (firewall settings); the NetSecurity
     reference (Get-NetFirewallRule -PolicyStore ActiveStore, Profile) and Get-NetConnectionProfile."""
-    verdict = own_view(context.destination, "network.firewall-rule", _rule_verdict, context.destination)
+    verdict = own_view(context.destination, _rule_verdict)
     if isinstance(verdict, Finding):
         yield verdict
         return
