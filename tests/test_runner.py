@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lmpreflight import runner
 from lmpreflight.facts.model import CollectionError, HostFacts, Identity
 from lmpreflight.recorded import (
     MARKERS,
@@ -19,7 +20,7 @@ from lmpreflight.recorded import (
     rendered,
 )
 from lmpreflight.registry import Registry, load_checks
-from lmpreflight.runner import Selection, SourcePairs, evaluate, run_check, vm_readiness
+from lmpreflight.runner import OPTIONS, NotedContext, Selection, SourcePairs, evaluate, run_check, vm_readiness
 from lmpreflight.vocabulary import (
     Category,
     Context,
@@ -286,6 +287,76 @@ def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_record
         assert messages[-1] == "destination.clock is absent from the facts of HV41 (the collection did not record it)"
     assert "test.probe" in reads.per_source and "test.probe" in pairs._real
     assert len(traced) == 117 and not any(traced[78:])  # the third source's runs: for real, none recorded
+
+
+def _judged_from_three_sources(compares, destinations: list[HostFacts]) -> DestinationReads:
+    """Three sources, named source0-2, each judged against ``destinations`` by the check ``compares``
+    alone as a fleet judges them (one ``DestinationReads``), each finding checked against plain evaluate's."""
+    registry = Registry()
+    registry.checks["test.probe"] = _declare(compares)
+    source, _ = healthy_pair()
+    reads = DestinationReads()
+    for number in range(3):
+        named = source.model_copy(update={"target": f"source{number}"})
+        pairs = SourcePairs(registry, named, Selection(), reads)
+        for host in destinations:
+            expected = [r.finding for r in evaluate(registry, named, host, Selection())]
+            assert [r.finding for r in pairs.evaluate(host)] == expected
+    return reads
+
+
+def _each_source_apart(traced: list[bool]):
+    def compares(context: Context):
+        """Compares both hosts' own names: no two sources answer alike."""
+        traced.append(type(context.source) is not HostFacts)
+        yield warned(f"{context.source.target.casefold()} to {context.destination.name.casefold()}")
+
+    return compares
+
+
+def test_a_check_no_source_shares_is_recorded_against_a_few_destinations_until_one_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its own cap, apart from the misses': with room for many misses, a check no source answers
+    alike is recorded from the sources' side against SOURCE_TREES_BEFORE_A_HIT + 1 destinations
+    (then run for real there), and kept shared across sources."""
+    monkeypatch.setattr(runner, "SOURCE_TREES_BEFORE_A_HIT", 2)
+    traced: list[bool] = []
+    reads = _judged_from_three_sources(_each_source_apart(traced), _fleet(healthy_pair()[1], 40))
+    assert reads.source_trees["test.probe"] == 3 and reads.source_misses["test.probe"] == 6
+    assert "test.probe" not in reads.per_source and not reads.source_hits
+    assert sum(traced) == 3 + 6  # the first source's trees, then each later source's misses there
+
+
+def test_a_check_no_source_shares_is_given_up_after_its_misses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its own cap, apart from the trees': the first source records the check against
+    SOURCE_TREES_BEFORE_A_HIT + 1 destinations; the second, unlike it, misses there
+    SOURCE_MISSES_BEYOND_HITS + 1 times and the check is run for real from then on."""
+    monkeypatch.setattr(runner, "SOURCE_MISSES_BEYOND_HITS", 3)
+    traced: list[bool] = []
+    reads = _judged_from_three_sources(_each_source_apart(traced), _fleet(healthy_pair()[1], 40))
+    assert reads.source_trees["test.probe"] == runner.SOURCE_TREES_BEFORE_A_HIT + 1
+    assert reads.source_misses["test.probe"] == 4 and "test.probe" in reads.per_source
+    assert sum(traced) == runner.SOURCE_TREES_BEFORE_A_HIT + 1 + 4
+
+
+def test_a_noted_context_notes_each_option_as_it_is_read() -> None:
+    """Options only, each time it is read, by the context's own methods too; the hosts are not
+    options (the source may be a stand-in)."""
+    source, destination = healthy_pair()
+    context = Selection(vms=("SQL01",), storage_path="D:\\VMs").context(source, destination)
+    noted: list[tuple[str, object]] = []
+    seen = NotedContext(context, lambda name, value: noted.append((name, value)))
+    assert seen.source is source and seen.destination is destination and seen.host("source") is source
+    assert noted == []
+    assert seen.vms == ("SQL01",) and seen.vms == ("SQL01",)
+    assert seen.starts_on_source() is False  # reads move_from, then the source's protocol (Kerberos)
+    assert noted == [("vms", ("SQL01",)), ("vms", ("SQL01",)), ("move_from", None)]
+    noted.clear()
+    assert [getattr(seen, name) for name in sorted(OPTIONS)] == [getattr(context, name) for name in sorted(OPTIONS)]
+    assert noted == [(name, getattr(context, name)) for name in sorted(OPTIONS)]
+    assert set(OPTIONS) == {"vms", "include_storage", "move_from", "storage_path"}
+    assert NotedContext(context, noted.append, destination).source is destination
 
 
 def _plain_readiness(registry: Registry, source: HostFacts, destination: HostFacts) -> list[tuple[Any, ...]]:

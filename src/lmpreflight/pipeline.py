@@ -18,7 +18,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from lmpreflight.collect.directory import DirectorySessions
 from lmpreflight.collect.parallel import CollectOptions, CredentialGate, Progress, collect_hosts
@@ -31,8 +30,8 @@ from lmpreflight.registry import Registry, load_checks
 from lmpreflight.report.build import RunInfo, build_report
 from lmpreflight.report.model import Report
 from lmpreflight.report.waivers import Waiver
-from lmpreflight.runner import Selection, evaluate, run_check, sort_results, vm_readiness
-from lmpreflight.vocabulary import Check, Context, Result
+from lmpreflight.runner import NotedContext, Selection, evaluate, run_check, sort_results, vm_readiness
+from lmpreflight.vocabulary import Check, Context, Finding, Result
 
 
 def _silent(host: str, stage: str) -> None:
@@ -176,9 +175,8 @@ class VmResults:
         context = alone.context(self.source, self.destination)
         if self._reading is None:
             checks = [check for check in self.registry.sorted() if check.id not in self.selection.skip]
-            runs = [(check, _VmsNoted(context)) for check in checks]
-            found = [(check, run_check(check, noted), noted) for check, noted in runs]
-            own = [(check, findings) for check, findings, noted in found if noted.vms_read]
+            found = [(check, *_reading_vms(check, context)) for check in checks]
+            own = [(check, findings) for check, findings, vms_read in found if vms_read]
             self._reading = [check for check, _ in own]
         else:
             own = [(check, run_check(check, context)) for check in self._reading]
@@ -187,21 +185,12 @@ class VmResults:
         return sort_results(kept + [Result(check, finding) for check, findings in own for finding in findings])
 
 
-class _VmsNoted(Context):
-    """A copy of a context, for one check, that notes whether the check read the selected VMs.
-    One per check: a check may keep what it worked out from the VMs for the context it was
-    given (``checks.vm`` does), and a check after it would then not read them itself."""
-
-    __slots__ = ("vms_read",)
-
-    def __init__(self, context: Context) -> None:
-        super().__init__(**{field.name: getattr(context, field.name) for field in dataclasses.fields(Context)})
-        object.__setattr__(self, "vms_read", False)
-
-    def __getattribute__(self, name: str) -> Any:
-        if name == "vms":
-            object.__setattr__(self, "vms_read", True)
-        return object.__getattribute__(self, name)
+def _reading_vms(check: Check, context: Context) -> tuple[list[Finding], bool]:
+    """The check's findings, and whether it read the selected VMs to make them: a check that did
+    not says for any VM what it said for these (:class:`VmResults`)."""
+    read: set[str] = set()
+    findings = run_check(check, NotedContext(context, lambda name, value: read.add(name)))
+    return findings, "vms" in read
 
 
 def _judged(vm: str, source: HostFacts) -> str:

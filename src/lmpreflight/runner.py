@@ -410,7 +410,7 @@ class SourcePairs:
             reads.source_hits[check.id] = reads.source_hits.get(check.id, 0) + 1
             return [result for result, _ in branch.results if keep is None or result.status in keep]
         if check.id not in trees:
-            if not reads.source_hits.get(check.id) and reads.source_trees.get(check.id, 0) > SOURCE_MISSES_ALLOWED:
+            if not reads.source_hits.get(check.id) and reads.source_trees.get(check.id, 0) > SOURCE_TREES_BEFORE_A_HIT:
                 # Enough destinations hold this check's answers for a later source to find out
                 # whether it answers alike; until one has, more would likely be recorded for nothing.
                 return _results(check, run_check(check, context), keep)
@@ -418,14 +418,14 @@ class SourcePairs:
         elif answers.source_leaves.get(check.id, 0) >= SOURCE_LEAVES_PER_DESTINATION:
             return _results(check, run_check(check, context), keep)
         recording = Recording(reads, self.source, quotes=False)
-        findings = run_check(check, _TracedContext(recording, context))
+        findings = run_check(check, NotedContext(context, recording.option, cast(HostFacts, Traced(recording, ()))))
         results = _results(check, findings)
         misses = reads.source_misses[check.id] = reads.source_misses.get(check.id, 0) + (check.id in trees)
         kept: list[tuple[Result, tuple[str, ...]]] = [(result, ()) for result in results]
         grown = can_render(findings) and _grow(trees.setdefault(check.id, _Branch()), recording.trace, kept)
         if grown:
             answers.source_leaves[check.id] = answers.source_leaves.get(check.id, 0) + 1
-        if not grown or misses > reads.source_hits.get(check.id, 0) + SOURCE_MISSES_ALLOWED:
+        if not grown or misses > reads.source_hits.get(check.id, 0) + SOURCE_MISSES_BEYOND_HITS:
             reads.per_source.add(check.id)
             for host_answers in reads.every_host():
                 host_answers.by_source.pop(check.id, None)
@@ -493,10 +493,27 @@ class SourcePairs:
             self._asked = self._read_set = None
 
 
-SOURCE_MISSES_ALLOWED = 32
+SOURCE_TREES_BEFORE_A_HIT = 32
+"""Destinations a check is recorded against from the sources' side while no source has found
+another's answers alike at any of them: past it, the check is run for real against the next
+destinations, unrecorded, until a later source finds some. Without it the fleet's first
+source would record the check against every destination, for nothing if no source ever
+answers alike. Every source meets the destinations in the same order, so the next source
+reaches these first and finds out there whether it answers alike; each one more is another
+chance for a later source of the same kind. At 32, a check no source answers alike (11 of the
+14 run for every pair of the generated 200-host fleet) is recorded 33 times by the first
+source, not 199, and 33 more by the second (:data:`SOURCE_MISSES_BEYOND_HITS`), against some
+40,000 pairs."""
+
+SOURCE_MISSES_BEYOND_HITS = 32
 """Runs of a check, beyond its first against each destination, that may find nothing another
-source answered alike (more than it found) before the check is run for real for every pair:
-one that quotes each source's name gains nothing, a fleet of a few kinds of source does."""
+source answered alike (more than found something) before the check is run for real for every
+pair, nothing recorded from then on: one that quotes each source's name gains nothing, a
+fleet of a few kinds of source does. Counted against the hits, not the trees of
+:data:`SOURCE_TREES_BEFORE_A_HIT`; at no more than that, a second source unlike the first at
+each destination the first was recorded against gives the check up at once (the checks that
+read each source's own values are given up after two sources); above it, that source would
+be recorded against more destinations first."""
 
 
 SOURCE_LEAVES_PER_DESTINATION = 8
@@ -540,23 +557,28 @@ def _grow(tree: _Branch, trace: Iterable[tuple[int, int]], results: list[tuple[R
     return True
 
 
-class _TracedContext(Context):
-    """The context of a run recorded by :meth:`SourcePairs._by_source`: the source seen through
-    :class:`lmpreflight.recorded.Traced`, and each option (the selected VMs, storage, ...) recorded
-    when read, as it is the same for all pairs of one source but not for all sources."""
+class NotedContext(Context):
+    """A copy of a context for one run of one check that hands each option the check reads (a
+    field that is not a host: the selected VMs, storage, where the move starts; read by the
+    context's own methods too) to ``note`` as it is read. What a check concludes depends on its
+    hosts and on the options it read alone, so a caller learns from the notes for which other
+    options the same findings hold: :meth:`SourcePairs._by_source` records each option with
+    what the check read of the source (which ``source`` stands in for), and
+    :class:`lmpreflight.pipeline.VmResults` finds the checks that read the selected VMs. One
+    per run: a check may keep what it worked out for the context it was given (``checks.vm``
+    keeps its VMs), and would then not read the option again."""
 
-    __slots__ = ("_recording",)
+    __slots__ = ("_note",)
 
-    def __init__(self, recording: Recording, context: Context) -> None:
-        fields = {name: getattr(context, name) for name in OPTIONS}
-        super().__init__(source=cast(HostFacts, Traced(recording, ())), destination=context.destination, **fields)
-        object.__setattr__(self, "_recording", recording)
+    def __init__(self, context: Context, note: Callable[[str, Any], object], source: HostFacts | None = None) -> None:
+        options = {name: getattr(context, name) for name in OPTIONS}
+        super().__init__(context.source if source is None else source, context.destination, **options)
+        object.__setattr__(self, "_note", note)
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
         if name in OPTIONS:
-            recording: Recording = object.__getattribute__(self, "_recording")
-            return recording.option(name, value)
+            object.__getattribute__(self, "_note")(name, value)
         return value
 
 
