@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socketserver
 import struct
+import threading
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -265,6 +266,11 @@ class LabDnsServer:
         return f"127.0.0.1:{self.server.server.server_address[1]}"
 
     def stop(self) -> None:
+        """Both loops told to end at once: each notices within its poll interval (half a
+        second), and ending them one after the other would double every lab's stop."""
+        tcp_ended = threading.Thread(target=self.tcp.stop, daemon=True)
+        tcp_ended.start()
+        self.server.stop()
+        tcp_ended.join()
         for server in (self.server, self.tcp):
-            server.stop()
             server.server.server_close()
