@@ -848,10 +848,11 @@ class HostFacts(FactModel):
 
     @cached_property
     def own_views(self) -> dict[Hashable, Any]:
-        """What checks work out from this host's facts alone, by what was worked out: a fleet
-        judges each host against every other, and its own half of a comparison (its findings
-        about itself, its names as a set, ...) stays the same for every peer. Like the other
-        cached views, it is left behind when the facts are copied."""
+        """What checks work out from this host's facts alone, by the work that made it, then its
+        arguments (:func:`lmpreflight.checks._helpers.own_view`): a fleet judges each host
+        against every other, and its own half of a comparison (its findings about itself, its
+        names as a set, ...) stays the same for every peer. Like the other cached views, it is
+        left behind when the facts are copied."""
         return {}
 
     @cached_property
