@@ -273,3 +273,26 @@ def test_a_message_prepared_as_a_copy_is_what_requests_prepares(auth: str) -> No
             list(full.headers.items()),
             full.body,
         ), repr(data)
+
+
+def test_the_endpoint_adapter_asks_for_what_requests_asks_for() -> None:
+    """The adapter remembers each request's pool and URL: each must be what requests' own
+    adapter works out for that request, proxied or not, every time."""
+    from lmpreflight.collect.winrm import _EndpointAdapter
+
+    plain = requests.adapters.HTTPAdapter()
+    remembering = _EndpointAdapter(requests.adapters.HTTPAdapter())
+    urls = ["http://hv01.corp.example:5985/wsman", "http://hv01:5985//wsman?x=1#f", "https://10.0.0.1:5986/wsman"]
+    proxies: list[dict[str, str] | None] = [None, {"no_proxy": "*"}, {"http": "http://proxy:3128"}, {}]
+    for _ in range(2):
+        for url in urls:
+            for chosen in proxies:
+                prepared = requests.Request("POST", url, data=b"x").prepare()
+                assert remembering.request_url(prepared, chosen) == plain.request_url(prepared, chosen)
+                pool = remembering.get_connection_with_tls_context(prepared, True, chosen)
+                assert pool is remembering.get_connection_with_tls_context(prepared, True, chosen)
+                assert (pool.scheme, pool.host, pool.port) == (
+                    (own := plain.get_connection_with_tls_context(prepared, True, chosen)).scheme,
+                    own.host,
+                    own.port,
+                )
