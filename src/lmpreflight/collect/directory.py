@@ -669,18 +669,21 @@ def read_directory(
     credentials: DirectoryCredentials,
     deadline: float,
     sessions: DirectorySessions | None = None,
+    on_bound: Callable[[], None] = lambda: None,
 ) -> DirectoryFacts:
     """The host's computer account (``None`` when there is none by that name), who holds its
     migration SPNs, the domain's trusts, and the DC's clock. ``domain`` is the one the admin
     chose, never one a host reported; ``deadline`` (time.monotonic) bounds the whole read.
-    ``sessions`` shares bound connections with the other hosts of the run."""
+    ``sessions`` shares bound connections with the other hosts of the run. ``on_bound`` is
+    called once a DC has accepted the credentials (its connection bound), before the searches:
+    whoever waits to know the password is right need not wait for the rest of the read."""
     if sessions is None:
         with DirectorySessions() as own:
-            return read_directory(server, domain, computer_name, fqdn, credentials, deadline, own)
+            return read_directory(server, domain, computer_name, fqdn, credentials, deadline, own, on_bound)
     try:
         for _ in range(STALE_RETRIES):
             try:
-                return _read_directory(server, domain, computer_name, fqdn, credentials, deadline, sessions)
+                return _read_directory(server, domain, computer_name, fqdn, credentials, deadline, sessions, on_bound)
             except _StaleConnection:
                 # A DC closes connections idle for long (MaxConnIdleTime): the others kept are as old.
                 sessions.forget_idle()
@@ -701,11 +704,13 @@ def _read_directory(
     credentials: DirectoryCredentials,
     deadline: float,
     sessions: DirectorySessions,
+    on_bound: Callable[[], None],
 ) -> DirectoryFacts:
     from ldap3 import SUBTREE
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
     with sessions.borrow(server, domain, credentials, deadline) as (connection, dc_name, reused):
+        on_bound()
         try:
             root = base_dn(domain)
             group = sessions.group(domain, computer_name, fqdn)

@@ -498,6 +498,9 @@ class _HostJob:
                     DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
                     self.deadline or time.monotonic() + options.timeout,
                     self.directory,
+                    # A bound connection is the DC's acceptance of the password: a fleet's
+                    # other hosts start on it, not after this host's searches.
+                    functools.partial(self.gate.accepted, by_domain=True),
                 )
                 if directory.computer is None:
                     errors.append(
@@ -508,7 +511,6 @@ class _HostJob:
                             hint="is the host joined to this domain under that name?",
                         )
                     )
-                self.gate.accepted(by_domain=True)
             except DirectoryError as exc:
                 if exc.credentials_rejected:
                     self.gate.rejected(exc.message, exc.hint, by_domain=True)
