@@ -701,19 +701,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _encrypt(self, message: bytes) -> bytes:
         wrapped = self.sealing.wrap_winrm(message)
-        return bytes(
-            BOUNDARY
-            + b"\r\n"
-            + f"\tContent-Type: {ENCRYPTED_PROTOCOL}\r\n".encode()
-            + f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message)}\r\n".encode()
-            + BOUNDARY
-            + b"\r\n"
-            + b"\tContent-Type: application/octet-stream\r\n"
-            + struct.pack("<I", len(wrapped.header))
-            + wrapped.header
-            + wrapped.data
-            + BOUNDARY
-            + b"--\r\n"
+        return b"".join(
+            (
+                BOUNDARY,
+                b"\r\n",
+                f"\tContent-Type: {ENCRYPTED_PROTOCOL}\r\n".encode(),
+                f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message)}\r\n".encode(),
+                BOUNDARY,
+                b"\r\n",
+                b"\tContent-Type: application/octet-stream\r\n",
+                struct.pack("<I", len(wrapped.header)),
+                wrapped.header,
+                wrapped.data,
+                BOUNDARY,
+                b"--\r\n",
+            )
         )
 
     def _send_soap(self, status: int, xml: bytes, encrypted: bool) -> None:
