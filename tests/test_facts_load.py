@@ -109,10 +109,67 @@ def test_invalid_addresses_and_nul_characters_are_refused(tmp_path: Path, capsys
         ),
         (lambda d: d["vms"][0].update(name="SQL\x0001"), "vms[0].name: Value error, a NUL character is not allowed"),
         (lambda d: d["vms"][0].update(name="SQL\ud800"), "vms[0].name: Value error, not valid Unicode text"),
+        (lambda d: d["vms"][0].update(path="D:\\VMs\x00"), "vms[0].path: Value error, a NUL character is not allowed"),
+        (
+            lambda d: d["identity"].update(addresses=["10.0.0.1", "x\ud800"]),
+            "identity.addresses: Value error, not valid Unicode text",
+        ),
+        (
+            lambda d: d["resolver"]["peer_names"].append({"name": "hv02", "addresses": ["10.0.0.2", "fe80::1%\x00"]}),
+            "resolver.peer_names[1].addresses: Value error, a NUL character is not allowed",
+        ),
+        (lambda d: d["os"].update(caption=None), "os.caption: Input should be a valid string"),
     ):
         path = _write(tmp_path, _doc_with(change))
         code, _, err = invoke(capsys, monkeypatch, "analyze", str(path), HEALTHY_DEST)
         assert code == 2 and expected in err, err
+
+
+def test_every_text_field_of_every_fact_is_checked_for_nul_and_lone_surrogates() -> None:
+    """The NUL and lone-surrogate check is the last check of each field that can hold text (its
+    type is Text, Texts, Name, Address, Addresses or Subnet), not a validator of every field:
+    a new field typed plain ``str`` would let corrupt text through, so none is."""
+    from types import UnionType
+    from typing import Annotated, Literal, Union, get_args, get_origin
+
+    from lmpreflight.facts.model import FactModel, _plain_text
+
+    def holds_text(annotation: object) -> bool:
+        if annotation is str:
+            return True
+        if get_origin(annotation) is Literal:
+            return False
+        if get_origin(annotation) is Annotated:
+            return holds_text(get_args(annotation)[0])
+        return any(holds_text(arg) for arg in get_args(annotation))
+
+    def checked_last(metadata: list[object]) -> bool:
+        return bool(metadata) and getattr(metadata[-1], "func", None) is _plain_text
+
+    def checked(annotation: object, metadata: list[object]) -> bool:
+        if checked_last(metadata):
+            return True
+        if get_origin(annotation) in (Union, UnionType):
+            members = [arg for arg in get_args(annotation) if arg is not type(None)]
+            return len(members) == 1 and checked(members[0], [])
+        return get_origin(annotation) is Annotated and checked_last(list(annotation.__metadata__))  # type: ignore[attr-defined]
+
+    def models(cls: type[FactModel]) -> list[type[FactModel]]:
+        return [cls, *(model for sub in cls.__subclasses__() for model in models(sub))]
+
+    unchecked = [
+        f"{model.__name__}.{name}"
+        for model in models(FactModel)
+        for name, field in model.model_fields.items()
+        if holds_text(field.annotation) and not checked(field.annotation, field.metadata)
+    ]
+    checked_fields = [
+        name
+        for model in models(FactModel)
+        for name, field in model.model_fields.items()
+        if checked(field.annotation, field.metadata)
+    ]
+    assert unchecked == [] and len(checked_fields) > 100
 
 
 def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:

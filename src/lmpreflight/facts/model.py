@@ -15,9 +15,9 @@ import ipaddress
 from collections.abc import Hashable
 from datetime import datetime
 from functools import cached_property, lru_cache
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 """Bump when a field changes meaning or a required field is added."""
@@ -49,36 +49,6 @@ class FactModel(BaseModel):
     hand-written or edited fact files are reported instead of silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _plain_text(cls, value: object) -> object:
-        """No Windows name holds a NUL or half a UTF-16 pair; either in a fact file is
-        corruption, refused at the door (it could not be written back as JSON). Every field of
-        every fact passes here (a directory's SPN lists run to hundreds of names), so text that
-        is plainly fine, ASCII without a NUL, is passed in one look at it all."""
-        if isinstance(value, str):
-            texts: list[object] = [value]
-            joined = value
-        elif isinstance(value, list):
-            texts = value
-            try:
-                joined = "".join(value)
-            except TypeError:  # not all text: each item on its own
-                joined = "\x00"
-        else:
-            return value  # neither text nor a list of it
-        if joined.isascii() and "\x00" not in joined:
-            return value
-        for text in texts:
-            if isinstance(text, str):
-                if "\x00" in text:
-                    raise ValueError("a NUL character is not allowed")
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValueError("not valid Unicode text (a lone surrogate)") from None
-        return value
 
     def __copy__(self) -> Self:
         """A copy without the cached views (``cached_property`` values, kept beside the fields in
@@ -116,6 +86,8 @@ def _unpickled(
     return record
 
 
+_T = TypeVar("_T")
+
 _LINE_BREAKS_AND_CONTROLS = frozenset(map(chr, [*range(0x01, 0x20), 0x85, 0x2028, 0x2029]))
 """C0 control characters (NUL has its own message) and the Unicode line breaks."""
 
@@ -130,7 +102,45 @@ def _one_line(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(_one_line)]
+def _plain_text(value: _T) -> _T:
+    """No Windows name holds a NUL or half a UTF-16 pair; either in a fact file is corruption,
+    refused at the door (it could not be written back as JSON). Every text field of every fact
+    passes here (a directory's SPN lists run to hundreds of names), so text that is plainly
+    fine, ASCII without a NUL, is passed in one look at it all. It is a check of the text types
+    below, each field's last, not a validator of every field: a fleet host's facts have some
+    900 fields, and calling it for the numbers, flags and records among them cost a fifth of
+    parsing the host."""
+    joined: str
+    if isinstance(value, str):
+        texts: list[object] = [value]
+        joined = value
+    elif isinstance(value, list):
+        texts = value
+        try:
+            joined = "".join(value)
+        except TypeError:  # not all text: each item on its own
+            joined = "\x00"
+    else:
+        return value  # neither text nor a list of it
+    if joined.isascii() and "\x00" not in joined:
+        return value
+    for text in texts:
+        if isinstance(text, str):
+            if "\x00" in text:
+                raise ValueError("a NUL character is not allowed")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+_PLAIN = AfterValidator(_plain_text)
+Text = Annotated[str, _PLAIN]
+"""Text in a fact: no NUL, no lone surrogate."""
+Texts = Annotated[list[str], _PLAIN]
+"""A list of text in a fact, checked as a whole (an error names the field, not an item)."""
+Name = Annotated[str, AfterValidator(_one_line), _PLAIN]
 """A name shown to the user and written into reports and scripts: one line, no control characters."""
 
 
@@ -142,45 +152,45 @@ TrustDirection = Literal["Inbound", "Outbound", "Bidirectional", "Disabled"]
 class CollectionError(FactModel):
     """Why a section (a dotted path such as ``migration`` or ``directory.computer``) is missing."""
 
-    section: str
-    message: str
-    hint: str | None = None
+    section: Text
+    message: Text
+    hint: Text | None = None
 
 
 class CollectorInfo(FactModel):
     method: Literal["winrm", "offline-script", "lab", "example"]
-    tool_version: str
-    run_from: str = Field(description="Host name of the machine the tool (or script) ran on")
-    user: str | None = Field(default=None, description="Account the collection authenticated as")
+    tool_version: Text
+    run_from: Text = Field(description="Host name of the machine the tool (or script) ran on")
+    user: Text | None = Field(default=None, description="Account the collection authenticated as")
 
 
 class Identity(FactModel):
     computer_name: Name
     fqdn: Name
-    addresses: list[str] = Field(default_factory=list)
+    addresses: Texts = Field(default_factory=list)
 
 
 class OsInfo(FactModel):
-    caption: str
-    version: str
+    caption: Text
+    version: Text
     build: int
     product_type: int | None = None
 
 
 class DomainMembership(FactModel):
     part_of_domain: bool
-    domain: str
+    domain: Text
     domain_role: int | None = None
     secure_channel_ok: bool | None = Field(default=None, description="Test-ComputerSecureChannel result")
-    secure_channel_error: str | None = None
+    secure_channel_error: Text | None = None
 
 
 class HyperVInfo(FactModel):
     role_installed: bool
-    role_install_state: str | None = None
+    role_install_state: Text | None = None
     module_installed: bool
-    vmms_status: str | None = Field(default=None, description="Service status of vmms, e.g. 'Running'")
-    vmms_start_type: str | None = None
+    vmms_status: Text | None = Field(default=None, description="Service status of vmms, e.g. 'Running'")
+    vmms_start_type: Text | None = None
 
 
 def _network(value: str) -> str:
@@ -193,9 +203,11 @@ def _address(value: str) -> str:
     return value
 
 
-Subnet = Annotated[str, AfterValidator(_network)]
-"""A CIDR subnet or a bare address, as Add-VMMigrationNetwork accepts."""
-Address = Annotated[str, AfterValidator(_address)]
+Subnet = Annotated[str, AfterValidator(_network), _PLAIN]
+"""A CIDR subnet or a bare address, as Add-VMMigrationNetwork accepts (an IPv6 one's zone may be any text)."""
+_BareAddress = Annotated[str, AfterValidator(_address)]
+Address = Annotated[_BareAddress, _PLAIN]
+Addresses = Annotated[list[_BareAddress], _PLAIN]
 
 
 class MigrationNetwork(FactModel):
@@ -211,8 +223,8 @@ class MigrationSettings(FactModel):
     maximum_storage_migrations: int | None = None
     use_any_network: bool
     networks: list[MigrationNetwork] = Field(default_factory=list)
-    supported_vm_versions: list[str] = Field(default_factory=list)
-    default_vm_version: str | None = None
+    supported_vm_versions: Texts = Field(default_factory=list)
+    default_vm_version: Text | None = None
 
 
 class IpAddress(FactModel):
@@ -223,7 +235,7 @@ class IpAddress(FactModel):
 class NetAdapter(FactModel):
     name: Name
     addresses: list[IpAddress] = Field(default_factory=list)
-    default_gateway: str | None = None
+    default_gateway: Text | None = None
     rdma_enabled: bool | None = None
     is_management: bool = Field(
         default=False,
@@ -250,7 +262,7 @@ class SmbSettings(FactModel):
 class IpsecRules(FactModel):
     """Enabled IPsec connection-security rules (Get-NetIPsecRule); shown for information only."""
 
-    enabled_rules: list[str] = Field(default_factory=list)
+    enabled_rules: Texts = Field(default_factory=list)
 
 
 FIREWALL_PROFILES = ("Domain", "Private", "Public")
@@ -259,14 +271,14 @@ CATEGORY_PROFILE = {"DomainAuthenticated": "Domain", "Private": "Private", "Publ
 
 
 class FirewallProfile(FactModel):
-    name: str = Field(description="Domain, Private or Public")
+    name: Text = Field(description="Domain, Private or Public")
     enabled: bool
 
 
 class FirewallRule(FactModel):
     present: bool
     enabled: bool | None = None
-    store: str | None = Field(
+    store: Text | None = Field(
         default=None,
         description="Policy store read: ActiveStore is the resultant policy (GPO included); absent in older facts "
         "(PersistentStore, local rules only)",
@@ -274,7 +286,7 @@ class FirewallRule(FactModel):
     profiles: list[FirewallProfile] | None = Field(
         default=None, description="Firewall profiles in the active store and whether each is on"
     )
-    rule_profiles: str | None = Field(
+    rule_profiles: Text | None = Field(
         default=None,
         description="The profiles the rule is assigned to, as Windows prints its Profile flags: 'Any', or e.g. "
         "'Domain, Private'; unknown in older facts",
@@ -311,7 +323,7 @@ class PortTest(FactModel):
         description="The host's own address the attempt left from: the socket's local end once connected, "
         "else the source address Find-NetRoute picks for the target",
     )
-    detail: str | None = None
+    detail: Text | None = None
 
     @model_validator(mode="after")
     def _outcome_matches(self) -> PortTest:
@@ -360,7 +372,7 @@ class VirtualSwitch(FactModel):
 class VmProcessor(FactModel):
     count: int
     compatibility_for_migration: bool
-    compatibility_mode: str | None = Field(
+    compatibility_mode: Text | None = Field(
         default=None,
         description="CompatibilityForMigrationMode on Windows Server 2025: MinimumFeatureSet or CommonClusterFeatureSet",
     )
@@ -380,10 +392,10 @@ class VmNetworkAdapter(FactModel):
 
 
 class VmDisk(FactModel):
-    path: str | None
+    path: Text | None
     kind: Literal["vhd", "passthrough", "iso"] = "vhd"
     size_bytes: int | None = Field(default=None, description="Size of the file on disk (what a storage move copies)")
-    parent_paths: list[str] | None = Field(
+    parent_paths: Texts | None = Field(
         default=None, description="The differencing chain above this disk, nearest parent first (Get-VHD ParentPath)"
     )
     parents_size_bytes: int | None = Field(default=None, description="Size on disk of every parent in the chain")
@@ -395,45 +407,45 @@ class VmDisk(FactModel):
 class GpuPartition(FactModel):
     """A GPU partition adapter (Get-VMGpuPartitionAdapter)."""
 
-    instance_path: str | None = None
+    instance_path: Text | None = None
     supports_outgoing_live_migration: bool | None = None
 
 
 class VmKeyProtector(FactModel):
     """The guardians of a vTPM VM's key protector (ConvertTo-HgsKeyProtector of Get-VMKeyProtector)."""
 
-    owner_thumbprints: list[str] = Field(
+    owner_thumbprints: Texts = Field(
         default_factory=list, description="Thumbprints of the owner guardian's signing and encryption certificates"
     )
 
 
 class VirtualMachine(FactModel):
     name: Name
-    id: str
-    state: str
-    version: str
+    id: Text
+    state: Text
+    version: Text
     generation: int
     is_clustered: bool
-    path: str
+    path: Text
     processor: VmProcessor
     memory: VmMemory
     network_adapters: list[VmNetworkAdapter] = Field(default_factory=list)
     hard_drives: list[VmDisk] = Field(default_factory=list)
     dvd_drives: list[VmDisk] = Field(default_factory=list)
-    assigned_devices: list[str] = Field(default_factory=list, description="Discrete Device Assignment locations")
+    assigned_devices: Texts = Field(default_factory=list, description="Discrete Device Assignment locations")
     tpm_enabled: bool = False
     shielded: bool | None = None
     key_protector: VmKeyProtector | None = Field(
         default=None, description="For vTPM VMs: whose certificates unwrap the key protector"
     )
-    status: str | None = Field(default=None, description="Get-VM Status, e.g. 'Operating normally', 'Backing up'")
+    status: Text | None = Field(default=None, description="Get-VM Status, e.g. 'Operating normally', 'Backing up'")
     checkpoint_count: int | None = None
-    configuration_location: str | None = None
-    snapshot_file_location: str | None = None
-    smart_paging_file_path: str | None = None
-    fibre_channel_sans: list[str] | None = Field(default=None, description="Virtual SAN names of the VM's vFC adapters")
+    configuration_location: Text | None = None
+    snapshot_file_location: Text | None = None
+    smart_paging_file_path: Text | None = None
+    fibre_channel_sans: Texts | None = Field(default=None, description="Virtual SAN names of the VM's vFC adapters")
     gpu_partitions: list[GpuPartition] | None = None
-    compatibility_info: str | None = Field(
+    compatibility_info: Text | None = Field(
         default=None,
         description="Base64 of Msvm_VirtualSystemMigrationService.GetSystemCompatibilityInfo (an opaque blob), "
         "for the VMs named in the run; the peer host checks it",
@@ -443,8 +455,8 @@ class VirtualMachine(FactModel):
 class HyperVMessage(FactModel):
     """One reason Hyper-V gave, read from an embedded Msvm_Error instance."""
 
-    message_id: str | None = None
-    message: str
+    message_id: Text | None = None
+    message: Text
 
 
 class CompatibilityVerdict(FactModel):
@@ -453,60 +465,60 @@ class CompatibilityVerdict(FactModel):
     ``compatible`` is True for return value 0 and False only for 32784 ("Not compatible");
     any other return value is an ``error`` with ``compatible`` None: no verdict."""
 
-    vm: str
+    vm: Text
     compatible: bool | None
     return_value: int | None = None
-    reasons: list[str] = Field(
+    reasons: Texts = Field(
         default_factory=list, description="Readable reasons (Msvm_VirtualSystemManagementService.FormatError)"
     )
-    reason_instances: list[str] = Field(
+    reason_instances: Texts = Field(
         default_factory=list, description="The embedded Msvm_Error instances exactly as Hyper-V returned them"
     )
     reason_messages: list[HyperVMessage] = Field(
         default_factory=list, description="MessageID and Message of each embedded Msvm_Error"
     )
-    error: str | None = None
+    error: Text | None = None
 
 
 class Incompatibility(FactModel):
     """One entry of Compare-VM's VMCompatibilityReport.Incompatibilities."""
 
     message_id: int | None = Field(default=None, description="MessageId, e.g. 33012 for a missing switch")
-    message: str
+    message: Text
 
 
 class Rehearsal(FactModel):
     """Compare-VM run on the source for a selected VM against the destination: Hyper-V's own
     dry run of the move, over the same authentication path as a move started remotely."""
 
-    vm: str
-    destination: str
+    vm: Text
+    destination: Text
     include_storage: bool = False
     incompatibilities: list[Incompatibility] = Field(default_factory=list)
-    error: str | None = Field(default=None, description="Why Compare-VM gave no report (its exception message)")
+    error: Text | None = Field(default=None, description="Why Compare-VM gave no report (its exception message)")
 
 
 class Volume(FactModel):
-    root: str
+    root: Text
     free_bytes: int
 
 
 class ShareSpace(FactModel):
     """Free space behind a UNC path the host can open (a storage path on an SMB share)."""
 
-    path: str
+    path: Text
     free_bytes: int | None = None
-    error: str | None = None
+    error: Text | None = None
 
 
 class StorageFacts(FactModel):
-    default_vm_path: str | None = None
-    default_vhd_path: str | None = None
+    default_vm_path: Text | None = None
+    default_vhd_path: Text | None = None
     volumes: list[Volume] = Field(default_factory=list)
     shares: list[ShareSpace] = Field(
         default_factory=list, description="Free space of the UNC storage paths this host was asked about"
     )
-    virtual_sans: list[str] | None = Field(default=None, description="Names of the host's virtual SANs (Get-VMSan)")
+    virtual_sans: Texts | None = Field(default=None, description="Names of the host's virtual SANs (Get-VMSan)")
 
 
 class HostMemory(FactModel):
@@ -521,8 +533,8 @@ class NumaNode(FactModel):
 
 
 class HostProcessor(FactModel):
-    manufacturer: str
-    name: str
+    manufacturer: Text
+    name: Text
     logical_processors: int | None = None
     numa_spanning_enabled: bool | None = Field(default=None, description="Get-VMHost NumaSpanningEnabled")
     numa_nodes: list[NumaNode] | None = Field(default=None, description="Get-VMHostNumaNode")
@@ -533,7 +545,7 @@ class ClockFacts(FactModel):
 
     host_utc: datetime
     observer_utc: datetime = Field(description="Clock of the machine running the tool when the host answered")
-    time_source: str | None = None
+    time_source: Text | None = None
 
     @cached_property
     def offset_seconds(self) -> float:
@@ -544,7 +556,7 @@ class ClockFacts(FactModel):
 class SessionFacts(FactModel):
     """Who the collection ran as on this host, and with which rights."""
 
-    user: str
+    user: Text
     is_administrator: bool
     is_hyperv_administrator: bool
 
@@ -552,8 +564,8 @@ class SessionFacts(FactModel):
 class SecurityFacts(FactModel):
     credential_guard_running: bool | None = None
     host_guarded: bool | None = Field(default=None, description="Get-HgsClientConfiguration IsHostGuarded")
-    attestation_status: str | None = Field(default=None, description="Get-HgsClientConfiguration AttestationStatus")
-    shielded_vm_certificates: list[str] | None = Field(
+    attestation_status: Text | None = Field(default=None, description="Get-HgsClientConfiguration AttestationStatus")
+    shielded_vm_certificates: Texts | None = Field(
         default=None,
         description="Thumbprints in the 'Shielded VM Local Certificates' store (the untrusted guardian's keys)",
     )
@@ -563,14 +575,14 @@ class SecurityFacts(FactModel):
 
 
 class ComputerAccount(FactModel):
-    distinguished_name: str
-    sam_account_name: str
-    dns_host_name: str | None = None
-    service_principal_names: list[str] = Field(default_factory=list)
-    allowed_to_delegate_to: list[str] = Field(default_factory=list)
+    distinguished_name: Text
+    sam_account_name: Text
+    dns_host_name: Text | None = None
+    service_principal_names: Texts = Field(default_factory=list)
+    allowed_to_delegate_to: Texts = Field(default_factory=list)
     user_account_control: int
-    object_sid: str | None = None
-    allowed_to_act: list[str] | None = Field(
+    object_sid: Text | None = None
+    allowed_to_act: Texts | None = Field(
         default=None,
         description="SIDs in msDS-AllowedToActOnBehalfOfOtherIdentity: who may delegate to this account "
         "(resource-based constrained delegation); None when not read",
@@ -589,14 +601,14 @@ class ComputerAccount(FactModel):
 
 
 class SpnHolder(FactModel):
-    spn: str
-    holders: list[str] = Field(description="Distinguished names of every account holding the SPN")
+    spn: Text
+    holders: Texts = Field(description="Distinguished names of every account holding the SPN")
 
 
 class Trust(FactModel):
-    partner: str
+    partner: Text
     direction: TrustDirection
-    trust_type: str = Field(description="ParentChild, TreeRoot, Forest, External, ...")
+    trust_type: Text = Field(description="ParentChild, TreeRoot, Forest, External, ...")
     transitive: bool
     selective_authentication: bool | None = Field(
         default=None, description="trustAttributes 0x10: users must be 'Allowed to authenticate' on each computer"
@@ -606,7 +618,7 @@ class Trust(FactModel):
 class UserAccount(FactModel):
     """The account lmpreflight authenticated as: the one expected to start the move."""
 
-    sam_account_name: str
+    sam_account_name: Text
     sensitive: bool = Field(description="'Account is sensitive and cannot be delegated' (userAccountControl 0x100000)")
     protected_users: bool | None = Field(default=None, description="Member of Protected Users (RID 525)")
 
@@ -614,9 +626,9 @@ class UserAccount(FactModel):
 class DirectoryFacts(FactModel):
     """What Active Directory says about this host; read by the tool over LDAP, not on the host."""
 
-    domain_dns_name: str
-    domain_controller: str
-    forest: str | None = Field(default=None, description="DNS name of the forest root domain")
+    domain_dns_name: Text
+    domain_controller: Text
+    forest: Text | None = Field(default=None, description="DNS name of the forest root domain")
     computer: ComputerAccount | None = None
     user: UserAccount | None = None
     migration_spn_holders: list[SpnHolder] = Field(default_factory=list)
@@ -631,28 +643,28 @@ class DirectoryFacts(FactModel):
 
 
 class DnsRecord(FactModel):
-    name: str
-    addresses: list[str] = Field(default_factory=list)
-    error: str | None = None
+    name: Text
+    addresses: Texts = Field(default_factory=list)
+    error: Text | None = None
 
 
 class ReverseRecord(FactModel):
-    address: str
-    names: list[str] = Field(default_factory=list)
-    error: str | None = None
+    address: Text
+    names: Texts = Field(default_factory=list)
+    error: Text | None = None
 
 
 class SrvTarget(FactModel):
-    target: str
+    target: Text
     port: int
 
 
 class DnsFacts(FactModel):
-    server: str
+    server: Text
     forward: list[DnsRecord] = Field(default_factory=list)
     reverse: list[ReverseRecord] = Field(default_factory=list)
     dc_srv: list[SrvTarget] = Field(default_factory=list)
-    dc_srv_error: str | None = None
+    dc_srv_error: Text | None = None
 
 
 class NameLookup(FactModel):
@@ -661,28 +673,28 @@ class NameLookup(FactModel):
     NetBIOS): what the host connects to when a move names that host."""
 
     name: Name
-    addresses: list[Address] = Field(default_factory=list)
-    error: str | None = Field(default=None, description="Resolve-DnsName's error when the name did not resolve")
+    addresses: Addresses = Field(default_factory=list)
+    error: Text | None = Field(default=None, description="Resolve-DnsName's error when the name did not resolve")
 
 
 class DcLocator(FactModel):
     """The domain controller the host's DC locator hands out (``nltest /dsgetdc:<domain>``, read
     from its output): the DC its Kerberos and Netlogon talk to."""
 
-    domain: str = Field(description="The domain asked for (the host's own)")
+    domain: Text = Field(description="The domain asked for (the host's own)")
     exit_code: int | None = None
-    domain_controller: str | None = Field(default=None, description="DC: without the leading backslashes")
-    address: str | None = Field(default=None, description="Address: without the leading backslashes")
-    domain_name: str | None = Field(default=None, description="Dom Name: (DNS or NetBIOS form)")
-    forest: str | None = Field(default=None, description="Forest Name:")
-    dc_site: str | None = Field(default=None, description="Dc Site Name: the DC's site")
-    client_site: str | None = Field(default=None, description="Our Site Name: the host's own site")
-    flags: list[str] = Field(default_factory=list, description="Flags: e.g. GC DS LDAP KDC WRITABLE CLOSE_SITE")
+    domain_controller: Text | None = Field(default=None, description="DC: without the leading backslashes")
+    address: Text | None = Field(default=None, description="Address: without the leading backslashes")
+    domain_name: Text | None = Field(default=None, description="Dom Name: (DNS or NetBIOS form)")
+    forest: Text | None = Field(default=None, description="Forest Name:")
+    dc_site: Text | None = Field(default=None, description="Dc Site Name: the DC's site")
+    client_site: Text | None = Field(default=None, description="Our Site Name: the host's own site")
+    flags: Texts = Field(default_factory=list, description="Flags: e.g. GC DS LDAP KDC WRITABLE CLOSE_SITE")
     status: int | None = Field(default=None, description="The Win32 status of a failed lookup, e.g. 1355")
-    error: str | None = Field(
+    error: Text | None = Field(
         default=None, description="Why no DC came back: nltest's failure line, or output that could not be read"
     )
-    output: list[str] = Field(default_factory=list, description="nltest's output as printed (stdout and stderr)")
+    output: Texts = Field(default_factory=list, description="nltest's output as printed (stdout and stderr)")
 
     @property
     def found(self) -> bool:
@@ -708,11 +720,11 @@ class EventRecord(FactModel):
 
     time_created: datetime
     id: int
-    provider: str
-    channel: str
-    level: str = Field(description="Critical, Error, Warning or Information")
-    computer: str | None = None
-    message: str = ""
+    provider: Text
+    channel: Text
+    level: Text = Field(description="Critical, Error, Warning or Information")
+    computer: Text | None = None
+    message: Text = ""
 
 
 def short_host_name(name: str) -> str:
@@ -743,7 +755,7 @@ class HostFacts(FactModel):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this document's shape")
     collected_at: datetime
     collector: CollectorInfo
-    target: str = Field(description="The host name the user gave")
+    target: Text = Field(description="The host name the user gave")
     identity: Identity | None = None
     os: OsInfo | None = None
     domain: DomainMembership | None = None
