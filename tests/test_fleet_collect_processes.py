@@ -213,11 +213,20 @@ def test_ctrl_c_while_the_workers_wait_for_the_password_leaves_none_behind(
         # for the first host, which takes seconds.
         options = dataclasses.replace(lab.collect_options(False, ()), concurrency=4, domain="no-dc.example")
         hosts = [InventoryHost(name, name.lower() + ".corp.example") for name in scenario.hosts]
-        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
-        timer.start()
+        first_server = lab.wsman[first]
+
+        def interrupt_once_the_first_host_has_its_shell() -> None:
+            # While the first host's Receives are answered busy, the workers still wait; a
+            # fixed timer fired before that host's logon on a loaded machine.
+            while not first_server.stats.shells_created:
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        interrupter = threading.Thread(target=interrupt_once_the_first_host_has_its_shell, daemon=True)
+        interrupter.start()
         with pytest.raises(KeyboardInterrupt):
             collect_inventory(hosts, options)
-        timer.join()
+        interrupter.join()
         assert multiprocessing.active_children() == [], "the waiting workers ended"
         assert all(server.shells == {} for server in lab.wsman.values())
         started = {name for name, server in lab.wsman.items() if server.stats.shells_created}
