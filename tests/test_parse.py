@@ -24,16 +24,23 @@ def _document(name: str = "healthy", host: str = "HV01") -> dict[str, Any]:
     return LabHost(LabWorld(scenario, "CORP\\hvadmin"), host).collector_document()
 
 
-def test_single_item_arrays_and_wrapped_arrays_become_lists() -> None:
-    raw = {
+def _migration(**fields: Any) -> dict[str, Any]:
+    """A migration section as the collector prints it, with ``fields`` added or changed."""
+    return {
         "enabled": True,
         "authentication_type": "Kerberos",
         "performance_option": "SMB",
         "maximum_migrations": 2,
         "use_any_network": False,
-        "networks": {"subnet": "10.0.50.0/24", "priority": None},
-        "supported_vm_versions": {"value": ["9.0", "10.0"], "Count": 2},
+        **fields,
     }
+
+
+def test_single_item_arrays_and_wrapped_arrays_become_lists() -> None:
+    raw = _migration(
+        networks={"subnet": "10.0.50.0/24", "priority": None},
+        supported_vm_versions={"value": ["9.0", "10.0"], "Count": 2},
+    )
     value = MigrationSettings.model_validate(normalise(raw, MigrationSettings))
     assert [n.subnet for n in value.networks] == ["10.0.50.0/24"]
     assert value.supported_vm_versions == ["9.0", "10.0"]
@@ -66,16 +73,11 @@ def test_ms_dates_are_undone_in_fields_and_in_lists_of_plain_values_and_nothing_
 
 
 def test_what_needs_nothing_undone_is_the_document_itself_and_the_document_is_never_changed() -> None:
-    as_meant = {
-        "enabled": True,
-        "authentication_type": "Kerberos",
-        "performance_option": "SMB",
-        "maximum_migrations": 2,
-        "use_any_network": False,
-        "networks": [{"subnet": "10.0.50.0/24", "priority": 0}, {"subnet": "10.0.60.0/24", "priority": 1}],
-        "supported_vm_versions": ["9.0", "10.0"],
-        "not_a_field": None,
-    }
+    as_meant = _migration(
+        networks=[{"subnet": "10.0.50.0/24", "priority": 0}, {"subnet": "10.0.60.0/24", "priority": 1}],
+        supported_vm_versions=["9.0", "10.0"],
+        not_a_field=None,
+    )
     assert normalise(as_meant, MigrationSettings) is as_meant
     assert normalise(as_meant["networks"], list[Any]) is as_meant["networks"]
 
