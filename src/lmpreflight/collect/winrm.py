@@ -375,7 +375,7 @@ def _refuse_redirects(protocol: Protocol) -> None:
     when it built the session, but requests would still read the proxy variables and
     evaluate them against the URL for each of a host's dozen exchanges. And it prepares each
     message as a copy of its first one (:func:`_prepare_as_first`) and finds its connection
-    pool once (:class:`_EndpointAdapter`)."""
+    pool and the URL it asks for once (:class:`_EndpointAdapter`)."""
     transport = protocol.transport
     send = transport._send_message_request
 
