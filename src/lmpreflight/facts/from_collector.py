@@ -178,15 +178,24 @@ def _undated(value: Any) -> Any:
 
 
 @functools.cache
-def _adapter(annotation: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(annotation)
+def _parser(annotation: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The normaliser and the validator of one annotation."""
+    return _normaliser(annotation), TypeAdapter(annotation).validate_python
+
+
+@functools.cache
+def _section_parser(name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """:func:`_parser` of the HostFacts field ``name``, found by the name: hashing the field's
+    annotation (``X | None`` hashes a new frozenset of its members) cost more than the lookup."""
+    annotation: Any = HostFacts.model_fields[name].annotation
+    return _parser(annotation)
 
 
 def parse_section(name: str, raw: Any, annotation: Any = None) -> tuple[Any, CollectionError | None]:
     """One section (by default typed as the HostFacts field ``name``), or its collection error."""
-    annotation = annotation or HostFacts.model_fields[name].annotation
+    normalised, validated = _section_parser(name) if annotation is None else _parser(annotation)
     try:
-        value = _adapter(annotation).validate_python(normalise(raw, annotation))
+        value = validated(normalised(raw))
     except ValidationError as exc:
         return None, CollectionError(
             section=name, message=f"the collector returned an unexpected shape: {describe_validation_error(exc)}"
