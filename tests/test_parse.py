@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+import types
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import BaseModel
+
 from lmpreflight.facts import load_host_facts
+from lmpreflight.facts import model as fact_model
 from lmpreflight.facts.from_collector import facts_from_collector, normalise, with_stage_two
 from lmpreflight.facts.model import CollectorInfo, MigrationSettings, NetworkFacts
 from lmpreflight.lab.hosts import LabHost, LabWorld
@@ -44,6 +50,37 @@ def test_single_item_arrays_and_wrapped_arrays_become_lists() -> None:
     value = MigrationSettings.model_validate(normalise(raw, MigrationSettings))
     assert [n.subnet for n in value.networks] == ["10.0.50.0/24"]
     assert value.supported_vm_versions == ["9.0", "10.0"]
+
+
+def _list_fields() -> list[tuple[str, Any, Any]]:
+    """Every list field of every fact model (bare, ``| None``, ``Annotated`` or both), with its
+    annotation and its items' type."""
+
+    def item_type(annotation: Any) -> Any | None:
+        origin = typing.get_origin(annotation)
+        if origin is list:
+            return typing.get_args(annotation)[0]
+        if origin in (typing.Union, types.UnionType, typing.Annotated):
+            return next((t for t in map(item_type, typing.get_args(annotation)) if t is not None), None)
+        return None
+
+    models = [m for m in vars(fact_model).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    return [
+        (f"{m.__name__}.{name}", field.annotation, item)
+        for m in models
+        if m.__module__ == fact_model.__name__
+        for name, field in m.model_fields.items()
+        if (item := item_type(field.annotation)) is not None
+    ]
+
+
+@pytest.mark.parametrize(("annotation", "item"), [pytest.param(a, t, id=n) for n, a, t in _list_fields()])
+def test_every_list_field_takes_a_one_item_array_as_powershell_51_sends_it(annotation: Any, item: Any) -> None:
+    """Unrolled into the bare item, or wrapped as value and Count: whatever the field's
+    annotation looks like (``Texts | None`` keeps its ``Annotated`` inside the union)."""
+    one = {} if isinstance(item, type) and issubclass(item, BaseModel) else "x"
+    assert normalise(one, annotation) == [one]
+    assert normalise({"value": [one], "Count": 1}, annotation) == [one]
 
 
 def test_null_lists_and_ms_dates() -> None:

@@ -65,8 +65,12 @@ def hint_for(message: str) -> str | None:
 
 
 def _list_item_type(annotation: Any) -> Any | None:
-    """``X`` when the annotation is ``list[X]`` (optionally ``| None``), else ``None``."""
+    """``X`` when the annotation is ``list[X]`` (optionally ``| None``, optionally ``Annotated``
+    with checks, as ``Texts | None`` is: pydantic keeps the ``Annotated`` inside a union), else
+    ``None``."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _list_item_type(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             item = _list_item_type(arg)
