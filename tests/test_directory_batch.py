@@ -8,6 +8,7 @@ import gc
 import json
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from ldap3 import SUBTREE
 from ldap3.core.exceptions import LDAPUnavailableCriticalExtensionResult
 from ldaptor.protocols import pureldap
 
+from lmpreflight.collect import directory
 from lmpreflight.collect.directory import (
     PAGED_RESULTS,
     DirectoryCredentials,
@@ -25,6 +27,7 @@ from lmpreflight.collect.directory import (
     read_directory,
 )
 from lmpreflight.collect.parallel import CollectOptions, typed_names
+from lmpreflight.facts.model import DirectoryFacts
 from lmpreflight.lab.environment import Lab
 from lmpreflight.lab.ldap_policy import MAX_PAGE_SIZE
 from lmpreflight.lab.scenario import load_scenario
@@ -179,6 +182,25 @@ def _credentials(options: CollectOptions) -> DirectoryCredentials:
     return DirectoryCredentials(str(options.username), str(options.password), options.ca_cert, options.verify)
 
 
+def _read(
+    options: CollectOptions,
+    host: Any,
+    sessions: DirectorySessions | None = None,
+    on_bound: Callable[[], None] = lambda: None,
+) -> DirectoryFacts:
+    """A host's directory read in the lab's domain, as its collection makes it."""
+    return read_directory(
+        options.dns,
+        "corp.example",
+        host.computer,
+        host.fqdn,
+        _credentials(options),
+        time.monotonic() + 30,
+        sessions,
+        on_bound,
+    )
+
+
 def test_the_lab_dc_pages_and_limits_searches_as_ad_does(tmp_path: Path) -> None:
     """MaxPageSize entries and sizeLimitExceeded without paging; pages of at most
     MaxPageSize with a cookie to go on; an unknown cookie refused; the request's size limit."""
@@ -226,18 +248,7 @@ def test_hosts_sharing_a_rootdse_read_each_carry_the_dcs_clock_offset(tmp_path: 
         names = [typed_names(lab.fqdn(name), options) for name in lab.scenario.hosts]
         with DirectorySessions(2) as sessions:
             sessions.expect(names)
-            facts = [
-                read_directory(
-                    options.dns,
-                    "corp.example",
-                    host.computer,
-                    host.fqdn,
-                    _credentials(options),
-                    time.monotonic() + 30,
-                    sessions,
-                )
-                for host in names
-            ]
+            facts = [_read(options, host, sessions) for host in names]
         searches = lab.ldap["corp.example"].directory.searches
     offsets = [(f.dc_utc - f.observer_utc).total_seconds() for f in facts if f.dc_utc and f.observer_utc]
     assert len(offsets) == 6 and all(399 <= offset <= 401 for offset in offsets)
@@ -365,8 +376,6 @@ def test_a_groups_entries_are_let_go_once_each_of_its_hosts_has_taken_its_own(
     """Two groups of 4 hosts: the first group's reads (its rootDSE, accounts and SPN holders)
     go as its last host finishes, the second's are kept while one of its hosts has yet to read,
     and a host read again once its group has gone searches alone and gets the same facts."""
-    from lmpreflight.collect import directory
-
     monkeypatch.setattr(directory, "BATCH_HOSTS", 4)
     lab = _fleet(tmp_path, 8)
     with lab:
@@ -375,16 +384,7 @@ def test_a_groups_entries_are_let_go_once_each_of_its_hosts_has_taken_its_own(
         before = _batches_alive()
 
         def read(host: Any, sessions: DirectorySessions) -> dict[str, Any]:
-            facts = read_directory(
-                options.dns,
-                "corp.example",
-                host.computer,
-                host.fqdn,
-                _credentials(options),
-                time.monotonic() + 30,
-                sessions,
-            )
-            return facts.model_dump(mode="json", exclude={"dc_utc", "observer_utc"})
+            return _read(options, host, sessions).model_dump(mode="json", exclude={"dc_utc", "observer_utc"})
 
         with DirectorySessions(2) as sessions:
             sessions.expect(names)
@@ -423,3 +423,31 @@ def test_the_domains_trusts_and_user_are_read_once_by_the_first_host_that_needs_
         together = _read_all(lab, targets, batched=True)
     assert together == alone
     assert len(trust_searches) == 1
+
+
+def test_the_domain_accepts_the_password_only_once_the_global_catalog_has_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Global Catalog may refuse a password its DC took (a change or a lockout not yet
+    replicated to it): the read's acceptance, which starts a fleet's workers, waits for it."""
+    connect = directory._connect
+
+    def catalog_refuses(
+        server: Any, domain: str, credentials: DirectoryCredentials, deadline: float, locator: str | None = None
+    ) -> tuple[Any, str]:
+        if locator is not None and locator.startswith("_gc."):
+            raise DirectoryError("gc01 rejected the password", "check it", credentials_rejected=True)
+        return connect(server, domain, credentials, deadline, locator)
+
+    with _fleet(tmp_path, 2) as lab:
+        options = lab.collect_options(False, ())
+        host = typed_names(lab.fqdn(next(iter(lab.scenario.hosts))), options)
+        accepted: list[str] = []
+        _read(options, host, on_bound=lambda: accepted.append("accepted"))
+        assert accepted == ["accepted"], "both binds took it"
+        accepted.clear()
+        monkeypatch.setattr(directory, "_connect", catalog_refuses)
+        with pytest.raises(DirectoryError) as refused:
+            _read(options, host, on_bound=lambda: accepted.append("accepted"))
+    assert refused.value.credentials_rejected
+    assert accepted == [], "a refusal by the Global Catalog is not the domain's acceptance"

@@ -675,8 +675,10 @@ def read_directory(
     migration SPNs, the domain's trusts, and the DC's clock. ``domain`` is the one the admin
     chose, never one a host reported; ``deadline`` (time.monotonic) bounds the whole read.
     ``sessions`` shares bound connections with the other hosts of the run. ``on_bound`` is
-    called once a DC has accepted the credentials (its connection bound), before the searches:
-    whoever waits to know the password is right need not wait for the rest of the read."""
+    called once every bind of the read has accepted the credentials (the DC's and, for the SPN
+    search of a forest, its Global Catalog's), before the read's last search: whoever waits to
+    know the password is right need not wait for the rest of the read, and a Global Catalog
+    refusing the password still holds them back."""
     if sessions is None:
         with DirectorySessions() as own:
             return read_directory(server, domain, computer_name, fqdn, credentials, deadline, own, on_bound)
@@ -710,7 +712,6 @@ def _read_directory(
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
     with sessions.borrow(server, domain, credentials, deadline) as (connection, dc_name, reused):
-        on_bound()
         try:
             root = base_dn(domain)
             group = sessions.group(domain, computer_name, fqdn)
@@ -747,6 +748,9 @@ def _read_directory(
                 if forest and inside
                 else None
             )
+            # Every bind of the read is behind it: the Global Catalog's too, which may still
+            # refuse a password the DC took (a change or lockout not yet replicated to it).
+            on_bound()
             scope = "forest" if holders is not None else "domain"
             if holders is None:
                 holders = _spn_holders(connection, root, names)

@@ -498,8 +498,8 @@ class _HostJob:
                     DirectoryCredentials(options.username, options.password, options.ca_cert, options.verify),
                     self.deadline or time.monotonic() + options.timeout,
                     self.directory,
-                    # A bound connection is the DC's acceptance of the password: a fleet's
-                    # other hosts start on it, not after this host's searches.
+                    # The read's bound connections are the domain's acceptance of the
+                    # password: a fleet's other hosts start on it, not after its last searches.
                     functools.partial(self.gate.accepted, by_domain=True),
                 )
                 if directory.computer is None:

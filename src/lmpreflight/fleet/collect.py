@@ -262,9 +262,9 @@ def _collect_in_processes(
     holds no more than it keeps anyway.
 
     With a password, the first host is collected here, alone, while the workers wait for the
-    password's verdict: they start their hosts the moment a DC accepts it (the first host's
-    directory read, which usually logs on before its WinRM shell does), not when that host's
-    collection ends. A host's own acceptance is not enough, since a host also accepts a local
+    password's verdict: they start their hosts the moment the domain accepts it (the first
+    host's directory read, once its DC and any Global Catalog it asks have bound), not when
+    that host's collection ends. A host's own acceptance is not enough, since a host also accepts a local
     account of the same name whose password the domain rejects: without a DC's verdict the
     workers start when the first host ends accepted and not rejected, and otherwise (a
     rejection, or no answer) end without starting any host; the rest are then collected here
