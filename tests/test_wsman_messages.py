@@ -26,6 +26,7 @@ HOSTILE = [
     "café \U0001f600 \u2028",
     "\ue000shell\ue001",
     "control \x01\x1f",
+    "echo LMPREFLIGHTSTDIN PT987654321S",  # once fixed stand-ins for stdin and the timeout
 ]
 
 

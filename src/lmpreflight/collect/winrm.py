@@ -267,11 +267,13 @@ def _field_if(name: str, value: str) -> str:
 
 _FIELDS = re.compile(f'="\ue000(\\w+)-{_STAND_IN}\ue001"|\ue000(\\w+)-{_STAND_IN}\ue001')
 """A stand-in in a template: as an attribute's value (quoted) or as an element's text."""
-_PROBE_TIMEOUT = 987654321
-_PROBE_STDIN_TEXT = "LMPREFLIGHTSTDIN"
-_PROBE_STDIN = base64.b64decode(_PROBE_STDIN_TEXT)
+_PROBE_TIMEOUT = 10**15 + secrets.randbelow(10**15)
+_PROBE_STDIN = secrets.token_bytes(12)
+_PROBE_STDIN_TEXT = base64.b64encode(_PROBE_STDIN).decode("ascii")
 """Stand-ins for what pywinrm does not write through unchanged: the operation timeout (an
-integer) and stdin (bytes it encodes in base64), recognised by what pywinrm makes of them."""
+integer) and stdin (bytes it encodes in base64), recognised by what pywinrm makes of them.
+Drawn once a run, as ``_STAND_IN`` is, so that no value written into a template (a command
+line, say) can contain one."""
 
 
 class _Probe(Protocol):
