@@ -34,6 +34,8 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
         self.names = {name for name, _ in records}
         self.questions: Counter[tuple[str, str]] = Counter()
         """How often each (name, type) was asked: what a client's own caching saves is seen here."""
+        self._counting = threading.Lock()
+        """The UDP loop and each TCP connection's thread count questions at once."""
         # Each record's data as the plain answer writes it, made once (the resolver's table never
         # changes): an address's 4 bytes, a PTR's target labels (compressed against the question
         # when answered), an SRV's fields and target, not compressed. A record of another type,
@@ -76,7 +78,7 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
         name = b".".join(labels).decode().lower()
         if (name, rtype) in self.records and (name, rtype) not in self.prepared:
             return None
-        self.questions[(name, rtype)] += 1
+        self._asked(name, rtype)
         offsets = {
             tuple(labels[index:]): 12 + sum(len(label) + 1 for label in labels[:index]) for index in range(len(labels))
         }
@@ -97,12 +99,16 @@ class TableResolver(BaseResolver):  # type: ignore[misc]
             data[:2] + flags + struct.pack("!HHHH", 1, len(answers), 0, 0) + data[12 : position + 5] + b"".join(answers)
         )
 
+    def _asked(self, name: str, rtype: str) -> None:
+        with self._counting:
+            self.questions[(name, rtype)] += 1
+
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         question = request.q
         name = str(question.qname).rstrip(".").lower()
         rtype = QTYPE[question.qtype]
-        self.questions[(name, rtype)] += 1
+        self._asked(name, rtype)
         for value in self.records.get((name, rtype), []):
             if rtype == "A":
                 rdata: Any = A(value)
@@ -222,6 +228,8 @@ class DnsTable:
 
 
 PORT_ATTEMPTS = 20
+"""Loopback ports tried for the UDP server whose number is free for TCP too: another process may
+hold the TCP port of a free UDP one, rarely twice in a row."""
 
 
 class _QueryLoop(socketserver.UDPServer):
