@@ -153,6 +153,12 @@ def test_lab_quirks_are_parsed() -> None:
     document = LabHost(LabWorld(scenario, "CORP\\hvadmin"), "HV01").collector_document()
     assert isinstance(document["sections"]["migration"]["networks"], dict), "asked to, the lab collapses arrays"
     assert isinstance(_document()["sections"]["migration"]["networks"], list), "by default it does not"
+    whole = facts_from_collector(_document(), target="hv01.corp.example", collector=INFO, observer_utc=NOW)
+    unrolled = facts_from_collector(document, target="hv01.corp.example", collector=INFO, observer_utc=NOW)
+    moments = {"collected_at", "clock"}  # when each document was made
+    assert unrolled.model_dump(exclude=moments) == whole.model_dump(exclude=moments), (
+        "every one-item array unrolled, the same facts"
+    )
     facts = with_stage_two(
         facts_from_collector(document, target="hv01.corp.example", collector=INFO, observer_utc=NOW),
         {"lmpreflight_port_tests": {"address": "10.0.50.12", "port": 6600, "succeeded": True, "detail": None}},

@@ -35,7 +35,17 @@ from lmpreflight.lab.wsman import ConnectionDropped
 
 FACT_QUERY = re.compile(r"^# lmpreflight-fact: (\w+)", re.M)
 ENCODED = re.compile(r"powershell(?:\.exe)?\s+(?:-\w+(?:\s+(?!-)\S+)?\s+)*?-(?:encodedcommand|enc|e)\s+(\S+)", re.I)
-COLLAPSED_LISTS = (("identity", "addresses"), ("migration", "networks"))
+
+
+def _unrolled(value: Any) -> Any:
+    """``value`` with every one-item array, at any depth, unrolled into its item, as a
+    pipeline's single result comes out of PowerShell (PowerShell/PowerShell#5579)."""
+    if isinstance(value, list):
+        items = [_unrolled(item) for item in value]
+        return items[0] if len(items) == 1 else items
+    if isinstance(value, dict):
+        return {key: _unrolled(item) for key, item in value.items()}
+    return value
 
 
 def decode_script(command_line: str) -> str | None:
@@ -334,10 +344,7 @@ class LabHost:
             sections[section] = None
             errors.append({"section": section, "message": message, "hint": None})
         if self.spec.collapse_single_arrays:
-            for section, field in COLLAPSED_LISTS:
-                value = sections.get(section)
-                if isinstance(value, dict) and isinstance(value.get(field), list) and len(value[field]) == 1:
-                    sections[section] = {**value, field: value[field][0]}
+            sections = {name: _unrolled(value) for name, value in sections.items()}
         return {
             "lmpreflight_collector": 1,
             "mode": "live",

@@ -107,7 +107,7 @@ class HostSpec(SpecModel):
     )
     collapse_single_arrays: bool = Field(
         False,
-        description="Serialise one-item arrays as bare objects. Off by default: the collector stores every array "
+        description="Serialise every one-item array, at any depth, as its bare item. Off by default: the collector stores every array "
         "as a hashtable value, which PowerShell 5.1's ConvertTo-Json keeps an array (PowerShell/PowerShell#5579); "
         "the parser still tolerates it",
     )
