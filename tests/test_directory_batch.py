@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -451,3 +452,33 @@ def test_the_domain_accepts_the_password_only_once_the_global_catalog_has_too(
             _read(options, host, on_bound=lambda: accepted.append("accepted"))
     assert refused.value.credentials_rejected
     assert accepted == [], "a refusal by the Global Catalog is not the domain's acceptance"
+
+
+def test_once_a_shared_read_has_failed_the_hosts_read_on_their_own_at_once() -> None:
+    """Hosts waiting for the first host's read of the domain do not read in turn once it has
+    failed: each would wait for the others' slow failures and be left no time for its own."""
+    shared: directory._Once[str] = directory._Once()
+    together = threading.Barrier(3, timeout=10)
+    calls: list[int] = []
+
+    def read() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.2)  # the others queue up behind it meanwhile
+            raise DirectoryError("LDAP query to dc01 failed: timed out")
+        together.wait()  # the other three read at the same time, or this breaks
+        raise DirectoryError("LDAP query to dc01 failed: timed out")
+
+    def host() -> str:
+        try:
+            return shared.get(read, time.monotonic() + 30)
+        except DirectoryError as exc:
+            return exc.message
+
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(host)
+        time.sleep(0.05)
+        others = [pool.submit(host) for _ in range(3)]
+        answers = [first.result(), *(other.result() for other in others)]
+    assert answers == ["LDAP query to dc01 failed: timed out"] * 4, "each its own DC's error"
+    assert len(calls) == 4

@@ -423,20 +423,31 @@ class _Once(Generic[T]):
     """A read made once a run by the first host that needs it, the others waiting for its
     answer rather than each making it at once (a fleet's first hosts all need it together).
     Unlike a :class:`_Batch`, a failed read is kept by no one: it is the error of the host that
-    made it, exactly as without sharing, and the next host to need it reads again."""
+    made it, exactly as without sharing. Once a read has failed, the hosts read on their own,
+    at once, as without sharing: waiting in turn behind reads that each fail slowly (a DC
+    timing out) would leave the last hosts no time for theirs, and an error that is not the
+    DC's."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.value: T | None = None
+        self.failed = False
 
     def get(self, read: Callable[[], T], deadline: float) -> T:
         _acquire(self.lock, deadline)
         try:
-            if self.value is None:
-                self.value = read()
-            return self.value
+            if self.value is not None:
+                return self.value
+            if not self.failed:
+                try:
+                    self.value = read()
+                except BaseException:
+                    self.failed = True
+                    raise
+                return self.value
         finally:
             self.lock.release()
+        return read()
 
 
 class DirectorySessions:
