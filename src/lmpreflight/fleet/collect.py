@@ -264,11 +264,11 @@ def _collect_in_processes(
     With a password, the first host is collected here, alone, while the workers wait for the
     password's verdict: they start their hosts the moment the domain accepts it (the first
     host's directory read, once its DC and any Global Catalog it asks have bound), not when
-    that host's collection ends. A host's own acceptance is not enough, since a host also accepts a local
-    account of the same name whose password the domain rejects: without a DC's verdict the
-    workers start when the first host ends accepted and not rejected, and otherwise (a
-    rejection, or no answer) end without starting any host; the rest are then collected here
-    behind the same gate, as a few hosts are. So a mistyped password costs one failed logon,
+    that host's collection ends. A host's own acceptance is not enough, since a host also
+    accepts a local account of the same name whose password the domain rejects: without a
+    DC's verdict the workers start when the first host ends accepted and not rejected, and
+    otherwise (a rejection, or no answer) end without starting any host; the rest are then
+    collected here behind the same gate, as a few hosts are. So a mistyped password costs one failed logon,
     and a right one holds the fleet for a logon, not for one host's collection. The workers
     are forked before the first host starts, while this process runs no thread that could
     hold a lock the children would inherit held.
