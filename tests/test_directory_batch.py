@@ -482,3 +482,6 @@ def test_once_a_shared_read_has_failed_the_hosts_read_on_their_own_at_once() -> 
         answers = [first.result(), *(other.result() for other in others)]
     assert answers == ["LDAP query to dc01 failed: timed out"] * 4, "each its own DC's error"
     assert len(calls) == 4
+    assert shared.get(lambda: "read at last", time.monotonic() + 30) == "read at last"
+    assert shared.get(read, time.monotonic() + 30) == "read at last", "kept for the hosts to come"
+    assert len(calls) == 4

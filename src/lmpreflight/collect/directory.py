@@ -426,7 +426,8 @@ class _Once(Generic[T]):
     made it, exactly as without sharing. Once a read has failed, the hosts read on their own,
     at once, as without sharing: waiting in turn behind reads that each fail slowly (a DC
     timing out) would leave the last hosts no time for theirs, and an error that is not the
-    DC's."""
+    DC's. The first of those reads to succeed (the failure a stale connection, say) is kept
+    for the hosts still to come."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -447,7 +448,8 @@ class _Once(Generic[T]):
                 return self.value
         finally:
             self.lock.release()
-        return read()
+        value = self.value = read()
+        return value
 
 
 class DirectorySessions:
