@@ -305,13 +305,13 @@ class Recording:
         self._seen[path] = seen
         return seen
 
-    def option(self, name: str, value: Any) -> Any:
-        """``value``, the context's option ``name`` (not a host's fact), with the read recorded."""
+    def option(self, name: str, value: Any) -> None:
+        """Record that the check read the context's option ``name`` (not a host's fact) as
+        ``value`` (:class:`lmpreflight.runner.NotedContext` hands the value on itself)."""
         read = self.reads.read_number(("option", (name,)))
         if read not in self._noted:
             self._noted.add(read)
             self.trace.append((read, self.reads.option_number(value)))
-        return value
 
     def whole(self, path: Path) -> Any:
         """The value at ``path``, used as a whole (compared, hashed, iterated, ...)."""
