@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import multiprocessing
 import os
 import signal
@@ -20,8 +21,8 @@ import pytest
 
 from lmpreflight import pipeline
 from lmpreflight.collect import parallel
-from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER
-from lmpreflight.collect.parallel import CollectOptions
+from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
+from lmpreflight.collect.parallel import CollectOptions, typed_names
 from lmpreflight.facts.model import HostFacts
 from lmpreflight.fleet import collect as fleet_collect
 from lmpreflight.fleet.collect import collect_inventory, processes_for
@@ -420,3 +421,26 @@ def test_a_worker_that_does_not_end_is_killed_not_waited_for_for_ever(monkeypatc
     fleet_collect._ended(worker)
     assert not worker.is_alive() and worker.exitcode == -signal.SIGKILL
     assert time.monotonic() - started < 5
+
+
+def test_a_workers_groups_let_go_of_its_hosts_the_other_worker_took() -> None:
+    """A worker's share is read by the directory in groups; the hosts of its share the other
+    worker took never end here, so the group is let go once the parent hands this worker
+    another share's host, or nothing more (it does either only once this share is handed out)."""
+    options = CollectOptions(username="admin@corp.example", password=None)
+    hosts = [InventoryHost(f"HV{n:03d}", f"hv{n:03d}.corp.example") for n in range(1, 9)]
+    settings = dict.fromkeys(hosts, options)
+    own, other = hosts[:4], hosts[4:]
+
+    def group_held(directory: DirectorySessions) -> bool:
+        return directory.group("corp.example", "HV001", "hv001.corp.example") is not None
+
+    for handed, ended_by in (([own[0], own[1], other[0]], "another share's host"), ([own[0], own[1]], "no more")):
+        with DirectorySessions() as directory:
+            directory.expect(typed_names(host.target, options) for host in own)
+            dealt = fleet_collect._letting_go(iter(handed), own, settings, directory)
+            for host in itertools.islice(dealt, 2):
+                directory.finished("corp.example", host.name, host.target)  # its read is over
+            assert group_held(directory), "HV003 and HV004 may still come"
+            assert list(dealt) == handed[2:]
+            assert not group_held(directory), f"let go on {ended_by}"

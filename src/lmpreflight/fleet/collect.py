@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions
+from lmpreflight.collect.directory import CONNECTIONS_PER_SERVER, DirectorySessions, HostNames
 from lmpreflight.collect.parallel import CANCEL_GRACE, CollectOptions, CredentialGate, failed_host, typed_names
 from lmpreflight.collect.recording import redact
 from lmpreflight.collect.winrm import Cancelled
@@ -138,7 +138,7 @@ def _collect_here(
     thread of its own passes ``cancel`` and sets it on Ctrl-C."""
     cancel = cancel or threading.Event()
     with DirectorySessions(per_server) as directory:
-        directory.expect(typed_names(host.target.rstrip("."), settings[host]) for host in hosts)
+        directory.expect(_names(host, settings) for host in hosts)
 
         gates = {_account(settings[hosts[0]]): gate} if hosts else {}
         for own in settings.values():
@@ -148,7 +148,7 @@ def _collect_here(
             own = settings[host]
             return collect_host(host.target, own, gate=gates[_account(own)], directory=directory, cancel=cancel)
 
-        source = iter(hosts) if handed is None else handed
+        source = iter(hosts) if handed is None else _letting_go(handed, hosts, settings, directory)
         slots = max(1, min(options.concurrency, len(hosts))) if handed is None else options.concurrency
         pool = ThreadPoolExecutor(max_workers=slots)
         running = {pool.submit(one, host): host for host in itertools.islice(source, slots)}
@@ -167,6 +167,38 @@ def _collect_here(
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown()
+
+
+def _names(host: InventoryHost, settings: Settings) -> HostNames:
+    """The names a host's directory entries are read by, as its collection reads them."""
+    return typed_names(host.target.rstrip("."), settings[host])
+
+
+def _letting_go(
+    handed: Iterator[InventoryHost], expected: list[InventoryHost], settings: Settings, directory: DirectorySessions
+) -> Iterator[InventoryHost]:
+    """The hosts handed to a worker, letting go of the directory entries read for those of
+    its own share (``expected``) that another worker took. The parent hands a worker another
+    share's host, or nothing more, only once every host of its own share is handed out
+    (``_Dealer``): its own hosts not handed to it by then never end here, and the batched
+    entries of their groups (read for up to 50 hosts at once, each with its hundreds of
+    delegation SPNs) would otherwise be held until the run ends."""
+    waiting = set(expected)
+    for host in handed:
+        if host not in waiting:
+            _taken_elsewhere(waiting, settings, directory)
+        waiting.discard(host)
+        yield host
+    _taken_elsewhere(waiting, settings, directory)
+
+
+def _taken_elsewhere(hosts: set[InventoryHost], settings: Settings, directory: DirectorySessions) -> None:
+    """``hosts`` are read by another worker: this one's groups wait for them no longer."""
+    for host in hosts:
+        names = _names(host, settings)
+        if names.domain is not None:
+            directory.finished(names.domain, names.computer, names.fqdn)
+    hosts.clear()
 
 
 GO, DOMAIN_GO, STAY = b"go", b"go:domain", b"stay"
