@@ -296,3 +296,62 @@ def test_the_endpoint_adapter_asks_for_what_requests_asks_for() -> None:
                     own.host,
                     own.port,
                 )
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"HTTP_PROXY": "http://proxy:3128", "HTTPS_PROXY": "http://proxy:3128"},
+        {"http_proxy": "http://proxy:3128", "NO_PROXY": "hv01.corp.example,.lab"},
+        {"ALL_PROXY": "socks5://proxy:1080", "no_proxy": "10.0.0.0/8", "REQUEST_METHOD": "GET"},
+        {"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem", "HTTPS_PROXY": "http://proxy:3128"},
+        {"CURL_CA_BUNDLE": "/etc/curl-ca.pem", "NO_PROXY": "*"},
+    ],
+)
+def test_a_session_gets_from_the_environment_what_requests_works_out_for_its_host(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> None:
+    """Sessions are built with requests' answer worked out once a run: each host's must be
+    what pywinrm and requests work out for that host, whatever the proxy variables and
+    NO_PROXY say about its name, and each session must own its proxies."""
+    from winrm.protocol import Protocol
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD"):
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(transport, "_MERGED", {})
+    endpoints = ["http://hv01.corp.example:5985/wsman", "http://hv02.lab:5985/wsman", "https://10.0.0.1:5986/wsman"]
+    built = []
+    for endpoint in endpoints * 2:
+        connection = transport.Connection("hv01", endpoint, "basic", "u", "p", verify=True)
+        session = transport._protocol(connection).transport.build_session()
+        own = Protocol(endpoint, transport="plaintext", username="u", password="p", proxy=None, ca_trust_path=None)
+        expected = own.transport.build_session()
+        asked = {"no_proxy": "*"}
+        worked_out = transport._merge_once_a_run(requests.Session(), endpoint, dict(asked), None, None, None)
+        assert worked_out == requests.Session().merge_environment_settings(endpoint, dict(asked), None, None, None)
+        assert (dict(session.proxies), session.verify, session.cert, session.stream) == (
+            dict(expected.proxies),
+            expected.verify,
+            expected.cert,
+            expected.stream,
+        ), endpoint
+        assert all(session.proxies is not other for other in built)
+        built.append(session.proxies)
+    assert len(transport._MERGED) == 1, "worked out once"
+    assert requests.Session.merge_environment_settings is transport._merge_in_full, "requests' own again"
+
+
+def test_other_proxy_settings_get_requests_full_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only pywinrm's ``no_proxy: *`` makes the answer the same for every host; a proxy of
+    its own is worked out by requests for each host."""
+    monkeypatch.setenv("NO_PROXY", "hv01.corp.example")
+    monkeypatch.setattr(transport, "_MERGED", {})
+    for url in ["http://hv01.corp.example:5985/wsman", "http://hv02.corp.example:5985/wsman"]:
+        asked = {"http": "http://proxy:3128", "https": "http://proxy:3128"}
+        ours = transport._merge_once_a_run(requests.Session(), url, dict(asked), None, None, None)
+        assert ours == requests.Session().merge_environment_settings(url, dict(asked), None, None, None)
+    assert transport._MERGED == {}

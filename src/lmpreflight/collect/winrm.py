@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import functools
 import json
+import os
 import queue
 import re
 import secrets
@@ -335,7 +337,11 @@ def _build_session_alone(protocol: Protocol) -> None:
         setattr(transport, "setup_encryption", deferred.append)  # noqa: B010 (for this call only)
         try:
             with _ENVIRONMENT_IN_USE:
-                session = build()
+                setattr(requests.Session, "merge_environment_settings", _merge_once_a_run)  # noqa: B010
+                try:
+                    session = build()
+                finally:
+                    setattr(requests.Session, "merge_environment_settings", _merge_in_full)  # noqa: B010
         finally:
             setattr(transport, "setup_encryption", set_up_encryption)  # noqa: B010
         for pending in deferred:
@@ -343,6 +349,41 @@ def _build_session_alone(protocol: Protocol) -> None:
         return session
 
     setattr(transport, "build_session", build_alone)  # noqa: B010 (an instance override)
+
+
+_merge_in_full = requests.Session.merge_environment_settings
+_MERGED: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+"""requests' answer for pywinrm's session, by the two variables it depends on (under
+:data:`_ENVIRONMENT_IN_USE`)."""
+
+
+def _merge_once_a_run(
+    session: requests.Session,
+    url: str,
+    proxies: dict[str, str] | None,
+    stream: bool | None,
+    verify: bool | str | None,
+    cert: str | tuple[str, str] | None,
+) -> dict[str, Any]:
+    """requests' ``merge_environment_settings`` for the session pywinrm builds, worked out
+    once a run instead of once a host: requests reads and evaluates every proxy variable of
+    the environment against the host's name (about 770,000 instructions a host), setting and
+    deleting ``os.environ['no_proxy']`` on the way.
+
+    pywinrm passes ``no_proxy: *`` (the tool never uses a proxy), which makes requests bypass
+    every proxy for every host, whatever HTTP_PROXY, NO_PROXY or ALL_PROXY say: its answer
+    then differs between hosts only by the CA bundle named in REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE, so it is kept per those two. Any other call (another proxy setting, a
+    session not fresh) gets requests' full work. Each caller gets its own copy of the
+    proxies, which the session keeps."""
+    fresh = session.trust_env and not session.proxies and session.stream is False and session.verify is True
+    if not (fresh and session.cert is None and proxies == {"no_proxy": "*"} and (stream, verify, cert) == (None,) * 3):
+        return _merge_in_full(session, url, proxies, stream, verify, cert)
+    key = (os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("CURL_CA_BUNDLE"))
+    settings = _MERGED.get(key)
+    if settings is None:
+        settings = _MERGED[key] = _merge_in_full(session, url, dict(proxies), stream, verify, cert)
+    return {name: copy.copy(value) for name, value in settings.items()}
 
 
 def ntlm_hashes(password: str) -> str:
