@@ -375,3 +375,86 @@ def test_a_reply_is_written_as_http_server_writes_it(
             written.append(handler.wfile.getvalue())
     assert written[0::2] == written[1::2]
     assert len(set(written)) == 3  # the first two in one second
+
+
+SCRIPT = base64.b64encode(bytes(range(256)) * 120).decode()
+"""A stream as long as a Send of the collector script's (the ``+``, ``/`` and ``=`` of base64 included)."""
+SEND = (
+    '<?xml version="1.0" encoding="utf-8"?>\n<env:Envelope xmlns:env="{s}" xmlns:a="{a}" xmlns:w="{w}" xmlns:rsp="{rsp}">'
+    '<env:Header><a:Action>{action}</a:Action><w:SelectorSet><w:Selector Name="ShellId">S1</w:Selector>'
+    "</w:SelectorSet></env:Header><env:Body><rsp:Send>{stream}</rsp:Send></env:Body></env:Envelope>"
+)
+
+
+def _send(stream: str) -> bytes:
+    return SEND.format(action=wsman.ACTION_SEND, stream=stream, **NS).encode()
+
+
+def _stream(text: str, attributes: str = 'CommandId="C1" Name="stdin" End="true"') -> str:
+    return f"<rsp:Stream {attributes}>{text}</rsp:Stream>"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _send(_stream(SCRIPT)),
+        _send(_stream(SCRIPT[:800])),
+        _send(_stream(SCRIPT, f'CommandId="C1" Name="stdin" End="true" xmlns:rsp="{NS["rsp"]}"')),
+        _send(_stream(SCRIPT[:5000] + "\r\n" + SCRIPT[5000:])),
+        _send(_stream(SCRIPT[:5000] + "&#65;&amp;" + SCRIPT[5000:])),
+        _send(_stream(SCRIPT[:5000] + "\x01" + SCRIPT[5000:])),
+        _send(_stream(SCRIPT[:5000] + "\xe9" + SCRIPT[5000:])),
+        _send(_stream(SCRIPT + "<odd/>")),
+        _send(_stream(SCRIPT) + _stream(SCRIPT)),
+        _send(_stream(SCRIPT) + "<a:Note>LMPREFLIGHTLABSTREAMTEXT</a:Note>"),
+        _send(_stream(SCRIPT) + '<a:Note x="LMPREFLIGHTLABSTREAMTEXT"/>'),
+        _send("<!--" + _stream(SCRIPT) + "-->"),
+        _send("<a:Note><![CDATA[" + _stream(SCRIPT) + "]]></a:Note>"),
+        _send('<a:Note x="' + _stream(SCRIPT).replace("<", "&lt;", 1) + '"/>'),
+        _send("<rsp:Stream Name='a>" + SCRIPT + "</rsp:Stream>'/>"),
+        _send('<rsp:Stream Name="stdin"/>' + SCRIPT + "</rsp:Stream>"),
+        _send("<rsp:Stream Name='stdin'><!--c-->" + SCRIPT + "</rsp:Stream>"),
+        _send("<rsp:Stream Name='stdin'>x<!--c-->" + SCRIPT + "</rsp:Stream>"),
+        _send(_stream(SCRIPT)).replace(b"</env:Body>", b"</env:Bodx>"),
+        _send(_stream(SCRIPT)).replace(b"<rsp:Stream ", b"<odd:Stream ").replace(b"</rsp:Stream>", b"</odd:Stream>"),
+        _send(_stream(SCRIPT))[:-40],
+        _send(_stream(SCRIPT)).decode().replace("utf-8", "iso-8859-1").encode("latin-1"),
+    ],
+)
+def test_a_request_is_parsed_as_elementtree_parses_it(body: bytes) -> None:
+    """A Send's long stream text set aside while the rest is parsed, or the request parsed
+    whole: the same tree as ElementTree's parse of it, or the same refusal."""
+    try:
+        expected: Any = ET.tostring(ET.fromstring(body))
+    except ET.ParseError as error:
+        expected = (ET.ParseError, str(error))
+    try:
+        parsed: Any = ET.tostring(wsman.request_tree(body))
+    except ET.ParseError as error:
+        parsed = (ET.ParseError, str(error))
+    assert parsed == expected
+
+
+def test_a_fleets_send_is_parsed_without_its_stream_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Send a fleet's host gets: its stream text is not handed to expat, and it decodes as base64 decodes it."""
+    parsed: list[bytes] = []
+    parse = ET.fromstring
+    monkeypatch.setattr(wsman.ET, "fromstring", lambda data: parsed.append(data) or parse(data))
+    root = wsman.request_tree(_send(_stream(SCRIPT)))
+    assert len(parsed) == 1 and SCRIPT.encode() not in parsed[0]
+    stream = root.find(_expanded("s:Body/rsp:Send/rsp:Stream"))
+    assert stream is not None and stream.text == SCRIPT
+    assert wsman._stdin(stream.text) == wsman._stdin(SCRIPT) == base64.b64decode(SCRIPT)
+
+
+@pytest.mark.parametrize("size", [1 << 20, 7])
+@pytest.mark.parametrize("request_bytes", ODD_REQUESTS)
+def test_a_requests_fields_are_what_its_headers_give(request_bytes: bytes, size: int) -> None:
+    """Plain or odd, each header looked up by name gives what the email package's ``get`` gives."""
+    handler = _Handler.__new__(_Handler)
+    handler.rfile = io.BufferedReader(_Trickle(request_bytes, size))
+    handler.wfile = io.BytesIO()
+    handler.raw_requestline = handler.rfile.readline(65537)
+    if handler.parse_request():
+        names = {name.lower() for name in handler.headers} | {"content-length", "authorization"}
+        assert {name: handler.fields.get(name) for name in names} == {name: handler.headers.get(name) for name in names}

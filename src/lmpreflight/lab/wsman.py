@@ -18,6 +18,7 @@ import io
 import os
 import re
 import ssl
+import string
 import struct
 import tempfile
 import threading
@@ -422,6 +423,53 @@ class _FinishedProcess:
         return None
 
 
+STREAM_START = b"<rsp:Stream "
+STREAM_END = b"</rsp:Stream>"
+BASE64_CHARACTERS = (string.ascii_letters + string.digits + "+/=").encode()
+STREAM_PLACEHOLDER = b"LMPREFLIGHTLABSTREAMTEXT"
+"""Stands in for a Send's stream text while the rest of the request is parsed: base64
+characters itself, so any context that holds the text holds it the same way."""
+LONG_STREAM = 1024
+"""Stream texts shorter than this are parsed with the rest: setting them aside buys nothing."""
+
+
+def request_tree(body: bytes) -> ET.Element:
+    """``ET.fromstring(body)``, with a Send's stream text (the collector script, some 40 kB of
+    base64) set aside while expat reads the rest: expat and ElementTree take that text a piece
+    at a time, which cost the lab more CPU than parsing the rest of the request. The text is
+    set aside only when it is base64 characters alone, character data every XML context reads
+    as itself; the placeholder parsed in its place must come back as one element's whole text,
+    which then gets the text, so the tree is the one the whole parse gives. Anything else (no
+    such text, the placeholder already in the request, the text elsewhere than an element's
+    own) is parsed whole, as are requests that do not parse, for ElementTree's own error."""
+    opened = body.find(STREAM_START)
+    start = body.find(b">", opened) + 1 if opened >= 0 else 0
+    end = body.find(STREAM_END, start) if start else -1
+    if end - start < LONG_STREAM or STREAM_PLACEHOLDER in body:
+        return ET.fromstring(body)
+    text = body[start:end]
+    if text.translate(None, BASE64_CHARACTERS):
+        return ET.fromstring(body)
+    try:
+        root = ET.fromstring(b"".join((body[:start], STREAM_PLACEHOLDER, body[end:])))
+    except ET.ParseError:
+        return ET.fromstring(body)
+    placeholder = STREAM_PLACEHOLDER.decode()
+    holders = [element for element in root.iter() if element.text == placeholder]
+    if len(holders) != 1:
+        return ET.fromstring(body)
+    holders[0].text = text.decode("ascii")
+    return root
+
+
+@functools.lru_cache(maxsize=8)
+def _stdin(text: str) -> bytes:
+    """A Send's stream as bytes (``base64.b64decode``), decoded once for every host that is
+    sent the same: a fleet's hosts are each sent the same collector script, whose 40 kB of
+    base64 cost the lab more CPU to decode than to parse."""
+    return base64.b64decode(text)
+
+
 def _text(element: ET.Element | None) -> str:
     return (element.text or "") if element is not None else ""
 
@@ -538,6 +586,10 @@ class _Handler(BaseHTTPRequestHandler):
     base64 and sealed, fits; a larger one would only be written in parts."""
     server_ref: WsmanServer
     raw_requestline: bytes
+    fields: dict[str, Any]
+    """Each header of the request by its name in lower case, the first of a name as
+    ``headers.get`` gives it: looked up in a dict, not by the email package's walk of every
+    header, lowering each name, for each look-up."""
 
     def setup(self) -> None:
         super().setup()
@@ -560,26 +612,38 @@ class _Handler(BaseHTTPRequestHandler):
         request_line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         words = request_line.split()
         if len(words) != 3 or words[2] != "HTTP/1.1" or words[1].startswith("//"):
-            return super().parse_request()
+            return self._parsed_by_http_server()
         if not isinstance(self.rfile, io.BufferedReader):
-            return super().parse_request()
+            return self._parsed_by_http_server()
         block = self.rfile.peek()
         found = HEADER_BLOCK.match(block)
         if found is None:
-            return super().parse_request()
+            return self._parsed_by_http_server()
         lines = block[: found.end() - 2].decode("iso-8859-1").split("\r\n")[:-1]
         if len(lines) >= MAX_HEADERS:
-            return super().parse_request()
+            return self._parsed_by_http_server()
         headers = self.MessageClass()
+        fields: dict[str, str] = {}
         for line in lines:
             name, _, value = line.partition(":")
-            headers.set_raw(name, value.lstrip(" \t"))
-        if "Expect" in headers:
-            return super().parse_request()
+            value = value.lstrip(" \t")
+            headers.set_raw(name, value)
+            fields.setdefault(name.lower(), value)
+        if "expect" in fields:
+            return self._parsed_by_http_server()
         self.rfile.read(found.end())
         self.command, self.path, self.request_version = words
-        self.requestline, self.headers = request_line, headers
-        self.close_connection = headers.get("Connection", "").lower() == "close"
+        self.requestline, self.headers, self.fields = request_line, headers, fields
+        self.close_connection = fields.get("connection", "").lower() == "close"
+        return True
+
+    def _parsed_by_http_server(self) -> bool:
+        """http.server's own parsing, with :attr:`fields` taken from the headers it read."""
+        if not super().parse_request():
+            return False
+        self.fields = {}
+        for name, value in self.headers.items():
+            self.fields.setdefault(name.lower(), value)
         return True
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -608,7 +672,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         lab = self.server_ref
-        length = int(self.headers.get("Content-Length", "0"))
+        length = int(self.fields.get("content-length", "0"))
         body = self.rfile.read(length) if length else b""
         with lab.lock:
             lab.stats.http_requests += 1
@@ -619,7 +683,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self._authenticate():
             return
-        encrypted = self.headers.get("Content-Type", "").startswith("multipart/encrypted")
+        encrypted = self.fields.get("content-type", "").startswith("multipart/encrypted")
         if not body:
             self._reply(200)
             return
@@ -649,7 +713,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> bool:
         lab = self.server_ref
-        header = self.headers.get("Authorization", "")
+        header = self.fields.get("authorization", "")
         if self.authenticated and not header:
             return True
         if lab.options.auth == "basic":
@@ -731,7 +795,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, body: bytes, encrypted: bool) -> None:
         lab = self.server_ref
         try:
-            root = ET.fromstring(body)
+            root = request_tree(body)
         except ET.ParseError:
             self._reply(400)
             return
@@ -797,7 +861,7 @@ class _Handler(BaseHTTPRequestHandler):
         stream = body.find(_expanded("rsp:Send/rsp:Stream")) if body is not None else None
         if stream is None:
             raise WsmanFault(2150858817, "w:SchemaValidationError", "Send without a stream.")
-        data = base64.b64decode(stream.text or "")
+        data = _stdin(stream.text or "")
         self.server_ref.send(
             shell_id, stream.get("CommandId", ""), data, stream.get("End", "").lower() == "true", timeout
         )
