@@ -23,7 +23,6 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -680,21 +679,24 @@ class _Exchanges:
             self.closing_end()  # the closing budget starts with the first closing exchange
         if self._worker is None:
             self._worker = _Worker(f"winrm-{self.connection.host}")
-        outcome = self._worker.submit(call)
+        worker = self._worker
+        worker.submit(call)
         while True:
             try:
-                outcome.exception(timeout=0.2)  # waits, and returns (not raises) the call's own error
-            except TimeoutError:
+                returned, outcome = worker.outcomes.get(timeout=0.2)
+            except queue.Empty:
                 cancelled = self.cancel.is_set() and not closing
                 if not cancelled and time.monotonic() <= (self.closing_end() if closing else self.deadline):
                     continue
-                if claim is not None and not claim.give_up():
-                    return cast(T, outcome.result())  # it returned just now: the caller takes it
-                self._abandon()
-                if cancelled:
-                    raise Cancelled() from None
-                raise self.too_late() from None
-            return cast(T, outcome.result())
+                if claim is None or claim.give_up():
+                    self._abandon()
+                    if cancelled:
+                        raise Cancelled() from None
+                    raise self.too_late() from None
+                returned, outcome = worker.outcomes.get()  # it returned just now: the caller takes it
+            if not returned:
+                raise outcome
+            return cast(T, outcome)
 
     def open_shell(self, create: Callable[[], str], delete: Callable[[str], object]) -> str:
         """The shell ``create`` opens. A Create given up in flight (deadline, Ctrl-C) still
@@ -787,28 +789,31 @@ class _Claim:
 class _Worker:
     """A daemon thread making the calls it is given in turn. Unlike a thread pool's workers,
     which the interpreter joins at exit, it cannot delay the exit after Ctrl-C while stuck on
-    a silent socket."""
+    a silent socket.
+
+    Each call's outcome goes back on a queue, in order: a ``Future`` per call, with its
+    condition built, notified and waited on under its lock, cost about twice the CPU of
+    this hand-off, made twice for each of a host's exchanges."""
 
     def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
+        self.outcomes: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        """Whether each call returned, and what it returned or raised."""
         threading.Thread(target=self._serve, name=name, daemon=True).start()
 
-    def submit(self, call: Callable[[], Any]) -> Future[Any]:
-        outcome: Future[Any] = Future()
-        self._calls.put((call, outcome))
-        return outcome
+    def submit(self, call: Callable[[], Any]) -> None:
+        self._calls.put(call)
 
     def stop(self) -> None:
         """End the thread once the calls given so far are made."""
         self._calls.put(None)
 
     def _serve(self) -> None:
-        while (item := self._calls.get()) is not None:
-            call, outcome = item
+        while (call := self._calls.get()) is not None:
             try:
-                outcome.set_result(call())
+                self.outcomes.put((True, call()))
             except BaseException as exc:  # handed to the caller waiting for the outcome
-                outcome.set_exception(exc)
+                self.outcomes.put((False, exc))
 
 
 def _close_shell(protocol: Protocol, shell: str, exchange: _Exchanges) -> None:
