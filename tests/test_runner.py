@@ -262,8 +262,8 @@ def test_a_check_that_reads_each_destination_runs_once_a_destination_for_sources
         messages += [[result.finding.message for result in pairs.evaluate(host)] for host in destinations]
     assert messages == [[f"hv{number:02d} over Kerberos"] for number in range(2, 10)] * 3
     assert "test.probe" in pairs._real  # from the destinations' side, nothing is shared
-    assert len(runs) == 15 < 3 * 8  # shared from the sources' side
-    assert reads.source_hits["test.probe"] == 9
+    assert len(runs) == 16 < 3 * 8  # shared from the sources' side (the first records against 5 of them)
+    assert reads.source_hits["test.probe"] == 8
 
 
 def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_recorded_once_known() -> None:
@@ -280,13 +280,15 @@ def test_a_check_that_reads_each_source_and_each_destination_is_no_longer_record
     destinations = _fleet(destination, 40)
     destinations[-1] = destinations[-1].model_copy(update={"clock": None})  # its needs unmet: an error, not a run
     reads = DestinationReads()
-    for number in range(3):
+    for number in range(4):
         pairs = SourcePairs(registry, source.model_copy(update={"target": f"source{number}"}), Selection(), reads)
         messages = [pairs.evaluate(host)[0].finding.message for host in destinations]
         assert messages[:-1] == [f"source{number} to hv{n:02d}" for n in range(2, 41)]
         assert messages[-1] == "destination.clock is absent from the facts of HV41 (the collection did not record it)"
     assert "test.probe" in reads.per_source and "test.probe" in pairs._real
-    assert len(traced) == 117 and not any(traced[78:])  # the third source's runs: for real, none recorded
+    # the fourth source's runs: recorded from the destinations' side twice (as every source's), and
+    # its first miss from the sources' side gives the check up: for real, none recorded, from then on
+    assert len(traced) == 156 and sum(traced[117:]) == 3 and not any(traced[123:])
 
 
 def _judged_from_three_sources(compares, destinations: list[HostFacts]) -> DestinationReads:
@@ -321,6 +323,7 @@ def test_a_check_no_source_shares_is_recorded_against_a_few_destinations_until_o
     alike is recorded from the sources' side against SOURCE_TREES_BEFORE_A_HIT + 1 destinations
     (then run for real there), and kept shared across sources."""
     monkeypatch.setattr(runner, "SOURCE_TREES_BEFORE_A_HIT", 2)
+    monkeypatch.setattr(runner, "SOURCE_MISSES_BEYOND_HITS", 32)
     traced: list[bool] = []
     reads = _judged_from_three_sources(_each_source_apart(traced), _fleet(healthy_pair()[1], 40))
     assert reads.source_trees["test.probe"] == 3 and reads.source_misses["test.probe"] == 6
@@ -338,6 +341,18 @@ def test_a_check_no_source_shares_is_given_up_after_its_misses(monkeypatch: pyte
     assert reads.source_trees["test.probe"] == runner.SOURCE_TREES_BEFORE_A_HIT + 1
     assert reads.source_misses["test.probe"] == 4 and "test.probe" in reads.per_source
     assert sum(traced) == runner.SOURCE_TREES_BEFORE_A_HIT + 1 + 4
+
+
+def test_a_check_no_source_shares_costs_a_fleet_a_few_recordings() -> None:
+    """With the runner's own caps: a recording costs several real runs, so a check no two sources
+    answer alike is recorded against 5 destinations by the first source and missed at those 5 by
+    each of the next two (three kinds of source may alternate before it is given up), not
+    recorded against 33 destinations and missed at 33."""
+    traced: list[bool] = []
+    reads = _judged_from_three_sources(_each_source_apart(traced), _fleet(healthy_pair()[1], 40))
+    assert reads.source_trees["test.probe"] == 5 and reads.source_misses["test.probe"] == 10
+    assert "test.probe" not in reads.per_source and not reads.source_hits
+    assert sum(traced) == 15
 
 
 def test_a_noted_context_notes_each_option_as_it_is_read() -> None:

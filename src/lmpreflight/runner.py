@@ -493,27 +493,29 @@ class SourcePairs:
             self._asked = self._read_set = None
 
 
-SOURCE_TREES_BEFORE_A_HIT = 32
+SOURCE_TREES_BEFORE_A_HIT = 4
 """Destinations a check is recorded against from the sources' side while no source has found
 another's answers alike at any of them: past it, the check is run for real against the next
 destinations, unrecorded, until a later source finds some. Without it the fleet's first
 source would record the check against every destination, for nothing if no source ever
 answers alike. Every source meets the destinations in the same order, so the next source
-reaches these first and finds out there whether it answers alike; each one more is another
-chance for a later source of the same kind. At 32, a check no source answers alike (11 of the
-14 run for every pair of the generated 200-host fleet) is recorded 33 times by the first
-source, not 199, and 33 more by the second (:data:`SOURCE_MISSES_BEYOND_HITS`), against some
-40,000 pairs."""
+reaches these first and finds out there whether it answers alike: one destination tells, a few
+more are spares. A recording costs several real runs, and a check no source answers alike (11
+of the 14 run for every pair of the generated 200-host fleet) is recorded 5 times by the first
+source and missed there by the next two (:data:`SOURCE_MISSES_BEYOND_HITS`), then run for real:
+16 recordings, not the 66 that 32 trees and 32 misses cost."""
 
-SOURCE_MISSES_BEYOND_HITS = 32
+SOURCE_MISSES_BEYOND_HITS = 10
 """Runs of a check, beyond its first against each destination, that may find nothing another
 source answered alike (more than found something) before the check is run for real for every
 pair, nothing recorded from then on: one that quotes each source's name gains nothing, a
 fleet of a few kinds of source does. Counted against the hits, not the trees of
-:data:`SOURCE_TREES_BEFORE_A_HIT`; at no more than that, a second source unlike the first at
-each destination the first was recorded against gives the check up at once (the checks that
-read each source's own values are given up after two sources); above it, that source would
-be recorded against more destinations first."""
+:data:`SOURCE_TREES_BEFORE_A_HIT`: twice as many as those trees hold, so that a second and a
+third source, each unlike the others, may miss at every one of them and a fourth still find
+out whether it answers like one of them (sources of three kinds in turn, or each source judged
+for two selections); one more kind gives the check up. Giving up later does not pay even where
+every third source is alike and the others all differ: their recordings cost more than the
+alike sources' hits save."""
 
 
 SOURCE_LEAVES_PER_DESTINATION = 8
