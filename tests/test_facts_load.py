@@ -180,6 +180,7 @@ def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path: Path
         (lambda d: d["identity"].update(fqdn="hv01.corp.example\r"), "identity.fqdn", "U+000D"),
         (lambda d: d["vms"][0].update(name="SQL\u2028Invoke-Evil"), "vms[0].name", "U+2028"),
         (lambda d: d["switches"][0].update(name="External\x1b[2J"), "switches[0].name", "U+001B"),
+        (lambda d: d["switches"][0].update(name="Ext\u2029\x01\n"), "switches[0].name", "U+2029"),
         (lambda d: d["network"]["adapters"][0].update(name="Mgmt\x0bx"), "network.adapters[0].name", "U+000B"),
         (
             lambda d: d["vms"][0]["network_adapters"][0].update(switch_name="Ext\x85x"),

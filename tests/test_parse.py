@@ -94,16 +94,16 @@ def test_ms_dates_are_undone_in_fields_and_in_lists_of_plain_values_and_nothing_
         "authentication_type": "/Date(1763629200000)/",
         "performance_option": "/Date(soon)/",
         "maximum_migrations": 2,
-        "supported_vm_versions": ["/Date(1763629200000)/", "10.0"],
-        "networks": [{"subnet": "/Date(1763629200000)/", "priority": 0}],
+        "supported_vm_versions": ["/Date(1763629200000)/", "10.0", "9.0 /Date(1763629200000)/"],
+        "networks": [{"subnet": "/Date(1763629200000)/", "priority": 0}, {"subnet": " /Date(0)/", "priority": 1}],
         "not_a_field": "/Date(1763629200000)/",
     }
     assert normalise(raw, MigrationSettings) == {
         "authentication_type": "2025-11-20T09:00:00+00:00",
         "performance_option": "/Date(soon)/",
         "maximum_migrations": 2,
-        "supported_vm_versions": ["2025-11-20T09:00:00+00:00", "10.0"],
-        "networks": [{"subnet": "2025-11-20T09:00:00+00:00", "priority": 0}],
+        "supported_vm_versions": ["2025-11-20T09:00:00+00:00", "10.0", "9.0 /Date(1763629200000)/"],
+        "networks": [{"subnet": "2025-11-20T09:00:00+00:00", "priority": 0}, {"subnet": " /Date(0)/", "priority": 1}],
         "not_a_field": "/Date(1763629200000)/",
     }
     assert normalise("9.0", list[str]) == ["9.0"], "a one-item array unrolled by PowerShell"
