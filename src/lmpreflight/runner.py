@@ -512,8 +512,11 @@ pair, nothing recorded from then on: one that quotes each source's name gains no
 fleet of a few kinds of source does. Counted against the hits, not the trees of
 :data:`SOURCE_TREES_BEFORE_A_HIT`: twice as many as those trees hold, so that a second and a
 third source, each unlike the others, may miss at every one of them and a fourth still find
-out whether it answers like one of them (sources of three kinds in turn, or each source judged
-for two selections); one more kind gives the check up. Giving up later does not pay even where
+out whether it answers like one of them (each source judged for two selections, say); one more
+kind gives the check up. In a larger fleet of two or three kinds in turn the check is still
+given up, by its fourth or fifth source, not its second: once sources of one kind find each other's
+answers, they are recorded at the destinations not yet recorded, and the other kinds' misses
+there are counted as if each were a new kind. Giving up later does not pay even where
 every third source is alike and the others all differ: their recordings cost more than the
 alike sources' hits save."""
 
