@@ -458,3 +458,18 @@ def test_a_requests_fields_are_what_its_headers_give(request_bytes: bytes, size:
     if handler.parse_request():
         names = {name.lower() for name in handler.headers} | {"content-length", "authorization"}
         assert {name: handler.fields.get(name) for name in names} == {name: handler.headers.get(name) for name in names}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "<rsp:Stream>QQ==</rsp:Stream>",
+        "<<rsp:a><x:<y:b>",
+        "a<b:<c:d:e><f:g/></f:g>&lt;h:",
+        "<é:x><_1:y><:z><a :b>< c:d>",
+        _element("rsp:ReceiveResponse", _element("rsp:Stream", SCRIPT, {"Name": "stdout"}) * 3),
+    ],
+)
+def test_the_envelopes_namespaces_are_those_the_regular_expression_finds(body: str) -> None:
+    assert wsman._tag_prefixes(body) == set(wsman.PREFIXED_TAG.findall(body))
