@@ -132,7 +132,7 @@ def test_every_text_field_of_every_fact_is_checked_for_nul_and_lone_surrogates()
     from types import UnionType
     from typing import Annotated, Literal, Union, get_args, get_origin
 
-    from lmpreflight.facts.model import FactModel, _plain_text
+    from lmpreflight.facts.model import FactModel, _plain_line, _plain_text
 
     def holds_text(annotation: object) -> bool:
         if annotation is str:
@@ -144,7 +144,7 @@ def test_every_text_field_of_every_fact_is_checked_for_nul_and_lone_surrogates()
         return any(holds_text(arg) for arg in get_args(annotation))
 
     def checked_last(metadata: list[object]) -> bool:
-        return bool(metadata) and getattr(metadata[-1], "func", None) is _plain_text
+        return bool(metadata) and getattr(metadata[-1], "func", None) in (_plain_text, _plain_line)
 
     def checked(annotation: object, metadata: list[object]) -> bool:
         if checked_last(metadata):
@@ -181,6 +181,7 @@ def test_names_with_line_breaks_or_control_characters_are_refused(tmp_path: Path
         (lambda d: d["vms"][0].update(name="SQL\u2028Invoke-Evil"), "vms[0].name", "U+2028"),
         (lambda d: d["switches"][0].update(name="External\x1b[2J"), "switches[0].name", "U+001B"),
         (lambda d: d["switches"][0].update(name="Ext\u2029\x01\n"), "switches[0].name", "U+2029"),
+        (lambda d: d["identity"].update(computer_name="HV\x0001\x01"), "identity.computer_name", "U+0001"),
         (lambda d: d["network"]["adapters"][0].update(name="Mgmt\x0bx"), "network.adapters[0].name", "U+000B"),
         (
             lambda d: d["vms"][0]["network_adapters"][0].update(switch_name="Ext\x85x"),
