@@ -44,16 +44,19 @@ def estate(tmp_path: Path, hosts: int, problems: bool = True) -> Scenario:
 
 @pytest.fixture
 def split(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Split a lab-sized fleet as a 200-host one is split: two hosts a process suffice, on two cores."""
+    """Split a lab-sized fleet across two processes, as a 200-host one is split on one core:
+    two hosts a process suffice."""
     monkeypatch.setattr(fleet_collect, "HOSTS_PER_PROCESS", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     yield
 
 
-def test_processes_for_a_fleet_are_the_cores_within_the_concurrency() -> None:
-    cores = os.cpu_count() or 1
+def test_processes_for_a_fleet_are_two_a_core_within_the_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert processes_for(10, 32) == 1, "a few hosts stay in one process"
-    assert processes_for(200, 32) == min(cores, 32)
+    assert processes_for(200, 32) == 4, "two a core"
+    assert processes_for(40, 32) == 2, "at least HOSTS_PER_PROCESS hosts a process"
+    assert processes_for(200, 3) == 3, "never more processes than hosts at once"
     assert processes_for(200, 1) == 1, "never more processes than hosts at once"
 
 
