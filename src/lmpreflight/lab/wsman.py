@@ -431,6 +431,10 @@ STREAM_PLACEHOLDER = b"LMPREFLIGHTLABSTREAMTEXT"
 characters itself, so any context that holds the text holds it the same way."""
 LONG_STREAM = 1024
 """Stream texts shorter than this are parsed with the rest: setting them aside buys nothing."""
+SPELLED_OTHERWISE = (b"<!", b"&#")
+"""What lets a request spell text other than as its bytes (a comment, CDATA or a DOCTYPE's
+entities; a character reference), and so spell the placeholder without holding its bytes.
+A processing instruction does too, past the XML declaration that opens a request."""
 
 
 def request_tree(body: bytes) -> ET.Element:
@@ -441,11 +445,12 @@ def request_tree(body: bytes) -> ET.Element:
     as itself; the placeholder parsed in its place must come back as one element's whole text,
     which then gets the text, so the tree is the one the whole parse gives. Anything else (no
     such text, the placeholder already in the request, the text elsewhere than an element's
-    own) is parsed whole, as are requests that do not parse, for ElementTree's own error."""
+    own, a request that could spell the placeholder otherwise than as its bytes) is parsed
+    whole, as are requests that do not parse, for ElementTree's own error."""
     opened = body.find(STREAM_START)
     start = body.find(b">", opened) + 1 if opened >= 0 else 0
     end = body.find(STREAM_END, start) if start else -1
-    if end - start < LONG_STREAM or STREAM_PLACEHOLDER in body:
+    if end - start < LONG_STREAM or STREAM_PLACEHOLDER in body or _spelled_otherwise(body):
         return ET.fromstring(body)
     text = _base64_text(body[start:end])
     if text is None:
@@ -460,6 +465,11 @@ def request_tree(body: bytes) -> ET.Element:
         return ET.fromstring(body)
     holders[0].text = text
     return root
+
+
+def _spelled_otherwise(body: bytes) -> bool:
+    """Whether ``body`` holds a way to spell text other than as its bytes (SPELLED_OTHERWISE)."""
+    return any(way in body for way in SPELLED_OTHERWISE) or body.find(b"<?", 1) >= 0
 
 
 @functools.lru_cache(maxsize=8)
