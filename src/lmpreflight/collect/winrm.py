@@ -336,11 +336,12 @@ def _build_session_alone(protocol: Protocol) -> None:
         setattr(transport, "setup_encryption", deferred.append)  # noqa: B010 (for this call only)
         try:
             with _ENVIRONMENT_IN_USE:
+                before = requests.Session.merge_environment_settings  # put back as found, whoever set it
                 setattr(requests.Session, "merge_environment_settings", _merge_once_a_run)  # noqa: B010
                 try:
                     session = build()
                 finally:
-                    setattr(requests.Session, "merge_environment_settings", _merge_in_full)  # noqa: B010
+                    setattr(requests.Session, "merge_environment_settings", before)  # noqa: B010
         finally:
             setattr(transport, "setup_encryption", set_up_encryption)  # noqa: B010
         for pending in deferred:
