@@ -447,3 +447,29 @@ def test_a_workers_groups_let_go_of_its_hosts_the_other_worker_took() -> None:
             assert group_held(directory), "HV003 and HV004 may still come"
             assert list(dealt) == handed[2:]
             assert not group_held(directory), f"let go on {ended_by}"
+
+
+def test_a_worker_hands_its_hosts_through_the_letting_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's hosts come to it through ``_letting_go``: when the parent hands it another
+    share's host, its own hosts still unread there are let go before that host starts."""
+    options = CollectOptions(username="admin@corp.example", password=None, concurrency=1)
+    hosts = [InventoryHost(f"HV{n:03d}", f"hv{n:03d}.corp.example") for n in range(1, 9)]
+    settings = dict.fromkeys(hosts, options)
+    own, other = hosts[:4], hosts[4:]
+    group_held_at: dict[str, bool] = {}
+
+    def collect(target: str, settings: CollectOptions, **shared: Any) -> HostFacts:
+        directory: DirectorySessions = shared["directory"]
+        group_held_at[target] = directory.group("corp.example", "HV001", "hv001.corp.example") is not None
+        directory.finished("corp.example", target.split(".")[0].upper(), target)  # its read is over
+        return parallel.failed_host(target, settings, "not collected in this test", None)
+
+    monkeypatch.setattr(fleet_collect, "collect_host", collect)
+    handed = [own[0], own[1], other[0]]
+    gate = parallel.CredentialGate(enabled=False)
+    fleet_collect._collect_here(own, settings, options, lambda host, facts: None, gate, handed=iter(handed))
+    assert group_held_at == {
+        "hv001.corp.example": True,
+        "hv002.corp.example": True,
+        "hv005.corp.example": False,
+    }, "HV003 and HV004 went to the other worker: their group is let go before HV005 starts"
