@@ -56,9 +56,10 @@ PROCESSES_PER_CORE = 2
 """Collection processes a core. A process runs Python on one core at a time (its GIL), and its
 hosts spend most of their time waiting for their hosts' answers: when every host of a process
 waits at once, its core idles, unless another process has a host ready to run on it. Two
-processes a core keep the cores busier (a 200-host fleet at concurrency 32 on two cores took
-about 3.5% less time per CPU second with four workers than with two, at the same CPU a host),
-for about 90 MB more a worker while it runs."""
+processes a core keep the cores busier: a 200-host fleet at concurrency 32 on two cores, one
+then two a core alternated on the idle machine, 9.9-10.7x one host against 9.1-10.4x, at the
+same CPU a host (docs/performance.md). A worker peaks at 85-95 MB resident while it runs,
+20-55 MB of it its own (the rest shared with the parent)."""
 
 
 def processes_for(hosts: int, concurrency: int) -> int:
